@@ -1,0 +1,110 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# vhost-iommu: build the module, run the tests in a QEMU VM.
+#
+#   make            build vhost_iommu.ko against KDIR
+#   make run        boot the VM and run the main job
+#   make check      install what is missing, build, lint, run every test
+#   make vm-run SCRIPT=path/to/script.sh
+#   make install    modules_install + depmod on this host
+#
+# KVER/KDIR default to the installed linux-image-amd64/linux-headers-amd64
+# pair, detected at run time. ACCEL=kvm boots the VM with KVM.
+
+SELFTESTS := tools/testing/selftests/vhost_iommu
+VMDIR := $(SELFTESTS)/vm
+KVER ?= $(shell $(VMDIR)/kver.sh)
+KDIR ?= /lib/modules/$(KVER)/build
+BUILD ?= $(CURDIR)/build
+KSRC_TAR ?= /usr/src/linux-source-6.1.tar.xz
+KSRC := $(BUILD)/ksrc
+KO := drivers/vhost/vhost_iommu.ko
+VM_TIMEOUT ?= 900
+RUNVM = KVER=$(KVER) $(VMDIR)/run-vm.sh --timeout $(VM_TIMEOUT)
+
+# Files the style and sparse gates look at: every C file and header we own.
+SRCS := $(shell find drivers include tools -name '*.[ch]' ! -name '*.mod.c' | sort)
+
+KBUILD_ARGS = -C $(KDIR) M=$(CURDIR) CONFIG_VHOST_IOMMU=m
+
+all: modules
+
+modules:
+	$(MAKE) $(KBUILD_ARGS) modules
+
+# W=1 with every warning an error: what make check builds.
+modules-strict:
+	$(MAKE) $(KBUILD_ARGS) W=1 KCFLAGS=-Werror modules
+
+deps:
+	@$(VMDIR)/install-deps.sh
+
+# kselftest_harness.h, kselftest.h and checkpatch.pl come from Debian's
+# linux-source-6.1, extracted once into the build directory.
+KSRC_FILES := tools/testing/selftests/kselftest_harness.h \
+	tools/testing/selftests/kselftest.h \
+	scripts/checkpatch.pl scripts/spelling.txt \
+	scripts/const_structs.checkpatch
+
+$(KSRC)/.stamp: $(KSRC_TAR)
+	@echo "  EXTRACT $(notdir $(KSRC_TAR)) -> $(KSRC)"
+	@rm -rf $(KSRC) && mkdir -p $(KSRC)
+	@tar -xJf $(KSRC_TAR) -C $(KSRC) --strip-components=1 \
+		--wildcards $(addprefix '*/,$(addsuffix ',$(KSRC_FILES)))
+	@touch $@
+
+ksrc: $(KSRC)/.stamp
+
+selftests: ksrc
+	$(MAKE) -C $(SELFTESTS) OUTPUT=$(BUILD)/selftests \
+		KSFT_INC=$(KSRC)/tools/testing/selftests
+
+style: ksrc
+	@echo "  CHECKPATCH --strict ($(words $(SRCS)) files)"
+	@$(KSRC)/scripts/checkpatch.pl --strict --no-tree --quiet \
+		--ignore FILE_PATH_CHANGES -f $(SRCS) && echo "  style: clean"
+
+# Sparse over the module: any warning fails.
+sparse:
+	@echo "  SPARSE C=2"
+	@$(MAKE) $(KBUILD_ARGS) C=2 modules >$(BUILD)/sparse.log 2>&1 || \
+		{ cat $(BUILD)/sparse.log; exit 1; }
+	@if grep -E '(warning|error):' $(BUILD)/sparse.log; then exit 1; fi
+	@echo "  sparse: clean"
+
+$(BUILD):
+	@mkdir -p $@
+
+check: deps
+	@$(MAKE) --no-print-directory check-nodeps
+
+check-nodeps: | $(BUILD)
+	@echo "  KVER $(KVER)"
+	@$(MAKE) --no-print-directory modules-strict
+	@$(MAKE) --no-print-directory style
+	@$(MAKE) --no-print-directory sparse
+	@$(MAKE) --no-print-directory selftests
+	@$(RUNVM) --module $(KO) --payload $(BUILD)/selftests \
+		--out $(BUILD)/vm-check --tap ./run_tests.sh
+
+run: deps
+	@$(MAKE) --no-print-directory modules selftests
+	@$(RUNVM) --module $(KO) --payload tools/vhost_iommu \
+		--out $(BUILD)/vm-run ./demo.sh
+
+vm-run: deps
+	@test -n "$(SCRIPT)" || { echo "usage: make vm-run SCRIPT=path/to/script.sh"; exit 2; }
+	@$(MAKE) --no-print-directory modules selftests
+	@$(RUNVM) --module $(KO) --payload $(dir $(SCRIPT)) \
+		--out $(BUILD)/vm-script sh ./$(notdir $(SCRIPT))
+
+install: modules
+	$(MAKE) $(KBUILD_ARGS) modules_install
+	depmod -a $(KVER)
+
+clean:
+	$(MAKE) $(KBUILD_ARGS) clean
+	rm -rf $(BUILD)
+
+.PHONY: all modules modules-strict deps ksrc selftests style sparse check \
+	check-nodeps run vm-run install clean

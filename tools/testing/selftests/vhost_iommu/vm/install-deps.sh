@@ -1,0 +1,48 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# Install what the build and the VM tests need on a Debian machine, saying
+# what is installed. Does nothing when everything is present.
+set -eu
+
+need=""
+want() { # want PACKAGE [COMMAND-OR-FILE]
+	if [ -n "${2:-}" ]; then
+		case "$2" in
+		/*) [ -e "$2" ] && return 0 ;;
+		*) command -v "$2" >/dev/null 2>&1 && return 0 ;;
+		esac
+	elif dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; then
+		return 0
+	fi
+	need="$need $1"
+}
+
+want qemu-system-x86 qemu-system-x86_64
+want linux-image-amd64
+want linux-headers-amd64
+want busybox-static /bin/busybox
+want cpio cpio
+want linux-source-6.1 /usr/src/linux-source-6.1.tar.xz
+want sparse sparse
+want gcc gcc
+want make make
+want libc6-dev /usr/lib/x86_64-linux-gnu/libc.a
+want xz-utils xz
+want kmod modinfo
+want perl perl
+want gzip gzip
+
+if [ -z "$need" ]; then
+	exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+	echo "install-deps: missing:$need (run as root to install them)" >&2
+	exit 1
+fi
+echo "install-deps: installing:$need"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $need >/dev/null
+echo "install-deps: done"

@@ -1,0 +1,207 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boot a kernel under QEMU with a busybox initramfs, load the vhost modules
+# and vhost_iommu.ko, run a command inside the VM and judge the run.
+#
+# usage: run-vm.sh [options] COMMAND
+#   --kernel FILE     kernel image (default /boot/vmlinuz-$KVER)
+#   --modules DIR     module tree of that kernel (default /lib/modules/$KVER)
+#   --module FILE     an out-of-tree module to load last (repeatable)
+#   --payload DIR     copied to /payload in the VM; COMMAND runs there
+#   --out DIR         logs: console.log (kernel), results.log (command)
+#   --timeout SEC     kill the VM after SEC seconds (default 900)
+#   --tap             count TAP results and end with "N passed, N failed"
+#   --append ARGS     extra kernel command line
+#
+# Environment: ACCEL (tcg, or kvm where it works), VM_MEM (MiB), VM_SMP,
+# VM_MODULES (modules to load, in dependency order resolved here).
+#
+# The command's output streams to stdout. The run fails (non-zero exit) when
+# the command fails, when the kernel log shows a WARNING, BUG, Oops, KASAN,
+# UBSAN, lockdep or kmemleak report, when the kernel is tainted beyond
+# out-of-tree + unsigned, when vhost_iommu cannot be unloaded, on a hang
+# (timeout) and when the success marker on the results channel is missing.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+kver=${KVER:-$("$here/kver.sh")}
+kernel=/boot/vmlinuz-$kver
+moddir=/lib/modules/$kver
+modules=""
+payload=""
+out=""
+timeout=900
+tap=0
+append=""
+
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--kernel) kernel=$2; shift 2 ;;
+	--modules) moddir=$2; shift 2 ;;
+	--module) modules="$modules $2"; shift 2 ;;
+	--payload) payload=$2; shift 2 ;;
+	--out) out=$2; shift 2 ;;
+	--timeout) timeout=$2; shift 2 ;;
+	--tap) tap=1; shift ;;
+	--append) append="$append $2"; shift 2 ;;
+	--) shift; break ;;
+	-*) echo "run-vm: unknown option $1" >&2; exit 2 ;;
+	*) break ;;
+	esac
+done
+[ $# -ge 1 ] || { echo "run-vm: no command" >&2; exit 2; }
+cmd="$*"
+[ -n "$out" ] || out=$(mktemp -d)
+mkdir -p "$out"
+[ -r "$kernel" ] || { echo "run-vm: no kernel image $kernel" >&2; exit 2; }
+
+# Resolve the modules to load from modules.dep: dependencies first. A module
+# that is built in (modules.builtin) needs nothing.
+want=${VM_MODULES:-"vhost_iotlb vhost tun tap vhost_net"}
+resolve() {
+	for name in $want; do
+		path=$(grep -E "(^|/)$name\.ko(\.[a-z]+)?:" "$moddir/modules.dep" | cut -d: -f1)
+		if [ -z "$path" ]; then
+			if grep -qE "(^|/)$name\.ko$" "$moddir/modules.builtin" 2>/dev/null; then
+				continue
+			fi
+			echo "run-vm: module $name not found in $moddir" >&2
+			return 1
+		fi
+		deps=$(grep -E "^$path:" "$moddir/modules.dep" | cut -d: -f2)
+		for d in $(echo $deps | tr ' ' '\n' | tac) $path; do
+			echo "$d"
+		done
+	done | awk '!seen[$0]++'
+}
+
+root=$out/initramfs
+rm -rf "$root"
+mkdir -p "$root/bin" "$root/dev" "$root/proc" "$root/sys" "$root/tmp" \
+	"$root/etc/vm" "$root/opt/vhost_iommu" "$root/payload"
+cp /bin/busybox "$root/bin/busybox"
+cp "$here/init" "$root/init"
+chmod 755 "$root/init"
+mknod -m 600 "$root/dev/console" c 5 1
+mknod -m 666 "$root/dev/null" c 1 3
+: >"$root/etc/vm/modules"
+for m in $(resolve); do
+	mkdir -p "$root/lib/modules/$(dirname "$m")"
+	cp "$moddir/$m" "$root/lib/modules/$m"
+	echo "/lib/modules/$m" >>"$root/etc/vm/modules"
+done
+for m in $modules; do
+	cp "$m" "$root/opt/vhost_iommu/"
+done
+if [ -n "$payload" ]; then
+	cp -a "$payload/." "$root/payload/"
+fi
+printf '%s\n' "$cmd" >"$root/etc/vm/cmd"
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$out/initrd.gz"
+
+accel=${ACCEL:-tcg}
+cpu=""
+[ "$accel" = kvm ] && cpu="-cpu host"
+console=$out/console.log
+results=$out/results.log
+: >"$console"
+: >"$results"
+
+vmrc=0
+# shellcheck disable=SC2086
+timeout -k 10 "$timeout" qemu-system-x86_64 \
+	-accel "$accel" $cpu -smp "${VM_SMP:-2}" -m "${VM_MEM:-1024}" \
+	-nodefaults -display none -no-reboot \
+	-kernel "$kernel" -initrd "$out/initrd.gz" \
+	-append "console=ttyS0 panic=-1 panic_on_warn=1 oops=panic softlockup_panic=1 hung_task_panic=1 rdinit=/init$append" \
+	-serial "file:$console" -serial "file:$results" </dev/null &
+qpid=$!
+# Stream the results channel while the VM runs; tail exits with QEMU.
+tail -n +1 -f --pid=$qpid "$results" | tr -d '\r' | grep -a -v '^VHOST_IOMMU_VM_' || true
+wait $qpid || vmrc=$?
+
+# Judge the run. Every verdict is also a TAP line, so --tap counts it.
+fails=0
+passes=0
+verdict() { # verdict OK|FAIL NAME [DETAIL]
+	if [ "$1" = OK ]; then
+		passes=$((passes + 1))
+		echo "ok - vm: $2"
+	else
+		fails=$((fails + 1))
+		echo "not ok - vm: $2${3:+ ($3)}"
+	fi
+}
+marker=$(tr -d '\r' <"$results" | grep -a '^VHOST_IOMMU_VM_DONE' | tail -n 1 || true)
+fatal=$(tr -d '\r' <"$results" | grep -a '^VHOST_IOMMU_VM_FATAL' | tail -n 1 || true)
+splat='WARNING:|BUG:|Oops|general protection|KASAN|UBSAN|possible circular locking|possible recursive locking|inconsistent lock state|kmemleak|Kernel panic|blocked for more than|RCU stall|rcu_.*detected stall'
+if [ "$vmrc" = 124 ] || [ "$vmrc" = 137 ]; then
+	verdict FAIL "finished in time" "killed after ${timeout}s"
+fi
+if [ -n "$fatal" ]; then
+	verdict FAIL "setup" "${fatal#VHOST_IOMMU_VM_FATAL }"
+fi
+if [ -n "$marker" ]; then
+	verdict OK "success marker"
+else
+	verdict FAIL "success marker" "missing: the VM died or hung"
+fi
+if grep -aqE "$splat" "$console"; then
+	verdict FAIL "kernel log clean"
+	echo "# ---- kernel log around the first report ----"
+	grep -anE "$splat" "$console" | head -n 1 | cut -d: -f1 | {
+		read -r n
+		sed -n "$((n > 5 ? n - 5 : 1)),$((n + 60))p" "$console" | tr -d '\r' | sed 's/^/# /'
+	}
+else
+	verdict OK "kernel log clean"
+fi
+if [ -n "$marker" ]; then
+	val() { echo "$marker" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+	rc=$(val rc)
+	taint=$(val taint)
+	leaks=$(val leaks)
+	if [ "$(val rmmod)" = 0 ]; then
+		verdict OK "vhost_iommu unloads"
+	else
+		verdict FAIL "vhost_iommu unloads" "rmmod exit $(val rmmod)"
+	fi
+	if [ $((taint & ~12288)) = 0 ]; then
+		verdict OK "taint"
+	else
+		verdict FAIL "taint" "tainted=$taint, allowed mask 12288"
+	fi
+	if [ "$leaks" != "-" ]; then
+		if [ "$leaks" = 0 ]; then
+			verdict OK "kmemleak"
+		else
+			verdict FAIL "kmemleak" "$leaks unreferenced objects"
+		fi
+	fi
+	if [ "$rc" = 0 ]; then
+		verdict OK "command"
+	else
+		verdict FAIL "command" "exit status $rc"
+	fi
+else
+	echo "# ---- end of kernel log ----"
+	tail -n 40 "$console" | tr -d '\r' | sed 's/^/# /'
+fi
+
+if [ "$tap" = 1 ]; then
+	all=$( (tr -d '\r' <"$results"; echo) | grep -a -E '^(not )?ok ' || true)
+	p=$(printf '%s\n' "$all" | grep -a -E '^ok ' | grep -a -v -c '# SKIP' || true)
+	s=$(printf '%s\n' "$all" | grep -a -E '^ok .*# SKIP' -c || true)
+	f=$(printf '%s\n' "$all" | grep -a -c -E '^not ok ' || true)
+	p=$((p + passes))
+	f=$((f + fails))
+	if [ "$s" -gt 0 ]; then
+		echo "$p passed, $f failed, $s skipped"
+	else
+		echo "$p passed, $f failed"
+	fi
+	[ "$f" = 0 ] || exit 1
+fi
+[ "$fails" = 0 ] || exit 1
+exit "${rc:-1}"
