@@ -5,14 +5,217 @@
  *
  * /dev/vhost-iommu is driven like the other vhost devices: the VMM opens it,
  * becomes its owner with VHOST_SET_OWNER, negotiates features with
- * VHOST_GET_FEATURES / VHOST_SET_FEATURES and hands over its virtqueues with
- * the VHOST_SET_VRING_* ioctls of <linux/vhost.h>. Virtqueue 0 is the
- * request queue, virtqueue 1 the event queue (virtio spec, "IOMMU Device").
+ * VHOST_GET_FEATURES / VHOST_SET_FEATURES, describes guest memory with
+ * VHOST_SET_MEM_TABLE and hands over its virtqueues with the
+ * VHOST_SET_VRING_* ioctls of <linux/vhost.h>. Virtqueue 0 is the request
+ * queue, virtqueue 1 the event queue (virtio spec, "IOMMU Device"). A
+ * virtqueue runs once its size, addresses and kick eventfd are set;
+ * VHOST_GET_VRING_BASE stops it and returns the next available index.
+ * Descriptors carry guest-physical addresses, translated through the memory
+ * table; ring addresses are the VMM's virtual addresses, as for vhost-net.
+ * The rings are little-endian (virtio 1.0 and later).
+ *
+ * The ioctls below configure what the VMM owns: the device configuration
+ * space, the endpoints behind the IOMMU and their reserved regions. Every
+ * argument struct starts with its size in bytes (@size): the kernel accepts
+ * any size from the first published version of the struct up to the size it
+ * knows, and a larger one when the bytes it does not know are zero (else
+ * E2BIG). Reserved fields and flags must be zero (else EINVAL). Output
+ * structs are copied back up to @size.
+ *
+ * Errors common to every device ioctl: EFAULT (bad pointer), EINVAL
+ * (size too small, reserved field or unknown flag set), E2BIG (unknown
+ * trailing bytes not zero), EPERM (the caller is not the owner's process:
+ * every ioctl but VHOST_GET_FEATURES, VHOST_SET_FEATURES and VHOST_SET_OWNER
+ * requires VHOST_SET_OWNER first, as vhost-net does).
  */
 #ifndef _UAPI_LINUX_VHOST_IOMMU_H
 #define _UAPI_LINUX_VHOST_IOMMU_H
 
 #include <linux/types.h>
 #include <linux/vhost.h>
+
+/* The request and event virtqueues. */
+#define VHOST_IOMMU_VQ_REQUEST	0
+#define VHOST_IOMMU_VQ_EVENT	1
+#define VHOST_IOMMU_VQ_MAX	2
+
+/**
+ * struct vhost_iommu_config - virtio-iommu configuration space
+ * @size: sizeof(struct vhost_iommu_config)
+ * @flags: must be 0
+ * @page_size_mask: page sizes the IOMMU supports; the lowest set bit is the
+ *	granule, at least 4 KiB
+ * @input_start: first valid IOVA (inclusive)
+ * @input_end: last valid IOVA (inclusive)
+ * @domain_start: first valid domain id (inclusive)
+ * @domain_end: last valid domain id (inclusive)
+ * @probe_size: size of the PROBE property buffer
+ * @bypass: 1 lets unattached endpoints bypass translation, 0 blocks them
+ *	(BYPASS_CONFIG is always offered, so this holds even when the driver
+ *	did not accept it); kept across VHOST_RESET_OWNER
+ * @__reserved: must be 0
+ *
+ * VHOST_IOMMU_GET_CONFIG reads the configuration; VHOST_IOMMU_SET_CONFIG
+ * replaces it. The VMM serves the guest's reads of the configuration space
+ * from it and forwards the guest's writes of @bypass with SET_CONFIG. Only
+ * @bypass may change while endpoints exist (else EBUSY). EINVAL: a granule
+ * below 4 KiB, an empty range, @bypass not 0 or 1, a @probe_size that is
+ * not a multiple of 4 or larger than 64 KiB.
+ *
+ * The default at open: 4 KiB granule with every larger power of two
+ * (page_size_mask = ~0xfff), the whole 64-bit input range, every domain id,
+ * probe_size 512, bypass 0. The ranges bind the guest only when
+ * VIRTIO_IOMMU_F_INPUT_RANGE / VIRTIO_IOMMU_F_DOMAIN_RANGE are negotiated.
+ */
+struct vhost_iommu_config {
+	__u32 size;
+	__u32 flags;
+	__aligned_u64 page_size_mask;
+	__aligned_u64 input_start;
+	__aligned_u64 input_end;
+	__u32 domain_start;
+	__u32 domain_end;
+	__u32 probe_size;
+	__u8 bypass;
+	__u8 __reserved[3];
+};
+
+/* Reserved region subtypes, as VIRTIO_IOMMU_RESV_MEM_T_* */
+#define VHOST_IOMMU_RESV_RESERVED	0
+#define VHOST_IOMMU_RESV_MSI		1
+
+/**
+ * struct vhost_iommu_resv_region - a reserved region of an endpoint
+ * @start: first address (inclusive)
+ * @end: last address (inclusive), not below @start
+ * @subtype: VHOST_IOMMU_RESV_RESERVED or VHOST_IOMMU_RESV_MSI
+ * @__reserved: must be 0
+ *
+ * Reported to the guest by PROBE as a RESV_MEM property; MAP requests that
+ * overlap a reserved region of an endpoint attached to the domain fail.
+ */
+struct vhost_iommu_resv_region {
+	__aligned_u64 start;
+	__aligned_u64 end;
+	__u8 subtype;
+	__u8 __reserved[7];
+};
+
+/* At most this many reserved regions per endpoint. */
+#define VHOST_IOMMU_MAX_RESV	32
+
+/**
+ * struct vhost_iommu_endpoint - an endpoint behind the IOMMU
+ * @size: sizeof(struct vhost_iommu_endpoint)
+ * @flags: must be 0
+ * @endpoint: the endpoint id the guest uses (on PCI, the requester id)
+ * @nr_resv: number of entries at @resv (DEL_ENDPOINT: must be 0)
+ * @resv: user pointer to an array of struct vhost_iommu_resv_region
+ *
+ * VHOST_IOMMU_ADD_ENDPOINT declares an endpoint with its reserved regions
+ * (EEXIST if the id exists, E2BIG past VHOST_IOMMU_MAX_RESV regions,
+ * ENOSPC if their RESV_MEM properties do not fit in the configured
+ * probe_size, EINVAL for an invalid region, overlapping regions included).
+ * VHOST_IOMMU_DEL_ENDPOINT removes one (ENOENT if unknown); an attached
+ * endpoint is detached first, and its domain dies if it was the last one.
+ */
+struct vhost_iommu_endpoint {
+	__u32 size;
+	__u32 flags;
+	__u32 endpoint;
+	__u32 nr_resv;
+	__aligned_u64 resv;
+};
+
+/* Access bits of struct vhost_iommu_translate */
+#define VHOST_IOMMU_ACCESS_READ		(1 << 0)
+#define VHOST_IOMMU_ACCESS_WRITE	(1 << 1)
+
+/* Flags of struct vhost_iommu_translate */
+#define VHOST_IOMMU_TRANSLATE_F_REPORT	(1 << 0)
+
+/**
+ * struct vhost_iommu_translate - translate an IOVA of an endpoint
+ * @size: sizeof(struct vhost_iommu_translate)
+ * @flags: VHOST_IOMMU_TRANSLATE_F_REPORT posts a fault report on the event
+ *	queue when the translation fails, as the device would for a DMA
+ *	fault of that endpoint
+ * @endpoint: the endpoint id
+ * @access: VHOST_IOMMU_ACCESS_READ and/or _WRITE, at least one
+ * @iova: the address to translate
+ * @start: out: first IOVA of the translation that holds @iova
+ * @last: out: last IOVA (inclusive) of that translation
+ * @phys: out: the guest-physical address @start translates to
+ * @perm: out: VIRTIO_IOMMU_MAP_F_* of the translation
+ * @__reserved: must be 0
+ *
+ * VHOST_IOMMU_TRANSLATE answers from the kernel's tables, for endpoints
+ * the VMM emulates itself. An endpoint in bypass translates to itself over
+ * the whole address space with read and write permission. Errors: ENODEV
+ * for an unknown endpoint, ENXIO for an endpoint that is neither attached
+ * nor in bypass, ENOENT when no mapping holds @iova, EACCES when the
+ * mapping lacks a requested permission.
+ */
+struct vhost_iommu_translate {
+	__u32 size;
+	__u32 flags;
+	__u32 endpoint;
+	__u32 access;
+	__aligned_u64 iova;
+	__aligned_u64 start;
+	__aligned_u64 last;
+	__aligned_u64 phys;
+	__u32 perm;
+	__u32 __reserved;
+};
+
+/* Index of struct vhost_iommu_stats.requests for unknown request types */
+#define VHOST_IOMMU_STATS_T_UNKNOWN	0
+
+/**
+ * struct vhost_iommu_stats - device statistics
+ * @size: sizeof(struct vhost_iommu_stats)
+ * @__reserved: must be 0
+ * @requests: requests executed, indexed by VIRTIO_IOMMU_T_*; index 0
+ *	counts requests of unknown type
+ * @status: requests completed, indexed by VIRTIO_IOMMU_S_*
+ * @malformed: request chains returned without a status because no tail
+ *	could be written
+ * @ring_errors: virtqueue errors (chain loops, indices out of range,
+ *	unreadable rings); each stops the queue and signals its error eventfd
+ * @faults: fault reports posted on the event queue
+ * @faults_dropped: fault reports dropped for want of an event buffer
+ * @domains: live domains
+ * @mappings: live mappings
+ * @endpoints: declared endpoints
+ *
+ * VHOST_IOMMU_GET_STATS copies the counters out; they only grow, except
+ * the last three, which count live objects.
+ */
+struct vhost_iommu_stats {
+	__u32 size;
+	__u32 __reserved;
+	__aligned_u64 requests[8];
+	__aligned_u64 status[16];
+	__aligned_u64 malformed;
+	__aligned_u64 ring_errors;
+	__aligned_u64 faults;
+	__aligned_u64 faults_dropped;
+	__aligned_u64 domains;
+	__aligned_u64 mappings;
+	__aligned_u64 endpoints;
+};
+
+/*
+ * Device ioctls. Mainline's VHOST_* ioctls use numbers 0x00 to 0x8f of the
+ * VHOST_VIRTIO type; these start at 0xa0.
+ */
+#define VHOST_IOMMU_GET_CONFIG		_IO(VHOST_VIRTIO, 0xa0)
+#define VHOST_IOMMU_SET_CONFIG		_IO(VHOST_VIRTIO, 0xa1)
+#define VHOST_IOMMU_ADD_ENDPOINT	_IO(VHOST_VIRTIO, 0xa2)
+#define VHOST_IOMMU_DEL_ENDPOINT	_IO(VHOST_VIRTIO, 0xa3)
+#define VHOST_IOMMU_GET_STATS		_IO(VHOST_VIRTIO, 0xa4)
+#define VHOST_IOMMU_TRANSLATE		_IO(VHOST_VIRTIO, 0xa5)
 
 #endif /* _UAPI_LINUX_VHOST_IOMMU_H */
