@@ -1,14 +1,40 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * vhost-iommu internal definitions.
+ *
+ * Files:
+ *   iommu_main.c     /dev/vhost-iommu: owner, worker, ioctl dispatch
+ *   iommu_ring.c     the virtqueue engine: split rings, chains, used ring
+ *   iommu_request.c  the request parser: wire format to domain store calls
+ *   iommu_domain.c   the domain store: endpoints, domains, mappings
+ *   iommu_ioctl.c    the device ioctls of <linux/vhost_iommu.h>
+ *   iommu_event.c    the event queue: fault reports
+ *
+ * Lock order, outermost first:
+ *   vhost_iommu.mutex            (device: owner, features, memory, vq setup)
+ *   vhost_iommu_vq.mutex         (request queue before event queue)
+ *   vhost_iommu.domain_lock      (the domain store)
+ *   maple tree lock, vhost_iommu.fault_lock (spinlocks, innermost)
+ * The worker never takes vhost_iommu.mutex, so ioctls may flush it while
+ * holding that mutex, but never while holding a vq mutex or domain_lock.
  */
 #ifndef _DRIVERS_VHOST_IOMMU_H
 #define _DRIVERS_VHOST_IOMMU_H
 
+#include <linux/atomic.h>
+#include <linux/eventfd.h>
+#include <linux/kfifo.h>
+#include <linux/llist.h>
+#include <linux/maple_tree.h>
+#include <linux/mutex.h>
+#include <linux/poll.h>
+#include <linux/rcupdate.h>
 #include <linux/types.h>
+#include <linux/vhost_iommu.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_iommu.h>
 #include <linux/virtio_ring.h>
+#include <linux/xarray.h>
 
 /* Features this device offers: transport bits, then virtio-iommu bits. */
 #define VHOST_IOMMU_FEATURES					\
@@ -22,11 +48,342 @@
 	 BIT_ULL(VIRTIO_IOMMU_F_MMIO) |				\
 	 BIT_ULL(VIRTIO_IOMMU_F_BYPASS_CONFIG))
 
+/* Requests executed per worker wake-up before the queue yields. */
+#define VHOST_IOMMU_BUDGET		64
+/* Guest-memory segments one request chain may have. */
+#define VHOST_IOMMU_MAX_SEGS		1024
+/* vhost_iommu_vq_next() outcomes besides 0 and -EIO */
+#define VQ_EMPTY		1	/* nothing available */
+#define VQ_MALFORMED		2	/* return the chain unwritten */
+
+/* Fault reports waiting for the worker. */
+#define VHOST_IOMMU_FAULT_FIFO		64
+
+extern unsigned int vhost_iommu_max_domains;
+extern unsigned int vhost_iommu_max_mappings;
+extern unsigned int vhost_iommu_max_mem_regions;
+
+struct vhost_iommu;
+struct vhost_iommu_work;
+
+typedef void (*vhost_iommu_work_fn_t)(struct vhost_iommu_work *work);
+
+/**
+ * struct vhost_iommu_work - a unit of work for the device's worker
+ * @node: link in vhost_iommu.work_list
+ * @queued: bit 0 set while the work is on the list
+ * @fn: what to run, in the worker, with the owner's mm
+ */
+struct vhost_iommu_work {
+	struct llist_node node;
+	unsigned long queued;
+	vhost_iommu_work_fn_t fn;
+};
+
+/**
+ * struct vhost_iommu_poll - wakes a work when an eventfd is signalled
+ * @table: poll table used to register @wait
+ * @wqh: the eventfd's wait queue, NULL when not polling
+ * @wait: our entry on @wqh
+ * @work: queued on every EPOLLIN
+ * @vi: the device
+ */
+struct vhost_iommu_poll {
+	poll_table table;
+	wait_queue_head_t *wqh;
+	wait_queue_entry_t wait;
+	struct vhost_iommu_work work;
+	struct vhost_iommu *vi;
+};
+
+/**
+ * struct vhost_iommu_mem - the guest memory table, immutable once published
+ * @rcu: frees the table after readers are done
+ * @nregions: number of regions
+ * @regions: sorted by guest_phys_addr, non-overlapping
+ */
+struct vhost_iommu_mem {
+	struct rcu_head rcu;
+	u32 nregions;
+	struct vhost_memory_region regions[];
+};
+
+/**
+ * struct vhost_iommu_seg - a piece of a request chain in the owner's memory
+ * @addr: user address
+ * @len: length in bytes
+ */
+struct vhost_iommu_seg {
+	void __user *addr;
+	u32 len;
+};
+
+/**
+ * struct vhost_iommu_chain - a parsed descriptor chain
+ * @head: the head descriptor index, returned in the used ring
+ * @nr_in: segments of the device-readable part (first in vq->segs)
+ * @nr_segs: all segments, the device-writable ones after the readable ones
+ * @in_len: bytes in the readable part
+ * @out_len: bytes in the writable part
+ */
+struct vhost_iommu_chain {
+	u16 head;
+	unsigned int nr_in;
+	unsigned int nr_segs;
+	u32 in_len;
+	u32 out_len;
+};
+
+/**
+ * struct vhost_iommu_vq - one virtqueue
+ * @mutex: protects every field below but @vi and @index
+ * @vi: the device
+ * @index: VHOST_IOMMU_VQ_REQUEST or VHOST_IOMMU_VQ_EVENT
+ * @num: ring size, a power of two; 0 when unset
+ * @desc: descriptor table (owner's address)
+ * @avail: available ring (owner's address)
+ * @used: used ring (owner's address)
+ * @addr_set: the three addresses above are set
+ * @last_avail_idx: next available entry to take
+ * @avail_idx: the driver's available index as last read
+ * @last_used_idx: next used entry to fill
+ * @signalled_used: used index at the last interrupt
+ * @signalled_used_valid: @signalled_used means something
+ * @running: the queue runs (size, addresses and kick set)
+ * @broken: a ring error stopped the queue until it is set up again
+ * @kick: the kick eventfd, polled through @poll
+ * @call: the call eventfd (interrupt), may be NULL
+ * @err: the error eventfd, may be NULL
+ * @poll: wakes the worker on kicks
+ * @segs: scratch segments for the chain being executed
+ */
+struct vhost_iommu_vq {
+	struct mutex mutex; /* the queue's state, see @mutex above */
+	struct vhost_iommu *vi;
+	unsigned int index;
+	unsigned int num;
+	struct vring_desc __user *desc;
+	struct vring_avail __user *avail;
+	struct vring_used __user *used;
+	bool addr_set;
+	u16 last_avail_idx;
+	u16 avail_idx;
+	u16 last_used_idx;
+	u16 signalled_used;
+	bool signalled_used_valid;
+	bool running;
+	bool broken;
+	struct file *kick;
+	struct eventfd_ctx *call;
+	struct eventfd_ctx *err;
+	struct vhost_iommu_poll poll;
+	struct vhost_iommu_seg *segs;
+};
+
+/**
+ * struct vhost_iommu_resv - a reserved region of an endpoint
+ * @start: first address
+ * @end: last address (inclusive)
+ * @subtype: VIRTIO_IOMMU_RESV_MEM_T_*
+ */
+struct vhost_iommu_resv {
+	u64 start;
+	u64 end;
+	u8 subtype;
+};
+
+struct vhost_iommu_domain;
+
+/**
+ * struct vhost_iommu_ep - an endpoint behind the IOMMU
+ * @id: the endpoint id
+ * @domain: the domain it is attached to, or NULL. Written under
+ *	vhost_iommu.domain_lock; read under RCU by the translation path.
+ * @nr_resv: number of reserved regions
+ * @rcu: frees the endpoint after RCU readers
+ * @resv: reserved regions, immutable
+ */
+struct vhost_iommu_ep {
+	u32 id;
+	struct vhost_iommu_domain __rcu *domain;
+	u32 nr_resv;
+	struct rcu_head rcu;
+	struct vhost_iommu_resv resv[];
+};
+
+/**
+ * struct vhost_iommu_domain - an address space
+ * @id: the domain id
+ * @bypass: created with VIRTIO_IOMMU_ATTACH_F_BYPASS
+ * @nr_endpoints: endpoints attached; the domain dies at zero
+ * @endpoints: id -> struct vhost_iommu_ep of the attached endpoints
+ * @mappings: IOVA range -> struct vhost_iommu_mapping, in RCU mode
+ * @rcu: frees the domain after RCU readers
+ *
+ * Everything is written under vhost_iommu.domain_lock. The translation
+ * path reads @bypass and @mappings under RCU.
+ */
+struct vhost_iommu_domain {
+	u32 id;
+	bool bypass;
+	u32 nr_endpoints;
+	struct xarray endpoints;
+	struct maple_tree mappings;
+	struct rcu_head rcu;
+};
+
+/**
+ * struct vhost_iommu_mapping - what one MAP request created, immutable
+ * @iova: first IOVA
+ * @last: last IOVA (inclusive)
+ * @phys: guest-physical address of @iova
+ * @flags: VIRTIO_IOMMU_MAP_F_*
+ * @rcu: frees the mapping after RCU readers
+ */
+struct vhost_iommu_mapping {
+	u64 iova;
+	u64 last;
+	u64 phys;
+	u32 flags;
+	struct rcu_head rcu;
+};
+
+/**
+ * struct vhost_iommu_stats_k - counters behind VHOST_IOMMU_GET_STATS
+ * @requests: by request type, 0 for unknown types
+ * @status: by status code
+ * @malformed: chains returned unwritten
+ * @ring_errors: virtqueue errors
+ * @faults: fault reports posted
+ * @faults_dropped: fault reports dropped
+ */
+struct vhost_iommu_stats_k {
+	atomic64_t requests[8];
+	atomic64_t status[16];
+	atomic64_t malformed;
+	atomic64_t ring_errors;
+	atomic64_t faults;
+	atomic64_t faults_dropped;
+};
+
 /**
  * struct vhost_iommu - one virtio-iommu device, one per open file
+ * @mutex: the device mutex, see the lock order above
+ * @mm: the owner's mm; protected by @mutex
+ * @memcg: the owner's memory cgroup, charged for the worker's allocations;
+ *	protected by @mutex
+ * @worker: the worker thread, NULL without owner; protected by @mutex
+ * @work_list: works queued for @worker (lock-free)
+ * @features: acked features; written under @mutex and every vq mutex
+ * @mem: the memory table; written under @mutex, read under RCU
+ * @vqs: the request and event queues
+ * @domain_lock: protects the domain store: @config, @domains,
+ *	@endpoints, the three counters, and every domain
+ * @config: the configuration space (bypass is also read locklessly)
+ * @domains: domain id -> struct vhost_iommu_domain
+ * @endpoints: endpoint id -> struct vhost_iommu_ep
+ * @nr_domains: live domains
+ * @nr_endpoints: declared endpoints
+ * @nr_mappings: live mappings in all domains
+ * @fault_lock: protects @faults
+ * @faults: fault reports for the worker to post
+ * @event_work: posts @faults on the event queue
+ * @stats: counters
  */
 struct vhost_iommu {
-	int unused;
+	struct mutex mutex; /* the device, see the lock order */
+	struct mm_struct *mm;
+	struct mem_cgroup *memcg;
+	struct task_struct *worker;
+	struct llist_head work_list;
+	u64 features;
+	struct vhost_iommu_mem __rcu *mem;
+	struct vhost_iommu_vq vqs[VHOST_IOMMU_VQ_MAX];
+
+	struct mutex domain_lock; /* the domain store */
+	struct vhost_iommu_config config;
+	struct xarray domains;
+	struct xarray endpoints;
+	unsigned int nr_domains;
+	unsigned int nr_endpoints;
+	unsigned long nr_mappings;
+
+	spinlock_t fault_lock; /* @faults */
+	DECLARE_KFIFO(faults, struct virtio_iommu_fault, VHOST_IOMMU_FAULT_FIFO);
+	struct vhost_iommu_work event_work;
+
+	struct vhost_iommu_stats_k stats;
 };
+
+static inline bool vhost_iommu_has_feature(struct vhost_iommu *vi, int bit)
+{
+	return READ_ONCE(vi->features) & BIT_ULL(bit);
+}
+
+/* iommu_main.c */
+void vhost_iommu_work_queue(struct vhost_iommu *vi,
+			    struct vhost_iommu_work *work);
+void vhost_iommu_work_init(struct vhost_iommu_work *work,
+			   vhost_iommu_work_fn_t fn);
+void vhost_iommu_flush(struct vhost_iommu *vi);
+
+/* iommu_ring.c */
+void vhost_iommu_vq_init(struct vhost_iommu *vi, unsigned int index,
+			 vhost_iommu_work_fn_t fn);
+long vhost_iommu_vring_ioctl(struct vhost_iommu *vi, unsigned int ioctl,
+			     void __user *argp);
+void vhost_iommu_vq_stop(struct vhost_iommu_vq *vq);
+void vhost_iommu_vq_reset(struct vhost_iommu_vq *vq);
+int vhost_iommu_vq_next(struct vhost_iommu_vq *vq,
+			struct vhost_iommu_chain *chain);
+int vhost_iommu_chain_read(struct vhost_iommu_vq *vq,
+			   const struct vhost_iommu_chain *chain,
+			   void *buf, u32 len);
+int vhost_iommu_chain_write(struct vhost_iommu_vq *vq,
+			    const struct vhost_iommu_chain *chain,
+			    u32 offset, const void *buf, u32 len);
+int vhost_iommu_vq_add_used(struct vhost_iommu_vq *vq, u16 head, u32 len);
+void vhost_iommu_vq_flush_used(struct vhost_iommu_vq *vq);
+void vhost_iommu_vq_error(struct vhost_iommu_vq *vq);
+long vhost_iommu_set_mem_table(struct vhost_iommu *vi,
+			       struct vhost_memory __user *m);
+void vhost_iommu_mem_free(struct vhost_iommu *vi);
+
+/* iommu_request.c */
+void vhost_iommu_handle_requests(struct vhost_iommu_work *work);
+
+/* iommu_domain.c */
+void vhost_iommu_domains_init(struct vhost_iommu *vi);
+void vhost_iommu_domains_reset(struct vhost_iommu *vi);
+void vhost_iommu_domains_destroy(struct vhost_iommu *vi);
+u8 vhost_iommu_attach(struct vhost_iommu *vi, u32 domain, u32 endpoint,
+		      u32 flags);
+u8 vhost_iommu_detach(struct vhost_iommu *vi, u32 domain, u32 endpoint);
+u8 vhost_iommu_map(struct vhost_iommu *vi, u32 domain, u64 start, u64 end,
+		   u64 phys, u32 flags);
+u8 vhost_iommu_unmap(struct vhost_iommu *vi, u32 domain, u64 start, u64 end);
+u8 vhost_iommu_probe(struct vhost_iommu *vi, u32 endpoint,
+		     struct virtio_iommu_probe_resv_mem *props, u32 *nr,
+		     u32 *size);
+int vhost_iommu_translate(struct vhost_iommu *vi,
+			  struct vhost_iommu_translate *t);
+int vhost_iommu_set_config(struct vhost_iommu *vi,
+			   const struct vhost_iommu_config *cfg);
+void vhost_iommu_get_config(struct vhost_iommu *vi,
+			    struct vhost_iommu_config *cfg);
+int vhost_iommu_endpoint_add(struct vhost_iommu *vi,
+			     struct vhost_iommu_ep *ep);
+int vhost_iommu_endpoint_del(struct vhost_iommu *vi, u32 id);
+void vhost_iommu_fill_stats(struct vhost_iommu *vi,
+			    struct vhost_iommu_stats *st);
+
+/* iommu_ioctl.c */
+long vhost_iommu_device_ioctl(struct vhost_iommu *vi, unsigned int ioctl,
+			      void __user *argp);
+
+/* iommu_event.c */
+void vhost_iommu_report_fault(struct vhost_iommu *vi, u8 reason, u32 flags,
+			      u32 endpoint, u64 address);
+void vhost_iommu_handle_events(struct vhost_iommu_work *work);
 
 #endif /* _DRIVERS_VHOST_IOMMU_H */

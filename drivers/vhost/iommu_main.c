@@ -2,21 +2,295 @@
 /*
  * vhost-iommu: the virtio-iommu device in the host kernel.
  *
- * This file holds the character device /dev/vhost-iommu: open, release and
- * ioctl dispatch.
+ * This file holds the character device /dev/vhost-iommu: open and release,
+ * the owner and its worker thread, and ioctl dispatch. The lock order is
+ * written once, in iommu.h.
  */
+#include <linux/cgroup.h>
 #include <linux/fs.h>
+#include <linux/kthread.h>
+#include <linux/memcontrol.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/vhost.h>
-#include <linux/vhost_iommu.h>
-#include <linux/virtio_config.h>
-#include <linux/virtio_iommu.h>
-#include <linux/virtio_ring.h>
 
 #include "iommu.h"
+
+unsigned int vhost_iommu_max_domains = 4096;
+module_param_named(max_domains, vhost_iommu_max_domains, uint, 0644);
+MODULE_PARM_DESC(max_domains,
+		 "Domains per device; ATTACH past it fails with NOMEM");
+
+unsigned int vhost_iommu_max_mappings = 1U << 21;
+module_param_named(max_mappings, vhost_iommu_max_mappings, uint, 0644);
+MODULE_PARM_DESC(max_mappings,
+		 "Mappings per device; MAP past it fails with NOMEM");
+
+unsigned int vhost_iommu_max_mem_regions = 64;
+module_param_named(max_mem_regions, vhost_iommu_max_mem_regions, uint, 0444);
+MODULE_PARM_DESC(max_mem_regions, "Regions in a memory table");
+
+void vhost_iommu_work_init(struct vhost_iommu_work *work,
+			   vhost_iommu_work_fn_t fn)
+{
+	work->queued = 0;
+	work->fn = fn;
+}
+
+/* Callable from any context, the wait-queue wake-up callback included. */
+void vhost_iommu_work_queue(struct vhost_iommu *vi,
+			    struct vhost_iommu_work *work)
+{
+	struct task_struct *worker = READ_ONCE(vi->worker);
+
+	if (!worker)
+		return;
+	if (!test_and_set_bit(0, &work->queued)) {
+		llist_add(&work->node, &vi->work_list);
+		wake_up_process(worker);
+	}
+}
+
+struct vhost_iommu_flush_work {
+	struct vhost_iommu_work work;
+	struct completion done;
+};
+
+static void vhost_iommu_flush_fn(struct vhost_iommu_work *work)
+{
+	struct vhost_iommu_flush_work *f;
+
+	f = container_of(work, struct vhost_iommu_flush_work, work);
+	complete(&f->done);
+}
+
+/**
+ * vhost_iommu_flush() - wait until every work queued so far has run
+ * @vi: the device
+ *
+ * Context: process; may hold vhost_iommu.mutex, no vq mutex, not
+ * domain_lock.
+ */
+void vhost_iommu_flush(struct vhost_iommu *vi)
+{
+	struct vhost_iommu_flush_work f;
+
+	if (!READ_ONCE(vi->worker))
+		return;
+	vhost_iommu_work_init(&f.work, vhost_iommu_flush_fn);
+	init_completion(&f.done);
+	vhost_iommu_work_queue(vi, &f.work);
+	wait_for_completion(&f.done);
+}
+
+static void vhost_iommu_run_works(struct llist_node *node)
+{
+	struct vhost_iommu_work *work, *next;
+
+	node = llist_reverse_order(node);
+	llist_for_each_entry_safe(work, next, node, node) {
+		/* A work may queue itself again while it runs. */
+		clear_bit(0, &work->queued);
+		/* Pairs with test_and_set_bit() in vhost_iommu_work_queue(). */
+		smp_mb__after_atomic();
+		work->fn(work);
+		cond_resched();
+	}
+}
+
+static int vhost_iommu_worker(void *data)
+{
+	struct vhost_iommu *vi = data;
+	struct mem_cgroup *old_memcg;
+	struct llist_node *node;
+
+	kthread_use_mm(vi->mm);
+	old_memcg = set_active_memcg(vi->memcg);
+	for (;;) {
+		set_current_state(TASK_INTERRUPTIBLE);
+		node = llist_del_all(&vi->work_list);
+		if (node) {
+			__set_current_state(TASK_RUNNING);
+			vhost_iommu_run_works(node);
+			continue;
+		}
+		if (kthread_should_stop()) {
+			__set_current_state(TASK_RUNNING);
+			break;
+		}
+		schedule();
+	}
+	set_active_memcg(old_memcg);
+	kthread_unuse_mm(vi->mm);
+	return 0;
+}
+
+static long vhost_iommu_set_owner(struct vhost_iommu *vi)
+{
+	struct task_struct *worker;
+	struct mm_struct *mm;
+	long r;
+
+	if (vi->mm)
+		return -EBUSY;
+	mm = get_task_mm(current);
+	if (!mm)
+		return -EINVAL;
+	worker = kthread_create(vhost_iommu_worker, vi, "vhost-iommu-%d",
+				current->pid);
+	if (IS_ERR(worker)) {
+		r = PTR_ERR(worker);
+		goto err_put_mm;
+	}
+	r = cgroup_attach_task_all(current, worker);
+	if (r)
+		goto err_stop_worker;
+
+	vi->mm = mm;
+	vi->memcg = get_mem_cgroup_from_mm(mm);
+	WRITE_ONCE(vi->worker, worker);
+	wake_up_process(worker);
+	return 0;
+
+err_stop_worker:
+	kthread_stop(worker);
+err_put_mm:
+	mmput(mm);
+	return r;
+}
+
+/* Stops the queues and the worker, forgets everything the owner set. */
+static void vhost_iommu_reset_owner(struct vhost_iommu *vi)
+{
+	struct task_struct *worker = vi->worker;
+	int i;
+
+	for (i = 0; i < VHOST_IOMMU_VQ_MAX; i++)
+		vhost_iommu_vq_stop(&vi->vqs[i]);
+	if (worker) {
+		vhost_iommu_flush(vi);
+		WRITE_ONCE(vi->worker, NULL);
+		kthread_stop(worker);
+	}
+	for (i = 0; i < VHOST_IOMMU_VQ_MAX; i++)
+		vhost_iommu_vq_reset(&vi->vqs[i]);
+	vhost_iommu_mem_free(vi);
+	vhost_iommu_domains_reset(vi);
+	spin_lock(&vi->fault_lock);
+	kfifo_reset(&vi->faults);
+	spin_unlock(&vi->fault_lock);
+	WRITE_ONCE(vi->features, 0);
+	if (vi->mm) {
+		mem_cgroup_put(vi->memcg);
+		vi->memcg = NULL;
+		mmput(vi->mm);
+		vi->mm = NULL;
+	}
+}
+
+static long vhost_iommu_set_features(struct vhost_iommu *vi,
+				     u64 __user *argp)
+{
+	u64 features;
+	int i;
+
+	if (copy_from_user(&features, argp, sizeof(features)))
+		return -EFAULT;
+	if (features & ~VHOST_IOMMU_FEATURES)
+		return -EOPNOTSUPP;
+
+	mutex_lock(&vi->mutex);
+	for (i = 0; i < VHOST_IOMMU_VQ_MAX; i++)
+		mutex_lock_nested(&vi->vqs[i].mutex, i);
+	WRITE_ONCE(vi->features, features);
+	for (i = VHOST_IOMMU_VQ_MAX - 1; i >= 0; i--)
+		mutex_unlock(&vi->vqs[i].mutex);
+	mutex_unlock(&vi->mutex);
+	return 0;
+}
+
+/* The ioctls that need the owner, and that this device knows. */
+static bool vhost_iommu_owner_ioctl(unsigned int ioctl)
+{
+	switch (ioctl) {
+	case VHOST_RESET_OWNER:
+	case VHOST_SET_MEM_TABLE:
+	case VHOST_SET_VRING_NUM:
+	case VHOST_SET_VRING_ADDR:
+	case VHOST_SET_VRING_BASE:
+	case VHOST_GET_VRING_BASE:
+	case VHOST_SET_VRING_KICK:
+	case VHOST_SET_VRING_CALL:
+	case VHOST_SET_VRING_ERR:
+	case VHOST_IOMMU_GET_CONFIG:
+	case VHOST_IOMMU_SET_CONFIG:
+	case VHOST_IOMMU_ADD_ENDPOINT:
+	case VHOST_IOMMU_DEL_ENDPOINT:
+	case VHOST_IOMMU_GET_STATS:
+	case VHOST_IOMMU_TRANSLATE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static long vhost_iommu_owner_ioctl_locked(struct vhost_iommu *vi,
+					   unsigned int ioctl,
+					   void __user *argp)
+{
+	switch (ioctl) {
+	case VHOST_RESET_OWNER:
+		vhost_iommu_reset_owner(vi);
+		return 0;
+	case VHOST_SET_MEM_TABLE:
+		return vhost_iommu_set_mem_table(vi, argp);
+	case VHOST_IOMMU_GET_CONFIG:
+	case VHOST_IOMMU_SET_CONFIG:
+	case VHOST_IOMMU_ADD_ENDPOINT:
+	case VHOST_IOMMU_DEL_ENDPOINT:
+	case VHOST_IOMMU_GET_STATS:
+	case VHOST_IOMMU_TRANSLATE:
+		return vhost_iommu_device_ioctl(vi, ioctl, argp);
+	default:
+		return vhost_iommu_vring_ioctl(vi, ioctl, argp);
+	}
+}
+
+static long vhost_iommu_ioctl(struct file *f, unsigned int ioctl,
+			      unsigned long arg)
+{
+	struct vhost_iommu *vi = f->private_data;
+	void __user *argp = (void __user *)arg;
+	u64 features = VHOST_IOMMU_FEATURES;
+	long r;
+
+	switch (ioctl) {
+	case VHOST_GET_FEATURES:
+		if (copy_to_user(argp, &features, sizeof(features)))
+			return -EFAULT;
+		return 0;
+	case VHOST_SET_FEATURES:
+		return vhost_iommu_set_features(vi, argp);
+	case VHOST_SET_OWNER:
+		mutex_lock(&vi->mutex);
+		r = vhost_iommu_set_owner(vi);
+		mutex_unlock(&vi->mutex);
+		return r;
+	}
+	if (!vhost_iommu_owner_ioctl(ioctl))
+		return -ENOTTY;
+
+	mutex_lock(&vi->mutex);
+	if (vi->mm != current->mm)
+		r = -EPERM;
+	else
+		r = vhost_iommu_owner_ioctl_locked(vi, ioctl, argp);
+	mutex_unlock(&vi->mutex);
+	return r;
+}
 
 static int vhost_iommu_open(struct inode *inode, struct file *f)
 {
@@ -25,6 +299,15 @@ static int vhost_iommu_open(struct inode *inode, struct file *f)
 	vi = kzalloc(sizeof(*vi), GFP_KERNEL_ACCOUNT);
 	if (!vi)
 		return -ENOMEM;
+	mutex_init(&vi->mutex);
+	init_llist_head(&vi->work_list);
+	spin_lock_init(&vi->fault_lock);
+	INIT_KFIFO(vi->faults);
+	vhost_iommu_work_init(&vi->event_work, vhost_iommu_handle_events);
+	vhost_iommu_vq_init(vi, VHOST_IOMMU_VQ_REQUEST,
+			    vhost_iommu_handle_requests);
+	vhost_iommu_vq_init(vi, VHOST_IOMMU_VQ_EVENT, NULL);
+	vhost_iommu_domains_init(vi);
 	f->private_data = vi;
 	return 0;
 }
@@ -33,25 +316,14 @@ static int vhost_iommu_release(struct inode *inode, struct file *f)
 {
 	struct vhost_iommu *vi = f->private_data;
 
+	mutex_lock(&vi->mutex);
+	vhost_iommu_reset_owner(vi);
+	mutex_unlock(&vi->mutex);
+	vhost_iommu_domains_destroy(vi);
+	/* Readers of the memory table and the domain store are RCU. */
+	synchronize_rcu();
 	kfree(vi);
 	return 0;
-}
-
-static long vhost_iommu_ioctl(struct file *f, unsigned int ioctl,
-			      unsigned long arg)
-{
-	void __user *argp = (void __user *)arg;
-	u64 features;
-
-	switch (ioctl) {
-	case VHOST_GET_FEATURES:
-		features = VHOST_IOMMU_FEATURES;
-		if (copy_to_user(argp, &features, sizeof(features)))
-			return -EFAULT;
-		return 0;
-	default:
-		return -ENOTTY;
-	}
 }
 
 static const struct file_operations vhost_iommu_fops = {
@@ -70,7 +342,19 @@ static struct miscdevice vhost_iommu_misc = {
 	.mode		= 0600,
 };
 
-module_misc_device(vhost_iommu_misc);
+static int __init vhost_iommu_init(void)
+{
+	return misc_register(&vhost_iommu_misc);
+}
+module_init(vhost_iommu_init);
+
+static void __exit vhost_iommu_exit(void)
+{
+	misc_deregister(&vhost_iommu_misc);
+	/* Wait for kfree_rcu() and call_rcu() callbacks of this module. */
+	rcu_barrier();
+}
+module_exit(vhost_iommu_exit);
 
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("Host kernel accelerator for virtio-iommu");

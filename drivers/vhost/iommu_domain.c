@@ -1,0 +1,643 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * vhost-iommu: the domain store.
+ *
+ * Endpoints and domains live in xarrays indexed by their ids; each domain
+ * keeps its mappings in a maple tree in RCU mode, so that insert, remove and
+ * lookup are O(log n) and the translation path looks up without a lock.
+ * Every change happens under vhost_iommu.domain_lock; objects that the
+ * translation path can see are freed after an RCU grace period.
+ *
+ * The request functions return a VIRTIO_IOMMU_S_* status and implement the
+ * checks of Documentation/requests.md in the order written there.
+ */
+#include <linux/slab.h>
+
+#include "iommu.h"
+
+static u64 vhost_iommu_granule(struct vhost_iommu *vi)
+{
+	return vi->config.page_size_mask & -vi->config.page_size_mask;
+}
+
+static bool vhost_iommu_ranges_overlap(u64 s1, u64 e1, u64 s2, u64 e2)
+{
+	return s1 <= e2 && s2 <= e1;
+}
+
+static bool vhost_iommu_domain_has_mapping(struct vhost_iommu_domain *dom,
+					   u64 start, u64 end)
+{
+	unsigned long index = start;
+
+	return mt_find(&dom->mappings, &index, end);
+}
+
+void vhost_iommu_domains_init(struct vhost_iommu *vi)
+{
+	mutex_init(&vi->domain_lock);
+	xa_init(&vi->domains);
+	xa_init(&vi->endpoints);
+	vi->config = (struct vhost_iommu_config) {
+		.size = sizeof(vi->config),
+		.page_size_mask = ~(u64)(SZ_4K - 1),
+		.input_start = 0,
+		.input_end = U64_MAX,
+		.domain_start = 0,
+		.domain_end = U32_MAX,
+		.probe_size = 512,
+	};
+}
+
+static struct vhost_iommu_domain *
+vhost_iommu_domain_create(struct vhost_iommu *vi, u32 id, bool bypass)
+{
+	struct vhost_iommu_domain *dom;
+
+	if (vi->nr_domains >= READ_ONCE(vhost_iommu_max_domains))
+		return NULL;
+	dom = kzalloc(sizeof(*dom), GFP_KERNEL_ACCOUNT);
+	if (!dom)
+		return NULL;
+	dom->id = id;
+	dom->bypass = bypass;
+	xa_init(&dom->endpoints);
+	mt_init_flags(&dom->mappings, MT_FLAGS_USE_RCU);
+	if (xa_insert(&vi->domains, id, dom, GFP_KERNEL_ACCOUNT)) {
+		kfree(dom);
+		return NULL;
+	}
+	vi->nr_domains++;
+	return dom;
+}
+
+/* The domain has no endpoint left: it dies with its mappings. */
+static void vhost_iommu_domain_destroy(struct vhost_iommu *vi,
+				       struct vhost_iommu_domain *dom)
+{
+	struct vhost_iommu_mapping *map;
+	unsigned long index = 0;
+
+	xa_erase(&vi->domains, dom->id);
+	vi->nr_domains--;
+	mt_for_each(&dom->mappings, map, index, ULONG_MAX) {
+		kfree_rcu(map, rcu);
+		vi->nr_mappings--;
+		cond_resched();
+	}
+	mtree_destroy(&dom->mappings);
+	xa_destroy(&dom->endpoints);
+	kfree_rcu(dom, rcu);
+}
+
+static void vhost_iommu_detach_locked(struct vhost_iommu *vi,
+				      struct vhost_iommu_ep *ep)
+{
+	struct vhost_iommu_domain *dom;
+
+	dom = rcu_dereference_protected(ep->domain,
+					lockdep_is_held(&vi->domain_lock));
+	xa_erase(&dom->endpoints, ep->id);
+	rcu_assign_pointer(ep->domain, NULL);
+	if (!--dom->nr_endpoints)
+		vhost_iommu_domain_destroy(vi, dom);
+}
+
+/* An endpoint whose reserved regions hold mappings cannot join. */
+static bool vhost_iommu_compatible(struct vhost_iommu_domain *dom,
+				   struct vhost_iommu_ep *ep)
+{
+	u32 i;
+
+	for (i = 0; i < ep->nr_resv; i++)
+		if (vhost_iommu_domain_has_mapping(dom, ep->resv[i].start,
+						   ep->resv[i].end))
+			return false;
+	return true;
+}
+
+static u8 vhost_iommu_attach_locked(struct vhost_iommu *vi, u32 domain,
+				    u32 endpoint, u32 flags)
+{
+	bool bypass = flags & VIRTIO_IOMMU_ATTACH_F_BYPASS;
+	struct vhost_iommu_domain *dom, *old;
+	struct vhost_iommu_ep *ep;
+	bool created = false;
+
+	if ((flags & ~VIRTIO_IOMMU_ATTACH_F_BYPASS) ||
+	    (bypass && !vhost_iommu_has_feature(vi,
+					VIRTIO_IOMMU_F_BYPASS_CONFIG)))
+		return VIRTIO_IOMMU_S_INVAL;
+	ep = xa_load(&vi->endpoints, endpoint);
+	if (!ep)
+		return VIRTIO_IOMMU_S_NOENT;
+	if (vhost_iommu_has_feature(vi, VIRTIO_IOMMU_F_DOMAIN_RANGE) &&
+	    (domain < vi->config.domain_start || domain > vi->config.domain_end))
+		return VIRTIO_IOMMU_S_RANGE;
+
+	old = rcu_dereference_protected(ep->domain,
+					lockdep_is_held(&vi->domain_lock));
+	dom = xa_load(&vi->domains, domain);
+	if (dom) {
+		if (dom->bypass != bypass)
+			return VIRTIO_IOMMU_S_INVAL;
+		if (dom == old)
+			return VIRTIO_IOMMU_S_OK;
+		if (!vhost_iommu_compatible(dom, ep))
+			return VIRTIO_IOMMU_S_UNSUPP;
+	} else {
+		dom = vhost_iommu_domain_create(vi, domain, bypass);
+		if (!dom)
+			return VIRTIO_IOMMU_S_NOMEM;
+		created = true;
+	}
+	if (xa_insert(&dom->endpoints, endpoint, ep, GFP_KERNEL_ACCOUNT)) {
+		if (created) {
+			/* nr_endpoints is 0: destroy it without detaching */
+			vhost_iommu_domain_destroy(vi, dom);
+		}
+		return VIRTIO_IOMMU_S_NOMEM;
+	}
+	/* Re-attach: behave as a DETACH followed by this ATTACH. */
+	if (old)
+		vhost_iommu_detach_locked(vi, ep);
+	dom->nr_endpoints++;
+	rcu_assign_pointer(ep->domain, dom);
+	return VIRTIO_IOMMU_S_OK;
+}
+
+/**
+ * vhost_iommu_attach() - execute an ATTACH request
+ * @vi: the device
+ * @domain: domain id
+ * @endpoint: endpoint id
+ * @flags: VIRTIO_IOMMU_ATTACH_F_*
+ *
+ * Return: a VIRTIO_IOMMU_S_* status.
+ */
+u8 vhost_iommu_attach(struct vhost_iommu *vi, u32 domain, u32 endpoint,
+		      u32 flags)
+{
+	u8 status;
+
+	mutex_lock(&vi->domain_lock);
+	status = vhost_iommu_attach_locked(vi, domain, endpoint, flags);
+	mutex_unlock(&vi->domain_lock);
+	return status;
+}
+
+/**
+ * vhost_iommu_detach() - execute a DETACH request
+ * @vi: the device
+ * @domain: domain id
+ * @endpoint: endpoint id
+ *
+ * Return: a VIRTIO_IOMMU_S_* status.
+ */
+u8 vhost_iommu_detach(struct vhost_iommu *vi, u32 domain, u32 endpoint)
+{
+	struct vhost_iommu_domain *dom;
+	struct vhost_iommu_ep *ep;
+	u8 status = VIRTIO_IOMMU_S_OK;
+
+	mutex_lock(&vi->domain_lock);
+	ep = xa_load(&vi->endpoints, endpoint);
+	if (!ep) {
+		status = VIRTIO_IOMMU_S_NOENT;
+		goto out;
+	}
+	dom = rcu_dereference_protected(ep->domain,
+					lockdep_is_held(&vi->domain_lock));
+	if (!dom || dom->id != domain) {
+		status = VIRTIO_IOMMU_S_INVAL;
+		goto out;
+	}
+	vhost_iommu_detach_locked(vi, ep);
+out:
+	mutex_unlock(&vi->domain_lock);
+	return status;
+}
+
+/* Checks a domain id of a MAP or UNMAP request. */
+static struct vhost_iommu_domain *
+vhost_iommu_map_domain(struct vhost_iommu *vi, u32 domain, u8 *status)
+{
+	struct vhost_iommu_domain *dom = xa_load(&vi->domains, domain);
+
+	if (!dom)
+		*status = VIRTIO_IOMMU_S_NOENT;
+	else if (dom->bypass)
+		*status = VIRTIO_IOMMU_S_INVAL;
+	else
+		return dom;
+	return NULL;
+}
+
+static bool vhost_iommu_hits_resv(struct vhost_iommu_domain *dom,
+				  u64 start, u64 end)
+{
+	struct vhost_iommu_ep *ep;
+	unsigned long index;
+	u32 i;
+
+	xa_for_each(&dom->endpoints, index, ep)
+		for (i = 0; i < ep->nr_resv; i++)
+			if (vhost_iommu_ranges_overlap(start, end,
+						       ep->resv[i].start,
+						       ep->resv[i].end))
+				return true;
+	return false;
+}
+
+static u8 vhost_iommu_map_check(struct vhost_iommu *vi, u64 start, u64 end,
+				u64 phys)
+{
+	u64 mask = vhost_iommu_granule(vi) - 1;
+
+	if (end < start)
+		return VIRTIO_IOMMU_S_INVAL;
+	if ((start & mask) || (phys & mask) || ((end + 1) & mask) ||
+	    phys + (end - start) < phys)
+		return VIRTIO_IOMMU_S_RANGE;
+	if (vhost_iommu_has_feature(vi, VIRTIO_IOMMU_F_INPUT_RANGE) &&
+	    (start < vi->config.input_start || end > vi->config.input_end))
+		return VIRTIO_IOMMU_S_RANGE;
+	return VIRTIO_IOMMU_S_OK;
+}
+
+static u8 vhost_iommu_map_locked(struct vhost_iommu *vi, u32 domain,
+				 u64 start, u64 end, u64 phys, u32 flags)
+{
+	struct vhost_iommu_mapping *map;
+	struct vhost_iommu_domain *dom;
+	u8 status;
+	int ret;
+
+	u32 known = VIRTIO_IOMMU_MAP_F_READ | VIRTIO_IOMMU_MAP_F_WRITE;
+
+	if (vhost_iommu_has_feature(vi, VIRTIO_IOMMU_F_MMIO))
+		known |= VIRTIO_IOMMU_MAP_F_MMIO;
+	if (flags & ~known)
+		return VIRTIO_IOMMU_S_INVAL;
+	dom = vhost_iommu_map_domain(vi, domain, &status);
+	if (!dom)
+		return status;
+	status = vhost_iommu_map_check(vi, start, end, phys);
+	if (status != VIRTIO_IOMMU_S_OK)
+		return status;
+	if (vhost_iommu_hits_resv(dom, start, end))
+		return VIRTIO_IOMMU_S_INVAL;
+	if (vhost_iommu_domain_has_mapping(dom, start, end))
+		return VIRTIO_IOMMU_S_INVAL;
+	if (vi->nr_mappings >= READ_ONCE(vhost_iommu_max_mappings))
+		return VIRTIO_IOMMU_S_NOMEM;
+
+	map = kmalloc(sizeof(*map), GFP_KERNEL_ACCOUNT);
+	if (!map)
+		return VIRTIO_IOMMU_S_NOMEM;
+	map->iova = start;
+	map->last = end;
+	map->phys = phys;
+	map->flags = flags;
+	ret = mtree_insert_range(&dom->mappings, start, end, map,
+				 GFP_KERNEL_ACCOUNT);
+	if (ret) {
+		kfree(map);
+		return ret == -ENOMEM ? VIRTIO_IOMMU_S_NOMEM :
+					VIRTIO_IOMMU_S_INVAL;
+	}
+	vi->nr_mappings++;
+	return VIRTIO_IOMMU_S_OK;
+}
+
+/**
+ * vhost_iommu_map() - execute a MAP request
+ * @vi: the device
+ * @domain: domain id
+ * @start: first IOVA
+ * @end: last IOVA (inclusive)
+ * @phys: guest-physical address of @start
+ * @flags: VIRTIO_IOMMU_MAP_F_*
+ *
+ * Return: a VIRTIO_IOMMU_S_* status.
+ */
+u8 vhost_iommu_map(struct vhost_iommu *vi, u32 domain, u64 start, u64 end,
+		   u64 phys, u32 flags)
+{
+	u8 status;
+
+	mutex_lock(&vi->domain_lock);
+	status = vhost_iommu_map_locked(vi, domain, start, end, phys, flags);
+	mutex_unlock(&vi->domain_lock);
+	return status;
+}
+
+static u8 vhost_iommu_unmap_locked(struct vhost_iommu *vi, u32 domain,
+				   u64 start, u64 end)
+{
+	struct vhost_iommu_mapping *map;
+	struct vhost_iommu_domain *dom;
+	unsigned long index = start;
+	u8 status;
+	u64 last;
+
+	dom = vhost_iommu_map_domain(vi, domain, &status);
+	if (!dom)
+		return status;
+	if (end < start)
+		return VIRTIO_IOMMU_S_INVAL;
+	/* A mapping is removed whole or not at all. */
+	map = mtree_load(&dom->mappings, start);
+	if (map && map->iova < start)
+		return VIRTIO_IOMMU_S_RANGE;
+	map = mtree_load(&dom->mappings, end);
+	if (map && map->last > end)
+		return VIRTIO_IOMMU_S_RANGE;
+
+	while ((map = mt_find(&dom->mappings, &index, end))) {
+		last = map->last;
+		mtree_erase(&dom->mappings, map->iova);
+		kfree_rcu(map, rcu);
+		vi->nr_mappings--;
+		if (last >= end)
+			break;
+		index = last + 1;
+	}
+	return VIRTIO_IOMMU_S_OK;
+}
+
+/**
+ * vhost_iommu_unmap() - execute an UNMAP request
+ * @vi: the device
+ * @domain: domain id
+ * @start: first IOVA
+ * @end: last IOVA (inclusive)
+ *
+ * Return: a VIRTIO_IOMMU_S_* status.
+ */
+u8 vhost_iommu_unmap(struct vhost_iommu *vi, u32 domain, u64 start, u64 end)
+{
+	u8 status;
+
+	mutex_lock(&vi->domain_lock);
+	status = vhost_iommu_unmap_locked(vi, domain, start, end);
+	mutex_unlock(&vi->domain_lock);
+	return status;
+}
+
+/**
+ * vhost_iommu_probe() - execute a PROBE request
+ * @vi: the device
+ * @endpoint: endpoint id
+ * @props: filled with one RESV_MEM property per reserved region; room for
+ *	VHOST_IOMMU_MAX_RESV
+ * @nr: set to the number of properties
+ * @size: set to the configured probe_size, whatever the status
+ *
+ * Return: a VIRTIO_IOMMU_S_* status.
+ */
+u8 vhost_iommu_probe(struct vhost_iommu *vi, u32 endpoint,
+		     struct virtio_iommu_probe_resv_mem *props, u32 *nr,
+		     u32 *size)
+{
+	struct vhost_iommu_ep *ep;
+	u8 status = VIRTIO_IOMMU_S_OK;
+	u32 i;
+
+	mutex_lock(&vi->domain_lock);
+	*size = vi->config.probe_size;
+	ep = xa_load(&vi->endpoints, endpoint);
+	if (!ep) {
+		status = VIRTIO_IOMMU_S_NOENT;
+		goto out;
+	}
+	for (i = 0; i < ep->nr_resv; i++) {
+		props[i].head.type = cpu_to_le16(VIRTIO_IOMMU_PROBE_T_RESV_MEM);
+		props[i].head.length = cpu_to_le16(sizeof(props[i]) -
+						   sizeof(props[i].head));
+		props[i].subtype = ep->resv[i].subtype;
+		props[i].start = cpu_to_le64(ep->resv[i].start);
+		props[i].end = cpu_to_le64(ep->resv[i].end);
+	}
+	*nr = ep->nr_resv;
+out:
+	mutex_unlock(&vi->domain_lock);
+	return status;
+}
+
+static int vhost_iommu_translate_rcu(struct vhost_iommu *vi,
+				     struct vhost_iommu_translate *t,
+				     u8 *reason)
+{
+	struct vhost_iommu_mapping *map;
+	struct vhost_iommu_domain *dom;
+	struct vhost_iommu_ep *ep;
+	u32 need = 0;
+
+	ep = xa_load(&vi->endpoints, t->endpoint);
+	if (!ep)
+		return -ENODEV;
+	dom = rcu_dereference(ep->domain);
+	if (dom ? dom->bypass : READ_ONCE(vi->config.bypass)) {
+		t->start = 0;
+		t->last = U64_MAX;
+		t->phys = 0;
+		t->perm = VIRTIO_IOMMU_MAP_F_READ | VIRTIO_IOMMU_MAP_F_WRITE;
+		return 0;
+	}
+	*reason = VIRTIO_IOMMU_FAULT_R_DOMAIN;
+	if (!dom)
+		return -ENXIO;
+	*reason = VIRTIO_IOMMU_FAULT_R_MAPPING;
+	map = mtree_load(&dom->mappings, t->iova);
+	if (!map)
+		return -ENOENT;
+	if (t->access & VHOST_IOMMU_ACCESS_READ)
+		need |= VIRTIO_IOMMU_MAP_F_READ;
+	if (t->access & VHOST_IOMMU_ACCESS_WRITE)
+		need |= VIRTIO_IOMMU_MAP_F_WRITE;
+	if ((map->flags & need) != need)
+		return -EACCES;
+	t->start = map->iova;
+	t->last = map->last;
+	t->phys = map->phys;
+	t->perm = map->flags;
+	return 0;
+}
+
+/**
+ * vhost_iommu_translate() - translate an IOVA of an endpoint
+ * @vi: the device
+ * @t: in: endpoint, iova, access, flags; out: start, last, phys, perm
+ *
+ * Lock-free: runs under RCU only. With VHOST_IOMMU_TRANSLATE_F_REPORT, a
+ * failure of a known endpoint queues a fault report.
+ *
+ * Return: 0, -ENODEV, -ENXIO, -ENOENT or -EACCES (see the uapi header).
+ */
+int vhost_iommu_translate(struct vhost_iommu *vi,
+			  struct vhost_iommu_translate *t)
+{
+	u8 reason = VIRTIO_IOMMU_FAULT_R_UNKNOWN;
+	u32 flags = VIRTIO_IOMMU_FAULT_F_ADDRESS;
+	int ret;
+
+	rcu_read_lock();
+	ret = vhost_iommu_translate_rcu(vi, t, &reason);
+	rcu_read_unlock();
+	if (!ret || ret == -ENODEV ||
+	    !(t->flags & VHOST_IOMMU_TRANSLATE_F_REPORT))
+		return ret;
+	if (t->access & VHOST_IOMMU_ACCESS_READ)
+		flags |= VIRTIO_IOMMU_FAULT_F_READ;
+	if (t->access & VHOST_IOMMU_ACCESS_WRITE)
+		flags |= VIRTIO_IOMMU_FAULT_F_WRITE;
+	vhost_iommu_report_fault(vi, reason, flags, t->endpoint, t->iova);
+	return ret;
+}
+
+/**
+ * vhost_iommu_set_config() - replace the configuration
+ * @vi: the device
+ * @cfg: the new configuration, already checked field by field
+ *
+ * Return: 0, or -EBUSY when endpoints exist and more than bypass changes.
+ */
+int vhost_iommu_set_config(struct vhost_iommu *vi,
+			   const struct vhost_iommu_config *cfg)
+{
+	struct vhost_iommu_config cur;
+	int ret = 0;
+
+	mutex_lock(&vi->domain_lock);
+	cur = vi->config;
+	cur.bypass = cfg->bypass;
+	if (vi->nr_endpoints && memcmp(&cur, cfg, sizeof(cur)))
+		ret = -EBUSY;
+	else
+		vi->config = *cfg;
+	mutex_unlock(&vi->domain_lock);
+	return ret;
+}
+
+void vhost_iommu_get_config(struct vhost_iommu *vi,
+			    struct vhost_iommu_config *cfg)
+{
+	mutex_lock(&vi->domain_lock);
+	*cfg = vi->config;
+	mutex_unlock(&vi->domain_lock);
+}
+
+/**
+ * vhost_iommu_endpoint_add() - declare an endpoint
+ * @vi: the device
+ * @ep: the endpoint, its reserved regions checked; owned by the store on
+ *	success
+ *
+ * Return: 0, -EEXIST, -ENOSPC (properties exceed probe_size) or -ENOMEM.
+ */
+int vhost_iommu_endpoint_add(struct vhost_iommu *vi,
+			     struct vhost_iommu_ep *ep)
+{
+	int ret;
+
+	mutex_lock(&vi->domain_lock);
+	if (ep->nr_resv * sizeof(struct virtio_iommu_probe_resv_mem) >
+	    vi->config.probe_size) {
+		ret = -ENOSPC;
+		goto out;
+	}
+	ret = xa_insert(&vi->endpoints, ep->id, ep, GFP_KERNEL_ACCOUNT);
+	if (ret == -EBUSY)
+		ret = -EEXIST;
+	if (!ret)
+		vi->nr_endpoints++;
+out:
+	mutex_unlock(&vi->domain_lock);
+	return ret;
+}
+
+static void vhost_iommu_endpoint_del_locked(struct vhost_iommu *vi,
+					    struct vhost_iommu_ep *ep)
+{
+	if (rcu_access_pointer(ep->domain))
+		vhost_iommu_detach_locked(vi, ep);
+	xa_erase(&vi->endpoints, ep->id);
+	vi->nr_endpoints--;
+	kfree_rcu(ep, rcu);
+}
+
+/**
+ * vhost_iommu_endpoint_del() - remove an endpoint, detaching it first
+ * @vi: the device
+ * @id: the endpoint id
+ *
+ * Return: 0 or -ENOENT.
+ */
+int vhost_iommu_endpoint_del(struct vhost_iommu *vi, u32 id)
+{
+	struct vhost_iommu_ep *ep;
+	int ret = 0;
+
+	mutex_lock(&vi->domain_lock);
+	ep = xa_load(&vi->endpoints, id);
+	if (ep)
+		vhost_iommu_endpoint_del_locked(vi, ep);
+	else
+		ret = -ENOENT;
+	mutex_unlock(&vi->domain_lock);
+	return ret;
+}
+
+/**
+ * vhost_iommu_domains_reset() - device reset: every endpoint detached
+ * @vi: the device
+ *
+ * Every domain dies with its mappings; endpoints and the configuration,
+ * which the VMM owns, stay.
+ */
+void vhost_iommu_domains_reset(struct vhost_iommu *vi)
+{
+	struct vhost_iommu_ep *ep;
+	unsigned long index;
+
+	mutex_lock(&vi->domain_lock);
+	xa_for_each(&vi->endpoints, index, ep)
+		if (rcu_access_pointer(ep->domain))
+			vhost_iommu_detach_locked(vi, ep);
+	mutex_unlock(&vi->domain_lock);
+}
+
+/* Release: everything goes. */
+void vhost_iommu_domains_destroy(struct vhost_iommu *vi)
+{
+	struct vhost_iommu_ep *ep;
+	unsigned long index;
+
+	mutex_lock(&vi->domain_lock);
+	xa_for_each(&vi->endpoints, index, ep)
+		vhost_iommu_endpoint_del_locked(vi, ep);
+	mutex_unlock(&vi->domain_lock);
+	xa_destroy(&vi->endpoints);
+	xa_destroy(&vi->domains);
+}
+
+void vhost_iommu_fill_stats(struct vhost_iommu *vi,
+			    struct vhost_iommu_stats *st)
+{
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(st->requests); i++)
+		st->requests[i] = atomic64_read(&vi->stats.requests[i]);
+	for (i = 0; i < ARRAY_SIZE(st->status); i++)
+		st->status[i] = atomic64_read(&vi->stats.status[i]);
+	st->malformed = atomic64_read(&vi->stats.malformed);
+	st->ring_errors = atomic64_read(&vi->stats.ring_errors);
+	st->faults = atomic64_read(&vi->stats.faults);
+	st->faults_dropped = atomic64_read(&vi->stats.faults_dropped);
+	mutex_lock(&vi->domain_lock);
+	st->domains = vi->nr_domains;
+	st->mappings = vi->nr_mappings;
+	st->endpoints = vi->nr_endpoints;
+	mutex_unlock(&vi->domain_lock);
+}

@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * vhost-iommu: the event queue.
+ *
+ * Fault reports are queued from any context into a small FIFO and posted by
+ * the worker into the event queue's buffers, in ring order. With no buffer
+ * available a report is dropped and counted: the request queue never waits
+ * for the event queue.
+ */
+#include "iommu.h"
+
+/**
+ * vhost_iommu_report_fault() - report a fault to the guest
+ * @vi: the device
+ * @reason: VIRTIO_IOMMU_FAULT_R_*
+ * @flags: VIRTIO_IOMMU_FAULT_F_*
+ * @endpoint: the endpoint that faulted
+ * @address: the address, meaningful with VIRTIO_IOMMU_FAULT_F_ADDRESS
+ *
+ * Context: any.
+ */
+void vhost_iommu_report_fault(struct vhost_iommu *vi, u8 reason, u32 flags,
+			      u32 endpoint, u64 address)
+{
+	struct virtio_iommu_fault f = {
+		.reason = reason,
+		.flags = cpu_to_le32(flags),
+		.endpoint = cpu_to_le32(endpoint),
+		.address = cpu_to_le64(address),
+	};
+	unsigned long irqflags;
+	bool queued;
+
+	spin_lock_irqsave(&vi->fault_lock, irqflags);
+	queued = kfifo_put(&vi->faults, f);
+	spin_unlock_irqrestore(&vi->fault_lock, irqflags);
+	if (!queued) {
+		atomic64_inc(&vi->stats.faults_dropped);
+		return;
+	}
+	vhost_iommu_work_queue(vi, &vi->event_work);
+}
+
+static bool vhost_iommu_fault_pop(struct vhost_iommu *vi,
+				  struct virtio_iommu_fault *f)
+{
+	unsigned long irqflags;
+	bool popped;
+
+	spin_lock_irqsave(&vi->fault_lock, irqflags);
+	popped = kfifo_get(&vi->faults, f);
+	spin_unlock_irqrestore(&vi->fault_lock, irqflags);
+	return popped;
+}
+
+/*
+ * Puts one report in the next usable buffer; unusable buffers (too short,
+ * with a readable part, malformed) go back empty. Returns true if posted.
+ */
+static bool vhost_iommu_post_fault(struct vhost_iommu_vq *vq,
+				   const struct virtio_iommu_fault *f,
+				   unsigned int *used)
+{
+	struct vhost_iommu_chain chain;
+	bool usable;
+	int ret;
+
+	for (;;) {
+		if (!vq->running || vq->broken)
+			return false;
+		ret = vhost_iommu_vq_next(vq, &chain);
+		if (ret == VQ_EMPTY)
+			return false;
+		if (ret < 0) {
+			vhost_iommu_vq_error(vq);
+			return false;
+		}
+		usable = ret == 0 && !chain.nr_in && chain.out_len >= sizeof(*f);
+		if (usable && vhost_iommu_chain_write(vq, &chain, 0, f,
+						      sizeof(*f))) {
+			vhost_iommu_vq_error(vq);
+			return false;
+		}
+		if (vhost_iommu_vq_add_used(vq, chain.head,
+					    usable ? sizeof(*f) : 0)) {
+			vhost_iommu_vq_error(vq);
+			return false;
+		}
+		(*used)++;
+		if (usable)
+			return true;
+	}
+}
+
+/**
+ * vhost_iommu_handle_events() - the event work: post queued reports
+ * @work: vhost_iommu.event_work
+ *
+ * Context: the device's worker.
+ */
+void vhost_iommu_handle_events(struct vhost_iommu_work *work)
+{
+	struct vhost_iommu *vi = container_of(work, struct vhost_iommu,
+					      event_work);
+	struct vhost_iommu_vq *vq = &vi->vqs[VHOST_IOMMU_VQ_EVENT];
+	struct virtio_iommu_fault f;
+	unsigned int used = 0;
+
+	mutex_lock(&vq->mutex);
+	while (vhost_iommu_fault_pop(vi, &f)) {
+		if (vhost_iommu_post_fault(vq, &f, &used))
+			atomic64_inc(&vi->stats.faults);
+		else
+			atomic64_inc(&vi->stats.faults_dropped);
+	}
+	if (used && !vq->broken)
+		vhost_iommu_vq_flush_used(vq);
+	mutex_unlock(&vq->mutex);
+}

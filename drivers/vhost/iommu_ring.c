@@ -1,0 +1,785 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * vhost-iommu: the virtqueue engine.
+ *
+ * Split virtqueues living in the owner's memory, driven from the device's
+ * worker thread (which uses the owner's mm): the vring ioctls, the kick
+ * eventfd hook, the guest memory table, descriptor chains (direct and
+ * indirect) turned into segments of the owner's memory, the used ring and
+ * interrupt suppression (VIRTIO_RING_F_EVENT_IDX). Built on public headers
+ * only: nothing here depends on drivers/vhost/vhost.h.
+ *
+ * Everything the guest controls is checked: a defect in a chain is either
+ * a malformed request (the chain is returned unwritten) or a ring error
+ * (the queue stops and the error eventfd fires); neither prints.
+ */
+#include <linux/bsearch.h>
+#include <linux/eventfd.h>
+#include <linux/file.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/sort.h>
+#include <linux/uaccess.h>
+#include <linux/vhost.h>
+
+#include "iommu.h"
+
+static void vhost_iommu_poll_queue(struct vhost_iommu_poll *poll)
+{
+	vhost_iommu_work_queue(poll->vi, &poll->work);
+}
+
+static int vhost_iommu_poll_wakeup(wait_queue_entry_t *wait, unsigned int mode,
+				   int sync, void *key)
+{
+	struct vhost_iommu_poll *poll;
+
+	poll = container_of(wait, struct vhost_iommu_poll, wait);
+	if (key_to_poll(key) & EPOLLIN)
+		vhost_iommu_poll_queue(poll);
+	return 0;
+}
+
+static void vhost_iommu_poll_func(struct file *file, wait_queue_head_t *wqh,
+				  poll_table *pt)
+{
+	struct vhost_iommu_poll *poll;
+
+	poll = container_of(pt, struct vhost_iommu_poll, table);
+	poll->wqh = wqh;
+	add_wait_queue(wqh, &poll->wait);
+}
+
+static void vhost_iommu_poll_start(struct vhost_iommu_poll *poll,
+				   struct file *file)
+{
+	__poll_t mask;
+
+	if (poll->wqh)
+		return;
+	mask = vfs_poll(file, &poll->table);
+	if (mask & EPOLLIN)
+		vhost_iommu_poll_queue(poll);
+}
+
+static void vhost_iommu_poll_stop(struct vhost_iommu_poll *poll)
+{
+	if (poll->wqh) {
+		remove_wait_queue(poll->wqh, &poll->wait);
+		poll->wqh = NULL;
+	}
+}
+
+void vhost_iommu_vq_init(struct vhost_iommu *vi, unsigned int index,
+			 vhost_iommu_work_fn_t fn)
+{
+	struct vhost_iommu_vq *vq = &vi->vqs[index];
+
+	mutex_init(&vq->mutex);
+	vq->vi = vi;
+	vq->index = index;
+	vq->poll.vi = vi;
+	init_waitqueue_func_entry(&vq->poll.wait, vhost_iommu_poll_wakeup);
+	init_poll_funcptr(&vq->poll.table, vhost_iommu_poll_func);
+	vhost_iommu_work_init(&vq->poll.work, fn);
+}
+
+/**
+ * vhost_iommu_vq_stop() - stop taking buffers from a queue
+ * @vq: the queue
+ *
+ * Kicks no longer wake the worker. Work already queued may still run and
+ * finds the queue stopped. Context: vhost_iommu.mutex held.
+ */
+void vhost_iommu_vq_stop(struct vhost_iommu_vq *vq)
+{
+	mutex_lock(&vq->mutex);
+	vhost_iommu_poll_stop(&vq->poll);
+	vq->running = false;
+	mutex_unlock(&vq->mutex);
+}
+
+/* Forgets the ring setup and the eventfds. The queue must be stopped. */
+void vhost_iommu_vq_reset(struct vhost_iommu_vq *vq)
+{
+	mutex_lock(&vq->mutex);
+	if (vq->kick)
+		fput(vq->kick);
+	if (vq->call)
+		eventfd_ctx_put(vq->call);
+	if (vq->err)
+		eventfd_ctx_put(vq->err);
+	kvfree(vq->segs);
+	vq->kick = NULL;
+	vq->call = NULL;
+	vq->err = NULL;
+	vq->segs = NULL;
+	vq->num = 0;
+	vq->addr_set = false;
+	vq->broken = false;
+	vq->last_avail_idx = 0;
+	vq->avail_idx = 0;
+	vq->last_used_idx = 0;
+	vq->signalled_used_valid = false;
+	mutex_unlock(&vq->mutex);
+}
+
+static bool vhost_iommu_vq_access_ok(struct vhost_iommu_vq *vq)
+{
+	size_t event = vhost_iommu_has_feature(vq->vi,
+					       VIRTIO_RING_F_EVENT_IDX) ? 2 : 0;
+	unsigned int num = vq->num;
+
+	return access_ok(vq->desc, num * sizeof(struct vring_desc)) &&
+	       access_ok(vq->avail, sizeof(struct vring_avail) +
+			 num * sizeof(__virtio16) + event) &&
+	       access_ok(vq->used, sizeof(struct vring_used) +
+			 num * sizeof(struct vring_used_elem) + event);
+}
+
+/* Starts the queue once its size, addresses and kick are set. */
+static int vhost_iommu_vq_try_start(struct vhost_iommu_vq *vq)
+{
+	__virtio16 used_idx;
+
+	if (vq->running || !vq->num || !vq->addr_set || !vq->kick)
+		return 0;
+	if (!vhost_iommu_vq_access_ok(vq))
+		return -EINVAL;
+	if (!vq->segs) {
+		vq->segs = kvmalloc_array(VHOST_IOMMU_MAX_SEGS,
+					  sizeof(*vq->segs),
+					  GFP_KERNEL_ACCOUNT);
+		if (!vq->segs)
+			return -ENOMEM;
+	}
+	/* The used index in guest memory is the truth, as for vhost. */
+	if (get_user(used_idx, &vq->used->idx))
+		return -EFAULT;
+	vq->last_used_idx = le16_to_cpu((__force __le16)used_idx);
+	vq->broken = false;
+	vq->avail_idx = vq->last_avail_idx;
+	vq->signalled_used_valid = false;
+	vq->running = true;
+	if (vq->poll.work.fn)
+		vhost_iommu_poll_start(&vq->poll, vq->kick);
+	return 0;
+}
+
+static long vhost_iommu_set_vring_addr(struct vhost_iommu_vq *vq,
+				       struct vhost_vring_addr __user *argp)
+{
+	struct vhost_vring_addr a;
+
+	if (copy_from_user(&a, argp, sizeof(a)))
+		return -EFAULT;
+	if (a.flags & ~(1U << VHOST_VRING_F_LOG))
+		return -EOPNOTSUPP;
+	if ((u64)(unsigned long)a.desc_user_addr != a.desc_user_addr ||
+	    (u64)(unsigned long)a.avail_user_addr != a.avail_user_addr ||
+	    (u64)(unsigned long)a.used_user_addr != a.used_user_addr)
+		return -EFAULT;
+	if ((a.desc_user_addr & (16 - 1)) || (a.avail_user_addr & (2 - 1)) ||
+	    (a.used_user_addr & (4 - 1)))
+		return -EINVAL;
+	if (vq->running)
+		return -EBUSY;
+	vq->desc = u64_to_user_ptr(a.desc_user_addr);
+	vq->avail = u64_to_user_ptr(a.avail_user_addr);
+	vq->used = u64_to_user_ptr(a.used_user_addr);
+	vq->addr_set = true;
+	if (vq->num && !vhost_iommu_vq_access_ok(vq)) {
+		vq->addr_set = false;
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static long vhost_iommu_set_vring_kick(struct vhost_iommu_vq *vq, int fd)
+{
+	struct file *file = NULL;
+	long r;
+
+	if (fd != VHOST_FILE_UNBIND) {
+		file = eventfd_fget(fd);
+		if (IS_ERR(file))
+			return PTR_ERR(file);
+	}
+	vhost_iommu_poll_stop(&vq->poll);
+	if (vq->kick)
+		fput(vq->kick);
+	vq->kick = file;
+	if (!file) {
+		vq->running = false;
+		return 0;
+	}
+	if (vq->running) {
+		if (vq->poll.work.fn)
+			vhost_iommu_poll_start(&vq->poll, file);
+		return 0;
+	}
+	r = vhost_iommu_vq_try_start(vq);
+	return r;
+}
+
+static long vhost_iommu_set_eventfd(struct eventfd_ctx **slot, int fd)
+{
+	struct eventfd_ctx *ctx = NULL;
+
+	if (fd != VHOST_FILE_UNBIND) {
+		ctx = eventfd_ctx_fdget(fd);
+		if (IS_ERR(ctx))
+			return PTR_ERR(ctx);
+	}
+	swap(*slot, ctx);
+	if (ctx)
+		eventfd_ctx_put(ctx);
+	return 0;
+}
+
+static long vhost_iommu_vring_ioctl_vq(struct vhost_iommu *vi,
+				       struct vhost_iommu_vq *vq,
+				       unsigned int ioctl, void __user *argp)
+{
+	struct vhost_vring_state s;
+	struct vhost_vring_file f;
+
+	switch (ioctl) {
+	case VHOST_SET_VRING_NUM:
+		if (copy_from_user(&s, argp, sizeof(s)))
+			return -EFAULT;
+		if (vq->running)
+			return -EBUSY;
+		if (!s.num || s.num > 32768 || (s.num & (s.num - 1)))
+			return -EINVAL;
+		vq->num = s.num;
+		return 0;
+	case VHOST_SET_VRING_BASE:
+		if (copy_from_user(&s, argp, sizeof(s)))
+			return -EFAULT;
+		if (vq->running)
+			return -EBUSY;
+		if (s.num > 0xffff)
+			return -EINVAL;
+		vq->last_avail_idx = s.num;
+		vq->avail_idx = s.num;
+		return 0;
+	case VHOST_GET_VRING_BASE:
+		s.index = vq->index;
+		s.num = vq->last_avail_idx;
+		if (copy_to_user(argp, &s, sizeof(s)))
+			return -EFAULT;
+		return 0;
+	case VHOST_SET_VRING_ADDR:
+		return vhost_iommu_set_vring_addr(vq, argp);
+	}
+
+	if (copy_from_user(&f, argp, sizeof(f)))
+		return -EFAULT;
+	switch (ioctl) {
+	case VHOST_SET_VRING_KICK:
+		return vhost_iommu_set_vring_kick(vq, f.fd);
+	case VHOST_SET_VRING_CALL:
+		return vhost_iommu_set_eventfd(&vq->call, f.fd);
+	case VHOST_SET_VRING_ERR:
+		return vhost_iommu_set_eventfd(&vq->err, f.fd);
+	}
+	return -ENOTTY;
+}
+
+/**
+ * vhost_iommu_vring_ioctl() - the VHOST_*_VRING_* ioctls
+ * @vi: the device
+ * @ioctl: the ioctl number
+ * @argp: its argument
+ *
+ * Same argument checks and errno as vhost-net. VHOST_GET_VRING_BASE also
+ * stops the queue and waits for the request in flight, so the index it
+ * returns is final; setting the kick eventfd again restarts the queue.
+ *
+ * Context: vhost_iommu.mutex held.
+ * Return: 0 or a negative errno.
+ */
+long vhost_iommu_vring_ioctl(struct vhost_iommu *vi, unsigned int ioctl,
+			     void __user *argp)
+{
+	struct vhost_iommu_vq *vq;
+	u32 idx;
+	long r;
+
+	if (get_user(idx, (u32 __user *)argp))
+		return -EFAULT;
+	if (idx >= VHOST_IOMMU_VQ_MAX)
+		return -ENOBUFS;
+	vq = &vi->vqs[idx];
+
+	if (ioctl == VHOST_GET_VRING_BASE) {
+		vhost_iommu_vq_stop(vq);
+		vhost_iommu_flush(vi);
+	}
+	mutex_lock(&vq->mutex);
+	r = vhost_iommu_vring_ioctl_vq(vi, vq, ioctl, argp);
+	mutex_unlock(&vq->mutex);
+	return r;
+}
+
+static int vhost_iommu_region_cmp(const void *a, const void *b)
+{
+	const struct vhost_memory_region *ra = a, *rb = b;
+
+	if (ra->guest_phys_addr < rb->guest_phys_addr)
+		return -1;
+	return ra->guest_phys_addr > rb->guest_phys_addr;
+}
+
+static int vhost_iommu_mem_check(struct vhost_iommu_mem *mem)
+{
+	struct vhost_memory_region *r, *prev = NULL;
+	u32 i;
+
+	sort(mem->regions, mem->nregions, sizeof(*r), vhost_iommu_region_cmp,
+	     NULL);
+	for (i = 0; i < mem->nregions; i++) {
+		r = &mem->regions[i];
+		if (!r->memory_size || r->flags_padding)
+			return -EINVAL;
+		if (r->guest_phys_addr + r->memory_size - 1 < r->guest_phys_addr ||
+		    r->userspace_addr + r->memory_size - 1 < r->userspace_addr ||
+		    (unsigned long)r->userspace_addr != r->userspace_addr ||
+		    !access_ok(u64_to_user_ptr(r->userspace_addr),
+			       r->memory_size))
+			return -EFAULT;
+		if (prev && prev->guest_phys_addr + prev->memory_size >
+			    r->guest_phys_addr)
+			return -EINVAL;
+		prev = r;
+	}
+	return 0;
+}
+
+/**
+ * vhost_iommu_set_mem_table() - VHOST_SET_MEM_TABLE
+ * @vi: the device
+ * @m: the table in user memory
+ *
+ * Regions must not overlap in guest-physical space and must be accessible
+ * user memory. Context: vhost_iommu.mutex held.
+ * Return: 0, -E2BIG past max_mem_regions, -EINVAL, -EFAULT or -ENOMEM.
+ */
+long vhost_iommu_set_mem_table(struct vhost_iommu *vi,
+			       struct vhost_memory __user *m)
+{
+	struct vhost_iommu_mem *mem, *old;
+	struct vhost_memory hdr;
+	int r;
+
+	if (copy_from_user(&hdr, m, sizeof(hdr)))
+		return -EFAULT;
+	if (hdr.padding)
+		return -EOPNOTSUPP;
+	if (hdr.nregions > vhost_iommu_max_mem_regions)
+		return -E2BIG;
+	mem = kvzalloc(struct_size(mem, regions, hdr.nregions),
+		       GFP_KERNEL_ACCOUNT);
+	if (!mem)
+		return -ENOMEM;
+	mem->nregions = hdr.nregions;
+	if (copy_from_user(mem->regions, m->regions,
+			   hdr.nregions * sizeof(*mem->regions))) {
+		r = -EFAULT;
+		goto err_free;
+	}
+	r = vhost_iommu_mem_check(mem);
+	if (r)
+		goto err_free;
+
+	old = rcu_replace_pointer(vi->mem, mem, lockdep_is_held(&vi->mutex));
+	if (old)
+		kvfree_rcu(old, rcu);
+	return 0;
+
+err_free:
+	kvfree(mem);
+	return r;
+}
+
+void vhost_iommu_mem_free(struct vhost_iommu *vi)
+{
+	struct vhost_iommu_mem *old;
+
+	old = rcu_replace_pointer(vi->mem, NULL, lockdep_is_held(&vi->mutex));
+	if (old)
+		kvfree_rcu(old, rcu);
+}
+
+static int vhost_iommu_region_find(const void *key, const void *elt)
+{
+	const struct vhost_memory_region *r = elt;
+	u64 gpa = *(const u64 *)key;
+
+	if (gpa < r->guest_phys_addr)
+		return -1;
+	return gpa - r->guest_phys_addr >= r->memory_size;
+}
+
+/*
+ * Appends the owner's segments for guest range [gpa, gpa + len) to the
+ * chain. Returns 0, or VQ_MALFORMED when part of the range is outside the
+ * memory table or the chain has too many segments.
+ */
+static int vhost_iommu_chain_add(struct vhost_iommu_vq *vq,
+				 struct vhost_iommu_chain *chain,
+				 u64 gpa, u32 len)
+{
+	const struct vhost_memory_region *r;
+	struct vhost_iommu_mem *mem;
+	int ret = 0;
+	u64 off, n;
+
+	rcu_read_lock();
+	mem = rcu_dereference(vq->vi->mem);
+	while (len) {
+		r = mem ? bsearch(&gpa, mem->regions, mem->nregions,
+				  sizeof(*r), vhost_iommu_region_find) : NULL;
+		if (!r || chain->nr_segs >= VHOST_IOMMU_MAX_SEGS) {
+			ret = VQ_MALFORMED;
+			break;
+		}
+		off = gpa - r->guest_phys_addr;
+		n = min_t(u64, len, r->memory_size - off);
+		vq->segs[chain->nr_segs].addr =
+			u64_to_user_ptr(r->userspace_addr + off);
+		vq->segs[chain->nr_segs].len = n;
+		chain->nr_segs++;
+		gpa += n;
+		len -= n;
+	}
+	rcu_read_unlock();
+	return ret;
+}
+
+/* Translates an indirect table; it must sit in one memory region. */
+static struct vring_desc __user *
+vhost_iommu_indirect_table(struct vhost_iommu_vq *vq, u64 gpa, u32 len)
+{
+	const struct vhost_memory_region *r;
+	struct vhost_iommu_mem *mem;
+	void __user *p = NULL;
+
+	rcu_read_lock();
+	mem = rcu_dereference(vq->vi->mem);
+	r = mem ? bsearch(&gpa, mem->regions, mem->nregions, sizeof(*r),
+			  vhost_iommu_region_find) : NULL;
+	if (r && len <= r->memory_size - (gpa - r->guest_phys_addr))
+		p = u64_to_user_ptr(r->userspace_addr +
+				    (gpa - r->guest_phys_addr));
+	rcu_read_unlock();
+	return p;
+}
+
+/* Adds one data descriptor to the chain. */
+static int vhost_iommu_chain_desc(struct vhost_iommu_vq *vq,
+				  struct vhost_iommu_chain *chain,
+				  const struct vring_desc *d)
+{
+	u32 len = le32_to_cpu((__force __le32)d->len);
+	u64 addr = le64_to_cpu((__force __le64)d->addr);
+	bool write = le16_to_cpu((__force __le16)d->flags) & VRING_DESC_F_WRITE;
+	int ret;
+
+	if (!write && chain->nr_segs != chain->nr_in)
+		return VQ_MALFORMED;	/* readable after writable */
+	if ((write ? chain->out_len : chain->in_len) > U32_MAX - len)
+		return VQ_MALFORMED;
+	ret = vhost_iommu_chain_add(vq, chain, addr, len);
+	if (ret)
+		return ret;
+	if (write) {
+		chain->out_len += len;
+	} else {
+		chain->in_len += len;
+		chain->nr_in = chain->nr_segs;
+	}
+	return 0;
+}
+
+/* Walks an indirect table. Returns 0, VQ_MALFORMED or -EIO. */
+static int vhost_iommu_walk_indirect(struct vhost_iommu_vq *vq,
+				     struct vhost_iommu_chain *chain,
+				     const struct vring_desc *ind)
+{
+	u32 len = le32_to_cpu((__force __le32)ind->len);
+	unsigned int n = len / sizeof(struct vring_desc), i = 0, count = 0;
+	struct vring_desc __user *table;
+	struct vring_desc d;
+	u16 flags;
+	u64 addr;
+	int ret;
+
+	if (!vhost_iommu_has_feature(vq->vi, VIRTIO_RING_F_INDIRECT_DESC) ||
+	    !len || len % sizeof(struct vring_desc) ||
+	    (le16_to_cpu((__force __le16)ind->flags) & VRING_DESC_F_NEXT))
+		return -EIO;
+	addr = le64_to_cpu((__force __le64)ind->addr);
+	table = vhost_iommu_indirect_table(vq, addr, len);
+	if (!table)
+		return VQ_MALFORMED;
+	for (;;) {
+		if (++count > n)
+			return -EIO;	/* loop */
+		if (copy_from_user(&d, table + i, sizeof(d)))
+			return -EIO;
+		flags = le16_to_cpu((__force __le16)d.flags);
+		if (flags & VRING_DESC_F_INDIRECT)
+			return -EIO;	/* nested */
+		ret = vhost_iommu_chain_desc(vq, chain, &d);
+		if (ret)
+			return ret;
+		if (!(flags & VRING_DESC_F_NEXT))
+			return 0;
+		i = le16_to_cpu((__force __le16)d.next);
+		if (i >= n)
+			return -EIO;
+	}
+}
+
+static int vhost_iommu_walk_chain(struct vhost_iommu_vq *vq,
+				  struct vhost_iommu_chain *chain)
+{
+	unsigned int i = chain->head, count = 0;
+	struct vring_desc d;
+	u16 flags;
+	int ret;
+
+	for (;;) {
+		if (++count > vq->num)
+			return -EIO;	/* loop or too long */
+		if (copy_from_user(&d, vq->desc + i, sizeof(d)))
+			return -EIO;
+		flags = le16_to_cpu((__force __le16)d.flags);
+		if (flags & VRING_DESC_F_INDIRECT)
+			return vhost_iommu_walk_indirect(vq, chain, &d);
+		ret = vhost_iommu_chain_desc(vq, chain, &d);
+		if (ret)
+			return ret;
+		if (!(flags & VRING_DESC_F_NEXT))
+			return 0;
+		i = le16_to_cpu((__force __le16)d.next);
+		if (i >= vq->num)
+			return -EIO;
+	}
+}
+
+/* Reads the driver's available index. Returns 0 or -EIO. */
+static int vhost_iommu_vq_avail(struct vhost_iommu_vq *vq)
+{
+	__virtio16 idx;
+	u16 avail;
+
+	if (get_user(idx, &vq->avail->idx))
+		return -EIO;
+	avail = le16_to_cpu((__force __le16)idx);
+	if ((u16)(avail - vq->last_avail_idx) > vq->num)
+		return -EIO;
+	vq->avail_idx = avail;
+	return 0;
+}
+
+/* With EVENT_IDX, asks for a kick at the next buffer; then looks again. */
+static int vhost_iommu_vq_enable_notify(struct vhost_iommu_vq *vq)
+{
+	__virtio16 __user *avail_event;
+
+	if (vhost_iommu_has_feature(vq->vi, VIRTIO_RING_F_EVENT_IDX)) {
+		avail_event = (__virtio16 __user *)&vq->used->ring[vq->num];
+		if (put_user((__force __virtio16)cpu_to_le16(vq->last_avail_idx),
+			     avail_event))
+			return -EIO;
+	}
+	smp_mb(); /* publish avail_event before reading the index again */
+	return vhost_iommu_vq_avail(vq);
+}
+
+/**
+ * vhost_iommu_vq_next() - take the next available chain
+ * @vq: a running queue, its mutex held, in the worker
+ * @chain: filled with the chain's segments (in @vq->segs)
+ *
+ * Return: 0 with a chain to execute, VQ_EMPTY (1) when there is none,
+ * VQ_MALFORMED (2) with @chain->head set when the chain must be returned
+ * unwritten, or -EIO on a ring error (the caller stops the queue).
+ */
+int vhost_iommu_vq_next(struct vhost_iommu_vq *vq,
+			struct vhost_iommu_chain *chain)
+{
+	__virtio16 head;
+	int ret;
+
+	if (vq->avail_idx == vq->last_avail_idx) {
+		ret = vhost_iommu_vq_avail(vq);
+		if (!ret && vq->avail_idx == vq->last_avail_idx)
+			ret = vhost_iommu_vq_enable_notify(vq);
+		if (ret)
+			return ret;
+		if (vq->avail_idx == vq->last_avail_idx)
+			return VQ_EMPTY;
+	}
+	smp_rmb(); /* read the ring entry after the index */
+	if (get_user(head,
+		     &vq->avail->ring[vq->last_avail_idx & (vq->num - 1)]))
+		return -EIO;
+	memset(chain, 0, sizeof(*chain));
+	chain->head = le16_to_cpu((__force __le16)head);
+	if (chain->head >= vq->num)
+		return -EIO;
+	ret = vhost_iommu_walk_chain(vq, chain);
+	if (ret < 0)
+		return ret;
+	vq->last_avail_idx++;
+	return ret;
+}
+
+/* Copies @len bytes at @offset of the writable (or readable) segments. */
+static int vhost_iommu_chain_copy(struct vhost_iommu_vq *vq,
+				  unsigned int first, unsigned int end,
+				  u32 offset, void *buf, const void *src,
+				  u32 len)
+{
+	unsigned int i;
+	u32 n;
+
+	for (i = first; i < end && len; i++) {
+		struct vhost_iommu_seg *s = &vq->segs[i];
+
+		if (offset >= s->len) {
+			offset -= s->len;
+			continue;
+		}
+		n = min(len, s->len - offset);
+		if (buf && copy_from_user(buf, s->addr + offset, n))
+			return -EFAULT;
+		if (!buf && src && copy_to_user(s->addr + offset, src, n))
+			return -EFAULT;
+		if (!buf && !src && clear_user(s->addr + offset, n))
+			return -EFAULT;
+		if (buf)
+			buf += n;
+		if (src)
+			src += n;
+		len -= n;
+		offset = 0;
+	}
+	return len ? -EFAULT : 0;
+}
+
+/**
+ * vhost_iommu_chain_read() - read the start of a chain's readable part
+ * @vq: the queue
+ * @chain: the chain
+ * @buf: destination
+ * @len: bytes to read, at most @chain->in_len
+ *
+ * Return: 0 or -EFAULT.
+ */
+int vhost_iommu_chain_read(struct vhost_iommu_vq *vq,
+			   const struct vhost_iommu_chain *chain,
+			   void *buf, u32 len)
+{
+	return vhost_iommu_chain_copy(vq, 0, chain->nr_in, 0, buf, NULL, len);
+}
+
+/**
+ * vhost_iommu_chain_write() - write into a chain's writable part
+ * @vq: the queue
+ * @chain: the chain
+ * @offset: offset in the writable part
+ * @buf: source, or NULL to write zeroes
+ * @len: bytes; @offset + @len at most @chain->out_len
+ *
+ * Return: 0 or -EFAULT.
+ */
+int vhost_iommu_chain_write(struct vhost_iommu_vq *vq,
+			    const struct vhost_iommu_chain *chain,
+			    u32 offset, const void *buf, u32 len)
+{
+	return vhost_iommu_chain_copy(vq, chain->nr_in, chain->nr_segs, offset,
+				      NULL, buf, len);
+}
+
+/**
+ * vhost_iommu_vq_add_used() - return a chain to the driver
+ * @vq: the queue
+ * @head: the chain's head index
+ * @len: bytes written into the chain
+ *
+ * The entry becomes visible with vhost_iommu_vq_flush_used().
+ * Return: 0 or -EIO (ring error).
+ */
+int vhost_iommu_vq_add_used(struct vhost_iommu_vq *vq, u16 head, u32 len)
+{
+	struct vring_used_elem e = {
+		.id = (__force __virtio32)cpu_to_le32(head),
+		.len = (__force __virtio32)cpu_to_le32(len),
+	};
+
+	if (copy_to_user(&vq->used->ring[vq->last_used_idx & (vq->num - 1)],
+			 &e, sizeof(e)))
+		return -EIO;
+	vq->last_used_idx++;
+	return 0;
+}
+
+static bool vhost_iommu_vq_need_signal(struct vhost_iommu_vq *vq)
+{
+	__virtio16 v;
+	u16 old, new;
+	bool valid;
+
+	smp_mb(); /* the used index before the driver's suppression state */
+	if (!vhost_iommu_has_feature(vq->vi, VIRTIO_RING_F_EVENT_IDX)) {
+		if (get_user(v, &vq->avail->flags))
+			return true;
+		return !(le16_to_cpu((__force __le16)v) &
+			 VRING_AVAIL_F_NO_INTERRUPT);
+	}
+	old = vq->signalled_used;
+	valid = vq->signalled_used_valid;
+	new = vq->last_used_idx;
+	vq->signalled_used = new;
+	vq->signalled_used_valid = true;
+	if (!valid)
+		return true;
+	if (get_user(v, &vq->avail->ring[vq->num]))
+		return true;
+	return vring_need_event(le16_to_cpu((__force __le16)v), new, old);
+}
+
+/**
+ * vhost_iommu_vq_flush_used() - publish used entries, interrupt if asked
+ * @vq: the queue
+ */
+void vhost_iommu_vq_flush_used(struct vhost_iommu_vq *vq)
+{
+	smp_wmb(); /* the entries before the index */
+	if (put_user((__force __virtio16)cpu_to_le16(vq->last_used_idx),
+		     &vq->used->idx)) {
+		vhost_iommu_vq_error(vq);
+		return;
+	}
+	if (vq->call && vhost_iommu_vq_need_signal(vq))
+		eventfd_signal(vq->call, 1);
+}
+
+/**
+ * vhost_iommu_vq_error() - a ring error: stop the queue, tell the VMM
+ * @vq: the queue, its mutex held
+ *
+ * The VMM learns of it through the error eventfd and resets the device.
+ */
+void vhost_iommu_vq_error(struct vhost_iommu_vq *vq)
+{
+	atomic64_inc(&vq->vi->stats.ring_errors);
+	vq->broken = true;
+	if (vq->err)
+		eventfd_signal(vq->err, 1);
+}
