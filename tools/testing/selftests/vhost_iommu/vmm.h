@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * A minimal VMM and guest driver for the vhost-iommu selftests.
+ *
+ * Guest memory is a memfd. The memory table handed to the kernel has two
+ * regions (GPA [0, VMM_MEM_SIZE / 2) and [VMM_MEM_SIZE / 2, VMM_MEM_SIZE))
+ * mapped at two HVAs that are not adjacent, so a buffer crossing the middle
+ * of guest memory is split by the kernel. The guest side reaches all of it
+ * through a third, contiguous mapping (vmm_ptr()).
+ *
+ * The driver side of the split virtqueues lives in guest memory; ring
+ * addresses are handed to the kernel as HVAs, descriptors carry GPAs.
+ *
+ * Every function returns 0 (or a non-negative value) on success and a
+ * negative errno on failure; the tests assert on these values. vmm_errmsg
+ * says what failed last.
+ */
+#ifndef VHOST_IOMMU_SELFTEST_VMM_H
+#define VHOST_IOMMU_SELFTEST_VMM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <linux/vhost.h>
+#include <linux/vhost_iommu.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_iommu.h>
+#include <linux/virtio_ring.h>
+
+#define VMM_DEV_PATH		"/dev/vhost-iommu"
+#define VMM_MEM_SIZE		(16ULL << 20)
+#define VMM_REGION_SIZE		(VMM_MEM_SIZE / 2)
+#define VMM_TIMEOUT_MS		10000
+#define VMM_DEFAULT_NUM		256
+#define VMM_MAX_NUM		32768
+
+/* Guest-physical layout */
+#define VMM_RING_GPA(q)		((uint64_t)(q) << 20)	/* 1 MiB per ring */
+#define VMM_IND_GPA		(2ULL << 20)		/* indirect tables */
+#define VMM_IND_SIZE		(2ULL << 20)
+#define VMM_DATA_GPA		(4ULL << 20)		/* region 0 buffers */
+#define VMM_DATA_END		VMM_REGION_SIZE
+#define VMM_DATA1_GPA		VMM_REGION_SIZE		/* region 1 buffers */
+#define VMM_DATA1_END		VMM_MEM_SIZE
+/* A GPA no region holds */
+#define VMM_BAD_GPA		0x100000000ULL
+
+/* Every feature the device offers */
+#define VMM_ALL_FEATURES					\
+	((1ULL << VIRTIO_F_VERSION_1) |				\
+	 (1ULL << VIRTIO_RING_F_INDIRECT_DESC) |		\
+	 (1ULL << VIRTIO_RING_F_EVENT_IDX) |			\
+	 (1ULL << VIRTIO_IOMMU_F_INPUT_RANGE) |			\
+	 (1ULL << VIRTIO_IOMMU_F_DOMAIN_RANGE) |		\
+	 (1ULL << VIRTIO_IOMMU_F_MAP_UNMAP) |			\
+	 (1ULL << VIRTIO_IOMMU_F_PROBE) |			\
+	 (1ULL << VIRTIO_IOMMU_F_MMIO) |			\
+	 (1ULL << VIRTIO_IOMMU_F_BYPASS_CONFIG))
+#define VMM_F(bit)		(1ULL << (bit))
+
+/* Byte the writable parts are pre-filled with, to see what was written */
+#define VMM_PATTERN		0xa5
+
+struct vmm_opts {
+	uint64_t features;	/* features to negotiate, 0: VMM_ALL_FEATURES */
+	unsigned int num[2];	/* ring sizes, 0: VMM_DEFAULT_NUM */
+	bool indirect;		/* requests through an indirect table */
+	bool split;		/* every part in several descriptors, across regions */
+	bool force_kick;	/* kick even when EVENT_IDX says not to */
+	bool no_rings;		/* stop after the memory table */
+	bool no_event_ring;	/* do not set up the event queue */
+};
+
+/* Per-head record of what the driver posted */
+struct vmm_shadow {
+	uint16_t ndesc;		/* descriptors taken from the free list */
+	uint64_t wr_gpa;	/* first writable byte, for event buffers */
+	uint32_t wr_len;
+};
+
+struct vmm_vq {
+	unsigned int index;
+	unsigned int num;
+	struct vring_desc *desc;
+	struct vring_avail *avail;
+	struct vring_used *used;
+	uint64_t desc_gpa, avail_gpa, used_gpa;
+	uint16_t avail_idx;	/* next avail index the driver publishes */
+	uint16_t kicked_idx;	/* avail index at the last notification */
+	uint16_t last_used;	/* next used index to consume */
+	int kick, call, err;	/* eventfds */
+	uint16_t free_head, nfree;
+	uint16_t *free_next;
+	struct vmm_shadow *shadow;
+	bool ready;
+};
+
+struct vmm {
+	int fd;
+	int memfd;
+	uint8_t *gmem;		/* guest view, contiguous */
+	uint8_t *hva[2];	/* the regions as the kernel sees them */
+	void *hva_reserve;
+	size_t hva_reserve_len;
+	uint64_t features;
+	struct vmm_opts opts;
+	struct vmm_vq vq[VHOST_IOMMU_VQ_MAX];
+	uint64_t data_next[2];
+	uint64_t ind_next;
+	uint32_t probe_size;
+	uint32_t last_len;	/* used length of the last helper request */
+	unsigned int split_toggle;
+};
+
+extern char vmm_errmsg[256];
+
+/* Setup and teardown */
+int vmm_init(struct vmm *v, const struct vmm_opts *o);
+void vmm_fini(struct vmm *v);
+int vmm_open_dev(void);
+int vmm_map_memory(struct vmm *v);
+int vmm_set_mem_table(struct vmm *v);
+int vmm_vq_setup(struct vmm *v, unsigned int q, unsigned int num);
+int vmm_vq_stop(struct vmm *v, unsigned int q, unsigned int *base);
+int vmm_vq_restart(struct vmm *v, unsigned int q, unsigned int base);
+
+/* Guest memory */
+void *vmm_ptr(struct vmm *v, uint64_t gpa);
+uint64_t vmm_hva(struct vmm *v, uint64_t gpa);
+uint64_t vmm_alloc(struct vmm *v, size_t len, int region);
+uint64_t vmm_alloc_ind(struct vmm *v, unsigned int ndesc);
+
+/* Descriptors and rings */
+struct vmm_seg {
+	uint64_t gpa;
+	uint32_t len;
+	bool write;
+};
+
+int vmm_desc_alloc(struct vmm_vq *vq, unsigned int n, uint16_t *ids);
+void vmm_avail_push(struct vmm_vq *vq, uint16_t head);
+int vmm_post(struct vmm *v, unsigned int q, const struct vmm_seg *segs,
+	     unsigned int n, bool indirect);
+int vmm_kick(struct vmm *v, unsigned int q);
+int vmm_notify(struct vmm_vq *vq);
+int vmm_wait_used(struct vmm *v, unsigned int q, uint32_t *id,
+		  uint32_t *len, int timeout_ms);
+bool vmm_used_pending(struct vmm_vq *vq);
+int vmm_wait_err(struct vmm *v, unsigned int q, int timeout_ms);
+int vmm_drain_fd(int fd, uint64_t *count);
+
+/*
+ * A raw chain: descriptors allocated from the free list; @next is an index
+ * into the array (translated to the allocated descriptor index), or, with
+ * abs_next, written as is. @flags are written as is.
+ */
+struct vmm_rdesc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags;
+	uint16_t next;
+	bool abs_next;
+};
+
+int vmm_raw_chain(struct vmm *v, unsigned int q, const struct vmm_rdesc *d,
+		  unsigned int n, uint16_t *head);
+
+/* Requests */
+struct vmm_req {
+	uint64_t rd_gpa;	/* readable part */
+	uint32_t rd_len;
+	uint64_t wr_gpa;	/* writable part */
+	uint32_t wr_len;
+	uint32_t tail_off;	/* where the tail is expected */
+	int head;
+	uint32_t used_len;
+	uint8_t status;
+	uint8_t *wr;		/* guest view of the writable part */
+};
+
+int vmm_req_prepare(struct vmm *v, struct vmm_req *r, const void *rd,
+		    uint32_t rd_len, uint32_t wr_len);
+int vmm_req_post(struct vmm *v, struct vmm_req *r);
+int vmm_req_complete(struct vmm *v, struct vmm_req *r);
+int vmm_request(struct vmm *v, const void *rd, uint32_t rd_len,
+		uint32_t wr_len, struct vmm_req *r);
+bool vmm_wr_untouched(struct vmm_req *r);
+int vmm_batch(struct vmm *v, struct vmm_req *r, unsigned int n);
+
+/* Request bodies (the readable part, tail excluded) */
+#define VMM_ATTACH_LEN	(sizeof(struct virtio_iommu_req_attach) - 4)
+#define VMM_DETACH_LEN	(sizeof(struct virtio_iommu_req_detach) - 4)
+#define VMM_MAP_LEN	(sizeof(struct virtio_iommu_req_map) - 4)
+#define VMM_UNMAP_LEN	(sizeof(struct virtio_iommu_req_unmap) - 4)
+#define VMM_PROBE_LEN	sizeof(struct virtio_iommu_req_probe)
+
+void vmm_mk_attach(struct virtio_iommu_req_attach *a, uint32_t domain,
+		   uint32_t ep, uint32_t flags);
+void vmm_mk_detach(struct virtio_iommu_req_detach *d, uint32_t domain,
+		   uint32_t ep);
+void vmm_mk_map(struct virtio_iommu_req_map *m, uint32_t domain,
+		uint64_t start, uint64_t end, uint64_t phys, uint32_t flags);
+void vmm_mk_unmap(struct virtio_iommu_req_unmap *u, uint32_t domain,
+		  uint64_t start, uint64_t end);
+void vmm_mk_probe(struct virtio_iommu_req_probe *p, uint32_t ep);
+
+/*
+ * One request, synchronously. Returns the status when the used length is
+ * the expected one (4), -EPROTO with v->last_len set when it is not, or
+ * another negative errno (-ETIMEDOUT, -EIO on a ring error).
+ */
+int vmm_attach(struct vmm *v, uint32_t domain, uint32_t ep, uint32_t flags);
+int vmm_detach(struct vmm *v, uint32_t domain, uint32_t ep);
+int vmm_map(struct vmm *v, uint32_t domain, uint64_t start, uint64_t end,
+	    uint64_t phys, uint32_t flags);
+int vmm_unmap(struct vmm *v, uint32_t domain, uint64_t start, uint64_t end);
+/* PROBE with a writable part of @wr_len bytes; @r keeps the result */
+int vmm_probe(struct vmm *v, uint32_t ep, uint32_t wr_len,
+	      struct vmm_req *r);
+
+/* Device ioctls: 0 or -errno */
+int vmm_get_config(int fd, struct vhost_iommu_config *c);
+int vmm_set_config(int fd, const struct vhost_iommu_config *c);
+int vmm_set_bypass(int fd, int bypass);
+int vmm_add_endpoint(int fd, uint32_t ep,
+		     const struct vhost_iommu_resv_region *r, uint32_t n);
+int vmm_del_endpoint(int fd, uint32_t ep);
+int vmm_get_stats(int fd, struct vhost_iommu_stats *s);
+int vmm_translate(int fd, uint32_t ep, uint64_t iova, uint32_t access,
+		  uint32_t flags, struct vhost_iommu_translate *t);
+int vmm_ioctl(int fd, unsigned long req, void *arg);
+
+/* Event queue */
+int vmm_event_post(struct vmm *v, unsigned int n, uint32_t len);
+/*
+ * Next used event buffer: 0 with its first 24 bytes in @f and its used
+ * length in @len; -EAGAIN if none arrives within @timeout_ms (0: none yet).
+ */
+int vmm_event_read(struct vmm *v, struct virtio_iommu_fault *f,
+		   uint32_t *len, int timeout_ms);
+
+/* Module parameters: value, or -errno */
+long long vmm_param_get(const char *name);
+int vmm_param_set(const char *name, long long val);
+
+uint64_t vmm_now_ns(void);
+
+#endif /* VHOST_IOMMU_SELFTEST_VMM_H */
