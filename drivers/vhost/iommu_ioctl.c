@@ -57,6 +57,9 @@ static long vhost_iommu_ioctl_config(struct vhost_iommu *vi,
 	if (ret)
 		return ret;
 	if (ioctl == VHOST_IOMMU_GET_CONFIG) {
+		if (cfg.flags ||
+		    memchr_inv(cfg.__reserved, 0, sizeof(cfg.__reserved)))
+			return -EINVAL;
 		vhost_iommu_get_config(vi, &cfg);
 		return vhost_iommu_arg_out(argp, &cfg, sizeof(cfg), usize);
 	}
@@ -149,9 +152,7 @@ static long vhost_iommu_ioctl_stats(struct vhost_iommu *vi, void __user *argp)
 	u32 usize;
 	int ret;
 
-	ret = vhost_iommu_arg_in(&st, sizeof(st),
-				 offsetofend(typeof(st), __reserved), argp,
-				 &usize);
+	ret = vhost_iommu_arg_in(&st, sizeof(st), sizeof(st), argp, &usize);
 	if (ret)
 		return ret;
 	if (st.__reserved)
