@@ -395,11 +395,11 @@ int vmm_post(struct vmm *v, unsigned int q, const struct vmm_seg *segs,
 {
 	struct vmm_vq *vq = &v->vq[q];
 	struct vmm_shadow *sh;
-	uint16_t ids[1024];
+	uint16_t ids[VMM_MAX_CHAIN];
 	unsigned int i;
 	int ret;
 
-	if (n > 1024)
+	if (n > VMM_MAX_CHAIN)
 		return fail(-E2BIG, "too many segments");
 	ret = vmm_desc_alloc(vq, indirect ? 1 : n, ids);
 	if (ret)
@@ -439,11 +439,11 @@ int vmm_raw_chain(struct vmm *v, unsigned int q, const struct vmm_rdesc *d,
 		  unsigned int n, uint16_t *head)
 {
 	struct vmm_vq *vq = &v->vq[q];
-	uint16_t ids[1024];
+	uint16_t ids[VMM_MAX_CHAIN];
 	unsigned int i;
 	int ret;
 
-	if (n > 1024)
+	if (n > VMM_MAX_CHAIN)
 		return fail(-E2BIG, "too many descriptors");
 	ret = vmm_desc_alloc(vq, n, ids);
 	if (ret)

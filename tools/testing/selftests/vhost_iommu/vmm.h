@@ -34,6 +34,7 @@
 #define VMM_TIMEOUT_MS		10000
 #define VMM_DEFAULT_NUM		256
 #define VMM_MAX_NUM		32768
+#define VMM_MAX_CHAIN		4096	/* descriptors per vmm_post/raw chain */
 
 /* Guest-physical layout */
 #define VMM_RING_GPA(q)		((uint64_t)(q) << 20)	/* 1 MiB per ring */
