@@ -337,15 +337,17 @@ TEST_F_TIMEOUT(vnet_iommu, invalidate_refused, 180)
 
 	VNET_OK(vnet_relay_refuse(v, iova, VNET_PAGE));
 	VNET_OK(vnet_iotlb_invalidate(v, iova, VNET_PAGE));
-	/* Only that page is gone. */
+	/*
+	 * Only that page is gone. (A duplicate MISS of the victim's page
+	 * from its first frame may still be read now, and be refused.)
+	 */
 	VNET_OK(vnet_tx_frames(v, 100, 32));
 	VNET_OK(vnet_rx_frames(v, 200, 16));
 	vnet_relay_stats(v, &s);
-	EXPECT_EQ(0, s.refused);
 
 	VNET_OK(vnet_tx_post(v, VICTIM, 300, vnet_frame_len(300)));
 	VNET_OK(vnet_kick(v, VNET_TXQ));
-	EXPECT_LE(1, wait_refused(v, 1));
+	EXPECT_LT(s.refused, wait_refused(v, s.refused + 1));
 	EXPECT_EQ(-ETIMEDOUT, vnet_wait_used(v, VNET_TXQ, &id, &len,
 					     ABSENT_MS));
 	EXPECT_EQ(-ETIMEDOUT, vnet_capture(v, f, sizeof(f), 0));
