@@ -34,6 +34,7 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_iommu.h>
 #include <linux/virtio_ring.h>
+#include <linux/workqueue.h>
 #include <linux/xarray.h>
 
 /* Features this device offers: transport bits, then virtio-iommu bits. */
@@ -62,6 +63,7 @@
 extern unsigned int vhost_iommu_max_domains;
 extern unsigned int vhost_iommu_max_mappings;
 extern unsigned int vhost_iommu_max_mem_regions;
+extern struct workqueue_struct *vhost_iommu_wq;
 
 struct vhost_iommu;
 struct vhost_iommu_work;
@@ -218,7 +220,9 @@ struct vhost_iommu_ep {
  * @nr_endpoints: endpoints attached; the domain dies at zero
  * @endpoints: id -> struct vhost_iommu_ep of the attached endpoints
  * @mappings: IOVA range -> struct vhost_iommu_mapping, in RCU mode
- * @rcu: frees the domain after RCU readers
+ * @nr_mappings: entries in @mappings
+ * @free_work: frees the domain, its tree and its mappings once RCU
+ *	readers are done, in process context
  *
  * Everything is written under vhost_iommu.domain_lock. The translation
  * path reads @bypass and @mappings under RCU.
@@ -229,7 +233,8 @@ struct vhost_iommu_domain {
 	u32 nr_endpoints;
 	struct xarray endpoints;
 	struct maple_tree mappings;
-	struct rcu_head rcu;
+	unsigned long nr_mappings;
+	struct rcu_work free_work;
 };
 
 /**

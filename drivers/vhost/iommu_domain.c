@@ -6,7 +6,9 @@
  * keeps its mappings in a maple tree in RCU mode, so that insert, remove and
  * lookup are O(log n) and the translation path looks up without a lock.
  * Every change happens under vhost_iommu.domain_lock; objects that the
- * translation path can see are freed after an RCU grace period.
+ * translation path can see are freed after an RCU grace period. A dead
+ * domain's tree is destroyed from a workqueue after a grace period, out of
+ * RCU mode: 6.1's RCU-mode destroy (mt_free_walk) was seen to crash.
  *
  * The request functions return a VIRTIO_IOMMU_S_* status and implement the
  * checks of Documentation/requests.md in the order written there.
@@ -71,23 +73,38 @@ vhost_iommu_domain_create(struct vhost_iommu *vi, u32 id, bool bypass)
 	return dom;
 }
 
-/* The domain has no endpoint left: it dies with its mappings. */
-static void vhost_iommu_domain_destroy(struct vhost_iommu *vi,
-				       struct vhost_iommu_domain *dom)
+/*
+ * Runs a grace period after the domain became unreachable, so no reader
+ * walks the tree any more: the tree leaves RCU mode and is destroyed with
+ * its mappings at once.
+ */
+static void vhost_iommu_domain_free(struct work_struct *work)
 {
+	struct vhost_iommu_domain *dom;
 	struct vhost_iommu_mapping *map;
 	unsigned long index = 0;
 
-	xa_erase(&vi->domains, dom->id);
-	vi->nr_domains--;
+	dom = container_of(to_rcu_work(work), struct vhost_iommu_domain,
+			   free_work);
+	mt_clear_in_rcu(&dom->mappings);
 	mt_for_each(&dom->mappings, map, index, ULONG_MAX) {
-		kfree_rcu(map, rcu);
-		vi->nr_mappings--;
+		kfree(map);
 		cond_resched();
 	}
 	mtree_destroy(&dom->mappings);
 	xa_destroy(&dom->endpoints);
-	kfree_rcu(dom, rcu);
+	kfree(dom);
+}
+
+/* The domain has no endpoint left: it dies with its mappings. */
+static void vhost_iommu_domain_destroy(struct vhost_iommu *vi,
+				       struct vhost_iommu_domain *dom)
+{
+	xa_erase(&vi->domains, dom->id);
+	vi->nr_domains--;
+	vi->nr_mappings -= dom->nr_mappings;
+	INIT_RCU_WORK(&dom->free_work, vhost_iommu_domain_free);
+	queue_rcu_work(vhost_iommu_wq, &dom->free_work);
 }
 
 static void vhost_iommu_detach_locked(struct vhost_iommu *vi,
@@ -307,6 +324,7 @@ static u8 vhost_iommu_map_locked(struct vhost_iommu *vi, u32 domain,
 					VIRTIO_IOMMU_S_INVAL;
 	}
 	vi->nr_mappings++;
+	dom->nr_mappings++;
 	return VIRTIO_IOMMU_S_OK;
 }
 
@@ -359,6 +377,7 @@ static u8 vhost_iommu_unmap_locked(struct vhost_iommu *vi, u32 domain,
 		mtree_erase(&dom->mappings, map->iova);
 		kfree_rcu(map, rcu);
 		vi->nr_mappings--;
+		dom->nr_mappings--;
 		if (last >= end)
 			break;
 		index = last + 1;

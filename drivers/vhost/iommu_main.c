@@ -342,17 +342,29 @@ static struct miscdevice vhost_iommu_misc = {
 	.mode		= 0600,
 };
 
+/* Frees dead domains, a grace period after they die. */
+struct workqueue_struct *vhost_iommu_wq;
+
 static int __init vhost_iommu_init(void)
 {
-	return misc_register(&vhost_iommu_misc);
+	int ret;
+
+	vhost_iommu_wq = alloc_workqueue("vhost_iommu", 0, 0);
+	if (!vhost_iommu_wq)
+		return -ENOMEM;
+	ret = misc_register(&vhost_iommu_misc);
+	if (ret)
+		destroy_workqueue(vhost_iommu_wq);
+	return ret;
 }
 module_init(vhost_iommu_init);
 
 static void __exit vhost_iommu_exit(void)
 {
 	misc_deregister(&vhost_iommu_misc);
-	/* Wait for kfree_rcu() and call_rcu() callbacks of this module. */
+	/* Let pending queue_rcu_work() reach the queue, then drain it. */
 	rcu_barrier();
+	destroy_workqueue(vhost_iommu_wq);
 }
 module_exit(vhost_iommu_exit);
 
