@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Allocation-failure sweeps with the per-task fail-nth knob of a kernel
+ * built with CONFIG_FAULT_INJECTION (the debug kernel of make check-debug).
+ *
+ * Writing N to /proc/self/task/<tid>/fail-nth makes the N-th fault-injection
+ * site that the thread passes from then on fail: with CONFIG_FAILSLAB and
+ * CONFIG_FAIL_PAGE_ALLOC, the N-th slab or page allocation. Reading the file
+ * back gives what is left of the count: 0 when the failure was injected.
+ * A sweep runs an operation with N = 1, 2, ... until a run passes every
+ * allocation without the failure being injected; every earlier run failed
+ * one allocation of the operation, each a different one.
+ *
+ * failslab and fail_page_alloc skip allocations that may sleep unless
+ * /sys/kernel/debug/{failslab,fail_page_alloc}/ignore-gfp-wait is N, which
+ * the VM's init sets. Usage, in a kselftest_harness test:
+ *
+ *	struct fail_nth fnth;
+ *
+ *	if (fail_nth_open(&fnth))
+ *		SKIP(return, "no fail-nth: %s", strerror(errno));
+ *	fail_nth_sweep(&fnth) {
+ *		fd = open("/dev/vhost-iommu", O_RDWR);
+ *		fail_nth_disarm(&fnth);		(right after the operation)
+ *		if (fd >= 0) {
+ *			close(fd);		(passed, or survived the failure)
+ *			continue;
+ *		}
+ *		EXPECT_EQ(ENOMEM, errno);	(errno is kept by disarm)
+ *	}
+ *	ASSERT_EQ(0, fnth.error);
+ *	fail_nth_close(&fnth);
+ *
+ * The loop body runs once more than there are injection points: the last
+ * run is the one where nothing was injected (fnth.injected false), and
+ * fnth.points counts the runs where a failure was injected. Between the arm
+ * and the disarm the thread should do nothing but the operation: a page
+ * fault there can take the failure instead. fail_nth_open() locks the
+ * process' memory (mlockall) so that its pages are already present.
+ */
+#ifndef VHOST_IOMMU_FAIL_NTH_H
+#define VHOST_IOMMU_FAIL_NTH_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* A sweep that reaches this many injection points is considered stuck. */
+#define FAIL_NTH_MAX 100000
+
+struct fail_nth {
+	int fd;			/* /proc/self/task/<tid>/fail-nth */
+	unsigned int n;		/* the allocation failed in this run, from 1 */
+	unsigned int points;	/* runs in which a failure was injected */
+	bool injected;		/* the last run's failure was injected */
+	int error;		/* errno of a failed arm or disarm, or 0 */
+};
+
+/*
+ * Open the calling thread's fail-nth. Returns 0, or -1 with errno set:
+ * ENOENT on a kernel without CONFIG_FAULT_INJECTION.
+ */
+static inline int fail_nth_open(struct fail_nth *f)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/fail-nth",
+		 (long)syscall(SYS_gettid));
+	f->fd = open(path, O_RDWR | O_CLOEXEC);
+	f->n = 0;
+	f->points = 0;
+	f->injected = false;
+	f->error = 0;
+	if (f->fd < 0)
+		return -1;
+	/* Best effort: no page faults inside a sweep's window. */
+	mlockall(MCL_CURRENT | MCL_FUTURE);
+	return 0;
+}
+
+static inline void fail_nth_close(struct fail_nth *f)
+{
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = -1;
+}
+
+/* Fail the f->n-th allocation from now on. Returns 0, or -1. */
+static inline int fail_nth_arm(struct fail_nth *f)
+{
+	char buf[16];
+	int len;
+
+	len = snprintf(buf, sizeof(buf), "%u", f->n);
+	if (pwrite(f->fd, buf, len, 0) != len) {
+		f->error = errno;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Stop injecting and record whether the failure was injected. Keeps errno
+ * as the operation left it. Returns f->injected.
+ */
+static inline bool fail_nth_disarm(struct fail_nth *f)
+{
+	int saved = errno;
+	char buf[16] = "";
+	ssize_t len;
+
+	len = pread(f->fd, buf, sizeof(buf) - 1, 0);
+	if (len <= 0) {
+		f->error = len < 0 ? errno : EIO;
+		f->injected = false;
+	} else {
+		buf[len] = '\0';
+		f->injected = strtoul(buf, NULL, 10) == 0;
+	}
+	if (pwrite(f->fd, "0", 1, 0) != 1 && !f->error)
+		f->error = errno;
+	if (f->injected)
+		f->points++;
+	errno = saved;
+	return f->injected;
+}
+
+/*
+ * One step of a sweep: false when it is over (the last run injected
+ * nothing, or an error), otherwise arms the next allocation.
+ */
+static inline bool fail_nth_next(struct fail_nth *f)
+{
+	if (f->n && !f->injected)
+		return false;
+	if (f->error)
+		return false;
+	if (f->n >= FAIL_NTH_MAX) {
+		f->error = E2BIG;
+		return false;
+	}
+	f->n++;
+	f->injected = false;
+	return !fail_nth_arm(f);
+}
+
+static inline struct fail_nth *fail_nth_begin(struct fail_nth *f)
+{
+	f->n = 0;
+	f->points = 0;
+	f->injected = false;
+	f->error = 0;
+	return f;
+}
+
+/*
+ * Run the loop body with n = 1, 2, ... armed; the body must call
+ * fail_nth_disarm() right after the operation. Ends after the first run
+ * in which nothing was injected, on an error (f->error), or after
+ * FAIL_NTH_MAX runs (f->error = E2BIG).
+ */
+#define fail_nth_sweep(f)						\
+	for (struct fail_nth *__fnth = fail_nth_begin(f);		\
+	     fail_nth_next(__fnth);)
+
+#endif /* VHOST_IOMMU_FAIL_NTH_H */
