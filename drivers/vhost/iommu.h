@@ -382,6 +382,13 @@ int vhost_iommu_endpoint_del(struct vhost_iommu *vi, u32 id);
 void vhost_iommu_fill_stats(struct vhost_iommu *vi,
 			    struct vhost_iommu_stats *st);
 
+/* The VHOST_IOMMU_* ioctls: one block of numbers, no size encoded. */
+static inline bool vhost_iommu_device_ioctl_nr(unsigned int ioctl)
+{
+	return ioctl >= VHOST_IOMMU_GET_CONFIG &&
+	       ioctl <= VHOST_IOMMU_TRANSLATE;
+}
+
 /* iommu_ioctl.c */
 long vhost_iommu_device_ioctl(struct vhost_iommu *vi, unsigned int ioctl,
 			      void __user *argp);

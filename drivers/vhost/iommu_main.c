@@ -225,15 +225,9 @@ static bool vhost_iommu_owner_ioctl(unsigned int ioctl)
 	case VHOST_SET_VRING_KICK:
 	case VHOST_SET_VRING_CALL:
 	case VHOST_SET_VRING_ERR:
-	case VHOST_IOMMU_GET_CONFIG:
-	case VHOST_IOMMU_SET_CONFIG:
-	case VHOST_IOMMU_ADD_ENDPOINT:
-	case VHOST_IOMMU_DEL_ENDPOINT:
-	case VHOST_IOMMU_GET_STATS:
-	case VHOST_IOMMU_TRANSLATE:
 		return true;
 	default:
-		return false;
+		return vhost_iommu_device_ioctl_nr(ioctl);
 	}
 }
 
@@ -247,14 +241,9 @@ static long vhost_iommu_owner_ioctl_locked(struct vhost_iommu *vi,
 		return 0;
 	case VHOST_SET_MEM_TABLE:
 		return vhost_iommu_set_mem_table(vi, argp);
-	case VHOST_IOMMU_GET_CONFIG:
-	case VHOST_IOMMU_SET_CONFIG:
-	case VHOST_IOMMU_ADD_ENDPOINT:
-	case VHOST_IOMMU_DEL_ENDPOINT:
-	case VHOST_IOMMU_GET_STATS:
-	case VHOST_IOMMU_TRANSLATE:
-		return vhost_iommu_device_ioctl(vi, ioctl, argp);
 	default:
+		if (vhost_iommu_device_ioctl_nr(ioctl))
+			return vhost_iommu_device_ioctl(vi, ioctl, argp);
 		return vhost_iommu_vring_ioctl(vi, ioctl, argp);
 	}
 }

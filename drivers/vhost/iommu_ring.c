@@ -503,35 +503,56 @@ static int vhost_iommu_chain_desc(struct vhost_iommu_vq *vq,
 	return 0;
 }
 
-/* Walks an indirect table. Returns 0, VQ_MALFORMED or -EIO. */
+static int vhost_iommu_walk(struct vhost_iommu_vq *vq,
+			    struct vhost_iommu_chain *chain,
+			    struct vring_desc __user *table, unsigned int n,
+			    unsigned int i, bool nested);
+
+/* Checks an indirect descriptor and walks its table. */
 static int vhost_iommu_walk_indirect(struct vhost_iommu_vq *vq,
 				     struct vhost_iommu_chain *chain,
 				     const struct vring_desc *ind)
 {
 	u32 len = le32_to_cpu((__force __le32)ind->len);
-	unsigned int n = len / sizeof(struct vring_desc), i = 0, count = 0;
 	struct vring_desc __user *table;
-	struct vring_desc d;
-	u16 flags;
-	u64 addr;
-	int ret;
 
 	if (!vhost_iommu_has_feature(vq->vi, VIRTIO_RING_F_INDIRECT_DESC) ||
 	    !len || len % sizeof(struct vring_desc) ||
 	    (le16_to_cpu((__force __le16)ind->flags) & VRING_DESC_F_NEXT))
 		return -EIO;
-	addr = le64_to_cpu((__force __le64)ind->addr);
-	table = vhost_iommu_indirect_table(vq, addr, len);
+	table = vhost_iommu_indirect_table(vq,
+					   le64_to_cpu((__force __le64)ind->addr),
+					   len);
 	if (!table)
 		return VQ_MALFORMED;
+	return vhost_iommu_walk(vq, chain, table,
+				len / sizeof(struct vring_desc), 0, true);
+}
+
+/*
+ * Walks the descriptors of @table (@n entries) from index @i: the
+ * descriptor table, or an indirect table when @nested. At most @n
+ * descriptors: more means a loop. Returns 0, VQ_MALFORMED or -EIO.
+ */
+static int vhost_iommu_walk(struct vhost_iommu_vq *vq,
+			    struct vhost_iommu_chain *chain,
+			    struct vring_desc __user *table, unsigned int n,
+			    unsigned int i, bool nested)
+{
+	unsigned int count = 0;
+	struct vring_desc d;
+	u16 flags;
+	int ret;
+
 	for (;;) {
 		if (++count > n)
-			return -EIO;	/* loop */
+			return -EIO;	/* loop or too long */
 		if (copy_from_user(&d, table + i, sizeof(d)))
 			return -EIO;
 		flags = le16_to_cpu((__force __le16)d.flags);
 		if (flags & VRING_DESC_F_INDIRECT)
-			return -EIO;	/* nested */
+			return nested ? -EIO :
+				vhost_iommu_walk_indirect(vq, chain, &d);
 		ret = vhost_iommu_chain_desc(vq, chain, &d);
 		if (ret)
 			return ret;
@@ -539,33 +560,6 @@ static int vhost_iommu_walk_indirect(struct vhost_iommu_vq *vq,
 			return 0;
 		i = le16_to_cpu((__force __le16)d.next);
 		if (i >= n)
-			return -EIO;
-	}
-}
-
-static int vhost_iommu_walk_chain(struct vhost_iommu_vq *vq,
-				  struct vhost_iommu_chain *chain)
-{
-	unsigned int i = chain->head, count = 0;
-	struct vring_desc d;
-	u16 flags;
-	int ret;
-
-	for (;;) {
-		if (++count > vq->num)
-			return -EIO;	/* loop or too long */
-		if (copy_from_user(&d, vq->desc + i, sizeof(d)))
-			return -EIO;
-		flags = le16_to_cpu((__force __le16)d.flags);
-		if (flags & VRING_DESC_F_INDIRECT)
-			return vhost_iommu_walk_indirect(vq, chain, &d);
-		ret = vhost_iommu_chain_desc(vq, chain, &d);
-		if (ret)
-			return ret;
-		if (!(flags & VRING_DESC_F_NEXT))
-			return 0;
-		i = le16_to_cpu((__force __le16)d.next);
-		if (i >= vq->num)
 			return -EIO;
 	}
 }
@@ -632,7 +626,8 @@ int vhost_iommu_vq_next(struct vhost_iommu_vq *vq,
 	chain->head = le16_to_cpu((__force __le16)head);
 	if (chain->head >= vq->num)
 		return -EIO;
-	ret = vhost_iommu_walk_chain(vq, chain);
+	ret = vhost_iommu_walk(vq, chain, vq->desc, vq->num, chain->head,
+			       false);
 	if (ret < 0)
 		return ret;
 	vq->last_avail_idx++;

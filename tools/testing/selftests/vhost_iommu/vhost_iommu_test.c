@@ -16,19 +16,9 @@
 #include <linux/virtio_ring.h>
 
 #include "kselftest_harness.h"
+#include "vmm.h"
 
 #define DEV_PATH "/dev/vhost-iommu"
-
-#define EXPECTED_FEATURES					\
-	((1ULL << VIRTIO_F_VERSION_1) |				\
-	 (1ULL << VIRTIO_RING_F_INDIRECT_DESC) |		\
-	 (1ULL << VIRTIO_RING_F_EVENT_IDX) |			\
-	 (1ULL << VIRTIO_IOMMU_F_INPUT_RANGE) |			\
-	 (1ULL << VIRTIO_IOMMU_F_DOMAIN_RANGE) |		\
-	 (1ULL << VIRTIO_IOMMU_F_MAP_UNMAP) |			\
-	 (1ULL << VIRTIO_IOMMU_F_PROBE) |			\
-	 (1ULL << VIRTIO_IOMMU_F_MMIO) |			\
-	 (1ULL << VIRTIO_IOMMU_F_BYPASS_CONFIG))
 
 TEST(device_node)
 {
@@ -60,7 +50,7 @@ TEST_F(dev, get_features)
 	uint64_t features = 0;
 
 	ASSERT_EQ(0, ioctl(self->fd, VHOST_GET_FEATURES, &features));
-	EXPECT_EQ(EXPECTED_FEATURES, features);
+	EXPECT_EQ(VMM_ALL_FEATURES, features);
 	/* The legacy bypass feature is never offered next to BYPASS_CONFIG. */
 	EXPECT_EQ(0, features & (1ULL << VIRTIO_IOMMU_F_BYPASS));
 }
