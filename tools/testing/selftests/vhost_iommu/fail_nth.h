@@ -20,8 +20,10 @@
  *	if (fail_nth_open(&fnth))
  *		SKIP(return, "no fail-nth: %s", strerror(errno));
  *	fail_nth_sweep(&fnth) {
+ *		(set-up, not swept)
+ *		ASSERT_EQ(0, fail_nth_arm(&fnth));
  *		fd = open("/dev/vhost-iommu", O_RDWR);
- *		fail_nth_disarm(&fnth);		(right after the operation)
+ *		fail_nth_disarm(&fnth);
  *		if (fd >= 0) {
  *			close(fd);		(passed, or survived the failure)
  *			continue;
@@ -35,7 +37,7 @@
  * run is the one where nothing was injected (fnth.injected false), and
  * fnth.points counts the runs where a failure was injected. Between the arm
  * and the disarm the thread should do nothing but the operation: a page
- * fault there can take the failure instead. fail_nth_open() locks the
+ * fault or a printf there can take the failure instead. fail_nth_open() locks the
  * process' memory (mlockall) so that its pages are already present.
  */
 #ifndef VHOST_IOMMU_FAIL_NTH_H
@@ -132,7 +134,7 @@ static inline bool fail_nth_disarm(struct fail_nth *f)
 
 /*
  * One step of a sweep: false when it is over (the last run injected
- * nothing, or an error), otherwise arms the next allocation.
+ * nothing, or an error), otherwise moves on to the next allocation.
  */
 static inline bool fail_nth_next(struct fail_nth *f)
 {
@@ -146,7 +148,7 @@ static inline bool fail_nth_next(struct fail_nth *f)
 	}
 	f->n++;
 	f->injected = false;
-	return !fail_nth_arm(f);
+	return true;
 }
 
 static inline struct fail_nth *fail_nth_begin(struct fail_nth *f)
@@ -159,9 +161,9 @@ static inline struct fail_nth *fail_nth_begin(struct fail_nth *f)
 }
 
 /*
- * Run the loop body with n = 1, 2, ... armed; the body must call
- * fail_nth_disarm() right after the operation. Ends after the first run
- * in which nothing was injected, on an error (f->error), or after
+ * Run the loop body for n = 1, 2, ...; the body brackets the operation
+ * with fail_nth_arm() and fail_nth_disarm(). Ends after the first run in
+ * which nothing was injected, on an error (f->error), or after
  * FAIL_NTH_MAX runs (f->error = E2BIG).
  */
 #define fail_nth_sweep(f)						\

@@ -70,10 +70,10 @@ TEST(open_sweep)
 	int fd, err, fd2;
 
 	why = sweep_setup(&fnth);
-
 	if (why)
 		SKIP(return, "%s", why);
 	fail_nth_sweep(&fnth) {
+		ASSERT_EQ(0, fail_nth_arm(&fnth));
 		fd = open(DEV_PATH, O_RDWR | O_CLOEXEC);
 		err = fd < 0 ? errno : 0;
 		fail_nth_disarm(&fnth);
@@ -109,41 +109,47 @@ TEST(open_sweep)
 	fail_nth_close(&fnth);
 }
 
-TEST(get_features_sweep)
+/*
+ * VHOST_SET_OWNER creates the worker thread and attaches it to the owner's
+ * cgroups. A failure must leave the device without an owner, so that the
+ * same file can retry.
+ */
+TEST(set_owner_sweep)
 {
 	struct fail_nth fnth;
-	uint64_t features;
 	const char *why;
 	int fd, ret, err;
 
 	why = sweep_setup(&fnth);
-
 	if (why)
 		SKIP(return, "%s", why);
-	fd = open(DEV_PATH, O_RDWR | O_CLOEXEC);
-	ASSERT_LE(0, fd);
 	fail_nth_sweep(&fnth) {
-		features = 0;
-		ret = ioctl(fd, VHOST_GET_FEATURES, &features);
+		fd = open(DEV_PATH, O_RDWR | O_CLOEXEC);
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(0, fail_nth_arm(&fnth));
+		ret = ioctl(fd, VHOST_SET_OWNER, NULL);
 		err = ret ? errno : 0;
 		fail_nth_disarm(&fnth);
-		if (!ret) {
-			EXPECT_NE(0, features);
-			continue;
-		}
-		EXPECT_TRUE(fnth.injected);
-		EXPECT_EQ(ENOMEM, err) {
-			TH_LOG("allocation %u: ioctl failed with %s",
-			       fnth.n, strerror(err));
+		if (ret) {
+			EXPECT_TRUE(fnth.injected);
+			EXPECT_EQ(ENOMEM, err) {
+				TH_LOG("allocation %u: VHOST_SET_OWNER failed with %s",
+				       fnth.n, strerror(err));
+			}
+			/* Not half owned: the same file takes the owner. */
+			EXPECT_EQ(0, ioctl(fd, VHOST_SET_OWNER, NULL)) {
+				TH_LOG("allocation %u: VHOST_SET_OWNER after the failure: %s",
+				       fnth.n, strerror(errno));
+			}
 		}
 		EXPECT_EQ(0, dev_works(fd));
+		EXPECT_EQ(0, close(fd));
 	}
 	ASSERT_EQ(0, fnth.error) {
 		TH_LOG("fail-nth: %s", strerror(fnth.error));
 	}
-	TH_LOG("VHOST_GET_FEATURES: %u allocations failed in turn",
-	       fnth.points);
-	EXPECT_EQ(0, close(fd));
+	EXPECT_LE(1, fnth.points);
+	TH_LOG("VHOST_SET_OWNER: %u allocations failed in turn", fnth.points);
 	fail_nth_close(&fnth);
 }
 
