@@ -32,6 +32,14 @@ want xz-utils xz
 want kmod modinfo
 want perl perl
 want gzip gzip
+# The debug kernel of make check-debug (vm/debug-kernel.sh).
+want bc bc
+want flex flex
+want bison bison
+want libelf-dev /usr/include/libelf.h
+want libssl-dev /usr/include/openssl/ssl.h
+want dwarves pahole
+want util-linux flock
 
 if [ -z "$need" ]; then
 	exit 0
