@@ -121,6 +121,35 @@ qpid=$!
 tail -n +1 -f --pid=$qpid "$results" | tr -d '\r' | grep -a -v '^VHOST_IOMMU_VM_' || true
 wait $qpid || vmrc=$?
 
+# Name the functions behind the raw addresses of a kmemleak report: the VM
+# scans after unloading the out-of-tree modules, and wrote down where their
+# code was (VHOST_IOMMU_VM_TEXT module section base). Module addresses share
+# their upper 32 bits, so the lower 32 are enough and fit sh arithmetic.
+symbolize() {
+	tr -d '\r' <"$results" | grep -a '^VHOST_IOMMU_VM_TEXT ' |
+	while read -r _ name sec base; do
+		ko=""
+		for m in $modules; do
+			[ "$(basename "$m" .ko | tr - _)" = "$name" ] && ko=$m
+		done
+		[ -n "$ko" ] || continue
+		objdump -t "$ko" | awk -v s="$sec" '$3 == "F" && $4 == s { print $1, $5, $6 }' \
+			>"$out/syms"
+		tr -d '\r' <"$results" | grep -aoE '\] 0xffffffff[0-9a-f]{8}$' | cut -c 3- | sort -u |
+		while read -r addr; do
+			off=$((0x${addr#0xffffffff} - 0x${base#0xffffffff}))
+			while read -r start size sym; do
+				start=$((0x$start))
+				size=$((0x$size))
+				if [ "$off" -ge "$start" ] && [ "$off" -lt $((start + size)) ]; then
+					printf '# %s is %s+0x%x/0x%x [%s]\n' "$addr" "$sym" \
+						$((off - start)) "$size" "$name"
+				fi
+			done <"$out/syms"
+		done
+	done
+}
+
 # Judge the run. Every verdict is also a TAP line, so --tap counts it.
 fails=0
 passes=0
@@ -136,6 +165,9 @@ verdict() { # verdict OK|FAIL NAME [DETAIL]
 marker=$(tr -d '\r' <"$results" | grep -a '^VHOST_IOMMU_VM_DONE' | tail -n 1 || true)
 fatal=$(tr -d '\r' <"$results" | grep -a '^VHOST_IOMMU_VM_FATAL' | tail -n 1 || true)
 splat='WARNING:|BUG:|Oops|general protection|KASAN|UBSAN|possible circular locking|possible recursive locking|inconsistent lock state|kmemleak|Kernel panic|blocked for more than|RCU stall|rcu_.*detected stall'
+# kmemleak's own notices at boot are not reports.
+benign='kmemleak: (Kernel memory leak detector initialized|Automatic memory scanning thread (started|ended))'
+splats() { grep -anE "$splat" "$console" | grep -avE "$benign"; }
 if [ "$vmrc" = 124 ] || [ "$vmrc" = 137 ]; then
 	verdict FAIL "finished in time" "killed after ${timeout}s"
 fi
@@ -147,10 +179,10 @@ if [ -n "$marker" ]; then
 else
 	verdict FAIL "success marker" "missing: the VM died or hung"
 fi
-if grep -aqE "$splat" "$console"; then
+if [ -n "$(splats | head -n 1)" ]; then
 	verdict FAIL "kernel log clean"
 	echo "# ---- kernel log around the first report ----"
-	grep -anE "$splat" "$console" | head -n 1 | cut -d: -f1 | {
+	splats | head -n 1 | cut -d: -f1 | {
 		read -r n
 		sed -n "$((n > 5 ? n - 5 : 1)),$((n + 60))p" "$console" | tr -d '\r' | sed 's/^/# /'
 	}
@@ -177,6 +209,7 @@ if [ -n "$marker" ]; then
 			verdict OK "kmemleak"
 		else
 			verdict FAIL "kmemleak" "$leaks unreferenced objects"
+			symbolize || true
 		fi
 	fi
 	if [ "$rc" = 0 ]; then
