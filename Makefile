@@ -5,6 +5,7 @@
 #   make            build vhost_iommu.ko against KDIR
 #   make run        boot the VM and run the main job
 #   make check      install what is missing, build, lint, run every test
+#   make check-debug the tests again on a KASAN/lockdep/kmemleak kernel
 #   make vm-run SCRIPT=path/to/script.sh
 #   make install    modules_install + depmod on this host
 #
@@ -25,7 +26,9 @@ RUNVM = KVER=$(KVER) $(VMDIR)/run-vm.sh --timeout $(VM_TIMEOUT)
 # Files the style and sparse gates look at: every C file and header we own.
 SRCS := $(shell find drivers include tools -name '*.[ch]' ! -name '*.mod.c' | sort)
 
-KBUILD_ARGS = -C $(KDIR) M=$(CURDIR) CONFIG_VHOST_IOMMU=m
+# MODSRC: the module's source tree; check-debug builds from a copy.
+MODSRC ?= $(CURDIR)
+KBUILD_ARGS = -C $(KDIR) M=$(MODSRC) CONFIG_VHOST_IOMMU=m
 
 all: modules
 
@@ -87,6 +90,37 @@ check-nodeps: | $(BUILD)
 	@$(RUNVM) --module $(KO) --payload $(BUILD)/selftests \
 		--out $(BUILD)/vm-check --tap ./run_tests.sh
 
+# The debug kernel (KASAN, lockdep, kmemleak, UBSAN, fault injection), built
+# once from linux-source-6.1 + $(VMDIR)/debug.config by debug-kernel.sh and
+# cached outside the tree. The module is built against it from a copy of the
+# sources in $(DEBUG_BUILD)/src, so the two builds never mix.
+DEBUG_BUILD := $(BUILD)/debug
+DEBUG_VM_TIMEOUT ?= 1800
+DEBUG_VM_MEM ?= 2048
+
+debug-kernel: deps
+	@$(VMDIR)/debug-kernel.sh >/dev/null
+
+check-debug: deps
+	@$(MAKE) --no-print-directory check-debug-nodeps
+
+check-debug-nodeps: | $(BUILD)
+	@dir=$$($(VMDIR)/debug-kernel.sh) && rel=$$(cat $$dir/release) && \
+	echo "  KVER $$rel (debug kernel $$dir)" && \
+	rm -rf $(DEBUG_BUILD)/src && mkdir -p $(DEBUG_BUILD)/src && \
+	find Kbuild drivers include -type f \( -name '*.[ch]' -o -name Kbuild \
+		-o -name 'Kconfig*' -o -name Makefile \) ! -name '*.mod.c' \
+		-exec cp --parents {} $(DEBUG_BUILD)/src/ \; && \
+	$(MAKE) --no-print-directory modules-strict KDIR=$$dir/src \
+		MODSRC=$(DEBUG_BUILD)/src && \
+	$(MAKE) --no-print-directory selftests && \
+	VM_MEM=$(DEBUG_VM_MEM) KVER=$$rel $(VMDIR)/run-vm.sh \
+		--timeout $(DEBUG_VM_TIMEOUT) \
+		--kernel $$dir/src/arch/x86/boot/bzImage \
+		--modules $$dir/mods/lib/modules/$$rel \
+		--module $(DEBUG_BUILD)/src/$(KO) --payload $(BUILD)/selftests \
+		--out $(BUILD)/vm-check-debug --tap ./run_tests.sh
+
 run: deps
 	@$(MAKE) --no-print-directory modules selftests
 	@$(RUNVM) --module $(KO) --payload tools/vhost_iommu \
@@ -107,4 +141,5 @@ clean:
 	rm -rf $(BUILD)
 
 .PHONY: all modules modules-strict deps ksrc selftests style sparse check \
-	check-nodeps run vm-run install clean
+	check-nodeps debug-kernel check-debug check-debug-nodeps run vm-run \
+	install clean
