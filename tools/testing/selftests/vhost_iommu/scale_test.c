@@ -62,7 +62,7 @@ FIXTURE_TEARDOWN(big)
 	usleep(500000);
 }
 
-TEST_F_TIMEOUT(big, translate_all, 120)
+TEST_F_TIMEOUT(big, translate_all, 600)
 {
 	struct vhost_iommu_translate t;
 	unsigned int i;
@@ -76,7 +76,7 @@ TEST_F_TIMEOUT(big, translate_all, 120)
 					 NULL));
 }
 
-TEST_F_TIMEOUT(big, unmap_all, 120)
+TEST_F_TIMEOUT(big, unmap_all, 600)
 {
 	struct vhost_iommu_stats s;
 
@@ -88,7 +88,7 @@ TEST_F_TIMEOUT(big, unmap_all, 120)
 }
 
 /* The domain dies with its last endpoint, its mappings with it */
-TEST_F_TIMEOUT(big, domain_dies, 120)
+TEST_F_TIMEOUT(big, domain_dies, 600)
 {
 	struct vhost_iommu_stats s;
 
@@ -101,7 +101,7 @@ TEST_F_TIMEOUT(big, domain_dies, 120)
 }
 
 /* Closing the device frees everything */
-TEST_F_TIMEOUT(big, release, 120)
+TEST_F_TIMEOUT(big, release, 600)
 {
 	vmm_fini(&self->v);
 }

@@ -31,7 +31,8 @@
 #define VMM_DEV_PATH		"/dev/vhost-iommu"
 #define VMM_MEM_SIZE		(16ULL << 20)
 #define VMM_REGION_SIZE		(VMM_MEM_SIZE / 2)
-#define VMM_TIMEOUT_MS		10000
+/* A hang guard, never a measurement: the debug kernel is 30x slower */
+#define VMM_TIMEOUT_MS		120000
 #define VMM_DEFAULT_NUM		256
 #define VMM_MAX_NUM		32768
 #define VMM_MAX_CHAIN		4096	/* descriptors per vmm_post/raw chain */
