@@ -189,9 +189,19 @@ struct vhost_iommu_translate {
  * @domains: live domains
  * @mappings: live mappings
  * @endpoints: declared endpoints
+ * @iotlb_misses: IOTLB misses read from bound vhost-net devices
+ * @iotlb_served: misses answered with a translation (the others are
+ *	faults: reported on the event queue, or counted as dropped)
+ * @iotlb_updates: translations handed out to vhost-net devices, for
+ *	misses and pushed at MAP time
+ * @iotlb_invalidations: invalidations written to vhost-net devices
+ * @iotlb_errors: reads and writes to a bound vhost-net device that failed
+ *	(the device was reset, has no IOTLB, or its file was made blocking)
+ * @bound: vhost-net devices bound
  *
  * VHOST_IOMMU_GET_STATS copies the counters out; they only grow, except
- * the last three, which count live objects.
+ * @domains, @mappings, @endpoints and @bound, which count live objects.
+ * The first version of the struct ended at @endpoints.
  */
 struct vhost_iommu_stats {
 	__u32 size;
@@ -205,6 +215,68 @@ struct vhost_iommu_stats {
 	__aligned_u64 domains;
 	__aligned_u64 mappings;
 	__aligned_u64 endpoints;
+	__aligned_u64 iotlb_misses;
+	__aligned_u64 iotlb_served;
+	__aligned_u64 iotlb_updates;
+	__aligned_u64 iotlb_invalidations;
+	__aligned_u64 iotlb_errors;
+	__aligned_u64 bound;
+};
+
+/**
+ * struct vhost_iommu_bind - a vhost-net device behind an endpoint
+ * @size: sizeof(struct vhost_iommu_bind)
+ * @flags: must be 0
+ * @endpoint: the endpoint id of the virtio-net device
+ * @fd: a file descriptor of /dev/vhost-net, open for reading and writing
+ *
+ * VHOST_IOMMU_BIND_NET makes this device serve the device IOTLB of a
+ * vhost-net device in the kernel: vhost-net's IOTLB misses are translated
+ * through the endpoint's domain (IOVA -> guest-physical address) and this
+ * device's memory table (-> the owner's virtual address), and answered
+ * with the largest range that holds the address: the whole mapping, cut to
+ * the memory region, with the mapping's permissions. An endpoint in bypass
+ * gets identity translations of whole memory regions. A miss on an address
+ * that is not mapped, or that the mapping does not permit, or from an
+ * endpoint neither attached nor in bypass, is reported on the event queue
+ * as a fault and left unanswered: that vhost-net queue stays blocked on
+ * the access until the guest maps the address and kicks it again.
+ * UNMAP and DETACH requests, and a domain's death, complete only after
+ * every vhost-net device bound to an endpoint of the domain has dropped
+ * what it was given of the range. Several vhost-net devices may be bound
+ * to one endpoint (one per queue pair); one vhost-net device to one
+ * endpoint of one vhost-iommu device only.
+ *
+ * The VMM must, on the vhost-net device: negotiate
+ * VIRTIO_F_ACCESS_PLATFORM (else there is nothing to serve) and, with
+ * VHOST_SET_BACKEND_FEATURES, preferably VHOST_BACKEND_F_IOTLB_MSG_V2
+ * (answers use the message format of the miss); set a memory table, as
+ * vhost-net requires; stop reading and writing the vhost-net file while it
+ * is bound: the kernel reads the misses. Binding sets O_NONBLOCK on the
+ * vhost-net file (the kernel must never sleep in its read) and unbinding
+ * restores the flag; clearing it while bound stops the service (counted
+ * in @iotlb_errors). The first VHOST_NET_SET_BACKEND writes the used ring
+ * through the IOTLB, so bind before it, with the rings mapped.
+ *
+ * Binding asks vhost-net whether the caller owns it: a vhost-net device
+ * must belong to the process that owns this device. Holding a vhost-net
+ * file descriptor already allows writing any translation to it, so binding
+ * grants nothing the caller could not do. The bound file is held until
+ * VHOST_IOMMU_UNBIND_NET, VHOST_IOMMU_DEL_ENDPOINT of its endpoint,
+ * VHOST_RESET_OWNER or the release of this device, whichever comes first;
+ * closing the VMM's vhost-net descriptor alone does not unbind it.
+ *
+ * Errors: EBADF (@fd is not open, or not open for reading and writing),
+ * EINVAL (@fd is not a vhost-net device), EPERM (the vhost-net device has
+ * no owner or another process owns it), ENODEV (unknown endpoint), EBUSY
+ * (the vhost-net device is bound already), ENOSPC (too many bindings).
+ * VHOST_IOMMU_UNBIND_NET: ENOENT when @fd is not bound to @endpoint.
+ */
+struct vhost_iommu_bind {
+	__u32 size;
+	__u32 flags;
+	__u32 endpoint;
+	__s32 fd;
 };
 
 /*
@@ -217,5 +289,7 @@ struct vhost_iommu_stats {
 #define VHOST_IOMMU_DEL_ENDPOINT	_IO(VHOST_VIRTIO, 0xa3)
 #define VHOST_IOMMU_GET_STATS		_IO(VHOST_VIRTIO, 0xa4)
 #define VHOST_IOMMU_TRANSLATE		_IO(VHOST_VIRTIO, 0xa5)
+#define VHOST_IOMMU_BIND_NET		_IO(VHOST_VIRTIO, 0xa6)
+#define VHOST_IOMMU_UNBIND_NET		_IO(VHOST_VIRTIO, 0xa7)
 
 #endif /* _UAPI_LINUX_VHOST_IOMMU_H */
