@@ -116,6 +116,7 @@ static void vhost_iommu_detach_locked(struct vhost_iommu *vi,
 					lockdep_is_held(&vi->domain_lock));
 	xa_erase(&dom->endpoints, ep->id);
 	rcu_assign_pointer(ep->domain, NULL);
+	vhost_iommu_bridge_ep_changed(vi, ep);
 	if (!--dom->nr_endpoints)
 		vhost_iommu_domain_destroy(vi, dom);
 }
@@ -178,6 +179,8 @@ static u8 vhost_iommu_attach_locked(struct vhost_iommu *vi, u32 domain,
 	/* Re-attach: behave as a DETACH followed by this ATTACH. */
 	if (old)
 		vhost_iommu_detach_locked(vi, ep);
+	else
+		vhost_iommu_bridge_ep_changed(vi, ep);
 	dom->nr_endpoints++;
 	rcu_assign_pointer(ep->domain, dom);
 	return VIRTIO_IOMMU_S_OK;
@@ -325,6 +328,7 @@ static u8 vhost_iommu_map_locked(struct vhost_iommu *vi, u32 domain,
 	}
 	vi->nr_mappings++;
 	dom->nr_mappings++;
+	vhost_iommu_bridge_mapped(vi, dom, map);
 	return VIRTIO_IOMMU_S_OK;
 }
 
@@ -382,6 +386,7 @@ static u8 vhost_iommu_unmap_locked(struct vhost_iommu *vi, u32 domain,
 			break;
 		index = last + 1;
 	}
+	vhost_iommu_bridge_unmapped(vi, dom, start, end);
 	return VIRTIO_IOMMU_S_OK;
 }
 
@@ -526,15 +531,24 @@ int vhost_iommu_set_config(struct vhost_iommu *vi,
 			   const struct vhost_iommu_config *cfg)
 {
 	struct vhost_iommu_config cur;
+	struct vhost_iommu_ep *ep;
+	unsigned long index;
 	int ret = 0;
 
 	mutex_lock(&vi->domain_lock);
 	cur = vi->config;
 	cur.bypass = cfg->bypass;
-	if (vi->nr_endpoints && memcmp(&cur, cfg, sizeof(cur)))
+	if (vi->nr_endpoints && memcmp(&cur, cfg, sizeof(cur))) {
 		ret = -EBUSY;
-	else
-		vi->config = *cfg;
+		goto out;
+	}
+	/* Unattached endpoints were translated by the old bypass setting. */
+	if (vi->config.bypass != cfg->bypass)
+		xa_for_each(&vi->endpoints, index, ep)
+			if (!rcu_access_pointer(ep->domain))
+				vhost_iommu_bridge_ep_changed(vi, ep);
+	vi->config = *cfg;
+out:
 	mutex_unlock(&vi->domain_lock);
 	return ret;
 }
@@ -560,6 +574,7 @@ int vhost_iommu_endpoint_add(struct vhost_iommu *vi,
 {
 	int ret;
 
+	INIT_LIST_HEAD(&ep->bridges);
 	mutex_lock(&vi->domain_lock);
 	if (ep->nr_resv * sizeof(struct virtio_iommu_probe_resv_mem) >
 	    vi->config.probe_size) {
@@ -654,9 +669,15 @@ void vhost_iommu_fill_stats(struct vhost_iommu *vi,
 	st->ring_errors = atomic64_read(&vi->stats.ring_errors);
 	st->faults = atomic64_read(&vi->stats.faults);
 	st->faults_dropped = atomic64_read(&vi->stats.faults_dropped);
+	st->iotlb_misses = atomic64_read(&vi->stats.iotlb_misses);
+	st->iotlb_served = atomic64_read(&vi->stats.iotlb_served);
+	st->iotlb_updates = atomic64_read(&vi->stats.iotlb_updates);
+	st->iotlb_invalidations = atomic64_read(&vi->stats.iotlb_invalidations);
+	st->iotlb_errors = atomic64_read(&vi->stats.iotlb_errors);
 	mutex_lock(&vi->domain_lock);
 	st->domains = vi->nr_domains;
 	st->mappings = vi->nr_mappings;
 	st->endpoints = vi->nr_endpoints;
+	st->bound = vi->nr_bound;
 	mutex_unlock(&vi->domain_lock);
 }

@@ -170,6 +170,7 @@ static void vhost_iommu_reset_owner(struct vhost_iommu *vi)
 
 	for (i = 0; i < VHOST_IOMMU_VQ_MAX; i++)
 		vhost_iommu_vq_stop(&vi->vqs[i]);
+	vhost_iommu_unbind_all(vi);
 	if (worker) {
 		vhost_iommu_flush(vi);
 		WRITE_ONCE(vi->worker, NULL);
@@ -290,6 +291,7 @@ static int vhost_iommu_open(struct inode *inode, struct file *f)
 		return -ENOMEM;
 	mutex_init(&vi->mutex);
 	init_llist_head(&vi->work_list);
+	INIT_LIST_HEAD(&vi->bridges);
 	spin_lock_init(&vi->fault_lock);
 	INIT_KFIFO(vi->faults);
 	vhost_iommu_work_init(&vi->event_work, vhost_iommu_handle_events);
