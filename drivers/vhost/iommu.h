@@ -10,6 +10,7 @@
  *   iommu_ioctl.c    the device ioctls of <linux/vhost_iommu.h>
  *   iommu_event.c    the event queue: fault reports
  *   iommu_bridge.c   the vhost-net bridge: bound vhost-net devices' IOTLB
+ *   iommu_iotlb.c    the device IOTLB of VMM-managed domains, miss queue
  *
  * Lock order, outermost first:
  *   vhost_iommu.mutex            (device: owner, features, memory, vq setup)
@@ -62,6 +63,9 @@
 #define VQ_EMPTY		1	/* nothing available */
 #define VQ_MALFORMED		2	/* return the chain unwritten */
 
+/* Largest device IOTLB miss queue (module parameter iotlb_queue_len) */
+#define VHOST_IOMMU_MISS_QUEUE_MAX	256
+
 /* Fault reports waiting for the worker. */
 #define VHOST_IOMMU_FAULT_FIFO		64
 /* vhost-net devices bound to one vhost-iommu device */
@@ -71,6 +75,7 @@ extern unsigned int vhost_iommu_max_domains;
 extern unsigned int vhost_iommu_max_mappings;
 extern unsigned int vhost_iommu_max_mem_regions;
 extern bool vhost_iommu_push_on_map;
+extern unsigned int vhost_iommu_iotlb_queue_len;
 extern struct workqueue_struct *vhost_iommu_wq;
 
 struct vhost_iommu;
@@ -228,6 +233,7 @@ struct vhost_iommu_ep {
  * struct vhost_iommu_domain - an address space
  * @id: the domain id
  * @bypass: created with VIRTIO_IOMMU_ATTACH_F_BYPASS
+ * @vmm: VMM-managed: created and filled through the device IOTLB ioctls
  * @nr_endpoints: endpoints attached; the domain dies at zero
  * @endpoints: id -> struct vhost_iommu_ep of the attached endpoints
  * @mappings: IOVA range -> struct vhost_iommu_mapping, in RCU mode
@@ -241,6 +247,7 @@ struct vhost_iommu_ep {
 struct vhost_iommu_domain {
 	u32 id;
 	bool bypass;
+	bool vmm;
 	u32 nr_endpoints;
 	struct xarray endpoints;
 	struct maple_tree mappings;
@@ -277,6 +284,9 @@ struct vhost_iommu_mapping {
  * @iotlb_updates: translations handed out
  * @iotlb_invalidations: invalidations written
  * @iotlb_errors: failed reads and writes of bound vhost-net files
+ * @iotlb_queued: miss records queued for the VMM
+ * @iotlb_coalesced: misses merged into a pending record
+ * @iotlb_queue_full: times the miss queue filled
  */
 struct vhost_iommu_stats_k {
 	atomic64_t requests[8];
@@ -290,6 +300,9 @@ struct vhost_iommu_stats_k {
 	atomic64_t iotlb_updates;
 	atomic64_t iotlb_invalidations;
 	atomic64_t iotlb_errors;
+	atomic64_t iotlb_queued;
+	atomic64_t iotlb_coalesced;
+	atomic64_t iotlb_queue_full;
 };
 
 /**
@@ -302,6 +315,8 @@ struct vhost_iommu_stats_k {
  * @dev_node: in vhost_iommu.bridges; protected by vhost_iommu.mutex
  * @all_node: in the module's list of bound files; protected by its mutex
  * @dead: unbinding: hand nothing out, do not requeue; protected by
+ *	vhost_iommu.domain_lock
+ * @stalled: waits for room in the miss queue; protected by
  *	vhost_iommu.domain_lock
  * @handed: IOVA ranges handed out to @file and not invalidated since,
  *	(a superset of what vhost-net holds); protected by
@@ -320,6 +335,7 @@ struct vhost_iommu_bridge {
 	struct list_head dev_node;
 	struct list_head all_node;
 	bool dead;
+	bool stalled;
 	struct maple_tree handed;
 	poll_table table;
 	wait_queue_head_t *wqh;
@@ -348,6 +364,13 @@ struct vhost_iommu_bridge {
  * @nr_mappings: live mappings in all domains
  * @nr_bound: vhost-net devices bound (domain_lock)
  * @bridges: the bound vhost-net devices; protected by @mutex
+ * @missq: device IOTLB misses for the VMM, a ring; protected by
+ *	@domain_lock, as are the three fields below
+ * @miss_head: index of the oldest record in @missq
+ * @miss_count: records in @missq
+ * @miss_full: the queue filled since the last read
+ * @miss_notify: eventfd signalled when a record is queued, or NULL;
+ *	protected by @domain_lock
  * @fault_lock: protects @faults
  * @faults: fault reports for the worker to post
  * @event_work: posts @faults on the event queue
@@ -372,6 +395,11 @@ struct vhost_iommu {
 	unsigned long nr_mappings;
 	unsigned int nr_bound;
 	struct list_head bridges;
+	struct vhost_iommu_iotlb_miss missq[VHOST_IOMMU_MISS_QUEUE_MAX];
+	unsigned int miss_head;
+	unsigned int miss_count;
+	bool miss_full;
+	struct eventfd_ctx *miss_notify;
 
 	spinlock_t fault_lock; /* @faults */
 	DECLARE_KFIFO(faults, struct virtio_iommu_fault, VHOST_IOMMU_FAULT_FIFO);
@@ -379,6 +407,12 @@ struct vhost_iommu {
 
 	struct vhost_iommu_stats_k stats;
 };
+
+/* The smallest page size. Context: vhost_iommu.domain_lock held. */
+static inline u64 vhost_iommu_granule(struct vhost_iommu *vi)
+{
+	return vi->config.page_size_mask & -vi->config.page_size_mask;
+}
 
 static inline bool vhost_iommu_has_feature(struct vhost_iommu *vi, int bit)
 {
@@ -441,6 +475,15 @@ void vhost_iommu_get_config(struct vhost_iommu *vi,
 int vhost_iommu_endpoint_add(struct vhost_iommu *vi,
 			     struct vhost_iommu_ep *ep);
 int vhost_iommu_endpoint_del(struct vhost_iommu *vi, u32 id);
+int vhost_iommu_vmm_attach(struct vhost_iommu *vi, u32 domain, u32 endpoint,
+			   bool detach);
+struct vhost_iommu_mapping *
+vhost_iommu_mapping_insert(struct vhost_iommu *vi,
+			   struct vhost_iommu_domain *dom, u64 start, u64 end,
+			   u64 phys, u32 flags);
+void vhost_iommu_mappings_remove(struct vhost_iommu *vi,
+				 struct vhost_iommu_domain *dom,
+				 u64 start, u64 end);
 void vhost_iommu_fill_stats(struct vhost_iommu *vi,
 			    struct vhost_iommu_stats *st);
 
@@ -448,7 +491,7 @@ void vhost_iommu_fill_stats(struct vhost_iommu *vi,
 static inline bool vhost_iommu_device_ioctl_nr(unsigned int ioctl)
 {
 	return ioctl >= VHOST_IOMMU_GET_CONFIG &&
-	       ioctl <= VHOST_IOMMU_UNBIND_NET;
+	       ioctl <= VHOST_IOMMU_IOTLB_SET_NOTIFY;
 }
 
 /* iommu_ioctl.c */
@@ -472,6 +515,19 @@ void vhost_iommu_bridge_unmapped(struct vhost_iommu *vi,
 				 u64 start, u64 end);
 void vhost_iommu_bridge_mapped(struct vhost_iommu *vi,
 			       struct vhost_iommu_domain *dom,
-			       const struct vhost_iommu_mapping *map);
+			       const struct vhost_iommu_mapping *map, bool push);
+void vhost_iommu_bridge_resume(struct vhost_iommu *vi);
+
+/* iommu_iotlb.c */
+bool vhost_iommu_iotlb_must_wait(struct vhost_iommu *vi,
+				 struct vhost_iommu_domain *dom);
+void vhost_iommu_iotlb_queue_miss(struct vhost_iommu *vi,
+				  struct vhost_iommu_domain *dom,
+				  u32 endpoint, u64 iova, u32 access);
+long vhost_iommu_iotlb_ioctl(struct vhost_iommu *vi, unsigned int ioctl,
+			     void __user *argp);
+ssize_t vhost_iommu_iotlb_read(struct vhost_iommu *vi, char __user *buf,
+			       size_t count);
+void vhost_iommu_iotlb_reset(struct vhost_iommu *vi);
 
 #endif /* _DRIVERS_VHOST_IOMMU_H */

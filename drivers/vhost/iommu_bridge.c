@@ -182,9 +182,21 @@ static int vhost_iommu_bridge_hand_identity(struct vhost_iommu_bridge *b,
 				       VHOST_ACCESS_RW);
 }
 
+static u32 vhost_iommu_access(u8 perm)
+{
+	u32 access = 0;
+
+	if (perm & VHOST_ACCESS_RO)
+		access |= VHOST_IOMMU_ACCESS_READ;
+	if (perm & VHOST_ACCESS_WO)
+		access |= VHOST_IOMMU_ACCESS_WRITE;
+	return access;
+}
+
 /*
  * Resolves one miss of access @perm (VHOST_ACCESS_*) at @iova. Returns 0
- * when answered, else the fault reason to report.
+ * when answered, -EAGAIN when queued for the VMM (VMM-managed domain),
+ * else the fault reason to report.
  */
 static int vhost_iommu_bridge_resolve(struct vhost_iommu_bridge *b,
 				      u32 type, u64 iova, u8 perm)
@@ -194,7 +206,7 @@ static int vhost_iommu_bridge_resolve(struct vhost_iommu_bridge *b,
 	struct vhost_iommu_domain *dom;
 	struct vhost_memory_region r;
 	struct vhost_iommu_ep *ep;
-	u32 need = 0;
+	u32 need;
 
 	ep = xa_load(&vi->endpoints, b->endpoint);
 	dom = rcu_dereference_protected(ep->domain,
@@ -205,10 +217,12 @@ static int vhost_iommu_bridge_resolve(struct vhost_iommu_bridge *b,
 	if (!dom)
 		return VIRTIO_IOMMU_FAULT_R_DOMAIN;
 	map = mtree_load(&dom->mappings, iova);
-	if (perm & VHOST_ACCESS_RO)
-		need |= VIRTIO_IOMMU_MAP_F_READ;
-	if (perm & VHOST_ACCESS_WO)
-		need |= VIRTIO_IOMMU_MAP_F_WRITE;
+	/* VHOST_IOMMU_ACCESS_* and VIRTIO_IOMMU_MAP_F_* share their bits */
+	need = vhost_iommu_access(perm);
+	if (need && (!map || (map->flags & need) != need) && dom->vmm) {
+		vhost_iommu_iotlb_queue_miss(vi, dom, b->endpoint, iova, need);
+		return -EAGAIN;
+	}
 	if (!map || !need || (map->flags & need) != need)
 		return VIRTIO_IOMMU_FAULT_R_MAPPING;
 	/* Not guest memory (MMIO): nothing vhost-net could access. */
@@ -218,6 +232,7 @@ static int vhost_iommu_bridge_resolve(struct vhost_iommu_bridge *b,
 	return 0;
 }
 
+/* Serves one miss. Context: vhost_iommu.domain_lock held. */
 static void vhost_iommu_bridge_miss(struct vhost_iommu_bridge *b,
 				    const struct vhost_msg_v2 *msg)
 {
@@ -227,22 +242,31 @@ static void vhost_iommu_bridge_miss(struct vhost_iommu_bridge *b,
 	u8 perm = msg->iotlb.perm;
 	int reason;
 
-	mutex_lock(&vi->domain_lock);
-	if (b->dead) {
-		mutex_unlock(&vi->domain_lock);
-		return;
-	}
 	reason = vhost_iommu_bridge_resolve(b, msg->type, iova, perm);
-	mutex_unlock(&vi->domain_lock);
-	if (!reason) {
+	if (!reason)
 		atomic64_inc(&vi->stats.iotlb_served);
+	if (reason <= 0)
 		return;
-	}
 	if (perm & VHOST_ACCESS_RO)
 		flags |= VIRTIO_IOMMU_FAULT_F_READ;
 	if (perm & VHOST_ACCESS_WO)
 		flags |= VIRTIO_IOMMU_FAULT_F_WRITE;
 	vhost_iommu_report_fault(vi, reason, flags, b->endpoint, iova);
+}
+
+/*
+ * Whether the next miss might need a slot of the full miss queue: it then
+ * waits in vhost-net until the VMM reads. Context: domain_lock held.
+ */
+static bool vhost_iommu_bridge_must_wait(struct vhost_iommu_bridge *b)
+{
+	struct vhost_iommu *vi = b->vi;
+	struct vhost_iommu_ep *ep = xa_load(&vi->endpoints, b->endpoint);
+	struct vhost_iommu_domain *dom;
+
+	dom = rcu_dereference_protected(ep->domain,
+					lockdep_is_held(&vi->domain_lock));
+	return vhost_iommu_iotlb_must_wait(vi, dom);
 }
 
 /* Reads one message; false when there is none, or reading failed. */
@@ -265,29 +289,71 @@ static bool vhost_iommu_bridge_read(struct vhost_iommu_bridge *b,
 	return false;
 }
 
+/*
+ * Reads and serves one message. Returns false when the work should stop:
+ * unbinding, nothing to read, or the miss queue is full.
+ * Context: domain_lock held, so the read, the lookup and the answer are
+ * one step for UNMAP and DETACH.
+ */
+static bool vhost_iommu_bridge_step(struct vhost_iommu_bridge *b)
+{
+	struct vhost_msg_v2 msg;
+
+	if (b->dead)
+		return false;
+	if (vhost_iommu_bridge_must_wait(b)) {
+		b->stalled = true;
+		return false;
+	}
+	if (!vhost_iommu_bridge_read(b, &msg))
+		return false;
+	if ((msg.type == VHOST_IOTLB_MSG || msg.type == VHOST_IOTLB_MSG_V2) &&
+	    msg.iotlb.type == VHOST_IOTLB_MISS) {
+		atomic64_inc(&b->vi->stats.iotlb_misses);
+		vhost_iommu_bridge_miss(b, &msg);
+	}
+	return true;
+}
+
 /* The bridge's work: serves up to VHOST_IOMMU_BUDGET misses per run. */
 static void vhost_iommu_bridge_work(struct vhost_iommu_work *work)
 {
 	struct vhost_iommu_bridge *b;
-	struct vhost_msg_v2 msg;
+	struct vhost_iommu *vi;
 	unsigned int n;
+	bool more = true;
 
 	b = container_of(work, struct vhost_iommu_bridge, work);
-	for (n = 0; n < VHOST_IOMMU_BUDGET; n++) {
-		if (!vhost_iommu_bridge_read(b, &msg))
-			return;
-		if ((msg.type != VHOST_IOTLB_MSG &&
-		     msg.type != VHOST_IOTLB_MSG_V2) ||
-		    msg.iotlb.type != VHOST_IOTLB_MISS)
-			continue;
-		atomic64_inc(&b->vi->stats.iotlb_misses);
-		vhost_iommu_bridge_miss(b, &msg);
+	vi = b->vi;
+	for (n = 0; more && n < VHOST_IOMMU_BUDGET; n++) {
+		mutex_lock(&vi->domain_lock);
+		more = vhost_iommu_bridge_step(b);
+		/* More may be queued: run again after the other works. */
+		if (more && n == VHOST_IOMMU_BUDGET - 1)
+			vhost_iommu_work_queue(vi, &b->work);
+		mutex_unlock(&vi->domain_lock);
 	}
-	/* More may be queued: run again after the other works. */
-	mutex_lock(&b->vi->domain_lock);
-	if (!b->dead)
-		vhost_iommu_work_queue(b->vi, &b->work);
-	mutex_unlock(&b->vi->domain_lock);
+}
+
+/**
+ * vhost_iommu_bridge_resume() - the miss queue has room again
+ * @vi: the device
+ *
+ * Context: vhost_iommu.domain_lock held.
+ */
+void vhost_iommu_bridge_resume(struct vhost_iommu *vi)
+{
+	struct vhost_iommu_bridge *b;
+	struct vhost_iommu_ep *ep;
+	unsigned long index;
+
+	lockdep_assert_held(&vi->domain_lock);
+	xa_for_each(&vi->endpoints, index, ep)
+		list_for_each_entry(b, &ep->bridges, ep_node)
+			if (b->stalled) {
+				b->stalled = false;
+				vhost_iommu_work_queue(vi, &b->work);
+			}
 }
 
 /* Wake-up of the vhost-net file: IRQs off, its wait-queue lock held. */
@@ -590,14 +656,15 @@ void vhost_iommu_bridge_unmapped(struct vhost_iommu *vi,
  * @vi: the device
  * @dom: its domain
  * @map: the mapping
+ * @push: hand it out even without push_on_map
  *
- * With push_on_map, hands the mapping to every vhost-net device bound to
- * an endpoint of @dom, without waiting for their misses.
+ * With push_on_map or @push, hands the mapping to every vhost-net device
+ * bound to an endpoint of @dom, without waiting for their misses.
  * Context: vhost_iommu.domain_lock held.
  */
 void vhost_iommu_bridge_mapped(struct vhost_iommu *vi,
 			       struct vhost_iommu_domain *dom,
-			       const struct vhost_iommu_mapping *map)
+			       const struct vhost_iommu_mapping *map, bool push)
 {
 	u64 glast = map->phys + (map->last - map->iova);
 	struct vhost_iommu_bridge *b;
@@ -607,7 +674,7 @@ void vhost_iommu_bridge_mapped(struct vhost_iommu *vi,
 	u64 gpa;
 
 	lockdep_assert_held(&vi->domain_lock);
-	if (!READ_ONCE(vhost_iommu_push_on_map))
+	if (!push && !READ_ONCE(vhost_iommu_push_on_map))
 		return;
 	/* One UPDATE per memory region, up to the first hole. */
 	for (gpa = map->phys; gpa <= glast; gpa += r.memory_size) {

@@ -231,6 +231,11 @@ long vhost_iommu_device_ioctl(struct vhost_iommu *vi, unsigned int ioctl,
 	case VHOST_IOMMU_BIND_NET:
 	case VHOST_IOMMU_UNBIND_NET:
 		return vhost_iommu_ioctl_bind(vi, ioctl, argp);
+	case VHOST_IOMMU_IOTLB_ATTACH:
+	case VHOST_IOMMU_IOTLB_UPDATE:
+	case VHOST_IOMMU_IOTLB_INVALIDATE:
+	case VHOST_IOMMU_IOTLB_SET_NOTIFY:
+		return vhost_iommu_iotlb_ioctl(vi, ioctl, argp);
 	default:
 		return -ENOTTY;
 	}
