@@ -1011,6 +1011,9 @@ long long vmm_param_get(const char *name)
 	if (n <= 0)
 		return -EIO;
 	buf[n] = 0;
+	/* bool parameters read as Y or N */
+	if (buf[0] == 'Y' || buf[0] == 'N')
+		return buf[0] == 'Y';
 	return strtoll(buf, NULL, 0);
 }
 

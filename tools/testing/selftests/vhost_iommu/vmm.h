@@ -259,7 +259,7 @@ int vmm_event_post(struct vmm *v, unsigned int n, uint32_t len);
 int vmm_event_read(struct vmm *v, struct virtio_iommu_fault *f,
 		   uint32_t *len, int timeout_ms);
 
-/* Module parameters: value, or -errno */
+/* Module parameters: value (a bool reads as 0 or 1), or -errno */
 long long vmm_param_get(const char *name);
 int vmm_param_set(const char *name, long long val);
 
