@@ -5,10 +5,12 @@
  * in the kernel. See vguest.h.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vguest.h"
 
@@ -79,7 +81,7 @@ static int setup_endpoints(struct vguest *g)
 			continue;
 		if (g->opts.attach == VGUEST_ATTACH_BYPASS)
 			flags = VIRTIO_IOMMU_ATTACH_F_BYPASS;
-		ret = vmm_attach(&g->iommu, VGUEST_DOMAIN, g->ep[i], flags);
+		ret = vmm_attach(&g->iommu, g->domain, g->ep[i], flags);
 		if (ret)
 			return req_result(ret, "ATTACH", g->ep[i], 0);
 	}
@@ -96,6 +98,7 @@ int vguest_init(struct vguest *g, const struct vguest_opts *o)
 	if (o)
 		g->opts = *o;
 	g->nnet = g->opts.nnet ? g->opts.nnet : 1;
+	g->domain = VGUEST_DOMAIN;
 	if (!g->opts.map_flags)
 		g->opts.map_flags = VGUEST_RW;
 	mo = g->opts.vmm;
@@ -242,8 +245,7 @@ int vguest_map(struct vguest *g, uint64_t iova, uint64_t gpa, uint64_t size,
 	unsigned int i;
 	int ret;
 
-	ret = vmm_map(&g->iommu, VGUEST_DOMAIN, iova, iova + size - 1, gpa,
-		      flags);
+	ret = vmm_map(&g->iommu, g->domain, iova, iova + size - 1, gpa, flags);
 	ret = req_result(ret, "MAP", iova, size);
 	for (i = 0; i < g->ninit && !ret; i++)
 		ret = table_add(g, i, iova, gpa, size);
@@ -266,7 +268,7 @@ int vguest_map_table(struct vguest *g, unsigned int i, uint32_t flags)
 		for (j = 0; j < n; j++) {
 			const struct vnet_map *e = &v->map[k + j];
 
-			vmm_mk_map(&m, VGUEST_DOMAIN, e->iova,
+			vmm_mk_map(&m, g->domain, e->iova,
 				   e->iova + e->size - 1, e->gpa, flags);
 			vmm_req_prepare(&g->iommu, &r[j], &m, VMM_MAP_LEN, 4);
 		}
@@ -288,7 +290,7 @@ int vguest_map_table(struct vguest *g, unsigned int i, uint32_t flags)
 
 int vguest_unmap(struct vguest *g, uint64_t iova, uint64_t size)
 {
-	return req_result(vmm_unmap(&g->iommu, VGUEST_DOMAIN, iova,
+	return req_result(vmm_unmap(&g->iommu, g->domain, iova,
 				    iova + size - 1), "UNMAP", iova, size);
 }
 
@@ -297,6 +299,40 @@ int vguest_stats(struct vguest *g, struct vhost_iommu_stats *s)
 	int ret = vmm_get_stats(g->iommu.fd, s);
 
 	return ret ? fail(ret, "GET_STATS: %s", strerror(-ret)) : 0;
+}
+
+int vguest_settle(struct vguest *g, int timeout_ms)
+{
+	struct vhost_iommu_config c;
+	unsigned int i, waited = 0;
+	struct pollfd p;
+	int ret;
+
+	for (i = 0; i < g->ninit; i++) {
+		p.fd = g->net[i].fd;
+		p.events = POLLIN;
+		if (p.fd < 0)
+			continue;
+		for (;;) {
+			ret = poll(&p, 1, 0);
+			if (ret < 0)
+				return fail(-errno, "poll vhost-net: %m");
+			if (!ret || !(p.revents & POLLIN))
+				break;
+			if (waited >= timeout_ms)
+				return fail(-ETIMEDOUT,
+					    "net %u: a miss unread for %d ms",
+					    i, timeout_ms);
+			usleep(1000);
+			waited++;
+		}
+	}
+	/*
+	 * The kernel reads, counts and answers a miss under the lock that
+	 * GET_CONFIG takes: once it returns, the last one read is counted.
+	 */
+	ret = vmm_get_config(g->iommu.fd, &c);
+	return ret ? fail(ret, "GET_CONFIG: %s", strerror(-ret)) : 0;
 }
 
 int vguest_fault(struct vguest *g, struct virtio_iommu_fault *f,

@@ -18,7 +18,8 @@
  *	2. vhost-iommu: vmm_init() with the windows as extra regions, and
  *	   VGUEST_EVENTS fault buffers posted on the event queue;
  *	3. ADD_ENDPOINT of the endpoint of every net device; ATTACH to
- *	   VGUEST_DOMAIN (or with ATTACH_F_BYPASS, or not at all: .attach);
+ *	   g->domain, VGUEST_DOMAIN (or with ATTACH_F_BYPASS, or not at all:
+ *	   .attach);
  *	4. with a plain ATTACH, one MAP request per entry of every IOVA table
  *	   (not in VNET_IOVA_MANUAL: the caller maps with vguest_map()).
  * vguest_start(): the rings of every net device (their IOVAs taken from
@@ -79,6 +80,7 @@ struct vguest {
 	struct vnet net[VGUEST_MAX_NET];
 	unsigned int nnet;
 	uint32_t ep[VGUEST_MAX_NET];	/* endpoint of net i */
+	uint32_t domain;	/* of ATTACH and vguest_map(), VGUEST_DOMAIN */
 	unsigned int ninit;	/* net devices vnet_init() was called on */
 	bool iommu_init;	/* vmm_init() was called */
 };
@@ -100,7 +102,7 @@ int vguest_unbind(struct vguest *g, unsigned int i);
 int vguest_set_backend(struct vguest *g, unsigned int i, int timeout_ms);
 
 /*
- * MAP [@iova, @iova + @size) to @gpa in VGUEST_DOMAIN, and add the range to
+ * MAP [@iova, @iova + @size) to @gpa in g->domain, and add the range to
  * the IOVA table of every net device whose window it overlaps (the part in
  * that window), unless the table has it already: the table is what the
  * guest driver puts in rings and descriptors, so it keeps an IOVA across
@@ -114,6 +116,15 @@ int vguest_unmap(struct vguest *g, uint64_t iova, uint64_t size);
 
 /* VHOST_IOMMU_GET_STATS */
 int vguest_stats(struct vguest *g, struct vhost_iommu_stats *s);
+
+/*
+ * Waits (up to @timeout_ms, -ETIMEDOUT) until no bound vhost-net device
+ * has a message queued, then for the kernel to be done with the last one
+ * it read: the IOTLB counters then account for every miss raised so far
+ * (vhost-net raises duplicates of a miss until it is answered, and the
+ * last may still be queued when the frame that caused it has completed).
+ */
+int vguest_settle(struct vguest *g, int timeout_ms);
 
 /*
  * The next fault report on the event queue, within @timeout_ms (-EAGAIN
