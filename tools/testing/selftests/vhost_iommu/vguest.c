@@ -108,6 +108,7 @@ int vguest_init(struct vguest *g, const struct vguest_opts *o)
 	for (i = 0; i < g->nnet; i++) {
 		struct vnet_opts no = {
 			.iommu = true,
+			.iotlb_v1 = g->opts.iotlb_v1,
 			.mode = g->opts.mode,
 			.no_backend = true,
 			.num = g->opts.num,

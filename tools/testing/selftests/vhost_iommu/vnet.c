@@ -768,7 +768,7 @@ int vnet_init(struct vnet *v, const struct vnet_opts *o)
 		if (ioctl(v->fd, VHOST_GET_BACKEND_FEATURES, &bf))
 			return fail(-errno, "VHOST_GET_BACKEND_FEATURES: %m");
 		/* A mask of feature bits, not the bit number. */
-		bf = 1ULL << VHOST_BACKEND_F_IOTLB_MSG_V2;
+		bf = v->opts.iotlb_v1 ? 0 : 1ULL << VHOST_BACKEND_F_IOTLB_MSG_V2;
 		if (ioctl(v->fd, VHOST_SET_BACKEND_FEATURES, &bf))
 			return fail(-errno, "VHOST_SET_BACKEND_FEATURES: %m");
 	}

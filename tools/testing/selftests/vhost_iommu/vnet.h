@@ -89,6 +89,9 @@ enum vnet_iova_mode {
 
 struct vnet_opts {
 	bool iommu;		/* VIRTIO_F_ACCESS_PLATFORM + IOTLB_MSG_V2 */
+	bool iotlb_v1;		/* with iommu: without IOTLB_MSG_V2, misses in
+				 * the first format (the relay needs V2)
+				 */
 	enum vnet_iova_mode mode;	/* with iommu: how the table is filled */
 	bool relay;		/* vnet_start() starts the userspace relay */
 	bool no_backend;	/* vnet_start() stops before SET_BACKEND */
