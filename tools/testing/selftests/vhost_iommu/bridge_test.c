@@ -708,6 +708,7 @@ FIXTURE(bridge) {
 
 FIXTURE_VARIANT(bridge) {
 	enum vnet_iova_mode mode;
+	bool v1;
 };
 
 /* IOVA = GPA + 4 GiB: one 4 MiB mapping */
@@ -725,9 +726,18 @@ FIXTURE_VARIANT_ADD(bridge, manual) {
 	.mode = VNET_IOVA_MANUAL,
 };
 
+/* Scatter, vhost-net without IOTLB_MSG_V2: misses in the first format */
+FIXTURE_VARIANT_ADD(bridge, scatter_v1) {
+	.mode = VNET_IOVA_SCATTER,
+	.v1 = true,
+};
+
 FIXTURE_SETUP(bridge)
 {
-	struct vguest_opts o = { .mode = variant->mode };
+	struct vguest_opts o = {
+		.mode = variant->mode,
+		.iotlb_v1 = variant->v1,
+	};
 
 	self->push = -1;
 	push_set(_metadata, 0, &self->push);
@@ -764,6 +774,7 @@ TEST_F_TIMEOUT(bridge, traffic, 300)
 	EXPECT_FALSE(vnet_used_pending(v, VNET_RXQ));
 	no_ring_errors(_metadata, &self->g);
 
+	VG_OK(vguest_settle(&self->g, T));
 	s = stats(&self->g);
 	EXPECT_EQ(1, s.bound);
 	EXPECT_LT(self->s0.iotlb_misses, s.iotlb_misses);
