@@ -91,19 +91,20 @@ static void vhost_iommu_bridge_inval(struct vhost_iommu_bridge *b,
 {
 	struct vhost_iommu *vi = b->vi;
 	u64 size = last - first + 1;
+	u64 iova = first;
 
 	lockdep_assert_held(&vi->domain_lock);
 	/* The whole 64-bit space does not fit in a size: two messages. */
 	if (!size) {
 		size = 1ULL << 63;
 		vhost_iommu_iotlb_write(b, VHOST_IOTLB_MSG_V2,
-					VHOST_IOTLB_INVALIDATE, first, size,
+					VHOST_IOTLB_INVALIDATE, iova, size,
 					0, 0);
 		atomic64_inc(&vi->stats.iotlb_invalidations);
-		first += size;
+		iova += size;
 	}
 	vhost_iommu_iotlb_write(b, VHOST_IOTLB_MSG_V2, VHOST_IOTLB_INVALIDATE,
-				first, size, 0, 0);
+				iova, size, 0, 0);
 	atomic64_inc(&vi->stats.iotlb_invalidations);
 	/* On ENOMEM the ranges stay tracked: a later drop repeats them. */
 	mtree_store_range(&b->handed, first, last, NULL, GFP_KERNEL_ACCOUNT);
