@@ -958,6 +958,29 @@ TEST_F_TIMEOUT(layout, detach_stops_traffic, 300)
 }
 
 /*
+ * A DETACH drops everything vhost-net was given, and forgets it: attached
+ * and mapped again, UNMAPs of mappings not used since write no INVALIDATE.
+ */
+TEST_F_TIMEOUT(layout, detach_forgets_handed, 300)
+{
+	struct vguest *g = &self->g;
+	struct vnet *v = &g->net[0];
+	struct vhost_iommu_stats s0;
+
+	VNET_OK(vnet_tx_frames(v, 0, 8));
+	VNET_OK(vnet_rx_frames(v, 100, 8));
+	VG_OK(vguest_settle(g, T));
+	REQ_OK(vmm_detach(&g->iommu, D, EP));
+	REQ_OK(vmm_attach(&g->iommu, D, EP, 0));
+	VG_OK(map_layout(g, &layout_rw));
+	s0 = stats(g);
+	VG_OK(vguest_unmap(g, IOVA_TXBUF, TXBUF_SIZE));
+	VG_OK(vguest_unmap(g, IOVA_RXBUF, RXBUF_SIZE));
+	VG_OK(vguest_unmap(g, IOVA_RING(VNET_TXQ), VGUEST_RING_SIZE));
+	EXPECT_EQ(s0.iotlb_invalidations, stats(g).iotlb_invalidations);
+}
+
+/*
  * ATTACH to another domain (empty): what vhost-net was given from the old
  * one is invalidated before the request completes; the next kick faults on
  * the descriptor ring (MAPPING: the new domain has no mapping there), and
