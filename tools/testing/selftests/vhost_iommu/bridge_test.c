@@ -10,9 +10,12 @@
  * a check that something does not happen looks for ABSENT_MS, which can
  * only let a bug through, never fail a correct kernel.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <net/if.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -1764,6 +1767,187 @@ TEST_F_TIMEOUT(teardown, vhost_net_reset_while_bound, 300)
 	VG_OK(vguest_unbind(g, 0));
 	EXPECT_EQ(0, stats(g).bound);
 	EXPECT_EQ(0, nonblock(v->fd));
+}
+
+/*
+ * The VMM toggles O_NONBLOCK on the bound file while misses are served:
+ * each read the kernel attempts with the flag clear is an error, but the
+ * kernel must never sleep in vhost-net's read (it would hold up the whole
+ * device until the next miss). After every burst, with the flag set for
+ * good and no miss pending, a call that needs the kernel's locks
+ * (GET_CONFIG) must return.
+ */
+struct toggler {
+	int fd;
+	int flags;		/* the file's flags, O_NONBLOCK set */
+	int stop;
+	unsigned long flips;
+};
+
+static void *toggle_main(void *arg)
+{
+	struct toggler *t = arg;
+
+	while (!__atomic_load_n(&t->stop, __ATOMIC_ACQUIRE)) {
+		fcntl(t->fd, F_SETFL, t->flags & ~O_NONBLOCK);
+		fcntl(t->fd, F_SETFL, t->flags);
+		t->flips++;
+	}
+	return NULL;
+}
+
+struct prober {
+	int fd;
+	int done;		/* eventfd */
+	int ret;
+};
+
+static void *probe_main(void *arg)
+{
+	struct prober *p = arg;
+	struct vhost_iommu_config c;
+	uint64_t one = 1;
+
+	p->ret = vmm_get_config(p->fd, &c);
+	if (write(p->done, &one, sizeof(one)) != sizeof(one))
+		p->ret = -EIO;
+	return NULL;
+}
+
+/* GET_CONFIG in a thread: whether it returned within @ms */
+static bool kernel_responds(int fd, int ms, pthread_t *th, struct prober *p)
+{
+	struct pollfd pfd;
+
+	p->fd = fd;
+	p->ret = -EINPROGRESS;
+	p->done = eventfd(0, EFD_CLOEXEC);
+	if (p->done < 0 || pthread_create(th, NULL, probe_main, p))
+		return false;
+	pfd.fd = p->done;
+	pfd.events = POLLIN;
+	return poll(&pfd, 1, ms) == 1;
+}
+
+FIXTURE(toggle) {
+	struct vguest g;
+	long long push;
+};
+
+FIXTURE_SETUP(toggle)
+{
+	struct vguest_opts o = { .mode = VNET_IOVA_SCATTER };
+
+	self->push = -1;
+	push_set(_metadata, 0, &self->push);
+	VG_OK(vguest_init(&self->g, &o));
+	VG_OK(vguest_start(&self->g));
+}
+
+FIXTURE_TEARDOWN(toggle)
+{
+	vguest_fini(&self->g);
+	push_restore(self->push);
+}
+
+/* Logs where this process's vhost-iommu worker is (/proc/PID/stack) */
+static void log_worker_stack(struct __test_metadata *_metadata)
+{
+	char name[32], comm[32], path[300], buf[2048], *line;
+	struct dirent *e;
+	ssize_t n;
+	DIR *d;
+	int fd;
+
+	/* The worker is "vhost-iommu-<owner pid>", cut to 15 characters */
+	snprintf(name, sizeof(name), "vhost-iommu-%d", getpid());
+	name[15] = 0;
+	d = opendir("/proc");
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		snprintf(path, sizeof(path), "/proc/%s/comm", e->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		n = read(fd, comm, sizeof(comm) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		comm[n] = 0;
+		comm[strcspn(comm, "\n")] = 0;
+		if (strcmp(comm, name))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stack", e->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		buf[n > 0 ? n : 0] = 0;
+		TH_LOG("%s (pid %s) is in:", comm, e->d_name);
+		for (line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
+			TH_LOG("  %s", line);
+	}
+	closedir(d);
+}
+
+/* Posts frame @seq from TX buffer @id, kicks, waits @ms for a used entry */
+static void tx_try(struct vguest *g, unsigned int id, uint32_t seq, int ms)
+{
+	uint32_t uid, len;
+
+	if (!vguest_tx_post(g, 0, id, seq))
+		vnet_wait_used(&g->net[0], VNET_TXQ, &uid, &len, ms);
+}
+
+TEST_F_TIMEOUT(toggle, nonblock_toggled_never_sleeps, 600)
+{
+	struct vguest *g = &self->g;
+	struct vnet *v = &g->net[0];
+	struct toggler t = { .fd = v->fd };
+	unsigned int burst, i, id = 0;
+	struct vhost_iommu_stats s0;
+	struct prober p;
+	pthread_t tt, pt;
+	uint32_t seq = 0;
+	bool ok = true;
+
+	t.flags = fcntl(v->fd, F_GETFL);
+	ASSERT_TRUE(t.flags & O_NONBLOCK);
+	s0 = stats(g);
+	for (burst = 0; burst < 24 && ok; burst++) {
+		__atomic_store_n(&t.stop, 0, __ATOMIC_RELEASE);
+		ASSERT_EQ(0, pthread_create(&tt, NULL, toggle_main, &t));
+		/*
+		 * Fresh pages, a miss each. A miss the kernel did not
+		 * read (flag clear) stays queued until the next one.
+		 */
+		for (i = 0; i < 8; i++)
+			tx_try(g, id++ % VNET_NUM, seq++, 50);
+		__atomic_store_n(&t.stop, 1, __ATOMIC_RELEASE);
+		pthread_join(tt, NULL);
+		/* The flag is set now, for good. */
+		ok = kernel_responds(g->iommu.fd, 10000, &pt, &p);
+		if (!ok)
+			log_worker_stack(_metadata);
+		/* Stuck: a miss wakes the sleeping read up. */
+		for (i = 0; !ok && i < 8; i++) {
+			struct pollfd pfd = { .fd = p.done, .events = POLLIN };
+
+			tx_try(g, id++ % VNET_NUM, seq++, 0);
+			if (poll(&pfd, 1, 10000) == 1)
+				break;
+		}
+		pthread_join(pt, NULL);
+		close(p.done);
+		EXPECT_EQ(0, p.ret);
+	}
+	EXPECT_TRUE(ok)
+		TH_LOG("burst %u: GET_CONFIG waited until a miss came",
+		       burst - 1);
+	TH_LOG("%lu flips, %llu reads refused", t.flips,
+	       (unsigned long long)(stats(g).iotlb_errors - s0.iotlb_errors));
 }
 
 /*
