@@ -700,6 +700,7 @@ struct replay {
 	unsigned long long requests, by_type[8], status[NR_STATUS];
 	unsigned long long mismatches, setup_errors, live_mismatches;
 	unsigned long long inconsistent, resets, config_ignored;
+	unsigned long long attach_bypass, attach_unknown;
 	unsigned long long chk_maps, chk_unmapped, chk_eps, chk_stats;
 	unsigned long long shown;
 	uint64_t check_ns;
@@ -1464,7 +1465,10 @@ static void pending_flush(void)
 	if (q->ev.type == EV_ATTACH && q->bypass < 0) {
 		d = dom_find(q->ev.domain);
 		q->bypass = d ? d->bypass : 0;
+		rp.attach_unknown++;
 	}
+	if (q->ev.type == EV_ATTACH && q->bypass)
+		rp.attach_bypass++;
 	if (q->ev.expect == VIRTIO_IOMMU_S_OK && !model_apply(q))
 		rp.inconsistent++;
 	rp.requests++;
@@ -1716,7 +1720,10 @@ int main(int argc, char **argv)
 	for (i = 1; i <= VIRTIO_IOMMU_T_PROBE; i++)
 		printf("%s%s %llu", i > 1 ? ", " : "", req_names[i],
 		       rp.by_type[i]);
-	printf(")\nstatus histogram:");
+	printf(")\nattach flags: %llu bypass, %llu translated (%llu not traced)\n",
+	       rp.attach_bypass, rp.by_type[VIRTIO_IOMMU_T_ATTACH] -
+	       rp.attach_bypass, rp.attach_unknown);
+	printf("status histogram:");
 	total = 0;
 	for (i = 0; i < NR_STATUS; i++) {
 		if (!rp.status[i])
