@@ -53,6 +53,7 @@
 #define MAX_DOMAINS	65536
 #define MAX_MAPPINGS	4194304
 #define MAX_BATCH	1024
+#define BATCH_BYTES	(2 << 20)	/* guest buffers of the requests in flight */
 #define REMOVED_RING	4096		/* unmapped ranges checked at the end */
 #define SHOWN_DEFAULT	20		/* mismatches printed */
 #define BAD_SHOWN	5		/* lines not understood printed */
@@ -693,6 +694,7 @@ struct replay {
 	bool has_pending;
 	struct request *queue;
 	unsigned int nqueue;
+	size_t queue_bytes;
 
 	/* Figures */
 	unsigned long long lines, lines_req, lines_used, lines_ignored;
@@ -1451,6 +1453,7 @@ static void queue_flush(void)
 		request_check(&rp.queue[i]);
 	}
 	rp.nqueue = 0;
+	rp.queue_bytes = 0;
 }
 
 /* Sends the pending request (into the queue with -b). */
@@ -1458,6 +1461,7 @@ static void pending_flush(void)
 {
 	struct request *q = &rp.pending;
 	struct domain *d;
+	size_t len;
 
 	if (!rp.has_pending)
 		return;
@@ -1473,6 +1477,14 @@ static void pending_flush(void)
 		rp.inconsistent++;
 	rp.requests++;
 	rp.by_type[req_type(q)]++;
+	/*
+	 * The test VMM's buffers wrap around a 4 MiB area: a batch must not
+	 * reach its own first buffers again (PROBE buffers can be 64 KiB).
+	 */
+	len = 128 + (q->ev.type == EV_RESV ? rp.v.probe_size + 68 : 64);
+	if (rp.queue_bytes + len > BATCH_BYTES)
+		queue_flush();
+	rp.queue_bytes += len;
 	rp.queue[rp.nqueue] = *q;
 	request_prepare(&rp.queue[rp.nqueue]);
 	if (++rp.nqueue >= rp.batch)

@@ -415,6 +415,33 @@ TEST_F(replay, probe_differs)
 	EXPECT_NE(NULL, strstr(self->out, "PROBE endpoint=16"));
 }
 
+/*
+ * PROBE buffers of 64 KiB, 1024 requests per kick: a batch is cut before
+ * its buffers wrap around the guest memory of the test VMM.
+ */
+TEST_F(replay, probe_batch_64k)
+{
+	static const char * const args[] = { "-b", "1024", TMP_TRACE, NULL };
+	static const char * const config[] = {
+		"1@1.1:virtio_iommu_get_config page_size_mask=0xfffffffffffff000 input range start=0x0 input range end=0xffffffffffffffff domain range start=0 domain range end=-1 probe_size=0x10000 bypass=0x0",
+	};
+	unsigned int i;
+	FILE *f;
+
+	ASSERT_EQ(0, write_trace(config, ARRAY_SIZE(config), NULL, 0));
+	f = fopen(TMP_TRACE, "a");
+	ASSERT_NE(NULL, f);
+	/* The same region again: a PROBE of its own */
+	for (i = 0; i < 300; i++)
+		fprintf(f,
+			"1@1.2:virtio_iommu_fill_resv_property dev= %u, type=1 start=0xfee00000 end=0xfeefffff\n",
+			8 + i % 3);
+	ASSERT_EQ(0, fclose(f));
+	ASSERT_EQ(0, run_replay(args, self->out, OUT_MAX));
+	EXPECT_EQ(300, figure(self->out, "PROBE "));
+	EXPECT_EQ(0, figure(self->out, "mismatches: "));
+}
+
 /* An unreadable trace is an error, not a replay: exit status 2 */
 TEST_F(replay, truncated_gzip)
 {
