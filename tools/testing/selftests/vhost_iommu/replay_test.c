@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -29,6 +30,11 @@
 #define CAPTURE		"data/qemu72-linux61-strict-io.trace.log.gz"
 #define TMP_TRACE	"/tmp/replay_test.trace"
 #define OUT_MAX		(64 * 1024)
+/*
+ * A hang guard for the real traces, never a measurement: one request at a
+ * time, the debug kernel replays our trace at about 300 requests/s.
+ */
+#define REAL_TIMEOUT	900
 
 /*
  * Runs replay with @args (NULL-terminated, after the program name), its
@@ -49,6 +55,8 @@ static int run_replay(const char * const *args, char *out, size_t len)
 	if (pid < 0)
 		return -1;
 	if (!pid) {
+		/* A test killed by its timeout takes replay with it. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		dup2(pfd[1], 1);
 		dup2(pfd[1], 2);
 		close(pfd[0]);
@@ -180,7 +188,7 @@ static void real_trace(struct __test_metadata *_metadata, char *out,
 	EXPECT_LT(0, figure(out, "requests replayed: "));
 }
 
-TEST_F(replay, sample)
+TEST_F_TIMEOUT(replay, sample, REAL_TIMEOUT)
 {
 	if (access(SAMPLE, R_OK))
 		SKIP(return, "no %s", SAMPLE);
@@ -189,21 +197,21 @@ TEST_F(replay, sample)
 	EXPECT_EQ(256, figure(self->out, "live-set checks: "));
 }
 
-TEST_F(replay, sample_batch)
+TEST_F_TIMEOUT(replay, sample_batch, REAL_TIMEOUT)
 {
 	if (access(SAMPLE, R_OK))
 		SKIP(return, "no %s", SAMPLE);
 	real_trace(_metadata, self->out, SAMPLE, "256", 9002);
 }
 
-TEST_F(replay, capture)
+TEST_F_TIMEOUT(replay, capture, REAL_TIMEOUT)
 {
 	if (access(CAPTURE, R_OK))
 		SKIP(return, "no %s", CAPTURE);
 	real_trace(_metadata, self->out, CAPTURE, "1", -1);
 }
 
-TEST_F(replay, capture_batch)
+TEST_F_TIMEOUT(replay, capture_batch, REAL_TIMEOUT)
 {
 	if (access(CAPTURE, R_OK))
 		SKIP(return, "no %s", CAPTURE);
