@@ -7,6 +7,7 @@
 #   make check      install what is missing, build, lint, run every test
 #   make check-debug the tests again on a KASAN/lockdep/kmemleak kernel
 #   make vm-run SCRIPT=path/to/script.sh
+#   make replay TRACE=file   replay a QEMU virtio-iommu trace in the VM
 #   make install    modules_install + depmod on this host
 #
 # KVER/KDIR default to the installed linux-image-amd64/linux-headers-amd64
@@ -132,6 +133,21 @@ vm-run: deps
 	@$(RUNVM) --module $(KO) --payload $(dir $(SCRIPT)) \
 		--out $(BUILD)/vm-script sh ./$(notdir $(SCRIPT))
 
+# Replays a QEMU 7.2 virtio_iommu trace (plain or gzip) against the module
+# in the VM: tools/testing/selftests/vhost_iommu/replay.c, see
+# Documentation/replay.md. REPLAY_ARGS: its options, e.g. -b 64.
+REPLAY_ARGS ?=
+replay: deps
+	@test -n "$(TRACE)" || { echo "usage: make replay TRACE=file [REPLAY_ARGS='-b N']"; exit 2; }
+	@test -f "$(TRACE)" && test -r "$(TRACE)" || { echo "make replay: cannot read $(TRACE)"; exit 2; }
+	@$(MAKE) --no-print-directory modules selftests
+	@echo "  REPLAY $(TRACE) $(REPLAY_ARGS)"
+	@rm -rf $(BUILD)/replay && mkdir -p $(BUILD)/replay/payload && \
+		cp $(BUILD)/selftests/replay $(BUILD)/replay/payload/ && \
+		cp "$(TRACE)" $(BUILD)/replay/payload/trace
+	@$(RUNVM) --module $(KO) --payload $(BUILD)/replay/payload \
+		--out $(BUILD)/replay/vm ./replay $(REPLAY_ARGS) ./trace
+
 install: modules
 	$(MAKE) $(KBUILD_ARGS) modules_install
 	depmod -a $(KVER)
@@ -143,3 +159,4 @@ clean:
 .PHONY: all modules modules-strict deps ksrc selftests style sparse check \
 	check-nodeps debug-kernel check-debug check-debug-nodeps run vm-run \
 	install clean
+.PHONY: replay
