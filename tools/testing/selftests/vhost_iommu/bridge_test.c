@@ -900,6 +900,28 @@ TEST_F_TIMEOUT(layout, unmap_stops_traffic, 300)
 }
 
 /*
+ * A MAP that covers an address that faulted answers that miss at once:
+ * the stalled frame goes out without another kick.
+ */
+TEST_F_TIMEOUT(layout, map_answers_fault, 300)
+{
+	struct vguest *g = &self->g;
+	struct vnet *v = &g->net[0];
+	struct vhost_iommu_stats s0;
+
+	VG_OK(vguest_unmap(g, IOVA_VICTIM, VNET_PAGE));
+	VG_OK(vguest_tx_post(g, 0, VICTIM, 1));
+	expect_fault(_metadata, g, VIRTIO_IOMMU_FAULT_R_MAPPING, F_R | F_ADDR,
+		     EP, IOVA_VICTIM);
+	EXPECT_EQ(-ETIMEDOUT, vguest_tx_complete(g, 0, VICTIM, 1, ABSENT_MS));
+	s0 = stats(g);
+	VG_OK(vguest_map(g, IOVA_VICTIM, vnet_buf_gpa(v, VNET_TXQ, VICTIM),
+			 VNET_PAGE, RW));
+	EXPECT_LT(s0.iotlb_updates, stats(g).iotlb_updates);
+	VG_OK(vguest_tx_complete(g, 0, VICTIM, 1, T));
+}
+
+/*
  * Strict invalidation: UNMAP of mappings vhost-net was never given writes
  * no INVALIDATE (a mapping made after the traffic, one made before but
  * never used).
