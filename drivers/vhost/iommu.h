@@ -503,6 +503,8 @@ static inline bool vhost_iommu_device_ioctl_nr(unsigned int ioctl)
 /* iommu_ioctl.c */
 long vhost_iommu_device_ioctl(struct vhost_iommu *vi, unsigned int ioctl,
 			      void __user *argp);
+int vhost_iommu_arg_in(void *dst, size_t ksize, size_t minsz,
+		       void __user *argp, u32 *usize);
 
 /* iommu_event.c */
 void vhost_iommu_report_fault(struct vhost_iommu *vi, u8 reason, u32 flags,

@@ -141,15 +141,14 @@ static int vhost_iommu_bridge_hand(struct vhost_iommu_bridge *b, u32 type,
 	return ret;
 }
 
-static u8 vhost_iommu_map_perm(u32 flags)
+/*
+ * Read and write permission between encodings: vhost's VHOST_ACCESS_*,
+ * virtio-iommu's VIRTIO_IOMMU_MAP_F_* and our VHOST_IOMMU_ACCESS_*.
+ */
+static u32 vhost_iommu_rw(u32 bits, u32 r_from, u32 w_from, u32 r_to,
+			  u32 w_to)
 {
-	u8 perm = 0;
-
-	if (flags & VIRTIO_IOMMU_MAP_F_READ)
-		perm |= VHOST_ACCESS_RO;
-	if (flags & VIRTIO_IOMMU_MAP_F_WRITE)
-		perm |= VHOST_ACCESS_WO;
-	return perm;
+	return (bits & r_from ? r_to : 0) | (bits & w_from ? w_to : 0);
 }
 
 /* Hands out the part of @map that memory region @r backs. */
@@ -167,7 +166,11 @@ static int vhost_iommu_bridge_hand_map(struct vhost_iommu_bridge *b,
 				       last - first + 1,
 				       r->userspace_addr +
 				       (first - r->guest_phys_addr),
-				       vhost_iommu_map_perm(map->flags));
+				       vhost_iommu_rw(map->flags,
+						      VIRTIO_IOMMU_MAP_F_READ,
+						      VIRTIO_IOMMU_MAP_F_WRITE,
+						      VHOST_ACCESS_RO,
+						      VHOST_ACCESS_WO));
 }
 
 /* Bypass: the memory region holding @gpa, at IOVA == GPA. */
@@ -183,17 +186,6 @@ static int vhost_iommu_bridge_hand_identity(struct vhost_iommu_bridge *b,
 				       VHOST_ACCESS_RW);
 }
 
-static u32 vhost_iommu_access(u8 perm)
-{
-	u32 access = 0;
-
-	if (perm & VHOST_ACCESS_RO)
-		access |= VHOST_IOMMU_ACCESS_READ;
-	if (perm & VHOST_ACCESS_WO)
-		access |= VHOST_IOMMU_ACCESS_WRITE;
-	return access;
-}
-
 /*
  * Resolves one miss of access @perm (VHOST_ACCESS_*) at @iova. Returns 0
  * when answered, -EAGAIN when queued for the VMM (VMM-managed domain),
@@ -207,7 +199,7 @@ static int vhost_iommu_bridge_resolve(struct vhost_iommu_bridge *b,
 	struct vhost_iommu_domain *dom;
 	struct vhost_memory_region r;
 	struct vhost_iommu_ep *ep;
-	u32 need;
+	u32 need, access;
 
 	ep = xa_load(&vi->endpoints, b->endpoint);
 	dom = rcu_dereference_protected(ep->domain,
@@ -218,10 +210,14 @@ static int vhost_iommu_bridge_resolve(struct vhost_iommu_bridge *b,
 	if (!dom)
 		return VIRTIO_IOMMU_FAULT_R_DOMAIN;
 	map = mtree_load(&dom->mappings, iova);
-	/* VHOST_IOMMU_ACCESS_* and VIRTIO_IOMMU_MAP_F_* share their bits */
-	need = vhost_iommu_access(perm);
+	need = vhost_iommu_rw(perm, VHOST_ACCESS_RO, VHOST_ACCESS_WO,
+			      VIRTIO_IOMMU_MAP_F_READ, VIRTIO_IOMMU_MAP_F_WRITE);
 	if (need && (!map || (map->flags & need) != need) && dom->vmm) {
-		vhost_iommu_iotlb_queue_miss(vi, dom, b->endpoint, iova, need);
+		access = vhost_iommu_rw(perm, VHOST_ACCESS_RO, VHOST_ACCESS_WO,
+					VHOST_IOMMU_ACCESS_READ,
+					VHOST_IOMMU_ACCESS_WRITE);
+		vhost_iommu_iotlb_queue_miss(vi, dom, b->endpoint, iova,
+					     access);
 		return -EAGAIN;
 	}
 	if (!map || !need || (map->flags & need) != need)

@@ -12,12 +12,19 @@
 
 #include "iommu.h"
 
-/*
- * Copies a size-first struct in. @minsz is the size of its first version.
- * Returns 0 with *@usize set, -EFAULT, -EINVAL (too small) or -E2BIG.
+/**
+ * vhost_iommu_arg_in() - copy a size-first ioctl argument in
+ * @dst: the kernel's struct
+ * @ksize: its size
+ * @minsz: the size of the struct's first version
+ * @argp: the user's struct, its size in the first u32
+ * @usize: set to the user's size
+ *
+ * Return: 0, -EFAULT, -EINVAL (smaller than @minsz) or -E2BIG (unknown
+ * trailing bytes not zero).
  */
-static int vhost_iommu_arg_in(void *dst, size_t ksize, size_t minsz,
-			      void __user *argp, u32 *usize)
+int vhost_iommu_arg_in(void *dst, size_t ksize, size_t minsz,
+		       void __user *argp, u32 *usize)
 {
 	if (get_user(*usize, (u32 __user *)argp))
 		return -EFAULT;

@@ -381,11 +381,7 @@ long vhost_iommu_iotlb_ioctl(struct vhost_iommu *vi, unsigned int ioctl,
 	default:
 		ksize = sizeof(u.notify);
 	}
-	if (get_user(usize, (u32 __user *)argp))
-		return -EFAULT;
-	if (usize < ksize)
-		return -EINVAL;
-	ret = copy_struct_from_user(&u, ksize, argp, usize);
+	ret = vhost_iommu_arg_in(&u, ksize, ksize, argp, &usize);
 	if (ret)
 		return ret;
 
