@@ -72,6 +72,12 @@ struct vmm_opts {
 	bool force_kick;	/* kick even when EVENT_IDX says not to */
 	bool no_rings;		/* stop after the memory table */
 	bool no_event_ring;	/* do not set up the event queue */
+	/*
+	 * No /dev/vhost-iommu: only the driver side (guest memory, rings,
+	 * eventfds) is set up, for a device model in this process to serve
+	 * (uiommu.h); vmm.fd stays -1, @features are taken as negotiated.
+	 */
+	bool user_device;
 };
 
 /* Per-head record of what the driver posted */
