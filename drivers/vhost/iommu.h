@@ -9,14 +9,20 @@
  *   iommu_domain.c   the domain store: endpoints, domains, mappings
  *   iommu_ioctl.c    the device ioctls of <linux/vhost_iommu.h>
  *   iommu_event.c    the event queue: fault reports
+ *   iommu_bridge.c   the vhost-net bridge: bound vhost-net devices' IOTLB
+ *   iommu_iotlb.c    the device IOTLB of VMM-managed domains, miss queue
  *
  * Lock order, outermost first:
  *   vhost_iommu.mutex            (device: owner, features, memory, vq setup)
  *   vhost_iommu_vq.mutex         (request queue before event queue)
- *   vhost_iommu.domain_lock      (the domain store)
+ *   vhost_iommu.domain_lock      (the domain store, the bridges' state)
+ *   vhost-net's device and vq mutexes (taken inside kernel_write() of an
+ *                                IOTLB message to a bound vhost-net file)
  *   maple tree lock, vhost_iommu.fault_lock (spinlocks, innermost)
  * The worker never takes vhost_iommu.mutex, so ioctls may flush it while
  * holding that mutex, but never while holding a vq mutex or domain_lock.
+ * vhost-net calls back into this module only through the wake-up of its
+ * file's wait queue, which takes no lock of ours.
  */
 #ifndef _DRIVERS_VHOST_IOMMU_H
 #define _DRIVERS_VHOST_IOMMU_H
@@ -57,12 +63,19 @@
 #define VQ_EMPTY		1	/* nothing available */
 #define VQ_MALFORMED		2	/* return the chain unwritten */
 
+/* Largest device IOTLB miss queue (module parameter iotlb_queue_len) */
+#define VHOST_IOMMU_MISS_QUEUE_MAX	256
+
 /* Fault reports waiting for the worker. */
 #define VHOST_IOMMU_FAULT_FIFO		64
+/* vhost-net devices bound to one vhost-iommu device */
+#define VHOST_IOMMU_MAX_BOUND		1024
 
 extern unsigned int vhost_iommu_max_domains;
 extern unsigned int vhost_iommu_max_mappings;
 extern unsigned int vhost_iommu_max_mem_regions;
+extern bool vhost_iommu_push_on_map;
+extern unsigned int vhost_iommu_iotlb_queue_len;
 extern struct workqueue_struct *vhost_iommu_wq;
 
 struct vhost_iommu;
@@ -201,6 +214,8 @@ struct vhost_iommu_domain;
  * @id: the endpoint id
  * @domain: the domain it is attached to, or NULL. Written under
  *	vhost_iommu.domain_lock; read under RCU by the translation path.
+ * @bridges: the vhost-net devices bound to it (struct
+ *	vhost_iommu_bridge.ep_node); protected by vhost_iommu.domain_lock
  * @nr_resv: number of reserved regions
  * @rcu: frees the endpoint after RCU readers
  * @resv: reserved regions, immutable
@@ -208,6 +223,7 @@ struct vhost_iommu_domain;
 struct vhost_iommu_ep {
 	u32 id;
 	struct vhost_iommu_domain __rcu *domain;
+	struct list_head bridges;
 	u32 nr_resv;
 	struct rcu_head rcu;
 	struct vhost_iommu_resv resv[];
@@ -217,6 +233,7 @@ struct vhost_iommu_ep {
  * struct vhost_iommu_domain - an address space
  * @id: the domain id
  * @bypass: created with VIRTIO_IOMMU_ATTACH_F_BYPASS
+ * @vmm: VMM-managed: created and filled through the device IOTLB ioctls
  * @nr_endpoints: endpoints attached; the domain dies at zero
  * @endpoints: id -> struct vhost_iommu_ep of the attached endpoints
  * @mappings: IOVA range -> struct vhost_iommu_mapping, in RCU mode
@@ -230,6 +247,7 @@ struct vhost_iommu_ep {
 struct vhost_iommu_domain {
 	u32 id;
 	bool bypass;
+	bool vmm;
 	u32 nr_endpoints;
 	struct xarray endpoints;
 	struct maple_tree mappings;
@@ -261,6 +279,14 @@ struct vhost_iommu_mapping {
  * @ring_errors: virtqueue errors
  * @faults: fault reports posted
  * @faults_dropped: fault reports dropped
+ * @iotlb_misses: IOTLB misses read from bound vhost-net devices
+ * @iotlb_served: misses answered
+ * @iotlb_updates: translations handed out
+ * @iotlb_invalidations: invalidations written
+ * @iotlb_errors: failed reads and writes of bound vhost-net files
+ * @iotlb_queued: miss records queued for the VMM
+ * @iotlb_coalesced: misses merged into a pending record
+ * @iotlb_queue_full: times the miss queue filled
  */
 struct vhost_iommu_stats_k {
 	atomic64_t requests[8];
@@ -269,6 +295,52 @@ struct vhost_iommu_stats_k {
 	atomic64_t ring_errors;
 	atomic64_t faults;
 	atomic64_t faults_dropped;
+	atomic64_t iotlb_misses;
+	atomic64_t iotlb_served;
+	atomic64_t iotlb_updates;
+	atomic64_t iotlb_invalidations;
+	atomic64_t iotlb_errors;
+	atomic64_t iotlb_queued;
+	atomic64_t iotlb_coalesced;
+	atomic64_t iotlb_queue_full;
+};
+
+/**
+ * struct vhost_iommu_bridge - a vhost-net device bound to an endpoint
+ * @vi: the device
+ * @endpoint: the endpoint id, immutable
+ * @file: the vhost-net file, held until unbind
+ * @was_nonblock: O_NONBLOCK was set on @file before the bind
+ * @ep_node: in vhost_iommu_ep.bridges; protected by vhost_iommu.domain_lock
+ * @dev_node: in vhost_iommu.bridges; protected by vhost_iommu.mutex
+ * @all_node: in the module's list of bound files; protected by its mutex
+ * @dead: unbinding: hand nothing out, do not requeue; protected by
+ *	vhost_iommu.domain_lock
+ * @stalled: waits for room in the miss queue; protected by
+ *	vhost_iommu.domain_lock
+ * @handed: IOVA ranges handed out to @file and not invalidated since,
+ *	(a superset of what vhost-net holds); protected by
+ *	vhost_iommu.domain_lock
+ * @table: poll table used to hook @wait on the file's wait queue
+ * @wqh: the file's wait queue, NULL until hooked
+ * @wait: our entry on @wqh
+ * @work: reads and serves the misses, in the worker
+ */
+struct vhost_iommu_bridge {
+	struct vhost_iommu *vi;
+	u32 endpoint;
+	struct file *file;
+	bool was_nonblock;
+	struct list_head ep_node;
+	struct list_head dev_node;
+	struct list_head all_node;
+	bool dead;
+	bool stalled;
+	struct maple_tree handed;
+	poll_table table;
+	wait_queue_head_t *wqh;
+	wait_queue_entry_t wait;
+	struct vhost_iommu_work work;
 };
 
 /**
@@ -290,6 +362,15 @@ struct vhost_iommu_stats_k {
  * @nr_domains: live domains
  * @nr_endpoints: declared endpoints
  * @nr_mappings: live mappings in all domains
+ * @nr_bound: vhost-net devices bound (domain_lock)
+ * @bridges: the bound vhost-net devices; protected by @mutex
+ * @missq: device IOTLB misses for the VMM, a ring; protected by
+ *	@domain_lock, as are the three fields below
+ * @miss_head: index of the oldest record in @missq
+ * @miss_count: records in @missq
+ * @miss_full: the queue filled since the last read
+ * @miss_notify: eventfd signalled when a record is queued, or NULL;
+ *	protected by @domain_lock
  * @fault_lock: protects @faults
  * @faults: fault reports for the worker to post
  * @event_work: posts @faults on the event queue
@@ -312,6 +393,13 @@ struct vhost_iommu {
 	unsigned int nr_domains;
 	unsigned int nr_endpoints;
 	unsigned long nr_mappings;
+	unsigned int nr_bound;
+	struct list_head bridges;
+	struct vhost_iommu_iotlb_miss missq[VHOST_IOMMU_MISS_QUEUE_MAX];
+	unsigned int miss_head;
+	unsigned int miss_count;
+	bool miss_full;
+	struct eventfd_ctx *miss_notify;
 
 	spinlock_t fault_lock; /* @faults */
 	DECLARE_KFIFO(faults, struct virtio_iommu_fault, VHOST_IOMMU_FAULT_FIFO);
@@ -319,6 +407,12 @@ struct vhost_iommu {
 
 	struct vhost_iommu_stats_k stats;
 };
+
+/* The smallest page size. Context: vhost_iommu.domain_lock held. */
+static inline u64 vhost_iommu_granule(struct vhost_iommu *vi)
+{
+	return vi->config.page_size_mask & -vi->config.page_size_mask;
+}
 
 static inline bool vhost_iommu_has_feature(struct vhost_iommu *vi, int bit)
 {
@@ -353,6 +447,8 @@ void vhost_iommu_vq_error(struct vhost_iommu_vq *vq);
 long vhost_iommu_set_mem_table(struct vhost_iommu *vi,
 			       struct vhost_memory __user *m);
 void vhost_iommu_mem_free(struct vhost_iommu *vi);
+bool vhost_iommu_mem_lookup(struct vhost_iommu *vi, u64 gpa,
+			    struct vhost_memory_region *region);
 
 /* iommu_request.c */
 void vhost_iommu_handle_requests(struct vhost_iommu_work *work);
@@ -379,6 +475,15 @@ void vhost_iommu_get_config(struct vhost_iommu *vi,
 int vhost_iommu_endpoint_add(struct vhost_iommu *vi,
 			     struct vhost_iommu_ep *ep);
 int vhost_iommu_endpoint_del(struct vhost_iommu *vi, u32 id);
+int vhost_iommu_vmm_attach(struct vhost_iommu *vi, u32 domain, u32 endpoint,
+			   bool detach);
+struct vhost_iommu_mapping *
+vhost_iommu_mapping_insert(struct vhost_iommu *vi,
+			   struct vhost_iommu_domain *dom, u64 start, u64 end,
+			   u64 phys, u32 flags);
+void vhost_iommu_mappings_remove(struct vhost_iommu *vi,
+				 struct vhost_iommu_domain *dom,
+				 u64 start, u64 end);
 void vhost_iommu_fill_stats(struct vhost_iommu *vi,
 			    struct vhost_iommu_stats *st);
 
@@ -386,7 +491,7 @@ void vhost_iommu_fill_stats(struct vhost_iommu *vi,
 static inline bool vhost_iommu_device_ioctl_nr(unsigned int ioctl)
 {
 	return ioctl >= VHOST_IOMMU_GET_CONFIG &&
-	       ioctl <= VHOST_IOMMU_TRANSLATE;
+	       ioctl <= VHOST_IOMMU_IOTLB_SET_NOTIFY;
 }
 
 /* iommu_ioctl.c */
@@ -397,5 +502,32 @@ long vhost_iommu_device_ioctl(struct vhost_iommu *vi, unsigned int ioctl,
 void vhost_iommu_report_fault(struct vhost_iommu *vi, u8 reason, u32 flags,
 			      u32 endpoint, u64 address);
 void vhost_iommu_handle_events(struct vhost_iommu_work *work);
+
+/* iommu_bridge.c */
+int vhost_iommu_bind(struct vhost_iommu *vi, u32 endpoint, int fd);
+int vhost_iommu_unbind(struct vhost_iommu *vi, u32 endpoint, int fd);
+void vhost_iommu_unbind_endpoint(struct vhost_iommu *vi, u32 endpoint);
+void vhost_iommu_unbind_all(struct vhost_iommu *vi);
+void vhost_iommu_bridge_ep_changed(struct vhost_iommu *vi,
+				   struct vhost_iommu_ep *ep);
+void vhost_iommu_bridge_unmapped(struct vhost_iommu *vi,
+				 struct vhost_iommu_domain *dom,
+				 u64 start, u64 end);
+void vhost_iommu_bridge_mapped(struct vhost_iommu *vi,
+			       struct vhost_iommu_domain *dom,
+			       const struct vhost_iommu_mapping *map, bool push);
+void vhost_iommu_bridge_resume(struct vhost_iommu *vi);
+
+/* iommu_iotlb.c */
+bool vhost_iommu_iotlb_must_wait(struct vhost_iommu *vi,
+				 struct vhost_iommu_domain *dom);
+void vhost_iommu_iotlb_queue_miss(struct vhost_iommu *vi,
+				  struct vhost_iommu_domain *dom,
+				  u32 endpoint, u64 iova, u32 access);
+long vhost_iommu_iotlb_ioctl(struct vhost_iommu *vi, unsigned int ioctl,
+			     void __user *argp);
+ssize_t vhost_iommu_iotlb_read(struct vhost_iommu *vi, char __user *buf,
+			       size_t count);
+void vhost_iommu_iotlb_reset(struct vhost_iommu *vi);
 
 #endif /* _DRIVERS_VHOST_IOMMU_H */

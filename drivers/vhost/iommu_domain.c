@@ -17,11 +17,6 @@
 
 #include "iommu.h"
 
-static u64 vhost_iommu_granule(struct vhost_iommu *vi)
-{
-	return vi->config.page_size_mask & -vi->config.page_size_mask;
-}
-
 static bool vhost_iommu_ranges_overlap(u64 s1, u64 e1, u64 s2, u64 e2)
 {
 	return s1 <= e2 && s2 <= e1;
@@ -52,7 +47,8 @@ void vhost_iommu_domains_init(struct vhost_iommu *vi)
 }
 
 static struct vhost_iommu_domain *
-vhost_iommu_domain_create(struct vhost_iommu *vi, u32 id, bool bypass)
+vhost_iommu_domain_create(struct vhost_iommu *vi, u32 id, bool bypass,
+			  bool vmm)
 {
 	struct vhost_iommu_domain *dom;
 
@@ -63,6 +59,7 @@ vhost_iommu_domain_create(struct vhost_iommu *vi, u32 id, bool bypass)
 		return NULL;
 	dom->id = id;
 	dom->bypass = bypass;
+	dom->vmm = vmm;
 	xa_init(&dom->endpoints);
 	mt_init_flags(&dom->mappings, MT_FLAGS_USE_RCU);
 	if (xa_insert(&vi->domains, id, dom, GFP_KERNEL_ACCOUNT)) {
@@ -116,6 +113,7 @@ static void vhost_iommu_detach_locked(struct vhost_iommu *vi,
 					lockdep_is_held(&vi->domain_lock));
 	xa_erase(&dom->endpoints, ep->id);
 	rcu_assign_pointer(ep->domain, NULL);
+	vhost_iommu_bridge_ep_changed(vi, ep);
 	if (!--dom->nr_endpoints)
 		vhost_iommu_domain_destroy(vi, dom);
 }
@@ -133,37 +131,32 @@ static bool vhost_iommu_compatible(struct vhost_iommu_domain *dom,
 	return true;
 }
 
-static u8 vhost_iommu_attach_locked(struct vhost_iommu *vi, u32 domain,
-				    u32 endpoint, u32 flags)
+/*
+ * Moves @ep into domain @domain, created as guest-managed (@vmm false,
+ * @bypass as given) or VMM-managed if it does not exist. Returns a
+ * VIRTIO_IOMMU_S_* status; S_INVAL when the domain exists and is of the
+ * other kind.
+ */
+static u8 vhost_iommu_attach_ep(struct vhost_iommu *vi,
+				struct vhost_iommu_ep *ep, u32 domain,
+				bool bypass, bool vmm)
 {
-	bool bypass = flags & VIRTIO_IOMMU_ATTACH_F_BYPASS;
 	struct vhost_iommu_domain *dom, *old;
-	struct vhost_iommu_ep *ep;
 	bool created = false;
-
-	if ((flags & ~VIRTIO_IOMMU_ATTACH_F_BYPASS) ||
-	    (bypass && !vhost_iommu_has_feature(vi,
-					VIRTIO_IOMMU_F_BYPASS_CONFIG)))
-		return VIRTIO_IOMMU_S_INVAL;
-	ep = xa_load(&vi->endpoints, endpoint);
-	if (!ep)
-		return VIRTIO_IOMMU_S_NOENT;
-	if (vhost_iommu_has_feature(vi, VIRTIO_IOMMU_F_DOMAIN_RANGE) &&
-	    (domain < vi->config.domain_start || domain > vi->config.domain_end))
-		return VIRTIO_IOMMU_S_RANGE;
+	u32 endpoint = ep->id;
 
 	old = rcu_dereference_protected(ep->domain,
 					lockdep_is_held(&vi->domain_lock));
 	dom = xa_load(&vi->domains, domain);
 	if (dom) {
-		if (dom->bypass != bypass)
+		if (dom->bypass != bypass || dom->vmm != vmm)
 			return VIRTIO_IOMMU_S_INVAL;
 		if (dom == old)
 			return VIRTIO_IOMMU_S_OK;
 		if (!vhost_iommu_compatible(dom, ep))
 			return VIRTIO_IOMMU_S_UNSUPP;
 	} else {
-		dom = vhost_iommu_domain_create(vi, domain, bypass);
+		dom = vhost_iommu_domain_create(vi, domain, bypass, vmm);
 		if (!dom)
 			return VIRTIO_IOMMU_S_NOMEM;
 		created = true;
@@ -178,9 +171,81 @@ static u8 vhost_iommu_attach_locked(struct vhost_iommu *vi, u32 domain,
 	/* Re-attach: behave as a DETACH followed by this ATTACH. */
 	if (old)
 		vhost_iommu_detach_locked(vi, ep);
+	else
+		vhost_iommu_bridge_ep_changed(vi, ep);
 	dom->nr_endpoints++;
 	rcu_assign_pointer(ep->domain, dom);
 	return VIRTIO_IOMMU_S_OK;
+}
+
+static u8 vhost_iommu_attach_locked(struct vhost_iommu *vi, u32 domain,
+				    u32 endpoint, u32 flags)
+{
+	bool bypass = flags & VIRTIO_IOMMU_ATTACH_F_BYPASS;
+	struct vhost_iommu_ep *ep;
+
+	if ((flags & ~VIRTIO_IOMMU_ATTACH_F_BYPASS) ||
+	    (bypass && !vhost_iommu_has_feature(vi,
+					VIRTIO_IOMMU_F_BYPASS_CONFIG)))
+		return VIRTIO_IOMMU_S_INVAL;
+	ep = xa_load(&vi->endpoints, endpoint);
+	if (!ep)
+		return VIRTIO_IOMMU_S_NOENT;
+	if (vhost_iommu_has_feature(vi, VIRTIO_IOMMU_F_DOMAIN_RANGE) &&
+	    (domain < vi->config.domain_start || domain > vi->config.domain_end))
+		return VIRTIO_IOMMU_S_RANGE;
+	return vhost_iommu_attach_ep(vi, ep, domain, bypass, false);
+}
+
+/**
+ * vhost_iommu_vmm_attach() - VHOST_IOMMU_IOTLB_ATTACH
+ * @vi: the device
+ * @domain: domain id
+ * @endpoint: endpoint id
+ * @detach: detach instead
+ *
+ * Return: 0, -ENODEV, -EEXIST, -ENOENT (detach), -EINVAL (incompatible
+ * reserved regions) or -ENOMEM.
+ */
+int vhost_iommu_vmm_attach(struct vhost_iommu *vi, u32 domain, u32 endpoint,
+			   bool detach)
+{
+	struct vhost_iommu_domain *dom, *cur;
+	struct vhost_iommu_ep *ep;
+	int ret = 0;
+
+	mutex_lock(&vi->domain_lock);
+	ep = xa_load(&vi->endpoints, endpoint);
+	if (!ep) {
+		ret = -ENODEV;
+		goto out;
+	}
+	cur = rcu_dereference_protected(ep->domain,
+					lockdep_is_held(&vi->domain_lock));
+	if (detach) {
+		if (!cur || cur->id != domain || !cur->vmm)
+			ret = -ENOENT;
+		else
+			vhost_iommu_detach_locked(vi, ep);
+		goto out;
+	}
+	dom = xa_load(&vi->domains, domain);
+	if (dom && !dom->vmm) {
+		ret = -EEXIST;
+		goto out;
+	}
+	switch (vhost_iommu_attach_ep(vi, ep, domain, false, true)) {
+	case VIRTIO_IOMMU_S_OK:
+		break;
+	case VIRTIO_IOMMU_S_UNSUPP:
+		ret = -EINVAL;
+		break;
+	default:
+		ret = -ENOMEM;
+	}
+out:
+	mutex_unlock(&vi->domain_lock);
+	return ret;
 }
 
 /**
@@ -225,7 +290,7 @@ u8 vhost_iommu_detach(struct vhost_iommu *vi, u32 domain, u32 endpoint)
 	}
 	dom = rcu_dereference_protected(ep->domain,
 					lockdep_is_held(&vi->domain_lock));
-	if (!dom || dom->id != domain) {
+	if (!dom || dom->id != domain || dom->vmm) {
 		status = VIRTIO_IOMMU_S_INVAL;
 		goto out;
 	}
@@ -243,7 +308,7 @@ vhost_iommu_map_domain(struct vhost_iommu *vi, u32 domain, u8 *status)
 
 	if (!dom)
 		*status = VIRTIO_IOMMU_S_NOENT;
-	else if (dom->bypass)
+	else if (dom->bypass || dom->vmm)
 		*status = VIRTIO_IOMMU_S_INVAL;
 	else
 		return dom;
@@ -282,13 +347,85 @@ static u8 vhost_iommu_map_check(struct vhost_iommu *vi, u64 start, u64 end,
 	return VIRTIO_IOMMU_S_OK;
 }
 
+/**
+ * vhost_iommu_mapping_insert() - add a mapping to a domain
+ * @vi: the device
+ * @dom: the domain
+ * @start: first IOVA
+ * @end: last IOVA (inclusive)
+ * @phys: guest-physical address of @start
+ * @flags: VIRTIO_IOMMU_MAP_F_*
+ *
+ * Context: vhost_iommu.domain_lock held; the range is free.
+ * Return: the mapping, ERR_PTR(-ENOSPC) at max_mappings, or
+ * ERR_PTR(-ENOMEM).
+ */
+struct vhost_iommu_mapping *
+vhost_iommu_mapping_insert(struct vhost_iommu *vi,
+			   struct vhost_iommu_domain *dom, u64 start, u64 end,
+			   u64 phys, u32 flags)
+{
+	struct vhost_iommu_mapping *map;
+
+	if (vi->nr_mappings >= READ_ONCE(vhost_iommu_max_mappings))
+		return ERR_PTR(-ENOSPC);
+	map = kmalloc(sizeof(*map), GFP_KERNEL_ACCOUNT);
+	if (!map)
+		return ERR_PTR(-ENOMEM);
+	map->iova = start;
+	map->last = end;
+	map->phys = phys;
+	map->flags = flags;
+	if (mtree_insert_range(&dom->mappings, start, end, map,
+			       GFP_KERNEL_ACCOUNT)) {
+		kfree(map);
+		return ERR_PTR(-ENOMEM);
+	}
+	vi->nr_mappings++;
+	dom->nr_mappings++;
+	return map;
+}
+
+/**
+ * vhost_iommu_mappings_remove() - remove the mappings that meet a range
+ * @vi: the device
+ * @dom: the domain
+ * @start: first IOVA
+ * @end: last IOVA (inclusive)
+ *
+ * Removes every mapping that intersects [@start, @end], whole, and returns
+ * once the bound vhost-net devices dropped them.
+ * Context: vhost_iommu.domain_lock held.
+ */
+void vhost_iommu_mappings_remove(struct vhost_iommu *vi,
+				 struct vhost_iommu_domain *dom,
+				 u64 start, u64 end)
+{
+	u64 first = start, last = end, mlast;
+	struct vhost_iommu_mapping *map;
+	unsigned long index = start;
+
+	while ((map = mt_find(&dom->mappings, &index, end))) {
+		mlast = map->last;
+		first = min(first, map->iova);
+		last = max(last, mlast);
+		mtree_erase(&dom->mappings, map->iova);
+		kfree_rcu(map, rcu);
+		vi->nr_mappings--;
+		dom->nr_mappings--;
+		if (mlast >= end)
+			break;
+		index = mlast + 1;
+	}
+	vhost_iommu_bridge_unmapped(vi, dom, first, last);
+}
+
 static u8 vhost_iommu_map_locked(struct vhost_iommu *vi, u32 domain,
 				 u64 start, u64 end, u64 phys, u32 flags)
 {
 	struct vhost_iommu_mapping *map;
 	struct vhost_iommu_domain *dom;
 	u8 status;
-	int ret;
 
 	u32 known = VIRTIO_IOMMU_MAP_F_READ | VIRTIO_IOMMU_MAP_F_WRITE;
 
@@ -306,25 +443,10 @@ static u8 vhost_iommu_map_locked(struct vhost_iommu *vi, u32 domain,
 		return VIRTIO_IOMMU_S_INVAL;
 	if (vhost_iommu_domain_has_mapping(dom, start, end))
 		return VIRTIO_IOMMU_S_INVAL;
-	if (vi->nr_mappings >= READ_ONCE(vhost_iommu_max_mappings))
+	map = vhost_iommu_mapping_insert(vi, dom, start, end, phys, flags);
+	if (IS_ERR(map))
 		return VIRTIO_IOMMU_S_NOMEM;
-
-	map = kmalloc(sizeof(*map), GFP_KERNEL_ACCOUNT);
-	if (!map)
-		return VIRTIO_IOMMU_S_NOMEM;
-	map->iova = start;
-	map->last = end;
-	map->phys = phys;
-	map->flags = flags;
-	ret = mtree_insert_range(&dom->mappings, start, end, map,
-				 GFP_KERNEL_ACCOUNT);
-	if (ret) {
-		kfree(map);
-		return ret == -ENOMEM ? VIRTIO_IOMMU_S_NOMEM :
-					VIRTIO_IOMMU_S_INVAL;
-	}
-	vi->nr_mappings++;
-	dom->nr_mappings++;
+	vhost_iommu_bridge_mapped(vi, dom, map, false);
 	return VIRTIO_IOMMU_S_OK;
 }
 
@@ -355,9 +477,7 @@ static u8 vhost_iommu_unmap_locked(struct vhost_iommu *vi, u32 domain,
 {
 	struct vhost_iommu_mapping *map;
 	struct vhost_iommu_domain *dom;
-	unsigned long index = start;
 	u8 status;
-	u64 last;
 
 	dom = vhost_iommu_map_domain(vi, domain, &status);
 	if (!dom)
@@ -372,16 +492,7 @@ static u8 vhost_iommu_unmap_locked(struct vhost_iommu *vi, u32 domain,
 	if (map && map->last > end)
 		return VIRTIO_IOMMU_S_RANGE;
 
-	while ((map = mt_find(&dom->mappings, &index, end))) {
-		last = map->last;
-		mtree_erase(&dom->mappings, map->iova);
-		kfree_rcu(map, rcu);
-		vi->nr_mappings--;
-		dom->nr_mappings--;
-		if (last >= end)
-			break;
-		index = last + 1;
-	}
+	vhost_iommu_mappings_remove(vi, dom, start, end);
 	return VIRTIO_IOMMU_S_OK;
 }
 
@@ -526,15 +637,24 @@ int vhost_iommu_set_config(struct vhost_iommu *vi,
 			   const struct vhost_iommu_config *cfg)
 {
 	struct vhost_iommu_config cur;
+	struct vhost_iommu_ep *ep;
+	unsigned long index;
 	int ret = 0;
 
 	mutex_lock(&vi->domain_lock);
 	cur = vi->config;
 	cur.bypass = cfg->bypass;
-	if (vi->nr_endpoints && memcmp(&cur, cfg, sizeof(cur)))
+	if (vi->nr_endpoints && memcmp(&cur, cfg, sizeof(cur))) {
 		ret = -EBUSY;
-	else
-		vi->config = *cfg;
+		goto out;
+	}
+	/* Unattached endpoints were translated by the old bypass setting. */
+	if (vi->config.bypass != cfg->bypass)
+		xa_for_each(&vi->endpoints, index, ep)
+			if (!rcu_access_pointer(ep->domain))
+				vhost_iommu_bridge_ep_changed(vi, ep);
+	vi->config = *cfg;
+out:
 	mutex_unlock(&vi->domain_lock);
 	return ret;
 }
@@ -560,6 +680,7 @@ int vhost_iommu_endpoint_add(struct vhost_iommu *vi,
 {
 	int ret;
 
+	INIT_LIST_HEAD(&ep->bridges);
 	mutex_lock(&vi->domain_lock);
 	if (ep->nr_resv * sizeof(struct virtio_iommu_probe_resv_mem) >
 	    vi->config.probe_size) {
@@ -654,9 +775,18 @@ void vhost_iommu_fill_stats(struct vhost_iommu *vi,
 	st->ring_errors = atomic64_read(&vi->stats.ring_errors);
 	st->faults = atomic64_read(&vi->stats.faults);
 	st->faults_dropped = atomic64_read(&vi->stats.faults_dropped);
+	st->iotlb_misses = atomic64_read(&vi->stats.iotlb_misses);
+	st->iotlb_served = atomic64_read(&vi->stats.iotlb_served);
+	st->iotlb_updates = atomic64_read(&vi->stats.iotlb_updates);
+	st->iotlb_invalidations = atomic64_read(&vi->stats.iotlb_invalidations);
+	st->iotlb_errors = atomic64_read(&vi->stats.iotlb_errors);
+	st->iotlb_queued = atomic64_read(&vi->stats.iotlb_queued);
+	st->iotlb_coalesced = atomic64_read(&vi->stats.iotlb_coalesced);
+	st->iotlb_queue_full = atomic64_read(&vi->stats.iotlb_queue_full);
 	mutex_lock(&vi->domain_lock);
 	st->domains = vi->nr_domains;
 	st->mappings = vi->nr_mappings;
 	st->endpoints = vi->nr_endpoints;
+	st->bound = vi->nr_bound;
 	mutex_unlock(&vi->domain_lock);
 }

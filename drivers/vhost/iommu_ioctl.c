@@ -133,6 +133,7 @@ static long vhost_iommu_ioctl_endpoint(struct vhost_iommu *vi,
 	if (ioctl == VHOST_IOMMU_DEL_ENDPOINT) {
 		if (arg.nr_resv || arg.resv)
 			return -EINVAL;
+		vhost_iommu_unbind_endpoint(vi, arg.endpoint);
 		return vhost_iommu_endpoint_del(vi, arg.endpoint);
 	}
 	if (arg.nr_resv > VHOST_IOMMU_MAX_RESV)
@@ -152,7 +153,9 @@ static long vhost_iommu_ioctl_stats(struct vhost_iommu *vi, void __user *argp)
 	u32 usize;
 	int ret;
 
-	ret = vhost_iommu_arg_in(&st, sizeof(st), sizeof(st), argp, &usize);
+	ret = vhost_iommu_arg_in(&st, sizeof(st),
+				 offsetofend(struct vhost_iommu_stats, endpoints),
+				 argp, &usize);
 	if (ret)
 		return ret;
 	if (st.__reserved)
@@ -185,6 +188,23 @@ static long vhost_iommu_ioctl_translate(struct vhost_iommu *vi,
 	return vhost_iommu_arg_out(argp, &t, sizeof(t), usize);
 }
 
+static long vhost_iommu_ioctl_bind(struct vhost_iommu *vi, unsigned int ioctl,
+				   void __user *argp)
+{
+	struct vhost_iommu_bind arg;
+	u32 usize;
+	int ret;
+
+	ret = vhost_iommu_arg_in(&arg, sizeof(arg), sizeof(arg), argp, &usize);
+	if (ret)
+		return ret;
+	if (arg.flags)
+		return -EINVAL;
+	if (ioctl == VHOST_IOMMU_UNBIND_NET)
+		return vhost_iommu_unbind(vi, arg.endpoint, arg.fd);
+	return vhost_iommu_bind(vi, arg.endpoint, arg.fd);
+}
+
 /**
  * vhost_iommu_device_ioctl() - the VHOST_IOMMU_* ioctls
  * @vi: the device
@@ -208,6 +228,14 @@ long vhost_iommu_device_ioctl(struct vhost_iommu *vi, unsigned int ioctl,
 		return vhost_iommu_ioctl_stats(vi, argp);
 	case VHOST_IOMMU_TRANSLATE:
 		return vhost_iommu_ioctl_translate(vi, argp);
+	case VHOST_IOMMU_BIND_NET:
+	case VHOST_IOMMU_UNBIND_NET:
+		return vhost_iommu_ioctl_bind(vi, ioctl, argp);
+	case VHOST_IOMMU_IOTLB_ATTACH:
+	case VHOST_IOMMU_IOTLB_UPDATE:
+	case VHOST_IOMMU_IOTLB_INVALIDATE:
+	case VHOST_IOMMU_IOTLB_SET_NOTIFY:
+		return vhost_iommu_iotlb_ioctl(vi, ioctl, argp);
 	default:
 		return -ENOTTY;
 	}

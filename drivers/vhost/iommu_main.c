@@ -170,6 +170,8 @@ static void vhost_iommu_reset_owner(struct vhost_iommu *vi)
 
 	for (i = 0; i < VHOST_IOMMU_VQ_MAX; i++)
 		vhost_iommu_vq_stop(&vi->vqs[i]);
+	vhost_iommu_unbind_all(vi);
+	vhost_iommu_iotlb_reset(vi);
 	if (worker) {
 		vhost_iommu_flush(vi);
 		WRITE_ONCE(vi->worker, NULL);
@@ -281,6 +283,22 @@ static long vhost_iommu_ioctl(struct file *f, unsigned int ioctl,
 	return r;
 }
 
+/* Device IOTLB miss records of VMM-managed domains; never blocks. */
+static ssize_t vhost_iommu_read(struct file *f, char __user *buf,
+				size_t count, loff_t *ppos)
+{
+	struct vhost_iommu *vi = f->private_data;
+	ssize_t r;
+
+	mutex_lock(&vi->mutex);
+	if (!vi->mm || vi->mm != current->mm)
+		r = -EPERM;
+	else
+		r = vhost_iommu_iotlb_read(vi, buf, count);
+	mutex_unlock(&vi->mutex);
+	return r;
+}
+
 static int vhost_iommu_open(struct inode *inode, struct file *f)
 {
 	struct vhost_iommu *vi;
@@ -290,6 +308,7 @@ static int vhost_iommu_open(struct inode *inode, struct file *f)
 		return -ENOMEM;
 	mutex_init(&vi->mutex);
 	init_llist_head(&vi->work_list);
+	INIT_LIST_HEAD(&vi->bridges);
 	spin_lock_init(&vi->fault_lock);
 	INIT_KFIFO(vi->faults);
 	vhost_iommu_work_init(&vi->event_work, vhost_iommu_handle_events);
@@ -319,6 +338,7 @@ static const struct file_operations vhost_iommu_fops = {
 	.owner		= THIS_MODULE,
 	.open		= vhost_iommu_open,
 	.release	= vhost_iommu_release,
+	.read		= vhost_iommu_read,
 	.unlocked_ioctl	= vhost_iommu_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
 	.llseek		= noop_llseek,

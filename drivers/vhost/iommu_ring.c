@@ -422,6 +422,32 @@ static int vhost_iommu_region_find(const void *key, const void *elt)
 	return gpa - r->guest_phys_addr >= r->memory_size;
 }
 
+/**
+ * vhost_iommu_mem_lookup() - the memory region holding a guest address
+ * @vi: the device
+ * @gpa: guest-physical address
+ * @region: filled with a copy of the region
+ *
+ * Context: any; takes the RCU read lock.
+ * Return: true if a region of the memory table holds @gpa.
+ */
+bool vhost_iommu_mem_lookup(struct vhost_iommu *vi, u64 gpa,
+			    struct vhost_memory_region *region)
+{
+	const struct vhost_memory_region *r = NULL;
+	struct vhost_iommu_mem *mem;
+
+	rcu_read_lock();
+	mem = rcu_dereference(vi->mem);
+	if (mem)
+		r = bsearch(&gpa, mem->regions, mem->nregions, sizeof(*r),
+			    vhost_iommu_region_find);
+	if (r)
+		*region = *r;
+	rcu_read_unlock();
+	return r;
+}
+
 /*
  * Appends the owner's segments for guest range [gpa, gpa + len) to the
  * chain. Returns 0, or VQ_MALFORMED when part of the range is outside the

@@ -198,9 +198,14 @@ struct vhost_iommu_translate {
  * @iotlb_errors: reads and writes to a bound vhost-net device that failed
  *	(the device was reset, has no IOTLB, or its file was made blocking)
  * @bound: vhost-net devices bound
+ * @iotlb_queued: miss records queued for the VMM (VMM-managed domains)
+ * @iotlb_coalesced: misses merged into a pending record
+ * @iotlb_queue_full: times the miss queue filled (misses then wait in
+ *	vhost-net until the VMM reads)
  *
  * VHOST_IOMMU_GET_STATS copies the counters out; they only grow, except
- * @domains, @mappings, @endpoints and @bound, which count live objects.
+ * @domains, @mappings, @endpoints and @bound, which count live objects
+ * (@mappings includes the translations of VMM-managed domains).
  * The first version of the struct ended at @endpoints.
  */
 struct vhost_iommu_stats {
@@ -221,6 +226,9 @@ struct vhost_iommu_stats {
 	__aligned_u64 iotlb_invalidations;
 	__aligned_u64 iotlb_errors;
 	__aligned_u64 bound;
+	__aligned_u64 iotlb_queued;
+	__aligned_u64 iotlb_coalesced;
+	__aligned_u64 iotlb_queue_full;
 };
 
 /**
@@ -279,6 +287,152 @@ struct vhost_iommu_bind {
 	__s32 fd;
 };
 
+/**
+ * DOC: device IOTLB for VMM-managed domains
+ *
+ * A domain is guest-managed (created by ATTACH requests, its mappings made
+ * by MAP and UNMAP requests: the default) or VMM-managed: created by
+ * VHOST_IOMMU_IOTLB_ATTACH, its translations written by the VMM with
+ * VHOST_IOMMU_IOTLB_UPDATE and removed with VHOST_IOMMU_IOTLB_INVALIDATE,
+ * for a VMM that emulates another IOMMU (VT-d, SMMU) or keeps domains to
+ * itself. Both kinds serve the bound vhost-net devices in the kernel and
+ * answer VHOST_IOMMU_TRANSLATE. The guest's requests cannot touch a
+ * VMM-managed domain: ATTACH to it, DETACH from it, MAP and UNMAP in it
+ * fail with VIRTIO_IOMMU_S_INVAL; a guest ATTACH of one of its endpoints
+ * to a domain of the guest moves the endpoint, as the guest asked.
+ *
+ * A vhost-net miss in a VMM-managed domain that no translation covers is
+ * queued as a struct vhost_iommu_iotlb_miss and the eventfd set with
+ * VHOST_IOMMU_IOTLB_SET_NOTIFY is signalled; read() on the vhost-iommu
+ * file descriptor fetches pending records (whole records only, as many as
+ * fit; EAGAIN when none is pending, read() never blocks; EINVAL for a
+ * buffer smaller than one record). A miss on a page that already has an
+ * unfetched record is merged into it (the access bits are or-ed). The
+ * queue holds iotlb_queue_len records (module parameter); when it is
+ * full, the bridge stops reading that vhost-net device's misses, which
+ * wait in vhost-net, and resumes when a read() makes room: nothing is
+ * lost. Each time the queue fills is counted in iotlb_queue_full of the
+ * statistics, and the next record fetched carries
+ * VHOST_IOMMU_IOTLB_MISS_F_QUEUE_FULL.
+ */
+
+/* Flags of struct vhost_iommu_iotlb_miss */
+#define VHOST_IOMMU_IOTLB_MISS_F_QUEUE_FULL	(1 << 0)
+
+/**
+ * struct vhost_iommu_iotlb_miss - a miss for the VMM, read() from the device
+ * @endpoint: the endpoint whose vhost-net device missed
+ * @domain: its VMM-managed domain
+ * @iova: the address, aligned down to the granule
+ * @access: VHOST_IOMMU_ACCESS_READ and/or _WRITE
+ * @flags: VHOST_IOMMU_IOTLB_MISS_F_*
+ */
+struct vhost_iommu_iotlb_miss {
+	__u32 endpoint;
+	__u32 domain;
+	__aligned_u64 iova;
+	__u32 access;
+	__u32 flags;
+};
+
+/**
+ * struct vhost_iommu_iotlb_attach - attach an endpoint to a VMM-managed domain
+ * @size: sizeof(struct vhost_iommu_iotlb_attach)
+ * @flags: 0 attaches, VHOST_IOMMU_IOTLB_ATTACH_F_DETACH detaches
+ * @endpoint: the endpoint id
+ * @domain: the domain id, from the same space as the guest's domain ids
+ *
+ * VHOST_IOMMU_IOTLB_ATTACH creates the VMM-managed domain on first use
+ * and moves the endpoint into it (detaching it from any other domain
+ * first, which invalidates what its vhost-net devices were given). A
+ * VMM-managed domain dies, with its translations, when its last endpoint
+ * leaves it. Errors: ENODEV (unknown endpoint), EEXIST (@domain is a
+ * guest-managed domain), ENOENT (F_DETACH: the endpoint is not attached to
+ * @domain), EINVAL (unknown flag; the domain has translations in a
+ * reserved region of the endpoint), ENOMEM (max_domains reached, or out of
+ * memory).
+ */
+struct vhost_iommu_iotlb_attach {
+	__u32 size;
+	__u32 flags;
+	__u32 endpoint;
+	__u32 domain;
+};
+
+#define VHOST_IOMMU_IOTLB_ATTACH_F_DETACH	(1 << 0)
+
+/**
+ * struct vhost_iommu_iotlb_entry - one translation of a VMM-managed domain
+ * @iova: first IOVA, aligned to the granule
+ * @size: bytes, a non-zero multiple of the granule; @iova + @size - 1 must
+ *	not overflow
+ * @gpa: guest-physical address of @iova, aligned to the granule
+ *	(INVALIDATE: must be 0)
+ * @perm: VHOST_IOMMU_ACCESS_READ and/or _WRITE (INVALIDATE: must be 0)
+ * @__reserved: must be 0
+ */
+struct vhost_iommu_iotlb_entry {
+	__aligned_u64 iova;
+	__aligned_u64 size;
+	__aligned_u64 gpa;
+	__u32 perm;
+	__u32 __reserved;
+};
+
+/* Entries in one VHOST_IOMMU_IOTLB_UPDATE or _INVALIDATE */
+#define VHOST_IOMMU_IOTLB_MAX_BATCH	1024
+
+/**
+ * struct vhost_iommu_iotlb_batch - entries for a VMM-managed domain
+ * @size: sizeof(struct vhost_iommu_iotlb_batch)
+ * @flags: must be 0
+ * @domain: a VMM-managed domain
+ * @nr: entries at @entries, 1 to VHOST_IOMMU_IOTLB_MAX_BATCH
+ * @entries: user pointer to an array of struct vhost_iommu_iotlb_entry
+ *
+ * VHOST_IOMMU_IOTLB_UPDATE adds the translations. They are handed at once
+ * to every vhost-net device bound to an endpoint of the domain, which
+ * completes the misses they cover: one update serves every queue pair.
+ * An entry may not overlap an existing translation or another entry
+ * (invalidate first).
+ *
+ * VHOST_IOMMU_IOTLB_INVALIDATE removes every translation that intersects
+ * an entry's range, whole; before it returns, every bound vhost-net device
+ * has dropped what it was given of them.
+ *
+ * The batch is checked entirely before anything changes: an error changes
+ * nothing. Errors: EINVAL (zero @nr or @size, unknown @perm bits or no
+ * permission, @iova, @size or @gpa not aligned to the granule, non-zero
+ * reserved fields, INVALIDATE with @gpa or @perm set), E2BIG (@nr too
+ * large), EOVERFLOW (@iova + @size - 1 or @gpa + @size - 1 wraps), ENOENT
+ * (unknown domain), EPERM (@domain is guest-managed), EEXIST (UPDATE: an
+ * overlap), ENOSPC (max_mappings reached), ENOMEM.
+ */
+struct vhost_iommu_iotlb_batch {
+	__u32 size;
+	__u32 flags;
+	__u32 domain;
+	__u32 nr;
+	__aligned_u64 entries;
+};
+
+/**
+ * struct vhost_iommu_iotlb_notify - where to signal queued misses
+ * @size: sizeof(struct vhost_iommu_iotlb_notify)
+ * @flags: must be 0
+ * @fd: an eventfd, signalled when a miss record is queued; -1 for none
+ * @__reserved: must be 0
+ *
+ * VHOST_IOMMU_IOTLB_SET_NOTIFY; EBADF or EINVAL for an @fd that is not an
+ * eventfd.
+ */
+struct vhost_iommu_iotlb_notify {
+	__u32 size;
+	__u32 flags;
+	__s32 fd;
+	__u32 __reserved;
+};
+
 /*
  * Device ioctls. Mainline's VHOST_* ioctls use numbers 0x00 to 0x8f of the
  * VHOST_VIRTIO type; these start at 0xa0.
@@ -291,5 +445,9 @@ struct vhost_iommu_bind {
 #define VHOST_IOMMU_TRANSLATE		_IO(VHOST_VIRTIO, 0xa5)
 #define VHOST_IOMMU_BIND_NET		_IO(VHOST_VIRTIO, 0xa6)
 #define VHOST_IOMMU_UNBIND_NET		_IO(VHOST_VIRTIO, 0xa7)
+#define VHOST_IOMMU_IOTLB_ATTACH	_IO(VHOST_VIRTIO, 0xa8)
+#define VHOST_IOMMU_IOTLB_UPDATE	_IO(VHOST_VIRTIO, 0xa9)
+#define VHOST_IOMMU_IOTLB_INVALIDATE	_IO(VHOST_VIRTIO, 0xaa)
+#define VHOST_IOMMU_IOTLB_SET_NOTIFY	_IO(VHOST_VIRTIO, 0xab)
 
 #endif /* _UAPI_LINUX_VHOST_IOMMU_H */

@@ -647,6 +647,7 @@ FIXTURE_VARIANT(argsize) {
 	bool out;		/* the kernel writes the struct back */
 	uint32_t flags_off;	/* a u32 flags/reserved field */
 	uint32_t flags_bad;	/* a value of it that must be refused */
+	uint32_t minsz;		/* size of the first version, 0: @size */
 };
 
 FIXTURE_VARIANT_ADD(argsize, get_config) {
@@ -671,7 +672,7 @@ FIXTURE_VARIANT_ADD(argsize, del_endpoint) {
 
 FIXTURE_VARIANT_ADD(argsize, get_stats) {
 	VHOST_IOMMU_GET_STATS, sizeof(struct vhost_iommu_stats), true,
-	4, 1,
+	4, 1, offsetof(struct vhost_iommu_stats, iotlb_misses),
 };
 
 FIXTURE_VARIANT_ADD(argsize, translate) {
@@ -743,7 +744,7 @@ TEST_F(argsize, exact)
 TEST_F(argsize, short_size)
 {
 	EXPECT_EQ(-EINVAL, vmm_ioctl(self->fd, variant->req,
-				     ARG(variant->size - 1)));
+				     ARG((variant->minsz ?: variant->size) - 1)));
 	EXPECT_EQ(-EINVAL, vmm_ioctl(self->fd, variant->req,
 				     ARG(8)));
 	EXPECT_EQ(-EINVAL, vmm_ioctl(self->fd, variant->req,
@@ -905,6 +906,31 @@ TEST_F(vring, get_base_idle)
 	VMM_OK(vmm_vq_stop(&self->v, 0, &base));
 	EXPECT_EQ(0, base);
 	VMM_OK(vmm_vq_restart(&self->v, 0, base));
+}
+
+/* A caller built against the first struct version gets that much, no more. */
+TEST(stats_first_version)
+{
+	uint32_t min = offsetof(struct vhost_iommu_stats, iotlb_misses);
+	uint8_t buf[sizeof(struct vhost_iommu_stats)];
+	struct vhost_iommu_stats *s = (void *)buf;
+	unsigned int i;
+	int fd;
+
+	fd = vmm_open_dev();
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ioctl(fd, VHOST_SET_OWNER, NULL));
+	ASSERT_EQ(0, vmm_set_bypass(fd, 1));
+	ASSERT_EQ(0, vmm_add_endpoint(fd, 7, NULL, 0));
+	memset(buf, 0, min);
+	memset(buf + min, 0x5a, sizeof(buf) - min);
+	s->size = min;
+	EXPECT_EQ(0, vmm_ioctl(fd, VHOST_IOMMU_GET_STATS, buf));
+	EXPECT_EQ(min, s->size);
+	EXPECT_EQ(1, s->endpoints);
+	for (i = min; i < sizeof(buf); i++)
+		ASSERT_EQ(0x5a, buf[i]) TH_LOG("byte %u", i);
+	close(fd);
 }
 
 TEST_HARNESS_MAIN

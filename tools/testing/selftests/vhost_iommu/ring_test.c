@@ -347,14 +347,18 @@ TEST_F(ring, indirect_next_out_of_range)
 	post_ring_error(_metadata, self, d, 1);
 }
 
-/* Rings the VMM's mm cannot read */
-TEST_F(ring, ring_unreadable)
+/*
+ * Sets queue @q up again on fresh memory, then unmaps that memory: the
+ * rings are addresses the VMM's mm cannot read.
+ */
+static void ring_on_unmapped_memory(struct __test_metadata *_metadata,
+				    struct _test_data_ring *self, unsigned int q)
 {
-	struct vhost_vring_state s = { .index = 1, .num = 256 };
-	struct vhost_vring_file f = { .index = 1 };
-	struct vhost_vring_addr a = { .index = 1 };
-	uint8_t *r;
+	struct vhost_vring_state s = { .index = q, .num = 256 };
+	struct vhost_vring_file f = { .index = q };
+	struct vhost_vring_addr a = { .index = q };
 	int fd = self->v.fd;
+	uint8_t *r;
 
 	r = mmap(NULL, 0x100000, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -362,19 +366,25 @@ TEST_F(ring, ring_unreadable)
 	a.desc_user_addr = (uintptr_t)r;
 	a.avail_user_addr = (uintptr_t)r + 0x80000;
 	a.used_user_addr = (uintptr_t)r + 0x92000;
-	/* The event queue, set up again on memory that then goes away */
-	ASSERT_EQ(0, vmm_vq_stop(&self->v, 1, &s.num));
+	ASSERT_EQ(0, vmm_vq_stop(&self->v, q, &s.num));
 	s.num = 256;
 	ASSERT_EQ(0, ioctl(fd, VHOST_SET_VRING_NUM, &s));
 	ASSERT_EQ(0, ioctl(fd, VHOST_SET_VRING_ADDR, &a));
 	s.num = 0;
 	ASSERT_EQ(0, ioctl(fd, VHOST_SET_VRING_BASE, &s));
-	f.fd = self->v.vq[1].kick;
+	f.fd = self->v.vq[q].kick;
 	ASSERT_EQ(0, ioctl(fd, VHOST_SET_VRING_KICK, &f));
 	ASSERT_EQ(0, munmap(r, 0x100000));
-	VMM_OK(vmm_notify(&self->v.vq[1]));
+	VMM_OK(vmm_notify(&self->v.vq[q]));
+}
+
+/* Rings the VMM's mm cannot read: the event queue */
+TEST_F(ring, ring_unreadable)
+{
+	ring_on_unmapped_memory(_metadata, self, 1);
 	/* A fault report makes the device read the ring */
-	EXPECT_EQ(-ENXIO, vmm_translate(fd, EP1, 0, VHOST_IOMMU_ACCESS_READ,
+	EXPECT_EQ(-ENXIO, vmm_translate(self->v.fd, EP1, 0,
+					VHOST_IOMMU_ACCESS_READ,
 					VHOST_IOMMU_TRANSLATE_F_REPORT, NULL));
 	VMM_OK(vmm_wait_err(&self->v, 1, VMM_TIMEOUT_MS));
 	EXPECT_EQ(self->s0.ring_errors + 1, stats(self).ring_errors);
@@ -384,28 +394,7 @@ TEST_F(ring, ring_unreadable)
 
 TEST_F(ring, request_ring_unreadable)
 {
-	struct vhost_vring_state s = { .index = 0, .num = 256 };
-	struct vhost_vring_file f = { .index = 0 };
-	struct vhost_vring_addr a = { .index = 0 };
-	uint8_t *r;
-	int fd = self->v.fd;
-
-	r = mmap(NULL, 0x100000, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, r);
-	a.desc_user_addr = (uintptr_t)r;
-	a.avail_user_addr = (uintptr_t)r + 0x80000;
-	a.used_user_addr = (uintptr_t)r + 0x92000;
-	ASSERT_EQ(0, vmm_vq_stop(&self->v, 0, &s.num));
-	s.num = 256;
-	ASSERT_EQ(0, ioctl(fd, VHOST_SET_VRING_NUM, &s));
-	ASSERT_EQ(0, ioctl(fd, VHOST_SET_VRING_ADDR, &a));
-	s.num = 0;
-	ASSERT_EQ(0, ioctl(fd, VHOST_SET_VRING_BASE, &s));
-	f.fd = self->v.vq[0].kick;
-	ASSERT_EQ(0, ioctl(fd, VHOST_SET_VRING_KICK, &f));
-	ASSERT_EQ(0, munmap(r, 0x100000));
-	VMM_OK(vmm_notify(&self->v.vq[0]));
+	ring_on_unmapped_memory(_metadata, self, 0);
 	expect_ring_error(_metadata, self);
 }
 

@@ -1,0 +1,692 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * vhost-iommu: the vhost-net bridge.
+ *
+ * A vhost-net device with VIRTIO_F_ACCESS_PLATFORM translates IOVAs through
+ * its device IOTLB and queues a MISS message, readable on its file, for an
+ * IOVA it cannot translate. Bound to an endpoint here, it is served by this
+ * device instead of the VMM, through its public file interface only: the
+ * file's wait queue tells us a miss is queued, kernel_read() takes it and
+ * kernel_write() of an UPDATE answers it with the largest range we can give
+ * (the whole mapping, cut to the memory region). Misses we cannot serve
+ * become fault reports and stay unanswered: vhost-net keeps the queue
+ * stalled on that access, as a device would be blocked by an IOMMU.
+ *
+ * Every UPDATE is computed and written under domain_lock, as are the
+ * INVALIDATEs of UNMAP, DETACH and ATTACH, so a stale translation never
+ * overtakes the invalidation that removes it. What each vhost-net device
+ * was handed is tracked per bridge (struct vhost_iommu_bridge.handed) so
+ * that only those ranges are invalidated: a strict-mode guest pays nothing
+ * for mappings vhost-net never used.
+ */
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/poll.h>
+#include <linux/slab.h>
+
+#include "iommu.h"
+
+bool vhost_iommu_push_on_map;
+module_param_named(push_on_map, vhost_iommu_push_on_map, bool, 0644);
+MODULE_PARM_DESC(push_on_map,
+		 "Hand new mappings to bound vhost-net devices at MAP time");
+
+/* Every bound vhost-net file, of any device: a file is bound once. */
+static DEFINE_MUTEX(vhost_iommu_bound_lock);
+static LIST_HEAD(vhost_iommu_bound);
+
+/* vhost_chr_read_iter() needs no more; a shorter read returns 0. */
+static_assert(sizeof(struct vhost_msg) == sizeof(struct vhost_msg_v2));
+
+static bool vhost_iommu_is_vhost_net(struct file *file)
+{
+	struct inode *inode = file_inode(file);
+
+	return S_ISCHR(inode->i_mode) && imajor(inode) == MISC_MAJOR &&
+	       iminor(inode) == VHOST_NET_MINOR;
+}
+
+/*
+ * vhost-net keeps its owner private; ask it. VHOST_SET_MEM_TABLE checks
+ * the owner first (EPERM) and then fails to read its argument from an
+ * address no process can map (EFAULT), changing nothing.
+ */
+static int vhost_iommu_check_net_owner(struct file *file)
+{
+	long ret;
+
+	ret = file->f_op->unlocked_ioctl(file, VHOST_SET_MEM_TABLE, ~0UL);
+	return ret == -EFAULT ? 0 : -EPERM;
+}
+
+static int vhost_iommu_iotlb_write(struct vhost_iommu_bridge *b, u32 type,
+				   u8 op, u64 iova, u64 size, u64 uaddr,
+				   u8 perm)
+{
+	struct vhost_msg_v2 msg = {
+		.type = type,
+		.iotlb = {
+			.iova = iova,
+			.size = size,
+			.uaddr = uaddr,
+			.perm = perm,
+			.type = op,
+		},
+	};
+	loff_t pos = 0;
+	ssize_t ret;
+
+	ret = kernel_write(b->file, &msg, sizeof(msg), &pos);
+	if (ret == sizeof(msg))
+		return 0;
+	atomic64_inc(&b->vi->stats.iotlb_errors);
+	return ret < 0 ? ret : -EIO;
+}
+
+/* Drops [first, last] from the vhost-net device and from @handed. */
+static void vhost_iommu_bridge_inval(struct vhost_iommu_bridge *b,
+				     u64 first, u64 last)
+{
+	struct vhost_iommu *vi = b->vi;
+	u64 size = last - first + 1;
+
+	lockdep_assert_held(&vi->domain_lock);
+	/* The whole 64-bit space does not fit in a size: two messages. */
+	if (!size) {
+		size = 1ULL << 63;
+		vhost_iommu_iotlb_write(b, VHOST_IOTLB_MSG_V2,
+					VHOST_IOTLB_INVALIDATE, first, size,
+					0, 0);
+		atomic64_inc(&vi->stats.iotlb_invalidations);
+		first += size;
+	}
+	vhost_iommu_iotlb_write(b, VHOST_IOTLB_MSG_V2, VHOST_IOTLB_INVALIDATE,
+				first, size, 0, 0);
+	atomic64_inc(&vi->stats.iotlb_invalidations);
+	/* On ENOMEM the ranges stay tracked: a later drop repeats them. */
+	mtree_store_range(&b->handed, first, last, NULL, GFP_KERNEL_ACCOUNT);
+}
+
+/* Invalidates what was handed out within [first, last], if anything. */
+static void vhost_iommu_bridge_drop(struct vhost_iommu_bridge *b,
+				    u64 first, u64 last)
+{
+	unsigned long index = first;
+
+	if (mt_find(&b->handed, &index, last))
+		vhost_iommu_bridge_inval(b, first, last);
+}
+
+/*
+ * Records [iova, iova + size) and writes it as an UPDATE. @type is the
+ * message format of the miss, or V2.
+ */
+static int vhost_iommu_bridge_hand(struct vhost_iommu_bridge *b, u32 type,
+				   u64 iova, u64 size, u64 uaddr, u8 perm)
+{
+	int ret;
+
+	lockdep_assert_held(&b->vi->domain_lock);
+	ret = mtree_store_range(&b->handed, iova, iova + size - 1, b,
+				GFP_KERNEL_ACCOUNT);
+	if (ret)
+		return ret;
+	ret = vhost_iommu_iotlb_write(b, type, VHOST_IOTLB_UPDATE, iova, size,
+				      uaddr, perm);
+	if (!ret)
+		atomic64_inc(&b->vi->stats.iotlb_updates);
+	return ret;
+}
+
+static u8 vhost_iommu_map_perm(u32 flags)
+{
+	u8 perm = 0;
+
+	if (flags & VIRTIO_IOMMU_MAP_F_READ)
+		perm |= VHOST_ACCESS_RO;
+	if (flags & VIRTIO_IOMMU_MAP_F_WRITE)
+		perm |= VHOST_ACCESS_WO;
+	return perm;
+}
+
+/* Hands out the part of @map that memory region @r backs. */
+static int vhost_iommu_bridge_hand_map(struct vhost_iommu_bridge *b,
+				       u32 type,
+				       const struct vhost_iommu_mapping *map,
+				       const struct vhost_memory_region *r)
+{
+	u64 rlast = r->guest_phys_addr + r->memory_size - 1;
+	u64 first, last;
+
+	first = max(map->phys, r->guest_phys_addr);
+	last = min(map->phys + (map->last - map->iova), rlast);
+	return vhost_iommu_bridge_hand(b, type, map->iova + (first - map->phys),
+				       last - first + 1,
+				       r->userspace_addr +
+				       (first - r->guest_phys_addr),
+				       vhost_iommu_map_perm(map->flags));
+}
+
+/* Bypass: the memory region holding @gpa, at IOVA == GPA. */
+static int vhost_iommu_bridge_hand_identity(struct vhost_iommu_bridge *b,
+					    u32 type, u64 gpa)
+{
+	struct vhost_memory_region r;
+
+	if (!vhost_iommu_mem_lookup(b->vi, gpa, &r))
+		return -ENOENT;
+	return vhost_iommu_bridge_hand(b, type, r.guest_phys_addr,
+				       r.memory_size, r.userspace_addr,
+				       VHOST_ACCESS_RW);
+}
+
+static u32 vhost_iommu_access(u8 perm)
+{
+	u32 access = 0;
+
+	if (perm & VHOST_ACCESS_RO)
+		access |= VHOST_IOMMU_ACCESS_READ;
+	if (perm & VHOST_ACCESS_WO)
+		access |= VHOST_IOMMU_ACCESS_WRITE;
+	return access;
+}
+
+/*
+ * Resolves one miss of access @perm (VHOST_ACCESS_*) at @iova. Returns 0
+ * when answered, -EAGAIN when queued for the VMM (VMM-managed domain),
+ * else the fault reason to report.
+ */
+static int vhost_iommu_bridge_resolve(struct vhost_iommu_bridge *b,
+				      u32 type, u64 iova, u8 perm)
+{
+	struct vhost_iommu *vi = b->vi;
+	struct vhost_iommu_mapping *map;
+	struct vhost_iommu_domain *dom;
+	struct vhost_memory_region r;
+	struct vhost_iommu_ep *ep;
+	u32 need;
+
+	ep = xa_load(&vi->endpoints, b->endpoint);
+	dom = rcu_dereference_protected(ep->domain,
+					lockdep_is_held(&vi->domain_lock));
+	if (dom ? dom->bypass : vi->config.bypass)
+		return vhost_iommu_bridge_hand_identity(b, type, iova) ?
+		       VIRTIO_IOMMU_FAULT_R_MAPPING : 0;
+	if (!dom)
+		return VIRTIO_IOMMU_FAULT_R_DOMAIN;
+	map = mtree_load(&dom->mappings, iova);
+	/* VHOST_IOMMU_ACCESS_* and VIRTIO_IOMMU_MAP_F_* share their bits */
+	need = vhost_iommu_access(perm);
+	if (need && (!map || (map->flags & need) != need) && dom->vmm) {
+		vhost_iommu_iotlb_queue_miss(vi, dom, b->endpoint, iova, need);
+		return -EAGAIN;
+	}
+	if (!map || !need || (map->flags & need) != need)
+		return VIRTIO_IOMMU_FAULT_R_MAPPING;
+	/* Not guest memory (MMIO): nothing vhost-net could access. */
+	if (!vhost_iommu_mem_lookup(vi, map->phys + (iova - map->iova), &r) ||
+	    vhost_iommu_bridge_hand_map(b, type, map, &r))
+		return VIRTIO_IOMMU_FAULT_R_MAPPING;
+	return 0;
+}
+
+/* Serves one miss. Context: vhost_iommu.domain_lock held. */
+static void vhost_iommu_bridge_miss(struct vhost_iommu_bridge *b,
+				    const struct vhost_msg_v2 *msg)
+{
+	struct vhost_iommu *vi = b->vi;
+	u32 flags = VIRTIO_IOMMU_FAULT_F_ADDRESS;
+	u64 iova = msg->iotlb.iova;
+	u8 perm = msg->iotlb.perm;
+	int reason;
+
+	reason = vhost_iommu_bridge_resolve(b, msg->type, iova, perm);
+	if (!reason)
+		atomic64_inc(&vi->stats.iotlb_served);
+	if (reason <= 0)
+		return;
+	if (perm & VHOST_ACCESS_RO)
+		flags |= VIRTIO_IOMMU_FAULT_F_READ;
+	if (perm & VHOST_ACCESS_WO)
+		flags |= VIRTIO_IOMMU_FAULT_F_WRITE;
+	vhost_iommu_report_fault(vi, reason, flags, b->endpoint, iova);
+}
+
+/*
+ * Whether the next miss might need a slot of the full miss queue: it then
+ * waits in vhost-net until the VMM reads. Context: domain_lock held.
+ */
+static bool vhost_iommu_bridge_must_wait(struct vhost_iommu_bridge *b)
+{
+	struct vhost_iommu *vi = b->vi;
+	struct vhost_iommu_ep *ep = xa_load(&vi->endpoints, b->endpoint);
+	struct vhost_iommu_domain *dom;
+
+	dom = rcu_dereference_protected(ep->domain,
+					lockdep_is_held(&vi->domain_lock));
+	return vhost_iommu_iotlb_must_wait(vi, dom);
+}
+
+/* Reads one message; false when there is none, or reading failed. */
+static bool vhost_iommu_bridge_read(struct vhost_iommu_bridge *b,
+				    struct vhost_msg_v2 *msg)
+{
+	loff_t pos = 0;
+	ssize_t ret;
+
+	/* vhost-net would sleep in read until the next miss. */
+	if (!(READ_ONCE(b->file->f_flags) & O_NONBLOCK)) {
+		atomic64_inc(&b->vi->stats.iotlb_errors);
+		return false;
+	}
+	ret = kernel_read(b->file, msg, sizeof(*msg), &pos);
+	if (ret == sizeof(*msg))
+		return true;
+	if (ret != -EAGAIN)
+		atomic64_inc(&b->vi->stats.iotlb_errors);
+	return false;
+}
+
+/*
+ * Reads and serves one message. Returns false when the work should stop:
+ * unbinding, nothing to read, or the miss queue is full.
+ * Context: domain_lock held, so the read, the lookup and the answer are
+ * one step for UNMAP and DETACH.
+ */
+static bool vhost_iommu_bridge_step(struct vhost_iommu_bridge *b)
+{
+	struct vhost_msg_v2 msg;
+
+	if (b->dead)
+		return false;
+	if (vhost_iommu_bridge_must_wait(b)) {
+		b->stalled = true;
+		return false;
+	}
+	if (!vhost_iommu_bridge_read(b, &msg))
+		return false;
+	if ((msg.type == VHOST_IOTLB_MSG || msg.type == VHOST_IOTLB_MSG_V2) &&
+	    msg.iotlb.type == VHOST_IOTLB_MISS) {
+		atomic64_inc(&b->vi->stats.iotlb_misses);
+		vhost_iommu_bridge_miss(b, &msg);
+	}
+	return true;
+}
+
+/* The bridge's work: serves up to VHOST_IOMMU_BUDGET misses per run. */
+static void vhost_iommu_bridge_work(struct vhost_iommu_work *work)
+{
+	struct vhost_iommu_bridge *b;
+	struct vhost_iommu *vi;
+	unsigned int n;
+	bool more = true;
+
+	b = container_of(work, struct vhost_iommu_bridge, work);
+	vi = b->vi;
+	for (n = 0; more && n < VHOST_IOMMU_BUDGET; n++) {
+		mutex_lock(&vi->domain_lock);
+		more = vhost_iommu_bridge_step(b);
+		/* More may be queued: run again after the other works. */
+		if (more && n == VHOST_IOMMU_BUDGET - 1)
+			vhost_iommu_work_queue(vi, &b->work);
+		mutex_unlock(&vi->domain_lock);
+	}
+}
+
+/**
+ * vhost_iommu_bridge_resume() - the miss queue has room again
+ * @vi: the device
+ *
+ * Context: vhost_iommu.domain_lock held.
+ */
+void vhost_iommu_bridge_resume(struct vhost_iommu *vi)
+{
+	struct vhost_iommu_bridge *b;
+	struct vhost_iommu_ep *ep;
+	unsigned long index;
+
+	lockdep_assert_held(&vi->domain_lock);
+	xa_for_each(&vi->endpoints, index, ep)
+		list_for_each_entry(b, &ep->bridges, ep_node)
+			if (b->stalled) {
+				b->stalled = false;
+				vhost_iommu_work_queue(vi, &b->work);
+			}
+}
+
+/* Wake-up of the vhost-net file: IRQs off, its wait-queue lock held. */
+static int vhost_iommu_bridge_wake(wait_queue_entry_t *wait,
+				   unsigned int mode, int sync, void *key)
+{
+	struct vhost_iommu_bridge *b;
+
+	b = container_of(wait, struct vhost_iommu_bridge, wait);
+	if (!key || (key_to_poll(key) & EPOLLIN))
+		vhost_iommu_work_queue(b->vi, &b->work);
+	return 0;
+}
+
+static void vhost_iommu_bridge_queue_proc(struct file *file,
+					  wait_queue_head_t *wqh,
+					  poll_table *table)
+{
+	struct vhost_iommu_bridge *b;
+
+	b = container_of(table, struct vhost_iommu_bridge, table);
+	b->wqh = wqh;
+	add_wait_queue(wqh, &b->wait);
+}
+
+/* Makes reads of the file non-blocking; unbind restores the flag. */
+static void vhost_iommu_bridge_set_nonblock(struct vhost_iommu_bridge *b,
+					    bool nonblock)
+{
+	struct file *file = b->file;
+
+	spin_lock(&file->f_lock);
+	if (nonblock) {
+		b->was_nonblock = file->f_flags & O_NONBLOCK;
+		file->f_flags |= O_NONBLOCK;
+	} else if (!b->was_nonblock) {
+		file->f_flags &= ~O_NONBLOCK;
+	}
+	spin_unlock(&file->f_lock);
+}
+
+static int vhost_iommu_bound_add(struct vhost_iommu_bridge *b)
+{
+	struct vhost_iommu_bridge *other;
+	int ret = 0;
+
+	mutex_lock(&vhost_iommu_bound_lock);
+	list_for_each_entry(other, &vhost_iommu_bound, all_node)
+		if (other->file == b->file)
+			ret = -EBUSY;
+	if (!ret)
+		list_add(&b->all_node, &vhost_iommu_bound);
+	mutex_unlock(&vhost_iommu_bound_lock);
+	return ret;
+}
+
+static void vhost_iommu_bound_del(struct vhost_iommu_bridge *b)
+{
+	mutex_lock(&vhost_iommu_bound_lock);
+	list_del(&b->all_node);
+	mutex_unlock(&vhost_iommu_bound_lock);
+}
+
+/* Puts the bridge on its endpoint; it serves misses from now on. */
+static int vhost_iommu_bridge_link(struct vhost_iommu *vi,
+				   struct vhost_iommu_bridge *b)
+{
+	struct vhost_iommu_ep *ep;
+	int ret = 0;
+
+	mutex_lock(&vi->domain_lock);
+	ep = xa_load(&vi->endpoints, b->endpoint);
+	if (!ep)
+		ret = -ENODEV;
+	else if (vi->nr_bound >= VHOST_IOMMU_MAX_BOUND)
+		ret = -ENOSPC;
+	if (!ret) {
+		list_add_tail(&b->ep_node, &ep->bridges);
+		vi->nr_bound++;
+	}
+	mutex_unlock(&vi->domain_lock);
+	return ret;
+}
+
+static struct vhost_iommu_bridge *vhost_iommu_bridge_alloc(struct file *file,
+							   u32 endpoint)
+{
+	struct vhost_iommu_bridge *b;
+
+	b = kzalloc(sizeof(*b), GFP_KERNEL_ACCOUNT);
+	if (!b)
+		return NULL;
+	b->endpoint = endpoint;
+	b->file = file;
+	mt_init(&b->handed);
+	init_waitqueue_func_entry(&b->wait, vhost_iommu_bridge_wake);
+	init_poll_funcptr(&b->table, vhost_iommu_bridge_queue_proc);
+	return b;
+}
+
+static struct file *vhost_iommu_net_fget(int fd)
+{
+	struct file *file = fget(fd);
+	int ret;
+
+	if (!file)
+		return ERR_PTR(-EBADF);
+	ret = -EINVAL;
+	if (!vhost_iommu_is_vhost_net(file))
+		goto err_put;
+	/* kernel_read() and kernel_write() need both. */
+	ret = -EBADF;
+	if ((file->f_mode & (FMODE_READ | FMODE_WRITE)) !=
+	    (FMODE_READ | FMODE_WRITE))
+		goto err_put;
+	ret = vhost_iommu_check_net_owner(file);
+	if (ret)
+		goto err_put;
+	return file;
+
+err_put:
+	fput(file);
+	return ERR_PTR(ret);
+}
+
+/**
+ * vhost_iommu_bind() - VHOST_IOMMU_BIND_NET
+ * @vi: the device
+ * @endpoint: endpoint id
+ * @fd: a vhost-net file descriptor of the caller
+ *
+ * Context: vhost_iommu.mutex held, the owner's process, worker running.
+ * Return: 0 or a negative errno, as documented in the uapi header.
+ */
+int vhost_iommu_bind(struct vhost_iommu *vi, u32 endpoint, int fd)
+{
+	struct vhost_iommu_bridge *b;
+	struct file *file;
+	__poll_t mask;
+	int ret;
+
+	file = vhost_iommu_net_fget(fd);
+	if (IS_ERR(file))
+		return PTR_ERR(file);
+	ret = -ENOMEM;
+	b = vhost_iommu_bridge_alloc(file, endpoint);
+	if (!b)
+		goto err_fput;
+	b->vi = vi;
+	vhost_iommu_work_init(&b->work, vhost_iommu_bridge_work);
+	ret = vhost_iommu_bound_add(b);
+	if (ret)
+		goto err_free;
+	ret = vhost_iommu_bridge_link(vi, b);
+	if (ret)
+		goto err_bound_del;
+	list_add_tail(&b->dev_node, &vi->bridges);
+
+	vhost_iommu_bridge_set_nonblock(b, true);
+	mask = vfs_poll(file, &b->table);
+	/* Misses queued before the hook raised no wake-up. */
+	if (mask & EPOLLIN)
+		vhost_iommu_work_queue(vi, &b->work);
+	return 0;
+
+err_bound_del:
+	vhost_iommu_bound_del(b);
+err_free:
+	kfree(b);
+err_fput:
+	fput(file);
+	return ret;
+}
+
+/* Unhooks, forgets and releases a bridge. Context: as vhost_iommu_bind(). */
+static void vhost_iommu_bridge_release(struct vhost_iommu *vi,
+				       struct vhost_iommu_bridge *b)
+{
+	if (b->wqh)
+		remove_wait_queue(b->wqh, &b->wait);
+	mutex_lock(&vi->domain_lock);
+	b->dead = true;
+	list_del(&b->ep_node);
+	vi->nr_bound--;
+	/* What vhost-net keeps would escape every later UNMAP. */
+	vhost_iommu_bridge_drop(b, 0, U64_MAX);
+	mutex_unlock(&vi->domain_lock);
+	/* The work may be running or queued: it does nothing once dead. */
+	vhost_iommu_flush(vi);
+	list_del(&b->dev_node);
+	vhost_iommu_bridge_set_nonblock(b, false);
+	vhost_iommu_bound_del(b);
+	mtree_destroy(&b->handed);
+	fput(b->file);
+	kfree(b);
+}
+
+/**
+ * vhost_iommu_unbind() - VHOST_IOMMU_UNBIND_NET
+ * @vi: the device
+ * @endpoint: endpoint id
+ * @fd: the vhost-net file descriptor that was bound
+ *
+ * Context: as vhost_iommu_bind().
+ * Return: 0, -EBADF or -ENOENT.
+ */
+int vhost_iommu_unbind(struct vhost_iommu *vi, u32 endpoint, int fd)
+{
+	struct vhost_iommu_bridge *b;
+	struct file *file = fget(fd);
+
+	if (!file)
+		return -EBADF;
+	list_for_each_entry(b, &vi->bridges, dev_node) {
+		if (b->file == file && b->endpoint == endpoint) {
+			vhost_iommu_bridge_release(vi, b);
+			fput(file);
+			return 0;
+		}
+	}
+	fput(file);
+	return -ENOENT;
+}
+
+/**
+ * vhost_iommu_unbind_endpoint() - unbind every vhost-net device of an endpoint
+ * @vi: the device
+ * @endpoint: endpoint id
+ *
+ * Context: as vhost_iommu_bind().
+ */
+void vhost_iommu_unbind_endpoint(struct vhost_iommu *vi, u32 endpoint)
+{
+	struct vhost_iommu_bridge *b, *next;
+
+	list_for_each_entry_safe(b, next, &vi->bridges, dev_node)
+		if (b->endpoint == endpoint)
+			vhost_iommu_bridge_release(vi, b);
+}
+
+/**
+ * vhost_iommu_unbind_all() - unbind every vhost-net device
+ * @vi: the device
+ *
+ * Context: vhost_iommu.mutex held, before the worker stops.
+ */
+void vhost_iommu_unbind_all(struct vhost_iommu *vi)
+{
+	struct vhost_iommu_bridge *b, *next;
+
+	list_for_each_entry_safe(b, next, &vi->bridges, dev_node)
+		vhost_iommu_bridge_release(vi, b);
+}
+
+/**
+ * vhost_iommu_bridge_ep_changed() - an endpoint changed domain
+ * @vi: the device
+ * @ep: the endpoint, attached elsewhere, detached, or its bypass changed
+ *
+ * Everything its vhost-net devices were handed came from the old state.
+ * Context: vhost_iommu.domain_lock held.
+ */
+void vhost_iommu_bridge_ep_changed(struct vhost_iommu *vi,
+				   struct vhost_iommu_ep *ep)
+{
+	struct vhost_iommu_bridge *b;
+
+	lockdep_assert_held(&vi->domain_lock);
+	list_for_each_entry(b, &ep->bridges, ep_node)
+		vhost_iommu_bridge_drop(b, 0, U64_MAX);
+}
+
+/**
+ * vhost_iommu_bridge_unmapped() - [start, end] of a domain was unmapped
+ * @vi: the device
+ * @dom: the domain
+ * @start: first IOVA
+ * @end: last IOVA (inclusive)
+ *
+ * Returns once every vhost-net device bound to an endpoint of @dom that
+ * was handed part of the range has dropped it.
+ * Context: vhost_iommu.domain_lock held.
+ */
+void vhost_iommu_bridge_unmapped(struct vhost_iommu *vi,
+				 struct vhost_iommu_domain *dom,
+				 u64 start, u64 end)
+{
+	struct vhost_iommu_bridge *b;
+	struct vhost_iommu_ep *ep;
+	unsigned long index;
+
+	lockdep_assert_held(&vi->domain_lock);
+	xa_for_each(&dom->endpoints, index, ep)
+		list_for_each_entry(b, &ep->bridges, ep_node)
+			vhost_iommu_bridge_drop(b, start, end);
+}
+
+/**
+ * vhost_iommu_bridge_mapped() - a mapping was created
+ * @vi: the device
+ * @dom: its domain
+ * @map: the mapping
+ * @push: hand it out even without push_on_map
+ *
+ * With push_on_map or @push, hands the mapping to every vhost-net device
+ * bound to an endpoint of @dom, without waiting for their misses.
+ * Context: vhost_iommu.domain_lock held.
+ */
+void vhost_iommu_bridge_mapped(struct vhost_iommu *vi,
+			       struct vhost_iommu_domain *dom,
+			       const struct vhost_iommu_mapping *map, bool push)
+{
+	u64 glast = map->phys + (map->last - map->iova);
+	struct vhost_iommu_bridge *b;
+	struct vhost_memory_region r;
+	struct vhost_iommu_ep *ep;
+	unsigned long index;
+	u64 gpa;
+
+	lockdep_assert_held(&vi->domain_lock);
+	if (!push && !READ_ONCE(vhost_iommu_push_on_map))
+		return;
+	/* One UPDATE per memory region, up to the first hole. */
+	for (gpa = map->phys; gpa <= glast; gpa += r.memory_size) {
+		if (!vhost_iommu_mem_lookup(vi, gpa, &r))
+			return;
+		xa_for_each(&dom->endpoints, index, ep)
+			list_for_each_entry(b, &ep->bridges, ep_node)
+				vhost_iommu_bridge_hand_map(b,
+							    VHOST_IOTLB_MSG_V2,
+							    map, &r);
+		gpa = r.guest_phys_addr;
+		if (gpa + r.memory_size < gpa)
+			return;
+	}
+}
