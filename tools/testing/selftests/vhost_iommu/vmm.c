@@ -239,6 +239,25 @@ int vmm_vq_restart(struct vmm *v, unsigned int q, unsigned int base)
 	return 0;
 }
 
+/* Both virtqueues, as the options ask */
+static int setup_rings(struct vmm *v)
+{
+	unsigned int q;
+	int ret;
+
+	if (v->opts.no_rings)
+		return 0;
+	for (q = 0; q < VHOST_IOMMU_VQ_MAX; q++) {
+		if (q == VHOST_IOMMU_VQ_EVENT && v->opts.no_event_ring)
+			break;
+		ret = vmm_vq_setup(v, q, v->opts.num[q] ? v->opts.num[q] :
+				   VMM_DEFAULT_NUM);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 int vmm_init(struct vmm *v, const struct vmm_opts *o)
 {
 	struct vhost_iommu_config c;
@@ -262,7 +281,7 @@ int vmm_init(struct vmm *v, const struct vmm_opts *o)
 	if (v->opts.user_device) {
 		v->features = v->opts.features ? v->opts.features :
 			      VMM_ALL_FEATURES;
-		goto rings;
+		return setup_rings(v);
 	}
 	v->fd = vmm_open_dev();
 	if (v->fd < 0)
@@ -282,18 +301,7 @@ int vmm_init(struct vmm *v, const struct vmm_opts *o)
 	if (ret)
 		return fail(ret, "VHOST_IOMMU_GET_CONFIG: %s", strerror(-ret));
 	v->probe_size = c.probe_size;
-rings:
-	if (v->opts.no_rings)
-		return 0;
-	for (q = 0; q < VHOST_IOMMU_VQ_MAX; q++) {
-		if (q == VHOST_IOMMU_VQ_EVENT && v->opts.no_event_ring)
-			break;
-		ret = vmm_vq_setup(v, q, v->opts.num[q] ? v->opts.num[q] :
-				   VMM_DEFAULT_NUM);
-		if (ret)
-			return ret;
-	}
-	return 0;
+	return setup_rings(v);
 }
 
 void vmm_fini(struct vmm *v)
