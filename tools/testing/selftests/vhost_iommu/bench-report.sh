@@ -65,7 +65,7 @@ END {
 	for (s = 0; s < nsec; s++) {
 		sec = order[s]
 		printf "\n== %s ==\n", (sec in title) ? title[sec] : sec
-		printf "%-12s %-26s %-34s %11s %11s %11s %7s %3s  %s\n", "figure",
+		printf "%-14s %-26s %-40s %11s %11s %11s %7s %3s  %s\n", "figure",
 			"mode", "config", "median", "min", "max", "spread", "n", "unit"
 		for (i = 0; i < count[sec]; i++) {
 			split(rec[sec, i], f, ",")
@@ -75,7 +75,7 @@ END {
 				spread = sprintf("%.0f%%", 100 * (f[8] - f[7]) / f[6])
 			else
 				spread = "0%"
-			printf "%-12s %-26s %-34s %11s %11s %11s %7s %3s  %s\n", f[2],
+			printf "%-14s %-26s %-40s %11s %11s %11s %7s %3s  %s\n", f[2],
 				f[3], f[4], fmt(f[6]), fmt(f[7]), fmt(f[8]), spread,
 				f[9], f[5]
 		}
