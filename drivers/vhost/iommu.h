@@ -318,6 +318,10 @@ struct vhost_iommu_stats_k {
  *	vhost_iommu.domain_lock
  * @stalled: waits for room in the miss queue; protected by
  *	vhost_iommu.domain_lock
+ * @blocked: IOVAs of misses left unanswered (faults), most recent last;
+ *	a MAP that covers one answers it. Protected by domain_lock, as is
+ *	@nr_blocked
+ * @nr_blocked: entries in @blocked
  * @handed: IOVA ranges handed out to @file and not invalidated since,
  *	(a superset of what vhost-net holds); protected by
  *	vhost_iommu.domain_lock
@@ -336,6 +340,8 @@ struct vhost_iommu_bridge {
 	struct list_head all_node;
 	bool dead;
 	bool stalled;
+	u64 blocked[8];
+	unsigned int nr_blocked;
 	struct maple_tree handed;
 	poll_table table;
 	wait_queue_head_t *wqh;

@@ -91,19 +91,20 @@ static void vhost_iommu_bridge_inval(struct vhost_iommu_bridge *b,
 {
 	struct vhost_iommu *vi = b->vi;
 	u64 size = last - first + 1;
+	u64 iova = first;
 
 	lockdep_assert_held(&vi->domain_lock);
 	/* The whole 64-bit space does not fit in a size: two messages. */
 	if (!size) {
 		size = 1ULL << 63;
 		vhost_iommu_iotlb_write(b, VHOST_IOTLB_MSG_V2,
-					VHOST_IOTLB_INVALIDATE, first, size,
+					VHOST_IOTLB_INVALIDATE, iova, size,
 					0, 0);
 		atomic64_inc(&vi->stats.iotlb_invalidations);
-		first += size;
+		iova += size;
 	}
 	vhost_iommu_iotlb_write(b, VHOST_IOTLB_MSG_V2, VHOST_IOTLB_INVALIDATE,
-				first, size, 0, 0);
+				iova, size, 0, 0);
 	atomic64_inc(&vi->stats.iotlb_invalidations);
 	/* On ENOMEM the ranges stay tracked: a later drop repeats them. */
 	mtree_store_range(&b->handed, first, last, NULL, GFP_KERNEL_ACCOUNT);
@@ -232,6 +233,22 @@ static int vhost_iommu_bridge_resolve(struct vhost_iommu_bridge *b,
 	return 0;
 }
 
+/* Remembers a miss left unanswered, to answer it when it gets mapped. */
+static void vhost_iommu_bridge_block(struct vhost_iommu_bridge *b, u64 iova)
+{
+	unsigned int i;
+
+	for (i = 0; i < b->nr_blocked; i++)
+		if (b->blocked[i] == iova)
+			return;
+	if (b->nr_blocked == ARRAY_SIZE(b->blocked)) {
+		memmove(b->blocked, b->blocked + 1,
+			sizeof(b->blocked) - sizeof(b->blocked[0]));
+		b->nr_blocked--;
+	}
+	b->blocked[b->nr_blocked++] = iova;
+}
+
 /* Serves one miss. Context: vhost_iommu.domain_lock held. */
 static void vhost_iommu_bridge_miss(struct vhost_iommu_bridge *b,
 				    const struct vhost_msg_v2 *msg)
@@ -247,6 +264,7 @@ static void vhost_iommu_bridge_miss(struct vhost_iommu_bridge *b,
 		atomic64_inc(&vi->stats.iotlb_served);
 	if (reason <= 0)
 		return;
+	vhost_iommu_bridge_block(b, iova);
 	if (perm & VHOST_ACCESS_RO)
 		flags |= VIRTIO_IOMMU_FAULT_F_READ;
 	if (perm & VHOST_ACCESS_WO)
@@ -651,6 +669,45 @@ void vhost_iommu_bridge_unmapped(struct vhost_iommu *vi,
 			vhost_iommu_bridge_drop(b, start, end);
 }
 
+/* Hands @map out: one UPDATE per memory region, up to the first hole. */
+static void vhost_iommu_bridge_hand_all(struct vhost_iommu_bridge *b,
+					const struct vhost_iommu_mapping *map)
+{
+	u64 glast = map->phys + (map->last - map->iova);
+	struct vhost_memory_region r;
+	u64 gpa;
+
+	for (gpa = map->phys; gpa <= glast; gpa += r.memory_size) {
+		if (!vhost_iommu_mem_lookup(b->vi, gpa, &r))
+			return;
+		vhost_iommu_bridge_hand_map(b, VHOST_IOTLB_MSG_V2, map, &r);
+		gpa = r.guest_phys_addr;
+		if (gpa + r.memory_size < gpa)
+			return;
+	}
+}
+
+/*
+ * Whether @map answers misses left blocked by a fault: vhost-net keeps
+ * such a queue stalled until an UPDATE covers the miss. Forgets them.
+ */
+static bool vhost_iommu_bridge_unblocks(struct vhost_iommu_bridge *b,
+					const struct vhost_iommu_mapping *map)
+{
+	unsigned int i, kept = 0;
+	bool hit = false;
+
+	for (i = 0; i < b->nr_blocked; i++) {
+		if (b->blocked[i] >= map->iova && b->blocked[i] <= map->last) {
+			hit = true;
+			continue;
+		}
+		b->blocked[kept++] = b->blocked[i];
+	}
+	b->nr_blocked = kept;
+	return hit;
+}
+
 /**
  * vhost_iommu_bridge_mapped() - a mapping was created
  * @vi: the device
@@ -659,34 +716,22 @@ void vhost_iommu_bridge_unmapped(struct vhost_iommu *vi,
  * @push: hand it out even without push_on_map
  *
  * With push_on_map or @push, hands the mapping to every vhost-net device
- * bound to an endpoint of @dom, without waiting for their misses.
+ * bound to an endpoint of @dom, without waiting for their misses; else
+ * only to those with a miss it answers that faulted before.
  * Context: vhost_iommu.domain_lock held.
  */
 void vhost_iommu_bridge_mapped(struct vhost_iommu *vi,
 			       struct vhost_iommu_domain *dom,
 			       const struct vhost_iommu_mapping *map, bool push)
 {
-	u64 glast = map->phys + (map->last - map->iova);
 	struct vhost_iommu_bridge *b;
-	struct vhost_memory_region r;
 	struct vhost_iommu_ep *ep;
 	unsigned long index;
-	u64 gpa;
 
 	lockdep_assert_held(&vi->domain_lock);
-	if (!push && !READ_ONCE(vhost_iommu_push_on_map))
-		return;
-	/* One UPDATE per memory region, up to the first hole. */
-	for (gpa = map->phys; gpa <= glast; gpa += r.memory_size) {
-		if (!vhost_iommu_mem_lookup(vi, gpa, &r))
-			return;
-		xa_for_each(&dom->endpoints, index, ep)
-			list_for_each_entry(b, &ep->bridges, ep_node)
-				vhost_iommu_bridge_hand_map(b,
-							    VHOST_IOTLB_MSG_V2,
-							    map, &r);
-		gpa = r.guest_phys_addr;
-		if (gpa + r.memory_size < gpa)
-			return;
-	}
+	push = push || READ_ONCE(vhost_iommu_push_on_map);
+	xa_for_each(&dom->endpoints, index, ep)
+		list_for_each_entry(b, &ep->bridges, ep_node)
+			if (vhost_iommu_bridge_unblocks(b, map) || push)
+				vhost_iommu_bridge_hand_all(b, map);
 }

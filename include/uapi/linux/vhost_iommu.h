@@ -248,7 +248,7 @@ struct vhost_iommu_stats {
  * that is not mapped, or that the mapping does not permit, or from an
  * endpoint neither attached nor in bypass, is reported on the event queue
  * as a fault and left unanswered: that vhost-net queue stays blocked on
- * the access until the guest maps the address and kicks it again.
+ * the access until the guest maps the address.
  * UNMAP and DETACH requests, and a domain's death, complete only after
  * every vhost-net device bound to an endpoint of the domain has dropped
  * what it was given of the range. Several vhost-net devices may be bound
