@@ -9,7 +9,8 @@
  *
  * A round posts B MAP requests of one granule each, kicks, waits for them,
  * then B UNMAP requests of the same ranges, kicks and waits. A repetition
- * runs rounds until it has executed at least -n requests. Each point is
+ * runs rounds until it has executed at least -n requests, in 8 slices;
+ * with -u the devices take turns slice by slice. Each point is
  * measured -r times; the median, min and max are printed, and at the end
  * the cost ratio (ns per request) of 10^6 live mappings over 10^3.
  * Every figure is also printed as a CSV record (csv,requests,...), the
@@ -34,6 +35,8 @@
 #define NBATCH	3
 #define NLIVE	4
 #define MAXREPS	64
+/* Turns the devices take within a repetition */
+#define SLICES	8
 
 static const unsigned int batches[NBATCH] = { 1, 16, 256 };
 static const unsigned long live_levels[NLIVE] = {
@@ -118,21 +121,21 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Requests per second for one repetition */
-static double measure(struct target *t, unsigned int batch,
-		      unsigned long nreq)
+/* At least @nreq requests: adds them to @done, returns nanoseconds */
+static uint64_t measure(struct target *t, unsigned int batch,
+			unsigned long nreq, unsigned long *done)
 {
-	unsigned long done = 0;
-	uint64_t t0, t1;
+	unsigned long n = 0;
+	uint64_t t0;
 
 	t0 = vmm_now_ns();
-	while (done < nreq) {
+	while (n < nreq) {
 		run_batch(t, BASE, batch, true);
 		run_batch(t, BASE, batch, false);
-		done += 2 * batch;
+		n += 2 * batch;
 	}
-	t1 = vmm_now_ns();
-	return done * 1e9 / (double)(t1 - t0);
+	*done += n;
+	return vmm_now_ns() - t0;
 }
 
 static void setup(struct target *t)
@@ -265,12 +268,26 @@ int main(int argc, char **argv)
 		}
 		have = live_levels[l];
 		for (b = 0; b < NBATCH; b++) {
-			/* Interleaved: each repetition on every device */
-			for (r = 0; r < reps; r++)
+			/*
+			 * Interleaved: within a repetition the devices take
+			 * turns in slices, so that what the host does to the
+			 * VM meanwhile falls on both alike.
+			 */
+			for (r = 0; r < reps; r++) {
+				unsigned long done[2] = { 0, 0 };
+				uint64_t ns[2] = { 0, 0 };
+				unsigned int sl;
+
+				for (sl = 0; sl < SLICES; sl++)
+					for (i = 0; i < ntargets; i++)
+						ns[i] += measure(&targets[i],
+								 batches[b],
+								 nreq / SLICES,
+								 &done[i]);
 				for (i = 0; i < ntargets; i++)
-					targets[i].rate[r] =
-						measure(&targets[i],
-							batches[b], nreq);
+					targets[i].rate[r] = done[i] * 1e9 /
+							     ns[i];
+			}
 			for (r = 0; ntargets > 1 && r < reps; r++)
 				ratio[r] = targets[0].rate[r] /
 					   targets[1].rate[r];
