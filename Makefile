@@ -8,6 +8,7 @@
 #   make check-debug the tests again on a KASAN/lockdep/kmemleak kernel
 #   make vm-run SCRIPT=path/to/script.sh
 #   make bench      the benchmarks in the VM: table, build/bench/bench.{csv,json}
+#   make replay TRACE=file   replay a QEMU virtio-iommu trace in the VM
 #   make install    modules_install + depmod on this host
 #
 # KVER/KDIR default to the installed linux-image-amd64/linux-headers-amd64
@@ -156,6 +157,21 @@ bench: deps
 		SCRIPT=$(BENCH_OUT)/payload/bench.sh VM_TIMEOUT=$(BENCH_VM_TIMEOUT)
 	@$(SELFTESTS)/bench-report.sh $(BUILD)/vm-script/results.log $(BENCH_OUT)
 
+# Replays a QEMU 7.2 virtio_iommu trace (plain or gzip) against the module
+# in the VM: tools/testing/selftests/vhost_iommu/replay.c, see
+# Documentation/replay.md. REPLAY_ARGS: its options, e.g. -b 64.
+REPLAY_ARGS ?=
+replay: deps
+	@test -n "$(TRACE)" || { echo "usage: make replay TRACE=file [REPLAY_ARGS='-b N']"; exit 2; }
+	@test -f "$(TRACE)" && test -r "$(TRACE)" || { echo "make replay: cannot read $(TRACE)"; exit 2; }
+	@$(MAKE) --no-print-directory modules selftests
+	@echo "  REPLAY $(TRACE) $(REPLAY_ARGS)"
+	@rm -rf $(BUILD)/replay && mkdir -p $(BUILD)/replay/payload && \
+		cp $(BUILD)/selftests/replay $(BUILD)/replay/payload/ && \
+		cp "$(TRACE)" $(BUILD)/replay/payload/trace
+	@$(RUNVM) --module $(KO) --payload $(BUILD)/replay/payload \
+		--out $(BUILD)/replay/vm ./replay $(REPLAY_ARGS) ./trace
+
 install: modules
 	$(MAKE) $(KBUILD_ARGS) modules_install
 	depmod -a $(KVER)
@@ -166,4 +182,6 @@ clean:
 
 .PHONY: all modules modules-strict deps ksrc selftests style sparse check \
 	check-nodeps debug-kernel check-debug check-debug-nodeps run vm-run \
-	vm-run-nodeps bench install clean
+	vm-run-nodeps install clean
+.PHONY: replay
+.PHONY: bench

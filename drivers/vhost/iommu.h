@@ -527,6 +527,7 @@ void vhost_iommu_bridge_resume(struct vhost_iommu *vi);
 /* iommu_iotlb.c */
 bool vhost_iommu_iotlb_must_wait(struct vhost_iommu *vi,
 				 struct vhost_iommu_domain *dom);
+void vhost_iommu_iotlb_note_full(struct vhost_iommu *vi);
 void vhost_iommu_iotlb_queue_miss(struct vhost_iommu *vi,
 				  struct vhost_iommu_domain *dom,
 				  u32 endpoint, u64 iova, u32 access);

@@ -320,6 +320,10 @@ static bool vhost_iommu_bridge_step(struct vhost_iommu_bridge *b)
 	if (b->dead)
 		return false;
 	if (vhost_iommu_bridge_must_wait(b)) {
+		/* Only a miss that is there waits for room. */
+		if (!(vfs_poll(b->file, NULL) & EPOLLIN))
+			return false;
+		vhost_iommu_iotlb_note_full(b->vi);
 		b->stalled = true;
 		return false;
 	}

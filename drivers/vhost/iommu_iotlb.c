@@ -49,14 +49,24 @@ bool vhost_iommu_iotlb_must_wait(struct vhost_iommu *vi,
 				 struct vhost_iommu_domain *dom)
 {
 	lockdep_assert_held(&vi->domain_lock);
-	if (!dom || !dom->vmm ||
-	    vi->miss_count < vhost_iommu_miss_queue_len())
-		return false;
+	return dom && dom->vmm &&
+	       vi->miss_count >= vhost_iommu_miss_queue_len();
+}
+
+/**
+ * vhost_iommu_iotlb_note_full() - a miss waits in vhost-net for room
+ * @vi: the device
+ *
+ * Counted once per filling; the next record read is flagged.
+ * Context: vhost_iommu.domain_lock held.
+ */
+void vhost_iommu_iotlb_note_full(struct vhost_iommu *vi)
+{
+	lockdep_assert_held(&vi->domain_lock);
 	if (!vi->miss_full) {
 		vi->miss_full = true;
 		atomic64_inc(&vi->stats.iotlb_queue_full);
 	}
-	return true;
 }
 
 /**

@@ -32,6 +32,8 @@ want xz-utils xz
 want kmod modinfo
 want perl perl
 want gzip gzip
+# zlib, linked statically into the trace replay tool (replay.c).
+want zlib1g-dev /usr/lib/x86_64-linux-gnu/libz.a
 # The debug kernel of make check-debug (vm/debug-kernel.sh).
 want bc bc
 want flex flex
