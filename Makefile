@@ -125,7 +125,10 @@ check-debug-nodeps: | $(BUILD)
 
 run: deps
 	@$(MAKE) --no-print-directory modules selftests
-	@$(RUNVM) --module $(KO) --payload tools/vhost_iommu \
+	@rm -rf $(BUILD)/run && mkdir -p $(BUILD)/run/payload && \
+		cp tools/vhost_iommu/demo.sh \
+		   $(BUILD)/selftests/vhost_iommu_demo $(BUILD)/run/payload/
+	@$(RUNVM) --module $(KO) --payload $(BUILD)/run/payload \
 		--out $(BUILD)/vm-run ./demo.sh
 
 vm-run: deps

@@ -514,6 +514,7 @@ int vhost_iommu_bind(struct vhost_iommu *vi, u32 endpoint, int fd);
 int vhost_iommu_unbind(struct vhost_iommu *vi, u32 endpoint, int fd);
 void vhost_iommu_unbind_endpoint(struct vhost_iommu *vi, u32 endpoint);
 void vhost_iommu_unbind_all(struct vhost_iommu *vi);
+void vhost_iommu_bridge_mem_changed(struct vhost_iommu *vi);
 void vhost_iommu_bridge_ep_changed(struct vhost_iommu *vi,
 				   struct vhost_iommu_ep *ep);
 void vhost_iommu_bridge_unmapped(struct vhost_iommu *vi,

@@ -299,6 +299,12 @@ static bool vhost_iommu_bridge_read(struct vhost_iommu_bridge *b,
 		atomic64_inc(&b->vi->stats.iotlb_errors);
 		return false;
 	}
+	/*
+	 * The flag is read again inside vhost-net and the VMM may clear it
+	 * meanwhile; with a message queued, vhost-net's read never sleeps.
+	 */
+	if (!(vfs_poll(b->file, NULL) & EPOLLIN))
+		return false;
 	ret = kernel_read(b->file, msg, sizeof(*msg), &pos);
 	if (ret == sizeof(*msg))
 		return true;
@@ -628,6 +634,22 @@ void vhost_iommu_unbind_all(struct vhost_iommu *vi)
 
 	list_for_each_entry_safe(b, next, &vi->bridges, dev_node)
 		vhost_iommu_bridge_release(vi, b);
+}
+
+/**
+ * vhost_iommu_bridge_mem_changed() - the memory table was replaced
+ * @vi: the device
+ *
+ * What was handed out holds addresses of the old table: all of it goes.
+ * Context: vhost_iommu.mutex and domain_lock held.
+ */
+void vhost_iommu_bridge_mem_changed(struct vhost_iommu *vi)
+{
+	struct vhost_iommu_bridge *b;
+
+	lockdep_assert_held(&vi->domain_lock);
+	list_for_each_entry(b, &vi->bridges, dev_node)
+		vhost_iommu_bridge_drop(b, 0, U64_MAX);
 }
 
 /**

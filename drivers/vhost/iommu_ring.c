@@ -393,7 +393,11 @@ long vhost_iommu_set_mem_table(struct vhost_iommu *vi,
 	if (r)
 		goto err_free;
 
+	/* The bridge answers misses from the table under domain_lock. */
+	mutex_lock(&vi->domain_lock);
 	old = rcu_replace_pointer(vi->mem, mem, lockdep_is_held(&vi->mutex));
+	vhost_iommu_bridge_mem_changed(vi);
+	mutex_unlock(&vi->domain_lock);
 	if (old)
 		kvfree_rcu(old, rcu);
 	return 0;

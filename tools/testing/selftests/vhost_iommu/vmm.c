@@ -108,11 +108,16 @@ int vmm_set_mem_table(struct vmm *v)
 {
 	struct {
 		struct vhost_memory m;
-		struct vhost_memory_region r[2];
+		struct vhost_memory_region r[2 + VMM_MAX_EXTRA];
 	} mt;
+	unsigned int i;
 
+	if (v->opts.nextra > VMM_MAX_EXTRA)
+		return fail(-EINVAL, "%u extra regions", v->opts.nextra);
 	memset(&mt, 0, sizeof(mt));
-	mt.m.nregions = 2;
+	mt.m.nregions = 2 + v->opts.nextra;
+	for (i = 0; i < v->opts.nextra; i++)
+		mt.r[2 + i] = v->opts.extra[i];
 	mt.r[0].guest_phys_addr = 0;
 	mt.r[0].memory_size = VMM_REGION_SIZE;
 	mt.r[0].userspace_addr = (uintptr_t)v->hva[0];
@@ -260,8 +265,6 @@ static int setup_rings(struct vmm *v)
 
 int vmm_init(struct vmm *v, const struct vmm_opts *o)
 {
-	struct vhost_iommu_config c;
-	uint64_t features;
 	unsigned int q;
 	int ret;
 
@@ -286,6 +289,15 @@ int vmm_init(struct vmm *v, const struct vmm_opts *o)
 	v->fd = vmm_open_dev();
 	if (v->fd < 0)
 		return v->fd;
+	return vmm_setup(v);
+}
+
+int vmm_setup(struct vmm *v)
+{
+	struct vhost_iommu_config c;
+	uint64_t features;
+	int ret;
+
 	if (ioctl(v->fd, VHOST_SET_OWNER, NULL))
 		return fail(-errno, "VHOST_SET_OWNER: %m");
 	if (ioctl(v->fd, VHOST_GET_FEATURES, &features))
@@ -944,6 +956,28 @@ int vmm_translate(int fd, uint32_t ep, uint64_t iova, uint32_t access,
 	return vmm_ioctl(fd, VHOST_IOMMU_TRANSLATE, t);
 }
 
+int vmm_bind_net(int fd, uint32_t ep, int netfd)
+{
+	struct vhost_iommu_bind b = {
+		.size = sizeof(b),
+		.endpoint = ep,
+		.fd = netfd,
+	};
+
+	return vmm_ioctl(fd, VHOST_IOMMU_BIND_NET, &b);
+}
+
+int vmm_unbind_net(int fd, uint32_t ep, int netfd)
+{
+	struct vhost_iommu_bind b = {
+		.size = sizeof(b),
+		.endpoint = ep,
+		.fd = netfd,
+	};
+
+	return vmm_ioctl(fd, VHOST_IOMMU_UNBIND_NET, &b);
+}
+
 /* Event queue */
 
 int vmm_event_post(struct vmm *v, unsigned int n, uint32_t len)
@@ -1004,6 +1038,9 @@ long long vmm_param_get(const char *name)
 	if (n <= 0)
 		return -EIO;
 	buf[n] = 0;
+	/* bool parameters read as Y or N */
+	if (buf[0] == 'Y' || buf[0] == 'N')
+		return buf[0] == 'Y';
 	return strtoll(buf, NULL, 0);
 }
 

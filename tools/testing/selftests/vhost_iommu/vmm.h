@@ -36,6 +36,7 @@
 #define VMM_DEFAULT_NUM		256
 #define VMM_MAX_NUM		32768
 #define VMM_MAX_CHAIN		4096	/* descriptors per vmm_post/raw chain */
+#define VMM_MAX_EXTRA		8	/* extra memory table regions */
 
 /* Guest-physical layout */
 #define VMM_RING_GPA(q)		((uint64_t)(q) << 20)	/* 1 MiB per ring */
@@ -78,6 +79,13 @@ struct vmm_opts {
 	 * (uiommu.h); vmm.fd stays -1, @features are taken as negotiated.
 	 */
 	bool user_device;
+	/*
+	 * Regions appended to the memory table after the two of guest
+	 * memory, e.g. the window of another device's guest memory
+	 * (vnet_mem_region()): descriptors and translations may point there.
+	 */
+	unsigned int nextra;
+	struct vhost_memory_region extra[VMM_MAX_EXTRA];
 };
 
 /* Per-head record of what the driver posted */
@@ -123,8 +131,14 @@ struct vmm {
 
 extern char vmm_errmsg[256];
 
-/* Setup and teardown */
+/*
+ * Setup and teardown. vmm_init(): guest memory, open, then vmm_setup():
+ * owner, features, memory table, configuration, rings. vmm_setup() alone
+ * sets the device up again after VHOST_RESET_OWNER (the rings restart
+ * empty, at index 0, with the same eventfds).
+ */
 int vmm_init(struct vmm *v, const struct vmm_opts *o);
+int vmm_setup(struct vmm *v);
 void vmm_fini(struct vmm *v);
 int vmm_open_dev(void);
 int vmm_map_memory(struct vmm *v);
@@ -237,6 +251,9 @@ int vmm_del_endpoint(int fd, uint32_t ep);
 int vmm_get_stats(int fd, struct vhost_iommu_stats *s);
 int vmm_translate(int fd, uint32_t ep, uint64_t iova, uint32_t access,
 		  uint32_t flags, struct vhost_iommu_translate *t);
+/* VHOST_IOMMU_BIND_NET / UNBIND_NET of vhost-net file @netfd */
+int vmm_bind_net(int fd, uint32_t ep, int netfd);
+int vmm_unbind_net(int fd, uint32_t ep, int netfd);
 int vmm_ioctl(int fd, unsigned long req, void *arg);
 
 /* Event queue */
@@ -248,7 +265,7 @@ int vmm_event_post(struct vmm *v, unsigned int n, uint32_t len);
 int vmm_event_read(struct vmm *v, struct virtio_iommu_fault *f,
 		   uint32_t *len, int timeout_ms);
 
-/* Module parameters: value, or -errno */
+/* Module parameters: value (a bool reads as 0 or 1), or -errno */
 long long vmm_param_get(const char *name);
 int vmm_param_set(const char *name, long long val);
 

@@ -205,6 +205,8 @@ int vnet_iova_to_gpa(struct vnet *v, uint64_t iova, uint64_t *gpa)
 static int fill_table(struct vnet *v)
 {
 	uint64_t npages = VNET_MEM_SIZE / VNET_PAGE, p;
+	uint64_t base = v->opts.scatter_base ? v->opts.scatter_base :
+			VNET_SCATTER_BASE;
 	int ret = 0;
 
 	switch (v->opts.mode) {
@@ -221,7 +223,7 @@ static int fill_table(struct vnet *v)
 		 * and puts neighbouring pages far apart.
 		 */
 		for (p = 0; p < npages && !ret; p++)
-			ret = vnet_map_add(v, VNET_SCATTER_BASE +
+			ret = vnet_map_add(v, base +
 					   ((p * 2053 + 7) % (4 * npages)) *
 					   VNET_PAGE,
 					   v->gpa_base + p * VNET_PAGE,
@@ -766,7 +768,7 @@ int vnet_init(struct vnet *v, const struct vnet_opts *o)
 		if (ioctl(v->fd, VHOST_GET_BACKEND_FEATURES, &bf))
 			return fail(-errno, "VHOST_GET_BACKEND_FEATURES: %m");
 		/* A mask of feature bits, not the bit number. */
-		bf = 1ULL << VHOST_BACKEND_F_IOTLB_MSG_V2;
+		bf = v->opts.iotlb_v1 ? 0 : 1ULL << VHOST_BACKEND_F_IOTLB_MSG_V2;
 		if (ioctl(v->fd, VHOST_SET_BACKEND_FEATURES, &bf))
 			return fail(-errno, "VHOST_SET_BACKEND_FEATURES: %m");
 	}

@@ -70,8 +70,12 @@
 #define VNET_RX_FILL		0xa5
 /* IOVA = GPA + VNET_OFFSET in VNET_IOVA_OFFSET mode */
 #define VNET_OFFSET		0x100000000ULL
-/* Base of the IOVA space of VNET_IOVA_SCATTER */
+/*
+ * Base of the IOVA space of VNET_IOVA_SCATTER, which spans 4 times the
+ * window (VNET_SCATTER_SPAN)
+ */
 #define VNET_SCATTER_BASE	0x800000000ULL
+#define VNET_SCATTER_SPAN	(4 * VNET_MEM_SIZE)
 #define VNET_NO_IOVA		(~0ULL)
 #define VNET_MAX_MAPS		2048
 #define VNET_MAX_REFUSE		16
@@ -85,12 +89,16 @@ enum vnet_iova_mode {
 
 struct vnet_opts {
 	bool iommu;		/* VIRTIO_F_ACCESS_PLATFORM + IOTLB_MSG_V2 */
+	bool iotlb_v1;		/* with iommu: without IOTLB_MSG_V2, misses in
+				 * the first format (the relay needs V2)
+				 */
 	enum vnet_iova_mode mode;	/* with iommu: how the table is filled */
 	bool relay;		/* vnet_start() starts the userspace relay */
 	bool no_backend;	/* vnet_start() stops before SET_BACKEND */
 	bool prefault;		/* UPDATE the used rings before SET_BACKEND */
 	unsigned int num;	/* ring size (power of 2), 0: VNET_NUM */
 	uint64_t gpa_base;	/* 0: VNET_GPA_BASE */
+	uint64_t scatter_base;	/* VNET_IOVA_SCATTER's base, 0: VNET_SCATTER_BASE */
 	void *mem;		/* VNET_MEM_SIZE bytes of caller memory, or NULL */
 };
 

@@ -20,8 +20,9 @@
 # The command's output streams to stdout. The run fails (non-zero exit) when
 # the command fails, when the kernel log shows a WARNING, BUG, Oops, KASAN,
 # UBSAN, lockdep or kmemleak report, when the kernel is tainted beyond
-# out-of-tree + unsigned, when vhost_iommu cannot be unloaded, on a hang
-# (timeout) and when the success marker on the results channel is missing.
+# out-of-tree + unsigned, when vhost_iommu or vhost_net cannot be unloaded,
+# on a hang (timeout) and when the success marker on the results channel is
+# missing.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -199,6 +200,11 @@ if [ -n "$marker" ]; then
 	else
 		verdict FAIL "vhost_iommu unloads" "rmmod exit $(val rmmod)"
 	fi
+	case "$(val rmmod_net)" in
+	0) verdict OK "vhost_net unloads" ;;
+	-|"") ;;
+	*) verdict FAIL "vhost_net unloads" "rmmod exit $(val rmmod_net)" ;;
+	esac
 	if [ $((taint & ~12288)) = 0 ]; then
 		verdict OK "taint"
 	else

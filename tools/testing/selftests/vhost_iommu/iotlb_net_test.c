@@ -1,0 +1,355 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhost-iommu selftests: the device IOTLB serving the stock vhost-net.
+ * The net device's endpoint is in a VMM-managed domain; its vhost-net
+ * misses reach the test (the VMM) as records read from /dev/vhost-iommu
+ * after an eventfd signal, and the test answers with
+ * VHOST_IOMMU_IOTLB_UPDATE. IOVA = GPA + VNET_OFFSET throughout.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "vguest.h"
+
+#define VD	70	/* the VMM-managed domain */
+#define RW	(VHOST_IOMMU_ACCESS_READ | VHOST_IOMMU_ACCESS_WRITE)
+
+static int update(int fd, uint64_t iova, uint64_t size, uint32_t perm)
+{
+	struct vhost_iommu_iotlb_entry e = {
+		.iova = iova, .size = size, .gpa = iova - VNET_OFFSET,
+		.perm = perm,
+	};
+	struct vhost_iommu_iotlb_batch b = {
+		.size = sizeof(b), .domain = VD, .nr = 1,
+		.entries = (uintptr_t)&e,
+	};
+
+	return ioctl(fd, VHOST_IOMMU_IOTLB_UPDATE, &b) ? -errno : 0;
+}
+
+static int invalidate(int fd, uint64_t iova, uint64_t size)
+{
+	struct vhost_iommu_iotlb_entry e = { .iova = iova, .size = size };
+	struct vhost_iommu_iotlb_batch b = {
+		.size = sizeof(b), .domain = VD, .nr = 1,
+		.entries = (uintptr_t)&e,
+	};
+
+	return ioctl(fd, VHOST_IOMMU_IOTLB_INVALIDATE, &b) ? -errno : 0;
+}
+
+/*
+ * Reads up to @n records, waiting for the eventfd while there are none
+ * (@timeout_ms for each wait is a hang guard).
+ */
+static int fetch(int fd, int efd, struct vhost_iommu_iotlb_miss *m,
+		 unsigned int n, int timeout_ms)
+{
+	struct pollfd p = { .fd = efd, .events = POLLIN };
+	uint64_t count;
+	ssize_t ret;
+
+	for (;;) {
+		ret = read(fd, m, n * sizeof(*m));
+		if (ret > 0)
+			return ret / sizeof(*m);
+		if (errno != EAGAIN)
+			return -errno;
+		if (poll(&p, 1, timeout_ms) != 1)
+			return -ETIMEDOUT;
+		if (read(efd, &count, sizeof(count)) != sizeof(count))
+			return -errno;
+	}
+}
+
+static uint64_t stat_of(struct vguest *g, size_t off)
+{
+	struct vhost_iommu_stats s;
+
+	if (vguest_stats(g, &s))
+		return ~0ULL;
+	return *(uint64_t *)((char *)&s + off);
+}
+
+#define STAT(g, field)	stat_of((g), offsetof(struct vhost_iommu_stats, field))
+
+/* Polls a counter until it reaches @want: a hang guard, not a timing. */
+static bool stat_reaches(struct vguest *g, size_t off, uint64_t want)
+{
+	int i;
+
+	for (i = 0; i < VGUEST_TIMEOUT_MS / 10; i++) {
+		if (stat_of(g, off) >= want)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+#define STAT_REACHES(g, field, want) \
+	stat_reaches((g), offsetof(struct vhost_iommu_stats, field), (want))
+
+/* The VMM's miss server: answers every record with its page. */
+struct server {
+	pthread_t thread;
+	int fd, efd, stop;
+	uint64_t records, updates;
+	int error;
+};
+
+static void *server_run(void *arg)
+{
+	struct server *s = arg;
+	struct vhost_iommu_iotlb_miss m[16];
+	struct pollfd p[2] = {
+		{ .fd = s->efd, .events = POLLIN },
+		{ .fd = s->stop, .events = POLLIN },
+	};
+	uint64_t count;
+	ssize_t n;
+	int i;
+
+	for (;;) {
+		if (poll(p, 2, -1) < 0 || (p[1].revents & POLLIN))
+			return NULL;
+		if (read(s->efd, &count, sizeof(count)) != sizeof(count))
+			continue;
+		while ((n = read(s->fd, m, sizeof(m))) > 0) {
+			for (i = 0; i < n / (int)sizeof(m[0]); i++) {
+				s->records++;
+				if (update(s->fd, m[i].iova, VNET_PAGE, RW))
+					s->error = -errno;
+				else
+					s->updates++;
+			}
+		}
+	}
+}
+
+static int server_start(struct server *s, int fd, int efd)
+{
+	memset(s, 0, sizeof(*s));
+	s->fd = fd;
+	s->efd = efd;
+	s->stop = eventfd(0, 0);
+	if (s->stop < 0)
+		return -errno;
+	return -pthread_create(&s->thread, NULL, server_run, s);
+}
+
+static void server_stop(struct server *s)
+{
+	uint64_t one = 1;
+
+	if (write(s->stop, &one, sizeof(one)) == sizeof(one))
+		pthread_join(s->thread, NULL);
+	close(s->stop);
+}
+
+FIXTURE(inet) {
+	struct vguest g;
+	int fd;		/* /dev/vhost-iommu */
+	int efd;	/* miss notification */
+	struct server server;
+	bool serving;
+	long long queue_len;	/* the module parameter, restored */
+};
+
+FIXTURE_VARIANT(inet) {
+	unsigned int nnet;
+};
+
+FIXTURE_VARIANT_ADD(inet, one_queue_pair) {
+	.nnet = 1,
+};
+
+FIXTURE_VARIANT_ADD(inet, two_queue_pairs) {
+	.nnet = 2,
+};
+
+FIXTURE_SETUP(inet)
+{
+	struct vguest_opts o = {
+		.nnet = variant->nnet,
+		.mode = VNET_IOVA_OFFSET,
+		.attach = VGUEST_NO_ATTACH,
+		.no_backend = true,
+	};
+	struct vhost_iommu_iotlb_attach a = {
+		.size = sizeof(a), .endpoint = VGUEST_EP, .domain = VD,
+	};
+	struct vhost_iommu_iotlb_notify nt = { .size = sizeof(nt) };
+
+	self->queue_len = vmm_param_get("iotlb_queue_len");
+	ASSERT_LE(1, self->queue_len);
+	ASSERT_EQ(0, vguest_init(&self->g, &o)) TH_LOG("%s", vguest_errmsg);
+	self->fd = self->g.iommu.fd;
+	ASSERT_EQ(0, ioctl(self->fd, VHOST_IOMMU_IOTLB_ATTACH, &a));
+	self->efd = eventfd(0, EFD_NONBLOCK);
+	ASSERT_LE(0, self->efd);
+	nt.fd = self->efd;
+	ASSERT_EQ(0, ioctl(self->fd, VHOST_IOMMU_IOTLB_SET_NOTIFY, &nt));
+	ASSERT_EQ(0, vguest_start(&self->g)) TH_LOG("%s", vguest_errmsg);
+}
+
+FIXTURE_TEARDOWN(inet)
+{
+	if (self->serving)
+		server_stop(&self->server);
+	vguest_fini(&self->g);
+	close(self->efd);
+	vmm_param_set("iotlb_queue_len", self->queue_len);
+}
+
+/* Starts the server; @serving says whether teardown must stop it. */
+static int serve(struct server *server, bool *serving, int fd, int efd)
+{
+	int ret = server_start(server, fd, efd);
+
+	*serving = !ret;
+	return ret;
+}
+
+/* First SET_BACKEND attempt of queue @q of net @i: raises the used ring's miss. */
+static int try_backend(struct vguest *g, unsigned int i, unsigned int q)
+{
+	struct vhost_vring_file f = { .index = q, .fd = g->net[i].tap };
+
+	return ioctl(g->net[i].fd, VHOST_NET_SET_BACKEND, &f) ? -errno : 0;
+}
+
+/* miss -> eventfd -> read -> UPDATE -> vhost-net runs, both directions. */
+TEST_F_TIMEOUT(inet, traffic, 300)
+{
+	unsigned int i, n;
+
+	ASSERT_EQ(0, serve(&self->server, &self->serving, self->fd,
+			   self->efd));
+	for (n = 0; n < variant->nnet; n++)
+		ASSERT_EQ(0, vguest_set_backend(&self->g, n, VGUEST_TIMEOUT_MS))
+			TH_LOG("%s", vguest_errmsg);
+	for (n = 0; n < variant->nnet; n++) {
+		for (i = 0; i < 8; i++) {
+			ASSERT_EQ(0, vguest_tx(&self->g, n, i, i,
+					       VGUEST_TIMEOUT_MS))
+				TH_LOG("%s", vguest_errmsg);
+			ASSERT_EQ(0, vguest_rx(&self->g, n, i, 100 + i,
+					       VGUEST_TIMEOUT_MS))
+				TH_LOG("%s", vguest_errmsg);
+		}
+	}
+	server_stop(&self->server);
+	self->serving = false;
+	EXPECT_EQ(0, self->server.error);
+	EXPECT_LT(0, self->server.updates);
+	/* The last records may be duplicates raised after the server left. */
+	EXPECT_LE(self->server.records, STAT(&self->g, iotlb_queued));
+	EXPECT_LT(0, self->server.records);
+	/* A domain of the VMM has no faults: its misses go to the VMM. */
+	EXPECT_EQ(0, STAT(&self->g, faults));
+}
+
+/* One UPDATE reaches every vhost-net device of the domain. */
+TEST_F_TIMEOUT(inet, one_update_serves_all, 300)
+{
+	struct vhost_iommu_iotlb_miss m[4];
+	uint64_t iova = VGUEST_NET_GPA(0) + VNET_OFFSET;
+	unsigned int n;
+
+	EXPECT_EQ(-EFAULT, try_backend(&self->g, 0, VNET_RXQ));
+	ASSERT_EQ(1, fetch(self->fd, self->efd, m, 4, VGUEST_TIMEOUT_MS));
+	EXPECT_EQ(VGUEST_EP, m[0].endpoint);
+	EXPECT_EQ(VD, m[0].domain);
+	EXPECT_NE(0, m[0].access);
+	EXPECT_EQ(0, m[0].access & ~RW);
+	ASSERT_EQ(0, update(self->fd, iova, variant->nnet * VNET_MEM_SIZE,
+			    RW));
+	for (n = 0; n < variant->nnet; n++) {
+		ASSERT_EQ(0, vguest_set_backend(&self->g, n, VGUEST_TIMEOUT_MS))
+			TH_LOG("%s", vguest_errmsg);
+		ASSERT_EQ(0, vguest_tx(&self->g, n, 0, n, VGUEST_TIMEOUT_MS))
+			TH_LOG("%s", vguest_errmsg);
+	}
+	ASSERT_EQ(0, vguest_settle(&self->g, VGUEST_TIMEOUT_MS));
+	EXPECT_EQ(1, STAT(&self->g, iotlb_queued));
+	EXPECT_EQ(-1, read(self->fd, m, sizeof(m)));
+	EXPECT_EQ(EAGAIN, errno);
+}
+
+/* After INVALIDATE returns, vhost-net has dropped the page: it misses. */
+TEST_F_TIMEOUT(inet, invalidate_reaches_vhost_net, 300)
+{
+	uint64_t buf = vnet_buf_iova(&self->g.net[0], VNET_TXQ, 0);
+	struct vhost_iommu_iotlb_miss m[4];
+	int i, got;
+
+	ASSERT_EQ(0, serve(&self->server, &self->serving, self->fd,
+			   self->efd));
+	ASSERT_EQ(0, vguest_set_backend(&self->g, 0, VGUEST_TIMEOUT_MS))
+		TH_LOG("%s", vguest_errmsg);
+	ASSERT_EQ(0, vguest_tx(&self->g, 0, 0, 1, VGUEST_TIMEOUT_MS));
+	server_stop(&self->server);
+	self->serving = false;
+	ASSERT_EQ(0, vguest_settle(&self->g, VGUEST_TIMEOUT_MS));
+	while (read(self->fd, m, sizeof(m)) > 0)
+		;
+
+	ASSERT_EQ(0, invalidate(self->fd, buf, VNET_PAGE));
+	EXPECT_LT(0, STAT(&self->g, iotlb_invalidations));
+	ASSERT_EQ(0, vguest_tx_post(&self->g, 0, 0, 2));
+	got = fetch(self->fd, self->efd, m, 4, VGUEST_TIMEOUT_MS);
+	ASSERT_LT(0, got);
+	for (i = 0; i < got; i++)
+		if (m[i].iova == buf)
+			break;
+	ASSERT_LT(i, got) TH_LOG("no miss for the invalidated page");
+	EXPECT_EQ(VHOST_IOMMU_ACCESS_READ, m[i].access & RW);
+	ASSERT_EQ(0, update(self->fd, buf, VNET_PAGE, VHOST_IOMMU_ACCESS_READ));
+	ASSERT_EQ(0, vguest_tx_complete(&self->g, 0, 0, 2, VGUEST_TIMEOUT_MS))
+		TH_LOG("%s", vguest_errmsg);
+}
+
+/* Repeated misses of one page make one record. */
+TEST_F_TIMEOUT(inet, coalesced, 300)
+{
+	struct vhost_iommu_iotlb_miss m[4];
+	int i;
+
+	for (i = 0; i < 3; i++)
+		EXPECT_EQ(-EFAULT, try_backend(&self->g, 0, VNET_RXQ));
+	ASSERT_TRUE(STAT_REACHES(&self->g, iotlb_misses, 3));
+	EXPECT_EQ(1, STAT(&self->g, iotlb_queued));
+	EXPECT_EQ(2, STAT(&self->g, iotlb_coalesced));
+	ASSERT_EQ(1, fetch(self->fd, self->efd, m, 4, VGUEST_TIMEOUT_MS));
+	EXPECT_EQ(0, m[0].flags);
+}
+
+/* A full queue leaves misses in vhost-net; nothing is lost. */
+TEST_F_TIMEOUT(inet, queue_full_loses_nothing, 300)
+{
+	struct vhost_iommu_iotlb_miss m[4], first;
+
+	ASSERT_EQ(0, vmm_param_set("iotlb_queue_len", 1));
+	EXPECT_EQ(-EFAULT, try_backend(&self->g, 0, VNET_RXQ));
+	EXPECT_EQ(-EFAULT, try_backend(&self->g, 0, VNET_TXQ));
+	EXPECT_TRUE(STAT_REACHES(&self->g, iotlb_queue_full, 1));
+	EXPECT_EQ(1, STAT(&self->g, iotlb_queued));
+	ASSERT_EQ(1, fetch(self->fd, self->efd, m, 4, VGUEST_TIMEOUT_MS));
+	first = m[0];
+	EXPECT_EQ(VHOST_IOMMU_IOTLB_MISS_F_QUEUE_FULL, first.flags);
+	/* The read made room: the waiting miss comes in. */
+	ASSERT_EQ(1, fetch(self->fd, self->efd, m, 4, VGUEST_TIMEOUT_MS));
+	EXPECT_NE(first.iova, m[0].iova);
+	EXPECT_EQ(0, m[0].flags);
+	EXPECT_EQ(2, STAT(&self->g, iotlb_queued));
+}
+
+TEST_HARNESS_MAIN
