@@ -3,6 +3,10 @@
  * bench_net: virtio-net TX through the stock vhost-net behind a virtual
  * IOMMU, measured side by side in one process:
  *
+ *	vhost-iommu	/dev/vhost-iommu runs the request queue and serves
+ *			vhost-net's IOTLB in the kernel (VHOST_IOMMU_BIND_NET,
+ *			vguest.c), with the module parameter push_on_map off
+ *			and on (switched between runs)
  *	baseline	uiommu.c, QEMU 7.2's architecture: a userspace thread
  *			runs the virtio-iommu request queue and answers
  *			vhost-net's IOTLB misses one 4 KiB page at a time
@@ -44,11 +48,12 @@
 #include <unistd.h>
 
 #include "uiommu.h"
+#include "vguest.h"
 #include "vmm.h"
 #include "vnet.h"
 
-#define EP		8
-#define DOM		1
+#define EP		VGUEST_EP
+#define DOM		VGUEST_DOMAIN
 #define PG		VNET_PAGE
 #define RW		(VIRTIO_IOMMU_MAP_F_READ | VIRTIO_IOMMU_MAP_F_WRITE)
 #define FRAME_LEN	1514
@@ -73,7 +78,7 @@
 #define SLICES		16
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
-enum kind { K_MODEL, K_RELAY, K_NONE };
+enum kind { K_KERNEL, K_MODEL, K_RELAY, K_NONE };
 
 /* The throughput workloads */
 enum { M_STRICT, M_STATIC, M_SMALL, M_UNUSED, NM };
@@ -83,6 +88,7 @@ struct guest {
 	enum kind kind;
 	struct vnet *net;	/* the virtio-net device */
 	struct vmm *iommu;	/* where MAP and UNMAP go, or NULL */
+	struct vguest vg;	/* K_KERNEL */
 	struct vnet own;	/* the others' virtio-net device */
 	struct vmm drv;		/* K_MODEL: the guest's virtio-iommu driver */
 	struct uiommu model;	/* K_MODEL */
@@ -111,7 +117,8 @@ static void die(struct guest *g, const char *what, int err)
 		err == -1 ? "" : strerror(-err));
 	fprintf(stderr, "bench_net: vnet: %s\nbench_net: vmm: %s\n",
 		vnet_errmsg, vmm_errmsg);
-	fprintf(stderr, "bench_net: uiommu: %s\n", uiommu_errmsg);
+	fprintf(stderr, "bench_net: uiommu: %s\nbench_net: vguest: %s\n",
+		uiommu_errmsg, vguest_errmsg);
 	exit(1);
 }
 
@@ -180,9 +187,16 @@ static void map_pages(struct guest *g, uint64_t iova, unsigned int n)
 static uint64_t misses(struct guest *g)
 {
 	struct vnet_relay_stats rs;
+	struct vhost_iommu_stats ks;
 	struct uiommu_stats us;
 
 	switch (g->kind) {
+	case K_KERNEL:
+		/* Every miss raised so far read and counted */
+		if (vguest_settle(&g->vg, TIMEOUT_MS) ||
+		    vguest_stats(&g->vg, &ks))
+			die(g, "GET_STATS", -EIO);
+		return ks.iotlb_misses;
 	case K_MODEL:
 		uiommu_get_stats(&g->model, &us);
 		return us.misses;
@@ -276,6 +290,33 @@ static void setup_model(struct guest *g)
 	start_net(g);
 }
 
+/*
+ * vhost-iommu and vhost-net bound (vguest.c): the same features as the
+ * baseline, the rings mapped like the baseline's, then SET_BACKEND (its
+ * used-ring miss served in the kernel).
+ */
+static void setup_kernel(struct guest *g)
+{
+	struct vguest_opts o = {
+		.mode = VNET_IOVA_MANUAL,
+		.vmm = { .features = UIOMMU_FEATURES },
+	};
+	int ret;
+
+	ret = vguest_init(&g->vg, &o);
+	if (ret)
+		die(g, "vguest_init", ret);
+	g->net = &g->vg.net[0];
+	g->iommu = &g->vg.iommu;
+	rx_path(g);
+	ret = vguest_map(&g->vg, RING_IOVA, g->net->gpa_base, RING_SIZE,
+			 VGUEST_RW);
+	if (!ret)
+		ret = vguest_start(&g->vg);
+	if (ret)
+		die(g, "vguest", ret);
+}
+
 static void setup_relay(struct guest *g)
 {
 	unsigned int j;
@@ -297,6 +338,9 @@ static void setup_relay(struct guest *g)
 static void setup(struct guest *g)
 {
 	switch (g->kind) {
+	case K_KERNEL:
+		setup_kernel(g);
+		break;
 	case K_MODEL:
 		setup_model(g);
 		break;
@@ -312,7 +356,9 @@ static void setup(struct guest *g)
 
 static void teardown(struct guest *g)
 {
-	if (g->kind == K_MODEL) {
+	if (g->kind == K_KERNEL) {
+		vguest_fini(&g->vg);
+	} else if (g->kind == K_MODEL) {
 		uiommu_stop(&g->model);
 		vnet_fini(g->net);
 		uiommu_fini(&g->model);
@@ -603,20 +649,21 @@ static void record(const char *section, const char *figure, const char *mode,
 	fflush(stdout);
 }
 
-static void ratio(const char *mode, const char *name, const double *a,
-		  const double *b, unsigned int n)
+static void ratio(const char *figure, const char *mode, const char *name,
+		  const double *a, const double *b, unsigned int n)
 {
 	double r[MAX_REPS];
 	unsigned int i;
 
 	for (i = 0; i < n; i++)
 		r[i] = a[i] / b[i];
-	record("ratio", "pps_ratio", mode, name, "x", r, n);
+	record("ratio", figure, mode, name, "x", r, n);
 }
 
-enum { G_MODEL, G_NONE, G_RELAY, NG };
+enum { G_KERNEL, G_MODEL, G_NONE, G_RELAY, NG };
 
 static struct guest guests[NG] = {
+	[G_KERNEL] = { .name = "vhost-iommu", .kind = K_KERNEL },
 	[G_MODEL] = { .name = "baseline", .kind = K_MODEL },
 	[G_NONE] = { .name = "no-viommu", .kind = K_NONE },
 	[G_RELAY] = { .name = "relay", .kind = K_RELAY },
@@ -631,6 +678,8 @@ struct conf {
 
 /* Throughput: these, interleaved */
 static const struct conf tput[] = {
+	{ "vhost-iommu push_on_map=0", G_KERNEL, 0 },
+	{ "vhost-iommu push_on_map=1", G_KERNEL, 1 },
 	{ "baseline", G_MODEL, -1 },
 	{ "no-viommu", G_NONE, -1 },
 };
@@ -639,6 +688,7 @@ static const struct conf tput[] = {
 
 /* Miss latency (push_on_map off: the misses are the point) */
 static const struct conf lat_conf[] = {
+	{ "vhost-iommu", G_KERNEL, 0 },
 	{ "baseline", G_MODEL, -1 },
 	{ "relay", G_RELAY, -1 },
 };
@@ -647,6 +697,8 @@ static const struct conf lat_conf[] = {
 
 /* Misses to stream a 2 MiB mapping */
 static const struct conf huge_conf[] = {
+	{ "vhost-iommu push_on_map=0", G_KERNEL, 0 },
+	{ "vhost-iommu push_on_map=1", G_KERNEL, 1 },
 	{ "baseline", G_MODEL, -1 },
 	{ "relay", G_RELAY, -1 },
 };
@@ -655,7 +707,7 @@ static const struct conf huge_conf[] = {
 
 /* The ratios printed, of the throughput configurations' indices */
 static const unsigned int ratios[][2] = {
-	{ 0, 1 },
+	{ 0, 2 }, { 1, 2 }, { 0, 3 }, { 1, 3 }, { 2, 3 }, { 1, 0 },
 };
 
 static struct guest *use(const struct conf *c)
@@ -839,8 +891,20 @@ int main(int argc, char **argv)
 				continue;
 			snprintf(name, sizeof(name), "%s / %s",
 				 tput[rt[0]].name, tput[rt[1]].name);
-			ratio(mode[m], name, pps[m][rt[0]], pps[m][rt[1]],
-			      reps);
+			ratio("pps_ratio", mode[m], name, pps[m][rt[0]],
+			      pps[m][rt[1]], reps);
+		}
+	}
+	/* vhost-iommu's miss latency over the others', per round */
+	for (m = 0; m < 2; m++) {
+		char fig[32];
+
+		snprintf(fig, sizeof(fig), "%s_ratio", lat_fig[m]);
+		for (t = 1; t < NL; t++) {
+			snprintf(name, sizeof(name), "%s / %s",
+				 lat_conf[0].name, lat_conf[t].name);
+			ratio(fig, "1 page per miss", name, lat[0][m],
+			      lat[t][m], reps);
 		}
 	}
 	for (m = 0; m < 4; m++) {
