@@ -7,6 +7,7 @@
 #   make check      install what is missing, build, lint, run every test
 #   make check-debug the tests again on a KASAN/lockdep/kmemleak kernel
 #   make vm-run SCRIPT=path/to/script.sh
+#   make bench      the benchmarks in the VM: table, build/bench/bench.{csv,json}
 #   make replay TRACE=file   replay a QEMU virtio-iommu trace in the VM
 #   make install    modules_install + depmod on this host
 #
@@ -133,8 +134,31 @@ run: deps
 vm-run: deps
 	@test -n "$(SCRIPT)" || { echo "usage: make vm-run SCRIPT=path/to/script.sh"; exit 2; }
 	@$(MAKE) --no-print-directory modules selftests
+	@$(MAKE) --no-print-directory vm-run-nodeps
+
+vm-run-nodeps:
 	@$(RUNVM) --module $(KO) --payload $(dir $(SCRIPT)) \
 		--out $(BUILD)/vm-script sh ./$(notdir $(SCRIPT))
+
+# The benchmarks (Documentation/bench.md): one VM run with one vCPU, the
+# payload being the benchmark binaries and bench.sh; bench-report.sh turns
+# the CSV records of the results log into the table, CSV and JSON.
+# BENCH_NET_ARGS and BENCH_REQUESTS_ARGS replace the programs' arguments.
+BENCH_OUT := $(BUILD)/bench
+BENCH_VM_TIMEOUT ?= 600
+BENCH_NET_ARGS ?=
+BENCH_REQUESTS_ARGS ?= -u -r 5 -n 4096
+
+bench: deps
+	@$(MAKE) --no-print-directory modules selftests
+	@rm -rf $(BENCH_OUT) && mkdir -p $(BENCH_OUT)/payload
+	@cp $(BUILD)/selftests/bench_net $(BUILD)/selftests/bench_requests \
+		$(SELFTESTS)/bench.sh $(BENCH_OUT)/payload/
+	@printf 'net_args="%s"\nrequests_args="%s"\n' "$(BENCH_NET_ARGS)" \
+		"$(BENCH_REQUESTS_ARGS)" >$(BENCH_OUT)/payload/bench.env
+	@VM_SMP=1 $(MAKE) --no-print-directory vm-run-nodeps \
+		SCRIPT=$(BENCH_OUT)/payload/bench.sh VM_TIMEOUT=$(BENCH_VM_TIMEOUT)
+	@$(SELFTESTS)/bench-report.sh $(BUILD)/vm-script/results.log $(BENCH_OUT)
 
 # Replays a QEMU 7.2 virtio_iommu trace (plain or gzip) against the module
 # in the VM: tools/testing/selftests/vhost_iommu/replay.c, see
@@ -161,5 +185,6 @@ clean:
 
 .PHONY: all modules modules-strict deps ksrc selftests style sparse check \
 	check-nodeps debug-kernel check-debug check-debug-nodeps run vm-run \
-	install clean
+	vm-run-nodeps install clean
 .PHONY: replay
+.PHONY: bench

@@ -3,15 +3,20 @@
  * bench_requests: MAP + UNMAP requests per second through the request
  * queue of /dev/vhost-iommu, at batch sizes 1, 16 and 256 (requests posted
  * before one kick), with 10^3, 10^4, 10^5 and 10^6 live mappings in the
- * domain. Not a test: it prints numbers.
+ * domain. Not a test: it prints numbers. With -u, the same requests also
+ * go to the userspace baseline (uiommu.c, QEMU 7.2's architecture), a
+ * repetition of each after the other, and the ratio is printed.
  *
  * A round posts B MAP requests of one granule each, kicks, waits for them,
  * then B UNMAP requests of the same ranges, kicks and waits. A repetition
- * runs rounds until it has executed at least -n requests. Each point is
+ * runs rounds until it has executed at least -n requests, in 8 slices;
+ * with -u the devices take turns slice by slice. Each point is
  * measured -r times; the median, min and max are printed, and at the end
  * the cost ratio (ns per request) of 10^6 live mappings over 10^3.
+ * Every figure is also printed as a CSV record (csv,requests,...), the
+ * format of bench_net.
  *
- * usage: bench_requests [-r reps] [-n requests per rep] [-m max live]
+ * usage: bench_requests [-r reps] [-n requests per rep] [-m max live] [-u]
  */
 #include <errno.h>
 #include <stdio.h>
@@ -19,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "uiommu.h"
 #include "vmm.h"
 
 #define EP	1
@@ -28,23 +34,42 @@
 #define MAXB	256
 #define NBATCH	3
 #define NLIVE	4
+#define MAXREPS	64
+/* Turns the devices take within a repetition */
+#define SLICES	8
 
 static const unsigned int batches[NBATCH] = { 1, 16, 256 };
 static const unsigned long live_levels[NLIVE] = {
 	1000, 10000, 100000, 1000000,
 };
 
-static struct vmm v;
+/* A device under test: the kernel's, or the userspace model */
+struct target {
+	const char *name;
+	struct vmm v;
+	bool user;
+	struct uiommu model;
+	double median[NLIVE][NBATCH];
+	double rate[MAXREPS];
+};
+
+static struct target targets[2] = {
+	{ .name = "vhost-iommu" },
+	{ .name = "baseline", .user = true },
+};
+
 static struct vmm_req reqs[MAXB];
 
-static void die(const char *what)
+static void die(struct target *t, const char *what)
 {
-	fprintf(stderr, "bench_requests: %s: %s\n", what, vmm_errmsg);
+	fprintf(stderr, "bench_requests: %s: %s: %s%s\n", t->name, what,
+		vmm_errmsg, t->user ? uiommu_errmsg : "");
 	exit(1);
 }
 
 /* Posts @n MAP (or UNMAP) requests of one page from @iova, one kick. */
-static void run_batch(uint64_t iova, unsigned int n, bool map)
+static void run_batch(struct target *t, uint64_t iova, unsigned int n,
+		      bool map)
 {
 	struct virtio_iommu_req_unmap u;
 	struct virtio_iommu_req_map m;
@@ -57,18 +82,19 @@ static void run_batch(uint64_t iova, unsigned int n, bool map)
 			vmm_mk_map(&m, DOM, s, s + PG - 1, 0,
 				   VIRTIO_IOMMU_MAP_F_READ |
 				   VIRTIO_IOMMU_MAP_F_WRITE);
-			vmm_req_prepare(&v, &reqs[i], &m, VMM_MAP_LEN, 4);
+			vmm_req_prepare(&t->v, &reqs[i], &m, VMM_MAP_LEN, 4);
 		} else {
 			vmm_mk_unmap(&u, DOM, s, s + PG - 1);
-			vmm_req_prepare(&v, &reqs[i], &u, VMM_UNMAP_LEN, 4);
+			vmm_req_prepare(&t->v, &reqs[i], &u, VMM_UNMAP_LEN,
+					4);
 		}
 	}
-	if (vmm_batch(&v, reqs, n))
-		die("batch");
+	if (vmm_batch(&t->v, reqs, n))
+		die(t, "batch");
 	for (i = 0; i < n; i++) {
 		if (reqs[i].used_len != 4 || reqs[i].status) {
-			fprintf(stderr, "bench_requests: %s at %#llx: status %u, used length %u\n",
-				map ? "MAP" : "UNMAP",
+			fprintf(stderr, "bench_requests: %s: %s %#llx: status %u, length %u\n",
+				t->name, map ? "MAP" : "UNMAP",
 				(unsigned long long)(iova + i * PG),
 				reqs[i].status, reqs[i].used_len);
 			exit(1);
@@ -77,14 +103,14 @@ static void run_batch(uint64_t iova, unsigned int n, bool map)
 }
 
 /* Grows the domain to @live mappings, pages 0 .. live - 1 */
-static void populate(unsigned long from, unsigned long live)
+static void populate(struct target *t, unsigned long from, unsigned long live)
 {
 	unsigned long i;
 	unsigned int n;
 
 	for (i = from; i < live; i += n) {
 		n = live - i < MAXB ? live - i : MAXB;
-		run_batch(i * PG, n, true);
+		run_batch(t, i * PG, n, true);
 	}
 }
 
@@ -95,33 +121,91 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Requests per second for one repetition */
-static double measure(unsigned int batch, unsigned long nreq)
+/* At least @nreq requests: adds them to @done, returns nanoseconds */
+static uint64_t measure(struct target *t, unsigned int batch,
+			unsigned long nreq, unsigned long *done)
 {
-	unsigned long done = 0;
-	uint64_t t0, t1;
+	unsigned long n = 0;
+	uint64_t t0;
 
 	t0 = vmm_now_ns();
-	while (done < nreq) {
-		run_batch(BASE, batch, true);
-		run_batch(BASE, batch, false);
-		done += 2 * batch;
+	while (n < nreq) {
+		run_batch(t, BASE, batch, true);
+		run_batch(t, BASE, batch, false);
+		n += 2 * batch;
 	}
-	t1 = vmm_now_ns();
-	return done * 1e9 / (double)(t1 - t0);
+	*done += n;
+	return vmm_now_ns() - t0;
+}
+
+static void setup(struct target *t)
+{
+	struct vmm_opts o = {
+		.features = UIOMMU_FEATURES,
+		.num = { 1024 },
+		.no_event_ring = true,
+		.user_device = t->user,
+	};
+	int ret;
+
+	if (vmm_init(&t->v, &o))
+		die(t, "setup");
+	if (t->user) {
+		ret = uiommu_init(&t->model, UIOMMU_FEATURES);
+		if (!ret)
+			ret = uiommu_serve_vmm(&t->model, &t->v);
+		if (!ret)
+			ret = uiommu_add_endpoint(&t->model, EP);
+		if (!ret)
+			ret = uiommu_start(&t->model);
+	} else {
+		ret = vmm_add_endpoint(t->v.fd, EP, NULL, 0);
+	}
+	if (ret)
+		die(t, "endpoint");
+	if (vmm_attach(&t->v, DOM, EP, 0) != VIRTIO_IOMMU_S_OK)
+		die(t, "ATTACH");
+}
+
+static uint64_t live_mappings(struct target *t)
+{
+	struct vhost_iommu_stats st;
+	struct uiommu_stats us;
+
+	if (t->user) {
+		uiommu_get_stats(&t->model, &us);
+		return us.mappings;
+	}
+	if (vmm_get_stats(t->v.fd, &st))
+		return ~0ULL;
+	return st.mappings;
+}
+
+static double median(double *v, unsigned int n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static void record(const char *config, unsigned long live,
+		   unsigned int batch, const char *figure, const char *unit,
+		   double *v, unsigned int n)
+{
+	double med = median(v, n);
+
+	printf("csv,requests,%s,batch %u / %lu live,%s,%s,%.6g,%.6g,%.6g,%u\n",
+	       figure, batch, live, config, unit, med, v[0], v[n - 1], n);
 }
 
 int main(int argc, char **argv)
 {
-	struct vmm_opts o = { .num = { 1024, 64 } };
-	double median[NLIVE][NBATCH], *rate;
 	unsigned long nreq = 8192, max_live = 1000000, have = 0;
+	unsigned int reps = 5, l, b, r, i, ntargets = 1;
+	double ratio[MAXREPS];
 	long long old_max = -1, cur;
-	struct vhost_iommu_stats st;
-	unsigned int reps = 5, l, b, r;
 	int c;
 
-	while ((c = getopt(argc, argv, "r:n:m:h")) != -1) {
+	while ((c = getopt(argc, argv, "r:n:m:uh")) != -1) {
 		switch (c) {
 		case 'r':
 			reps = strtoul(optarg, NULL, 0);
@@ -132,17 +216,19 @@ int main(int argc, char **argv)
 		case 'm':
 			max_live = strtoul(optarg, NULL, 0);
 			break;
+		case 'u':
+			ntargets = 2;
+			break;
 		default:
-			fprintf(stderr, "usage: %s [-r reps] [-n requests/rep] [-m max live]\n",
+			fprintf(stderr, "usage: %s [-r reps] [-n requests] [-m max live] [-u]\n",
 				argv[0]);
 			return 2;
 		}
 	}
 	if (!reps)
 		reps = 1;
-	rate = calloc(reps, sizeof(*rate));
-	if (!rate)
-		return 1;
+	if (reps > MAXREPS)
+		reps = MAXREPS;
 
 	/* max_mappings must hold the largest domain and the measured pages */
 	cur = vmm_param_get("max_mappings");
@@ -154,56 +240,94 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	if (vmm_init(&v, &o))
-		die("setup");
-	if (vmm_add_endpoint(v.fd, EP, NULL, 0))
-		die("ADD_ENDPOINT");
-	if (vmm_attach(&v, DOM, EP, 0) != VIRTIO_IOMMU_S_OK)
-		die("ATTACH");
+	for (i = 0; i < ntargets; i++)
+		setup(&targets[i]);
 
 	printf("# MAP+UNMAP through the request queue, %u reps of >= %lu requests\n",
 	       reps, nreq);
-	printf("# %-9s %6s %14s %14s %14s %8s %10s\n", "live", "batch",
-	       "req/s median", "min", "max", "spread", "ns/req");
+	printf("# %-11s %-9s %6s %14s %14s %14s %8s %10s\n", "device", "live",
+	       "batch", "req/s median", "min", "max", "spread", "ns/req");
 	for (l = 0; l < NLIVE; l++) {
-		uint64_t t0;
-
 		if (live_levels[l] > max_live)
 			break;
-		t0 = vmm_now_ns();
-		populate(have, live_levels[l]);
-		have = live_levels[l];
-		if (vmm_get_stats(v.fd, &st) || st.mappings != have) {
-			fprintf(stderr, "bench_requests: %llu live mappings, expected %lu\n",
-				(unsigned long long)st.mappings, have);
-			return 1;
+		for (i = 0; i < ntargets; i++) {
+			struct target *t = &targets[i];
+			uint64_t t0 = vmm_now_ns();
+
+			populate(t, have, live_levels[l]);
+			if (live_mappings(t) != live_levels[l]) {
+				fprintf(stderr, "bench_requests: %s: %llu mappings, not %lu\n",
+					t->name,
+					(unsigned long long)live_mappings(t),
+					live_levels[l]);
+				return 1;
+			}
+			printf("# %s: populated %lu mappings (%.1f s)\n",
+			       t->name, live_levels[l],
+			       (vmm_now_ns() - t0) / 1e9);
 		}
-		printf("# populated %lu mappings (%.1f s)\n", have,
-		       (vmm_now_ns() - t0) / 1e9);
+		have = live_levels[l];
 		for (b = 0; b < NBATCH; b++) {
-			for (r = 0; r < reps; r++)
-				rate[r] = measure(batches[b], nreq);
-			qsort(rate, reps, sizeof(*rate), cmp_double);
-			median[l][b] = reps % 2 ? rate[reps / 2] :
-				       (rate[reps / 2 - 1] + rate[reps / 2]) / 2;
-			printf("  %-9lu %6u %14.0f %14.0f %14.0f %7.1f%% %10.0f\n",
-			       have, batches[b], median[l][b], rate[0],
-			       rate[reps - 1],
-			       100.0 * (rate[reps - 1] - rate[0]) / median[l][b],
-			       1e9 / median[l][b]);
+			/*
+			 * Interleaved: within a repetition the devices take
+			 * turns in slices, so that what the host does to the
+			 * VM meanwhile falls on both alike.
+			 */
+			for (r = 0; r < reps; r++) {
+				unsigned long done[2] = { 0, 0 };
+				uint64_t ns[2] = { 0, 0 };
+				unsigned int sl;
+
+				for (sl = 0; sl < SLICES; sl++)
+					for (i = 0; i < ntargets; i++)
+						ns[i] += measure(&targets[i],
+								 batches[b],
+								 nreq / SLICES,
+								 &done[i]);
+				for (i = 0; i < ntargets; i++)
+					targets[i].rate[r] = done[i] * 1e9 /
+							     ns[i];
+			}
+			for (r = 0; ntargets > 1 && r < reps; r++)
+				ratio[r] = targets[0].rate[r] /
+					   targets[1].rate[r];
+			for (i = 0; i < ntargets; i++) {
+				struct target *t = &targets[i];
+				double *rate = t->rate, med;
+
+				med = median(rate, reps);
+				t->median[l][b] = med;
+				printf("  %-11s %-9lu %6u %14.0f %14.0f %14.0f %7.1f%% %10.0f\n",
+				       t->name, have, batches[b], med, rate[0],
+				       rate[reps - 1],
+				       100.0 * (rate[reps - 1] - rate[0]) / med,
+				       1e9 / med);
+				record(t->name, have, batches[b], "req_per_s",
+				       "requests/s", rate, reps);
+			}
+			if (ntargets > 1)
+				record("vhost-iommu / baseline", have,
+				       batches[b], "req_ratio", "x", ratio,
+				       reps);
 			fflush(stdout);
 		}
 	}
 	if (l > 0) {
 		printf("# cost(%lu live) / cost(%lu live), ns per request:\n",
 		       live_levels[l - 1], live_levels[0]);
-		for (b = 0; b < NBATCH; b++)
-			printf("  batch %-4u %.2f\n", batches[b],
-			       median[0][b] / median[l - 1][b]);
+		for (i = 0; i < ntargets; i++)
+			for (b = 0; b < NBATCH; b++)
+				printf("  %-11s batch %-4u %.2f\n",
+				       targets[i].name, batches[b],
+				       targets[i].median[0][b] /
+				       targets[i].median[l - 1][b]);
 	}
-	vmm_fini(&v);
+	for (i = 0; i < ntargets; i++) {
+		if (targets[i].user)
+			uiommu_fini(&targets[i].model);
+		vmm_fini(&targets[i].v);
+	}
 	if (old_max >= 0)
 		vmm_param_set("max_mappings", old_max);
-	free(rate);
 	return 0;
 }

@@ -146,13 +146,11 @@ static int vq_set_addr(struct vmm *v, struct vmm_vq *vq)
 	return 0;
 }
 
-int vmm_vq_setup(struct vmm *v, unsigned int q, unsigned int num)
+/* The driver side of queue @q: layout in guest memory, free list, eventfds */
+static int vq_init(struct vmm *v, unsigned int q, unsigned int num)
 {
 	struct vmm_vq *vq = &v->vq[q];
-	struct vhost_vring_state s = { .index = q, .num = 0 };
-	struct vhost_vring_file f = { .index = q };
 	unsigned int i;
-	int ret;
 
 	vq->index = q;
 	vq->num = num;
@@ -176,12 +174,6 @@ int vmm_vq_setup(struct vmm *v, unsigned int q, unsigned int num)
 		vq->free_next[i] = i + 1;
 	vq->free_head = 0;
 	vq->nfree = num;
-
-	ret = vq_set_addr(v, vq);
-	if (ret)
-		return ret;
-	if (ioctl(v->fd, VHOST_SET_VRING_BASE, &s))
-		return fail(-errno, "VHOST_SET_VRING_BASE: %m");
 	if (vq->kick < 0 || !vq->kick) {
 		vq->kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		vq->call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -189,6 +181,28 @@ int vmm_vq_setup(struct vmm *v, unsigned int q, unsigned int num)
 		if (vq->kick < 0 || vq->call < 0 || vq->err < 0)
 			return fail(-errno, "eventfd: %m");
 	}
+	return 0;
+}
+
+int vmm_vq_setup(struct vmm *v, unsigned int q, unsigned int num)
+{
+	struct vmm_vq *vq = &v->vq[q];
+	struct vhost_vring_state s = { .index = q, .num = 0 };
+	struct vhost_vring_file f = { .index = q };
+	int ret;
+
+	ret = vq_init(v, q, num);
+	if (ret)
+		return ret;
+	if (v->opts.user_device) {
+		vq->ready = true;
+		return 0;
+	}
+	ret = vq_set_addr(v, vq);
+	if (ret)
+		return ret;
+	if (ioctl(v->fd, VHOST_SET_VRING_BASE, &s))
+		return fail(-errno, "VHOST_SET_VRING_BASE: %m");
 	f.fd = vq->call;
 	if (ioctl(v->fd, VHOST_SET_VRING_CALL, &f))
 		return fail(-errno, "VHOST_SET_VRING_CALL: %m");
@@ -230,6 +244,25 @@ int vmm_vq_restart(struct vmm *v, unsigned int q, unsigned int base)
 	return 0;
 }
 
+/* Both virtqueues, as the options ask */
+static int setup_rings(struct vmm *v)
+{
+	unsigned int q;
+	int ret;
+
+	if (v->opts.no_rings)
+		return 0;
+	for (q = 0; q < VHOST_IOMMU_VQ_MAX; q++) {
+		if (q == VHOST_IOMMU_VQ_EVENT && v->opts.no_event_ring)
+			break;
+		ret = vmm_vq_setup(v, q, v->opts.num[q] ? v->opts.num[q] :
+				   VMM_DEFAULT_NUM);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 int vmm_init(struct vmm *v, const struct vmm_opts *o)
 {
 	unsigned int q;
@@ -248,6 +281,11 @@ int vmm_init(struct vmm *v, const struct vmm_opts *o)
 	ret = vmm_map_memory(v);
 	if (ret)
 		return ret;
+	if (v->opts.user_device) {
+		v->features = v->opts.features ? v->opts.features :
+			      VMM_ALL_FEATURES;
+		return setup_rings(v);
+	}
 	v->fd = vmm_open_dev();
 	if (v->fd < 0)
 		return v->fd;
@@ -258,7 +296,6 @@ int vmm_setup(struct vmm *v)
 {
 	struct vhost_iommu_config c;
 	uint64_t features;
-	unsigned int q;
 	int ret;
 
 	if (ioctl(v->fd, VHOST_SET_OWNER, NULL))
@@ -276,17 +313,7 @@ int vmm_setup(struct vmm *v)
 	if (ret)
 		return fail(ret, "VHOST_IOMMU_GET_CONFIG: %s", strerror(-ret));
 	v->probe_size = c.probe_size;
-	if (v->opts.no_rings)
-		return 0;
-	for (q = 0; q < VHOST_IOMMU_VQ_MAX; q++) {
-		if (q == VHOST_IOMMU_VQ_EVENT && v->opts.no_event_ring)
-			break;
-		ret = vmm_vq_setup(v, q, v->opts.num[q] ? v->opts.num[q] :
-				   VMM_DEFAULT_NUM);
-		if (ret)
-			return ret;
-	}
-	return 0;
+	return setup_rings(v);
 }
 
 void vmm_fini(struct vmm *v)

@@ -74,6 +74,12 @@ struct vmm_opts {
 	bool no_rings;		/* stop after the memory table */
 	bool no_event_ring;	/* do not set up the event queue */
 	/*
+	 * No /dev/vhost-iommu: only the driver side (guest memory, rings,
+	 * eventfds) is set up, for a device model in this process to serve
+	 * (uiommu.h); vmm.fd stays -1, @features are taken as negotiated.
+	 */
+	bool user_device;
+	/*
 	 * Regions appended to the memory table after the two of guest
 	 * memory, e.g. the window of another device's guest memory
 	 * (vnet_mem_region()): descriptors and translations may point there.

@@ -899,15 +899,25 @@ void vnet_fini(struct vnet *v)
 int vnet_tx_post(struct vnet *v, unsigned int id, uint32_t seq, uint32_t len)
 {
 	uint64_t gpa = vnet_buf_gpa(v, VNET_TXQ, id);
+
+	return vnet_tx_post_at(v, id, gpa, vnet_iova(v, gpa), seq, len);
+}
+
+int vnet_tx_post_at(struct vnet *v, unsigned int id, uint64_t gpa,
+		    uint64_t addr, uint32_t seq, uint32_t len)
+{
 	uint8_t *p;
 
 	if (len < FRAME_DATA_OFF || len > VNET_FRAME_MAX || id >= v->opts.num)
 		return fail(-EINVAL, "TX frame %u: bad length %u or id %u",
 			    seq, len, id);
+	if (!in_window(v, gpa, VNET_HDR_LEN + len))
+		return fail(-EINVAL, "TX frame %u at GPA %#llx: outside memory",
+			    seq, (unsigned long long)gpa);
 	p = vnet_ptr(v, gpa);
 	memset(p, 0, VNET_HDR_LEN);
 	vnet_frame_fill(p + VNET_HDR_LEN, seq, len);
-	return post(v, VNET_TXQ, id, vnet_iova(v, gpa), VNET_HDR_LEN + len, 0);
+	return post(v, VNET_TXQ, id, addr, VNET_HDR_LEN + len, 0);
 }
 
 int vnet_capture(struct vnet *v, uint8_t *f, size_t size, int timeout_ms)

@@ -259,6 +259,13 @@ int vnet_err_count(struct vnet *v, unsigned int q, uint64_t *count);
  */
 int vnet_tx_post(struct vnet *v, unsigned int id, uint32_t seq,
 		 uint32_t len);
+/*
+ * The same from any GPA of the window: the frame is written at @gpa, and
+ * descriptor @id carries @addr (the IOVA @gpa is mapped at, or the GPA
+ * itself without iommu).
+ */
+int vnet_tx_post_at(struct vnet *v, unsigned int id, uint64_t gpa,
+		    uint64_t addr, uint32_t seq, uint32_t len);
 int vnet_capture(struct vnet *v, uint8_t *f, size_t size, int timeout_ms);
 int vnet_capture_expect(struct vnet *v, uint32_t seq, uint32_t len,
 			int timeout_ms);
