@@ -84,4 +84,16 @@ TEST(open_many)
 		ASSERT_EQ(0, close(fds[i]));
 }
 
+/*
+ * Module defaults an operator relies on (Documentation/vhost-net.md).
+ * run_tests.sh runs this binary first, before any test changes them.
+ */
+TEST(module_defaults)
+{
+	EXPECT_EQ(1, vmm_param_get("push_on_map"));
+	EXPECT_EQ(256, vmm_param_get("iotlb_queue_len"));
+	EXPECT_EQ(4096, vmm_param_get("max_domains"));
+	EXPECT_EQ(1 << 21, vmm_param_get("max_mappings"));
+}
+
 TEST_HARNESS_MAIN
