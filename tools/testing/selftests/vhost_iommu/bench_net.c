@@ -42,9 +42,13 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "uiommu.h"
@@ -78,7 +82,11 @@
 #define SLICES		16
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
-enum kind { K_KERNEL, K_MODEL, K_RELAY, K_NONE };
+enum kind { K_KERNEL, K_MODEL, K_RELAY, K_NONE, K_DEVIOTLB };
+
+/* K_DEVIOTLB: the endpoint's VMM-managed domain, its answers' permission */
+#define DEV_DOM		90
+#define DEV_RW		(VHOST_IOMMU_ACCESS_READ | VHOST_IOMMU_ACCESS_WRITE)
 
 /* The throughput workloads */
 enum { M_STRICT, M_STATIC, M_SMALL, M_UNUSED, NM };
@@ -92,6 +100,8 @@ struct guest {
 	struct vnet own;	/* the others' virtio-net device */
 	struct vmm drv;		/* K_MODEL: the guest's virtio-iommu driver */
 	struct uiommu model;	/* K_MODEL */
+	int efd, stop;		/* K_DEVIOTLB: miss eventfd, server stop */
+	pthread_t server;	/* K_DEVIOTLB: the VMM answering misses */
 	uint32_t seq;
 	uint64_t pool_next[2];	/* the next page of each static pool */
 	char rx_path[96];	/* the tap's rx_packets counter */
@@ -192,6 +202,7 @@ static uint64_t misses(struct guest *g)
 
 	switch (g->kind) {
 	case K_KERNEL:
+	case K_DEVIOTLB:
 		/* Every miss raised so far read and counted */
 		if (vguest_settle(&g->vg, TIMEOUT_MS) ||
 		    vguest_stats(&g->vg, &ks))
@@ -317,6 +328,102 @@ static void setup_kernel(struct guest *g)
 		die(g, "vguest", ret);
 }
 
+static int dev_iotlb(struct guest *g, unsigned long req, uint64_t iova,
+		     uint64_t size, uint64_t gpa, uint32_t perm)
+{
+	struct vhost_iommu_iotlb_entry e = {
+		.iova = iova, .size = size, .gpa = gpa, .perm = perm,
+	};
+	struct vhost_iommu_iotlb_batch b = {
+		.size = sizeof(b), .domain = DEV_DOM, .nr = 1,
+		.entries = (uintptr_t)&e,
+	};
+
+	return ioctl(g->vg.iommu.fd, req, &b) ? -errno : 0;
+}
+
+/*
+ * The VMM of a device IOTLB, as a VMM emulating its own IOMMU would be:
+ * woken by the miss eventfd, it reads the records and answers each with
+ * its page, from the IOVA table.
+ */
+static void *dev_server(void *arg)
+{
+	struct guest *g = arg;
+	struct vhost_iommu_iotlb_miss m[16];
+	struct pollfd p[2] = {
+		{ .fd = g->efd, .events = POLLIN },
+		{ .fd = g->stop, .events = POLLIN },
+	};
+	uint64_t count, gpa;
+	ssize_t n;
+	int i;
+
+	for (;;) {
+		if (poll(p, 2, -1) < 0 || (p[1].revents & POLLIN))
+			return NULL;
+		if (read(g->efd, &count, sizeof(count)) != sizeof(count))
+			continue;
+		while ((n = read(g->vg.iommu.fd, m, sizeof(m))) > 0)
+			for (i = 0; i < n / (int)sizeof(m[0]); i++)
+				if (!vnet_iova_to_gpa(g->net, m[i].iova, &gpa))
+					dev_iotlb(g, VHOST_IOMMU_IOTLB_UPDATE,
+						  m[i].iova, PG, gpa, DEV_RW);
+	}
+}
+
+/*
+ * vhost-iommu's device IOTLB: the endpoint in a VMM-managed domain, the
+ * vhost-net fd bound, every miss answered by dev_server() with one page.
+ */
+static void setup_deviotlb(struct guest *g)
+{
+	struct vguest_opts o = {
+		.mode = VNET_IOVA_MANUAL,
+		.attach = VGUEST_NO_ATTACH,
+		.no_backend = true,
+		.vmm = { .features = UIOMMU_FEATURES },
+	};
+	struct vhost_iommu_iotlb_attach a = {
+		.size = sizeof(a), .endpoint = EP, .domain = DEV_DOM,
+	};
+	struct vhost_iommu_iotlb_notify nt = { .size = sizeof(nt) };
+	unsigned int j;
+	int ret;
+
+	ret = vguest_init(&g->vg, &o);
+	if (ret)
+		die(g, "vguest_init", ret);
+	g->net = &g->vg.net[0];
+	rx_path(g);
+	g->efd = eventfd(0, EFD_NONBLOCK);
+	g->stop = eventfd(0, 0);
+	nt.fd = g->efd;
+	if (g->efd < 0 || g->stop < 0 ||
+	    ioctl(g->vg.iommu.fd, VHOST_IOMMU_IOTLB_ATTACH, &a) ||
+	    ioctl(g->vg.iommu.fd, VHOST_IOMMU_IOTLB_SET_NOTIFY, &nt))
+		die(g, "device IOTLB", -errno);
+	ret = vnet_map_add(g->net, RING_IOVA, g->net->gpa_base, RING_SIZE);
+	for (j = 0; !ret && j < (opt.lat_samples + DATA_PAGES - 1) /
+				DATA_PAGES; j++)
+		ret = vnet_map_add(g->net, LAT_IOVA + j * HUGE,
+				   data_gpa(g, 0), HUGE);
+	if (!ret)
+		ret = vnet_map_add(g->net, HUGE_IOVA, data_gpa(g, 0), HUGE);
+	if (ret)
+		die(g, "IOVA table", ret);
+	ret = dev_iotlb(g, VHOST_IOMMU_IOTLB_UPDATE, RING_IOVA, RING_SIZE,
+			g->net->gpa_base, DEV_RW);
+	if (!ret)
+		ret = -pthread_create(&g->server, NULL, dev_server, g);
+	if (!ret)
+		ret = vguest_start(&g->vg);
+	if (!ret)
+		ret = vguest_set_backend(&g->vg, 0, TIMEOUT_MS);
+	if (ret)
+		die(g, "device IOTLB guest", ret);
+}
+
 static void setup_relay(struct guest *g)
 {
 	unsigned int j;
@@ -347,6 +454,9 @@ static void setup(struct guest *g)
 	case K_RELAY:
 		setup_relay(g);
 		break;
+	case K_DEVIOTLB:
+		setup_deviotlb(g);
+		break;
 	case K_NONE:
 		setup_net(g, false, false);
 		start_net(g);
@@ -356,7 +466,15 @@ static void setup(struct guest *g)
 
 static void teardown(struct guest *g)
 {
-	if (g->kind == K_KERNEL) {
+	uint64_t one = 1;
+
+	if (g->kind == K_DEVIOTLB) {
+		if (write(g->stop, &one, sizeof(one)) == sizeof(one))
+			pthread_join(g->server, NULL);
+		vguest_fini(&g->vg);
+		close(g->efd);
+		close(g->stop);
+	} else if (g->kind == K_KERNEL) {
 		vguest_fini(&g->vg);
 	} else if (g->kind == K_MODEL) {
 		uiommu_stop(&g->model);
@@ -409,7 +527,7 @@ static void check_path(struct guest *g)
 
 	if (g->iommu)
 		map(g, iova, data_gpa(g, 0), PG);
-	else if (g->kind == K_RELAY)
+	else if (g->kind == K_RELAY || g->kind == K_DEVIOTLB)
 		iova = HUGE_IOVA;
 	tx_post(g, 0, data_gpa(g, 0), iova);
 	tx_kick(g);
@@ -554,10 +672,15 @@ static void latency_finish(struct guest *g, unsigned int n, double *miss,
 	q[1] = quantile(miss, n, 0.9);
 	q[2] = quantile(miss, n, 0.99);
 	q[3] = h;
-	if (g->iommu)
+	if (g->iommu) {
 		unmap(g, LAT_IOVA, (uint64_t)n * PG);
-	else if (vnet_iotlb_invalidate(g->net, LAT_IOVA, (uint64_t)n * PG))
+	} else if (g->kind == K_DEVIOTLB) {
+		if (dev_iotlb(g, VHOST_IOMMU_IOTLB_INVALIDATE, LAT_IOVA,
+			      (uint64_t)n * PG, 0, 0))
+			die(g, "IOTLB_INVALIDATE", -EIO);
+	} else if (vnet_iotlb_invalidate(g->net, LAT_IOVA, (uint64_t)n * PG)) {
 		die(g, "INVALIDATE", -EIO);
+	}
 }
 
 /* MAP + UNMAP pairs vhost-net never sees: nanoseconds for @n */
@@ -660,13 +783,14 @@ static void ratio(const char *figure, const char *mode, const char *name,
 	record("ratio", figure, mode, name, "x", r, n);
 }
 
-enum { G_KERNEL, G_MODEL, G_NONE, G_RELAY, NG };
+enum { G_KERNEL, G_MODEL, G_NONE, G_RELAY, G_DEVIOTLB, NG };
 
 static struct guest guests[NG] = {
 	[G_KERNEL] = { .name = "vhost-iommu", .kind = K_KERNEL },
 	[G_MODEL] = { .name = "baseline", .kind = K_MODEL },
 	[G_NONE] = { .name = "no-viommu", .kind = K_NONE },
 	[G_RELAY] = { .name = "relay", .kind = K_RELAY },
+	[G_DEVIOTLB] = { .name = "device-iotlb", .kind = K_DEVIOTLB },
 };
 
 /* A configuration: a guest, and push_on_map for vhost-iommu (or -1) */
@@ -691,6 +815,7 @@ static const struct conf lat_conf[] = {
 	{ "vhost-iommu", G_KERNEL, 0 },
 	{ "baseline", G_MODEL, -1 },
 	{ "relay", G_RELAY, -1 },
+	{ "device-iotlb-eventfd", G_DEVIOTLB, -1 },
 };
 
 #define NL	ARRAY_SIZE(lat_conf)
@@ -912,9 +1037,6 @@ int main(int argc, char **argv)
 			record("miss_latency", lat_fig[m],
 			       m < 3 ? "1 page per miss" : "1 packet per kick",
 			       lat_conf[t].name, "us", lat[t][m], reps);
-		if (m < 3)
-			record("miss_latency", lat_fig[m], "1 page per miss",
-			       "device-iotlb-eventfd", "us", NULL, 0);
 	}
 	for (t = 0; t < NH; t++)
 		record("misses_2mib", "misses", "2 MiB mapping (512 pages)",
