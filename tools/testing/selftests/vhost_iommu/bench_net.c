@@ -42,13 +42,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "uiommu.h"
@@ -84,8 +80,7 @@
 
 enum kind { K_KERNEL, K_MODEL, K_RELAY, K_NONE, K_DEVIOTLB };
 
-/* K_DEVIOTLB: the endpoint's VMM-managed domain, its answers' permission */
-#define DEV_DOM		90
+/* K_DEVIOTLB: the permission of its translations */
 #define DEV_RW		(VHOST_IOMMU_ACCESS_READ | VHOST_IOMMU_ACCESS_WRITE)
 
 /* The throughput workloads */
@@ -100,8 +95,6 @@ struct guest {
 	struct vnet own;	/* the others' virtio-net device */
 	struct vmm drv;		/* K_MODEL: the guest's virtio-iommu driver */
 	struct uiommu model;	/* K_MODEL */
-	int efd, stop;		/* K_DEVIOTLB: miss eventfd, server stop */
-	pthread_t server;	/* K_DEVIOTLB: the VMM answering misses */
 	uint32_t seq;
 	uint64_t pool_next[2];	/* the next page of each static pool */
 	char rx_path[96];	/* the tap's rx_packets counter */
@@ -328,66 +321,19 @@ static void setup_kernel(struct guest *g)
 		die(g, "vguest", ret);
 }
 
-static int dev_iotlb(struct guest *g, unsigned long req, uint64_t iova,
-		     uint64_t size, uint64_t gpa, uint32_t perm)
-{
-	struct vhost_iommu_iotlb_entry e = {
-		.iova = iova, .size = size, .gpa = gpa, .perm = perm,
-	};
-	struct vhost_iommu_iotlb_batch b = {
-		.size = sizeof(b), .domain = DEV_DOM, .nr = 1,
-		.entries = (uintptr_t)&e,
-	};
-
-	return ioctl(g->vg.iommu.fd, req, &b) ? -errno : 0;
-}
-
-/*
- * The VMM of a device IOTLB, as a VMM emulating its own IOMMU would be:
- * woken by the miss eventfd, it reads the records and answers each with
- * its page, from the IOVA table.
- */
-static void *dev_server(void *arg)
-{
-	struct guest *g = arg;
-	struct vhost_iommu_iotlb_miss m[16];
-	struct pollfd p[2] = {
-		{ .fd = g->efd, .events = POLLIN },
-		{ .fd = g->stop, .events = POLLIN },
-	};
-	uint64_t count, gpa;
-	ssize_t n;
-	int i;
-
-	for (;;) {
-		if (poll(p, 2, -1) < 0 || (p[1].revents & POLLIN))
-			return NULL;
-		if (read(g->efd, &count, sizeof(count)) != sizeof(count))
-			continue;
-		while ((n = read(g->vg.iommu.fd, m, sizeof(m))) > 0)
-			for (i = 0; i < n / (int)sizeof(m[0]); i++)
-				if (!vnet_iova_to_gpa(g->net, m[i].iova, &gpa))
-					dev_iotlb(g, VHOST_IOMMU_IOTLB_UPDATE,
-						  m[i].iova, PG, gpa, DEV_RW);
-	}
-}
-
 /*
  * vhost-iommu's device IOTLB: the endpoint in a VMM-managed domain, the
- * vhost-net fd bound, every miss answered by dev_server() with one page.
+ * vhost-net fd bound, every miss answered by a VMM thread with one page
+ * (vguest_iotlb_serve(), as a VMM emulating its own IOMMU would).
  */
 static void setup_deviotlb(struct guest *g)
 {
 	struct vguest_opts o = {
 		.mode = VNET_IOVA_MANUAL,
-		.attach = VGUEST_NO_ATTACH,
+		.attach = VGUEST_ATTACH_VMM,
 		.no_backend = true,
 		.vmm = { .features = UIOMMU_FEATURES },
 	};
-	struct vhost_iommu_iotlb_attach a = {
-		.size = sizeof(a), .endpoint = EP, .domain = DEV_DOM,
-	};
-	struct vhost_iommu_iotlb_notify nt = { .size = sizeof(nt) };
 	unsigned int j;
 	int ret;
 
@@ -396,13 +342,6 @@ static void setup_deviotlb(struct guest *g)
 		die(g, "vguest_init", ret);
 	g->net = &g->vg.net[0];
 	rx_path(g);
-	g->efd = eventfd(0, EFD_NONBLOCK);
-	g->stop = eventfd(0, 0);
-	nt.fd = g->efd;
-	if (g->efd < 0 || g->stop < 0 ||
-	    ioctl(g->vg.iommu.fd, VHOST_IOMMU_IOTLB_ATTACH, &a) ||
-	    ioctl(g->vg.iommu.fd, VHOST_IOMMU_IOTLB_SET_NOTIFY, &nt))
-		die(g, "device IOTLB", -errno);
 	ret = vnet_map_add(g->net, RING_IOVA, g->net->gpa_base, RING_SIZE);
 	for (j = 0; !ret && j < (opt.lat_samples + DATA_PAGES - 1) /
 				DATA_PAGES; j++)
@@ -412,10 +351,10 @@ static void setup_deviotlb(struct guest *g)
 		ret = vnet_map_add(g->net, HUGE_IOVA, data_gpa(g, 0), HUGE);
 	if (ret)
 		die(g, "IOVA table", ret);
-	ret = dev_iotlb(g, VHOST_IOMMU_IOTLB_UPDATE, RING_IOVA, RING_SIZE,
-			g->net->gpa_base, DEV_RW);
+	ret = vguest_iotlb_update(&g->vg, RING_IOVA, RING_SIZE,
+				  g->net->gpa_base, DEV_RW);
 	if (!ret)
-		ret = -pthread_create(&g->server, NULL, dev_server, g);
+		ret = vguest_iotlb_serve(&g->vg);
 	if (!ret)
 		ret = vguest_start(&g->vg);
 	if (!ret)
@@ -466,15 +405,7 @@ static void setup(struct guest *g)
 
 static void teardown(struct guest *g)
 {
-	uint64_t one = 1;
-
-	if (g->kind == K_DEVIOTLB) {
-		if (write(g->stop, &one, sizeof(one)) == sizeof(one))
-			pthread_join(g->server, NULL);
-		vguest_fini(&g->vg);
-		close(g->efd);
-		close(g->stop);
-	} else if (g->kind == K_KERNEL) {
+	if (g->kind == K_KERNEL || g->kind == K_DEVIOTLB) {
 		vguest_fini(&g->vg);
 	} else if (g->kind == K_MODEL) {
 		uiommu_stop(&g->model);
@@ -675,8 +606,8 @@ static void latency_finish(struct guest *g, unsigned int n, double *miss,
 	if (g->iommu) {
 		unmap(g, LAT_IOVA, (uint64_t)n * PG);
 	} else if (g->kind == K_DEVIOTLB) {
-		if (dev_iotlb(g, VHOST_IOMMU_IOTLB_INVALIDATE, LAT_IOVA,
-			      (uint64_t)n * PG, 0, 0))
+		if (vguest_iotlb_invalidate(&g->vg, LAT_IOVA,
+					    (uint64_t)n * PG))
 			die(g, "IOTLB_INVALIDATE", -EIO);
 	} else if (vnet_iotlb_invalidate(g->net, LAT_IOVA, (uint64_t)n * PG)) {
 		die(g, "INVALIDATE", -EIO);

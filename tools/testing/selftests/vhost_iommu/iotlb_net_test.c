@@ -4,70 +4,25 @@
  * The net device's endpoint is in a VMM-managed domain; its vhost-net
  * misses reach the test (the VMM) as records read from /dev/vhost-iommu
  * after an eventfd signal, and the test answers with
- * VHOST_IOMMU_IOTLB_UPDATE. IOVA = GPA + VNET_OFFSET throughout.
+ * VHOST_IOMMU_IOTLB_UPDATE (vguest's VGUEST_ATTACH_VMM and vguest_iotlb_*).
+ * IOVA = GPA + VNET_OFFSET throughout.
  */
 #include <errno.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdint.h>
-#include <string.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
 #include "vguest.h"
 
-#define VD	70	/* the VMM-managed domain */
+#define VD	VGUEST_VMM_DOMAIN
 #define RW	(VHOST_IOMMU_ACCESS_READ | VHOST_IOMMU_ACCESS_WRITE)
 
-static int update(int fd, uint64_t iova, uint64_t size, uint32_t perm)
+/* IOVA = GPA + VNET_OFFSET in the tables of these tests */
+static int update(struct vguest *g, uint64_t iova, uint64_t size,
+		  uint32_t perm)
 {
-	struct vhost_iommu_iotlb_entry e = {
-		.iova = iova, .size = size, .gpa = iova - VNET_OFFSET,
-		.perm = perm,
-	};
-	struct vhost_iommu_iotlb_batch b = {
-		.size = sizeof(b), .domain = VD, .nr = 1,
-		.entries = (uintptr_t)&e,
-	};
-
-	return ioctl(fd, VHOST_IOMMU_IOTLB_UPDATE, &b) ? -errno : 0;
-}
-
-static int invalidate(int fd, uint64_t iova, uint64_t size)
-{
-	struct vhost_iommu_iotlb_entry e = { .iova = iova, .size = size };
-	struct vhost_iommu_iotlb_batch b = {
-		.size = sizeof(b), .domain = VD, .nr = 1,
-		.entries = (uintptr_t)&e,
-	};
-
-	return ioctl(fd, VHOST_IOMMU_IOTLB_INVALIDATE, &b) ? -errno : 0;
-}
-
-/*
- * Reads up to @n records, waiting for the eventfd while there are none
- * (@timeout_ms for each wait is a hang guard).
- */
-static int fetch(int fd, int efd, struct vhost_iommu_iotlb_miss *m,
-		 unsigned int n, int timeout_ms)
-{
-	struct pollfd p = { .fd = efd, .events = POLLIN };
-	uint64_t count;
-	ssize_t ret;
-
-	for (;;) {
-		ret = read(fd, m, n * sizeof(*m));
-		if (ret > 0)
-			return ret / sizeof(*m);
-		if (errno != EAGAIN)
-			return -errno;
-		if (poll(&p, 1, timeout_ms) != 1)
-			return -ETIMEDOUT;
-		if (read(efd, &count, sizeof(count)) != sizeof(count))
-			return -errno;
-	}
+	return vguest_iotlb_update(g, iova, size, iova - VNET_OFFSET, perm);
 }
 
 static uint64_t stat_of(struct vguest *g, size_t off)
@@ -97,69 +52,9 @@ static bool stat_reaches(struct vguest *g, size_t off, uint64_t want)
 #define STAT_REACHES(g, field, want) \
 	stat_reaches((g), offsetof(struct vhost_iommu_stats, field), (want))
 
-/* The VMM's miss server: answers every record with its page. */
-struct server {
-	pthread_t thread;
-	int fd, efd, stop;
-	uint64_t records, updates;
-	int error;
-};
-
-static void *server_run(void *arg)
-{
-	struct server *s = arg;
-	struct vhost_iommu_iotlb_miss m[16];
-	struct pollfd p[2] = {
-		{ .fd = s->efd, .events = POLLIN },
-		{ .fd = s->stop, .events = POLLIN },
-	};
-	uint64_t count;
-	ssize_t n;
-	int i;
-
-	for (;;) {
-		if (poll(p, 2, -1) < 0 || (p[1].revents & POLLIN))
-			return NULL;
-		if (read(s->efd, &count, sizeof(count)) != sizeof(count))
-			continue;
-		while ((n = read(s->fd, m, sizeof(m))) > 0) {
-			for (i = 0; i < n / (int)sizeof(m[0]); i++) {
-				s->records++;
-				if (update(s->fd, m[i].iova, VNET_PAGE, RW))
-					s->error = -errno;
-				else
-					s->updates++;
-			}
-		}
-	}
-}
-
-static int server_start(struct server *s, int fd, int efd)
-{
-	memset(s, 0, sizeof(*s));
-	s->fd = fd;
-	s->efd = efd;
-	s->stop = eventfd(0, 0);
-	if (s->stop < 0)
-		return -errno;
-	return -pthread_create(&s->thread, NULL, server_run, s);
-}
-
-static void server_stop(struct server *s)
-{
-	uint64_t one = 1;
-
-	if (write(s->stop, &one, sizeof(one)) == sizeof(one))
-		pthread_join(s->thread, NULL);
-	close(s->stop);
-}
-
 FIXTURE(inet) {
 	struct vguest g;
 	int fd;		/* /dev/vhost-iommu */
-	int efd;	/* miss notification */
-	struct server server;
-	bool serving;
 	long long queue_len;	/* the module parameter, restored */
 };
 
@@ -180,42 +75,21 @@ FIXTURE_SETUP(inet)
 	struct vguest_opts o = {
 		.nnet = variant->nnet,
 		.mode = VNET_IOVA_OFFSET,
-		.attach = VGUEST_NO_ATTACH,
+		.attach = VGUEST_ATTACH_VMM,
 		.no_backend = true,
 	};
-	struct vhost_iommu_iotlb_attach a = {
-		.size = sizeof(a), .endpoint = VGUEST_EP, .domain = VD,
-	};
-	struct vhost_iommu_iotlb_notify nt = { .size = sizeof(nt) };
 
 	self->queue_len = vmm_param_get("iotlb_queue_len");
 	ASSERT_LE(1, self->queue_len);
 	ASSERT_EQ(0, vguest_init(&self->g, &o)) TH_LOG("%s", vguest_errmsg);
 	self->fd = self->g.iommu.fd;
-	ASSERT_EQ(0, ioctl(self->fd, VHOST_IOMMU_IOTLB_ATTACH, &a));
-	self->efd = eventfd(0, EFD_NONBLOCK);
-	ASSERT_LE(0, self->efd);
-	nt.fd = self->efd;
-	ASSERT_EQ(0, ioctl(self->fd, VHOST_IOMMU_IOTLB_SET_NOTIFY, &nt));
 	ASSERT_EQ(0, vguest_start(&self->g)) TH_LOG("%s", vguest_errmsg);
 }
 
 FIXTURE_TEARDOWN(inet)
 {
-	if (self->serving)
-		server_stop(&self->server);
 	vguest_fini(&self->g);
-	close(self->efd);
 	vmm_param_set("iotlb_queue_len", self->queue_len);
-}
-
-/* Starts the server; @serving says whether teardown must stop it. */
-static int serve(struct server *server, bool *serving, int fd, int efd)
-{
-	int ret = server_start(server, fd, efd);
-
-	*serving = !ret;
-	return ret;
 }
 
 /* First SET_BACKEND attempt of queue @q of net @i: raises the used ring's miss. */
@@ -231,8 +105,7 @@ TEST_F_TIMEOUT(inet, traffic, 300)
 {
 	unsigned int i, n;
 
-	ASSERT_EQ(0, serve(&self->server, &self->serving, self->fd,
-			   self->efd));
+	ASSERT_EQ(0, vguest_iotlb_serve(&self->g)) TH_LOG("%s", vguest_errmsg);
 	for (n = 0; n < variant->nnet; n++)
 		ASSERT_EQ(0, vguest_set_backend(&self->g, n, VGUEST_TIMEOUT_MS))
 			TH_LOG("%s", vguest_errmsg);
@@ -246,13 +119,12 @@ TEST_F_TIMEOUT(inet, traffic, 300)
 				TH_LOG("%s", vguest_errmsg);
 		}
 	}
-	server_stop(&self->server);
-	self->serving = false;
-	EXPECT_EQ(0, self->server.error);
-	EXPECT_LT(0, self->server.updates);
+	vguest_iotlb_serve_stop(&self->g);
+	EXPECT_EQ(0, self->g.server.error);
+	EXPECT_LT(0, self->g.server.updates);
 	/* The last records may be duplicates raised after the server left. */
-	EXPECT_LE(self->server.records, STAT(&self->g, iotlb_queued));
-	EXPECT_LT(0, self->server.records);
+	EXPECT_LE(self->g.server.records, STAT(&self->g, iotlb_queued));
+	EXPECT_LT(0, self->g.server.records);
 	/* A domain of the VMM has no faults: its misses go to the VMM. */
 	EXPECT_EQ(0, STAT(&self->g, faults));
 }
@@ -265,12 +137,12 @@ TEST_F_TIMEOUT(inet, one_update_serves_all, 300)
 	unsigned int n;
 
 	EXPECT_EQ(-EFAULT, try_backend(&self->g, 0, VNET_RXQ));
-	ASSERT_EQ(1, fetch(self->fd, self->efd, m, 4, VGUEST_TIMEOUT_MS));
+	ASSERT_EQ(1, vguest_iotlb_fetch(&self->g, m, 4, VGUEST_TIMEOUT_MS));
 	EXPECT_EQ(VGUEST_EP, m[0].endpoint);
 	EXPECT_EQ(VD, m[0].domain);
 	EXPECT_NE(0, m[0].access);
 	EXPECT_EQ(0, m[0].access & ~RW);
-	ASSERT_EQ(0, update(self->fd, iova, variant->nnet * VNET_MEM_SIZE,
+	ASSERT_EQ(0, update(&self->g, iova, variant->nnet * VNET_MEM_SIZE,
 			    RW));
 	for (n = 0; n < variant->nnet; n++) {
 		ASSERT_EQ(0, vguest_set_backend(&self->g, n, VGUEST_TIMEOUT_MS))
@@ -291,28 +163,26 @@ TEST_F_TIMEOUT(inet, invalidate_reaches_vhost_net, 300)
 	struct vhost_iommu_iotlb_miss m[4];
 	int i, got;
 
-	ASSERT_EQ(0, serve(&self->server, &self->serving, self->fd,
-			   self->efd));
+	ASSERT_EQ(0, vguest_iotlb_serve(&self->g)) TH_LOG("%s", vguest_errmsg);
 	ASSERT_EQ(0, vguest_set_backend(&self->g, 0, VGUEST_TIMEOUT_MS))
 		TH_LOG("%s", vguest_errmsg);
 	ASSERT_EQ(0, vguest_tx(&self->g, 0, 0, 1, VGUEST_TIMEOUT_MS));
-	server_stop(&self->server);
-	self->serving = false;
+	vguest_iotlb_serve_stop(&self->g);
 	ASSERT_EQ(0, vguest_settle(&self->g, VGUEST_TIMEOUT_MS));
 	while (read(self->fd, m, sizeof(m)) > 0)
 		;
 
-	ASSERT_EQ(0, invalidate(self->fd, buf, VNET_PAGE));
+	ASSERT_EQ(0, vguest_iotlb_invalidate(&self->g, buf, VNET_PAGE));
 	EXPECT_LT(0, STAT(&self->g, iotlb_invalidations));
 	ASSERT_EQ(0, vguest_tx_post(&self->g, 0, 0, 2));
-	got = fetch(self->fd, self->efd, m, 4, VGUEST_TIMEOUT_MS);
+	got = vguest_iotlb_fetch(&self->g, m, 4, VGUEST_TIMEOUT_MS);
 	ASSERT_LT(0, got);
 	for (i = 0; i < got; i++)
 		if (m[i].iova == buf)
 			break;
 	ASSERT_LT(i, got) TH_LOG("no miss for the invalidated page");
 	EXPECT_EQ(VHOST_IOMMU_ACCESS_READ, m[i].access & RW);
-	ASSERT_EQ(0, update(self->fd, buf, VNET_PAGE, VHOST_IOMMU_ACCESS_READ));
+	ASSERT_EQ(0, update(&self->g, buf, VNET_PAGE, VHOST_IOMMU_ACCESS_READ));
 	ASSERT_EQ(0, vguest_tx_complete(&self->g, 0, 0, 2, VGUEST_TIMEOUT_MS))
 		TH_LOG("%s", vguest_errmsg);
 }
@@ -328,7 +198,7 @@ TEST_F_TIMEOUT(inet, coalesced, 300)
 	ASSERT_TRUE(STAT_REACHES(&self->g, iotlb_misses, 3));
 	EXPECT_EQ(1, STAT(&self->g, iotlb_queued));
 	EXPECT_EQ(2, STAT(&self->g, iotlb_coalesced));
-	ASSERT_EQ(1, fetch(self->fd, self->efd, m, 4, VGUEST_TIMEOUT_MS));
+	ASSERT_EQ(1, vguest_iotlb_fetch(&self->g, m, 4, VGUEST_TIMEOUT_MS));
 	EXPECT_EQ(0, m[0].flags);
 }
 
@@ -342,11 +212,11 @@ TEST_F_TIMEOUT(inet, queue_full_loses_nothing, 300)
 	EXPECT_EQ(-EFAULT, try_backend(&self->g, 0, VNET_TXQ));
 	EXPECT_TRUE(STAT_REACHES(&self->g, iotlb_queue_full, 1));
 	EXPECT_EQ(1, STAT(&self->g, iotlb_queued));
-	ASSERT_EQ(1, fetch(self->fd, self->efd, m, 4, VGUEST_TIMEOUT_MS));
+	ASSERT_EQ(1, vguest_iotlb_fetch(&self->g, m, 4, VGUEST_TIMEOUT_MS));
 	first = m[0];
 	EXPECT_EQ(VHOST_IOMMU_IOTLB_MISS_F_QUEUE_FULL, first.flags);
 	/* The read made room: the waiting miss comes in. */
-	ASSERT_EQ(1, fetch(self->fd, self->efd, m, 4, VGUEST_TIMEOUT_MS));
+	ASSERT_EQ(1, vguest_iotlb_fetch(&self->g, m, 4, VGUEST_TIMEOUT_MS));
 	EXPECT_NE(first.iova, m[0].iova);
 	EXPECT_EQ(0, m[0].flags);
 	EXPECT_EQ(2, STAT(&self->g, iotlb_queued));

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "vguest.h"
@@ -64,12 +66,43 @@ static bool ep_seen(struct vguest *g, unsigned int i)
 	return false;
 }
 
+/* The device IOTLB's end of VGUEST_ATTACH_VMM: the miss eventfd */
+static int setup_vmm_domain(struct vguest *g)
+{
+	struct vhost_iommu_iotlb_notify n = { .size = sizeof(n) };
+
+	g->miss_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (g->miss_efd < 0)
+		return fail(-errno, "eventfd: %m");
+	n.fd = g->miss_efd;
+	if (ioctl(g->iommu.fd, VHOST_IOMMU_IOTLB_SET_NOTIFY, &n))
+		return fail(-errno, "IOTLB_SET_NOTIFY: %m");
+	return 0;
+}
+
+static int vmm_domain_attach(struct vguest *g, uint32_t ep)
+{
+	struct vhost_iommu_iotlb_attach a = {
+		.size = sizeof(a), .endpoint = ep, .domain = g->domain,
+	};
+
+	if (ioctl(g->iommu.fd, VHOST_IOMMU_IOTLB_ATTACH, &a))
+		return fail(-errno, "IOTLB_ATTACH %u: %m", ep);
+	return 0;
+}
+
 static int setup_endpoints(struct vguest *g)
 {
 	uint32_t flags = 0;
 	unsigned int i;
 	int ret;
 
+	if (g->opts.attach == VGUEST_ATTACH_VMM) {
+		g->domain = VGUEST_VMM_DOMAIN;
+		ret = setup_vmm_domain(g);
+		if (ret)
+			return ret;
+	}
 	for (i = 0; i < g->nnet; i++) {
 		if (ep_seen(g, i))
 			continue;
@@ -79,6 +112,12 @@ static int setup_endpoints(struct vguest *g)
 				    strerror(-ret));
 		if (g->opts.attach == VGUEST_NO_ATTACH)
 			continue;
+		if (g->opts.attach == VGUEST_ATTACH_VMM) {
+			ret = vmm_domain_attach(g, g->ep[i]);
+			if (ret)
+				return ret;
+			continue;
+		}
 		if (g->opts.attach == VGUEST_ATTACH_BYPASS)
 			flags = VIRTIO_IOMMU_ATTACH_F_BYPASS;
 		ret = vmm_attach(&g->iommu, g->domain, g->ep[i], flags);
@@ -95,6 +134,8 @@ int vguest_init(struct vguest *g, const struct vguest_opts *o)
 	int ret;
 
 	memset(g, 0, sizeof(*g));
+	g->miss_efd = -1;
+	g->server.stop = -1;
 	if (o)
 		g->opts = *o;
 	g->nnet = g->opts.nnet ? g->opts.nnet : 1;
@@ -212,6 +253,10 @@ void vguest_fini(struct vguest *g)
 {
 	unsigned int i;
 
+	vguest_iotlb_serve_stop(g);
+	if (g->miss_efd >= 0)
+		close(g->miss_efd);
+	g->miss_efd = -1;
 	if (g->iommu_init)
 		vmm_fini(&g->iommu);
 	g->iommu_init = false;
@@ -293,6 +338,147 @@ int vguest_unmap(struct vguest *g, uint64_t iova, uint64_t size)
 {
 	return req_result(vmm_unmap(&g->iommu, g->domain, iova,
 				    iova + size - 1), "UNMAP", iova, size);
+}
+
+static int iotlb_batch(struct vguest *g, unsigned long req,
+		       const struct vhost_iommu_iotlb_entry *e)
+{
+	struct vhost_iommu_iotlb_batch b = {
+		.size = sizeof(b), .domain = g->domain, .nr = 1,
+		.entries = (uintptr_t)e,
+	};
+
+	if (ioctl(g->iommu.fd, req, &b))
+		return fail(-errno, "%s %#llx+%#llx: %m",
+			    req == VHOST_IOMMU_IOTLB_UPDATE ? "IOTLB_UPDATE" :
+			    "IOTLB_INVALIDATE", (unsigned long long)e->iova,
+			    (unsigned long long)e->size);
+	return 0;
+}
+
+int vguest_iotlb_update(struct vguest *g, uint64_t iova, uint64_t size,
+			uint64_t gpa, uint32_t perm)
+{
+	struct vhost_iommu_iotlb_entry e = {
+		.iova = iova, .size = size, .gpa = gpa, .perm = perm,
+	};
+
+	return iotlb_batch(g, VHOST_IOMMU_IOTLB_UPDATE, &e);
+}
+
+int vguest_iotlb_invalidate(struct vguest *g, uint64_t iova, uint64_t size)
+{
+	struct vhost_iommu_iotlb_entry e = { .iova = iova, .size = size };
+
+	return iotlb_batch(g, VHOST_IOMMU_IOTLB_INVALIDATE, &e);
+}
+
+int vguest_iotlb_fetch(struct vguest *g, struct vhost_iommu_iotlb_miss *m,
+		       unsigned int n, int timeout_ms)
+{
+	struct pollfd p = { .fd = g->miss_efd, .events = POLLIN };
+	uint64_t count;
+	ssize_t ret;
+
+	for (;;) {
+		ret = read(g->iommu.fd, m, n * sizeof(*m));
+		if (ret > 0)
+			return ret / sizeof(*m);
+		if (errno != EAGAIN)
+			return fail(-errno, "read misses: %m");
+		if (poll(&p, 1, timeout_ms) != 1)
+			return fail(-ETIMEDOUT, "no miss in %d ms", timeout_ms);
+		if (read(g->miss_efd, &count, sizeof(count)) != sizeof(count))
+			return fail(-errno, "miss eventfd: %m");
+	}
+}
+
+/* The GPA of @iova in the IOVA table of a net device */
+static int table_gpa(struct vguest *g, uint64_t iova, uint64_t *gpa)
+{
+	unsigned int i;
+
+	for (i = 0; i < g->nnet; i++)
+		if (!vnet_iova_to_gpa(&g->net[i], iova, gpa))
+			return 0;
+	return -ENOENT;
+}
+
+/* Answers one miss record with its page, read-write. */
+static void serve_record(struct vguest *g,
+			 const struct vhost_iommu_iotlb_miss *m)
+{
+	uint64_t page = m->iova & ~(VNET_PAGE - 1), gpa;
+	int ret;
+
+	g->server.records++;
+	ret = table_gpa(g, page, &gpa);
+	if (!ret)
+		ret = vguest_iotlb_update(g, page, VNET_PAGE, gpa,
+					  VHOST_IOMMU_ACCESS_READ |
+					  VHOST_IOMMU_ACCESS_WRITE);
+	if (ret)
+		g->server.error = ret;
+	else
+		g->server.updates++;
+}
+
+/* Answers every miss record, until told to stop. */
+static void *serve_main(void *arg)
+{
+	struct vguest *g = arg;
+	struct vhost_iommu_iotlb_miss m[16];
+	struct pollfd p[2] = {
+		{ .fd = g->miss_efd, .events = POLLIN },
+		{ .fd = g->server.stop, .events = POLLIN },
+	};
+	uint64_t count;
+	ssize_t n;
+	int i;
+
+	for (;;) {
+		if (poll(p, 2, -1) < 0 || (p[1].revents & POLLIN))
+			return NULL;
+		if (read(g->miss_efd, &count, sizeof(count)) != sizeof(count))
+			continue;
+		while ((n = read(g->iommu.fd, m, sizeof(m))) > 0)
+			for (i = 0; i < n / (int)sizeof(m[0]); i++)
+				serve_record(g, &m[i]);
+	}
+}
+
+int vguest_iotlb_serve(struct vguest *g)
+{
+	struct vguest_server *s = &g->server;
+	int ret;
+
+	if (s->running)
+		return 0;
+	s->records = 0;
+	s->updates = 0;
+	s->error = 0;
+	if (s->stop < 0)
+		s->stop = eventfd(0, EFD_CLOEXEC);
+	if (s->stop < 0)
+		return fail(-errno, "eventfd: %m");
+	ret = pthread_create(&s->thread, NULL, serve_main, g);
+	if (ret)
+		return fail(-ret, "pthread_create: %s", strerror(ret));
+	s->running = true;
+	return 0;
+}
+
+void vguest_iotlb_serve_stop(struct vguest *g)
+{
+	struct vguest_server *s = &g->server;
+	uint64_t one = 1;
+
+	if (s->running && write(s->stop, &one, sizeof(one)) == sizeof(one))
+		pthread_join(s->thread, NULL);
+	s->running = false;
+	if (s->stop >= 0)
+		close(s->stop);
+	s->stop = -1;
 }
 
 int vguest_stats(struct vguest *g, struct vhost_iommu_stats *s)

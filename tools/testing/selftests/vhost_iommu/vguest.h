@@ -34,6 +34,7 @@
 #ifndef VHOST_IOMMU_SELFTEST_VGUEST_H
 #define VHOST_IOMMU_SELFTEST_VGUEST_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -43,6 +44,7 @@
 #define VGUEST_MAX_NET		4
 #define VGUEST_EP		8	/* endpoint id of the net device */
 #define VGUEST_DOMAIN		1
+#define VGUEST_VMM_DOMAIN	70	/* of VGUEST_ATTACH_VMM */
 #define VGUEST_EVENTS		64	/* fault buffers kept posted */
 /* GPA of the window of net device @i */
 #define VGUEST_NET_GPA(i)	(VNET_GPA_BASE + (uint64_t)(i) * VNET_MEM_SIZE)
@@ -57,6 +59,9 @@ enum vguest_attach {
 	VGUEST_ATTACH,		/* ATTACH to VGUEST_DOMAIN, MAP the tables */
 	VGUEST_ATTACH_BYPASS,	/* ATTACH with ATTACH_F_BYPASS, no MAP */
 	VGUEST_NO_ATTACH,	/* declared with ADD_ENDPOINT only */
+	VGUEST_ATTACH_VMM,	/* VHOST_IOMMU_IOTLB_ATTACH to the VMM-managed
+				 * VGUEST_VMM_DOMAIN, miss eventfd set, no MAP
+				 */
 };
 
 struct vguest_opts {
@@ -75,6 +80,16 @@ struct vguest_opts {
 	struct vmm_opts vmm;	/* vhost-iommu (extra regions are added) */
 };
 
+/* The VMM's miss server of VGUEST_ATTACH_VMM (vguest_iotlb_serve()) */
+struct vguest_server {
+	pthread_t thread;
+	int stop;		/* eventfd that ends the thread, or -1 */
+	bool running;
+	uint64_t records;	/* miss records read */
+	uint64_t updates;	/* IOTLB_UPDATEs that succeeded */
+	int error;		/* the last failure, 0 if none */
+};
+
 struct vguest {
 	struct vguest_opts opts;
 	struct vmm iommu;
@@ -84,6 +99,8 @@ struct vguest {
 	uint32_t domain;	/* of ATTACH and vguest_map(), VGUEST_DOMAIN */
 	unsigned int ninit;	/* net devices vnet_init() was called on */
 	bool iommu_init;	/* vmm_init() was called */
+	int miss_efd;		/* VGUEST_ATTACH_VMM: the miss eventfd, or -1 */
+	struct vguest_server server;
 };
 
 extern char vguest_errmsg[512];
@@ -114,6 +131,24 @@ int vguest_map(struct vguest *g, uint64_t iova, uint64_t gpa, uint64_t size,
 	       uint32_t flags);
 int vguest_map_table(struct vguest *g, unsigned int i, uint32_t flags);
 int vguest_unmap(struct vguest *g, uint64_t iova, uint64_t size);
+
+/*
+ * The device IOTLB of VGUEST_ATTACH_VMM, from the VMM's side:
+ * IOTLB_UPDATE of [@iova, @iova + @size) -> @gpa with @perm
+ * (VHOST_IOMMU_ACCESS_*); IOTLB_INVALIDATE of a range; up to @n miss
+ * records, waiting on the miss eventfd while there are none (-ETIMEDOUT
+ * when a wait exceeds @timeout_ms); a thread answering every record with
+ * its page read-write, the GPA from the IOVA tables of the net devices
+ * (its counters in g->server), and its end (joined; vguest_fini() ends it
+ * too).
+ */
+int vguest_iotlb_update(struct vguest *g, uint64_t iova, uint64_t size,
+			uint64_t gpa, uint32_t perm);
+int vguest_iotlb_invalidate(struct vguest *g, uint64_t iova, uint64_t size);
+int vguest_iotlb_fetch(struct vguest *g, struct vhost_iommu_iotlb_miss *m,
+		       unsigned int n, int timeout_ms);
+int vguest_iotlb_serve(struct vguest *g);
+void vguest_iotlb_serve_stop(struct vguest *g);
 
 /* VHOST_IOMMU_GET_STATS */
 int vguest_stats(struct vguest *g, struct vhost_iommu_stats *s);
