@@ -555,19 +555,33 @@ int vguest_tx_post(struct vguest *g, unsigned int i, unsigned int id,
 	return ret ? fail_net(ret, i, "TX post") : 0;
 }
 
+/* The next used entry of queue @q of net @i, which must be buffer @id */
+static int wait_used_id(struct vguest *g, unsigned int i, unsigned int q,
+			unsigned int id, uint32_t *len, int timeout_ms)
+{
+	const char *name = q == VNET_TXQ ? "TX" : "RX";
+	uint32_t uid;
+	int ret;
+
+	ret = vnet_wait_used(&g->net[i], q, &uid, len, timeout_ms);
+	if (ret)
+		return fail(ret, "net %u: %s used: %s", i, name, vnet_errmsg);
+	if (uid != id)
+		return fail(-EPROTO, "net %u: %s used id %u, expected %u", i,
+			    name, uid, id);
+	return 0;
+}
+
 int vguest_tx_complete(struct vguest *g, unsigned int i, unsigned int id,
 		       uint32_t seq, int timeout_ms)
 {
 	struct vnet *v = &g->net[i];
-	uint32_t uid, len;
+	uint32_t len;
 	int ret;
 
-	ret = vnet_wait_used(v, VNET_TXQ, &uid, &len, timeout_ms);
+	ret = wait_used_id(g, i, VNET_TXQ, id, &len, timeout_ms);
 	if (ret)
-		return fail_net(ret, i, "TX used");
-	if (uid != id)
-		return fail(-EPROTO, "net %u: TX used id %u, expected %u", i,
-			    uid, id);
+		return ret;
 	ret = vnet_capture_expect(v, seq, vnet_frame_len(seq), timeout_ms);
 	return ret ? fail_net(ret, i, "TX capture") : 0;
 }
@@ -600,15 +614,12 @@ int vguest_rx_complete(struct vguest *g, unsigned int i, unsigned int id,
 		       uint32_t seq, int timeout_ms)
 {
 	struct vnet *v = &g->net[i];
-	uint32_t uid, len;
+	uint32_t len;
 	int ret;
 
-	ret = vnet_wait_used(v, VNET_RXQ, &uid, &len, timeout_ms);
+	ret = wait_used_id(g, i, VNET_RXQ, id, &len, timeout_ms);
 	if (ret)
-		return fail_net(ret, i, "RX used");
-	if (uid != id)
-		return fail(-EPROTO, "net %u: RX used id %u, expected %u", i,
-			    uid, id);
+		return ret;
 	ret = vnet_rx_check(v, id, len, seq, vnet_frame_len(seq));
 	return ret ? fail_net(ret, i, "RX check") : 0;
 }
