@@ -71,9 +71,12 @@ static uint64_t sum(const __u64 *a, unsigned int n)
  * F1: the request type is read once. A thread flips the type byte of a
  * readable part that every request of a batch shares, between ATTACH and
  * another type, while the device executes them. Each request must be
- * executed as one type: ATTACH (status OK, used length 4), or an unknown
- * type (used length 0, nothing written, counted in requests[0]); the
- * device never writes a status it does not produce.
+ * executed as one type: ATTACH (status OK, used length 4), the other type
+ * when it is known (the status it gets alone), or an unknown type (used
+ * length 0, nothing written, counted in requests[0]); the device never
+ * writes a status it does not produce. To widen the window between two
+ * reads of the type, the readable part is by default one descriptor per
+ * byte, in an indirect table.
  */
 
 #define FLIP_BATCH	128
@@ -109,7 +112,7 @@ FIXTURE(flip) {
 FIXTURE_VARIANT(flip) {
 	uint8_t alt;		/* the type flipped with ATTACH */
 	uint64_t drop;		/* features not negotiated */
-	bool indirect;
+	bool whole;		/* the readable part in one descriptor */
 };
 
 /* status[3] (DEVERR) through requests[11] on ca3bade */
@@ -117,9 +120,9 @@ FIXTURE_VARIANT_ADD(flip, attach_11) {
 	.alt = 11,
 };
 
-FIXTURE_VARIANT_ADD(flip, attach_11_indirect) {
+FIXTURE_VARIANT_ADD(flip, attach_11_whole) {
 	.alt = 11,
-	.indirect = true,
+	.whole = true,
 };
 
 /* an unknown type inside requests[]: counted in [0], not in [6] */
@@ -146,7 +149,6 @@ FIXTURE_SETUP(flip)
 {
 	struct vmm_opts o = {
 		.features = VMM_ALL_FEATURES & ~variant->drop,
-		.indirect = variant->indirect,
 	};
 
 	VMM_OK(vmm_init(&self->v, &o));
@@ -162,8 +164,8 @@ FIXTURE_TEARDOWN(flip)
 /*
  * The shared readable part, MAP-sized. As ATTACH: domain D1, endpoint
  * FLIP_EP, flags 0, reserved 0 (ATTACH succeeds, every time). As MAP:
- * domain D1, [0x1000, 0xffffffff00000000] (an unaligned end: S_INVAL, and
- * no mapping), phys 0, flags READ.
+ * domain D1, [0x1000, 0xffffffff00000000] (an unaligned end: refused, no
+ * mapping), phys 0, flags READ.
  */
 static uint64_t flip_rd(struct vmm *v)
 {
@@ -179,74 +181,152 @@ static uint64_t flip_rd(struct vmm *v)
 	return gpa;
 }
 
+/* Posts a request on @rd (shared) with its tail at @wr; its head. */
+static int flip_post(struct vmm *v, uint64_t rd, uint32_t rd_len,
+		     uint64_t wr, bool whole)
+{
+	struct vmm_rdesc d[2] = {
+		{ rd, rd_len, F_NEXT, 1 },
+		{ wr, 4, F_WRITE, 0 },
+	};
+	struct vring_desc *tab;
+	uint16_t head;
+	uint64_t t;
+	uint32_t i;
+	int ret;
+
+	if (whole) {
+		ret = vmm_raw_chain(v, RQ, d, 2, &head);
+	} else {
+		t = vmm_alloc_ind(v, rd_len + 1);
+		tab = vmm_ptr(v, t);
+		for (i = 0; i < rd_len; i++) {
+			tab[i].addr = htole64(rd + i);
+			tab[i].len = htole32(1);
+			tab[i].flags = htole16(F_NEXT);
+			tab[i].next = htole16(i + 1);
+		}
+		tab[i].addr = htole64(wr);
+		tab[i].len = htole32(4);
+		tab[i].flags = htole16(F_WRITE);
+		tab[i].next = 0;
+		d[0] = (struct vmm_rdesc){ t, (rd_len + 1) * 16, F_IND, 0 };
+		ret = vmm_raw_chain(v, RQ, d, 1, &head);
+	}
+	if (ret)
+		return ret;
+	vmm_avail_push(&v->vq[RQ], head);
+	return head;
+}
+
+/* One request alone, type @type: its used length and status */
+static int flip_once(struct vmm *v, uint64_t rd, uint32_t rd_len, bool whole,
+		     uint8_t type, uint32_t *len, uint8_t *status)
+{
+	uint64_t wr = vmm_alloc(v, 4, 0);
+	uint8_t *w = vmm_ptr(v, wr);
+	uint32_t id;
+	int head;
+
+	*(uint8_t *)vmm_ptr(v, rd) = type;
+	memset(w, VMM_PATTERN, 4);
+	head = flip_post(v, rd, rd_len, wr, whole);
+	if (head < 0)
+		return head;
+	if (vmm_kick(v, RQ) ||
+	    vmm_wait_used(v, RQ, &id, len, VMM_TIMEOUT_MS))
+		return -EIO;
+	*status = w[0];
+	*(uint8_t *)vmm_ptr(v, rd) = VIRTIO_IOMMU_T_ATTACH;
+	return id == (uint32_t)head ? 0 : -EPROTO;
+}
+
 TEST_F_TIMEOUT(flip, type_read_once, 300)
 {
 	uint32_t rd_len = variant->alt == VIRTIO_IOMMU_T_MAP ? VMM_MAP_LEN :
 			  VMM_ATTACH_LEN;
 	unsigned long bad_len = 0, bad_status = 0, unknown = 0, attach = 0;
-	bool map_ok = variant->alt == VIRTIO_IOMMU_T_MAP;
+	bool alt_known = variant->alt == VIRTIO_IOMMU_T_MAP;
+	unsigned long alt = 0;
 	struct vhost_iommu_stats s0, s1;
-	struct vmm_req r[FLIP_BATCH];
+	int head[FLIP_BATCH], ret;
+	uint64_t wr[FLIP_BATCH];
 	struct flipper f = { 0 };
 	unsigned int round, i;
+	uint8_t alt_status = 0, st;
 	uint64_t rd, posted;
+	uint32_t id, len;
 	uint8_t *w;
 
 	/* The domain exists: every ATTACH is a no-op that says OK */
 	REQ_OK(vmm_attach(&self->v, D1, FLIP_EP, 0));
 	rd = flip_rd(&self->v);
+	/* What the other type gets when it is alone */
+	ASSERT_EQ(0, flip_once(&self->v, rd, rd_len, variant->whole,
+			       variant->alt, &len, &alt_status));
+	if (alt_known) {
+		ASSERT_EQ(4, len);
+		ASSERT_NE(S_OK, alt_status);
+	} else {
+		ASSERT_EQ(0, len);
+	}
+	ASSERT_EQ(0, flip_once(&self->v, rd, rd_len, variant->whole,
+			       VIRTIO_IOMMU_T_ATTACH, &len, &st));
+	ASSERT_EQ(4, len);
+	ASSERT_EQ(S_OK, st);
+
 	s0 = stats(self->fd);
 	f.type = vmm_ptr(&self->v, rd);
 	f.a = VIRTIO_IOMMU_T_ATTACH;
 	f.b = variant->alt;
 	ASSERT_EQ(0, pthread_create(&f.thread, NULL, flip_fn, &f));
 
-	for (round = 0; round < FLIP_ROUNDS; round++) {
-		for (i = 0; i < FLIP_BATCH; i++) {
-			memset(&r[i], 0, sizeof(r[i]));
-			r[i].rd_gpa = rd;
-			r[i].rd_len = rd_len;
-			r[i].wr_len = 4;
-			r[i].wr_gpa = vmm_alloc(&self->v, 4, 0);
-			r[i].wr = vmm_ptr(&self->v, r[i].wr_gpa);
-			memset(r[i].wr, VMM_PATTERN, 4);
-			if (vmm_req_post(&self->v, &r[i]))
-				break;
+	ret = 0;
+	for (round = 0; round < FLIP_ROUNDS && !ret; round++) {
+		for (i = 0; i < FLIP_BATCH && !ret; i++) {
+			wr[i] = vmm_alloc(&self->v, 4, 0);
+			memset(vmm_ptr(&self->v, wr[i]), VMM_PATTERN, 4);
+			head[i] = flip_post(&self->v, rd, rd_len, wr[i],
+					    variant->whole);
+			if (head[i] < 0)
+				ret = head[i];
 		}
-		if (i < FLIP_BATCH)
-			break;
-		if (vmm_kick(&self->v, RQ))
-			break;
-		for (i = 0; i < FLIP_BATCH; i++) {
-			if (vmm_req_complete(&self->v, &r[i]))
+		if (!ret)
+			ret = vmm_kick(&self->v, RQ);
+		for (i = 0; i < FLIP_BATCH && !ret; i++) {
+			ret = vmm_wait_used(&self->v, RQ, &id, &len,
+					    VMM_TIMEOUT_MS);
+			if (!ret && id != (uint32_t)head[i])
+				ret = -EPROTO;
+			if (ret)
 				break;
-			w = r[i].wr;
-			if (r[i].used_len == 0) {
+			w = vmm_ptr(&self->v, wr[i]);
+			if (len == 0) {
 				unknown++;
 				if (w[0] != VMM_PATTERN || w[1] != VMM_PATTERN ||
 				    w[2] != VMM_PATTERN || w[3] != VMM_PATTERN)
 					bad_len++;
-			} else if (r[i].used_len != 4) {
+			} else if (len != 4) {
 				bad_len++;
 			} else if (w[1] | w[2] | w[3]) {
 				bad_status++;
 			} else if (w[0] == S_OK) {
 				attach++;
-			} else if (!(map_ok && w[0] == S_INVAL)) {
+			} else if (alt_known && w[0] == alt_status) {
+				alt++;
+			} else {
 				bad_status++;
 			}
 		}
-		if (i < FLIP_BATCH)
-			break;
 	}
 	__atomic_store_n(&f.stop, 1, __ATOMIC_RELAXED);
 	pthread_join(f.thread, NULL);
-	ASSERT_EQ(FLIP_ROUNDS, round) TH_LOG("round %u: %s", round, vmm_errmsg);
+	ASSERT_EQ(0, ret) TH_LOG("round %u: %s", round, vmm_errmsg);
 
 	posted = (uint64_t)FLIP_ROUNDS * FLIP_BATCH;
 	s1 = stats(self->fd);
-	TH_LOG("%lu flips; %lu ATTACH OK, %lu unknown; %lu bad length, %lu bad status",
-	       f.flips, attach, unknown, bad_len, bad_status);
+	TH_LOG("%lu flips; %lu ATTACH, %lu other, %lu unknown; %lu bad length, %lu bad status",
+	       f.flips, attach, alt, unknown, bad_len, bad_status);
 	TH_LOG("requests[0..7] +%llu +%llu +%llu +%llu +%llu +%llu +%llu +%llu; DEVERR +%llu",
 	       (unsigned long long)(s1.requests[0] - s0.requests[0]),
 	       (unsigned long long)(s1.requests[1] - s0.requests[1]),
@@ -271,20 +351,15 @@ TEST_F_TIMEOUT(flip, type_read_once, 300)
 	EXPECT_EQ(posted, sum(s1.requests, 8) - sum(s0.requests, 8));
 	EXPECT_EQ(attach, s1.requests[VIRTIO_IOMMU_T_ATTACH] -
 			  s0.requests[VIRTIO_IOMMU_T_ATTACH]);
-	if (map_ok) {
-		EXPECT_EQ(posted - attach, s1.requests[VIRTIO_IOMMU_T_MAP] -
-					   s0.requests[VIRTIO_IOMMU_T_MAP]);
-		EXPECT_EQ(0, s1.mappings);
-	} else {
-		EXPECT_EQ(unknown, s1.requests[VHOST_IOMMU_STATS_T_UNKNOWN] -
-				   s0.requests[VHOST_IOMMU_STATS_T_UNKNOWN]);
-	}
-	EXPECT_EQ(s0.requests[VIRTIO_IOMMU_T_PROBE],
-		  s1.requests[VIRTIO_IOMMU_T_PROBE]);
-	EXPECT_EQ(s0.requests[6], s1.requests[6]);
-	EXPECT_EQ(s0.requests[7], s1.requests[7]);
-	/* Statuses written == requests that write one */
+	if (variant->alt && variant->alt < 8)
+		EXPECT_EQ(alt, s1.requests[variant->alt] -
+			       s0.requests[variant->alt]);
+	EXPECT_EQ(unknown, s1.requests[VHOST_IOMMU_STATS_T_UNKNOWN] -
+			   s0.requests[VHOST_IOMMU_STATS_T_UNKNOWN]);
+	/* A status written by every request that is not unknown */
 	EXPECT_EQ(posted - unknown, sum(s1.status, 16) - sum(s0.status, 16));
+	EXPECT_EQ(s0.status[S_OK] + attach, s1.status[S_OK]);
+	EXPECT_EQ(0, s1.mappings);
 	EXPECT_EQ(s0.malformed, s1.malformed);
 	EXPECT_EQ(s0.ring_errors, s1.ring_errors);
 	/* The queue still works */
@@ -472,6 +547,626 @@ TEST_F_TIMEOUT(chain, indirect_zero_length_huge, 300)
 	for (i = 0x10000; i < HUGE_NDESC; i++)
 		desc_set(&tab[i], HUGE_GPA, 0, F_NEXT, 0);
 	expect_indirect_ring_error(_metadata, self, HUGE_GPA, HUGE_SIZE);
+}
+
+/*
+ * F2: the event queue is consumed within a budget. A thread keeps the
+ * event queue's available index ahead of the device with readable-only
+ * buffers (unusable for a report) while TRANSLATE with F_REPORT makes
+ * faults; the VMM's ioctls, and then stopping the queue, resetting the
+ * owner or closing the device, come back while the attack goes on.
+ * FLOOD_GUARD_MS is the hang guard: the attacker gives up then, which
+ * ends the livelock of a broken kernel, and the test fails.
+ */
+
+#define FLOOD_MARK	0xdeadbeefU
+
+struct flood {
+	pthread_t thread;
+	struct vmm_vq *vq;
+	int stop;
+	bool timed_out;
+	unsigned long consumed;
+};
+
+/*
+ * Every descriptor is a 64-byte readable buffer and avail ring entry i
+ * holds descriptor i, so that moving the available index is all it takes
+ * to make num more buffers available. The used entries the device writes
+ * are found by their length, which the attacker sets to FLOOD_MARK.
+ */
+static void flood_prepare(struct vmm *v, struct vmm_vq *vq)
+{
+	uint64_t buf = vmm_alloc(v, 64, 1);
+	unsigned int i;
+
+	for (i = 0; i < vq->num; i++) {
+		desc_set(&vq->desc[i], buf, 64, 0, 0);
+		vq->avail->ring[i] = htole16(i);
+		vq->used->ring[i].len = htole32(FLOOD_MARK);
+	}
+}
+
+static void *flood_fn(void *arg)
+{
+	struct flood *fl = arg;
+	struct vmm_vq *vq = fl->vq;
+	uint64_t deadline = vmm_now_ns() + FLOOD_GUARD_MS * 1000000ULL;
+	uint16_t pos = vq->last_used;
+	volatile uint32_t *len;
+	unsigned int n = 0;
+
+	while (!__atomic_load_n(&fl->stop, __ATOMIC_ACQUIRE)) {
+		len = &vq->used->ring[pos % vq->num].len;
+		if (*len != htole32(FLOOD_MARK)) {
+			*len = htole32(FLOOD_MARK);
+			pos++;
+			fl->consumed++;
+			continue;
+		}
+		/* The device took at most pos: num more are never too many */
+		__atomic_store_n(&vq->avail->idx, htole16(pos + vq->num),
+				 __ATOMIC_RELEASE);
+		if (!(++n & 1023) && vmm_now_ns() > deadline) {
+			fl->timed_out = true;
+			break;
+		}
+	}
+	return NULL;
+}
+
+enum flood_last { LAST_GET_VRING_BASE, LAST_RESET_OWNER, LAST_CLOSE };
+
+FIXTURE(flood) {
+	struct vmm v;
+	int fd;
+	struct flood fl;
+	bool running;
+};
+
+FIXTURE_VARIANT(flood) {
+	enum flood_last last;
+};
+
+FIXTURE_VARIANT_ADD(flood, get_vring_base) {
+	.last = LAST_GET_VRING_BASE,
+};
+
+FIXTURE_VARIANT_ADD(flood, reset_owner) {
+	.last = LAST_RESET_OWNER,
+};
+
+FIXTURE_VARIANT_ADD(flood, close) {
+	.last = LAST_CLOSE,
+};
+
+FIXTURE_SETUP(flood)
+{
+	VMM_OK(vmm_init(&self->v, NULL));
+	self->fd = self->v.fd;
+	/* Neither attached nor in bypass: TRANSLATE faults (ENXIO) */
+	ASSERT_EQ(0, vmm_add_endpoint(self->fd, EP1, NULL, 0));
+}
+
+static void flood_stop(struct _test_data_flood *self)
+{
+	if (!self->running)
+		return;
+	__atomic_store_n(&self->fl.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(self->fl.thread, NULL);
+	self->running = false;
+}
+
+FIXTURE_TEARDOWN(flood)
+{
+	flood_stop(self);
+	vmm_fini(&self->v);
+}
+
+TEST_F_TIMEOUT(flood, vmm_answers, 120)
+{
+	struct vhost_iommu_stats s0, s;
+	unsigned int i, base;
+
+	s0 = stats(self->fd);
+	self->fl.vq = &self->v.vq[EVQ];
+	flood_prepare(&self->v, self->fl.vq);
+	ASSERT_EQ(0, pthread_create(&self->fl.thread, NULL, flood_fn,
+				    &self->fl));
+	self->running = true;
+
+	for (i = 0; i < 16; i++) {
+		EXPECT_EQ(-ENXIO, vmm_translate(self->fd, EP1, 0x1000 * i, A_R,
+						REPORT, NULL));
+		EXPECT_EQ(0, vmm_get_stats(self->fd, &s));
+		EXPECT_EQ(-ENXIO, vmm_translate(self->fd, EP1, 0x1000 * i, A_R,
+						0, NULL));
+	}
+	EXPECT_EQ(-ENXIO, vmm_translate(self->fd, EP1, 0, A_R, REPORT, NULL));
+	switch (variant->last) {
+	case LAST_GET_VRING_BASE:
+		EXPECT_EQ(0, vmm_vq_stop(&self->v, EVQ, &base));
+		break;
+	case LAST_RESET_OWNER:
+		EXPECT_EQ(0, vmm_ioctl(self->fd, VHOST_RESET_OWNER, NULL));
+		break;
+	case LAST_CLOSE:
+		EXPECT_EQ(0, close(self->fd));
+		self->v.fd = -1;
+		break;
+	}
+	flood_stop(self);
+	EXPECT_FALSE(self->fl.timed_out)
+		TH_LOG("the VMM's ioctls waited for the attacker to give up (%d ms)",
+		       FLOOD_GUARD_MS);
+	/* The device did take the unusable buffers */
+	EXPECT_LT(0, self->fl.consumed);
+	TH_LOG("%lu unusable event buffers consumed", self->fl.consumed);
+	if (variant->last == LAST_GET_VRING_BASE) {
+		s = stats(self->fd);
+		EXPECT_EQ(s0.faults, s.faults);
+		EXPECT_EQ(s0.faults_dropped + 17, s.faults_dropped);
+		EXPECT_EQ(s0.ring_errors, s.ring_errors);
+	}
+}
+
+/*
+ * F12: PROBE writes every byte of the used length it reports. The
+ * writable part is filled with VMM_PATTERN, which no property or status
+ * byte holds here: none of the first used_len bytes may still hold it.
+ */
+
+static const struct vhost_iommu_resv_region probe_resv[] = {
+	{ .start = 0xfee00000ULL, .end = 0xfeefffffULL,
+	  .subtype = VHOST_IOMMU_RESV_MSI },
+	{ .start = 0x40000000ULL, .end = 0x4000ffffULL,
+	  .subtype = VHOST_IOMMU_RESV_RESERVED },
+};
+
+FIXTURE(probe) {
+	struct vmm v;
+	int fd;
+	uint32_t ps;
+};
+
+FIXTURE_VARIANT(probe) {
+	bool split;
+	bool indirect;
+};
+
+FIXTURE_VARIANT_ADD(probe, direct) {
+};
+
+FIXTURE_VARIANT_ADD(probe, split) {
+	.split = true,
+};
+
+FIXTURE_VARIANT_ADD(probe, indirect) {
+	.indirect = true,
+};
+
+FIXTURE_SETUP(probe)
+{
+	struct vmm_opts o = {
+		.split = variant->split,
+		.indirect = variant->indirect,
+		.num = { variant->split ? 1024 : 256 },
+	};
+
+	VMM_OK(vmm_init(&self->v, &o));
+	self->fd = self->v.fd;
+	self->ps = self->v.probe_size;
+	ASSERT_EQ(0, vmm_add_endpoint(self->fd, EP3, probe_resv,
+				      ARRAY_SIZE(probe_resv)));
+}
+
+FIXTURE_TEARDOWN(probe)
+{
+	vmm_fini(&self->v);
+}
+
+static void expect_written(struct __test_metadata *_metadata,
+			   const struct vmm_req *r)
+{
+	uint32_t i;
+
+	EXPECT_LE(r->used_len, r->wr_len);
+	for (i = 0; i < r->used_len && i < r->wr_len; i++)
+		if (r->wr[i] == VMM_PATTERN)
+			break;
+	EXPECT_EQ(r->used_len, i)
+		TH_LOG("used length %u, byte %u not written (buffer %u)",
+		       r->used_len, i, r->wr_len);
+}
+
+TEST_F(probe, unknown_endpoint)
+{
+	struct vmm_req r;
+
+	REQ_ST(S_NOENT, vmm_probe(&self->v, 99, self->ps + 4, &r));
+	expect_written(_metadata, &r);
+}
+
+TEST_F(probe, unknown_endpoint_short_buffer)
+{
+	struct vmm_req r;
+
+	REQ_ST(S_NOENT, vmm_probe(&self->v, 99, 64, &r));
+	expect_written(_metadata, &r);
+}
+
+TEST_F(probe, short_buffer)
+{
+	static const uint32_t lens[] = { 4, 5, 28, 100 };
+	struct vmm_req r;
+	unsigned int i;
+
+	REQ_ST(S_INVAL, vmm_probe(&self->v, EP3, self->ps, &r));
+	expect_written(_metadata, &r);
+	REQ_ST(S_INVAL, vmm_probe(&self->v, EP3, self->ps + 3, &r));
+	expect_written(_metadata, &r);
+	for (i = 0; i < ARRAY_SIZE(lens); i++) {
+		REQ_ST(S_INVAL, vmm_probe(&self->v, EP3, lens[i], &r));
+		expect_written(_metadata, &r);
+	}
+}
+
+/* The normal case, which already wrote what it reported */
+TEST_F(probe, normal)
+{
+	struct vmm_req r;
+
+	REQ_OK(vmm_probe(&self->v, EP3, self->ps + 4, &r));
+	EXPECT_EQ(self->ps + 4, r.used_len);
+	expect_written(_metadata, &r);
+	REQ_OK(vmm_probe(&self->v, EP3, self->ps + 4 + 100, &r));
+	EXPECT_EQ(self->ps + 4, r.used_len);
+	expect_written(_metadata, &r);
+}
+
+/*
+ * F12: an indirect table contiguous in guest-physical memory across the
+ * two memory regions (whose HVAs are not adjacent) is an ordinary table.
+ */
+static void table_across_regions(struct __test_metadata *_metadata,
+				 uint64_t table)
+{
+	struct virtio_iommu_req_attach a;
+	struct vring_desc tab[2];
+	struct vmm_rdesc d;
+	struct vmm v;
+	uint64_t rd, wr;
+	uint32_t id, len;
+	uint16_t head;
+	uint8_t *w;
+
+	VMM_OK(vmm_init(&v, NULL));
+	ASSERT_EQ(0, vmm_add_endpoint(v.fd, EP1, NULL, 0));
+	vmm_mk_attach(&a, D1, EP1, 0);
+	rd = vmm_alloc(&v, 64, 0);
+	memcpy(vmm_ptr(&v, rd), &a, VMM_ATTACH_LEN);
+	wr = vmm_alloc(&v, 64, 0);
+	w = vmm_ptr(&v, wr);
+	memset(w, VMM_PATTERN, 64);
+	desc_set(&tab[0], rd, VMM_ATTACH_LEN, F_NEXT, 1);
+	desc_set(&tab[1], wr, 4, F_WRITE, 0);
+	memcpy(vmm_ptr(&v, table), tab, sizeof(tab));
+	d = (struct vmm_rdesc){ table, sizeof(tab), F_IND, 0 };
+	VMM_OK(vmm_raw_chain(&v, RQ, &d, 1, &head));
+	vmm_avail_push(&v.vq[RQ], head);
+	VMM_OK(vmm_kick(&v, RQ));
+	VMM_OK(vmm_wait_used(&v, RQ, &id, &len, VMM_TIMEOUT_MS));
+	EXPECT_EQ(head, id);
+	EXPECT_EQ(4, len);
+	EXPECT_EQ(S_OK, w[0]);
+	EXPECT_EQ(0, w[1] | w[2] | w[3]);
+	EXPECT_EQ(1, stats(v.fd).domains);
+	EXPECT_EQ(0, stats(v.fd).malformed);
+	vmm_fini(&v);
+}
+
+/* One descriptor in each region */
+TEST(indirect_table_across_regions)
+{
+	table_across_regions(_metadata, VMM_REGION_SIZE - 16);
+}
+
+/* The first descriptor in region 0, the second cut in two */
+TEST(indirect_table_desc_across_regions)
+{
+	table_across_regions(_metadata, VMM_REGION_SIZE - 24);
+}
+
+/*
+ * F11: the uapi edges. A size-first argument larger than a page is
+ * refused with E2BIG before its tail is read; the ring address LOG flag
+ * is refused; a memory table whose regions overlap is refused, also when
+ * a region ends at 2^64 - 1.
+ */
+
+static const struct {
+	const char *name;
+	unsigned long req;
+} sized_ioctls[] = {
+	{ "GET_CONFIG", VHOST_IOMMU_GET_CONFIG },
+	{ "SET_CONFIG", VHOST_IOMMU_SET_CONFIG },
+	{ "ADD_ENDPOINT", VHOST_IOMMU_ADD_ENDPOINT },
+	{ "DEL_ENDPOINT", VHOST_IOMMU_DEL_ENDPOINT },
+	{ "GET_STATS", VHOST_IOMMU_GET_STATS },
+	{ "TRANSLATE", VHOST_IOMMU_TRANSLATE },
+	{ "BIND_NET", VHOST_IOMMU_BIND_NET },
+	{ "UNBIND_NET", VHOST_IOMMU_UNBIND_NET },
+	{ "IOTLB_ATTACH", VHOST_IOMMU_IOTLB_ATTACH },
+	{ "IOTLB_UPDATE", VHOST_IOMMU_IOTLB_UPDATE },
+	{ "IOTLB_INVALIDATE", VHOST_IOMMU_IOTLB_INVALIDATE },
+	{ "IOTLB_SET_NOTIFY", VHOST_IOMMU_IOTLB_SET_NOTIFY },
+};
+
+#define PAGE	4096
+
+static int owned_dev(void)
+{
+	int fd = vmm_open_dev();
+
+	if (fd >= 0 && ioctl(fd, VHOST_SET_OWNER, NULL)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Sizes above a page, the tail zero and readable: E2BIG; a page is fine */
+TEST(argsize_over_page)
+{
+	static const uint32_t big[] = { PAGE + 1, PAGE + 8, 2 * PAGE,
+					3 * PAGE };
+	unsigned int i, j;
+	uint8_t *buf;
+	int fd, ret;
+
+	fd = owned_dev();
+	ASSERT_LE(0, fd);
+	buf = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, buf);
+	for (i = 0; i < ARRAY_SIZE(sized_ioctls); i++) {
+		for (j = 0; j < ARRAY_SIZE(big); j++) {
+			memset(buf, 0, 4 * PAGE);
+			*(uint32_t *)buf = big[j];
+			ret = vmm_ioctl(fd, sized_ioctls[i].req, buf);
+			EXPECT_EQ(-E2BIG, ret) TH_LOG("%s, size %u",
+						      sized_ioctls[i].name,
+						      big[j]);
+		}
+		memset(buf, 0, 4 * PAGE);
+		*(uint32_t *)buf = PAGE;
+		ret = vmm_ioctl(fd, sized_ioctls[i].req, buf);
+		EXPECT_NE(-E2BIG, ret) TH_LOG("%s, size %u",
+					      sized_ioctls[i].name, PAGE);
+	}
+	munmap(buf, 4 * PAGE);
+	close(fd);
+}
+
+/*
+ * Sizes up to 4 GiB, the struct right before an inaccessible page: E2BIG,
+ * from the size alone (not EFAULT from a scan of the tail).
+ */
+TEST(argsize_4g)
+{
+	static const uint32_t huge[] = { 0xffffffffU, 0x80000000U,
+					 1U << 20, PAGE + 1 };
+	unsigned int i, j;
+	uint8_t *buf, *arg;
+	int fd, ret;
+
+	fd = owned_dev();
+	ASSERT_LE(0, fd);
+	buf = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, buf);
+	ASSERT_EQ(0, mprotect(buf + PAGE, PAGE, PROT_NONE));
+	arg = buf + PAGE - 512;
+	for (i = 0; i < ARRAY_SIZE(sized_ioctls); i++) {
+		for (j = 0; j < ARRAY_SIZE(huge); j++) {
+			memset(arg, 0, 512);
+			*(uint32_t *)arg = huge[j];
+			ret = vmm_ioctl(fd, sized_ioctls[i].req, arg);
+			EXPECT_EQ(-E2BIG, ret) TH_LOG("%s, size %#x",
+						      sized_ioctls[i].name,
+						      huge[j]);
+		}
+	}
+	munmap(buf, 2 * PAGE);
+	close(fd);
+}
+
+/* There is no dirty logging: VHOST_VRING_F_LOG is refused */
+TEST(vring_addr_log_refused)
+{
+	struct vmm_opts o = { .no_rings = true };
+	struct vhost_vring_state s = { .index = 0, .num = 256 };
+	struct vhost_vring_addr a = { .index = 0 };
+	struct vmm v;
+	unsigned int q;
+
+	VMM_OK(vmm_init(&v, &o));
+	for (q = 0; q < VHOST_IOMMU_VQ_MAX; q++) {
+		s.index = q;
+		a.index = q;
+		ASSERT_EQ(0, vmm_ioctl(v.fd, VHOST_SET_VRING_NUM, &s));
+		a.desc_user_addr = vmm_hva(&v, VMM_RING_GPA(q));
+		a.avail_user_addr = a.desc_user_addr + 0x80000;
+		a.used_user_addr = a.desc_user_addr + 0x92000;
+		a.log_guest_addr = 0;
+		a.flags = 1U << VHOST_VRING_F_LOG;
+		EXPECT_EQ(-EOPNOTSUPP, vmm_ioctl(v.fd, VHOST_SET_VRING_ADDR,
+						 &a)) TH_LOG("queue %u", q);
+		a.flags = 0;
+		EXPECT_EQ(0, vmm_ioctl(v.fd, VHOST_SET_VRING_ADDR, &a));
+	}
+	vmm_fini(&v);
+}
+
+struct mtab {
+	struct vhost_memory m;
+	struct vhost_memory_region r[2];
+};
+
+static int set_mtab(int fd, unsigned int n, uint64_t gpa0, uint64_t size0,
+		    uint64_t hva0, uint64_t gpa1, uint64_t size1, uint64_t hva1)
+{
+	struct mtab t;
+
+	memset(&t, 0, sizeof(t));
+	t.m.nregions = n;
+	t.r[0].guest_phys_addr = gpa0;
+	t.r[0].memory_size = size0;
+	t.r[0].userspace_addr = hva0;
+	t.r[1].guest_phys_addr = gpa1;
+	t.r[1].memory_size = size1;
+	t.r[1].userspace_addr = hva1;
+	return vmm_ioctl(fd, VHOST_SET_MEM_TABLE, &t);
+}
+
+#define MB	(1ULL << 20)
+#define TOP(n)	(0ULL - (uint64_t)(n))	/* the last @n bytes of 2^64 */
+
+TEST(mem_table_overlap_at_top)
+{
+	uint64_t hva;
+	uint8_t *mem;
+	int fd;
+
+	fd = owned_dev();
+	ASSERT_LE(0, fd);
+	mem = mmap(NULL, 8 * MB, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	hva = (uintptr_t)mem;
+
+	/* Not overlapping: one region up to 2^64 - 1, one below it */
+	EXPECT_EQ(0, set_mtab(fd, 1, TOP(2 * MB), 2 * MB, hva, 0, 0, 0));
+	EXPECT_EQ(0, set_mtab(fd, 2, TOP(2 * MB), 2 * MB, hva,
+			      TOP(4 * MB), 2 * MB, hva + 2 * MB));
+	/* A region inside the one that ends at 2^64 - 1, in either order */
+	EXPECT_EQ(-EINVAL, set_mtab(fd, 2, TOP(2 * MB), 2 * MB, hva,
+				    TOP(MB), PAGE, hva + 4 * MB));
+	EXPECT_EQ(-EINVAL, set_mtab(fd, 2, TOP(MB), PAGE, hva + 4 * MB,
+				    TOP(2 * MB), 2 * MB, hva));
+	/* Both ending at 2^64 - 1 */
+	EXPECT_EQ(-EINVAL, set_mtab(fd, 2, TOP(2 * MB), 2 * MB, hva,
+				    TOP(MB), MB, hva + 4 * MB));
+	/* Overlapping below the top still refused */
+	EXPECT_EQ(-EINVAL, set_mtab(fd, 2, TOP(4 * MB), 3 * MB, hva,
+				    TOP(2 * MB), MB, hva + 4 * MB));
+	munmap(mem, 8 * MB);
+	close(fd);
+}
+
+/*
+ * F8: a re-ATTACH from domain A to domain B never shows the endpoint
+ * unattached. With config bypass=1 an unattached endpoint translates to
+ * itself over the whole address space: a TRANSLATE thread must only ever
+ * see the mapping of A or that of B while the guest moves the endpoint
+ * back and forth.
+ */
+
+#define XL_IOVA		0x10000ULL
+#define XL_PHYS1	0x100000ULL
+#define XL_PHYS2	0x200000ULL
+#define XL_BATCH	128
+#define XL_ROUNDS	128
+
+struct xlator {
+	pthread_t thread;
+	int fd;
+	int stop;
+	unsigned long d1, d2, identity, other;
+	int last_err;
+};
+
+static void *xlate_fn(void *arg)
+{
+	struct xlator *x = arg;
+	struct vhost_iommu_translate t;
+	int ret;
+
+	while (!__atomic_load_n(&x->stop, __ATOMIC_ACQUIRE)) {
+		ret = vmm_translate(x->fd, EP1, XL_IOVA + 0x123, A_R, 0, &t);
+		if (!ret && t.start == 0 && t.last == ~0ULL)
+			x->identity++;
+		else if (!ret && t.phys == XL_PHYS1 && t.start == XL_IOVA)
+			x->d1++;
+		else if (!ret && t.phys == XL_PHYS2 && t.start == XL_IOVA)
+			x->d2++;
+		else {
+			x->other++;
+			x->last_err = ret;
+		}
+	}
+	return NULL;
+}
+
+FIXTURE(reattach) {
+	struct vmm v;
+	int fd;
+};
+
+FIXTURE_SETUP(reattach)
+{
+	VMM_OK(vmm_init(&self->v, NULL));
+	self->fd = self->v.fd;
+}
+
+FIXTURE_TEARDOWN(reattach)
+{
+	vmm_fini(&self->v);
+}
+
+TEST_F_TIMEOUT(reattach, never_unattached, 300)
+{
+	struct virtio_iommu_req_attach a[2];
+	struct vmm_req r[XL_BATCH];
+	struct xlator x = { 0 };
+	unsigned int round, i;
+	int ret = 0;
+
+	ASSERT_EQ(0, vmm_set_bypass(self->fd, 1));
+	ASSERT_EQ(0, vmm_add_endpoint(self->fd, EP1, NULL, 0));
+	ASSERT_EQ(0, vmm_add_endpoint(self->fd, EP2, NULL, 0));
+	ASSERT_EQ(0, vmm_add_endpoint(self->fd, EP3, NULL, 0));
+	/* EP2 and EP3 keep D1 and D2 alive while EP1 moves */
+	REQ_OK(vmm_attach(&self->v, D1, EP2, 0));
+	REQ_OK(vmm_attach(&self->v, D2, EP3, 0));
+	REQ_OK(vmm_map(&self->v, D1, XL_IOVA, XL_IOVA + 0xfff, XL_PHYS1,
+		       VIRTIO_IOMMU_MAP_F_READ));
+	REQ_OK(vmm_map(&self->v, D2, XL_IOVA, XL_IOVA + 0xfff, XL_PHYS2,
+		       VIRTIO_IOMMU_MAP_F_READ));
+	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
+	vmm_mk_attach(&a[0], D2, EP1, 0);
+	vmm_mk_attach(&a[1], D1, EP1, 0);
+
+	x.fd = self->fd;
+	ASSERT_EQ(0, pthread_create(&x.thread, NULL, xlate_fn, &x));
+	for (round = 0; round < XL_ROUNDS && !ret; round++) {
+		for (i = 0; i < XL_BATCH; i++)
+			vmm_req_prepare(&self->v, &r[i], &a[i % 2],
+					VMM_ATTACH_LEN, 4);
+		ret = vmm_batch(&self->v, r, XL_BATCH);
+		for (i = 0; i < XL_BATCH && !ret; i++)
+			if (r[i].used_len != 4 || r[i].status != S_OK)
+				ret = -EPROTO;
+	}
+	__atomic_store_n(&x.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(x.thread, NULL);
+	ASSERT_EQ(0, ret) TH_LOG("round %u: %s", round, vmm_errmsg);
+	TH_LOG("%u re-ATTACHes; translations: %lu D1, %lu D2, %lu identity, %lu other (last error %d)",
+	       XL_ROUNDS * XL_BATCH, x.d1, x.d2, x.identity, x.other,
+	       x.last_err);
+	EXPECT_EQ(0, x.identity);
+	EXPECT_EQ(0, x.other);
+	EXPECT_LT(0, x.d1 + x.d2);
 }
 
 TEST_HARNESS_MAIN
