@@ -575,21 +575,33 @@ struct flood {
 	int stop;
 	bool timed_out;
 	unsigned long consumed;
+	/* When the error eventfd fired: the attacker's position, avail */
+	bool ring_error;
+	uint16_t err_pos, err_avail;
 };
 
 /*
- * Every descriptor is a 64-byte readable buffer and avail ring entry i
- * holds descriptor i, so that moving the available index is all it takes
- * to make num more buffers available. The used entries the device writes
- * are found by their length, which the attacker sets to FLOOD_MARK.
+ * Every descriptor points to the same indirect table of FLOOD_TABLE
+ * zero-length readable descriptors (a chain the device takes a while to
+ * walk, and cannot use for a report), and avail ring entry i holds
+ * descriptor i, so that moving the available index is all it takes to
+ * make num more buffers available. The used entries the device writes are
+ * found by their length, which the attacker sets to FLOOD_MARK.
  */
+#define FLOOD_TABLE	256
+
 static void flood_prepare(struct vmm *v, struct vmm_vq *vq)
 {
 	uint64_t buf = vmm_alloc(v, 64, 1);
+	uint64_t t = vmm_alloc_ind(v, FLOOD_TABLE);
+	struct vring_desc *tab = vmm_ptr(v, t);
 	unsigned int i;
 
+	for (i = 0; i < FLOOD_TABLE; i++)
+		desc_set(&tab[i], buf, 0, i + 1 < FLOOD_TABLE ? F_NEXT : 0,
+			 i + 1);
 	for (i = 0; i < vq->num; i++) {
-		desc_set(&vq->desc[i], buf, 64, 0, 0);
+		desc_set(&vq->desc[i], t, FLOOD_TABLE * 16, F_IND, 0);
 		vq->avail->ring[i] = htole16(i);
 		vq->used->ring[i].len = htole32(FLOOD_MARK);
 	}
@@ -615,7 +627,14 @@ static void *flood_fn(void *arg)
 		/* The device took at most pos: num more are never too many */
 		__atomic_store_n(&vq->avail->idx, htole16(pos + vq->num),
 				 __ATOMIC_RELEASE);
-		if (!(++n & 1023) && vmm_now_ns() > deadline) {
+		if (++n & 1023)
+			continue;
+		if (!fl->ring_error && !vmm_drain_fd(vq->err, NULL)) {
+			fl->ring_error = true;
+			fl->err_pos = pos;
+			fl->err_avail = le16toh(vq->avail->idx);
+		}
+		if (vmm_now_ns() > deadline) {
 			fl->timed_out = true;
 			break;
 		}
@@ -713,6 +732,10 @@ TEST_F_TIMEOUT(flood, vmm_answers, 120)
 	/* The device did take the unusable buffers */
 	EXPECT_LT(0, self->fl.consumed);
 	TH_LOG("%lu unusable event buffers consumed", self->fl.consumed);
+	EXPECT_FALSE(self->fl.ring_error)
+		TH_LOG("ring error at %u, avail %u, used idx %u",
+		       self->fl.err_pos, self->fl.err_avail,
+		       le16toh(self->fl.vq->used->idx));
 	if (variant->last == LAST_GET_VRING_BASE) {
 		s = stats(self->fd);
 		EXPECT_EQ(s0.faults, s.faults);
@@ -1322,6 +1345,7 @@ TEST(mem_table_waits_for_request)
 #define HB_PLANTED	(VNET_NUM - 1)	/* the TX buffer the plant points at */
 #define HB_SPARE_OFF	0x300000ULL	/* in the window, past every buffer */
 #define HB_T		VGUEST_TIMEOUT_MS
+#define HB_SEQ_PLANT	9999
 
 FIXTURE(plant) {
 	struct vguest g;
@@ -1353,8 +1377,11 @@ FIXTURE_SETUP(plant)
 				vnet_buf_gpa(v, VNET_TXQ, 0),
 				(uint64_t)HB_PLANTED * VNET_PAGE, VGUEST_RW));
 	/* The VMM's plant, in vhost-net before the bind */
+	/* A frame of its own there: a frame sent from it is seen at once */
 	gpa = vnet_buf_gpa(v, VNET_TXQ, HB_PLANTED);
-	memset(vnet_ptr(v, gpa), 0x5a, VNET_PAGE);
+	memset(vnet_ptr(v, gpa), 0, VNET_HDR_LEN);
+	vnet_frame_fill((uint8_t *)vnet_ptr(v, gpa) + VNET_HDR_LEN, HB_SEQ_PLANT,
+			vnet_frame_len(HB_SEQ_PLANT));
 	ASSERT_EQ(0, vnet_iotlb_msg(v->fd, VHOST_IOTLB_UPDATE, HB_IOVA_PLANT,
 				    VNET_PAGE, vnet_hva(v, gpa),
 				    VHOST_ACCESS_RW)) TH_LOG("%s", vnet_errmsg);
@@ -1383,7 +1410,7 @@ TEST_F_TIMEOUT(plant, unmapped_iova_carries_nothing, 300)
 	ASSERT_EQ(0, vnet_tx_post_at(v, HB_PLANTED, gpa, HB_IOVA_PLANT, 1000,
 				     vnet_frame_len(1000)));
 	ASSERT_EQ(0, vnet_kick(v, VNET_TXQ));
-	EXPECT_EQ(-ETIMEDOUT, vnet_capture(v, f, sizeof(f), ABSENT_MS))
+	ASSERT_EQ(-ETIMEDOUT, vnet_capture(v, f, sizeof(f), ABSENT_MS))
 		TH_LOG("a frame went out through an IOVA the guest never mapped");
 	/* It faulted, as an unmapped IOVA does */
 	ASSERT_EQ(0, vguest_fault(&self->g, &ft, HB_T))
