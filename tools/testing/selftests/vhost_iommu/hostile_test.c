@@ -11,8 +11,10 @@
  * cannot. Waits are hang guards (VMM_TIMEOUT_MS, FLOOD_GUARD_MS), never
  * measurements.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
 #include <pthread.h>
@@ -76,6 +78,62 @@ static uint64_t sum(const __u64 *a, unsigned int n)
 }
 
 /*
+ * Runs thread @tid (0: the caller) on CPU @cpu, when there are two: the
+ * racing thread on CPU 1, the test and the device's worker on CPU 0, so
+ * that the race does run in parallel with the device (the scheduler would
+ * as well put the worker on the racing thread's CPU, where they take
+ * turns). Best effort: a test does not depend on it.
+ */
+static void pin_tid(pid_t tid, int cpu)
+{
+	cpu_set_t set;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(tid, sizeof(set), &set);
+}
+
+static void pin_cpu(int cpu)
+{
+	pin_tid(0, cpu);
+}
+
+/* The device's worker, "vhost-iommu-<owner pid>", with the caller */
+static void pin_worker(int cpu)
+{
+	char want[32], path[64], comm[32];
+	struct dirent *e;
+	ssize_t n;
+	DIR *d;
+	int fd;
+
+	snprintf(want, sizeof(want), "vhost-iommu-%d", getpid());
+	want[15] = 0;	/* TASK_COMM_LEN - 1 */
+	d = opendir("/proc");
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/comm", atoi(e->d_name));
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		n = read(fd, comm, sizeof(comm) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		comm[n] = 0;
+		comm[strcspn(comm, "\n")] = 0;
+		if (!strcmp(comm, want))
+			pin_tid(atoi(e->d_name), cpu);
+	}
+	closedir(d);
+}
+
+/*
  * F1: the request type is read once. A thread flips the type byte of a
  * readable part that every request of a batch shares, between ATTACH and
  * another type, while the device executes them. Each request must be
@@ -93,7 +151,7 @@ static uint64_t sum(const __u64 *a, unsigned int n)
 
 struct flipper {
 	pthread_t thread;
-	volatile uint8_t *type;
+	uint8_t *type;
 	uint8_t a, b;
 	int stop;
 	unsigned long flips;
@@ -103,12 +161,13 @@ static void *flip_fn(void *arg)
 {
 	struct flipper *f = arg;
 
+	pin_cpu(1);
 	while (!__atomic_load_n(&f->stop, __ATOMIC_RELAXED)) {
-		*f->type = f->a;
-		*f->type = f->b;
+		__atomic_store_n(f->type, f->a, __ATOMIC_RELAXED);
+		__atomic_store_n(f->type, f->b, __ATOMIC_RELAXED);
 		f->flips++;
 	}
-	*f->type = f->a;
+	__atomic_store_n(f->type, f->a, __ATOMIC_RELAXED);
 	return NULL;
 }
 
@@ -287,6 +346,8 @@ TEST_F_TIMEOUT(flip, type_read_once, 300)
 	f.type = vmm_ptr(&self->v, rd);
 	f.a = VIRTIO_IOMMU_T_ATTACH;
 	f.b = variant->alt;
+	pin_cpu(0);
+	pin_worker(0);
 	ASSERT_EQ(0, pthread_create(&f.thread, NULL, flip_fn, &f));
 
 	ret = 0;
@@ -383,7 +444,7 @@ TEST_F_TIMEOUT(flip, type_read_once, 300)
 
 #define SMALL_NUM	16
 /* An extra memory region for a 2^20-entry table (16 MiB) */
-#define HUGE_NDESC	(1U << 20)
+#define HUGE_NDESC	0x100000U
 #define HUGE_GPA	0x200000000ULL
 #define HUGE_SIZE	((uint64_t)HUGE_NDESC * 16)
 
@@ -578,6 +639,7 @@ struct flood {
 	/* When the error eventfd fired: the attacker's position, avail */
 	bool ring_error;
 	uint16_t err_pos, err_avail;
+	int started;
 };
 
 /*
@@ -613,13 +675,19 @@ static void *flood_fn(void *arg)
 	struct vmm_vq *vq = fl->vq;
 	uint64_t deadline = vmm_now_ns() + FLOOD_GUARD_MS * 1000000ULL;
 	uint16_t pos = vq->last_used;
-	volatile uint32_t *len;
 	unsigned int n = 0;
+	uint32_t *len;
 
+	pin_cpu(1);
+	__atomic_store_n(&vq->avail->idx, htole16(pos + vq->num),
+			 __ATOMIC_RELEASE);
+	__atomic_store_n(&fl->started, 1, __ATOMIC_RELEASE);
 	while (!__atomic_load_n(&fl->stop, __ATOMIC_ACQUIRE)) {
 		len = &vq->used->ring[pos % vq->num].len;
-		if (*len != htole32(FLOOD_MARK)) {
-			*len = htole32(FLOOD_MARK);
+		if (__atomic_load_n(len, __ATOMIC_ACQUIRE) !=
+		    htole32(FLOOD_MARK)) {
+			__atomic_store_n(len, htole32(FLOOD_MARK),
+					 __ATOMIC_RELAXED);
 			pos++;
 			fl->consumed++;
 			continue;
@@ -701,9 +769,13 @@ TEST_F_TIMEOUT(flood, vmm_answers, 120)
 	s0 = stats(self->fd);
 	self->fl.vq = &self->v.vq[EVQ];
 	flood_prepare(&self->v, self->fl.vq);
+	pin_cpu(0);
+	pin_worker(0);
 	ASSERT_EQ(0, pthread_create(&self->fl.thread, NULL, flood_fn,
 				    &self->fl));
 	self->running = true;
+	while (!__atomic_load_n(&self->fl.started, __ATOMIC_ACQUIRE))
+		usleep(1000);
 
 	for (i = 0; i < 16; i++) {
 		EXPECT_EQ(-ENXIO, vmm_translate(self->fd, EP1, 0x1000 * i, A_R,
@@ -1067,7 +1139,7 @@ static int set_mtab(int fd, unsigned int n, uint64_t gpa0, uint64_t size0,
 	return vmm_ioctl(fd, VHOST_SET_MEM_TABLE, &t);
 }
 
-#define MB	(1ULL << 20)
+#define MB	0x100000ULL
 #define TOP(n)	(0ULL - (uint64_t)(n))	/* the last @n bytes of 2^64 */
 
 TEST(mem_table_overlap_at_top)
@@ -1114,7 +1186,14 @@ TEST(mem_table_overlap_at_top)
 #define XL_PHYS1	0x100000ULL
 #define XL_PHYS2	0x200000ULL
 #define XL_BATCH	128
+/*
+ * At least XL_ROUNDS batches, then more until the TRANSLATE thread has
+ * made XL_SEEN translations meanwhile (it only catches the window when it
+ * runs at the same time as the worker), up to XL_MAX_ROUNDS.
+ */
 #define XL_ROUNDS	128
+#define XL_MAX_ROUNDS	512
+#define XL_SEEN		150000
 
 struct xlator {
 	pthread_t thread;
@@ -1130,17 +1209,20 @@ static void *xlate_fn(void *arg)
 	struct vhost_iommu_translate t;
 	int ret;
 
+	pin_cpu(1);
 	while (!__atomic_load_n(&x->stop, __ATOMIC_ACQUIRE)) {
 		ret = vmm_translate(x->fd, EP1, XL_IOVA + 0x123, A_R, 0, &t);
-		if (!ret && t.start == 0 && t.last == ~0ULL)
-			x->identity++;
-		else if (!ret && t.phys == XL_PHYS1 && t.start == XL_IOVA)
-			x->d1++;
-		else if (!ret && t.phys == XL_PHYS2 && t.start == XL_IOVA)
-			x->d2++;
-		else {
+		if (ret) {
 			x->other++;
 			x->last_err = ret;
+		} else if (t.start == 0 && t.last == ~0ULL) {
+			x->identity++;
+		} else if (t.phys == XL_PHYS1 && t.start == XL_IOVA) {
+			x->d1++;
+		} else if (t.phys == XL_PHYS2 && t.start == XL_IOVA) {
+			x->d2++;
+		} else {
+			x->other++;
 		}
 	}
 	return NULL;
@@ -1186,8 +1268,15 @@ TEST_F_TIMEOUT(reattach, never_unattached, 300)
 	vmm_mk_attach(&a[1], D1, EP1, 0);
 
 	x.fd = self->fd;
+	pin_cpu(0);
+	pin_worker(0);
 	ASSERT_EQ(0, pthread_create(&x.thread, NULL, xlate_fn, &x));
-	for (round = 0; round < XL_ROUNDS && !ret; round++) {
+	for (round = 0; round < XL_MAX_ROUNDS && !ret; round++) {
+		if (round >= XL_ROUNDS &&
+		    __atomic_load_n(&x.d1, __ATOMIC_RELAXED) +
+		    __atomic_load_n(&x.d2, __ATOMIC_RELAXED) +
+		    __atomic_load_n(&x.identity, __ATOMIC_RELAXED) >= XL_SEEN)
+			break;
 		for (i = 0; i < XL_BATCH; i++)
 			vmm_req_prepare(&self->v, &r[i], &a[i % 2],
 					VMM_ATTACH_LEN, 4);
@@ -1199,8 +1288,8 @@ TEST_F_TIMEOUT(reattach, never_unattached, 300)
 	__atomic_store_n(&x.stop, 1, __ATOMIC_RELEASE);
 	pthread_join(x.thread, NULL);
 	ASSERT_EQ(0, ret) TH_LOG("round %u: %s", round, vmm_errmsg);
-	TH_LOG("%u re-ATTACHes; translations: %lu D1, %lu D2, %lu identity, %lu other (last error %d)",
-	       XL_ROUNDS * XL_BATCH, x.d1, x.d2, x.identity, x.other,
+	TH_LOG("%u re-ATTACHes; seen: %lu D1, %lu D2, %lu identity, %lu other (error %d)",
+	       round * XL_BATCH, x.d1, x.d2, x.identity, x.other,
 	       x.last_err);
 	EXPECT_EQ(0, x.identity);
 	EXPECT_EQ(0, x.other);
@@ -1317,7 +1406,7 @@ TEST(mem_table_waits_for_request)
 	pthread_join(ms.thread, NULL);
 	EXPECT_EQ(0, ms.ret);
 	EXPECT_FALSE(early)
-		TH_LOG("VHOST_SET_MEM_TABLE returned while a request was writing through the old table");
+		TH_LOG("SET_MEM_TABLE returned with a request in flight on the old table");
 	VMM_OK(vmm_wait_used(&v, RQ, &id, &len, VMM_TIMEOUT_MS));
 	EXPECT_EQ(head, id);
 	EXPECT_EQ(4, len);
