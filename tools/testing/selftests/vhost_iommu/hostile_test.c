@@ -42,6 +42,7 @@
 #define D1	1
 #define D2	2
 
+#define PAGE		4096
 #define S_OK		VIRTIO_IOMMU_S_OK
 #define S_INVAL		VIRTIO_IOMMU_S_INVAL
 #define S_NOENT		VIRTIO_IOMMU_S_NOENT
@@ -436,6 +437,150 @@ TEST_F_TIMEOUT(flip, type_read_once, 300)
 }
 
 /*
+ * F1 without a race: the type byte alone in the first descriptor, the
+ * rest of the readable part on a page of the kernel's view that
+ * userfaultfd holds back. The device reads the type, then faults on the
+ * next byte; the test then sets the type byte to the other type and lets
+ * the device go on. A device that reads the type once executes an ATTACH
+ * (or, reading in another order, an unknown type); one that reads it again
+ * sees the other type.
+ */
+
+#define FAULT_ROUNDS	16
+
+static int uffd_open(void)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	int fd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+
+	if (fd >= 0 && ioctl(fd, UFFDIO_API, &api)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Replaces the kernel's view of the page at @gpa by one @uffd holds back */
+static uint8_t *uffd_page(struct vmm *v, int uffd, uint64_t gpa)
+{
+	struct uffdio_register reg = { 0 };
+	uint8_t *page = (uint8_t *)(uintptr_t)vmm_hva(v, gpa);
+
+	if (mmap(page, PAGE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != page)
+		return NULL;
+	reg.range.start = (uintptr_t)page;
+	reg.range.len = PAGE;
+	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+	return ioctl(uffd, UFFDIO_REGISTER, &reg) ? NULL : page;
+}
+
+/* Waits for the fault on @page (a hang guard); 0 or -errno */
+static int uffd_wait(int uffd, const uint8_t *page)
+{
+	struct pollfd pfd = { .fd = uffd, .events = POLLIN };
+	struct uffd_msg msg;
+
+	if (poll(&pfd, 1, VMM_TIMEOUT_MS) != 1)
+		return -ETIMEDOUT;
+	if (read(uffd, &msg, sizeof(msg)) != sizeof(msg))
+		return -errno;
+	if (msg.event != UFFD_EVENT_PAGEFAULT ||
+	    (msg.arg.pagefault.address & ~(uint64_t)(PAGE - 1)) !=
+	    (uintptr_t)page)
+		return -EPROTO;
+	return 0;
+}
+
+TEST_F_TIMEOUT(flip, type_flipped_in_fault, 120)
+{
+	uint32_t rd_len = variant->alt == VIRTIO_IOMMU_T_MAP ? VMM_MAP_LEN :
+			  VMM_ATTACH_LEN;
+	bool alt_known = variant->alt == VIRTIO_IOMMU_T_MAP;
+	struct uffdio_copy copy = { 0 };
+	struct vhost_iommu_stats s0, s1;
+	unsigned int i, attach = 0, alt = 0, unknown = 0;
+	uint8_t *type, *page, *src, *w, alt_status = 0, st;
+	uint64_t rd, held, wr;
+	struct vmm_rdesc d[3];
+	uint32_t id, len;
+	uint16_t head;
+	int uffd;
+
+	if (variant->whole)
+		SKIP(return, "a fixed layout: the same test as attach_11");
+	uffd = uffd_open();
+	if (uffd < 0)
+		SKIP(return, "no userfaultfd: %s", strerror(errno));
+	REQ_OK(vmm_attach(&self->v, D1, FLIP_EP, 0));
+	rd = flip_rd(&self->v);
+	if (alt_known) {
+		ASSERT_EQ(0, flip_once(&self->v, rd, rd_len, true, variant->alt,
+				       &len, &alt_status));
+		ASSERT_EQ(4, len);
+	}
+	type = vmm_ptr(&self->v, rd);
+	held = VMM_DATA1_GPA + (6ULL << 20);
+	page = uffd_page(&self->v, uffd, held);
+	ASSERT_NE(NULL, page) TH_LOG("%s", strerror(errno));
+	src = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, src);
+	memcpy(src, type + 1, rd_len - 1);
+	s0 = stats(self->fd);
+
+	for (i = 0; i < FAULT_ROUNDS; i++) {
+		ASSERT_EQ(0, madvise(page, PAGE, MADV_DONTNEED));
+		*type = VIRTIO_IOMMU_T_ATTACH;
+		wr = vmm_alloc(&self->v, 4, 0);
+		w = vmm_ptr(&self->v, wr);
+		memset(w, VMM_PATTERN, 4);
+		d[0] = (struct vmm_rdesc){ rd, 1, F_NEXT, 1 };
+		d[1] = (struct vmm_rdesc){ held, rd_len - 1, F_NEXT, 2 };
+		d[2] = (struct vmm_rdesc){ wr, 4, F_WRITE, 0 };
+		VMM_OK(vmm_raw_chain(&self->v, RQ, d, 3, &head));
+		vmm_avail_push(&self->v.vq[RQ], head);
+		VMM_OK(vmm_kick(&self->v, RQ));
+		/* The device is in the middle of the readable part */
+		ASSERT_EQ(0, uffd_wait(uffd, page));
+		*type = variant->alt;
+		copy.dst = (uintptr_t)page;
+		copy.src = (uintptr_t)src;
+		copy.len = PAGE;
+		copy.mode = 0;
+		ASSERT_EQ(0, ioctl(uffd, UFFDIO_COPY, &copy));
+		VMM_OK(vmm_wait_used(&self->v, RQ, &id, &len, VMM_TIMEOUT_MS));
+		ASSERT_EQ(head, id);
+		if (len == 0 && w[0] == VMM_PATTERN) {
+			unknown++;
+			continue;
+		}
+		ASSERT_EQ(4, len) TH_LOG("round %u", i);
+		st = w[0];
+		if (st == S_OK)
+			attach++;
+		else if (alt_known && st == alt_status)
+			alt++;
+		else
+			ASSERT_TRUE(false) TH_LOG("round %u: status %u", i, st);
+	}
+	*type = VIRTIO_IOMMU_T_ATTACH;
+	s1 = stats(self->fd);
+	TH_LOG("%u ATTACH, %u other, %u unknown", attach, alt, unknown);
+	EXPECT_EQ(s0.status[VIRTIO_IOMMU_S_DEVERR],
+		  s1.status[VIRTIO_IOMMU_S_DEVERR]);
+	EXPECT_EQ(FAULT_ROUNDS, sum(s1.requests, 8) - sum(s0.requests, 8));
+	EXPECT_EQ(attach, s1.requests[VIRTIO_IOMMU_T_ATTACH] -
+			  s0.requests[VIRTIO_IOMMU_T_ATTACH]);
+	EXPECT_EQ(unknown, s1.requests[VHOST_IOMMU_STATS_T_UNKNOWN] -
+			   s0.requests[VHOST_IOMMU_STATS_T_UNKNOWN]);
+	EXPECT_EQ(FAULT_ROUNDS - unknown, sum(s1.status, 16) -
+					  sum(s0.status, 16));
+	munmap(src, PAGE);
+	close(uffd);
+}
+
+/*
  * F3: chains are bounded by the queue size. An indirect table with more
  * entries than the queue has descriptors is a ring error, whatever the
  * chain it holds; so is a walk of more than that many descriptors, zero
@@ -629,6 +774,7 @@ TEST_F_TIMEOUT(chain, indirect_zero_length_huge, 300)
  */
 
 #define FLOOD_MARK	0xdeadbeefU
+#define FLOOD_REPORTS	8
 
 struct flood {
 	pthread_t thread;
@@ -650,7 +796,7 @@ struct flood {
  * make num more buffers available. The used entries the device writes are
  * found by their length, which the attacker sets to FLOOD_MARK.
  */
-#define FLOOD_TABLE	256
+#define FLOOD_TABLE	128
 
 static void flood_prepare(struct vmm *v, struct vmm_vq *vq)
 {
@@ -777,7 +923,7 @@ TEST_F_TIMEOUT(flood, vmm_answers, 120)
 	while (!__atomic_load_n(&self->fl.started, __ATOMIC_ACQUIRE))
 		usleep(1000);
 
-	for (i = 0; i < 16; i++) {
+	for (i = 0; i < FLOOD_REPORTS; i++) {
 		EXPECT_EQ(-ENXIO, vmm_translate(self->fd, EP1, 0x1000 * i, A_R,
 						REPORT, NULL));
 		EXPECT_EQ(0, vmm_get_stats(self->fd, &s));
@@ -811,7 +957,7 @@ TEST_F_TIMEOUT(flood, vmm_answers, 120)
 	if (variant->last == LAST_GET_VRING_BASE) {
 		s = stats(self->fd);
 		EXPECT_EQ(s0.faults, s.faults);
-		EXPECT_EQ(s0.faults_dropped + 17, s.faults_dropped);
+		EXPECT_EQ(s0.faults_dropped + FLOOD_REPORTS + 1, s.faults_dropped);
 		EXPECT_EQ(s0.ring_errors, s.ring_errors);
 	}
 }
@@ -1007,8 +1153,6 @@ static const struct {
 	{ "IOTLB_INVALIDATE", VHOST_IOMMU_IOTLB_INVALIDATE },
 	{ "IOTLB_SET_NOTIFY", VHOST_IOMMU_IOTLB_SET_NOTIFY },
 };
-
-#define PAGE	4096
 
 static int owned_dev(void)
 {
