@@ -147,7 +147,7 @@ static void pin_worker(int cpu)
  */
 
 #define FLIP_BATCH	128
-#define FLIP_ROUNDS	128	/* 16384 requests */
+#define FLIP_ROUNDS	64	/* 8192 requests */
 #define FLIP_EP		0x1000	/* also a valid MAP virt_start */
 
 struct flipper {
@@ -319,6 +319,7 @@ TEST_F_TIMEOUT(flip, type_read_once, 300)
 	struct vhost_iommu_stats s0, s1;
 	int head[FLIP_BATCH], ret;
 	uint64_t wr[FLIP_BATCH];
+	uint64_t t0 = vmm_now_ns();
 	struct flipper f = { 0 };
 	unsigned int round, i;
 	uint8_t alt_status = 0, st;
@@ -395,8 +396,9 @@ TEST_F_TIMEOUT(flip, type_read_once, 300)
 
 	posted = (uint64_t)FLIP_ROUNDS * FLIP_BATCH;
 	s1 = stats(self->fd);
-	TH_LOG("%lu flips; %lu ATTACH, %lu other, %lu unknown; %lu bad length, %lu bad status",
-	       f.flips, attach, alt, unknown, bad_len, bad_status);
+	TH_LOG("%lu flips; %lu ATTACH, %lu other, %lu unknown, bad %lu length, %lu status; %llu ms",
+	       f.flips, attach, alt, unknown, bad_len, bad_status,
+	       (unsigned long long)(vmm_now_ns() - t0) / 1000000);
 	TH_LOG("requests[0..7] +%llu +%llu +%llu +%llu +%llu +%llu +%llu +%llu; DEVERR +%llu",
 	       (unsigned long long)(s1.requests[0] - s0.requests[0]),
 	       (unsigned long long)(s1.requests[1] - s0.requests[1]),
@@ -1335,8 +1337,8 @@ TEST(mem_table_overlap_at_top)
  * made XL_SEEN translations meanwhile (it only catches the window when it
  * runs at the same time as the worker), up to XL_MAX_ROUNDS.
  */
-#define XL_ROUNDS	128
-#define XL_MAX_ROUNDS	512
+#define XL_ROUNDS	64
+#define XL_MAX_ROUNDS	256
 #define XL_SEEN		150000
 
 struct xlator {
@@ -1392,6 +1394,7 @@ TEST_F_TIMEOUT(reattach, never_unattached, 300)
 {
 	struct virtio_iommu_req_attach a[2];
 	struct vmm_req r[XL_BATCH];
+	uint64_t t0 = vmm_now_ns();
 	struct xlator x = { 0 };
 	unsigned int round, i;
 	int ret = 0;
@@ -1432,9 +1435,10 @@ TEST_F_TIMEOUT(reattach, never_unattached, 300)
 	__atomic_store_n(&x.stop, 1, __ATOMIC_RELEASE);
 	pthread_join(x.thread, NULL);
 	ASSERT_EQ(0, ret) TH_LOG("round %u: %s", round, vmm_errmsg);
-	TH_LOG("%u re-ATTACHes; seen: %lu D1, %lu D2, %lu identity, %lu other (error %d)",
-	       round * XL_BATCH, x.d1, x.d2, x.identity, x.other,
-	       x.last_err);
+	TH_LOG("%u re-ATTACHes in %llu ms; seen: %lu D1, %lu D2, %lu identity, %lu other (%d)",
+	       round * XL_BATCH,
+	       (unsigned long long)(vmm_now_ns() - t0) / 1000000,
+	       x.d1, x.d2, x.identity, x.other, x.last_err);
 	EXPECT_EQ(0, x.identity);
 	EXPECT_EQ(0, x.other);
 	EXPECT_LT(0, x.d1 + x.d2);
