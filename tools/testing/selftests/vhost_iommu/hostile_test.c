@@ -147,7 +147,7 @@ static void pin_worker(int cpu)
  */
 
 #define FLIP_BATCH	128
-#define FLIP_ROUNDS	64	/* 8192 requests */
+#define FLIP_ROUNDS	128	/* 16384 requests */
 #define FLIP_EP		0x1000	/* also a valid MAP virt_start */
 
 struct flipper {
@@ -1337,9 +1337,9 @@ TEST(mem_table_overlap_at_top)
  * made XL_SEEN translations meanwhile (it only catches the window when it
  * runs at the same time as the worker), up to XL_MAX_ROUNDS.
  */
-#define XL_ROUNDS	64
-#define XL_MAX_ROUNDS	256
-#define XL_SEEN		150000
+#define XL_ROUNDS	128
+#define XL_MAX_ROUNDS	512
+#define XL_SEEN		400000
 
 struct xlator {
 	pthread_t thread;
