@@ -8,8 +8,24 @@
  *
  * Races are made likely with many iterations, never certain: a test that
  * passes on a broken kernel can happen, one that fails on a correct kernel
- * cannot. Waits are hang guards (VMM_TIMEOUT_MS, FLOOD_GUARD_MS), never
- * measurements.
+ * cannot. Where userfaultfd can hold the device in the middle of a guest
+ * access (not on the debug kernel: those tests skip there), the race is
+ * made certain. Waits are hang guards (VMM_TIMEOUT_MS, FLOOD_GUARD_MS),
+ * never measurements.
+ *
+ * The findings of issue 11 and their tests:
+ *   F1 request type read twice	flip.*.type_read_once (racing thread),
+ *				flip.*.type_flipped_in_fault (userfaultfd)
+ *   F2 event queue livelock	flood.*.vmm_answers
+ *   F3 unbounded chains		chain.*
+ *   F6 SET_MEM_TABLE mid-request	mem_table_waits_for_request
+ *   F8 re-ATTACH unattached	reattach.never_unattached
+ *   F9 vhost-net IOTLB at bind	plant.*
+ *   F11 uapi edges		argsize_over_page, argsize_4g,
+ *				vring_addr_log_refused, mem_table_overlap_at_top
+ *   F12 PROBE used length	probe.*; indirect tables across regions
+ *				indirect_table_across_regions,
+ *				indirect_table_desc_across_regions
  */
 #include <dirent.h>
 #include <errno.h>
