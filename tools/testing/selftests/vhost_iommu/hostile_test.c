@@ -20,7 +20,10 @@
  *   F3 unbounded chains		chain.*
  *   F6 SET_MEM_TABLE mid-request	mem_table_waits_for_request
  *   F8 re-ATTACH unattached	reattach.never_unattached
- *   F9 vhost-net IOTLB at bind	plant.*
+ *   F9 vhost-net IOTLB at bind	plant.unmapped_iova_carries_nothing,
+ *				plant.guest_map_wins
+ *   F3/F4 ioctls while the worker waits on vhost-net
+ *				plant.stats_while_invalidate_waits
  *   F11 uapi edges		argsize_over_page, argsize_4g,
  *				vring_addr_log_refused, mem_table_overlap_at_top
  *   F12 PROBE used length	probe.*; indirect tables across regions
@@ -1690,6 +1693,114 @@ TEST_F_TIMEOUT(plant, guest_map_wins, 300)
 	/* The frame is the guest's, from the page the guest mapped */
 	ret = vnet_capture_expect(v, 2000, vnet_frame_len(2000), HB_T);
 	EXPECT_EQ(0, ret) TH_LOG("%s", vnet_errmsg);
+}
+
+/*
+ * F3/F4: GET_STATS and TRANSLATE answer while the worker waits on
+ * vhost-net. vhost-net's TX handler is held by userfaultfd in the middle
+ * of a frame (holding its TX vq mutex); the guest then UNMAPs the RX
+ * buffers vhost-net was given, so the worker writes an INVALIDATE that
+ * waits for that mutex. Meanwhile the VMM's GET_STATS and TRANSLATE must
+ * come back: neither may wait for a lock held across a call into
+ * vhost-net. (The INVALIDATE is given ABSENT_MS to be reached: a kernel
+ * that is slower than that lets a bug through, never fails the test.)
+ */
+
+#define HOLD_GUARD_MS	10000	/* hang guard, below the soft lockup's */
+#define HOLD_TX_ID	100
+
+struct stats_caller {
+	pthread_t thread;
+	int fd;
+	int ret_stats, ret_xlate;
+	int done;
+};
+
+static void *stats_fn(void *arg)
+{
+	struct stats_caller *c = arg;
+	struct vhost_iommu_stats st;
+
+	c->ret_stats = vmm_get_stats(c->fd, &st);
+	c->ret_xlate = vmm_translate(c->fd, VGUEST_EP, HB_IOVA_TXBUF, A_R, 0,
+				     NULL);
+	__atomic_store_n(&c->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+TEST_F_TIMEOUT(plant, stats_while_invalidate_waits, 300)
+{
+	struct vguest *g = &self->g;
+	struct vnet *v = &g->net[0];
+	uint64_t gpa = vnet_buf_gpa(v, VNET_TXQ, HOLD_TX_ID);
+	struct virtio_iommu_req_unmap u;
+	struct stats_caller c = { 0 };
+	struct uffdio_register reg = { 0 };
+	struct uffdio_copy copy = { 0 };
+	uint64_t waited = 0;
+	uint8_t *page;
+	uint32_t id, len;
+	struct vmm_req r;
+	bool answered;
+	int uffd;
+
+	uffd = uffd_open();
+	if (uffd < 0)
+		SKIP(return, "no userfaultfd: %s", strerror(errno));
+	/* vhost-net is given the TX and RX buffer mappings */
+	ASSERT_EQ(0, vnet_tx_frames(v, 0, 8)) TH_LOG("%s", vnet_errmsg);
+	ASSERT_EQ(0, vnet_rx_frames(v, 100, 8)) TH_LOG("%s", vnet_errmsg);
+
+	/* vhost-net's view of TX buffer HOLD_TX_ID, held back */
+	page = (uint8_t *)(uintptr_t)vnet_hva(v, gpa);
+	ASSERT_EQ(page, mmap(page, PAGE, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+	reg.range.start = (uintptr_t)page;
+	reg.range.len = PAGE;
+	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_REGISTER, &reg));
+	ASSERT_EQ(0, vnet_tx_post(v, HOLD_TX_ID, 1000, vnet_frame_len(1000)));
+	ASSERT_EQ(0, vnet_kick(v, VNET_TXQ));
+	ASSERT_EQ(0, uffd_wait(uffd, page));
+
+	/* The UNMAP's INVALIDATE waits for vhost-net's TX vq mutex */
+	vmm_mk_unmap(&u, VGUEST_DOMAIN, HB_IOVA_RXBUF,
+		     HB_IOVA_RXBUF + (uint64_t)VNET_NUM * VNET_PAGE - 1);
+	vmm_req_prepare(&g->iommu, &r, &u, VMM_UNMAP_LEN, 4);
+	VMM_OK(vmm_req_post(&g->iommu, &r));
+	VMM_OK(vmm_kick(&g->iommu, RQ));
+	usleep(ABSENT_MS * 1000);
+
+	c.fd = g->iommu.fd;
+	ASSERT_EQ(0, pthread_create(&c.thread, NULL, stats_fn, &c));
+	while (!__atomic_load_n(&c.done, __ATOMIC_ACQUIRE) &&
+	       waited < HOLD_GUARD_MS) {
+		usleep(10000);
+		waited += 10;
+	}
+	answered = __atomic_load_n(&c.done, __ATOMIC_ACQUIRE);
+	/* The UNMAP did not complete meanwhile: the test held what it meant */
+	EXPECT_FALSE(vmm_used_pending(&g->iommu.vq[RQ]));
+
+	/* vhost-net goes on with the guest's frame, then the INVALIDATE */
+	copy.dst = (uintptr_t)page;
+	copy.src = (uintptr_t)vnet_ptr(v, gpa);
+	copy.len = PAGE;
+	EXPECT_EQ(0, ioctl(uffd, UFFDIO_COPY, &copy));
+	pthread_join(c.thread, NULL);
+	EXPECT_TRUE(answered)
+		TH_LOG("GET_STATS or TRANSLATE waited %d ms for vhost-net",
+		       HOLD_GUARD_MS);
+	EXPECT_EQ(0, c.ret_stats);
+	EXPECT_EQ(0, c.ret_xlate);
+	VMM_OK(vmm_req_complete(&g->iommu, &r));
+	EXPECT_EQ(S_OK, r.status);
+	ASSERT_EQ(0, vnet_wait_used(v, VNET_TXQ, &id, &len, HB_T))
+		TH_LOG("%s", vnet_errmsg);
+	EXPECT_EQ(HOLD_TX_ID, id);
+	EXPECT_EQ(0, vnet_capture_expect(v, 1000, vnet_frame_len(1000), HB_T))
+		TH_LOG("%s", vnet_errmsg);
+	close(uffd);
 }
 
 TEST_HARNESS_MAIN
