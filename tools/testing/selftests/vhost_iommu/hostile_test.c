@@ -932,6 +932,7 @@ TEST_F_TIMEOUT(flood, vmm_answers, 120)
 {
 	struct vhost_iommu_stats s0, s;
 	unsigned int i, base;
+	uint64_t t0;
 
 	s0 = stats(self->fd);
 	self->fl.vq = &self->v.vq[EVQ];
@@ -943,6 +944,7 @@ TEST_F_TIMEOUT(flood, vmm_answers, 120)
 	self->running = true;
 	while (!__atomic_load_n(&self->fl.started, __ATOMIC_ACQUIRE))
 		usleep(1000);
+	t0 = vmm_now_ns();
 
 	for (i = 0; i < FLOOD_REPORTS; i++) {
 		EXPECT_EQ(-ENXIO, vmm_translate(self->fd, EP1, 0x1000 * i, A_R,
@@ -970,7 +972,9 @@ TEST_F_TIMEOUT(flood, vmm_answers, 120)
 		       FLOOD_GUARD_MS);
 	/* The device did take the unusable buffers */
 	EXPECT_LT(0, self->fl.consumed);
-	TH_LOG("%lu unusable event buffers consumed", self->fl.consumed);
+	TH_LOG("%lu unusable event buffers consumed in %llu ms",
+	       self->fl.consumed,
+	       (unsigned long long)(vmm_now_ns() - t0) / 1000000);
 	EXPECT_FALSE(self->fl.ring_error)
 		TH_LOG("ring error at %u, avail %u, used idx %u",
 		       self->fl.err_pos, self->fl.err_avail,
