@@ -374,6 +374,8 @@ struct vhost_iommu_bridge {
  *	@domain_lock, as are the three fields below
  * @miss_head: index of the oldest record in @missq
  * @miss_count: records in @missq
+ * @miss_reading: the oldest records being copied out by read(), which
+ *	must not change
  * @miss_full: the queue filled since the last read
  * @miss_notify: eventfd signalled when a record is queued, or NULL;
  *	protected by @domain_lock
@@ -404,6 +406,7 @@ struct vhost_iommu {
 	struct vhost_iommu_iotlb_miss missq[VHOST_IOMMU_MISS_QUEUE_MAX];
 	unsigned int miss_head;
 	unsigned int miss_count;
+	unsigned int miss_reading;
 	bool miss_full;
 	struct eventfd_ctx *miss_notify;
 
@@ -452,6 +455,8 @@ void vhost_iommu_vq_flush_used(struct vhost_iommu_vq *vq);
 void vhost_iommu_vq_error(struct vhost_iommu_vq *vq);
 long vhost_iommu_set_mem_table(struct vhost_iommu *vi,
 			       struct vhost_memory __user *m);
+void vhost_iommu_vqs_lock(struct vhost_iommu *vi);
+void vhost_iommu_vqs_unlock(struct vhost_iommu *vi);
 void vhost_iommu_mem_free(struct vhost_iommu *vi);
 bool vhost_iommu_mem_lookup(struct vhost_iommu *vi, u64 gpa,
 			    struct vhost_memory_region *region);
@@ -487,9 +492,9 @@ struct vhost_iommu_mapping *
 vhost_iommu_mapping_insert(struct vhost_iommu *vi,
 			   struct vhost_iommu_domain *dom, u64 start, u64 end,
 			   u64 phys, u32 flags);
-void vhost_iommu_mappings_remove(struct vhost_iommu *vi,
-				 struct vhost_iommu_domain *dom,
-				 u64 start, u64 end);
+int vhost_iommu_mappings_remove(struct vhost_iommu *vi,
+				struct vhost_iommu_domain *dom,
+				u64 start, u64 end);
 void vhost_iommu_fill_stats(struct vhost_iommu *vi,
 			    struct vhost_iommu_stats *st);
 

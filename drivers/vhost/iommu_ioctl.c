@@ -20,8 +20,8 @@
  * @argp: the user's struct, its size in the first u32
  * @usize: set to the user's size
  *
- * Return: 0, -EFAULT, -EINVAL (smaller than @minsz) or -E2BIG (unknown
- * trailing bytes not zero).
+ * Return: 0, -EFAULT, -EINVAL (smaller than @minsz) or -E2BIG (larger than
+ * VHOST_IOMMU_ARG_MAX, or unknown trailing bytes not zero).
  */
 int vhost_iommu_arg_in(void *dst, size_t ksize, size_t minsz,
 		       void __user *argp, u32 *usize)
@@ -30,6 +30,9 @@ int vhost_iommu_arg_in(void *dst, size_t ksize, size_t minsz,
 		return -EFAULT;
 	if (*usize < minsz)
 		return -EINVAL;
+	/* The zero-tail scan must not walk gigabytes under the mutex. */
+	if (*usize > VHOST_IOMMU_ARG_MAX)
+		return -E2BIG;
 	return copy_struct_from_user(dst, ksize, argp, *usize);
 }
 

@@ -197,7 +197,6 @@ static long vhost_iommu_set_features(struct vhost_iommu *vi,
 				     u64 __user *argp)
 {
 	u64 features;
-	int i;
 
 	if (copy_from_user(&features, argp, sizeof(features)))
 		return -EFAULT;
@@ -205,11 +204,9 @@ static long vhost_iommu_set_features(struct vhost_iommu *vi,
 		return -EOPNOTSUPP;
 
 	mutex_lock(&vi->mutex);
-	for (i = 0; i < VHOST_IOMMU_VQ_MAX; i++)
-		mutex_lock_nested(&vi->vqs[i].mutex, i);
+	vhost_iommu_vqs_lock(vi);
 	WRITE_ONCE(vi->features, features);
-	for (i = VHOST_IOMMU_VQ_MAX - 1; i >= 0; i--)
-		mutex_unlock(&vi->vqs[i].mutex);
+	vhost_iommu_vqs_unlock(vi);
 	mutex_unlock(&vi->mutex);
 	return 0;
 }
