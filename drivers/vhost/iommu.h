@@ -68,6 +68,8 @@
 
 /* Fault reports waiting for the worker. */
 #define VHOST_IOMMU_FAULT_FIFO		64
+/* Ranges a binding tracks as handed out before it forgets them all */
+#define VHOST_IOMMU_MAX_HANDED		8192
 /* vhost-net devices bound to one vhost-iommu device */
 #define VHOST_IOMMU_MAX_BOUND		1024
 
@@ -324,7 +326,9 @@ struct vhost_iommu_stats_k {
  * @nr_blocked: entries in @blocked
  * @handed: IOVA ranges handed out to @file and not invalidated since,
  *	(a superset of what vhost-net holds); protected by
- *	vhost_iommu.domain_lock
+ *	vhost_iommu.domain_lock, as is @nr_handed
+ * @nr_handed: ranges stored in @handed since it was last emptied (an upper
+ *	bound of what it holds), at most VHOST_IOMMU_MAX_HANDED
  * @table: poll table used to hook @wait on the file's wait queue
  * @wqh: the file's wait queue, NULL until hooked
  * @wait: our entry on @wqh
@@ -343,6 +347,7 @@ struct vhost_iommu_bridge {
 	u64 blocked[8];
 	unsigned int nr_blocked;
 	struct maple_tree handed;
+	unsigned int nr_handed;
 	poll_table table;
 	wait_queue_head_t *wqh;
 	wait_queue_entry_t wait;

@@ -108,7 +108,31 @@ static void vhost_iommu_bridge_inval(struct vhost_iommu_bridge *b,
 				iova, size, 0, 0);
 	atomic64_inc(&vi->stats.iotlb_invalidations);
 	/* On ENOMEM the ranges stay tracked: a later drop repeats them. */
-	mtree_store_range(&b->handed, first, last, NULL, GFP_KERNEL_ACCOUNT);
+	if (!mtree_store_range(&b->handed, first, last, NULL,
+			       GFP_KERNEL_ACCOUNT) && !first && last == U64_MAX)
+		b->nr_handed = 0;
+}
+
+/*
+ * Empties vhost-net's IOTLB: two messages, as a size cannot hold 2^64.
+ * Not counted: a file whose owner has not negotiated ACCESS_PLATFORM yet
+ * has no IOTLB, refuses them, and holds nothing anyway.
+ */
+static void vhost_iommu_bridge_forget_all(struct vhost_iommu_bridge *b)
+{
+	struct vhost_msg_v2 msg = {
+		.type = VHOST_IOTLB_MSG_V2,
+		.iotlb = {
+			.size = 1ULL << 63,
+			.type = VHOST_IOTLB_INVALIDATE,
+		},
+	};
+	loff_t pos = 0;
+
+	kernel_write(b->file, &msg, sizeof(msg), &pos);
+	msg.iotlb.iova = 1ULL << 63;
+	pos = 0;
+	kernel_write(b->file, &msg, sizeof(msg), &pos);
 }
 
 /* Invalidates what was handed out within [first, last], if anything. */
@@ -131,10 +155,18 @@ static int vhost_iommu_bridge_hand(struct vhost_iommu_bridge *b, u32 type,
 	int ret;
 
 	lockdep_assert_held(&b->vi->domain_lock);
+	/*
+	 * vhost-net keeps at most max_iotlb_entries (2048 by default) and
+	 * evicts the oldest: past VHOST_IOMMU_MAX_HANDED ranges, forget
+	 * them all rather than track without bound.
+	 */
+	if (b->nr_handed >= VHOST_IOMMU_MAX_HANDED)
+		vhost_iommu_bridge_inval(b, 0, U64_MAX);
 	ret = mtree_store_range(&b->handed, iova, iova + size - 1, b,
 				GFP_KERNEL_ACCOUNT);
 	if (ret)
 		return ret;
+	b->nr_handed++;
 	ret = vhost_iommu_iotlb_write(b, type, VHOST_IOTLB_UPDATE, iova, size,
 				      uaddr, perm);
 	if (!ret)
@@ -271,7 +303,9 @@ static void vhost_iommu_bridge_miss(struct vhost_iommu_bridge *b,
 
 /*
  * Whether the next miss might need a slot of the full miss queue: it then
- * waits in vhost-net until the VMM reads. Context: domain_lock held.
+ * waits in vhost-net until the VMM reads. Only this device's worker adds
+ * records, so the answer holds until the miss is served.
+ * Context: domain_lock held.
  */
 static bool vhost_iommu_bridge_must_wait(struct vhost_iommu_bridge *b)
 {
@@ -281,83 +315,122 @@ static bool vhost_iommu_bridge_must_wait(struct vhost_iommu_bridge *b)
 
 	dom = rcu_dereference_protected(ep->domain,
 					lockdep_is_held(&vi->domain_lock));
-	return vhost_iommu_iotlb_must_wait(vi, dom);
+	if (!vhost_iommu_iotlb_must_wait(vi, dom))
+		return false;
+	/* Only a miss that is there waits for room. */
+	if (vfs_poll(b->file, NULL) & EPOLLIN) {
+		vhost_iommu_iotlb_note_full(vi);
+		b->stalled = true;
+	}
+	return true;
 }
 
-/* Reads one message; false when there is none, or reading failed. */
-static bool vhost_iommu_bridge_read(struct vhost_iommu_bridge *b,
-				    struct vhost_msg_v2 *msg)
+/* Whether the work may read a message now. */
+static bool vhost_iommu_bridge_may_read(struct vhost_iommu_bridge *b)
+{
+	struct vhost_iommu *vi = b->vi;
+	bool ok;
+
+	mutex_lock(&vi->domain_lock);
+	ok = !b->dead && !vhost_iommu_bridge_must_wait(b);
+	mutex_unlock(&vi->domain_lock);
+	return ok;
+}
+
+/* What vhost_iommu_bridge_read() found. */
+enum vhost_iommu_bridge_rd {
+	VHOST_IOMMU_RD_MSG,
+	VHOST_IOMMU_RD_NONE,	/* nothing queued, or reading failed */
+	VHOST_IOMMU_RD_AGAIN,	/* interrupted by a flush: read later */
+};
+
+/*
+ * Reads one message, holding no lock: vhost-net's read sleeps until the
+ * next miss when its file is blocking, and the VMM can make it so (clear
+ * O_NONBLOCK from one thread while another steals the queued miss between
+ * our poll and our read). Such a sleep holds up only this device's
+ * worker, and vhost_iommu_flush() interrupts it (a signal to the worker),
+ * so release, reset and the other ioctls never wait on it.
+ */
+static enum vhost_iommu_bridge_rd
+vhost_iommu_bridge_read(struct vhost_iommu_bridge *b, struct vhost_msg_v2 *msg)
 {
 	loff_t pos = 0;
 	ssize_t ret;
 
-	/* vhost-net would sleep in read until the next miss. */
 	if (!(READ_ONCE(b->file->f_flags) & O_NONBLOCK)) {
 		atomic64_inc(&b->vi->stats.iotlb_errors);
-		return false;
+		return VHOST_IOMMU_RD_NONE;
 	}
-	/*
-	 * The flag is read again inside vhost-net and the VMM may clear it
-	 * meanwhile; with a message queued, vhost-net's read never sleeps.
-	 */
 	if (!(vfs_poll(b->file, NULL) & EPOLLIN))
-		return false;
+		return VHOST_IOMMU_RD_NONE;
 	ret = kernel_read(b->file, msg, sizeof(*msg), &pos);
 	if (ret == sizeof(*msg))
-		return true;
+		return VHOST_IOMMU_RD_MSG;
+	if (ret == -ERESTARTSYS || ret == -EINTR)
+		return VHOST_IOMMU_RD_AGAIN;
 	if (ret != -EAGAIN)
 		atomic64_inc(&b->vi->stats.iotlb_errors);
-	return false;
+	return VHOST_IOMMU_RD_NONE;
 }
 
 /*
- * Reads and serves one message. Returns false when the work should stop:
- * unbinding, nothing to read, or the miss queue is full.
- * Context: domain_lock held, so the read, the lookup and the answer are
- * one step for UNMAP and DETACH.
+ * Serves one message read from the file. The lookup and the answer are
+ * one step under domain_lock, so UNMAP and DETACH come wholly before or
+ * wholly after.
  */
-static bool vhost_iommu_bridge_step(struct vhost_iommu_bridge *b)
+static void vhost_iommu_bridge_serve(struct vhost_iommu_bridge *b,
+				     const struct vhost_msg_v2 *msg)
 {
-	struct vhost_msg_v2 msg;
+	struct vhost_iommu *vi = b->vi;
 
-	if (b->dead)
-		return false;
-	if (vhost_iommu_bridge_must_wait(b)) {
-		/* Only a miss that is there waits for room. */
-		if (!(vfs_poll(b->file, NULL) & EPOLLIN))
-			return false;
-		vhost_iommu_iotlb_note_full(b->vi);
-		b->stalled = true;
-		return false;
+	if ((msg->type != VHOST_IOTLB_MSG && msg->type != VHOST_IOTLB_MSG_V2) ||
+	    msg->iotlb.type != VHOST_IOTLB_MISS)
+		return;
+	mutex_lock(&vi->domain_lock);
+	if (!b->dead) {
+		atomic64_inc(&vi->stats.iotlb_misses);
+		vhost_iommu_bridge_miss(b, msg);
 	}
-	if (!vhost_iommu_bridge_read(b, &msg))
-		return false;
-	if ((msg.type == VHOST_IOTLB_MSG || msg.type == VHOST_IOTLB_MSG_V2) &&
-	    msg.iotlb.type == VHOST_IOTLB_MISS) {
-		atomic64_inc(&b->vi->stats.iotlb_misses);
-		vhost_iommu_bridge_miss(b, &msg);
-	}
-	return true;
+	mutex_unlock(&vi->domain_lock);
+}
+
+/*
+ * Runs the work again later, unless the bridge is being released: its
+ * release sets @dead under domain_lock before it flushes the worker, so a
+ * work queued here runs before that flush returns.
+ */
+static void vhost_iommu_bridge_requeue(struct vhost_iommu_bridge *b)
+{
+	struct vhost_iommu *vi = b->vi;
+
+	mutex_lock(&vi->domain_lock);
+	if (!b->dead)
+		vhost_iommu_work_queue(vi, &b->work);
+	mutex_unlock(&vi->domain_lock);
 }
 
 /* The bridge's work: serves up to VHOST_IOMMU_BUDGET misses per run. */
 static void vhost_iommu_bridge_work(struct vhost_iommu_work *work)
 {
 	struct vhost_iommu_bridge *b;
-	struct vhost_iommu *vi;
+	enum vhost_iommu_bridge_rd rd;
+	struct vhost_msg_v2 msg;
 	unsigned int n;
-	bool more = true;
 
 	b = container_of(work, struct vhost_iommu_bridge, work);
-	vi = b->vi;
-	for (n = 0; more && n < VHOST_IOMMU_BUDGET; n++) {
-		mutex_lock(&vi->domain_lock);
-		more = vhost_iommu_bridge_step(b);
-		/* More may be queued: run again after the other works. */
-		if (more && n == VHOST_IOMMU_BUDGET - 1)
-			vhost_iommu_work_queue(vi, &b->work);
-		mutex_unlock(&vi->domain_lock);
+	for (n = 0; n < VHOST_IOMMU_BUDGET; n++) {
+		if (!vhost_iommu_bridge_may_read(b))
+			return;
+		rd = vhost_iommu_bridge_read(b, &msg);
+		if (rd == VHOST_IOMMU_RD_NONE)
+			return;
+		if (rd == VHOST_IOMMU_RD_AGAIN)
+			break;
+		vhost_iommu_bridge_serve(b, &msg);
 	}
+	/* More may be queued: run again after the other works. */
+	vhost_iommu_bridge_requeue(b);
 }
 
 /**
@@ -532,6 +605,12 @@ int vhost_iommu_bind(struct vhost_iommu *vi, u32 endpoint, int fd)
 	ret = vhost_iommu_bound_add(b);
 	if (ret)
 		goto err_free;
+	/*
+	 * What vhost-net holds already (the VMM may have answered misses
+	 * before the bind) would escape every UNMAP: it all goes before we
+	 * serve anything.
+	 */
+	vhost_iommu_bridge_forget_all(b);
 	ret = vhost_iommu_bridge_link(vi, b);
 	if (ret)
 		goto err_bound_del;

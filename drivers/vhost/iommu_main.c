@@ -13,6 +13,7 @@
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/vhost.h>
@@ -32,6 +33,9 @@ MODULE_PARM_DESC(max_mappings,
 unsigned int vhost_iommu_max_mem_regions = 64;
 module_param_named(max_mem_regions, vhost_iommu_max_mem_regions, uint, 0444);
 MODULE_PARM_DESC(max_mem_regions, "Regions in a memory table");
+
+/* Interrupts the worker's sleep in a vhost-net read: vhost_iommu_flush() */
+#define VHOST_IOMMU_FLUSH_SIG	SIGUSR1
 
 void vhost_iommu_work_init(struct vhost_iommu_work *work,
 			   vhost_iommu_work_fn_t fn)
@@ -64,6 +68,8 @@ static void vhost_iommu_flush_fn(struct vhost_iommu_work *work)
 	struct vhost_iommu_flush_work *f;
 
 	f = container_of(work, struct vhost_iommu_flush_work, work);
+	/* The interruption asked by vhost_iommu_flush() is over. */
+	flush_signals(current);
 	complete(&f->done);
 }
 
@@ -71,15 +77,24 @@ static void vhost_iommu_flush_fn(struct vhost_iommu_work *work)
  * vhost_iommu_flush() - wait until every work queued so far has run
  * @vi: the device
  *
- * Context: process; may hold vhost_iommu.mutex, no vq mutex, not
- * domain_lock.
+ * A work may sleep in a bound vhost-net file's read() if the VMM made
+ * that file blocking (see vhost_iommu_bridge_read()): a signal to the
+ * worker, sent before the flush work is queued and taken back by it,
+ * interrupts such a sleep, and every read until then returns at once.
+ * Flushes are serialized by vhost_iommu.mutex, so one signal serves one
+ * flush.
+ *
+ * Context: process, vhost_iommu.mutex held, no vq mutex, not domain_lock.
  */
 void vhost_iommu_flush(struct vhost_iommu *vi)
 {
+	struct task_struct *worker = READ_ONCE(vi->worker);
 	struct vhost_iommu_flush_work f;
 
-	if (!READ_ONCE(vi->worker))
+	lockdep_assert_held(&vi->mutex);
+	if (!worker)
 		return;
+	send_sig(VHOST_IOMMU_FLUSH_SIG, worker, 1);
 	vhost_iommu_work_init(&f.work, vhost_iommu_flush_fn);
 	init_completion(&f.done);
 	vhost_iommu_work_queue(vi, &f.work);
@@ -107,10 +122,12 @@ static int vhost_iommu_worker(void *data)
 	struct mem_cgroup *old_memcg;
 	struct llist_node *node;
 
+	allow_signal(VHOST_IOMMU_FLUSH_SIG);
 	kthread_use_mm(vi->mm);
 	old_memcg = set_active_memcg(vi->memcg);
 	for (;;) {
-		set_current_state(TASK_INTERRUPTIBLE);
+		/* Idle, not interruptible: a flush's signal must not spin us */
+		set_current_state(TASK_IDLE);
 		node = llist_del_all(&vi->work_list);
 		if (node) {
 			__set_current_state(TASK_RUNNING);

@@ -88,7 +88,7 @@ static int vhost_iommu_write_tail(struct vhost_iommu_vq *vq,
 {
 	struct virtio_iommu_req_tail tail = { .status = status };
 
-	BUILD_BUG_ON(VIRTIO_IOMMU_S_NOMEM >= ARRAY_SIZE(vq->vi->stats.status));
+	BUILD_BUG_ON(ARRAY_SIZE(vq->vi->stats.status) <= VIRTIO_IOMMU_S_NOMEM);
 	atomic64_inc(&vq->vi->stats.status[status]);
 	return vhost_iommu_chain_write(vq, chain, offset, &tail, sizeof(tail));
 }
@@ -133,7 +133,7 @@ static int vhost_iommu_do_probe(struct vhost_iommu_vq *vq,
 /* Counts a request by type; unknown types under VHOST_IOMMU_STATS_T_UNKNOWN. */
 static void vhost_iommu_count_request(struct vhost_iommu *vi, u8 type)
 {
-	BUILD_BUG_ON(VIRTIO_IOMMU_T_PROBE >= ARRAY_SIZE(vi->stats.requests));
+	BUILD_BUG_ON(ARRAY_SIZE(vi->stats.requests) <= VIRTIO_IOMMU_T_PROBE);
 	if (type > VIRTIO_IOMMU_T_PROBE)
 		type = VHOST_IOMMU_STATS_T_UNKNOWN;
 	atomic64_inc(&vi->stats.requests[type]);

@@ -26,9 +26,10 @@
  *
  * Errors common to every device ioctl: EFAULT (bad pointer), EINVAL
  * (size too small, reserved field or unknown flag set), E2BIG (unknown
- * trailing bytes not zero, or @size above VHOST_IOMMU_ARG_MAX), EPERM (the caller is not the owner's process:
- * every ioctl but VHOST_GET_FEATURES, VHOST_SET_FEATURES and VHOST_SET_OWNER
- * requires VHOST_SET_OWNER first, as vhost-net does).
+ * trailing bytes not zero, or @size above VHOST_IOMMU_ARG_MAX), EPERM
+ * (the caller is not the owner's process: every ioctl but
+ * VHOST_GET_FEATURES, VHOST_SET_FEATURES and VHOST_SET_OWNER requires
+ * VHOST_SET_OWNER first, as vhost-net does).
  */
 #ifndef _UAPI_LINUX_VHOST_IOMMU_H
 #define _UAPI_LINUX_VHOST_IOMMU_H
