@@ -55,6 +55,14 @@
 	 BIT_ULL(VIRTIO_IOMMU_F_MMIO) |				\
 	 BIT_ULL(VIRTIO_IOMMU_F_BYPASS_CONFIG))
 
+/*
+ * Every allocation the guest or the VMM causes: charged to the VMM's
+ * memcg (the worker runs with it active), and failing at the limit
+ * instead of invoking the OOM killer (__GFP_RETRY_MAYFAIL), quietly: the
+ * guest gets VIRTIO_IOMMU_S_NOMEM, the VMM ENOMEM.
+ */
+#define VHOST_IOMMU_GFP	(GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL | __GFP_NOWARN)
+
 /* Requests executed per worker wake-up before the queue yields. */
 #define VHOST_IOMMU_BUDGET		64
 /* Guest-memory segments one request chain may have. */
@@ -68,6 +76,8 @@
 
 /* Fault reports waiting for the worker. */
 #define VHOST_IOMMU_FAULT_FIFO		64
+/* Misses a binding leaves unanswered in vhost-net, at most */
+#define VHOST_IOMMU_MAX_BLOCKED		8
 /* Ranges a binding tracks as handed out before it forgets them all */
 #define VHOST_IOMMU_MAX_HANDED		8192
 /* vhost-net devices bound to one vhost-iommu device */
@@ -319,10 +329,12 @@ struct vhost_iommu_stats_k {
  * @dead: unbinding: hand nothing out, do not requeue; protected by
  *	vhost_iommu.domain_lock
  * @stalled: waits for room in the miss queue; protected by
- *	vhost_iommu.domain_lock
+ *	vhost_iommu.domain_lock, as are @held and @has_held
+ * @held: a miss read from @file that waits for room in the miss queue
+ * @has_held: @held is meaningful
  * @blocked: IOVAs of misses left unanswered (faults), most recent last;
- *	a MAP that covers one answers it. Protected by domain_lock, as is
- *	@nr_blocked
+ *	a MAP that covers one answers it. A miss that cannot join them is
+ *	answered with a denial. Protected by domain_lock, as is @nr_blocked
  * @nr_blocked: entries in @blocked
  * @handed: IOVA ranges handed out to @file and not invalidated since,
  *	(a superset of what vhost-net holds); protected by
@@ -344,7 +356,9 @@ struct vhost_iommu_bridge {
 	struct list_head all_node;
 	bool dead;
 	bool stalled;
-	u64 blocked[8];
+	struct vhost_msg_v2 held;
+	bool has_held;
+	u64 blocked[VHOST_IOMMU_MAX_BLOCKED];
 	unsigned int nr_blocked;
 	struct maple_tree handed;
 	unsigned int nr_handed;
@@ -362,6 +376,9 @@ struct vhost_iommu_bridge {
  *	protected by @mutex
  * @worker: the worker thread, NULL without owner; protected by @mutex
  * @work_list: works queued for @worker (lock-free)
+ * @read_lock: protects @reading and @flushing
+ * @reading: the worker reads a bound vhost-net file
+ * @flushing: vhost_iommu_flush() waits: the worker must not start a read
  * @features: acked features; written under @mutex and every vq mutex
  * @mem: the memory table; written under @mutex, read under RCU
  * @vqs: the request and event queues
@@ -395,6 +412,9 @@ struct vhost_iommu {
 	struct mem_cgroup *memcg;
 	struct task_struct *worker;
 	struct llist_head work_list;
+	spinlock_t read_lock; /* @reading, @flushing */
+	bool reading;
+	bool flushing;
 	u64 features;
 	struct vhost_iommu_mem __rcu *mem;
 	struct vhost_iommu_vq vqs[VHOST_IOMMU_VQ_MAX];
@@ -439,6 +459,8 @@ void vhost_iommu_work_queue(struct vhost_iommu *vi,
 void vhost_iommu_work_init(struct vhost_iommu_work *work,
 			   vhost_iommu_work_fn_t fn);
 void vhost_iommu_flush(struct vhost_iommu *vi);
+bool vhost_iommu_read_begin(struct vhost_iommu *vi);
+void vhost_iommu_read_end(struct vhost_iommu *vi);
 
 /* iommu_ring.c */
 void vhost_iommu_vq_init(struct vhost_iommu *vi, unsigned int index,
@@ -515,6 +537,9 @@ long vhost_iommu_device_ioctl(struct vhost_iommu *vi, unsigned int ioctl,
 			      void __user *argp);
 int vhost_iommu_arg_in(void *dst, size_t ksize, size_t minsz,
 		       void __user *argp, u32 *usize);
+long vhost_iommu_ioctl_stats(struct vhost_iommu *vi, void __user *argp);
+long vhost_iommu_ioctl_translate(struct vhost_iommu *vi, void __user *argp,
+				 bool locked);
 
 /* iommu_event.c */
 void vhost_iommu_report_fault(struct vhost_iommu *vi, u8 reason, u32 flags,

@@ -109,7 +109,7 @@ static void vhost_iommu_bridge_inval(struct vhost_iommu_bridge *b,
 	atomic64_inc(&vi->stats.iotlb_invalidations);
 	/* On ENOMEM the ranges stay tracked: a later drop repeats them. */
 	if (!mtree_store_range(&b->handed, first, last, NULL,
-			       GFP_KERNEL_ACCOUNT) && !first && last == U64_MAX)
+			       VHOST_IOMMU_GFP) && !first && last == U64_MAX)
 		b->nr_handed = 0;
 }
 
@@ -163,7 +163,7 @@ static int vhost_iommu_bridge_hand(struct vhost_iommu_bridge *b, u32 type,
 	if (b->nr_handed >= VHOST_IOMMU_MAX_HANDED)
 		vhost_iommu_bridge_inval(b, 0, U64_MAX);
 	ret = mtree_store_range(&b->handed, iova, iova + size - 1, b,
-				GFP_KERNEL_ACCOUNT);
+				VHOST_IOMMU_GFP);
 	if (ret)
 		return ret;
 	b->nr_handed++;
@@ -262,20 +262,39 @@ static int vhost_iommu_bridge_resolve(struct vhost_iommu_bridge *b,
 	return 0;
 }
 
-/* Remembers a miss left unanswered, to answer it when it gets mapped. */
-static void vhost_iommu_bridge_block(struct vhost_iommu_bridge *b, u64 iova)
+/*
+ * Remembers a miss left unanswered, to answer it when it gets mapped.
+ * False when it cannot stay unanswered: the same address missed again, or
+ * VHOST_IOMMU_MAX_BLOCKED addresses wait already.
+ */
+static bool vhost_iommu_bridge_block(struct vhost_iommu_bridge *b, u64 iova)
 {
 	unsigned int i;
 
 	for (i = 0; i < b->nr_blocked; i++)
 		if (b->blocked[i] == iova)
-			return;
-	if (b->nr_blocked == ARRAY_SIZE(b->blocked)) {
-		memmove(b->blocked, b->blocked + 1,
-			sizeof(b->blocked) - sizeof(b->blocked[0]));
-		b->nr_blocked--;
-	}
+			return false;
+	if (b->nr_blocked == ARRAY_SIZE(b->blocked))
+		return false;
 	b->blocked[b->nr_blocked++] = iova;
+	return true;
+}
+
+/*
+ * Answers a miss with a translation that permits nothing. vhost-net 6.1
+ * allocates a message for every miss and frees it only when an UPDATE
+ * covers it, so a guest kicking on an unmapped address (or packets
+ * arriving for an unmapped RX buffer) would grow its lists without bound.
+ * This UPDATE frees the misses of that page; vhost-net then fails the
+ * access (EPERM, its vring error eventfd) at every retry, without a new
+ * miss, until a MAP replaces the entry (vhost_iommu_bridge_mapped()).
+ */
+static void vhost_iommu_bridge_deny(struct vhost_iommu_bridge *b, u32 type,
+				    u64 iova)
+{
+	u64 granule = vhost_iommu_granule(b->vi);
+
+	vhost_iommu_bridge_hand(b, type, iova & ~(granule - 1), granule, 0, 0);
 }
 
 /* Serves one miss. Context: vhost_iommu.domain_lock held. */
@@ -293,7 +312,8 @@ static void vhost_iommu_bridge_miss(struct vhost_iommu_bridge *b,
 		atomic64_inc(&vi->stats.iotlb_served);
 	if (reason <= 0)
 		return;
-	vhost_iommu_bridge_block(b, iova);
+	if (!vhost_iommu_bridge_block(b, iova))
+		vhost_iommu_bridge_deny(b, msg->type, iova);
 	if (perm & VHOST_ACCESS_RO)
 		flags |= VIRTIO_IOMMU_FAULT_F_READ;
 	if (perm & VHOST_ACCESS_WO)
@@ -303,9 +323,7 @@ static void vhost_iommu_bridge_miss(struct vhost_iommu_bridge *b,
 
 /*
  * Whether the next miss might need a slot of the full miss queue: it then
- * waits in vhost-net until the VMM reads. Only this device's worker adds
- * records, so the answer holds until the miss is served.
- * Context: domain_lock held.
+ * waits until the VMM reads. Context: domain_lock held.
  */
 static bool vhost_iommu_bridge_must_wait(struct vhost_iommu_bridge *b)
 {
@@ -315,17 +333,20 @@ static bool vhost_iommu_bridge_must_wait(struct vhost_iommu_bridge *b)
 
 	dom = rcu_dereference_protected(ep->domain,
 					lockdep_is_held(&vi->domain_lock));
-	if (!vhost_iommu_iotlb_must_wait(vi, dom))
-		return false;
-	/* Only a miss that is there waits for room. */
-	if (vfs_poll(b->file, NULL) & EPOLLIN) {
-		vhost_iommu_iotlb_note_full(vi);
-		b->stalled = true;
-	}
-	return true;
+	return vhost_iommu_iotlb_must_wait(vi, dom);
 }
 
-/* Whether the work may read a message now. */
+/* The work stops until vhost_iommu_bridge_resume(). */
+static void vhost_iommu_bridge_stall(struct vhost_iommu_bridge *b)
+{
+	vhost_iommu_iotlb_note_full(b->vi);
+	b->stalled = true;
+}
+
+/*
+ * Whether the work may read a message now: not while unbinding, nor while
+ * the miss queue is full (a miss that is there then waits in vhost-net).
+ */
 static bool vhost_iommu_bridge_may_read(struct vhost_iommu_bridge *b)
 {
 	struct vhost_iommu *vi = b->vi;
@@ -333,6 +354,8 @@ static bool vhost_iommu_bridge_may_read(struct vhost_iommu_bridge *b)
 
 	mutex_lock(&vi->domain_lock);
 	ok = !b->dead && !vhost_iommu_bridge_must_wait(b);
+	if (!b->dead && !ok && (vfs_poll(b->file, NULL) & EPOLLIN))
+		vhost_iommu_bridge_stall(b);
 	mutex_unlock(&vi->domain_lock);
 	return ok;
 }
@@ -349,7 +372,7 @@ enum vhost_iommu_bridge_rd {
  * next miss when its file is blocking, and the VMM can make it so (clear
  * O_NONBLOCK from one thread while another steals the queued miss between
  * our poll and our read). Such a sleep holds up only this device's
- * worker, and vhost_iommu_flush() interrupts it (a signal to the worker),
+ * worker, and vhost_iommu_flush() interrupts it (vhost_iommu_read_begin()),
  * so release, reset and the other ioctls never wait on it.
  */
 static enum vhost_iommu_bridge_rd
@@ -364,7 +387,10 @@ vhost_iommu_bridge_read(struct vhost_iommu_bridge *b, struct vhost_msg_v2 *msg)
 	}
 	if (!(vfs_poll(b->file, NULL) & EPOLLIN))
 		return VHOST_IOMMU_RD_NONE;
+	if (!vhost_iommu_read_begin(b->vi))
+		return VHOST_IOMMU_RD_AGAIN;
 	ret = kernel_read(b->file, msg, sizeof(*msg), &pos);
+	vhost_iommu_read_end(b->vi);
 	if (ret == sizeof(*msg))
 		return VHOST_IOMMU_RD_MSG;
 	if (ret == -ERESTARTSYS || ret == -EINTR)
@@ -377,22 +403,50 @@ vhost_iommu_bridge_read(struct vhost_iommu_bridge *b, struct vhost_msg_v2 *msg)
 /*
  * Serves one message read from the file. The lookup and the answer are
  * one step under domain_lock, so UNMAP and DETACH come wholly before or
- * wholly after.
+ * wholly after. A miss that finds the miss queue full (the VMM moved the
+ * endpoint to a VMM-managed domain since vhost_iommu_bridge_may_read())
+ * is kept in @b->held until there is room: it left vhost-net already.
+ * Returns false when the work must stop.
  */
-static void vhost_iommu_bridge_serve(struct vhost_iommu_bridge *b,
+static bool vhost_iommu_bridge_serve(struct vhost_iommu_bridge *b,
 				     const struct vhost_msg_v2 *msg)
 {
 	struct vhost_iommu *vi = b->vi;
+	bool more = false;
 
 	if ((msg->type != VHOST_IOTLB_MSG && msg->type != VHOST_IOTLB_MSG_V2) ||
 	    msg->iotlb.type != VHOST_IOTLB_MISS)
-		return;
+		return true;
 	mutex_lock(&vi->domain_lock);
-	if (!b->dead) {
-		atomic64_inc(&vi->stats.iotlb_misses);
-		vhost_iommu_bridge_miss(b, msg);
+	if (b->dead)
+		goto out_unlock;
+	if (vhost_iommu_bridge_must_wait(b)) {
+		b->held = *msg;
+		b->has_held = true;
+		vhost_iommu_bridge_stall(b);
+		goto out_unlock;
 	}
+	atomic64_inc(&vi->stats.iotlb_misses);
+	vhost_iommu_bridge_miss(b, msg);
+	more = true;
+out_unlock:
 	mutex_unlock(&vi->domain_lock);
+	return more;
+}
+
+/* Serves the miss kept by vhost_iommu_bridge_serve(), if any. */
+static bool vhost_iommu_bridge_serve_held(struct vhost_iommu_bridge *b)
+{
+	struct vhost_iommu *vi = b->vi;
+	struct vhost_msg_v2 msg;
+	bool held;
+
+	mutex_lock(&vi->domain_lock);
+	held = b->has_held;
+	msg = b->held;
+	b->has_held = false;
+	mutex_unlock(&vi->domain_lock);
+	return !held || vhost_iommu_bridge_serve(b, &msg);
 }
 
 /*
@@ -419,6 +473,8 @@ static void vhost_iommu_bridge_work(struct vhost_iommu_work *work)
 	unsigned int n;
 
 	b = container_of(work, struct vhost_iommu_bridge, work);
+	if (!vhost_iommu_bridge_serve_held(b))
+		return;
 	for (n = 0; n < VHOST_IOMMU_BUDGET; n++) {
 		if (!vhost_iommu_bridge_may_read(b))
 			return;
@@ -427,7 +483,8 @@ static void vhost_iommu_bridge_work(struct vhost_iommu_work *work)
 			return;
 		if (rd == VHOST_IOMMU_RD_AGAIN)
 			break;
-		vhost_iommu_bridge_serve(b, &msg);
+		if (!vhost_iommu_bridge_serve(b, &msg))
+			return;
 	}
 	/* More may be queued: run again after the other works. */
 	vhost_iommu_bridge_requeue(b);
@@ -541,7 +598,7 @@ static struct vhost_iommu_bridge *vhost_iommu_bridge_alloc(struct file *file,
 {
 	struct vhost_iommu_bridge *b;
 
-	b = kzalloc(sizeof(*b), GFP_KERNEL_ACCOUNT);
+	b = kzalloc(sizeof(*b), VHOST_IOMMU_GFP);
 	if (!b)
 		return NULL;
 	b->endpoint = endpoint;
@@ -724,8 +781,10 @@ void vhost_iommu_bridge_mem_changed(struct vhost_iommu *vi)
 	struct vhost_iommu_bridge *b;
 
 	lockdep_assert_held(&vi->domain_lock);
-	list_for_each_entry(b, &vi->bridges, dev_node)
+	list_for_each_entry(b, &vi->bridges, dev_node) {
 		vhost_iommu_bridge_drop(b, 0, U64_MAX);
+		cond_resched();
+	}
 }
 
 /**
@@ -742,8 +801,10 @@ void vhost_iommu_bridge_ep_changed(struct vhost_iommu *vi,
 	struct vhost_iommu_bridge *b;
 
 	lockdep_assert_held(&vi->domain_lock);
-	list_for_each_entry(b, &ep->bridges, ep_node)
+	list_for_each_entry(b, &ep->bridges, ep_node) {
 		vhost_iommu_bridge_drop(b, 0, U64_MAX);
+		cond_resched();
+	}
 }
 
 /**
@@ -767,8 +828,10 @@ void vhost_iommu_bridge_unmapped(struct vhost_iommu *vi,
 
 	lockdep_assert_held(&vi->domain_lock);
 	xa_for_each(&dom->endpoints, index, ep)
-		list_for_each_entry(b, &ep->bridges, ep_node)
+		list_for_each_entry(b, &ep->bridges, ep_node) {
 			vhost_iommu_bridge_drop(b, start, end);
+			cond_resched();
+		}
 }
 
 /* Hands @map out: one UPDATE per memory region, up to the first hole. */
@@ -833,7 +896,12 @@ void vhost_iommu_bridge_mapped(struct vhost_iommu *vi,
 	lockdep_assert_held(&vi->domain_lock);
 	push = push || READ_ONCE(vhost_iommu_push_on_map);
 	xa_for_each(&dom->endpoints, index, ep)
-		list_for_each_entry(b, &ep->bridges, ep_node)
-			if (vhost_iommu_bridge_unblocks(b, map) || push)
-				vhost_iommu_bridge_hand_all(b, map);
+		list_for_each_entry(b, &ep->bridges, ep_node) {
+			if (!vhost_iommu_bridge_unblocks(b, map) && !push)
+				continue;
+			/* A denial (vhost_iommu_bridge_deny()) would win. */
+			vhost_iommu_bridge_drop(b, map->iova, map->last);
+			vhost_iommu_bridge_hand_all(b, map);
+			cond_resched();
+		}
 }

@@ -54,7 +54,7 @@ vhost_iommu_domain_create(struct vhost_iommu *vi, u32 id, bool bypass,
 
 	if (vi->nr_domains >= READ_ONCE(vhost_iommu_max_domains))
 		return NULL;
-	dom = kzalloc(sizeof(*dom), GFP_KERNEL_ACCOUNT);
+	dom = kzalloc(sizeof(*dom), VHOST_IOMMU_GFP);
 	if (!dom)
 		return NULL;
 	dom->id = id;
@@ -62,7 +62,7 @@ vhost_iommu_domain_create(struct vhost_iommu *vi, u32 id, bool bypass,
 	dom->vmm = vmm;
 	xa_init(&dom->endpoints);
 	mt_init_flags(&dom->mappings, MT_FLAGS_USE_RCU);
-	if (xa_insert(&vi->domains, id, dom, GFP_KERNEL_ACCOUNT)) {
+	if (xa_insert(&vi->domains, id, dom, VHOST_IOMMU_GFP)) {
 		kfree(dom);
 		return NULL;
 	}
@@ -175,7 +175,7 @@ static u8 vhost_iommu_attach_ep(struct vhost_iommu *vi,
 			return VIRTIO_IOMMU_S_NOMEM;
 		created = true;
 	}
-	if (xa_insert(&dom->endpoints, endpoint, ep, GFP_KERNEL_ACCOUNT)) {
+	if (xa_insert(&dom->endpoints, endpoint, ep, VHOST_IOMMU_GFP)) {
 		if (created) {
 			/* nr_endpoints is 0: destroy it without detaching */
 			vhost_iommu_domain_destroy(vi, dom);
@@ -386,7 +386,7 @@ vhost_iommu_mapping_insert(struct vhost_iommu *vi,
 
 	if (vi->nr_mappings >= READ_ONCE(vhost_iommu_max_mappings))
 		return ERR_PTR(-ENOSPC);
-	map = kmalloc(sizeof(*map), GFP_KERNEL_ACCOUNT);
+	map = kmalloc(sizeof(*map), VHOST_IOMMU_GFP);
 	if (!map)
 		return ERR_PTR(-ENOMEM);
 	map->iova = start;
@@ -394,7 +394,7 @@ vhost_iommu_mapping_insert(struct vhost_iommu *vi,
 	map->phys = phys;
 	map->flags = flags;
 	if (mtree_insert_range(&dom->mappings, start, end, map,
-			       GFP_KERNEL_ACCOUNT)) {
+			       VHOST_IOMMU_GFP)) {
 		kfree(map);
 		return ERR_PTR(-ENOMEM);
 	}
@@ -432,7 +432,7 @@ int vhost_iommu_mappings_remove(struct vhost_iommu *vi,
 	while ((map = mt_find(&dom->mappings, &index, end))) {
 		mlast = map->last;
 		ret = mtree_store_range(&dom->mappings, map->iova, mlast, NULL,
-					GFP_KERNEL_ACCOUNT);
+					VHOST_IOMMU_GFP);
 		if (ret)
 			break;
 		first = min(first, map->iova);
@@ -723,7 +723,7 @@ int vhost_iommu_endpoint_add(struct vhost_iommu *vi,
 		ret = -ENOSPC;
 		goto out;
 	}
-	ret = xa_insert(&vi->endpoints, ep->id, ep, GFP_KERNEL_ACCOUNT);
+	ret = xa_insert(&vi->endpoints, ep->id, ep, VHOST_IOMMU_GFP);
 	if (ret == -EBUSY)
 		ret = -EEXIST;
 	if (!ret)

@@ -153,7 +153,7 @@ ssize_t vhost_iommu_iotlb_read(struct vhost_iommu *vi, char __user *buf,
 	if (count < sizeof(*recs))
 		return -EINVAL;
 	n = min_t(size_t, count / sizeof(*recs), VHOST_IOMMU_MISS_QUEUE_MAX);
-	recs = kmalloc_array(n, sizeof(*recs), GFP_KERNEL_ACCOUNT);
+	recs = kmalloc_array(n, sizeof(*recs), VHOST_IOMMU_GFP);
 	if (!recs)
 		return -ENOMEM;
 
@@ -265,7 +265,7 @@ static int vhost_iommu_iotlb_update(struct vhost_iommu *vi,
 	struct vhost_iommu_mapping **maps;
 	u32 i;
 
-	maps = kcalloc(nr, sizeof(*maps), GFP_KERNEL_ACCOUNT);
+	maps = kcalloc(nr, sizeof(*maps), VHOST_IOMMU_GFP);
 	if (!maps)
 		return -ENOMEM;
 	for (i = 0; i < nr; i++) {

@@ -111,7 +111,7 @@ static int vhost_iommu_do_probe(struct vhost_iommu_vq *vq,
 	int ret;
 
 	props = kcalloc(VHOST_IOMMU_MAX_RESV, sizeof(*props),
-			GFP_KERNEL_ACCOUNT);
+			VHOST_IOMMU_GFP);
 	status = vhost_iommu_probe(vq->vi, le32_to_cpu(r->endpoint), props,
 				   &nr, &size);
 	if (chain->out_len - tail_len < size) {

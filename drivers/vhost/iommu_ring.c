@@ -149,7 +149,7 @@ static int vhost_iommu_vq_try_start(struct vhost_iommu_vq *vq)
 	if (!vq->segs) {
 		vq->segs = kvmalloc_array(VHOST_IOMMU_MAX_SEGS,
 					  sizeof(*vq->segs),
-					  GFP_KERNEL_ACCOUNT);
+					  VHOST_IOMMU_GFP);
 		if (!vq->segs)
 			return -ENOMEM;
 	}
@@ -382,7 +382,7 @@ long vhost_iommu_set_mem_table(struct vhost_iommu *vi,
 	if (hdr.nregions > vhost_iommu_max_mem_regions)
 		return -E2BIG;
 	mem = kvzalloc(struct_size(mem, regions, hdr.nregions),
-		       GFP_KERNEL_ACCOUNT);
+		       VHOST_IOMMU_GFP);
 	if (!mem)
 		return -ENOMEM;
 	mem->nregions = hdr.nregions;
