@@ -24,6 +24,7 @@
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/poll.h>
+#include <linux/security.h>
 #include <linux/slab.h>
 
 #include "iommu.h"
@@ -50,15 +51,18 @@ static bool vhost_iommu_is_vhost_net(struct file *file)
 }
 
 /*
- * vhost-net keeps its owner private; ask it. VHOST_SET_MEM_TABLE checks
- * the owner first (EPERM) and then fails to read its argument from an
- * address no process can map (EFAULT), changing nothing.
+ * Whether the vhost-net device belongs to current->mm (the VMM at bind,
+ * the owner's mm in the worker). vhost-net keeps its owner private; ask
+ * it: a vring ioctl checks the owner under vhost-net's device mutex first
+ * (EPERM), then fails to read its argument from an address no process can
+ * map (EFAULT), changing nothing. A vring ioctl, because vhost-net
+ * flushes its worker after every other device ioctl.
  */
 static int vhost_iommu_check_net_owner(struct file *file)
 {
 	long ret;
 
-	ret = file->f_op->unlocked_ioctl(file, VHOST_SET_MEM_TABLE, ~0UL);
+	ret = file->f_op->unlocked_ioctl(file, VHOST_GET_VRING_BASE, ~0UL);
 	return ret == -EFAULT ? 0 : -EPERM;
 }
 
@@ -483,6 +487,17 @@ static void vhost_iommu_bridge_work(struct vhost_iommu_work *work)
 			return;
 		if (rd == VHOST_IOMMU_RD_AGAIN)
 			break;
+		/*
+		 * The VMM may reset the vhost-net device and let another
+		 * process own it: our answers hold the owner's addresses.
+		 * Checked once per run (one vhost-net mutex round trip),
+		 * before anything is handed out; a foreign owner's misses
+		 * are left unanswered.
+		 */
+		if (!n && vhost_iommu_check_net_owner(b->file)) {
+			atomic64_inc(&b->vi->stats.iotlb_errors);
+			return;
+		}
 		if (!vhost_iommu_bridge_serve(b, &msg))
 			return;
 	}
@@ -503,12 +518,14 @@ void vhost_iommu_bridge_resume(struct vhost_iommu *vi)
 	unsigned long index;
 
 	lockdep_assert_held(&vi->domain_lock);
-	xa_for_each(&vi->endpoints, index, ep)
+	xa_for_each(&vi->endpoints, index, ep) {
 		list_for_each_entry(b, &ep->bridges, ep_node)
 			if (b->stalled) {
 				b->stalled = false;
 				vhost_iommu_work_queue(vi, &b->work);
 			}
+		cond_resched();
+	}
 }
 
 /* Wake-up of the vhost-net file: IRQs off, its wait-queue lock held. */
@@ -623,6 +640,10 @@ static struct file *vhost_iommu_net_fget(int fd)
 	ret = -EBADF;
 	if ((file->f_mode & (FMODE_READ | FMODE_WRITE)) !=
 	    (FMODE_READ | FMODE_WRITE))
+		goto err_put;
+	/* We ask vhost-net on the caller's behalf: the LSM may refuse. */
+	ret = security_file_ioctl(file, VHOST_GET_VRING_BASE, ~0UL);
+	if (ret)
 		goto err_put;
 	ret = vhost_iommu_check_net_owner(file);
 	if (ret)

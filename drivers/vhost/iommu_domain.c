@@ -339,12 +339,15 @@ static bool vhost_iommu_hits_resv(struct vhost_iommu_domain *dom,
 	unsigned long index;
 	u32 i;
 
-	xa_for_each(&dom->endpoints, index, ep)
+	xa_for_each(&dom->endpoints, index, ep) {
 		for (i = 0; i < ep->nr_resv; i++)
 			if (vhost_iommu_ranges_overlap(start, end,
 						       ep->resv[i].start,
 						       ep->resv[i].end))
 				return true;
+		/* The VMM sets the number of endpoints (domain_lock: a mutex) */
+		cond_resched();
+	}
 	return false;
 }
 
@@ -686,9 +689,11 @@ int vhost_iommu_set_config(struct vhost_iommu *vi,
 	}
 	/* Unattached endpoints were translated by the old bypass setting. */
 	if (vi->config.bypass != cfg->bypass)
-		xa_for_each(&vi->endpoints, index, ep)
+		xa_for_each(&vi->endpoints, index, ep) {
 			if (!rcu_access_pointer(ep->domain))
 				vhost_iommu_bridge_ep_changed(vi, ep);
+			cond_resched();
+		}
 	vi->config = *cfg;
 out:
 	mutex_unlock(&vi->domain_lock);
@@ -778,9 +783,11 @@ void vhost_iommu_domains_reset(struct vhost_iommu *vi)
 	unsigned long index;
 
 	mutex_lock(&vi->domain_lock);
-	xa_for_each(&vi->endpoints, index, ep)
+	xa_for_each(&vi->endpoints, index, ep) {
 		if (rcu_access_pointer(ep->domain))
 			vhost_iommu_detach_locked(vi, ep);
+		cond_resched();
+	}
 	mutex_unlock(&vi->domain_lock);
 }
 
@@ -791,8 +798,10 @@ void vhost_iommu_domains_destroy(struct vhost_iommu *vi)
 	unsigned long index;
 
 	mutex_lock(&vi->domain_lock);
-	xa_for_each(&vi->endpoints, index, ep)
+	xa_for_each(&vi->endpoints, index, ep) {
 		vhost_iommu_endpoint_del_locked(vi, ep);
+		cond_resched();
+	}
 	mutex_unlock(&vi->domain_lock);
 	xa_destroy(&vi->endpoints);
 	xa_destroy(&vi->domains);
