@@ -209,12 +209,23 @@ TEST_F_TIMEOUT(big, unmap, 3600)
 					 NULL));
 }
 
-/* The event queue flooded with buffers the device cannot use */
+/*
+ * The event queue flooded with buffers the device cannot use. The guest
+ * makes one readable-only descriptor available again and again, keeping
+ * the avail index AHEAD entries past what the device has consumed: it sees
+ * the device consume an entry when the used element of its slot, reset to
+ * a sentinel, is written (the device publishes the used index only when it
+ * stops). A device that consumes unusable buffers for as long as there are
+ * any never stops.
+ */
+#define AHEAD		64
+#define SENTINEL	0xffffffffU
+
 struct flood {
 	struct vmm *v;
 	bool stop;		/* __atomic */
 	uint64_t buf_gpa;
-	uint64_t posted, returned, reports;
+	uint64_t posted, consumed, reports;
 	int error;
 };
 
@@ -222,28 +233,34 @@ static void *attacker(void *arg)
 {
 	struct flood *f = arg;
 	struct vmm_vq *vq = &f->v->vq[VHOST_IOMMU_VQ_EVENT];
-	struct vmm_seg seg = { .gpa = f->buf_gpa, .len = 24, .write = false };
+	struct vmm_rdesc d = { .addr = f->buf_gpa, .len = 24 };
 	uint64_t end = vmm_now_ns() + ATTACK_MS * MS;
-	uint32_t id, len;
+	uint32_t *id;
+	uint16_t head, start = vq->avail_idx;
+	unsigned int i;
 	int ret;
 
+	ret = vmm_raw_chain(f->v, VHOST_IOMMU_VQ_EVENT, &d, 1, &head);
+	if (ret) {
+		f->error = ret;
+		return NULL;
+	}
+	for (i = 0; i < vq->num; i++)
+		vq->used->ring[i].id = htole32(SENTINEL);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	while (!__atomic_load_n(&f->stop, __ATOMIC_ACQUIRE) &&
 	       vmm_now_ns() < end) {
-		while (vq->nfree) {
-			ret = vmm_post(f->v, VHOST_IOMMU_VQ_EVENT, &seg, 1,
-				       false);
-			if (ret < 0) {
-				f->error = ret;
-				return NULL;
-			}
-			f->posted++;
+		id = &vq->used->ring[(start + f->consumed) % vq->num].id;
+		while (__atomic_load_n(id, __ATOMIC_ACQUIRE) != SENTINEL) {
+			__atomic_store_n(id, htole32(SENTINEL),
+					 __ATOMIC_RELAXED);
+			f->consumed++;
+			id = &vq->used->ring[(start + f->consumed) %
+					     vq->num].id;
 		}
-		vmm_kick(f->v, VHOST_IOMMU_VQ_EVENT);
-		while (vmm_used_pending(vq)) {
-			if (vmm_wait_used(f->v, VHOST_IOMMU_VQ_EVENT, &id,
-					  &len, 0))
-				break;
-			f->returned++;
+		while (f->posted < f->consumed + AHEAD) {
+			vmm_avail_push(vq, head);
+			f->posted++;
 		}
 	}
 	return NULL;
@@ -313,8 +330,8 @@ TEST_F_TIMEOUT(ev, event_flood, 600)
 	pthread_join(ta, NULL);
 	pthread_join(tr, NULL);
 
-	TH_LOG("%llu buffers posted, %llu returned, %llu reports, %u probes",
-	       (unsigned long long)f.posted, (unsigned long long)f.returned,
+	TH_LOG("%llu buffers posted, %llu consumed, %llu reports, %u probes",
+	       (unsigned long long)f.posted, (unsigned long long)f.consumed,
 	       (unsigned long long)f.reports, p.rounds);
 	TH_LOG("slowest GET_STATS %llu ms, TRANSLATE %llu ms, GET_VRING_BASE %llu ms",
 	       (unsigned long long)(p.max_stats / MS),
@@ -332,6 +349,65 @@ TEST_F_TIMEOUT(ev, event_flood, 600)
 	ASSERT_EQ(0, vmm_get_stats(self->v.fd, &s));
 	EXPECT_EQ(0, s.faults);
 	EXPECT_LE(1, s.faults_dropped);
+}
+
+/*
+ * The longest chains a guest can post: an indirect table filling memory
+ * region 1 (VMM_REGION_SIZE bytes, 2^19 descriptors) of zero-length
+ * descriptors, NCHAINS chains all pointing at it. However the device
+ * bounds them (a ring error, a malformed chain), the VMM's ioctls answer
+ * meanwhile, VHOST_GET_VRING_BASE of the request queue included.
+ */
+#define NCHAINS	16
+
+TEST_F_TIMEOUT(ev, max_chains, 600)
+{
+	struct vhost_vring_state st = { .index = VHOST_IOMMU_VQ_REQUEST };
+	uint64_t n = VMM_REGION_SIZE / sizeof(struct vring_desc), i;
+	struct vring_desc *t = vmm_ptr(&self->v, VMM_REGION_SIZE);
+	struct vmm_rdesc d = {
+		.addr = VMM_REGION_SIZE,
+		.len = VMM_REGION_SIZE,
+		.flags = VRING_DESC_F_INDIRECT,
+	};
+	struct probe p = { .v = &self->v, .iova = 0x2000 };
+	uint64_t t0, t1, end;
+	uint16_t head;
+	unsigned int c;
+
+	for (i = 0; i < n; i++) {
+		t[i].addr = htole64(VMM_DATA_GPA);
+		t[i].len = 0;
+		t[i].flags = htole16(i + 1 < n ? VRING_DESC_F_NEXT : 0);
+		t[i].next = htole16(i + 1 < n ? i + 1 : 0);
+	}
+	for (c = 0; c < NCHAINS; c++) {
+		VMM_OK(vmm_raw_chain(&self->v, VHOST_IOMMU_VQ_REQUEST, &d, 1,
+				     &head));
+		vmm_avail_push(&self->v.vq[VHOST_IOMMU_VQ_REQUEST], head);
+	}
+	p.start_ns = vmm_now_ns();
+	VMM_OK(vmm_notify(&self->v.vq[VHOST_IOMMU_VQ_REQUEST]));
+	end = p.start_ns + 2000 * MS;
+	while (vmm_now_ns() < end) {
+		probe_round(&p);
+		usleep(1000);
+	}
+	t0 = vmm_now_ns();
+	EXPECT_EQ(0, ioctl(self->v.fd, VHOST_GET_VRING_BASE, &st));
+	t1 = vmm_now_ns();
+	TH_LOG("%u chains of %llu descriptors: %u probes", NCHAINS,
+	       (unsigned long long)n, p.rounds);
+	TH_LOG("slowest GET_STATS %llu ms, TRANSLATE %llu ms",
+	       (unsigned long long)(p.max_stats / MS),
+	       (unsigned long long)(p.max_translate / MS));
+	TH_LOG("GET_VRING_BASE %llu ms, at avail index %u",
+	       (unsigned long long)((t1 - t0) / MS), st.num);
+	EXPECT_EQ(0, p.error);
+	ASSERT_LE(1, p.rounds);
+	EXPECT_GE(bound_ns(), p.max_stats);
+	EXPECT_GE(bound_ns(), p.max_translate);
+	EXPECT_GE(bound_ns(), t1 - t0);
 }
 
 TEST_HARNESS_MAIN
