@@ -20,6 +20,10 @@
  * within BOUND. The attack stops by itself after ATTACK_MS, so that a
  * kernel that fails the test still recovers.
  *
+ * max_chains: NCHAINS chains of the largest size a guest may post (an
+ * indirect table as long as the largest queue, zero-length descriptors)
+ * while GET_STATS and TRANSLATE must return within BOUND.
+ *
  * The VM runner fails the run on any soft-lockup, RCU-stall or hung-task
  * report meanwhile.
  */
@@ -212,13 +216,13 @@ TEST_F_TIMEOUT(big, unmap, 3600)
 /*
  * The event queue flooded with buffers the device cannot use. The guest
  * makes one readable-only descriptor available again and again, keeping
- * the avail index AHEAD entries past what the device has consumed: it sees
+ * the avail index a whole ring (the most the device accepts) past what the
+ * device has consumed: it sees
  * the device consume an entry when the used element of its slot, reset to
  * a sentinel, is written (the device publishes the used index only when it
  * stops). A device that consumes unusable buffers for as long as there are
  * any never stops.
  */
-#define AHEAD		64
 #define SENTINEL	0xffffffffU
 
 struct flood {
@@ -258,7 +262,7 @@ static void *attacker(void *arg)
 			id = &vq->used->ring[(start + f->consumed) %
 					     vq->num].id;
 		}
-		while (f->posted < f->consumed + AHEAD) {
+		while (f->posted < f->consumed + vq->num) {
 			vmm_avail_push(vq, head);
 			f->posted++;
 		}
@@ -352,28 +356,48 @@ TEST_F_TIMEOUT(ev, event_flood, 600)
 }
 
 /*
- * The longest chains a guest can post: an indirect table filling memory
- * region 1 (VMM_REGION_SIZE bytes, 2^19 descriptors) of zero-length
- * descriptors, NCHAINS chains all pointing at it. However the device
- * bounds them (a ring error, a malformed chain), the VMM's ioctls answer
- * meanwhile, VHOST_GET_VRING_BASE of the request queue included.
+ * The longest chains a guest may post: a request queue of the largest size
+ * (VMM_MAX_NUM), NCHAINS chains whose indirect table has as many
+ * descriptors as the queue, all of length zero (a chain of no segment,
+ * returned unwritten). GET_STATS and TRANSLATE answer meanwhile (they take
+ * no lock of the request queue); VHOST_GET_VRING_BASE of the request queue
+ * waits for the chains in flight, as the vmm.h hang guard allows.
  */
-#define NCHAINS	16
+#define NCHAINS	512
 
-TEST_F_TIMEOUT(ev, max_chains, 600)
+FIXTURE(mc) {
+	struct vmm v;
+};
+
+FIXTURE_SETUP(mc)
+{
+	struct vmm_opts o = { .num = { VMM_MAX_NUM, 256 } };
+
+	VMM_OK(vmm_init(&self->v, &o));
+	ASSERT_EQ(0, vmm_add_endpoint(self->v.fd, EP1, NULL, 0));
+	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
+}
+
+FIXTURE_TEARDOWN(mc)
+{
+	if (self->v.gmem)
+		vmm_fini(&self->v);
+}
+
+TEST_F_TIMEOUT(mc, max_chains, 600)
 {
 	struct vhost_vring_state st = { .index = VHOST_IOMMU_VQ_REQUEST };
-	uint64_t n = VMM_REGION_SIZE / sizeof(struct vring_desc), i;
-	struct vring_desc *t = vmm_ptr(&self->v, VMM_REGION_SIZE);
+	struct vring_desc *t = vmm_ptr(&self->v, VMM_DATA1_GPA);
 	struct vmm_rdesc d = {
-		.addr = VMM_REGION_SIZE,
-		.len = VMM_REGION_SIZE,
+		.addr = VMM_DATA1_GPA,
+		.len = VMM_MAX_NUM * sizeof(struct vring_desc),
 		.flags = VRING_DESC_F_INDIRECT,
 	};
 	struct probe p = { .v = &self->v, .iova = 0x2000 };
+	struct vhost_iommu_stats s;
 	uint64_t t0, t1, end;
+	unsigned int i, n = VMM_MAX_NUM;
 	uint16_t head;
-	unsigned int c;
 
 	for (i = 0; i < n; i++) {
 		t[i].addr = htole64(VMM_DATA_GPA);
@@ -381,7 +405,7 @@ TEST_F_TIMEOUT(ev, max_chains, 600)
 		t[i].flags = htole16(i + 1 < n ? VRING_DESC_F_NEXT : 0);
 		t[i].next = htole16(i + 1 < n ? i + 1 : 0);
 	}
-	for (c = 0; c < NCHAINS; c++) {
+	for (i = 0; i < NCHAINS; i++) {
 		VMM_OK(vmm_raw_chain(&self->v, VHOST_IOMMU_VQ_REQUEST, &d, 1,
 				     &head));
 		vmm_avail_push(&self->v.vq[VHOST_IOMMU_VQ_REQUEST], head);
@@ -396,18 +420,21 @@ TEST_F_TIMEOUT(ev, max_chains, 600)
 	t0 = vmm_now_ns();
 	EXPECT_EQ(0, ioctl(self->v.fd, VHOST_GET_VRING_BASE, &st));
 	t1 = vmm_now_ns();
-	TH_LOG("%u chains of %llu descriptors: %u probes", NCHAINS,
-	       (unsigned long long)n, p.rounds);
+	ASSERT_EQ(0, vmm_get_stats(self->v.fd, &s));
+	TH_LOG("%u chains of %u descriptors: %u probes", NCHAINS, n,
+	       p.rounds);
 	TH_LOG("slowest GET_STATS %llu ms, TRANSLATE %llu ms",
 	       (unsigned long long)(p.max_stats / MS),
 	       (unsigned long long)(p.max_translate / MS));
-	TH_LOG("GET_VRING_BASE %llu ms, at avail index %u",
-	       (unsigned long long)((t1 - t0) / MS), st.num);
+	TH_LOG("GET_VRING_BASE %llu ms at avail index %u; malformed %llu, ring errors %llu",
+	       (unsigned long long)((t1 - t0) / MS), st.num,
+	       (unsigned long long)s.malformed,
+	       (unsigned long long)s.ring_errors);
 	EXPECT_EQ(0, p.error);
 	ASSERT_LE(1, p.rounds);
 	EXPECT_GE(bound_ns(), p.max_stats);
 	EXPECT_GE(bound_ns(), p.max_translate);
-	EXPECT_GE(bound_ns(), t1 - t0);
+	EXPECT_GE(VMM_TIMEOUT_MS * MS, t1 - t0);
 }
 
 TEST_HARNESS_MAIN
