@@ -55,6 +55,14 @@
 	 BIT_ULL(VIRTIO_IOMMU_F_MMIO) |				\
 	 BIT_ULL(VIRTIO_IOMMU_F_BYPASS_CONFIG))
 
+/*
+ * Every allocation the guest or the VMM causes: charged to the VMM's
+ * memcg (the worker runs with it active), and failing at the limit
+ * instead of invoking the OOM killer (__GFP_RETRY_MAYFAIL), quietly: the
+ * guest gets VIRTIO_IOMMU_S_NOMEM, the VMM ENOMEM.
+ */
+#define VHOST_IOMMU_GFP	(GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL | __GFP_NOWARN)
+
 /* Requests executed per worker wake-up before the queue yields. */
 #define VHOST_IOMMU_BUDGET		64
 /* Guest-memory segments one request chain may have. */
@@ -68,6 +76,10 @@
 
 /* Fault reports waiting for the worker. */
 #define VHOST_IOMMU_FAULT_FIFO		64
+/* Misses a binding leaves unanswered in vhost-net, at most */
+#define VHOST_IOMMU_MAX_BLOCKED		8
+/* Ranges a binding tracks as handed out before it forgets them all */
+#define VHOST_IOMMU_MAX_HANDED		8192
 /* vhost-net devices bound to one vhost-iommu device */
 #define VHOST_IOMMU_MAX_BOUND		1024
 
@@ -317,14 +329,18 @@ struct vhost_iommu_stats_k {
  * @dead: unbinding: hand nothing out, do not requeue; protected by
  *	vhost_iommu.domain_lock
  * @stalled: waits for room in the miss queue; protected by
- *	vhost_iommu.domain_lock
+ *	vhost_iommu.domain_lock, as are @held and @has_held
+ * @held: a miss read from @file that waits for room in the miss queue
+ * @has_held: @held is meaningful
  * @blocked: IOVAs of misses left unanswered (faults), most recent last;
- *	a MAP that covers one answers it. Protected by domain_lock, as is
- *	@nr_blocked
+ *	a MAP that covers one answers it. A miss that cannot join them is
+ *	answered with a denial. Protected by domain_lock, as is @nr_blocked
  * @nr_blocked: entries in @blocked
  * @handed: IOVA ranges handed out to @file and not invalidated since,
  *	(a superset of what vhost-net holds); protected by
- *	vhost_iommu.domain_lock
+ *	vhost_iommu.domain_lock, as is @nr_handed
+ * @nr_handed: ranges stored in @handed since it was last emptied (an upper
+ *	bound of what it holds), at most VHOST_IOMMU_MAX_HANDED
  * @table: poll table used to hook @wait on the file's wait queue
  * @wqh: the file's wait queue, NULL until hooked
  * @wait: our entry on @wqh
@@ -340,9 +356,12 @@ struct vhost_iommu_bridge {
 	struct list_head all_node;
 	bool dead;
 	bool stalled;
-	u64 blocked[8];
+	struct vhost_msg_v2 held;
+	bool has_held;
+	u64 blocked[VHOST_IOMMU_MAX_BLOCKED];
 	unsigned int nr_blocked;
 	struct maple_tree handed;
+	unsigned int nr_handed;
 	poll_table table;
 	wait_queue_head_t *wqh;
 	wait_queue_entry_t wait;
@@ -357,6 +376,9 @@ struct vhost_iommu_bridge {
  *	protected by @mutex
  * @worker: the worker thread, NULL without owner; protected by @mutex
  * @work_list: works queued for @worker (lock-free)
+ * @read_lock: protects @reading and @flushing
+ * @reading: the worker reads a bound vhost-net file
+ * @flushing: vhost_iommu_flush() waits: the worker must not start a read
  * @features: acked features; written under @mutex and every vq mutex
  * @mem: the memory table; written under @mutex, read under RCU
  * @vqs: the request and event queues
@@ -374,6 +396,8 @@ struct vhost_iommu_bridge {
  *	@domain_lock, as are the three fields below
  * @miss_head: index of the oldest record in @missq
  * @miss_count: records in @missq
+ * @miss_reading: the oldest records being copied out by read(), which
+ *	must not change
  * @miss_full: the queue filled since the last read
  * @miss_notify: eventfd signalled when a record is queued, or NULL;
  *	protected by @domain_lock
@@ -388,6 +412,9 @@ struct vhost_iommu {
 	struct mem_cgroup *memcg;
 	struct task_struct *worker;
 	struct llist_head work_list;
+	spinlock_t read_lock; /* @reading, @flushing */
+	bool reading;
+	bool flushing;
 	u64 features;
 	struct vhost_iommu_mem __rcu *mem;
 	struct vhost_iommu_vq vqs[VHOST_IOMMU_VQ_MAX];
@@ -404,6 +431,7 @@ struct vhost_iommu {
 	struct vhost_iommu_iotlb_miss missq[VHOST_IOMMU_MISS_QUEUE_MAX];
 	unsigned int miss_head;
 	unsigned int miss_count;
+	unsigned int miss_reading;
 	bool miss_full;
 	struct eventfd_ctx *miss_notify;
 
@@ -431,6 +459,8 @@ void vhost_iommu_work_queue(struct vhost_iommu *vi,
 void vhost_iommu_work_init(struct vhost_iommu_work *work,
 			   vhost_iommu_work_fn_t fn);
 void vhost_iommu_flush(struct vhost_iommu *vi);
+bool vhost_iommu_read_begin(struct vhost_iommu *vi);
+void vhost_iommu_read_end(struct vhost_iommu *vi);
 
 /* iommu_ring.c */
 void vhost_iommu_vq_init(struct vhost_iommu *vi, unsigned int index,
@@ -452,6 +482,8 @@ void vhost_iommu_vq_flush_used(struct vhost_iommu_vq *vq);
 void vhost_iommu_vq_error(struct vhost_iommu_vq *vq);
 long vhost_iommu_set_mem_table(struct vhost_iommu *vi,
 			       struct vhost_memory __user *m);
+void vhost_iommu_vqs_lock(struct vhost_iommu *vi);
+void vhost_iommu_vqs_unlock(struct vhost_iommu *vi);
 void vhost_iommu_mem_free(struct vhost_iommu *vi);
 bool vhost_iommu_mem_lookup(struct vhost_iommu *vi, u64 gpa,
 			    struct vhost_memory_region *region);
@@ -487,9 +519,9 @@ struct vhost_iommu_mapping *
 vhost_iommu_mapping_insert(struct vhost_iommu *vi,
 			   struct vhost_iommu_domain *dom, u64 start, u64 end,
 			   u64 phys, u32 flags);
-void vhost_iommu_mappings_remove(struct vhost_iommu *vi,
-				 struct vhost_iommu_domain *dom,
-				 u64 start, u64 end);
+int vhost_iommu_mappings_remove(struct vhost_iommu *vi,
+				struct vhost_iommu_domain *dom,
+				u64 start, u64 end);
 void vhost_iommu_fill_stats(struct vhost_iommu *vi,
 			    struct vhost_iommu_stats *st);
 
@@ -505,6 +537,9 @@ long vhost_iommu_device_ioctl(struct vhost_iommu *vi, unsigned int ioctl,
 			      void __user *argp);
 int vhost_iommu_arg_in(void *dst, size_t ksize, size_t minsz,
 		       void __user *argp, u32 *usize);
+long vhost_iommu_ioctl_stats(struct vhost_iommu *vi, void __user *argp);
+long vhost_iommu_ioctl_translate(struct vhost_iommu *vi, void __user *argp,
+				 bool locked);
 
 /* iommu_event.c */
 void vhost_iommu_report_fault(struct vhost_iommu *vi, u8 reason, u32 flags,

@@ -24,6 +24,7 @@
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/poll.h>
+#include <linux/security.h>
 #include <linux/slab.h>
 
 #include "iommu.h"
@@ -50,15 +51,18 @@ static bool vhost_iommu_is_vhost_net(struct file *file)
 }
 
 /*
- * vhost-net keeps its owner private; ask it. VHOST_SET_MEM_TABLE checks
- * the owner first (EPERM) and then fails to read its argument from an
- * address no process can map (EFAULT), changing nothing.
+ * Whether the vhost-net device belongs to current->mm (the VMM at bind,
+ * the owner's mm in the worker). vhost-net keeps its owner private; ask
+ * it: a vring ioctl checks the owner under vhost-net's device mutex first
+ * (EPERM), then fails to read its argument from an address no process can
+ * map (EFAULT), changing nothing. A vring ioctl, because vhost-net
+ * flushes its worker after every other device ioctl.
  */
 static int vhost_iommu_check_net_owner(struct file *file)
 {
 	long ret;
 
-	ret = file->f_op->unlocked_ioctl(file, VHOST_SET_MEM_TABLE, ~0UL);
+	ret = file->f_op->unlocked_ioctl(file, VHOST_GET_VRING_BASE, ~0UL);
 	return ret == -EFAULT ? 0 : -EPERM;
 }
 
@@ -108,7 +112,31 @@ static void vhost_iommu_bridge_inval(struct vhost_iommu_bridge *b,
 				iova, size, 0, 0);
 	atomic64_inc(&vi->stats.iotlb_invalidations);
 	/* On ENOMEM the ranges stay tracked: a later drop repeats them. */
-	mtree_store_range(&b->handed, first, last, NULL, GFP_KERNEL_ACCOUNT);
+	if (!mtree_store_range(&b->handed, first, last, NULL,
+			       VHOST_IOMMU_GFP) && !first && last == U64_MAX)
+		b->nr_handed = 0;
+}
+
+/*
+ * Empties vhost-net's IOTLB: two messages, as a size cannot hold 2^64.
+ * Not counted: a file whose owner has not negotiated ACCESS_PLATFORM yet
+ * has no IOTLB, refuses them, and holds nothing anyway.
+ */
+static void vhost_iommu_bridge_forget_all(struct vhost_iommu_bridge *b)
+{
+	struct vhost_msg_v2 msg = {
+		.type = VHOST_IOTLB_MSG_V2,
+		.iotlb = {
+			.size = 1ULL << 63,
+			.type = VHOST_IOTLB_INVALIDATE,
+		},
+	};
+	loff_t pos = 0;
+
+	kernel_write(b->file, &msg, sizeof(msg), &pos);
+	msg.iotlb.iova = 1ULL << 63;
+	pos = 0;
+	kernel_write(b->file, &msg, sizeof(msg), &pos);
 }
 
 /* Invalidates what was handed out within [first, last], if anything. */
@@ -131,10 +159,18 @@ static int vhost_iommu_bridge_hand(struct vhost_iommu_bridge *b, u32 type,
 	int ret;
 
 	lockdep_assert_held(&b->vi->domain_lock);
+	/*
+	 * vhost-net keeps at most max_iotlb_entries (2048 by default) and
+	 * evicts the oldest: past VHOST_IOMMU_MAX_HANDED ranges, forget
+	 * them all rather than track without bound.
+	 */
+	if (b->nr_handed >= VHOST_IOMMU_MAX_HANDED)
+		vhost_iommu_bridge_inval(b, 0, U64_MAX);
 	ret = mtree_store_range(&b->handed, iova, iova + size - 1, b,
-				GFP_KERNEL_ACCOUNT);
+				VHOST_IOMMU_GFP);
 	if (ret)
 		return ret;
+	b->nr_handed++;
 	ret = vhost_iommu_iotlb_write(b, type, VHOST_IOTLB_UPDATE, iova, size,
 				      uaddr, perm);
 	if (!ret)
@@ -230,20 +266,39 @@ static int vhost_iommu_bridge_resolve(struct vhost_iommu_bridge *b,
 	return 0;
 }
 
-/* Remembers a miss left unanswered, to answer it when it gets mapped. */
-static void vhost_iommu_bridge_block(struct vhost_iommu_bridge *b, u64 iova)
+/*
+ * Remembers a miss left unanswered, to answer it when it gets mapped.
+ * False when it cannot stay unanswered: the same address missed again, or
+ * VHOST_IOMMU_MAX_BLOCKED addresses wait already.
+ */
+static bool vhost_iommu_bridge_block(struct vhost_iommu_bridge *b, u64 iova)
 {
 	unsigned int i;
 
 	for (i = 0; i < b->nr_blocked; i++)
 		if (b->blocked[i] == iova)
-			return;
-	if (b->nr_blocked == ARRAY_SIZE(b->blocked)) {
-		memmove(b->blocked, b->blocked + 1,
-			sizeof(b->blocked) - sizeof(b->blocked[0]));
-		b->nr_blocked--;
-	}
+			return false;
+	if (b->nr_blocked == ARRAY_SIZE(b->blocked))
+		return false;
 	b->blocked[b->nr_blocked++] = iova;
+	return true;
+}
+
+/*
+ * Answers a miss with a translation that permits nothing. vhost-net 6.1
+ * allocates a message for every miss and frees it only when an UPDATE
+ * covers it, so a guest kicking on an unmapped address (or packets
+ * arriving for an unmapped RX buffer) would grow its lists without bound.
+ * This UPDATE frees the misses of that page; vhost-net then fails the
+ * access (EPERM, its vring error eventfd) at every retry, without a new
+ * miss, until a MAP replaces the entry (vhost_iommu_bridge_mapped()).
+ */
+static void vhost_iommu_bridge_deny(struct vhost_iommu_bridge *b, u32 type,
+				    u64 iova)
+{
+	u64 granule = vhost_iommu_granule(b->vi);
+
+	vhost_iommu_bridge_hand(b, type, iova & ~(granule - 1), granule, 0, 0);
 }
 
 /* Serves one miss. Context: vhost_iommu.domain_lock held. */
@@ -261,7 +316,8 @@ static void vhost_iommu_bridge_miss(struct vhost_iommu_bridge *b,
 		atomic64_inc(&vi->stats.iotlb_served);
 	if (reason <= 0)
 		return;
-	vhost_iommu_bridge_block(b, iova);
+	if (!vhost_iommu_bridge_block(b, iova))
+		vhost_iommu_bridge_deny(b, msg->type, iova);
 	if (perm & VHOST_ACCESS_RO)
 		flags |= VIRTIO_IOMMU_FAULT_F_READ;
 	if (perm & VHOST_ACCESS_WO)
@@ -271,7 +327,7 @@ static void vhost_iommu_bridge_miss(struct vhost_iommu_bridge *b,
 
 /*
  * Whether the next miss might need a slot of the full miss queue: it then
- * waits in vhost-net until the VMM reads. Context: domain_lock held.
+ * waits until the VMM reads. Context: domain_lock held.
  */
 static bool vhost_iommu_bridge_must_wait(struct vhost_iommu_bridge *b)
 {
@@ -284,80 +340,169 @@ static bool vhost_iommu_bridge_must_wait(struct vhost_iommu_bridge *b)
 	return vhost_iommu_iotlb_must_wait(vi, dom);
 }
 
-/* Reads one message; false when there is none, or reading failed. */
-static bool vhost_iommu_bridge_read(struct vhost_iommu_bridge *b,
-				    struct vhost_msg_v2 *msg)
+/* The work stops until vhost_iommu_bridge_resume(). */
+static void vhost_iommu_bridge_stall(struct vhost_iommu_bridge *b)
+{
+	vhost_iommu_iotlb_note_full(b->vi);
+	b->stalled = true;
+}
+
+/*
+ * Whether the work may read a message now: not while unbinding, nor while
+ * the miss queue is full (a miss that is there then waits in vhost-net).
+ */
+static bool vhost_iommu_bridge_may_read(struct vhost_iommu_bridge *b)
+{
+	struct vhost_iommu *vi = b->vi;
+	bool ok;
+
+	mutex_lock(&vi->domain_lock);
+	ok = !b->dead && !vhost_iommu_bridge_must_wait(b);
+	if (!b->dead && !ok && (vfs_poll(b->file, NULL) & EPOLLIN))
+		vhost_iommu_bridge_stall(b);
+	mutex_unlock(&vi->domain_lock);
+	return ok;
+}
+
+/* What vhost_iommu_bridge_read() found. */
+enum vhost_iommu_bridge_rd {
+	VHOST_IOMMU_RD_MSG,
+	VHOST_IOMMU_RD_NONE,	/* nothing queued, or reading failed */
+	VHOST_IOMMU_RD_AGAIN,	/* interrupted by a flush: read later */
+};
+
+/*
+ * Reads one message, holding no lock: vhost-net's read sleeps until the
+ * next miss when its file is blocking, and the VMM can make it so (clear
+ * O_NONBLOCK from one thread while another steals the queued miss between
+ * our poll and our read). Such a sleep holds up only this device's
+ * worker, and vhost_iommu_flush() interrupts it (vhost_iommu_read_begin()),
+ * so release, reset and the other ioctls never wait on it.
+ */
+static enum vhost_iommu_bridge_rd
+vhost_iommu_bridge_read(struct vhost_iommu_bridge *b, struct vhost_msg_v2 *msg)
 {
 	loff_t pos = 0;
 	ssize_t ret;
 
-	/* vhost-net would sleep in read until the next miss. */
 	if (!(READ_ONCE(b->file->f_flags) & O_NONBLOCK)) {
 		atomic64_inc(&b->vi->stats.iotlb_errors);
-		return false;
+		return VHOST_IOMMU_RD_NONE;
 	}
-	/*
-	 * The flag is read again inside vhost-net and the VMM may clear it
-	 * meanwhile; with a message queued, vhost-net's read never sleeps.
-	 */
 	if (!(vfs_poll(b->file, NULL) & EPOLLIN))
-		return false;
+		return VHOST_IOMMU_RD_NONE;
+	if (!vhost_iommu_read_begin(b->vi))
+		return VHOST_IOMMU_RD_AGAIN;
 	ret = kernel_read(b->file, msg, sizeof(*msg), &pos);
+	vhost_iommu_read_end(b->vi);
 	if (ret == sizeof(*msg))
-		return true;
+		return VHOST_IOMMU_RD_MSG;
+	if (ret == -ERESTARTSYS || ret == -EINTR)
+		return VHOST_IOMMU_RD_AGAIN;
 	if (ret != -EAGAIN)
 		atomic64_inc(&b->vi->stats.iotlb_errors);
-	return false;
+	return VHOST_IOMMU_RD_NONE;
 }
 
 /*
- * Reads and serves one message. Returns false when the work should stop:
- * unbinding, nothing to read, or the miss queue is full.
- * Context: domain_lock held, so the read, the lookup and the answer are
- * one step for UNMAP and DETACH.
+ * Serves one message read from the file. The lookup and the answer are
+ * one step under domain_lock, so UNMAP and DETACH come wholly before or
+ * wholly after. A miss that finds the miss queue full (the VMM moved the
+ * endpoint to a VMM-managed domain since vhost_iommu_bridge_may_read())
+ * is kept in @b->held until there is room: it left vhost-net already.
+ * Returns false when the work must stop.
  */
-static bool vhost_iommu_bridge_step(struct vhost_iommu_bridge *b)
+static bool vhost_iommu_bridge_serve(struct vhost_iommu_bridge *b,
+				     const struct vhost_msg_v2 *msg)
 {
-	struct vhost_msg_v2 msg;
+	struct vhost_iommu *vi = b->vi;
+	bool more = false;
 
+	if ((msg->type != VHOST_IOTLB_MSG && msg->type != VHOST_IOTLB_MSG_V2) ||
+	    msg->iotlb.type != VHOST_IOTLB_MISS)
+		return true;
+	mutex_lock(&vi->domain_lock);
 	if (b->dead)
-		return false;
+		goto out_unlock;
 	if (vhost_iommu_bridge_must_wait(b)) {
-		/* Only a miss that is there waits for room. */
-		if (!(vfs_poll(b->file, NULL) & EPOLLIN))
-			return false;
-		vhost_iommu_iotlb_note_full(b->vi);
-		b->stalled = true;
-		return false;
+		b->held = *msg;
+		b->has_held = true;
+		vhost_iommu_bridge_stall(b);
+		goto out_unlock;
 	}
-	if (!vhost_iommu_bridge_read(b, &msg))
-		return false;
-	if ((msg.type == VHOST_IOTLB_MSG || msg.type == VHOST_IOTLB_MSG_V2) &&
-	    msg.iotlb.type == VHOST_IOTLB_MISS) {
-		atomic64_inc(&b->vi->stats.iotlb_misses);
-		vhost_iommu_bridge_miss(b, &msg);
-	}
-	return true;
+	atomic64_inc(&vi->stats.iotlb_misses);
+	vhost_iommu_bridge_miss(b, msg);
+	more = true;
+out_unlock:
+	mutex_unlock(&vi->domain_lock);
+	return more;
+}
+
+/* Serves the miss kept by vhost_iommu_bridge_serve(), if any. */
+static bool vhost_iommu_bridge_serve_held(struct vhost_iommu_bridge *b)
+{
+	struct vhost_iommu *vi = b->vi;
+	struct vhost_msg_v2 msg;
+	bool held;
+
+	mutex_lock(&vi->domain_lock);
+	held = b->has_held;
+	msg = b->held;
+	b->has_held = false;
+	mutex_unlock(&vi->domain_lock);
+	return !held || vhost_iommu_bridge_serve(b, &msg);
+}
+
+/*
+ * Runs the work again later, unless the bridge is being released: its
+ * release sets @dead under domain_lock before it flushes the worker, so a
+ * work queued here runs before that flush returns.
+ */
+static void vhost_iommu_bridge_requeue(struct vhost_iommu_bridge *b)
+{
+	struct vhost_iommu *vi = b->vi;
+
+	mutex_lock(&vi->domain_lock);
+	if (!b->dead)
+		vhost_iommu_work_queue(vi, &b->work);
+	mutex_unlock(&vi->domain_lock);
 }
 
 /* The bridge's work: serves up to VHOST_IOMMU_BUDGET misses per run. */
 static void vhost_iommu_bridge_work(struct vhost_iommu_work *work)
 {
 	struct vhost_iommu_bridge *b;
-	struct vhost_iommu *vi;
+	enum vhost_iommu_bridge_rd rd;
+	struct vhost_msg_v2 msg;
 	unsigned int n;
-	bool more = true;
 
 	b = container_of(work, struct vhost_iommu_bridge, work);
-	vi = b->vi;
-	for (n = 0; more && n < VHOST_IOMMU_BUDGET; n++) {
-		mutex_lock(&vi->domain_lock);
-		more = vhost_iommu_bridge_step(b);
-		/* More may be queued: run again after the other works. */
-		if (more && n == VHOST_IOMMU_BUDGET - 1)
-			vhost_iommu_work_queue(vi, &b->work);
-		mutex_unlock(&vi->domain_lock);
+	if (!vhost_iommu_bridge_serve_held(b))
+		return;
+	for (n = 0; n < VHOST_IOMMU_BUDGET; n++) {
+		if (!vhost_iommu_bridge_may_read(b))
+			return;
+		rd = vhost_iommu_bridge_read(b, &msg);
+		if (rd == VHOST_IOMMU_RD_NONE)
+			return;
+		if (rd == VHOST_IOMMU_RD_AGAIN)
+			break;
+		/*
+		 * The VMM may reset the vhost-net device and let another
+		 * process own it: our answers hold the owner's addresses.
+		 * Checked once per run (one vhost-net mutex round trip),
+		 * before anything is handed out; a foreign owner's misses
+		 * are left unanswered.
+		 */
+		if (!n && vhost_iommu_check_net_owner(b->file)) {
+			atomic64_inc(&b->vi->stats.iotlb_errors);
+			return;
+		}
+		if (!vhost_iommu_bridge_serve(b, &msg))
+			return;
 	}
+	/* More may be queued: run again after the other works. */
+	vhost_iommu_bridge_requeue(b);
 }
 
 /**
@@ -373,12 +518,14 @@ void vhost_iommu_bridge_resume(struct vhost_iommu *vi)
 	unsigned long index;
 
 	lockdep_assert_held(&vi->domain_lock);
-	xa_for_each(&vi->endpoints, index, ep)
+	xa_for_each(&vi->endpoints, index, ep) {
 		list_for_each_entry(b, &ep->bridges, ep_node)
 			if (b->stalled) {
 				b->stalled = false;
 				vhost_iommu_work_queue(vi, &b->work);
 			}
+		cond_resched();
+	}
 }
 
 /* Wake-up of the vhost-net file: IRQs off, its wait-queue lock held. */
@@ -468,7 +615,7 @@ static struct vhost_iommu_bridge *vhost_iommu_bridge_alloc(struct file *file,
 {
 	struct vhost_iommu_bridge *b;
 
-	b = kzalloc(sizeof(*b), GFP_KERNEL_ACCOUNT);
+	b = kzalloc(sizeof(*b), VHOST_IOMMU_GFP);
 	if (!b)
 		return NULL;
 	b->endpoint = endpoint;
@@ -493,6 +640,10 @@ static struct file *vhost_iommu_net_fget(int fd)
 	ret = -EBADF;
 	if ((file->f_mode & (FMODE_READ | FMODE_WRITE)) !=
 	    (FMODE_READ | FMODE_WRITE))
+		goto err_put;
+	/* We ask vhost-net on the caller's behalf: the LSM may refuse. */
+	ret = security_file_ioctl(file, VHOST_GET_VRING_BASE, ~0UL);
+	if (ret)
 		goto err_put;
 	ret = vhost_iommu_check_net_owner(file);
 	if (ret)
@@ -532,6 +683,12 @@ int vhost_iommu_bind(struct vhost_iommu *vi, u32 endpoint, int fd)
 	ret = vhost_iommu_bound_add(b);
 	if (ret)
 		goto err_free;
+	/*
+	 * What vhost-net holds already (the VMM may have answered misses
+	 * before the bind) would escape every UNMAP: it all goes before we
+	 * serve anything.
+	 */
+	vhost_iommu_bridge_forget_all(b);
 	ret = vhost_iommu_bridge_link(vi, b);
 	if (ret)
 		goto err_bound_del;
@@ -645,8 +802,10 @@ void vhost_iommu_bridge_mem_changed(struct vhost_iommu *vi)
 	struct vhost_iommu_bridge *b;
 
 	lockdep_assert_held(&vi->domain_lock);
-	list_for_each_entry(b, &vi->bridges, dev_node)
+	list_for_each_entry(b, &vi->bridges, dev_node) {
 		vhost_iommu_bridge_drop(b, 0, U64_MAX);
+		cond_resched();
+	}
 }
 
 /**
@@ -663,8 +822,10 @@ void vhost_iommu_bridge_ep_changed(struct vhost_iommu *vi,
 	struct vhost_iommu_bridge *b;
 
 	lockdep_assert_held(&vi->domain_lock);
-	list_for_each_entry(b, &ep->bridges, ep_node)
+	list_for_each_entry(b, &ep->bridges, ep_node) {
 		vhost_iommu_bridge_drop(b, 0, U64_MAX);
+		cond_resched();
+	}
 }
 
 /**
@@ -688,8 +849,10 @@ void vhost_iommu_bridge_unmapped(struct vhost_iommu *vi,
 
 	lockdep_assert_held(&vi->domain_lock);
 	xa_for_each(&dom->endpoints, index, ep)
-		list_for_each_entry(b, &ep->bridges, ep_node)
+		list_for_each_entry(b, &ep->bridges, ep_node) {
 			vhost_iommu_bridge_drop(b, start, end);
+			cond_resched();
+		}
 }
 
 /* Hands @map out: one UPDATE per memory region, up to the first hole. */
@@ -754,7 +917,12 @@ void vhost_iommu_bridge_mapped(struct vhost_iommu *vi,
 	lockdep_assert_held(&vi->domain_lock);
 	push = push || READ_ONCE(vhost_iommu_push_on_map);
 	xa_for_each(&dom->endpoints, index, ep)
-		list_for_each_entry(b, &ep->bridges, ep_node)
-			if (vhost_iommu_bridge_unblocks(b, map) || push)
-				vhost_iommu_bridge_hand_all(b, map);
+		list_for_each_entry(b, &ep->bridges, ep_node) {
+			if (!vhost_iommu_bridge_unblocks(b, map) && !push)
+				continue;
+			/* A denial (vhost_iommu_bridge_deny()) would win. */
+			vhost_iommu_bridge_drop(b, map->iova, map->last);
+			vhost_iommu_bridge_hand_all(b, map);
+			cond_resched();
+		}
 }

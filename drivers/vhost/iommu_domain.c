@@ -54,7 +54,7 @@ vhost_iommu_domain_create(struct vhost_iommu *vi, u32 id, bool bypass,
 
 	if (vi->nr_domains >= READ_ONCE(vhost_iommu_max_domains))
 		return NULL;
-	dom = kzalloc(sizeof(*dom), GFP_KERNEL_ACCOUNT);
+	dom = kzalloc(sizeof(*dom), VHOST_IOMMU_GFP);
 	if (!dom)
 		return NULL;
 	dom->id = id;
@@ -62,7 +62,7 @@ vhost_iommu_domain_create(struct vhost_iommu *vi, u32 id, bool bypass,
 	dom->vmm = vmm;
 	xa_init(&dom->endpoints);
 	mt_init_flags(&dom->mappings, MT_FLAGS_USE_RCU);
-	if (xa_insert(&vi->domains, id, dom, GFP_KERNEL_ACCOUNT)) {
+	if (xa_insert(&vi->domains, id, dom, VHOST_IOMMU_GFP)) {
 		kfree(dom);
 		return NULL;
 	}
@@ -104,6 +104,23 @@ static void vhost_iommu_domain_destroy(struct vhost_iommu *vi,
 	queue_rcu_work(vhost_iommu_wq, &dom->free_work);
 }
 
+/*
+ * @ep leaves @dom, which dies with it if it was its last endpoint. The
+ * caller has already pointed ep->domain elsewhere (NULL or the new domain),
+ * so that a lock-free reader sees the old domain or the new one, never an
+ * unattached endpoint in between (with config bypass set, that would be
+ * the identity).
+ */
+static void vhost_iommu_leave_locked(struct vhost_iommu *vi,
+				     struct vhost_iommu_ep *ep,
+				     struct vhost_iommu_domain *dom)
+{
+	xa_erase(&dom->endpoints, ep->id);
+	vhost_iommu_bridge_ep_changed(vi, ep);
+	if (!--dom->nr_endpoints)
+		vhost_iommu_domain_destroy(vi, dom);
+}
+
 static void vhost_iommu_detach_locked(struct vhost_iommu *vi,
 				      struct vhost_iommu_ep *ep)
 {
@@ -111,11 +128,8 @@ static void vhost_iommu_detach_locked(struct vhost_iommu *vi,
 
 	dom = rcu_dereference_protected(ep->domain,
 					lockdep_is_held(&vi->domain_lock));
-	xa_erase(&dom->endpoints, ep->id);
 	rcu_assign_pointer(ep->domain, NULL);
-	vhost_iommu_bridge_ep_changed(vi, ep);
-	if (!--dom->nr_endpoints)
-		vhost_iommu_domain_destroy(vi, dom);
+	vhost_iommu_leave_locked(vi, ep, dom);
 }
 
 /* An endpoint whose reserved regions hold mappings cannot join. */
@@ -161,20 +175,23 @@ static u8 vhost_iommu_attach_ep(struct vhost_iommu *vi,
 			return VIRTIO_IOMMU_S_NOMEM;
 		created = true;
 	}
-	if (xa_insert(&dom->endpoints, endpoint, ep, GFP_KERNEL_ACCOUNT)) {
+	if (xa_insert(&dom->endpoints, endpoint, ep, VHOST_IOMMU_GFP)) {
 		if (created) {
 			/* nr_endpoints is 0: destroy it without detaching */
 			vhost_iommu_domain_destroy(vi, dom);
 		}
 		return VIRTIO_IOMMU_S_NOMEM;
 	}
-	/* Re-attach: behave as a DETACH followed by this ATTACH. */
-	if (old)
-		vhost_iommu_detach_locked(vi, ep);
-	else
-		vhost_iommu_bridge_ep_changed(vi, ep);
+	/*
+	 * Re-attach: behave as a DETACH followed by this ATTACH, but switch
+	 * the pointer at once, so lock-free readers never see it unattached.
+	 */
 	dom->nr_endpoints++;
 	rcu_assign_pointer(ep->domain, dom);
+	if (old)
+		vhost_iommu_leave_locked(vi, ep, old);
+	else
+		vhost_iommu_bridge_ep_changed(vi, ep);
 	return VIRTIO_IOMMU_S_OK;
 }
 
@@ -322,12 +339,15 @@ static bool vhost_iommu_hits_resv(struct vhost_iommu_domain *dom,
 	unsigned long index;
 	u32 i;
 
-	xa_for_each(&dom->endpoints, index, ep)
+	xa_for_each(&dom->endpoints, index, ep) {
 		for (i = 0; i < ep->nr_resv; i++)
 			if (vhost_iommu_ranges_overlap(start, end,
 						       ep->resv[i].start,
 						       ep->resv[i].end))
 				return true;
+		/* The VMM sets the number of endpoints (domain_lock: a mutex) */
+		cond_resched();
+	}
 	return false;
 }
 
@@ -369,7 +389,7 @@ vhost_iommu_mapping_insert(struct vhost_iommu *vi,
 
 	if (vi->nr_mappings >= READ_ONCE(vhost_iommu_max_mappings))
 		return ERR_PTR(-ENOSPC);
-	map = kmalloc(sizeof(*map), GFP_KERNEL_ACCOUNT);
+	map = kmalloc(sizeof(*map), VHOST_IOMMU_GFP);
 	if (!map)
 		return ERR_PTR(-ENOMEM);
 	map->iova = start;
@@ -377,7 +397,7 @@ vhost_iommu_mapping_insert(struct vhost_iommu *vi,
 	map->phys = phys;
 	map->flags = flags;
 	if (mtree_insert_range(&dom->mappings, start, end, map,
-			       GFP_KERNEL_ACCOUNT)) {
+			       VHOST_IOMMU_GFP)) {
 		kfree(map);
 		return ERR_PTR(-ENOMEM);
 	}
@@ -394,30 +414,43 @@ vhost_iommu_mapping_insert(struct vhost_iommu *vi,
  * @end: last IOVA (inclusive)
  *
  * Removes every mapping that intersects [@start, @end], whole, and returns
- * once the bound vhost-net devices dropped them.
+ * once the bound vhost-net devices dropped them. A mapping leaves the tree
+ * before it is freed: removing it is a store that may need tree nodes
+ * (charged to the caller's memcg), and when none can be had the mapping
+ * stays, with those after it. A guest may remove millions of mappings in
+ * one request: the loop yields now and then (domain_lock is a mutex).
  * Context: vhost_iommu.domain_lock held.
+ * Return: 0, or -ENOMEM when some mappings could not be removed.
  */
-void vhost_iommu_mappings_remove(struct vhost_iommu *vi,
-				 struct vhost_iommu_domain *dom,
-				 u64 start, u64 end)
+int vhost_iommu_mappings_remove(struct vhost_iommu *vi,
+				struct vhost_iommu_domain *dom,
+				u64 start, u64 end)
 {
 	u64 first = start, last = end, mlast;
 	struct vhost_iommu_mapping *map;
 	unsigned long index = start;
+	unsigned int n = 0;
+	int ret = 0;
 
 	while ((map = mt_find(&dom->mappings, &index, end))) {
 		mlast = map->last;
+		ret = mtree_store_range(&dom->mappings, map->iova, mlast, NULL,
+					VHOST_IOMMU_GFP);
+		if (ret)
+			break;
 		first = min(first, map->iova);
 		last = max(last, mlast);
-		mtree_erase(&dom->mappings, map->iova);
 		kfree_rcu(map, rcu);
 		vi->nr_mappings--;
 		dom->nr_mappings--;
 		if (mlast >= end)
 			break;
 		index = mlast + 1;
+		if (!(++n % VHOST_IOMMU_BUDGET))
+			cond_resched();
 	}
 	vhost_iommu_bridge_unmapped(vi, dom, first, last);
+	return ret;
 }
 
 static u8 vhost_iommu_map_locked(struct vhost_iommu *vi, u32 domain,
@@ -492,7 +525,8 @@ static u8 vhost_iommu_unmap_locked(struct vhost_iommu *vi, u32 domain,
 	if (map && map->last > end)
 		return VIRTIO_IOMMU_S_RANGE;
 
-	vhost_iommu_mappings_remove(vi, dom, start, end);
+	if (vhost_iommu_mappings_remove(vi, dom, start, end))
+		return VIRTIO_IOMMU_S_NOMEM;
 	return VIRTIO_IOMMU_S_OK;
 }
 
@@ -520,8 +554,8 @@ u8 vhost_iommu_unmap(struct vhost_iommu *vi, u32 domain, u64 start, u64 end)
  * @vi: the device
  * @endpoint: endpoint id
  * @props: filled with one RESV_MEM property per reserved region; room for
- *	VHOST_IOMMU_MAX_RESV
- * @nr: set to the number of properties
+ *	VHOST_IOMMU_MAX_RESV. NULL (no memory for it) fails with NOMEM.
+ * @nr: set to the number of properties, 0 unless the status is OK
  * @size: set to the configured probe_size, whatever the status
  *
  * Return: a VIRTIO_IOMMU_S_* status.
@@ -534,9 +568,14 @@ u8 vhost_iommu_probe(struct vhost_iommu *vi, u32 endpoint,
 	u8 status = VIRTIO_IOMMU_S_OK;
 	u32 i;
 
+	*nr = 0;
 	mutex_lock(&vi->domain_lock);
 	*size = vi->config.probe_size;
 	ep = xa_load(&vi->endpoints, endpoint);
+	if (!props) {
+		status = VIRTIO_IOMMU_S_NOMEM;
+		goto out;
+	}
 	if (!ep) {
 		status = VIRTIO_IOMMU_S_NOENT;
 		goto out;
@@ -650,9 +689,11 @@ int vhost_iommu_set_config(struct vhost_iommu *vi,
 	}
 	/* Unattached endpoints were translated by the old bypass setting. */
 	if (vi->config.bypass != cfg->bypass)
-		xa_for_each(&vi->endpoints, index, ep)
+		xa_for_each(&vi->endpoints, index, ep) {
 			if (!rcu_access_pointer(ep->domain))
 				vhost_iommu_bridge_ep_changed(vi, ep);
+			cond_resched();
+		}
 	vi->config = *cfg;
 out:
 	mutex_unlock(&vi->domain_lock);
@@ -687,7 +728,7 @@ int vhost_iommu_endpoint_add(struct vhost_iommu *vi,
 		ret = -ENOSPC;
 		goto out;
 	}
-	ret = xa_insert(&vi->endpoints, ep->id, ep, GFP_KERNEL_ACCOUNT);
+	ret = xa_insert(&vi->endpoints, ep->id, ep, VHOST_IOMMU_GFP);
 	if (ret == -EBUSY)
 		ret = -EEXIST;
 	if (!ret)
@@ -742,9 +783,11 @@ void vhost_iommu_domains_reset(struct vhost_iommu *vi)
 	unsigned long index;
 
 	mutex_lock(&vi->domain_lock);
-	xa_for_each(&vi->endpoints, index, ep)
+	xa_for_each(&vi->endpoints, index, ep) {
 		if (rcu_access_pointer(ep->domain))
 			vhost_iommu_detach_locked(vi, ep);
+		cond_resched();
+	}
 	mutex_unlock(&vi->domain_lock);
 }
 
@@ -755,8 +798,10 @@ void vhost_iommu_domains_destroy(struct vhost_iommu *vi)
 	unsigned long index;
 
 	mutex_lock(&vi->domain_lock);
-	xa_for_each(&vi->endpoints, index, ep)
+	xa_for_each(&vi->endpoints, index, ep) {
 		vhost_iommu_endpoint_del_locked(vi, ep);
+		cond_resched();
+	}
 	mutex_unlock(&vi->domain_lock);
 	xa_destroy(&vi->endpoints);
 	xa_destroy(&vi->domains);
@@ -783,10 +828,13 @@ void vhost_iommu_fill_stats(struct vhost_iommu *vi,
 	st->iotlb_queued = atomic64_read(&vi->stats.iotlb_queued);
 	st->iotlb_coalesced = atomic64_read(&vi->stats.iotlb_coalesced);
 	st->iotlb_queue_full = atomic64_read(&vi->stats.iotlb_queue_full);
-	mutex_lock(&vi->domain_lock);
-	st->domains = vi->nr_domains;
-	st->mappings = vi->nr_mappings;
-	st->endpoints = vi->nr_endpoints;
-	st->bound = vi->nr_bound;
-	mutex_unlock(&vi->domain_lock);
+	/*
+	 * Without domain_lock: a request may hold it for long (an UNMAP of
+	 * millions of mappings) and the VMM must still see the counters.
+	 * Each is read once; together they are not one snapshot.
+	 */
+	st->domains = READ_ONCE(vi->nr_domains);
+	st->mappings = READ_ONCE(vi->nr_mappings);
+	st->endpoints = READ_ONCE(vi->nr_endpoints);
+	st->bound = READ_ONCE(vi->nr_bound);
 }

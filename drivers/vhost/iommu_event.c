@@ -41,25 +41,43 @@ void vhost_iommu_report_fault(struct vhost_iommu *vi, u8 reason, u32 flags,
 	vhost_iommu_work_queue(vi, &vi->event_work);
 }
 
-static bool vhost_iommu_fault_pop(struct vhost_iommu *vi,
-				  struct virtio_iommu_fault *f)
+static bool vhost_iommu_fault_peek(struct vhost_iommu *vi,
+				   struct virtio_iommu_fault *f)
 {
 	unsigned long irqflags;
-	bool popped;
+	bool found;
 
 	spin_lock_irqsave(&vi->fault_lock, irqflags);
-	popped = kfifo_get(&vi->faults, f);
+	found = kfifo_peek(&vi->faults, f);
 	spin_unlock_irqrestore(&vi->fault_lock, irqflags);
-	return popped;
+	return found;
 }
+
+static void vhost_iommu_fault_skip(struct vhost_iommu *vi)
+{
+	unsigned long irqflags;
+
+	spin_lock_irqsave(&vi->fault_lock, irqflags);
+	kfifo_skip(&vi->faults);
+	spin_unlock_irqrestore(&vi->fault_lock, irqflags);
+}
+
+/* What became of a report. */
+enum vhost_iommu_post {
+	VHOST_IOMMU_POSTED,
+	VHOST_IOMMU_DROPPED,	/* no usable buffer, or the queue broke */
+	VHOST_IOMMU_YIELD,	/* the budget ran out: try again later */
+};
 
 /*
  * Puts one report in the next usable buffer; unusable buffers (too short,
- * with a readable part, malformed) go back empty. Returns true if posted.
+ * with a readable part, malformed) go back empty. Every buffer taken,
+ * usable or not, spends one unit of *@budget.
  */
-static bool vhost_iommu_post_fault(struct vhost_iommu_vq *vq,
-				   const struct virtio_iommu_fault *f,
-				   unsigned int *used)
+static enum vhost_iommu_post
+vhost_iommu_post_fault(struct vhost_iommu_vq *vq,
+		       const struct virtio_iommu_fault *f,
+		       unsigned int *budget)
 {
 	struct vhost_iommu_chain chain;
 	bool usable;
@@ -67,28 +85,30 @@ static bool vhost_iommu_post_fault(struct vhost_iommu_vq *vq,
 
 	for (;;) {
 		if (!vq->running || vq->broken)
-			return false;
+			return VHOST_IOMMU_DROPPED;
+		if (!*budget)
+			return VHOST_IOMMU_YIELD;
 		ret = vhost_iommu_vq_next(vq, &chain);
 		if (ret == VQ_EMPTY)
-			return false;
+			return VHOST_IOMMU_DROPPED;
 		if (ret < 0) {
 			vhost_iommu_vq_error(vq);
-			return false;
+			return VHOST_IOMMU_DROPPED;
 		}
+		(*budget)--;
 		usable = ret == 0 && !chain.nr_in && chain.out_len >= sizeof(*f);
 		if (usable && vhost_iommu_chain_write(vq, &chain, 0, f,
 						      sizeof(*f))) {
 			vhost_iommu_vq_error(vq);
-			return false;
+			return VHOST_IOMMU_DROPPED;
 		}
 		if (vhost_iommu_vq_add_used(vq, chain.head,
 					    usable ? sizeof(*f) : 0)) {
 			vhost_iommu_vq_error(vq);
-			return false;
+			return VHOST_IOMMU_DROPPED;
 		}
-		(*used)++;
 		if (usable)
-			return true;
+			return VHOST_IOMMU_POSTED;
 	}
 }
 
@@ -96,6 +116,9 @@ static bool vhost_iommu_post_fault(struct vhost_iommu_vq *vq,
  * vhost_iommu_handle_events() - the event work: post queued reports
  * @work: vhost_iommu.event_work
  *
+ * Takes at most VHOST_IOMMU_BUDGET buffers per run, so a guest that keeps
+ * making unusable buffers available cannot hold the worker: the work
+ * queues itself again and the report waits at the head of the FIFO.
  * Context: the device's worker.
  */
 void vhost_iommu_handle_events(struct vhost_iommu_work *work)
@@ -103,17 +126,24 @@ void vhost_iommu_handle_events(struct vhost_iommu_work *work)
 	struct vhost_iommu *vi = container_of(work, struct vhost_iommu,
 					      event_work);
 	struct vhost_iommu_vq *vq = &vi->vqs[VHOST_IOMMU_VQ_EVENT];
+	unsigned int budget = VHOST_IOMMU_BUDGET;
+	enum vhost_iommu_post res = VHOST_IOMMU_POSTED;
 	struct virtio_iommu_fault f;
-	unsigned int used = 0;
 
 	mutex_lock(&vq->mutex);
-	while (vhost_iommu_fault_pop(vi, &f)) {
-		if (vhost_iommu_post_fault(vq, &f, &used))
+	while (vhost_iommu_fault_peek(vi, &f)) {
+		res = vhost_iommu_post_fault(vq, &f, &budget);
+		if (res == VHOST_IOMMU_YIELD)
+			break;
+		vhost_iommu_fault_skip(vi);
+		if (res == VHOST_IOMMU_POSTED)
 			atomic64_inc(&vi->stats.faults);
 		else
 			atomic64_inc(&vi->stats.faults_dropped);
 	}
-	if (used && !vq->broken)
+	if (budget != VHOST_IOMMU_BUDGET && !vq->broken)
 		vhost_iommu_vq_flush_used(vq);
+	if (res == VHOST_IOMMU_YIELD)
+		vhost_iommu_work_queue(vi, work);
 	mutex_unlock(&vq->mutex);
 }

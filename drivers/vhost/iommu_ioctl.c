@@ -20,8 +20,8 @@
  * @argp: the user's struct, its size in the first u32
  * @usize: set to the user's size
  *
- * Return: 0, -EFAULT, -EINVAL (smaller than @minsz) or -E2BIG (unknown
- * trailing bytes not zero).
+ * Return: 0, -EFAULT, -EINVAL (smaller than @minsz) or -E2BIG (larger than
+ * VHOST_IOMMU_ARG_MAX, or unknown trailing bytes not zero).
  */
 int vhost_iommu_arg_in(void *dst, size_t ksize, size_t minsz,
 		       void __user *argp, u32 *usize)
@@ -30,6 +30,9 @@ int vhost_iommu_arg_in(void *dst, size_t ksize, size_t minsz,
 		return -EFAULT;
 	if (*usize < minsz)
 		return -EINVAL;
+	/* The zero-tail scan must not walk gigabytes under the mutex. */
+	if (*usize > VHOST_IOMMU_ARG_MAX)
+		return -E2BIG;
 	return copy_struct_from_user(dst, ksize, argp, *usize);
 }
 
@@ -107,7 +110,7 @@ vhost_iommu_endpoint_from_user(const struct vhost_iommu_endpoint *arg)
 	ep = ERR_PTR(-EINVAL);
 	if (!vhost_iommu_resv_valid(regions, arg->nr_resv))
 		goto out_free;
-	ep = kzalloc(struct_size(ep, resv, arg->nr_resv), GFP_KERNEL_ACCOUNT);
+	ep = kzalloc(struct_size(ep, resv, arg->nr_resv), VHOST_IOMMU_GFP);
 	if (!ep) {
 		ep = ERR_PTR(-ENOMEM);
 		goto out_free;
@@ -154,7 +157,15 @@ static long vhost_iommu_ioctl_endpoint(struct vhost_iommu *vi,
 	return ret;
 }
 
-static long vhost_iommu_ioctl_stats(struct vhost_iommu *vi, void __user *argp)
+/**
+ * vhost_iommu_ioctl_stats() - VHOST_IOMMU_GET_STATS
+ * @vi: the device
+ * @argp: the argument
+ *
+ * Context: the owner, without vhost_iommu.mutex (see vhost_iommu_ioctl()).
+ * Return: 0 or a negative errno.
+ */
+long vhost_iommu_ioctl_stats(struct vhost_iommu *vi, void __user *argp)
 {
 	struct vhost_iommu_stats st;
 	u32 usize;
@@ -171,8 +182,20 @@ static long vhost_iommu_ioctl_stats(struct vhost_iommu *vi, void __user *argp)
 	return vhost_iommu_arg_out(argp, &st, sizeof(st), usize);
 }
 
-static long vhost_iommu_ioctl_translate(struct vhost_iommu *vi,
-					void __user *argp)
+/**
+ * vhost_iommu_ioctl_translate() - VHOST_IOMMU_TRANSLATE
+ * @vi: the device
+ * @argp: the argument
+ * @locked: vhost_iommu.mutex is held
+ *
+ * Context: the owner. A fault report (VHOST_IOMMU_TRANSLATE_F_REPORT)
+ * queues work for the worker, which must not stop meanwhile: it needs
+ * vhost_iommu.mutex. Without a report, the mutex is not needed (see
+ * vhost_iommu_ioctl()).
+ * Return: 0 or a negative errno; -EAGAIN without @locked for a report.
+ */
+long vhost_iommu_ioctl_translate(struct vhost_iommu *vi, void __user *argp,
+				 bool locked)
 {
 	u32 access = VHOST_IOMMU_ACCESS_READ | VHOST_IOMMU_ACCESS_WRITE;
 	struct vhost_iommu_translate t;
@@ -185,6 +208,9 @@ static long vhost_iommu_ioctl_translate(struct vhost_iommu *vi,
 	if ((t.flags & ~VHOST_IOMMU_TRANSLATE_F_REPORT) || t.__reserved ||
 	    !t.access || (t.access & ~access))
 		return -EINVAL;
+	/* Decided on this copy: the VMM may rewrite the flags meanwhile. */
+	if ((t.flags & VHOST_IOMMU_TRANSLATE_F_REPORT) && !locked)
+		return -EAGAIN;
 	ret = vhost_iommu_translate(vi, &t);
 	if (ret) {
 		/* A report is posted, or dropped, before we return. */
@@ -231,10 +257,8 @@ long vhost_iommu_device_ioctl(struct vhost_iommu *vi, unsigned int ioctl,
 	case VHOST_IOMMU_ADD_ENDPOINT:
 	case VHOST_IOMMU_DEL_ENDPOINT:
 		return vhost_iommu_ioctl_endpoint(vi, ioctl, argp);
-	case VHOST_IOMMU_GET_STATS:
-		return vhost_iommu_ioctl_stats(vi, argp);
 	case VHOST_IOMMU_TRANSLATE:
-		return vhost_iommu_ioctl_translate(vi, argp);
+		return vhost_iommu_ioctl_translate(vi, argp, true);
 	case VHOST_IOMMU_BIND_NET:
 	case VHOST_IOMMU_UNBIND_NET:
 		return vhost_iommu_ioctl_bind(vi, ioctl, argp);

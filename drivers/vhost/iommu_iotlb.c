@@ -90,7 +90,7 @@ void vhost_iommu_iotlb_queue_miss(struct vhost_iommu *vi,
 
 	lockdep_assert_held(&vi->domain_lock);
 	iova &= ~(vhost_iommu_granule(vi) - 1);
-	for (i = 0; i < vi->miss_count; i++) {
+	for (i = vi->miss_reading; i < vi->miss_count; i++) {
 		rec = vhost_iommu_miss_at(vi, i);
 		if (rec->domain == dom->id && rec->iova == iova) {
 			rec->access |= access;
@@ -147,39 +147,52 @@ ssize_t vhost_iommu_iotlb_read(struct vhost_iommu *vi, char __user *buf,
 {
 	struct vhost_iommu_iotlb_miss *recs;
 	unsigned int n, i;
+	bool full;
 	ssize_t ret;
 
 	if (count < sizeof(*recs))
 		return -EINVAL;
 	n = min_t(size_t, count / sizeof(*recs), VHOST_IOMMU_MISS_QUEUE_MAX);
-	recs = kmalloc_array(n, sizeof(*recs), GFP_KERNEL_ACCOUNT);
+	recs = kmalloc_array(n, sizeof(*recs), VHOST_IOMMU_GFP);
 	if (!recs)
 		return -ENOMEM;
 
+	/*
+	 * The records are copied out without the lock (the copy may fault
+	 * on the VMM's memory) and removed after: meanwhile the bridge may
+	 * add records behind them, but must not merge an access into one
+	 * of them (vi->miss_reading), or the VMM would never learn of it.
+	 */
 	mutex_lock(&vi->domain_lock);
 	n = min(n, vi->miss_count);
 	for (i = 0; i < n; i++)
 		recs[i] = *vhost_iommu_miss_at(vi, i);
-	if (n && vi->miss_full)
+	full = n && vi->miss_full;
+	if (full) {
 		recs[0].flags |= VHOST_IOMMU_IOTLB_MISS_F_QUEUE_FULL;
+		vi->miss_full = false;
+	}
+	vi->miss_reading = n;
 	mutex_unlock(&vi->domain_lock);
 
 	ret = -EAGAIN;
 	if (!n)
 		goto out_free;
-	ret = -EFAULT;
-	if (copy_to_user(buf, recs, n * sizeof(*recs)))
-		goto out_free;
+	ret = copy_to_user(buf, recs, n * sizeof(*recs)) ? -EFAULT : 0;
 
-	/* Only this reader removes records; new ones were added behind. */
+	/* Only this reader removes records (vhost_iommu.mutex). */
 	mutex_lock(&vi->domain_lock);
-	n = min(n, vi->miss_count);
-	vi->miss_head = (vi->miss_head + n) % VHOST_IOMMU_MISS_QUEUE_MAX;
-	vi->miss_count -= n;
-	vi->miss_full = false;
-	vhost_iommu_bridge_resume(vi);
+	vi->miss_reading = 0;
+	if (ret) {
+		vi->miss_full |= full;
+	} else {
+		vi->miss_head = (vi->miss_head + n) %
+				VHOST_IOMMU_MISS_QUEUE_MAX;
+		vi->miss_count -= n;
+		vhost_iommu_bridge_resume(vi);
+		ret = n * sizeof(*recs);
+	}
 	mutex_unlock(&vi->domain_lock);
-	ret = n * sizeof(*recs);
 out_free:
 	kfree(recs);
 	return ret;
@@ -252,7 +265,7 @@ static int vhost_iommu_iotlb_update(struct vhost_iommu *vi,
 	struct vhost_iommu_mapping **maps;
 	u32 i;
 
-	maps = kcalloc(nr, sizeof(*maps), GFP_KERNEL_ACCOUNT);
+	maps = kcalloc(nr, sizeof(*maps), VHOST_IOMMU_GFP);
 	if (!maps)
 		return -ENOMEM;
 	for (i = 0; i < nr; i++) {
@@ -271,7 +284,12 @@ static int vhost_iommu_iotlb_update(struct vhost_iommu *vi,
 	return 0;
 
 err_remove:
-	/* Nothing was handed out yet: removing invalidates nothing. */
+	/*
+	 * Nothing was handed out yet: removing invalidates nothing. Should
+	 * the tree have no node for a removal either, that translation stays
+	 * (valid, counted and reachable by INVALIDATE): the batch failed with
+	 * part of it applied.
+	 */
 	while (i--)
 		vhost_iommu_mappings_remove(vi, dom, e[i].iova,
 					    e[i].iova + (e[i].size - 1));
@@ -303,9 +321,9 @@ static int vhost_iommu_iotlb_batch(struct vhost_iommu *vi, u32 domain,
 		ret = vhost_iommu_iotlb_update(vi, dom, e, nr);
 		goto out;
 	}
-	for (i = 0; i < nr; i++)
-		vhost_iommu_mappings_remove(vi, dom, e[i].iova,
-					    e[i].iova + (e[i].size - 1));
+	for (i = 0; i < nr && !ret; i++)
+		ret = vhost_iommu_mappings_remove(vi, dom, e[i].iova,
+						  e[i].iova + (e[i].size - 1));
 out:
 	mutex_unlock(&vi->domain_lock);
 	return ret;
@@ -415,6 +433,7 @@ void vhost_iommu_iotlb_reset(struct vhost_iommu *vi)
 	mutex_lock(&vi->domain_lock);
 	vi->miss_head = 0;
 	vi->miss_count = 0;
+	vi->miss_reading = 0;
 	vi->miss_full = false;
 	mutex_unlock(&vi->domain_lock);
 }

@@ -13,6 +13,7 @@
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/vhost.h>
@@ -32,6 +33,9 @@ MODULE_PARM_DESC(max_mappings,
 unsigned int vhost_iommu_max_mem_regions = 64;
 module_param_named(max_mem_regions, vhost_iommu_max_mem_regions, uint, 0444);
 MODULE_PARM_DESC(max_mem_regions, "Regions in a memory table");
+
+/* Interrupts the worker's sleep in a vhost-net read: vhost_iommu_flush() */
+#define VHOST_IOMMU_FLUSH_SIG	SIGUSR1
 
 void vhost_iommu_work_init(struct vhost_iommu_work *work,
 			   vhost_iommu_work_fn_t fn)
@@ -56,6 +60,7 @@ void vhost_iommu_work_queue(struct vhost_iommu *vi,
 
 struct vhost_iommu_flush_work {
 	struct vhost_iommu_work work;
+	struct vhost_iommu *vi;
 	struct completion done;
 };
 
@@ -64,23 +69,79 @@ static void vhost_iommu_flush_fn(struct vhost_iommu_work *work)
 	struct vhost_iommu_flush_work *f;
 
 	f = container_of(work, struct vhost_iommu_flush_work, work);
+	/* Reads may start again: the works queued before us have run. */
+	spin_lock(&f->vi->read_lock);
+	f->vi->flushing = false;
+	spin_unlock(&f->vi->read_lock);
 	complete(&f->done);
+}
+
+/**
+ * vhost_iommu_read_begin() - the worker is about to read a vhost-net file
+ * @vi: the device
+ *
+ * A read of a bound vhost-net file may sleep until the next miss if the
+ * VMM made that file blocking (see vhost_iommu_bridge_read()). While the
+ * worker reads, a flush interrupts it with a signal; the signal is sent
+ * and taken back under @vi->read_lock, so it is never pending outside the
+ * read (a pending signal would turn a wait for a userfaultfd page of the
+ * owner's memory into a busy loop).
+ *
+ * Context: the worker.
+ * Return: false when a flush is waiting: do not read now.
+ */
+bool vhost_iommu_read_begin(struct vhost_iommu *vi)
+{
+	bool ok;
+
+	spin_lock(&vi->read_lock);
+	ok = !vi->flushing;
+	vi->reading = ok;
+	spin_unlock(&vi->read_lock);
+	return ok;
+}
+
+/* The read is over: a signal a flush sent for it goes. Context: worker. */
+void vhost_iommu_read_end(struct vhost_iommu *vi)
+{
+	spin_lock(&vi->read_lock);
+	vi->reading = false;
+	flush_signals(current);
+	spin_unlock(&vi->read_lock);
+}
+
+/* No read starts from now on, and the one in progress is interrupted. */
+static void vhost_iommu_stop_reads(struct vhost_iommu *vi,
+				   struct task_struct *worker)
+{
+	spin_lock(&vi->read_lock);
+	vi->flushing = true;
+	if (vi->reading)
+		send_sig(VHOST_IOMMU_FLUSH_SIG, worker, 1);
+	spin_unlock(&vi->read_lock);
 }
 
 /**
  * vhost_iommu_flush() - wait until every work queued so far has run
  * @vi: the device
  *
- * Context: process; may hold vhost_iommu.mutex, no vq mutex, not
- * domain_lock.
+ * Never waits on a vhost-net file: a read in progress is interrupted and
+ * none starts until the flush is over (vhost_iommu_read_begin()).
+ *
+ * Context: process, vhost_iommu.mutex held (flushes are serialized), no vq
+ * mutex, not domain_lock.
  */
 void vhost_iommu_flush(struct vhost_iommu *vi)
 {
+	struct task_struct *worker = READ_ONCE(vi->worker);
 	struct vhost_iommu_flush_work f;
 
-	if (!READ_ONCE(vi->worker))
+	lockdep_assert_held(&vi->mutex);
+	if (!worker)
 		return;
+	vhost_iommu_stop_reads(vi, worker);
 	vhost_iommu_work_init(&f.work, vhost_iommu_flush_fn);
+	f.vi = vi;
 	init_completion(&f.done);
 	vhost_iommu_work_queue(vi, &f.work);
 	wait_for_completion(&f.done);
@@ -107,10 +168,12 @@ static int vhost_iommu_worker(void *data)
 	struct mem_cgroup *old_memcg;
 	struct llist_node *node;
 
+	allow_signal(VHOST_IOMMU_FLUSH_SIG);
 	kthread_use_mm(vi->mm);
 	old_memcg = set_active_memcg(vi->memcg);
 	for (;;) {
-		set_current_state(TASK_INTERRUPTIBLE);
+		/* Not interruptible: the worker takes no signal but a flush's */
+		set_current_state(TASK_IDLE);
 		node = llist_del_all(&vi->work_list);
 		if (node) {
 			__set_current_state(TASK_RUNNING);
@@ -149,7 +212,7 @@ static long vhost_iommu_set_owner(struct vhost_iommu *vi)
 	if (r)
 		goto err_stop_worker;
 
-	vi->mm = mm;
+	WRITE_ONCE(vi->mm, mm);
 	vi->memcg = get_mem_cgroup_from_mm(mm);
 	WRITE_ONCE(vi->worker, worker);
 	wake_up_process(worker);
@@ -189,7 +252,7 @@ static void vhost_iommu_reset_owner(struct vhost_iommu *vi)
 		mem_cgroup_put(vi->memcg);
 		vi->memcg = NULL;
 		mmput(vi->mm);
-		vi->mm = NULL;
+		WRITE_ONCE(vi->mm, NULL);
 	}
 }
 
@@ -197,7 +260,6 @@ static long vhost_iommu_set_features(struct vhost_iommu *vi,
 				     u64 __user *argp)
 {
 	u64 features;
-	int i;
 
 	if (copy_from_user(&features, argp, sizeof(features)))
 		return -EFAULT;
@@ -205,11 +267,9 @@ static long vhost_iommu_set_features(struct vhost_iommu *vi,
 		return -EOPNOTSUPP;
 
 	mutex_lock(&vi->mutex);
-	for (i = 0; i < VHOST_IOMMU_VQ_MAX; i++)
-		mutex_lock_nested(&vi->vqs[i].mutex, i);
+	vhost_iommu_vqs_lock(vi);
 	WRITE_ONCE(vi->features, features);
-	for (i = VHOST_IOMMU_VQ_MAX - 1; i >= 0; i--)
-		mutex_unlock(&vi->vqs[i].mutex);
+	vhost_iommu_vqs_unlock(vi);
 	mutex_unlock(&vi->mutex);
 	return 0;
 }
@@ -250,6 +310,17 @@ static long vhost_iommu_owner_ioctl_locked(struct vhost_iommu *vi,
 	}
 }
 
+/* GET_STATS, and TRANSLATE without a report; -EAGAIN: take the mutex */
+static long vhost_iommu_lockless_ioctl(struct vhost_iommu *vi,
+				       unsigned int ioctl, void __user *argp)
+{
+	if (READ_ONCE(vi->mm) != current->mm)
+		return -EPERM;
+	if (ioctl == VHOST_IOMMU_GET_STATS)
+		return vhost_iommu_ioctl_stats(vi, argp);
+	return vhost_iommu_ioctl_translate(vi, argp, false);
+}
+
 static long vhost_iommu_ioctl(struct file *f, unsigned int ioctl,
 			      unsigned long arg)
 {
@@ -270,6 +341,18 @@ static long vhost_iommu_ioctl(struct file *f, unsigned int ioctl,
 		r = vhost_iommu_set_owner(vi);
 		mutex_unlock(&vi->mutex);
 		return r;
+	}
+	/*
+	 * Lock-free, without vhost_iommu.mutex: the VMM must get answers
+	 * while another ioctl waits for a request that holds the store long
+	 * (an UNMAP of millions of mappings). The owner check reads the mm
+	 * once; the device cannot go away under an ioctl of its file. A
+	 * TRANSLATE that reports a fault takes the mutex (below).
+	 */
+	if (ioctl == VHOST_IOMMU_GET_STATS || ioctl == VHOST_IOMMU_TRANSLATE) {
+		r = vhost_iommu_lockless_ioctl(vi, ioctl, argp);
+		if (r != -EAGAIN)
+			return r;
 	}
 	if (!vhost_iommu_owner_ioctl(ioctl))
 		return -ENOTTY;
@@ -303,11 +386,12 @@ static int vhost_iommu_open(struct inode *inode, struct file *f)
 {
 	struct vhost_iommu *vi;
 
-	vi = kzalloc(sizeof(*vi), GFP_KERNEL_ACCOUNT);
+	vi = kzalloc(sizeof(*vi), VHOST_IOMMU_GFP);
 	if (!vi)
 		return -ENOMEM;
 	mutex_init(&vi->mutex);
 	init_llist_head(&vi->work_list);
+	spin_lock_init(&vi->read_lock);
 	INIT_LIST_HEAD(&vi->bridges);
 	spin_lock_init(&vi->fault_lock);
 	INIT_KFIFO(vi->faults);

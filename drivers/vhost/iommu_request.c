@@ -88,6 +88,7 @@ static int vhost_iommu_write_tail(struct vhost_iommu_vq *vq,
 {
 	struct virtio_iommu_req_tail tail = { .status = status };
 
+	BUILD_BUG_ON(ARRAY_SIZE(vq->vi->stats.status) <= VIRTIO_IOMMU_S_NOMEM);
 	atomic64_inc(&vq->vi->stats.status[status]);
 	return vhost_iommu_chain_write(vq, chain, offset, &tail, sizeof(tail));
 }
@@ -95,6 +96,8 @@ static int vhost_iommu_write_tail(struct vhost_iommu_vq *vq,
 /*
  * PROBE: the properties, zero fill, then the tail at probe_size; with a
  * writable part too short for that, no property and the tail at its end.
+ * Every byte before the tail is written (zeroes where there is no
+ * property), so the used length never counts a byte left unwritten.
  * Returns the used length or -EFAULT.
  */
 static int vhost_iommu_do_probe(struct vhost_iommu_vq *vq,
@@ -104,36 +107,42 @@ static int vhost_iommu_do_probe(struct vhost_iommu_vq *vq,
 	const u32 tail_len = sizeof(struct virtio_iommu_req_tail);
 	struct virtio_iommu_probe_resv_mem *props;
 	u32 size, nr = 0, len;
-	int ret = 0;
 	u8 status;
+	int ret;
 
 	props = kcalloc(VHOST_IOMMU_MAX_RESV, sizeof(*props),
-			GFP_KERNEL_ACCOUNT);
-	if (!props)
-		return vhost_iommu_write_tail(vq, chain, 0,
-					      VIRTIO_IOMMU_S_NOMEM) ?: tail_len;
-
+			VHOST_IOMMU_GFP);
 	status = vhost_iommu_probe(vq->vi, le32_to_cpu(r->endpoint), props,
 				   &nr, &size);
 	if (chain->out_len - tail_len < size) {
 		if (status == VIRTIO_IOMMU_S_OK)
 			status = VIRTIO_IOMMU_S_INVAL;
 		size = chain->out_len - tail_len;
-	} else if (status == VIRTIO_IOMMU_S_OK) {
-		len = nr * sizeof(*props);
-		ret = vhost_iommu_chain_write(vq, chain, 0, props, len);
-		if (!ret)
-			ret = vhost_iommu_chain_write(vq, chain, len, NULL,
-						      size - len);
+		nr = 0;
 	}
+	len = nr * sizeof(*props);
+	ret = vhost_iommu_chain_write(vq, chain, 0, props, len);
+	if (!ret)
+		ret = vhost_iommu_chain_write(vq, chain, len, NULL, size - len);
 	if (!ret)
 		ret = vhost_iommu_write_tail(vq, chain, size, status);
 	kfree(props);
 	return ret ?: size + tail_len;
 }
 
+/* Counts a request by type; unknown types under VHOST_IOMMU_STATS_T_UNKNOWN. */
+static void vhost_iommu_count_request(struct vhost_iommu *vi, u8 type)
+{
+	BUILD_BUG_ON(ARRAY_SIZE(vi->stats.requests) <= VIRTIO_IOMMU_T_PROBE);
+	if (type > VIRTIO_IOMMU_T_PROBE)
+		type = VHOST_IOMMU_STATS_T_UNKNOWN;
+	atomic64_inc(&vi->stats.requests[type]);
+}
+
 /*
- * Executes one well-formed chain. Returns the used length, or -EFAULT when
+ * Executes one well-formed chain. The readable part is copied once, up to
+ * the largest request, and only that copy is decoded: the guest may
+ * rewrite its memory meanwhile. Returns the used length, or -EFAULT when
  * the owner's memory could not be accessed.
  */
 static int vhost_iommu_execute(struct vhost_iommu_vq *vq,
@@ -148,20 +157,18 @@ static int vhost_iommu_execute(struct vhost_iommu_vq *vq,
 	if (chain->in_len < sizeof(req.head) ||
 	    chain->out_len < sizeof(struct virtio_iommu_req_tail))
 		goto malformed;
-	ret = vhost_iommu_chain_read(vq, chain, &req.head, sizeof(req.head));
+	ret = vhost_iommu_chain_read(vq, chain, &req,
+				     min_t(u32, chain->in_len, sizeof(req)));
 	if (ret)
 		return ret;
 	in_size = vhost_iommu_req_in_size(vi, req.head.type);
 	if (!in_size) {
-		atomic64_inc(&vi->stats.requests[VHOST_IOMMU_STATS_T_UNKNOWN]);
+		vhost_iommu_count_request(vi, VHOST_IOMMU_STATS_T_UNKNOWN);
 		return 0;
 	}
 	if (chain->in_len < in_size)
 		goto malformed;
-	ret = vhost_iommu_chain_read(vq, chain, &req, in_size);
-	if (ret)
-		return ret;
-	atomic64_inc(&vi->stats.requests[req.head.type]);
+	vhost_iommu_count_request(vi, req.head.type);
 
 	switch (req.head.type) {
 	case VIRTIO_IOMMU_T_ATTACH:
@@ -178,8 +185,10 @@ static int vhost_iommu_execute(struct vhost_iommu_vq *vq,
 	case VIRTIO_IOMMU_T_UNMAP:
 		status = vhost_iommu_do_unmap(vi, &req.unmap);
 		break;
-	default: /* VIRTIO_IOMMU_T_PROBE */
+	case VIRTIO_IOMMU_T_PROBE:
 		return vhost_iommu_do_probe(vq, chain, &req.probe);
+	default:	/* vhost_iommu_req_in_size() knows no other type */
+		return 0;
 	}
 	return vhost_iommu_write_tail(vq, chain, 0, status) ?:
 		sizeof(struct virtio_iommu_req_tail);

@@ -149,7 +149,7 @@ static int vhost_iommu_vq_try_start(struct vhost_iommu_vq *vq)
 	if (!vq->segs) {
 		vq->segs = kvmalloc_array(VHOST_IOMMU_MAX_SEGS,
 					  sizeof(*vq->segs),
-					  GFP_KERNEL_ACCOUNT);
+					  VHOST_IOMMU_GFP);
 		if (!vq->segs)
 			return -ENOMEM;
 	}
@@ -173,7 +173,8 @@ static long vhost_iommu_set_vring_addr(struct vhost_iommu_vq *vq,
 
 	if (copy_from_user(&a, argp, sizeof(a)))
 		return -EFAULT;
-	if (a.flags & ~(1U << VHOST_VRING_F_LOG))
+	/* No dirty logging (VHOST_VRING_F_LOG) yet: refuse it, do not ignore */
+	if (a.flags)
 		return -EOPNOTSUPP;
 	if ((u64)(unsigned long)a.desc_user_addr != a.desc_user_addr ||
 	    (u64)(unsigned long)a.avail_user_addr != a.avail_user_addr ||
@@ -349,7 +350,8 @@ static int vhost_iommu_mem_check(struct vhost_iommu_mem *mem)
 		    !access_ok(u64_to_user_ptr(r->userspace_addr),
 			       r->memory_size))
 			return -EFAULT;
-		if (prev && prev->guest_phys_addr + prev->memory_size >
+		/* Last addresses: a region may end at 2^64 - 1. */
+		if (prev && prev->guest_phys_addr + (prev->memory_size - 1) >=
 			    r->guest_phys_addr)
 			return -EINVAL;
 		prev = r;
@@ -380,7 +382,7 @@ long vhost_iommu_set_mem_table(struct vhost_iommu *vi,
 	if (hdr.nregions > vhost_iommu_max_mem_regions)
 		return -E2BIG;
 	mem = kvzalloc(struct_size(mem, regions, hdr.nregions),
-		       GFP_KERNEL_ACCOUNT);
+		       VHOST_IOMMU_GFP);
 	if (!mem)
 		return -ENOMEM;
 	mem->nregions = hdr.nregions;
@@ -393,11 +395,17 @@ long vhost_iommu_set_mem_table(struct vhost_iommu *vi,
 	if (r)
 		goto err_free;
 
-	/* The bridge answers misses from the table under domain_lock. */
+	/*
+	 * Every vq mutex: a chain being executed holds host addresses of the
+	 * old table, and must be done with them before the VMM may reuse
+	 * them. domain_lock: the bridge answers misses from the table.
+	 */
+	vhost_iommu_vqs_lock(vi);
 	mutex_lock(&vi->domain_lock);
 	old = rcu_replace_pointer(vi->mem, mem, lockdep_is_held(&vi->mutex));
 	vhost_iommu_bridge_mem_changed(vi);
 	mutex_unlock(&vi->domain_lock);
+	vhost_iommu_vqs_unlock(vi);
 	if (old)
 		kvfree_rcu(old, rcu);
 	return 0;
@@ -405,6 +413,26 @@ long vhost_iommu_set_mem_table(struct vhost_iommu *vi,
 err_free:
 	kvfree(mem);
 	return r;
+}
+
+/**
+ * vhost_iommu_vqs_lock() - take every vq mutex, in index order
+ * @vi: the device, its mutex held
+ */
+void vhost_iommu_vqs_lock(struct vhost_iommu *vi)
+{
+	int i;
+
+	for (i = 0; i < VHOST_IOMMU_VQ_MAX; i++)
+		mutex_lock_nested(&vi->vqs[i].mutex, i);
+}
+
+void vhost_iommu_vqs_unlock(struct vhost_iommu *vi)
+{
+	int i;
+
+	for (i = VHOST_IOMMU_VQ_MAX - 1; i >= 0; i--)
+		mutex_unlock(&vi->vqs[i].mutex);
 }
 
 void vhost_iommu_mem_free(struct vhost_iommu *vi)
@@ -453,6 +481,33 @@ bool vhost_iommu_mem_lookup(struct vhost_iommu *vi, u64 gpa,
 }
 
 /*
+ * The part of guest range [gpa, gpa + len) that one memory region holds
+ * from @gpa on: its length (0 when no region holds @gpa) and, in *@hva,
+ * the owner's address of @gpa. Context: the table cannot change (a vq
+ * mutex is held, see vhost_iommu_set_mem_table()).
+ */
+static u32 vhost_iommu_gpa_span(struct vhost_iommu *vi, u64 gpa, u32 len,
+				u64 *hva)
+{
+	const struct vhost_memory_region *r = NULL;
+	struct vhost_iommu_mem *mem;
+	u64 off, n = 0;
+
+	rcu_read_lock();
+	mem = rcu_dereference(vi->mem);
+	if (mem)
+		r = bsearch(&gpa, mem->regions, mem->nregions, sizeof(*r),
+			    vhost_iommu_region_find);
+	if (r) {
+		off = gpa - r->guest_phys_addr;
+		n = min_t(u64, len, r->memory_size - off);
+		*hva = r->userspace_addr + off;
+	}
+	rcu_read_unlock();
+	return n;
+}
+
+/*
  * Appends the owner's segments for guest range [gpa, gpa + len) to the
  * chain. Returns 0, or VQ_MALFORMED when part of the range is outside the
  * memory table or the chain has too many segments.
@@ -461,50 +516,68 @@ static int vhost_iommu_chain_add(struct vhost_iommu_vq *vq,
 				 struct vhost_iommu_chain *chain,
 				 u64 gpa, u32 len)
 {
-	const struct vhost_memory_region *r;
-	struct vhost_iommu_mem *mem;
-	int ret = 0;
-	u64 off, n;
+	u64 hva;
+	u32 n;
 
-	rcu_read_lock();
-	mem = rcu_dereference(vq->vi->mem);
 	while (len) {
-		r = mem ? bsearch(&gpa, mem->regions, mem->nregions,
-				  sizeof(*r), vhost_iommu_region_find) : NULL;
-		if (!r || chain->nr_segs >= VHOST_IOMMU_MAX_SEGS) {
-			ret = VQ_MALFORMED;
-			break;
-		}
-		off = gpa - r->guest_phys_addr;
-		n = min_t(u64, len, r->memory_size - off);
-		vq->segs[chain->nr_segs].addr =
-			u64_to_user_ptr(r->userspace_addr + off);
+		n = vhost_iommu_gpa_span(vq->vi, gpa, len, &hva);
+		if (!n || chain->nr_segs >= VHOST_IOMMU_MAX_SEGS)
+			return VQ_MALFORMED;
+		vq->segs[chain->nr_segs].addr = u64_to_user_ptr(hva);
 		vq->segs[chain->nr_segs].len = n;
 		chain->nr_segs++;
 		gpa += n;
 		len -= n;
 	}
-	rcu_read_unlock();
-	return ret;
+	return 0;
 }
 
-/* Translates an indirect table; it must sit in one memory region. */
-static struct vring_desc __user *
-vhost_iommu_indirect_table(struct vhost_iommu_vq *vq, u64 gpa, u32 len)
+/*
+ * Copies guest range [gpa, gpa + len) to @buf, region by region, or with
+ * a NULL @buf only checks that the memory table holds all of it. Returns
+ * 0, VQ_MALFORMED (outside the table) or -EIO (the owner's memory).
+ */
+static int vhost_iommu_gpa_read(struct vhost_iommu_vq *vq, u64 gpa,
+				void *buf, u32 len)
 {
-	const struct vhost_memory_region *r;
-	struct vhost_iommu_mem *mem;
-	void __user *p = NULL;
+	u64 hva;
+	u32 n;
 
-	rcu_read_lock();
-	mem = rcu_dereference(vq->vi->mem);
-	r = mem ? bsearch(&gpa, mem->regions, mem->nregions, sizeof(*r),
-			  vhost_iommu_region_find) : NULL;
-	if (r && len <= r->memory_size - (gpa - r->guest_phys_addr))
-		p = u64_to_user_ptr(r->userspace_addr +
-				    (gpa - r->guest_phys_addr));
-	rcu_read_unlock();
-	return p;
+	while (len) {
+		n = vhost_iommu_gpa_span(vq->vi, gpa, len, &hva);
+		if (!n)
+			return VQ_MALFORMED;
+		if (buf && copy_from_user(buf, u64_to_user_ptr(hva), n))
+			return -EIO;
+		if (buf)
+			buf += n;
+		gpa += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/*
+ * Where a walk reads descriptors: the ring's descriptor table (owner's
+ * address) or an indirect table (guest-physical, possibly across regions).
+ */
+struct vhost_iommu_table {
+	struct vring_desc __user *ring;
+	u64 gpa;
+	unsigned int n;
+};
+
+static int vhost_iommu_desc_fetch(struct vhost_iommu_vq *vq,
+				  const struct vhost_iommu_table *t,
+				  unsigned int i, struct vring_desc *d)
+{
+	int ret;
+
+	if (t->ring)
+		return copy_from_user(d, t->ring + i, sizeof(*d)) ? -EIO : 0;
+	ret = vhost_iommu_gpa_read(vq, t->gpa + (u64)i * sizeof(*d), d,
+				   sizeof(*d));
+	return ret ? -EIO : 0;
 }
 
 /* Adds one data descriptor to the chain. */
@@ -535,39 +608,43 @@ static int vhost_iommu_chain_desc(struct vhost_iommu_vq *vq,
 
 static int vhost_iommu_walk(struct vhost_iommu_vq *vq,
 			    struct vhost_iommu_chain *chain,
-			    struct vring_desc __user *table, unsigned int n,
-			    unsigned int i, bool nested);
+			    const struct vhost_iommu_table *t, unsigned int i);
 
-/* Checks an indirect descriptor and walks its table. */
+/*
+ * Checks an indirect descriptor and walks its table. The table is an
+ * ordinary guest buffer: contiguous in guest-physical space, it may span
+ * memory regions. It holds at most as many descriptors as the queue: the
+ * spec bounds a chain by the queue size.
+ */
 static int vhost_iommu_walk_indirect(struct vhost_iommu_vq *vq,
 				     struct vhost_iommu_chain *chain,
 				     const struct vring_desc *ind)
 {
 	u32 len = le32_to_cpu((__force __le32)ind->len);
-	struct vring_desc __user *table;
+	struct vhost_iommu_table t = {
+		.gpa = le64_to_cpu((__force __le64)ind->addr),
+		.n = len / sizeof(struct vring_desc),
+	};
+	int ret;
 
 	if (!vhost_iommu_has_feature(vq->vi, VIRTIO_RING_F_INDIRECT_DESC) ||
-	    !len || len % sizeof(struct vring_desc) ||
+	    !len || len % sizeof(struct vring_desc) || t.n > vq->num ||
 	    (le16_to_cpu((__force __le16)ind->flags) & VRING_DESC_F_NEXT))
 		return -EIO;
-	table = vhost_iommu_indirect_table(vq,
-					   le64_to_cpu((__force __le64)ind->addr),
-					   len);
-	if (!table)
-		return VQ_MALFORMED;
-	return vhost_iommu_walk(vq, chain, table,
-				len / sizeof(struct vring_desc), 0, true);
+	ret = vhost_iommu_gpa_read(vq, t.gpa, NULL, len);
+	if (ret)
+		return ret;
+	return vhost_iommu_walk(vq, chain, &t, 0);
 }
 
 /*
- * Walks the descriptors of @table (@n entries) from index @i: the
- * descriptor table, or an indirect table when @nested. At most @n
- * descriptors: more means a loop. Returns 0, VQ_MALFORMED or -EIO.
+ * Walks the descriptors of table @t from index @i. At most @t->n
+ * descriptors, zero-length ones included: more means a loop. Returns 0,
+ * VQ_MALFORMED or -EIO.
  */
 static int vhost_iommu_walk(struct vhost_iommu_vq *vq,
 			    struct vhost_iommu_chain *chain,
-			    struct vring_desc __user *table, unsigned int n,
-			    unsigned int i, bool nested)
+			    const struct vhost_iommu_table *t, unsigned int i)
 {
 	unsigned int count = 0;
 	struct vring_desc d;
@@ -575,21 +652,25 @@ static int vhost_iommu_walk(struct vhost_iommu_vq *vq,
 	int ret;
 
 	for (;;) {
-		if (++count > n)
+		if (++count > t->n)
 			return -EIO;	/* loop or too long */
-		if (copy_from_user(&d, table + i, sizeof(d)))
-			return -EIO;
+		/* A table has up to 32768 entries: yield now and then. */
+		if (!(count % VHOST_IOMMU_BUDGET))
+			cond_resched();
+		ret = vhost_iommu_desc_fetch(vq, t, i, &d);
+		if (ret)
+			return ret;
 		flags = le16_to_cpu((__force __le16)d.flags);
 		if (flags & VRING_DESC_F_INDIRECT)
-			return nested ? -EIO :
-				vhost_iommu_walk_indirect(vq, chain, &d);
+			return t->ring ?
+				vhost_iommu_walk_indirect(vq, chain, &d) : -EIO;
 		ret = vhost_iommu_chain_desc(vq, chain, &d);
 		if (ret)
 			return ret;
 		if (!(flags & VRING_DESC_F_NEXT))
 			return 0;
 		i = le16_to_cpu((__force __le16)d.next);
-		if (i >= n)
+		if (i >= t->n)
 			return -EIO;
 	}
 }
@@ -636,6 +717,7 @@ static int vhost_iommu_vq_enable_notify(struct vhost_iommu_vq *vq)
 int vhost_iommu_vq_next(struct vhost_iommu_vq *vq,
 			struct vhost_iommu_chain *chain)
 {
+	struct vhost_iommu_table table;
 	__virtio16 head;
 	int ret;
 
@@ -656,8 +738,8 @@ int vhost_iommu_vq_next(struct vhost_iommu_vq *vq,
 	chain->head = le16_to_cpu((__force __le16)head);
 	if (chain->head >= vq->num)
 		return -EIO;
-	ret = vhost_iommu_walk(vq, chain, vq->desc, vq->num, chain->head,
-			       false);
+	table = (struct vhost_iommu_table){ .ring = vq->desc, .n = vq->num };
+	ret = vhost_iommu_walk(vq, chain, &table, chain->head);
 	if (ret < 0)
 		return ret;
 	vq->last_avail_idx++;

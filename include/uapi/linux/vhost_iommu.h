@@ -20,20 +20,25 @@
  * argument struct starts with its size in bytes (@size): the kernel accepts
  * any size from the first published version of the struct up to the size it
  * knows, and a larger one when the bytes it does not know are zero (else
- * E2BIG). Reserved fields and flags must be zero (else EINVAL). Output
- * structs are copied back up to @size.
+ * E2BIG), up to VHOST_IOMMU_ARG_MAX bytes (else E2BIG). Reserved fields and
+ * flags must be zero (else EINVAL). Output structs are copied back up to
+ * @size.
  *
  * Errors common to every device ioctl: EFAULT (bad pointer), EINVAL
  * (size too small, reserved field or unknown flag set), E2BIG (unknown
- * trailing bytes not zero), EPERM (the caller is not the owner's process:
- * every ioctl but VHOST_GET_FEATURES, VHOST_SET_FEATURES and VHOST_SET_OWNER
- * requires VHOST_SET_OWNER first, as vhost-net does).
+ * trailing bytes not zero, or @size above VHOST_IOMMU_ARG_MAX), EPERM
+ * (the caller is not the owner's process: every ioctl but
+ * VHOST_GET_FEATURES, VHOST_SET_FEATURES and VHOST_SET_OWNER requires
+ * VHOST_SET_OWNER first, as vhost-net does).
  */
 #ifndef _UAPI_LINUX_VHOST_IOMMU_H
 #define _UAPI_LINUX_VHOST_IOMMU_H
 
 #include <linux/types.h>
 #include <linux/vhost.h>
+
+/* The largest @size of a size-first argument struct */
+#define VHOST_IOMMU_ARG_MAX	4096
 
 /* The request and event virtqueues. */
 #define VHOST_IOMMU_VQ_REQUEST	0

@@ -922,6 +922,50 @@ TEST_F_TIMEOUT(layout, map_answers_fault, 300)
 }
 
 /*
+ * vhost-net 6.1 allocates a miss message for every failed translation and
+ * frees it only when an UPDATE covers it: kicks on an unmapped address must
+ * not each leave one more. The repeated miss is answered with a denial (an
+ * UPDATE permitting nothing), after which vhost-net fails the access (its
+ * vring error eventfd) without missing again. A MAP replaces the denial,
+ * and the next kick sends the frame.
+ */
+TEST_F_TIMEOUT(layout, kicks_on_unmapped_are_bounded, 300)
+{
+	struct vguest *g = &self->g;
+	struct vnet *v = &g->net[0];
+	struct vhost_iommu_stats s0, s1;
+	uint64_t err;
+	int i;
+
+	VG_OK(vguest_unmap(g, IOVA_VICTIM, VNET_PAGE));
+	s0 = stats(g);
+	VG_OK(vguest_tx_post(g, 0, VICTIM, 1));
+	expect_fault(_metadata, g, VIRTIO_IOMMU_FAULT_R_MAPPING, F_R | F_ADDR,
+		     EP, IOVA_VICTIM);
+	for (i = 0; i < 50; i++) {
+		VNET_OK(vnet_kick(v, VNET_TXQ));
+		/* Pacing only: lets vhost-net run once per kick */
+		usleep(2000);
+		VG_OK(vguest_settle(g, T));
+	}
+	s1 = stats(g);
+	/*
+	 * The first miss, the denied repeat, and any vhost-net raised before
+	 * the denial reached it; not one per kick.
+	 */
+	EXPECT_GE(4, s1.iotlb_misses - s0.iotlb_misses);
+	EXPECT_EQ(-ETIMEDOUT, vguest_tx_complete(g, 0, VICTIM, 1, ABSENT_MS));
+	VNET_OK(vnet_err_count(v, VNET_TXQ, &err));
+	EXPECT_LT(0, err);
+
+	VG_OK(vguest_map(g, IOVA_VICTIM, vnet_buf_gpa(v, VNET_TXQ, VICTIM),
+			 VNET_PAGE, RW));
+	VNET_OK(vnet_kick(v, VNET_TXQ));
+	VG_OK(vguest_tx_complete(g, 0, VICTIM, 1, T));
+	VNET_OK(vnet_tx_frames(v, 10, 8));
+}
+
+/*
  * Strict invalidation: UNMAP of mappings vhost-net was never given writes
  * no INVALIDATE (a mapping made after the traffic, one made before but
  * never used).

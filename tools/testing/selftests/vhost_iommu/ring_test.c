@@ -646,14 +646,17 @@ static void segments(struct __test_metadata *_metadata,
 	EXPECT_EQ(self->s0.ring_errors, st.ring_errors);
 }
 
+/* An indirect table holds at most the queue size of descriptors */
 TEST_F(ring, segments_1024_indirect)
 {
+	ring_start(_metadata, self, 0, 2048);
 	segments(_metadata, self, 1023, true, true);
 }
 
 /* ...up to 1024 segments */
 TEST_F(ring, segments_1025_indirect)
 {
+	ring_start(_metadata, self, 0, 2048);
 	segments(_metadata, self, 1024, true, false);
 }
 
