@@ -10,9 +10,9 @@
  * /proc/<tid>/task/<tid>/fail-nth instead (worker.h finds it). That is
  * sound because the worker passes no injection point while it sleeps: the
  * request is posted first, the worker armed, then kicked; once the used
- * entry is there the test waits for the worker to sleep again (it sleeps
- * interruptibly only when it has nothing to run) and disarms. What the
- * worker passed in between is the request's own allocations.
+ * entry is there the test waits for the worker to sleep again (state S or
+ * I, which it only enters when it has nothing to run) and disarms. What
+ * the worker passed in between is the request's own allocations.
  *
  * Every run must either succeed (nothing injected, or a failure the kernel
  * absorbed) or fail with ENOMEM / VIRTIO_IOMMU_S_NOMEM after the failure

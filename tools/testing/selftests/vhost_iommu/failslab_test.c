@@ -242,6 +242,7 @@ static int armed_unmap(struct _test_data_fs *self, uint64_t start, uint64_t end,
 	struct vmm_req r;
 	int ret;
 
+	*injected = 0;
 	vmm_mk_unmap(&u, D1, start, end);
 	vmm_req_prepare(&self->v, &r, &u, VMM_UNMAP_LEN, 4);
 	ret = vmm_req_post(&self->v, &r);

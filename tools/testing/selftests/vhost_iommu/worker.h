@@ -82,16 +82,19 @@ static inline char worker_state(pid_t tid)
 }
 
 /*
- * Waits until the worker sleeps interruptibly, which it only does when it
- * has nothing to run (a mutex or an allocation sleeps uninterruptibly).
- * Returns 0, or -1 after @timeout_ms. A hang guard, not a measurement.
+ * Waits until the worker sleeps waiting for work: state S (interruptible)
+ * or I (TASK_IDLE), which it only enters in its main loop; a mutex, a
+ * flush or an allocation sleeps in D. Returns 0, or -1 after @timeout_ms.
+ * A hang guard, not a measurement.
  */
 static inline int worker_wait_idle(pid_t tid, int timeout_ms)
 {
+	char st;
 	int i;
 
 	for (i = 0; i <= timeout_ms; i++) {
-		if (worker_state(tid) == 'S')
+		st = worker_state(tid);
+		if (st == 'S' || st == 'I')
 			return 0;
 		usleep(1000);
 	}
