@@ -655,9 +655,10 @@ TEST_F_TIMEOUT(fn, vring_first_kick, 600)
 				    VMM_DEFAULT_NUM));
 		self->v.opts.user_device = false;
 		vring_args(&self->v, VHOST_IOMMU_VQ_REQUEST, &a);
-		for (i = V_NUM; i < V_KICK; i++)
+		for (i = V_NUM; i < V_KICK; i++) {
 			ASSERT_EQ(0, ioctl(self->v.fd, vring_req[i], a.arg[i]))
 				TH_LOG("%s: %m", vname(i));
+		}
 		ret = armed_ioctl(self, VHOST_SET_VRING_KICK, &a.kick, &err);
 		check_failed(_metadata, ret, err, &self->me, "first VHOST_SET_VRING_KICK");
 		if (ret)

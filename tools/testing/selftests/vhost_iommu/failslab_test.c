@@ -52,12 +52,12 @@
 #define S_NOMEM	VIRTIO_IOMMU_S_NOMEM
 #define PHYS(i)	(VMM_DATA1_GPA + (uint64_t)(i) * PG)
 /* Mappings at pages 0, 2, ..., 2 * (NB - 1) (guest) or 1, 3, ... (VMM) */
-#define NB	64
+#define NB	32
 #define TIMES	1000000
-#define STEP	32
+#define STEP	64
 #define MAX_SPACE	0x100000
 /* kfree_rcu() of a wrongly freed mapping has run by then */
-#define GRACE_US	300000
+#define GRACE_US	100000
 #define IDLE_MS		10000
 
 enum { K_PROB, K_INTERVAL, K_TIMES, K_SPACE, K_VERBOSE, K_FILTER, K_N };
@@ -126,9 +126,10 @@ FIXTURE_SETUP(fs)
 		self->skip = "no failslab: kernel without CONFIG_FAILSLAB";
 	if (self->skip)
 		return;
-	for (k = 0; k < K_N; k++)
+	for (k = 0; k < K_N; k++) {
 		ASSERT_EQ(0, knob_read(k, self->saved[k],
 				       sizeof(self->saved[k])));
+	}
 	self->saved_ok = true;
 	snprintf(path, sizeof(path), "/proc/self/task/%ld/make-it-fail",
 		 (long)syscall(SYS_gettid));
@@ -147,6 +148,7 @@ FIXTURE_SETUP(fs)
 FIXTURE_TEARDOWN(fs)
 {
 	unsigned int k;
+	int ret;
 
 	if (self->worker_mif >= 0) {
 		set_flag(self->worker_mif, false);
@@ -157,10 +159,12 @@ FIXTURE_TEARDOWN(fs)
 		close(self->self_mif);
 	}
 	/* Probability first: nothing fails from here on */
-	if (self->saved_ok)
-		for (k = 0; k < K_N; k++)
-			EXPECT_EQ(0, knob_write(k, self->saved[k]))
-				TH_LOG("restoring %s", kname(k));
+	for (k = 0; self->saved_ok && k < K_N; k++) {
+		ret = knob_write(k, self->saved[k]);
+		EXPECT_EQ(0, ret)
+			TH_LOG("restoring %s to %s: %s", kname(k),
+			       self->saved[k], strerror(-ret));
+	}
 	if (self->v.gmem)
 		vmm_fini(&self->v);
 }
