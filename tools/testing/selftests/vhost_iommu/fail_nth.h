@@ -85,6 +85,61 @@ static inline int fail_nth_open(struct fail_nth *f)
 	return 0;
 }
 
+/*
+ * Open the fail-nth of another task, e.g. a device's worker thread, whose
+ * allocations the caller's fail-nth does not reach. The kernel lets root
+ * write any task's fail-nth; the count is that task's injection points.
+ * Returns 0, or -1 with errno set (ENOENT: no such task, or no
+ * CONFIG_FAULT_INJECTION).
+ */
+static inline int fail_nth_open_task(struct fail_nth *f, pid_t tid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/fail-nth", (int)tid,
+		 (int)tid);
+	f->fd = open(path, O_RDWR | O_CLOEXEC);
+	f->n = 0;
+	f->points = 0;
+	f->injected = false;
+	f->error = 0;
+	if (f->fd < 0)
+		return -1;
+	mlockall(MCL_CURRENT | MCL_FUTURE);
+	return 0;
+}
+
+/*
+ * NULL when the kernel can run a sweep, else why not: no fail-nth
+ * (CONFIG_FAULT_INJECTION), or failslab and fail_page_alloc set to ignore
+ * the allocations that may sleep, which is nearly all of them.
+ */
+static inline const char *fail_nth_unusable(void)
+{
+	static const char * const knobs[] = {
+		"/sys/kernel/debug/failslab/ignore-gfp-wait",
+		"/sys/kernel/debug/fail_page_alloc/ignore-gfp-wait",
+		NULL
+	};
+	unsigned int i;
+	ssize_t len;
+	char c;
+	int fd;
+
+	if (access("/proc/self/fail-nth", F_OK))
+		return "no fail-nth: kernel without CONFIG_FAULT_INJECTION";
+	for (i = 0; knobs[i]; i++) {
+		fd = open(knobs[i], O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		len = read(fd, &c, 1);
+		close(fd);
+		if (len == 1 && c == 'Y')
+			return "fault injection ignores GFP_KERNEL: set ignore-gfp-wait to N";
+	}
+	return NULL;
+}
+
 static inline void fail_nth_close(struct fail_nth *f)
 {
 	if (f->fd >= 0)
