@@ -28,6 +28,7 @@
 #define _DRIVERS_VHOST_IOMMU_H
 
 #include <linux/atomic.h>
+#include <linux/completion.h>
 #include <linux/eventfd.h>
 #include <linux/kfifo.h>
 #include <linux/llist.h>
@@ -35,6 +36,7 @@
 #include <linux/mutex.h>
 #include <linux/poll.h>
 #include <linux/rcupdate.h>
+#include <linux/refcount.h>
 #include <linux/types.h>
 #include <linux/vhost_iommu.h>
 #include <linux/virtio_config.h>
@@ -371,6 +373,10 @@ struct vhost_iommu_bridge {
 /**
  * struct vhost_iommu - one virtio-iommu device, one per open file
  * @mutex: the device mutex, see the lock order above
+ * @refs: the file and the teardown work; the last one frees the device
+ * @teardown: what release does, from the workqueue (see
+ *	vhost_iommu_release())
+ * @torn_down: completed by @teardown
  * @mm: the owner's mm; protected by @mutex
  * @memcg: the owner's memory cgroup, charged for the worker's allocations;
  *	protected by @mutex
@@ -408,6 +414,9 @@ struct vhost_iommu_bridge {
  */
 struct vhost_iommu {
 	struct mutex mutex; /* the device, see the lock order */
+	refcount_t refs;
+	struct work_struct teardown;
+	struct completion torn_down;
 	struct mm_struct *mm;
 	struct mem_cgroup *memcg;
 	struct task_struct *worker;

@@ -406,6 +406,34 @@ vhost_iommu_mapping_insert(struct vhost_iommu *vi,
 	return map;
 }
 
+/* Mappings one tree store removes in vhost_iommu_mappings_remove() */
+#define VHOST_IOMMU_REMOVE_BATCH	32
+
+/*
+ * Collects up to VHOST_IOMMU_REMOVE_BATCH mappings that meet [*@index,
+ * @end], in IOVA order, and moves *@index past them. Returns how many;
+ * sets *@done when none is left past them.
+ */
+static unsigned int vhost_iommu_mappings_gather(struct vhost_iommu_domain *dom,
+						unsigned long *index, u64 end,
+						struct vhost_iommu_mapping **batch,
+						bool *done)
+{
+	struct vhost_iommu_mapping *map;
+	unsigned int n = 0;
+
+	*done = true;
+	while (n < VHOST_IOMMU_REMOVE_BATCH &&
+	       (map = mt_find(&dom->mappings, index, end))) {
+		batch[n++] = map;
+		if (map->last >= end)
+			return n;
+		*index = map->last + 1;
+	}
+	*done = n < VHOST_IOMMU_REMOVE_BATCH;
+	return n;
+}
+
 /**
  * vhost_iommu_mappings_remove() - remove the mappings that meet a range
  * @vi: the device
@@ -414,11 +442,13 @@ vhost_iommu_mapping_insert(struct vhost_iommu *vi,
  * @end: last IOVA (inclusive)
  *
  * Removes every mapping that intersects [@start, @end], whole, and returns
- * once the bound vhost-net devices dropped them. A mapping leaves the tree
- * before it is freed: removing it is a store that may need tree nodes
- * (charged to the caller's memcg), and when none can be had the mapping
- * stays, with those after it. A guest may remove millions of mappings in
- * one request: the loop yields now and then (domain_lock is a mutex).
+ * once the bound vhost-net devices dropped them. Mappings leave the tree
+ * before they are freed, a batch at a time, in one store of NULL over the
+ * batch's span (the gaps between them are empty already). A store may need
+ * tree nodes (charged to the caller's memcg); when none can be had, that
+ * batch and the mappings after it stay. A guest may remove millions of
+ * mappings in one request: the loop yields between batches (domain_lock is
+ * a mutex).
  * Context: vhost_iommu.domain_lock held.
  * Return: 0, or -ENOMEM when some mappings could not be removed.
  */
@@ -426,29 +456,30 @@ int vhost_iommu_mappings_remove(struct vhost_iommu *vi,
 				struct vhost_iommu_domain *dom,
 				u64 start, u64 end)
 {
-	u64 first = start, last = end, mlast;
-	struct vhost_iommu_mapping *map;
+	struct vhost_iommu_mapping *batch[VHOST_IOMMU_REMOVE_BATCH];
+	u64 first = start, last = end;
 	unsigned long index = start;
-	unsigned int n = 0;
+	unsigned int n, i;
+	bool done;
 	int ret = 0;
 
-	while ((map = mt_find(&dom->mappings, &index, end))) {
-		mlast = map->last;
-		ret = mtree_store_range(&dom->mappings, map->iova, mlast, NULL,
+	do {
+		n = vhost_iommu_mappings_gather(dom, &index, end, batch, &done);
+		if (!n)
+			break;
+		ret = mtree_store_range(&dom->mappings, batch[0]->iova,
+					batch[n - 1]->last, NULL,
 					VHOST_IOMMU_GFP);
 		if (ret)
 			break;
-		first = min(first, map->iova);
-		last = max(last, mlast);
-		kfree_rcu(map, rcu);
-		vi->nr_mappings--;
-		dom->nr_mappings--;
-		if (mlast >= end)
-			break;
-		index = mlast + 1;
-		if (!(++n % VHOST_IOMMU_BUDGET))
-			cond_resched();
-	}
+		first = min(first, batch[0]->iova);
+		last = max(last, batch[n - 1]->last);
+		for (i = 0; i < n; i++)
+			kfree_rcu(batch[i], rcu);
+		vi->nr_mappings -= n;
+		dom->nr_mappings -= n;
+		cond_resched();
+	} while (!done);
 	vhost_iommu_bridge_unmapped(vi, dom, first, last);
 	return ret;
 }

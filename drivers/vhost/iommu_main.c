@@ -390,6 +390,8 @@ static int vhost_iommu_open(struct inode *inode, struct file *f)
 	if (!vi)
 		return -ENOMEM;
 	mutex_init(&vi->mutex);
+	refcount_set(&vi->refs, 2);	/* the file and its teardown */
+	init_completion(&vi->torn_down);
 	init_llist_head(&vi->work_list);
 	spin_lock_init(&vi->read_lock);
 	INIT_LIST_HEAD(&vi->bridges);
@@ -404,9 +406,11 @@ static int vhost_iommu_open(struct inode *inode, struct file *f)
 	return 0;
 }
 
-static int vhost_iommu_release(struct inode *inode, struct file *f)
+/* Everything goes; then whoever holds the last reference frees @vi. */
+static void vhost_iommu_teardown(struct work_struct *work)
 {
-	struct vhost_iommu *vi = f->private_data;
+	struct vhost_iommu *vi = container_of(work, struct vhost_iommu,
+					      teardown);
 
 	mutex_lock(&vi->mutex);
 	vhost_iommu_reset_owner(vi);
@@ -414,7 +418,31 @@ static int vhost_iommu_release(struct inode *inode, struct file *f)
 	vhost_iommu_domains_destroy(vi);
 	/* Readers of the memory table and the domain store are RCU. */
 	synchronize_rcu();
-	kfree(vi);
+	complete(&vi->torn_down);
+	if (refcount_dec_and_test(&vi->refs))
+		kfree(vi);
+}
+
+/*
+ * The teardown may wait for a bound vhost-net device's mutexes (the
+ * bridge writes to it under domain_lock), which vhost-net holds across
+ * page faults on the VMM's memory; when that memory is userfaultfd-backed,
+ * the fault is resolved only once the VMM's userfaultfd file is released,
+ * which may come after this file in the exiting VMM's list. So an exiting
+ * process does not wait: the teardown runs from the workqueue, and the
+ * VMM's exit goes on. A live process waits for it (killably), as close()
+ * users expect, and module exit flushes the workqueue.
+ */
+static int vhost_iommu_release(struct inode *inode, struct file *f)
+{
+	struct vhost_iommu *vi = f->private_data;
+
+	INIT_WORK(&vi->teardown, vhost_iommu_teardown);
+	queue_work(vhost_iommu_wq, &vi->teardown);
+	if (!(current->flags & PF_EXITING))
+		wait_for_completion_killable(&vi->torn_down);
+	if (refcount_dec_and_test(&vi->refs))
+		kfree(vi);
 	return 0;
 }
 
@@ -435,7 +463,10 @@ static struct miscdevice vhost_iommu_misc = {
 	.mode		= 0600,
 };
 
-/* Frees dead domains, a grace period after they die. */
+/*
+ * Frees dead domains, a grace period after they die, and tears down the
+ * devices of owners that exited.
+ */
 struct workqueue_struct *vhost_iommu_wq;
 
 static int __init vhost_iommu_init(void)
@@ -455,6 +486,8 @@ module_init(vhost_iommu_init);
 static void __exit vhost_iommu_exit(void)
 {
 	misc_deregister(&vhost_iommu_misc);
+	/* Teardowns of exited owners, which queue dead domains' frees */
+	flush_workqueue(vhost_iommu_wq);
 	/* Let pending queue_rcu_work() reach the queue, then drain it. */
 	rcu_barrier();
 	destroy_workqueue(vhost_iommu_wq);

@@ -1450,6 +1450,38 @@ TEST_F_TIMEOUT(push, fresh_mapping, 300)
 	EXPECT_EQ(0, s2.faults);
 }
 
+/*
+ * What a binding tracks as handed out is bounded: past 8192 ranges
+ * (VHOST_IOMMU_MAX_HANDED; vhost-net itself keeps 2048) it forgets them all
+ * with one invalidation of everything, two messages, and goes on. Traffic
+ * then misses again and is served.
+ */
+#define HANDED_MAPS	8200
+
+TEST_F_TIMEOUT(push, handed_is_bounded, 900)
+{
+	struct vguest *g = &self->g;
+	struct vnet *v = &g->net[0];
+	uint64_t gpa = vnet_buf_gpa(v, VNET_TXQ, VICTIM);
+	struct vhost_iommu_stats s0, s1;
+	unsigned int i;
+
+	if (!variant->push)
+		SKIP(return, "push_on_map off: MAP hands nothing out");
+	VG_OK(vguest_settle(g, T));
+	s0 = stats(g);
+	for (i = 0; i < HANDED_MAPS; i++)
+		VG_OK(vguest_map(g, IOVA_SPARE + (uint64_t)i * VNET_PAGE, gpa,
+				 VNET_PAGE, RW));
+	s1 = stats(g);
+	EXPECT_EQ(s0.iotlb_updates + HANDED_MAPS, s1.iotlb_updates);
+	/* No UNMAP, no DETACH: only the forgetting of everything */
+	EXPECT_EQ(s0.iotlb_invalidations + 2, s1.iotlb_invalidations);
+	VNET_OK(vnet_tx_frames(v, 10, 8));
+	VNET_OK(vnet_rx_frames(v, 200, 8));
+	EXPECT_EQ(0, stats(g).faults);
+}
+
 /* Bound late: the manual layout, rings set, not bound, no backend */
 FIXTURE(unbound) {
 	struct vguest g;
