@@ -10,7 +10,7 @@
  *
  * readcopy: read() of device-IOTLB miss records copies them out without
  *	the lock; a miss on the same page coalesced meanwhile must still
- *	reach the VMM, and a queue that filled again meanwhile must still be
+ *	reach the VMM, and a queue that filled meanwhile must still be
  *	flagged (issue 11, finding 7).
  * hold: vhost-net's device mutex held by the VMM (an ioctl whose argument
  *	faults) while the kernel pushes a MAP to it under domain_lock:
@@ -21,12 +21,12 @@
  *	close() still return (finding 4; the worker asleep in vhost-net's
  *	read is not reached: see there).
  * takeover: the VMM resets a bound vhost-net device and a child process
- *	owns it: the kernel must not answer the child's misses (finding 9).
+ *	owns it: the kernel must neither answer the child's misses nor push
+ *	mappings to it (finding 9).
  *
- * userfaultfd needs root (kernel-mode faults) and CONFIG_USERFAULTFD,
- * which Debian's kernel has; readcopy and hold SKIP without it (the debug
- * kernel of make check-debug lacks it). Waits on what must happen are
- * hang guards (T).
+ * userfaultfd needs root (kernel-mode faults) and CONFIG_USERFAULTFD
+ * (Debian's kernel and the debug kernel have it); readcopy and hold SKIP
+ * without it. Waits on what must happen are hang guards (T).
  */
 #include <errno.h>
 #include <fcntl.h>
