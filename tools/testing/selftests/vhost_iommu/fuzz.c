@@ -110,9 +110,6 @@
 
 #define MS			1000000ULL
 
-#define offsetofend(t, m)	(offsetof(t, m) + sizeof(((t *)0)->m))
-#define MIN(a, b)		((a) < (b) ? (a) : (b))
-#define MAX(a, b)		((a) > (b) ? (a) : (b))
 #define LOAD(p)			__atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define STORE(p, x)		__atomic_store_n((p), (x), __ATOMIC_RELEASE)
 #define ADD(p, x)		__atomic_add_fetch((p), (x), __ATOMIC_ACQ_REL)
@@ -229,6 +226,16 @@ static uint32_t wild32(struct rng *r)
 	return rnd(r);
 }
 
+static uint64_t umin(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+static uint64_t umax(uint64_t a, uint64_t b)
+{
+	return a > b ? a : b;
+}
+
 static void fill_rnd(struct rng *r, void *p, size_t n)
 {
 	uint8_t *b = p;
@@ -268,7 +275,7 @@ static void fail(enum comp c, const char *fmt, ...)
 		va_start(ap, fmt);
 		vprintf(fmt, ap);
 		va_end(ap);
-		printf(" (seed 0x%016" PRIx64 ")\n", opt.seed);
+		printf(" (seed 0x%016llx)\n", (unsigned long long)opt.seed);
 		fflush(stdout);
 	}
 	pthread_mutex_unlock(&print_lock);
@@ -323,11 +330,11 @@ struct seg {
 };
 
 /* What the device may do with a request chain (struct rq.out) */
-#define O_ZERO		(1 << 0)	/* returned unwritten, used length 0 */
-#define O_TAIL		(1 << 1)	/* a tail at offset 0, used length 4 */
-#define O_PROBE		(1 << 2)	/* PROBE: properties, then the tail */
-#define O_RINGERR	(1 << 3)	/* the queue stops at it */
-#define O_ANY		(1 << 4)	/* any used length up to ->wr_len */
+#define O_ZERO		0x01	/* returned unwritten, used length 0 */
+#define O_TAIL		0x02	/* a tail at offset 0, used length 4 */
+#define O_PROBE		0x04	/* PROBE: properties, then the tail */
+#define O_RINGERR	0x08	/* the queue stops at it */
+#define O_ANY		0x10	/* any used length up to ->wr_len */
 
 /* One request chain posted */
 struct rq {
@@ -384,6 +391,7 @@ struct dev {
 	uint8_t *hres;		/* the 4 GiB region */
 	int hmemfd;
 	uint8_t *decoy;		/* F6: a replaced mapping of region 1 */
+	const char *last_chaos;	/* for messages */
 
 	/* The request queue's batch in flight */
 	struct rq rq[BATCH + 2];
@@ -557,7 +565,7 @@ static void pick_setup(struct rng *r, struct dev *d)
 		f |= VMM_F(VIRTIO_IOMMU_F_BYPASS_CONFIG);
 	d->v.opts.features = f;
 	/* vmm_attach() needs two descriptors, a batch more most of the time */
-	d->v.opts.num[0] = MAX(nums[below(r, ARRAY_SIZE(nums))], 2);
+	d->v.opts.num[0] = umax(nums[below(r, ARRAY_SIZE(nums))], 2);
 	if (d->v.opts.num[0] < 64 && pct(r, 70))
 		d->v.opts.num[0] = 256;
 	d->v.opts.num[1] = nums[below(r, ARRAY_SIZE(nums))];
@@ -607,7 +615,7 @@ static void drain(int fd)
 	uint64_t c;
 
 	if (fd >= 0 && read(fd, &c, sizeof(c)) < 0 && errno != EAGAIN)
-		msg("drain: %m");
+		msg("eventfd read: %m");
 }
 
 /* One request of the set-up, synchronously, counted like the others */
@@ -1206,7 +1214,7 @@ static uint32_t rd_sum(struct dev *d, struct rq *q)
 	for (i = 0; i < q->nrd; i++) {
 		const uint8_t *p = gptr(d, q->rd[i].gpa);
 
-		for (k = 0; p && k < MIN(q->rd[i].len, CHECK_MAX); k++)
+		for (k = 0; p && k < umin(q->rd[i].len, CHECK_MAX); k++)
 			h = (h ^ p[k]) * 16777619U;
 	}
 	return h;
@@ -1239,9 +1247,9 @@ static int64_t wr_not(struct dev *d, const struct rq *q, uint64_t from,
 
 	for (i = 0; i < q->nwr; i++) {
 		const uint8_t *p = gptr(d, q->wr[i].gpa);
-		uint64_t end = base + MIN(q->wr[i].len, CHECK_MAX);
+		uint64_t end = base + umin(q->wr[i].len, CHECK_MAX);
 
-		for (off = MAX(from, base); p && off < MIN(to, end); off++)
+		for (off = umax(from, base); p && off < umin(to, end); off++)
 			if (p[off - base] != val)
 				return off;
 		base += q->wr[i].len;
@@ -1286,8 +1294,8 @@ static bool tail_ok(struct dev *d, const struct rq *q, uint64_t off,
 	int st = wbyte(d, q, off);
 
 	if (st < 0 || st > 15 || !(mask & (1 << st))) {
-		snprintf(why, n, "status %d at %" PRIu64 " (allowed %#x)",
-			 st, off, mask);
+		snprintf(why, n, "status %d at %llu (allowed %#x)",
+			 st, (unsigned long long)off, mask);
 		return false;
 	}
 	if (wr_not(d, q, off + 1, off + 4, 0) >= 0) {
@@ -1334,8 +1342,8 @@ static bool probe_ok(struct dev *d, const struct rq *q, char *why, size_t n)
 		return false;
 	}
 	if (wr_not(d, q, off, ps, 0) >= 0) {
-		snprintf(why, n, "byte %" PRId64 " of the properties not zero (%s)",
-			 wr_not(d, q, off, ps, 0),
+		snprintf(why, n, "byte %lld of the properties not zero (%s)",
+			 (long long)wr_not(d, q, off, ps, 0),
 			 st ? "no property: F12, zero-fill what is counted" :
 			 "after the properties");
 		return false;
@@ -1385,18 +1393,20 @@ static void check_rq(struct dev *d, struct rq *q, uint32_t len,
 		return;
 	}
 	if (len > q->wr_len) {
-		fail(C_REQ, "chain %u (%s): used length %u > writable part %" PRIu64,
-		     pos, q->what, len, q->wr_len);
+		fail(C_REQ, "chain %u (%s): used length %u > writable part %llu",
+		     pos, q->what, len, (unsigned long long)q->wr_len);
 		return;
 	}
 	if (!len) {
 		ok = q->out & O_ZERO;
-		if (!ok)
+		if (!ok) {
 			snprintf(why, sizeof(why), "returned unwritten");
-		else if (!q->loose && wr_not(d, q, 0, q->wr_len, PAT) >= 0)
+		} else if (!q->loose && wr_not(d, q, 0, q->wr_len, PAT) >= 0) {
 			snprintf(why, sizeof(why),
-				 "used length 0 but byte %" PRId64 " written",
-				 wr_not(d, q, 0, q->wr_len, PAT)), ok = false;
+				 "used length 0 but byte %lld written",
+				 (long long)wr_not(d, q, 0, q->wr_len, PAT));
+			ok = false;
+		}
 	} else {
 		if ((q->out & O_PROBE) && len == plen) {
 			if (q->loose)
@@ -1409,8 +1419,8 @@ static void check_rq(struct dev *d, struct rq *q, uint32_t len,
 					     why, sizeof(why)) &&
 				     (wr_not(d, q, 0, plen - 4, 0) < 0 ||
 				      !snprintf(why, sizeof(why),
-						"short PROBE: byte %" PRId64 " counted but not written (F12)",
-						wr_not(d, q, 0, plen - 4, 0)));
+						"short PROBE: byte %lld counted but not written (F12)",
+						(long long)wr_not(d, q, 0, plen - 4, 0)));
 			if (ok && !q->loose &&
 			    wr_not(d, q, plen, q->wr_len, PAT) >= 0) {
 				snprintf(why, sizeof(why), "written past the used length");
@@ -1427,8 +1437,10 @@ static void check_rq(struct dev *d, struct rq *q, uint32_t len,
 			snprintf(why, sizeof(why), "unexpected used length");
 	}
 	if (!ok) {
-		fail(C_REQ, "chain %u (%s, out %#x, rd %" PRIu64 " wr %" PRIu64 ", probe_size %u): used length %u: %s%s%s [%s]",
-		     pos, q->what, q->out, q->rd_len, q->wr_len, ps, len, why,
+		fail(C_REQ,
+		     "chain %u (%s, out %#x, rd %llu wr %llu, probe_size %u): used length %u: %s%s%s [%s]",
+		     pos, q->what, q->out, (unsigned long long)q->rd_len,
+		     (unsigned long long)q->wr_len, ps, len, why,
 		     why[0] && why2[0] ? "; " : "", why2, describe(q));
 		return;
 	}
@@ -1459,7 +1471,7 @@ static unsigned int pick_pieces(struct rng *r, uint32_t len)
 	unsigned int n = pct(r, 65) ? 1 : pct(r, 70) ? 2 + below(r, 3) :
 			 5 + below(r, 12);
 
-	return MIN(n, MAX(len, 1));
+	return umin(n, umax(len, 1));
 }
 
 static uint32_t pick_wr(struct rng *r, struct dev *d, uint8_t type)
@@ -1502,7 +1514,7 @@ static void post(struct dev *d, struct rq *q, int head)
 	struct cbuild *cb = &RS.cb;
 	unsigned int i;
 
-	q->ndump = MIN(cb->n, ARRAY_SIZE(q->dump));
+	q->ndump = umin(cb->n, ARRAY_SIZE(q->dump));
 	for (i = 0; i < q->ndump; i++) {
 		q->dump[i].addr = cb->d[i].addr;
 		q->dump[i].len = cb->d[i].len;
@@ -1543,13 +1555,13 @@ static bool gen_flipped(struct thr *t, struct dev *d, struct reqst *s,
 			l = mk_image(r, d, pick_type(r), sl->img[k]);
 		}
 		if (pct(r, 20))
-			mutate(r, sl->img[k], MAX(l, 4));
+			mutate(r, sl->img[k], umax(l, 4));
 		pin_fix(sl->img[k], FLIP_SIZE);
 		if (sl->img[k][8] == EP_PIN)
 			sl->img[k][8] = 0x81;	/* a mix never reads 1 */
-		len = MAX(len, MAX(l, in_size(sl->img[k][0])));
+		len = umax(len, umax(l, in_size(sl->img[k][0])));
 	}
-	len = MIN(len + (pct(r, 30) ? below(r, 8) : 0), FLIP_SIZE);
+	len = umin(len + (pct(r, 30) ? below(r, 8) : 0), FLIP_SIZE);
 	sl->len = len;
 	sl->gpa = L_FLIP + (uint64_t)s->b.nflip * FLIP_SIZE;
 	slot_arm(d, sl);
@@ -1602,16 +1614,16 @@ static bool gen_wild(struct thr *t, struct dev *d, struct reqst *s,
 
 	ilen = mk_image(r, d, pick_type(r), req);
 	if (pct(r, 20))
-		mutate(r, req, MAX(ilen, 4));
+		mutate(r, req, umax(ilen, 4));
 	pin_fix(req, FLIP_SIZE);
-	ilen = MIN(MAX(ilen, 4), 255);
+	ilen = umin(umax(ilen, 4), 255);
 	memset(gptr(d, base + 0x100), PAT, 0x900);
 	memcpy(gptr(d, base + 0x100), req, ilen);
 	for (i = 0; i < WILD_NDESC; i++)
 		wdesc(&e[i], base + 0x100 * (i + 1), below(r, 256),
 		      below(r, 8), below(r, 16));
 	wdesc(&e[0], base + 0x100, ilen, VRING_DESC_F_NEXT, 1);
-	wdesc(&e[1], base + 0x200, MIN(d->v.probe_size + 4, 255),
+	wdesc(&e[1], base + 0x200, umin(d->v.probe_size + 4, 255),
 	      VRING_DESC_F_WRITE, 0);
 	sl->nimg = 2 + below(r, FLIP_IMGS - 1);
 	memcpy(sl->img[0], e, sizeof(e));
@@ -1663,7 +1675,7 @@ static const char * const m_name[M_MAX] = {
 /* A bad address for a descriptor of @len bytes: outside every region */
 static uint64_t bad_addr(struct rng *r, uint32_t len)
 {
-	uint64_t x = below(r, MAX(len, 1));
+	uint64_t x = below(r, umax(len, 1));
 
 	switch (below(r, 5)) {
 	case 0:
@@ -1866,7 +1878,7 @@ static int ring_defect(struct rng *r, struct dev *d, struct reqst *s,
 	len = cb->n * 16;
 	if (m == R_IND_BIG) {
 		/* F3: the chain, then zeroes: more entries than the ring */
-		unsigned int n = MAX(vq->num + 1 + below(r, 64), cb->n);
+		unsigned int n = umax(vq->num + 1 + below(r, 64), cb->n);
 
 		len = (uint64_t)n * 16;
 		tab = arena_alloc(&s->b.ind[0], len, 16);
@@ -1973,13 +1985,14 @@ static bool gen_chain(struct thr *t, struct dev *d, struct reqst *s,
 	ilen = mk_image(r, d, type, img);
 	if (pct(r, 5)) {
 		memset(img, 0, sizeof(img));
-		img[0] = type = VIRTIO_IOMMU_T_ATTACH;
+		type = VIRTIO_IOMMU_T_ATTACH;
+		img[0] = type;
 		put32(img, 4, 1 + below(r, 2));
 		put32(img, 8, EP_PIN);
 		ilen = in_size(type);
 		q->what = "re-attach of the pinned endpoint";
 	} else if (pct(r, 20)) {
-		mutate(r, img, MAX(ilen, 4));
+		mutate(r, img, umax(ilen, 4));
 		q->what = "mutated";
 	}
 	pin_fix(img, sizeof(img));
@@ -2056,7 +2069,7 @@ static bool gen_chain(struct thr *t, struct dev *d, struct reqst *s,
 		return false;
 	q->type = type;
 	post(d, q, head);
-	if (re < 0 && pct(r, 2) && d->nrq < BATCH) {
+	if (re < 0 && pct(r, 2) && d->nrq < umin(BATCH, rvq(d)->num)) {
 		/* The same head twice: executed twice, contents overwritten */
 		q->loose = true;
 		d->rq[d->nrq] = *q;
@@ -2084,7 +2097,8 @@ static void stats_check(struct dev *d)
 		st += s.status[i];
 	if (s.status[VIRTIO_IOMMU_S_IOERR] || s.status[VIRTIO_IOMMU_S_DEVERR] ||
 	    s.status[VIRTIO_IOMMU_S_FAULT])
-		fail(C_REQ, "statuses the device never writes: IOERR %llu DEVERR %llu FAULT %llu (F1)",
+		fail(C_REQ,
+		     "statuses the device never writes: IOERR %llu DEVERR %llu FAULT %llu (F1)",
 		     (unsigned long long)s.status[VIRTIO_IOMMU_S_IOERR],
 		     (unsigned long long)s.status[VIRTIO_IOMMU_S_DEVERR],
 		     (unsigned long long)s.status[VIRTIO_IOMMU_S_FAULT]);
@@ -2126,7 +2140,8 @@ static void consume(struct dev *d)
 		}
 		q = &d->rq[d->ndone];
 		if (!q->what) {
-			fail(C_REQ, "BUG: chain %u of %u not recorded (id %u len %u head %u avail0 %u used %u)",
+			fail(C_REQ,
+			     "BUG: chain %u of %u not recorded (id %u len %u head %u avail0 %u used %u)",
 			     d->ndone, d->nrq, id, len, q->head, d->avail0, vq->last_used);
 			q->what = "?";
 		}
@@ -2186,9 +2201,12 @@ static void ringerr_q0(struct dev *d)
 		     d->ndone);
 	else if (pos < d->nrq &&
 		 !(d->rq[pos].out & (O_RINGERR | O_ANY)) && !RS.jump)
-		fail(C_REQ, "ring error at chain %u (%s, out %#x), which must not stop the queue [%s]",
+		fail(C_REQ,
+		     "ring error at chain %u (%s, out %#x), which must not stop the queue [%s] (base %u, used %u, num %u, features %#llx, last chaos: %s)",
 		     pos, d->rq[pos].what, d->rq[pos].out,
-		     describe(&d->rq[pos]));
+		     describe(&d->rq[pos]), base, used, vq->num,
+		     (unsigned long long)d->v.features,
+		     d->last_chaos ?: "none");
 	else if (pos >= d->nrq && !RS.jump)
 		fail(C_REQ, "ring error after the last chain (%u)", pos);
 	d->ringerrs++;
@@ -2229,6 +2247,7 @@ static void wait_batch(struct thr *t, struct dev *d, uint64_t gen0)
 			pthread_mutex_unlock(&d->lock);
 			return;
 		}
+		drain(rvq(d)->call);
 		n0 = d->ndone;
 		consume(d);
 		if (d->ndone != n0)
@@ -2253,8 +2272,8 @@ static void wait_batch(struct thr *t, struct dev *d, uint64_t gen0)
 		p[1] = (struct pollfd){ .fd = rvq(d)->err, .events = POLLIN };
 		p[2] = (struct pollfd){ .fd = d->disrupt, .events = POLLIN };
 		pthread_mutex_unlock(&d->lock);
-		if (poll(p, 3, 50) > 0 && (p[0].revents & POLLIN))
-			drain(p[0].fd);
+		/* the fds may be replaced meanwhile: only wait on them */
+		poll(p, 3, 50);
 	}
 }
 
@@ -2287,7 +2306,8 @@ static void req_batch(struct thr *t, struct dev *d, struct reqst *s)
 	}
 	n = 1 + below(r, s->storm_left ? BATCH : pct(r, 50) ? 4 : BATCH);
 	ringerr = !s->storm_left && pct(r, 6);
-	for (i = 0; i < n && d->nrq < BATCH; i++)
+	/* No more chains in flight than the ring has entries */
+	for (i = 0; i < n && d->nrq < umin(BATCH, rvq(d)->num); i++)
 		if (!gen_chain(t, d, s, i + 1 == n, ringerr))
 			break;
 	if (s->jump) {
@@ -2675,14 +2695,15 @@ static void ringerr_q1(struct dev *d)
 		     base);
 	if (used == (uint16_t)(base - 1))
 		base--;
-	if (!d->ev_count || ev_pos[d->ev_first].aidx != (uint16_t)base)
+	if (!d->ev_count || ev_pos[d->ev_first].aidx != (uint16_t)base) {
 		fail(C_EVENT, "ring error at avail %u: no buffer there", base);
-	else if (d->ev[d->ev_first].kind != EV_RINGERR &&
+	} else if (d->ev[d->ev_first].kind != EV_RINGERR &&
 		 d->ev[d->ev_first].kind != EV_ANY) {
 		struct evr *e = &d->ev[d->ev_first];
 		struct vring_desc *x = &vq->desc[e->head % vq->num];
 
-		fail(C_EVENT, "ring error at a %s buffer (avail %u, head %u, ring entry %u, desc %#llx+%#x flags %#x next %u, num %u, %u outstanding)",
+		fail(C_EVENT,
+		     "ring error at a %s buffer (avail %u, head %u, ring entry %u, desc %#llx+%#x flags %#x next %u, num %u, %u outstanding)",
 		     e->what, base, e->head,
 		     le16toh(vq->avail->ring[base % vq->num]),
 		     (unsigned long long)le64toh(x->addr), le32toh(x->len),
@@ -2717,6 +2738,7 @@ static void *event_main(void *arg)
 			gen = d->gen;
 			ev_reset(d);
 		}
+		drain(evq(d)->call);
 		ev_consume(d);
 		if (read(evq(d)->err, &c, sizeof(c)) == sizeof(c)) {
 			ringerr_q1(d);
@@ -2746,8 +2768,7 @@ static void *event_main(void *arg)
 		p[1] = (struct pollfd){ .fd = evq(d)->err, .events = POLLIN };
 		p[2] = (struct pollfd){ .fd = d->disrupt, .events = POLLIN };
 		pthread_mutex_unlock(&d->lock);
-		if (poll(p, 3, flood ? 1 : 20) > 0 && (p[0].revents & POLLIN))
-			drain(p[0].fd);
+		poll(p, 3, flood ? 1 : 20);
 	}
 	return NULL;
 }
@@ -2757,9 +2778,19 @@ static void *event_main(void *arg)
  * against the errors the uapi header documents for each.
  */
 
-/* A set of errno values, all below 128 */
-typedef unsigned __int128 eset;
-#define E(x)	((eset)1 << (x))
+/* A bit for each errno a device ioctl may return */
+static uint64_t E(int e)
+{
+	switch (e) {
+	case EOVERFLOW:
+		return 1ULL << 60;
+	case EOPNOTSUPP:
+		return 1ULL << 61;
+	case ENOBUFS:
+		return 1ULL << 62;
+	}
+	return e > 0 && e < 60 ? 1ULL << e : 1ULL << 63;
+}
 
 /* Errors every size-first device ioctl may return */
 #define E_COMMON	(E(EFAULT) | E(EINVAL) | E(E2BIG))
@@ -2833,7 +2864,7 @@ static void *sized(struct ioc *c, void *arg, uint32_t ksize, uint32_t minsz,
 		cross = k;
 	}
 	*(uint32_t *)arg = usize;
-	memcpy(p, arg, MIN(ksize, (uint32_t)(c->guard - p)));
+	memcpy(p, arg, umin(ksize, (uint32_t)(c->guard - p)));
 	if (tail && !cross)
 		p[ksize + below(r, usize - ksize)] = 1 + below(r, 255);
 	if (usize < minsz)
@@ -2854,7 +2885,7 @@ static void *sized(struct ioc *c, void *arg, uint32_t ksize, uint32_t minsz,
  * @allowed. EPERM is allowed only while the owner is reset.
  */
 static bool check_errno(struct ioc *c, const char *what, int ret, int exp,
-			eset allowed, uint64_t seq0)
+			uint64_t allowed, uint64_t seq0)
 {
 	int e = ret < 0 ? -ret : 0;
 
@@ -2884,7 +2915,7 @@ static void ioc_config(struct ioc *c, bool set)
 	struct rng *r = &c->t->r;
 	struct vhost_iommu_config cf, old, *u;
 	uint64_t seq = LOAD(&A.owner_seq);
-	eset allowed = E_COMMON;
+	uint64_t allowed = E_COMMON;
 	bool change = false;
 	int exp, ret;
 
@@ -2961,7 +2992,7 @@ static void ioc_endpoint(struct ioc *c, bool add)
 		e.endpoint = 1 + below(r, NEP);		/* EEXIST */
 	n = pct(r, 90) ? below(r, 4) : pct(r, 50) ? VHOST_IOMMU_MAX_RESV + 1 :
 	    below(r, VHOST_IOMMU_MAX_RESV);
-	for (i = 0; i < MIN(n, 64); i++) {
+	for (i = 0; i < umin(n, 64); i++) {
 		memset(&rv[i], 0, sizeof(rv[i]));
 		rv[i].start = at;
 		rv[i].end = at + A.granule * (1 + below(r, 4)) - 1;
@@ -3021,8 +3052,9 @@ static void ioc_stats(struct ioc *c)
 	memset(&s, 0, sizeof(s));
 	if (pct(r, 5))
 		s.__reserved = 1 + below(r, 1000);
-	u = sized(c, &s, sizeof(s), offsetofend(struct vhost_iommu_stats,
-						endpoints), &exp);
+	/* The first version ended at @endpoints */
+	u = sized(c, &s, sizeof(s), offsetof(struct vhost_iommu_stats,
+					     iotlb_misses), &exp);
 	if (!exp && s.__reserved)
 		exp = EINVAL;
 	ret = xioctl(A.v.fd, VHOST_IOMMU_GET_STATS, u);
@@ -3032,7 +3064,8 @@ static void ioc_stats(struct ioc *c)
 	memcpy(&s, u, sizeof(s));
 	if (s.status[VIRTIO_IOMMU_S_IOERR] || s.status[VIRTIO_IOMMU_S_DEVERR] ||
 	    s.status[VIRTIO_IOMMU_S_FAULT])
-		fail(C_IOCTL, "GET_STATS: statuses the device never writes: IOERR %llu DEVERR %llu FAULT %llu (F1)",
+		fail(C_IOCTL,
+		     "GET_STATS: statuses the device never writes: IOERR %llu DEVERR %llu FAULT %llu (F1)",
 		     (unsigned long long)s.status[VIRTIO_IOMMU_S_IOERR],
 		     (unsigned long long)s.status[VIRTIO_IOMMU_S_DEVERR],
 		     (unsigned long long)s.status[VIRTIO_IOMMU_S_FAULT]);
@@ -3157,7 +3190,7 @@ static void ioc_iotlb_batch(struct ioc *c, bool update)
 	b.nr = pct(r, 90) ? 1 + below(r, 8) : pct(r, 50) ? 0 :
 	       VHOST_IOMMU_IOTLB_MAX_BATCH + 1;
 	b.entries = (uintptr_t)en;
-	for (i = 0; i < MIN(b.nr, max); i++) {
+	for (i = 0; i < umin(b.nr, max); i++) {
 		memset(&en[i], 0, sizeof(en[i]));
 		en[i].iova = pick_iova(r, &A);
 		en[i].size = g * (1 + below(r, 8));
@@ -3497,6 +3530,7 @@ static void chaos_reset(struct thr *t, struct dev *d)
 {
 	int ret;
 
+	d->last_chaos = "reset";
 	beat(t, "VHOST_RESET_OWNER");
 	ADD(&d->owner_seq, 1);
 	ret = vmm_ioctl(d->v.fd, VHOST_RESET_OWNER, NULL);
@@ -3516,6 +3550,7 @@ static void chaos_reopen(struct thr *t, struct dev *d)
 {
 	int ret;
 
+	d->last_chaos = "reopen";
 	beat(t, "close");
 	ADD(&d->owner_seq, 1);
 	close(d->v.fd);
@@ -3593,11 +3628,14 @@ static void chaos_stop_start(struct thr *t, struct dev *d)
 {
 	unsigned int q = below(&t->r, 2), base;
 	struct vmm_vq *vq = &d->v.vq[q];
+	struct pollfd perr;
 	uint16_t used;
 	int ret;
 
 	if (!vq->ready)
 		return;
+	d->last_chaos = q ? "stop and restart of queue 1" :
+			"stop and restart of queue 0";
 	beat(t, "VHOST_GET_VRING_BASE");
 	ret = vmm_vq_stop(&d->v, q, &base);
 	if (ret) {
@@ -3605,9 +3643,10 @@ static void chaos_stop_start(struct thr *t, struct dev *d)
 		return;
 	}
 	used = le16toh(LOAD(&vq->used->idx));
+	perr.fd = vq->err;
+	perr.events = POLLIN;
 	if (used != (uint16_t)base &&
-	    !((uint16_t)(base - used) <= EVMAX &&
-	      poll(&(struct pollfd){ .fd = vq->err, .events = POLLIN }, 1, 0) == 1))
+	    !((uint16_t)(base - used) <= EVMAX && poll(&perr, 1, 0) == 1))
 		fail(C_CHAOS, "queue %u stopped at avail %u with used index %u",
 		     q, base, used);
 	if (pct(&t->r, 50))
@@ -3630,7 +3669,8 @@ static void decoy_check(struct dev *d)
 		return;
 	for (i = 0; i < VMM_REGION_SIZE / 8; i++)
 		if (p[i]) {
-			fail(C_CHAOS, "the device wrote at %#zx of region 1 through a memory table it had replaced (F6)",
+			fail(C_CHAOS,
+			     "the device wrote at %#zx of region 1 through a memory table it had replaced (F6)",
 			     i * 8);
 			break;
 		}
@@ -3655,6 +3695,9 @@ static void chaos_mem_table(struct thr *t, struct dev *d)
 	void *p;
 
 	beat(t, "VHOST_SET_MEM_TABLE");
+	d->last_chaos = k < 4 ? "same memory table" : k < 7 ?
+			"memory table with region 1 elsewhere" : k < 9 ?
+			"memory table without region 1" : "invalid memory table";
 	decoy_check(d);
 	if (k < 4) {
 		ret = set_table(d, MT_NORMAL);
@@ -3737,7 +3780,8 @@ static void chaos_mem_table(struct thr *t, struct dev *d)
 		ret = vmm_ioctl(d->v.fd, VHOST_SET_MEM_TABLE, &mt);
 		ADD(&cnt.ioctls, 1);
 		if (ret != -EINVAL) {
-			fail(C_CHAOS, "VHOST_SET_MEM_TABLE with overlapping regions ending at 2^64-1: %s, expected EINVAL (F11)",
+			fail(C_CHAOS,
+			     "VHOST_SET_MEM_TABLE with overlapping regions ending at 2^64-1: %s, expected EINVAL (F11)",
 			     errname(-ret));
 			if (!ret)
 				set_table(d, d->degraded ? MT_DEGRADED : MT_NORMAL);
@@ -3763,6 +3807,8 @@ static void chaos_eventfd(struct thr *t, struct dev *d)
 
 	if (!vq->ready)
 		return;
+	d->last_chaos = w == 0 ? "new call eventfd" : w == 1 ?
+			"new err eventfd" : "new kick eventfd";
 	beat(t, "a new eventfd");
 	if (w == 0 && pct(&t->r, 30)) {
 		f.fd = VHOST_FILE_UNBIND;
@@ -3800,6 +3846,7 @@ static void chaos_features(struct thr *t, struct dev *d)
 	int ret;
 
 	beat(t, "VHOST_SET_FEATURES");
+	d->last_chaos = "SET_FEATURES";
 	ret = vmm_ioctl(d->v.fd, VHOST_SET_FEATURES, &f);
 	if (ret)
 		fail(C_CHAOS, "VHOST_SET_FEATURES %#llx: %s",
@@ -3994,8 +4041,10 @@ static const char * const d_name[D_MAX] = {
 	"VHOST_RESET_OWNER",
 };
 
-/* Takes the translations away, or the binding; returns whether a frame
- * posted now must stay in vhost-net until they are back. */
+/*
+ * Takes the translations away, or the binding; returns whether a frame
+ * posted now must stay in vhost-net until they are back.
+ */
 static bool net_disrupt(struct thr *t, struct vguest *g, struct netst *ns,
 			int d, bool *ok)
 {
@@ -4181,7 +4230,8 @@ static bool net_plant_check(struct thr *t, struct vguest *g, struct netst *ns)
 			return false;
 		ret = vguest_tx_complete(g, i, PLANT_ID, seq, NET_ABSENT_MS);
 		if (ret != -ETIMEDOUT) {
-			fail(C_NET, "a frame went out through a translation written into vhost-net before VHOST_IOMMU_BIND_NET (F9): %s",
+			fail(C_NET,
+			     "a frame went out through a translation written into vhost-net before VHOST_IOMMU_BIND_NET (F9): %s",
 			     ret ? vguest_errmsg : "sent");
 			return false;
 		}
@@ -4325,15 +4375,17 @@ static void summary(void)
 {
 	double s = elapsed();
 
-	msg("%llu requests in %.1f s (%.0f/s), %llu ring errors, %llu ioctls, %llu event buffers (%llu reports), %llu rewrites, %llu chaos, %llu frames in %llu net set-ups",
+	msg("%llu requests in %.1f s (%.0f/s), %llu ring errors, %llu ioctls,",
 	    (unsigned long long)LOAD(&cnt.requests), s,
 	    LOAD(&cnt.requests) / (s > 0 ? s : 1),
 	    (unsigned long long)LOAD(&cnt.ringerrs),
-	    (unsigned long long)LOAD(&cnt.ioctls),
+	    (unsigned long long)LOAD(&cnt.ioctls));
+	msg("  %llu event buffers (%llu reports), %llu rewrites, %llu chaos,",
 	    (unsigned long long)LOAD(&cnt.events),
 	    (unsigned long long)LOAD(&cnt.reports),
 	    (unsigned long long)LOAD(&cnt.flips),
-	    (unsigned long long)LOAD(&cnt.chaos),
+	    (unsigned long long)LOAD(&cnt.chaos));
+	msg("  %llu frames, %llu net set-ups",
 	    (unsigned long long)LOAD(&cnt.frames),
 	    (unsigned long long)LOAD(&cnt.episodes));
 }
@@ -4389,7 +4441,7 @@ static unsigned int parse_comps(const char *s)
 	return m;
 }
 
-static void usage(const char *prog)
+static void print_usage(const char *prog)
 {
 	fprintf(stderr,
 		"usage: %s [-s SEED] [-t SECONDS] [-n REQUESTS] [-c COMPONENTS] [-j N] [-v]\n"
@@ -4412,8 +4464,8 @@ static void on_crash(int sig)
 	int n, len;
 
 	len = snprintf(buf, sizeof(buf),
-		       "# fuzz: the fuzzer got signal %d (seed 0x%016" PRIx64 "); backtrace:\n",
-		       sig, opt.seed);
+		       "# fuzz: the fuzzer got signal %d (seed 0x%016llx); backtrace:\n",
+		       sig, (unsigned long long)opt.seed);
 	if (write(1, buf, len) < 0)
 		_exit(3);
 	n = backtrace(bt, 32);
@@ -4449,13 +4501,13 @@ int main(int argc, char **argv)
 			opt.comps = parse_comps(optarg);
 			break;
 		case 'j':
-			opt.nioctl = MIN(strtoul(optarg, NULL, 0), 8);
+			opt.nioctl = umin(strtoul(optarg, NULL, 0), 8);
 			break;
 		case 'v':
 			opt.verbose++;
 			break;
 		default:
-			usage(argv[0]);
+			print_usage(argv[0]);
 			return 2;
 		}
 	}
@@ -4475,10 +4527,10 @@ int main(int argc, char **argv)
 
 	ksft_print_header();
 	ksft_set_plan(C_MAX);
-	msg("seed 0x%016" PRIx64, opt.seed);
-	msg("%s kernel, budget %llu requests, %u s, components %#x (replay: -s 0x%016" PRIx64 ")",
+	msg("seed 0x%016llx", (unsigned long long)opt.seed);
+	msg("%s kernel, budget %llu requests, %u s, components %#x",
 	    opt.debug_kernel ? "debug" : "stock",
-	    (unsigned long long)opt.budget, opt.seconds, opt.comps, opt.seed);
+	    (unsigned long long)opt.budget, opt.seconds, opt.comps);
 	if (access(VMM_DEV_PATH, R_OK | W_OK))
 		ksft_exit_skip("no %s\n", VMM_DEV_PATH);
 
