@@ -319,6 +319,9 @@ struct vhost_iommu_stats_k {
 	atomic64_t iotlb_queue_full;
 };
 
+/* struct vhost_iommu_bridge.flags: the file was woken since the last check */
+#define VHOST_IOMMU_BRIDGE_VERIFY	0
+
 /**
  * struct vhost_iommu_bridge - a vhost-net device bound to an endpoint
  * @vi: the device
@@ -328,6 +331,8 @@ struct vhost_iommu_stats_k {
  * @ep_node: in vhost_iommu_ep.bridges; protected by vhost_iommu.domain_lock
  * @dev_node: in vhost_iommu.bridges; protected by vhost_iommu.mutex
  * @all_node: in the module's list of bound files; protected by its mutex
+ * @flags: VHOST_IOMMU_BRIDGE_VERIFY: ask vhost-net who owns it before
+ *	handing anything out (atomic bit operations)
  * @dead: unbinding: hand nothing out, do not requeue; protected by
  *	vhost_iommu.domain_lock
  * @stalled: waits for room in the miss queue; protected by
@@ -356,6 +361,7 @@ struct vhost_iommu_bridge {
 	struct list_head ep_node;
 	struct list_head dev_node;
 	struct list_head all_node;
+	unsigned long flags;
 	bool dead;
 	bool stalled;
 	struct vhost_msg_v2 held;

@@ -454,6 +454,28 @@ static bool vhost_iommu_bridge_serve_held(struct vhost_iommu_bridge *b)
 }
 
 /*
+ * Whether the vhost-net device still belongs to the owner of this device.
+ * The VMM may reset it after the bind and let another process own it: our
+ * translations hold the owner's addresses, and must not reach it. Asked
+ * again (one round trip through vhost-net's device mutex) only after a
+ * wake-up of its file, since its reset wakes it.
+ * Context: the owner's mm (the worker, or an ioctl of the owner);
+ * domain_lock may be held.
+ */
+static bool vhost_iommu_bridge_owned(struct vhost_iommu_bridge *b)
+{
+	if (!test_bit(VHOST_IOMMU_BRIDGE_VERIFY, &b->flags))
+		return true;
+	clear_bit(VHOST_IOMMU_BRIDGE_VERIFY, &b->flags);
+	/* vhost-net's mutex orders the clear before the question */
+	if (!vhost_iommu_check_net_owner(b->file))
+		return true;
+	set_bit(VHOST_IOMMU_BRIDGE_VERIFY, &b->flags);
+	atomic64_inc(&b->vi->stats.iotlb_errors);
+	return false;
+}
+
+/*
  * Runs the work again later, unless the bridge is being released: its
  * release sets @dead under domain_lock before it flushes the worker, so a
  * work queued here runs before that flush returns.
@@ -487,17 +509,9 @@ static void vhost_iommu_bridge_work(struct vhost_iommu_work *work)
 			return;
 		if (rd == VHOST_IOMMU_RD_AGAIN)
 			break;
-		/*
-		 * The VMM may reset the vhost-net device and let another
-		 * process own it: our answers hold the owner's addresses.
-		 * Checked once per run (one vhost-net mutex round trip),
-		 * before anything is handed out; a foreign owner's misses
-		 * are left unanswered.
-		 */
-		if (!n && vhost_iommu_check_net_owner(b->file)) {
-			atomic64_inc(&b->vi->stats.iotlb_errors);
+		/* A foreign owner's misses are left unanswered. */
+		if (!vhost_iommu_bridge_owned(b))
 			return;
-		}
 		if (!vhost_iommu_bridge_serve(b, &msg))
 			return;
 	}
@@ -528,15 +542,22 @@ void vhost_iommu_bridge_resume(struct vhost_iommu *vi)
 	}
 }
 
-/* Wake-up of the vhost-net file: IRQs off, its wait-queue lock held. */
+/*
+ * Wake-up of the vhost-net file: IRQs off, its wait-queue lock held. A
+ * reset of the vhost-net device wakes it too (vhost_dev_cleanup()), and a
+ * reset is the only way to another owner: the owner is asked again before
+ * the next answer or push (vhost_iommu_bridge_owned()).
+ */
 static int vhost_iommu_bridge_wake(wait_queue_entry_t *wait,
 				   unsigned int mode, int sync, void *key)
 {
 	struct vhost_iommu_bridge *b;
 
 	b = container_of(wait, struct vhost_iommu_bridge, wait);
-	if (!key || (key_to_poll(key) & EPOLLIN))
+	if (!key || (key_to_poll(key) & EPOLLIN)) {
+		set_bit(VHOST_IOMMU_BRIDGE_VERIFY, &b->flags);
 		vhost_iommu_work_queue(b->vi, &b->work);
+	}
 	return 0;
 }
 
@@ -919,6 +940,8 @@ void vhost_iommu_bridge_mapped(struct vhost_iommu *vi,
 	xa_for_each(&dom->endpoints, index, ep)
 		list_for_each_entry(b, &ep->bridges, ep_node) {
 			if (!vhost_iommu_bridge_unblocks(b, map) && !push)
+				continue;
+			if (!vhost_iommu_bridge_owned(b))
 				continue;
 			/* A denial (vhost_iommu_bridge_deny()) would win. */
 			vhost_iommu_bridge_drop(b, map->iova, map->last);
