@@ -9,6 +9,7 @@
 #   make vm-run SCRIPT=path/to/script.sh
 #   make bench      the benchmarks in the VM: table, build/bench/bench.{csv,json}
 #   make replay TRACE=file   replay a QEMU virtio-iommu trace in the VM
+#   make fuzz SECONDS=N   the fuzzer in the VM for N seconds (SEED=0x... replays)
 #   make install    modules_install + depmod on this host
 #
 # KVER/KDIR default to the installed linux-image-amd64/linux-headers-amd64
@@ -175,6 +176,22 @@ replay: deps
 	@$(RUNVM) --module $(KO) --payload $(BUILD)/replay/payload \
 		--out $(BUILD)/replay/vm ./replay $(REPLAY_ARGS) ./trace
 
+# The structure-aware fuzzer (tools/testing/selftests/vhost_iommu/fuzz.c)
+# in the VM for SECONDS seconds; SEED replays a printed seed, FUZZ_ARGS adds
+# options (-c components, -j threads, -v). The VM runner fails the run on a
+# kernel report or a module that does not unload.
+SECONDS ?= 60
+SEED ?=
+FUZZ_ARGS ?=
+fuzz: deps
+	@$(MAKE) --no-print-directory modules selftests
+	@rm -rf $(BUILD)/fuzz && mkdir -p $(BUILD)/fuzz/payload && \
+		cp $(BUILD)/selftests/fuzz $(BUILD)/fuzz/payload/
+	@echo "  FUZZ $(SECONDS) s $(if $(SEED),seed $(SEED))"
+	@$(RUNVM) --timeout $$(( $(SECONDS) * 2 + 600 )) --module $(KO) \
+		--payload $(BUILD)/fuzz/payload --out $(BUILD)/fuzz/vm \
+		./fuzz -t $(SECONDS) -n 0 $(if $(SEED),-s $(SEED)) $(FUZZ_ARGS)
+
 install: modules
 	$(MAKE) $(KBUILD_ARGS) modules_install
 	depmod -a $(KVER)
@@ -188,3 +205,4 @@ clean:
 	vm-run-nodeps install clean
 .PHONY: replay
 .PHONY: bench
+.PHONY: fuzz
