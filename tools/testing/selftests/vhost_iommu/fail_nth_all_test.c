@@ -61,24 +61,6 @@ static const struct vhost_iommu_resv_region resv[2] = {
 	  .subtype = VHOST_IOMMU_RESV_RESERVED },
 };
 
-static int translate(int fd, uint32_t ep, uint64_t iova, uint64_t *phys)
-{
-	struct vhost_iommu_translate t;
-	int ret;
-
-	ret = vmm_translate(fd, ep, iova, A_R, 0, &t);
-	if (!ret && phys)
-		*phys = t.phys + (iova - t.start);
-	return ret;
-}
-
-static uint64_t stat_mappings(int fd)
-{
-	struct vhost_iommu_stats s;
-
-	return vmm_get_stats(fd, &s) ? ~0ULL : s.mappings;
-}
-
 static uint64_t stat_domains(int fd)
 {
 	struct vhost_iommu_stats s;
@@ -102,7 +84,7 @@ static int neighbours_ok(int fd, uint32_t ep, unsigned int skip)
 	for (i = 0; i < NB; i++) {
 		if (2 * i == skip)
 			continue;
-		if (translate(fd, ep, 2 * i * PG, &phys) || phys != PHYS(2 * i))
+		if (vmm_translate_phys(fd, ep, 2 * i * PG, &phys) || phys != PHYS(2 * i))
 			return -1;
 	}
 	return 0;
@@ -226,11 +208,11 @@ TEST_F_TIMEOUT(fn, req_attach, 600)
 		if (st == S_NOMEM) {
 			/* Not attached, no domain */
 			EXPECT_EQ(0, stat_domains(self->v.fd));
-			EXPECT_EQ(-ENXIO, translate(self->v.fd, EP1, 0, NULL));
+			EXPECT_EQ(-ENXIO, vmm_translate_phys(self->v.fd, EP1, 0, NULL));
 			REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
 		}
 		EXPECT_EQ(1, stat_domains(self->v.fd));
-		EXPECT_EQ(-ENOENT, translate(self->v.fd, EP1, 0, NULL));
+		EXPECT_EQ(-ENOENT, vmm_translate_phys(self->v.fd, EP1, 0, NULL));
 		REQ_OK(vmm_detach(&self->v, D1, EP1));
 	}
 	sweep_end(_metadata, &self->wk, "ATTACH", 2);
@@ -257,13 +239,13 @@ TEST_F_TIMEOUT(fn, req_reattach, 600)
 		ASSERT_EQ(4, r.used_len);
 		if (st == S_NOMEM) {
 			/* Still in D1 */
-			EXPECT_EQ(0, translate(self->v.fd, EP1, 0, &phys));
+			EXPECT_EQ(0, vmm_translate_phys(self->v.fd, EP1, 0, &phys));
 			EXPECT_EQ(PHYS(0), phys);
 			EXPECT_EQ(1, stat_domains(self->v.fd));
 			REQ_OK(vmm_attach(&self->v, D2, EP1, 0));
 		}
-		EXPECT_EQ(-ENOENT, translate(self->v.fd, EP1, 0, NULL));
-		EXPECT_EQ(0, translate(self->v.fd, EP2, 0, NULL));
+		EXPECT_EQ(-ENOENT, vmm_translate_phys(self->v.fd, EP1, 0, NULL));
+		EXPECT_EQ(0, vmm_translate_phys(self->v.fd, EP2, 0, NULL));
 		EXPECT_EQ(2, stat_domains(self->v.fd));
 		REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
 		EXPECT_EQ(1, stat_domains(self->v.fd));
@@ -287,13 +269,13 @@ TEST_F_TIMEOUT(fn, req_detach, 600)
 		check_status(_metadata, st, &self->wk);
 		ASSERT_EQ(4, r.used_len);
 		if (st == S_NOMEM) {
-			EXPECT_EQ(0, translate(self->v.fd, EP1, 0, NULL));
-			EXPECT_EQ(1, stat_mappings(self->v.fd));
+			EXPECT_EQ(0, vmm_translate_phys(self->v.fd, EP1, 0, NULL));
+			EXPECT_EQ(1, vmm_stat_mappings(self->v.fd));
 			REQ_OK(vmm_detach(&self->v, D1, EP1));
 		}
-		EXPECT_EQ(-ENXIO, translate(self->v.fd, EP1, 0, NULL));
+		EXPECT_EQ(-ENXIO, vmm_translate_phys(self->v.fd, EP1, 0, NULL));
 		EXPECT_EQ(0, stat_domains(self->v.fd));
-		EXPECT_EQ(0, stat_mappings(self->v.fd));
+		EXPECT_EQ(0, vmm_stat_mappings(self->v.fd));
 		REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
 		REQ_OK(vmm_map(&self->v, D1, 0, PG - 1, PHYS(0), RW));
 	}
@@ -329,15 +311,16 @@ TEST_F_TIMEOUT(fn, req_map, 600)
 		check_status(_metadata, st, &self->wk);
 		ASSERT_EQ(4, r.used_len);
 		if (st == S_NOMEM) {
-			EXPECT_EQ(-ENOENT, translate(self->v.fd, EP1, pg * PG,
+			EXPECT_EQ(-ENOENT,
+				  vmm_translate_phys(self->v.fd, EP1, pg * PG,
 						     NULL));
-			EXPECT_EQ(NB, stat_mappings(self->v.fd));
+			EXPECT_EQ(NB, vmm_stat_mappings(self->v.fd));
 			REQ_OK(vmm_map(&self->v, D1, pg * PG,
 				       (pg + 1) * PG - 1, PHYS(pg), RW));
 		}
-		EXPECT_EQ(0, translate(self->v.fd, EP1, pg * PG, &phys));
+		EXPECT_EQ(0, vmm_translate_phys(self->v.fd, EP1, pg * PG, &phys));
 		EXPECT_EQ(PHYS(pg), phys);
-		EXPECT_EQ(NB + 1, stat_mappings(self->v.fd));
+		EXPECT_EQ(NB + 1, vmm_stat_mappings(self->v.fd));
 		EXPECT_EQ(0, neighbours_ok(self->v.fd, EP1, -1));
 		REQ_OK(vmm_unmap(&self->v, D1, pg * PG, (pg + 1) * PG - 1));
 	}
@@ -366,15 +349,15 @@ TEST_F_TIMEOUT(fn, req_unmap, 600)
 		check_status(_metadata, st, &self->wk);
 		ASSERT_EQ(4, r.used_len);
 		if (st == S_NOMEM) {
-			EXPECT_EQ(0, translate(self->v.fd, EP1, pg * PG,
-					       &phys));
+			EXPECT_EQ(0, vmm_translate_phys(self->v.fd, EP1,
+							pg * PG, &phys));
 			EXPECT_EQ(PHYS(pg), phys);
-			EXPECT_EQ(NB, stat_mappings(self->v.fd));
+			EXPECT_EQ(NB, vmm_stat_mappings(self->v.fd));
 			REQ_OK(vmm_unmap(&self->v, D1, pg * PG,
 					 (pg + 1) * PG - 1));
 		}
-		EXPECT_EQ(-ENOENT, translate(self->v.fd, EP1, pg * PG, NULL));
-		EXPECT_EQ(NB - 1, stat_mappings(self->v.fd));
+		EXPECT_EQ(-ENOENT, vmm_translate_phys(self->v.fd, EP1, pg * PG, NULL));
+		EXPECT_EQ(NB - 1, vmm_stat_mappings(self->v.fd));
 		EXPECT_EQ(0, neighbours_ok(self->v.fd, EP1, pg));
 		REQ_OK(vmm_map(&self->v, D1, pg * PG, (pg + 1) * PG - 1,
 			       PHYS(pg), RW));
@@ -523,7 +506,7 @@ TEST_F_TIMEOUT(fn, set_mem_table, 600)
 		check_failed(_metadata, ret, err, &self->me, "VHOST_SET_MEM_TABLE");
 		/* The old table, or the new one: requests go on */
 		REQ_OK(vmm_map(&self->v, D1, 0, PG - 1, PHYS(0), RW));
-		EXPECT_EQ(0, translate(self->v.fd, EP1, 0, &phys));
+		EXPECT_EQ(0, vmm_translate_phys(self->v.fd, EP1, 0, &phys));
 		EXPECT_EQ(PHYS(0), phys);
 		REQ_OK(vmm_unmap(&self->v, D1, 0, PG - 1));
 		if (ret)
@@ -705,7 +688,7 @@ TEST_F_TIMEOUT(fn, features_config_stats, 600)
 		ret = armed_ioctl(self, VHOST_IOMMU_SET_CONFIG, &c2, &err);
 		check_failed(_metadata, ret, err, &self->me, "VHOST_IOMMU_SET_CONFIG");
 		EXPECT_EQ(ret ? -ENXIO : 0,
-			  translate(self->v.fd, EP1, 0, NULL));
+			  vmm_translate_phys(self->v.fd, EP1, 0, NULL));
 		ASSERT_EQ(0, vmm_set_bypass(self->v.fd, 0));
 	}
 	sweep_end(_metadata, &self->me, "VHOST_IOMMU_SET_CONFIG (bypass)", 0);
@@ -751,12 +734,12 @@ TEST_F_TIMEOUT(fn, endpoints, 600)
 		check_failed(_metadata, ret, err, &self->me, "VHOST_IOMMU_ADD_ENDPOINT");
 		if (ret) {
 			EXPECT_EQ(1, stat_endpoints(self->v.fd));
-			EXPECT_EQ(-ENODEV, translate(self->v.fd, EP2, 0, NULL));
+			EXPECT_EQ(-ENODEV, vmm_translate_phys(self->v.fd, EP2, 0, NULL));
 			ASSERT_EQ(0, vmm_add_endpoint(self->v.fd, EP2, resv,
 						      2));
 		}
 		EXPECT_EQ(2, stat_endpoints(self->v.fd));
-		EXPECT_EQ(-ENXIO, translate(self->v.fd, EP2, 0, NULL));
+		EXPECT_EQ(-ENXIO, vmm_translate_phys(self->v.fd, EP2, 0, NULL));
 		ASSERT_EQ(0, vmm_del_endpoint(self->v.fd, EP2));
 	}
 	sweep_end(_metadata, &self->me, "VHOST_IOMMU_ADD_ENDPOINT", 3);
@@ -769,13 +752,13 @@ TEST_F_TIMEOUT(fn, endpoints, 600)
 		ret = armed_ioctl(self, VHOST_IOMMU_DEL_ENDPOINT, &d, &err);
 		check_failed(_metadata, ret, err, &self->me, "VHOST_IOMMU_DEL_ENDPOINT");
 		if (ret) {
-			EXPECT_EQ(0, translate(self->v.fd, EP2, 0, NULL));
+			EXPECT_EQ(0, vmm_translate_phys(self->v.fd, EP2, 0, NULL));
 			ASSERT_EQ(0, vmm_del_endpoint(self->v.fd, EP2));
 		}
-		EXPECT_EQ(-ENODEV, translate(self->v.fd, EP2, 0, NULL));
+		EXPECT_EQ(-ENODEV, vmm_translate_phys(self->v.fd, EP2, 0, NULL));
 		EXPECT_EQ(1, stat_endpoints(self->v.fd));
 		EXPECT_EQ(0, stat_domains(self->v.fd));
-		EXPECT_EQ(0, stat_mappings(self->v.fd));
+		EXPECT_EQ(0, vmm_stat_mappings(self->v.fd));
 	}
 	sweep_end(_metadata, &self->me, "VHOST_IOMMU_DEL_ENDPOINT", 0);
 }
@@ -844,9 +827,9 @@ TEST_F_TIMEOUT(fn, reset_owner, 600)
 					 strerror(err));
 		VMM_OK(vmm_setup(&self->v));
 		EXPECT_EQ(0, stat_domains(self->v.fd));
-		EXPECT_EQ(0, stat_mappings(self->v.fd));
+		EXPECT_EQ(0, vmm_stat_mappings(self->v.fd));
 		EXPECT_EQ(1, stat_endpoints(self->v.fd));
-		EXPECT_EQ(-ENXIO, translate(self->v.fd, EP1, 0, NULL));
+		EXPECT_EQ(-ENXIO, vmm_translate_phys(self->v.fd, EP1, 0, NULL));
 	}
 	sweep_end(_metadata, &self->me, "VHOST_RESET_OWNER", 0);
 }
@@ -889,7 +872,7 @@ static unsigned int iotlb_present(int fd, unsigned int n)
 	uint64_t phys;
 
 	for (i = 0; i < n; i++)
-		if (!translate(fd, EP1, (2 * i + 1) * PG, &phys) &&
+		if (!vmm_translate_phys(fd, EP1, (2 * i + 1) * PG, &phys) &&
 		    phys == PHYS(2 * i + 1))
 			got++;
 	return got;
@@ -917,12 +900,12 @@ TEST_F_TIMEOUT(fn, iotlb, 600)
 		check_failed(_metadata, ret, err, &self->me, "VHOST_IOMMU_IOTLB_ATTACH");
 		if (ret) {
 			EXPECT_EQ(0, stat_domains(self->v.fd));
-			EXPECT_EQ(-ENXIO, translate(self->v.fd, EP1, 0, NULL));
+			EXPECT_EQ(-ENXIO, vmm_translate_phys(self->v.fd, EP1, 0, NULL));
 			ASSERT_EQ(0, vmm_ioctl(self->v.fd,
 					       VHOST_IOMMU_IOTLB_ATTACH, &at));
 		}
 		EXPECT_EQ(1, stat_domains(self->v.fd));
-		EXPECT_EQ(-ENOENT, translate(self->v.fd, EP1, 0, NULL));
+		EXPECT_EQ(-ENOENT, vmm_translate_phys(self->v.fd, EP1, 0, NULL));
 		at.flags = VHOST_IOMMU_IOTLB_ATTACH_F_DETACH;
 		ASSERT_EQ(0, vmm_ioctl(self->v.fd, VHOST_IOMMU_IOTLB_ATTACH,
 				       &at));
@@ -939,14 +922,14 @@ TEST_F_TIMEOUT(fn, iotlb, 600)
 		check_failed(_metadata, ret, err, &self->me, "VHOST_IOMMU_IOTLB_UPDATE");
 		if (ret) {
 			EXPECT_EQ(0, iotlb_present(self->v.fd, NE));
-			EXPECT_EQ(0, stat_mappings(self->v.fd));
+			EXPECT_EQ(0, vmm_stat_mappings(self->v.fd));
 			iotlb_entries(up, NE, true);
 			ASSERT_EQ(0, iotlb_batch(self->v.fd,
 						 VHOST_IOMMU_IOTLB_UPDATE, &b,
 						 up, NE));
 		}
 		EXPECT_EQ(NE, iotlb_present(self->v.fd, NE));
-		EXPECT_EQ(NE, stat_mappings(self->v.fd));
+		EXPECT_EQ(NE, vmm_stat_mappings(self->v.fd));
 		iotlb_entries(inv, NE, false);
 		ASSERT_EQ(0, iotlb_batch(self->v.fd,
 					 VHOST_IOMMU_IOTLB_INVALIDATE, &b, inv,
@@ -966,19 +949,19 @@ TEST_F_TIMEOUT(fn, iotlb, 600)
 			     "VHOST_IOMMU_IOTLB_INVALIDATE");
 		if (ret) {
 			EXPECT_EQ(NE, iotlb_present(self->v.fd, NE));
-			EXPECT_EQ(NE, stat_mappings(self->v.fd));
+			EXPECT_EQ(NE, vmm_stat_mappings(self->v.fd));
 			iotlb_entries(inv, NE / 2, false);
 			ASSERT_EQ(0, iotlb_batch(self->v.fd,
 						 VHOST_IOMMU_IOTLB_INVALIDATE,
 						 &b, inv, NE / 2));
 		}
 		EXPECT_EQ(NE / 2, iotlb_present(self->v.fd, NE));
-		EXPECT_EQ(NE - NE / 2, stat_mappings(self->v.fd));
+		EXPECT_EQ(NE - NE / 2, vmm_stat_mappings(self->v.fd));
 		iotlb_entries(inv, NE, false);
 		ASSERT_EQ(0, iotlb_batch(self->v.fd,
 					 VHOST_IOMMU_IOTLB_INVALIDATE, &b, inv,
 					 NE));
-		EXPECT_EQ(0, stat_mappings(self->v.fd));
+		EXPECT_EQ(0, vmm_stat_mappings(self->v.fd));
 	}
 	sweep_end(_metadata, &self->me, "VHOST_IOMMU_IOTLB_INVALIDATE", 1);
 

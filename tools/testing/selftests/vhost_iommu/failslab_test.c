@@ -201,24 +201,6 @@ static int failslab_disarm(int mif)
 	return ret ?: TIMES - atoi(buf);
 }
 
-static int translate(int fd, uint32_t ep, uint64_t iova, uint64_t *phys)
-{
-	struct vhost_iommu_translate t;
-	int ret;
-
-	ret = vmm_translate(fd, ep, iova, A_R, 0, &t);
-	if (!ret && phys)
-		*phys = t.phys + (iova - t.start);
-	return ret;
-}
-
-static uint64_t stat_mappings(int fd)
-{
-	struct vhost_iommu_stats s;
-
-	return vmm_get_stats(fd, &s) ? ~0ULL : s.mappings;
-}
-
 /*
  * Of the mappings at pages @first, @first + 2, ..., @last of @ep: how many
  * translate to their page (-1 if one translates elsewhere).
@@ -230,7 +212,7 @@ static int present(int fd, uint32_t ep, unsigned int first, unsigned int last)
 	int n = 0;
 
 	for (i = first; i <= last; i += 2) {
-		if (translate(fd, ep, i * PG, &phys))
+		if (vmm_translate_phys(fd, ep, i * PG, &phys))
 			continue;
 		if (phys != PHYS(i))
 			return -1;
@@ -311,7 +293,7 @@ static void unmap_sweep(struct __test_metadata *_metadata,
 			/* Whole mappings, the books right */
 			n = present(self->v.fd, EP1, first, last);
 			ASSERT_LE(0, n);
-			EXPECT_EQ(NB - want + n, stat_mappings(self->v.fd))
+			EXPECT_EQ(NB - want + n, vmm_stat_mappings(self->v.fd))
 				TH_LOG("space %u: %d of %u left", space, n,
 				       want);
 			REQ_OK(vmm_unmap(&self->v, D1, first * PG,
@@ -324,12 +306,12 @@ static void unmap_sweep(struct __test_metadata *_metadata,
 			TH_LOG("%s: space %u, %d failures injected, status %d",
 			       "unmapped range still translates", space,
 			       injected, st);
-		EXPECT_EQ(NB - want, stat_mappings(self->v.fd));
+		EXPECT_EQ(NB - want, vmm_stat_mappings(self->v.fd));
 		EXPECT_EQ(NB - want, present(self->v.fd, EP1, 0, 2 * NB - 2));
 		for (i = first; i <= last; i += 2)
 			REQ_OK(vmm_map(&self->v, D1, i * PG, (i + 1) * PG - 1,
 				       PHYS(i), RW));
-		EXPECT_EQ(NB, stat_mappings(self->v.fd));
+		EXPECT_EQ(NB, vmm_stat_mappings(self->v.fd));
 		if (!injected)
 			break;
 	}
@@ -423,7 +405,7 @@ static void invalidate_sweep(struct __test_metadata *_metadata,
 			EXPECT_LT(0, injected);
 			n = present(fd, EP2, first, last);
 			ASSERT_LE(0, n);
-			EXPECT_EQ(NB - want + n, stat_mappings(fd))
+			EXPECT_EQ(NB - want + n, vmm_stat_mappings(fd))
 				TH_LOG("space %u: %d of %u left", space, n,
 				       want);
 			ASSERT_EQ(0, iotlb(fd, VHOST_IOMMU_IOTLB_INVALIDATE,
@@ -435,10 +417,10 @@ static void invalidate_sweep(struct __test_metadata *_metadata,
 			TH_LOG("%s: space %u, %d failures injected, returned %d",
 			       "invalidated range still translates", space,
 			       injected, ret);
-		EXPECT_EQ(NB - want, stat_mappings(fd));
+		EXPECT_EQ(NB - want, vmm_stat_mappings(fd));
 		EXPECT_EQ(NB - want, present(fd, EP2, 1, 2 * NB - 1));
 		EXPECT_EQ(0, iotlb(fd, VHOST_IOMMU_IOTLB_UPDATE, first, last));
-		EXPECT_EQ(NB, stat_mappings(fd));
+		EXPECT_EQ(NB, vmm_stat_mappings(fd));
 		if (!injected)
 			break;
 	}

@@ -1060,3 +1060,21 @@ int vmm_param_set(const char *name, long long val)
 	close(fd);
 	return ret;
 }
+
+int vmm_translate_phys(int fd, uint32_t ep, uint64_t iova, uint64_t *phys)
+{
+	struct vhost_iommu_translate t;
+	int ret;
+
+	ret = vmm_translate(fd, ep, iova, VHOST_IOMMU_ACCESS_READ, 0, &t);
+	if (!ret && phys)
+		*phys = t.phys + (iova - t.start);
+	return ret;
+}
+
+uint64_t vmm_stat_mappings(int fd)
+{
+	struct vhost_iommu_stats s;
+
+	return vmm_get_stats(fd, &s) ? ~0ULL : s.mappings;
+}

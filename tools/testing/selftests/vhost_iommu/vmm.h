@@ -255,6 +255,10 @@ int vmm_translate(int fd, uint32_t ep, uint64_t iova, uint32_t access,
 int vmm_bind_net(int fd, uint32_t ep, int netfd);
 int vmm_unbind_net(int fd, uint32_t ep, int netfd);
 int vmm_ioctl(int fd, unsigned long req, void *arg);
+/* A read TRANSLATE of @iova: 0 with the physical address in @phys, or -errno */
+int vmm_translate_phys(int fd, uint32_t ep, uint64_t iova, uint64_t *phys);
+/* GET_STATS' live mappings, ~0 when it fails */
+uint64_t vmm_stat_mappings(int fd);
 
 /* Event queue */
 int vmm_event_post(struct vmm *v, unsigned int n, uint32_t len);
