@@ -67,6 +67,13 @@
 
 /* Requests executed per worker wake-up before the queue yields. */
 #define VHOST_IOMMU_BUDGET		64
+/*
+ * Descriptors walked per worker wake-up of a queue before it yields: a
+ * chain may hold up to twice the queue size (an indirect table as long as
+ * the queue), so VHOST_IOMMU_BUDGET chains alone would not bound the walk.
+ * A run ends after the chain that reaches it.
+ */
+#define VHOST_IOMMU_DESC_BUDGET		4096
 /* Guest-memory segments one request chain may have. */
 #define VHOST_IOMMU_MAX_SEGS		1024
 /* vhost_iommu_vq_next() outcomes besides 0 and -EIO */
@@ -152,6 +159,7 @@ struct vhost_iommu_seg {
  * @head: the head descriptor index, returned in the used ring
  * @nr_in: segments of the device-readable part (first in vq->segs)
  * @nr_segs: all segments, the device-writable ones after the readable ones
+ * @nr_desc: descriptors walked to build it, indirect ones included
  * @in_len: bytes in the readable part
  * @out_len: bytes in the writable part
  */
@@ -159,6 +167,7 @@ struct vhost_iommu_chain {
 	u16 head;
 	unsigned int nr_in;
 	unsigned int nr_segs;
+	unsigned int nr_desc;
 	u32 in_len;
 	u32 out_len;
 };

@@ -95,7 +95,9 @@ vhost_iommu_post_fault(struct vhost_iommu_vq *vq,
 			vhost_iommu_vq_error(vq);
 			return VHOST_IOMMU_DROPPED;
 		}
-		(*budget)--;
+		/* A chain costs one unit per VHOST_IOMMU_DESC_BUDGET / 64 descs */
+		*budget -= min(*budget, 1 + chain.nr_desc /
+			       (VHOST_IOMMU_DESC_BUDGET / VHOST_IOMMU_BUDGET));
 		usable = ret == 0 && !chain.nr_in && chain.out_len >= sizeof(*f);
 		if (usable && vhost_iommu_chain_write(vq, &chain, 0, f,
 						      sizeof(*f))) {

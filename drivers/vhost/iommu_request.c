@@ -202,25 +202,28 @@ malformed:
  * vhost_iommu_handle_requests() - the request queue's work
  * @work: the request queue's poll work
  *
- * Executes up to VHOST_IOMMU_BUDGET requests in ring order, then queues
- * itself again if more are waiting, so that one guest cannot hold the
- * worker. Context: the device's worker.
+ * Executes up to VHOST_IOMMU_BUDGET requests, or as many as walk
+ * VHOST_IOMMU_DESC_BUDGET descriptors, in ring order, then queues itself
+ * again if more may be waiting, so that one guest cannot hold the worker
+ * nor the queue's mutex, which GET_VRING_BASE, reset and release need.
+ * Context: the device's worker.
  */
 void vhost_iommu_handle_requests(struct vhost_iommu_work *work)
 {
 	struct vhost_iommu_vq *vq = container_of(work, struct vhost_iommu_vq,
 						 poll.work);
-	struct vhost_iommu_chain chain;
-	unsigned int done = 0;
+	struct vhost_iommu_chain chain = {};
+	unsigned int done = 0, descs = 0;
 	int ret, len;
 
 	mutex_lock(&vq->mutex);
 	if (!vq->running || vq->broken)
 		goto out_unlock;
-	while (done < VHOST_IOMMU_BUDGET) {
+	while (done < VHOST_IOMMU_BUDGET && descs < VHOST_IOMMU_DESC_BUDGET) {
 		ret = vhost_iommu_vq_next(vq, &chain);
 		if (ret == VQ_EMPTY)
 			break;
+		descs += chain.nr_desc;
 		if (ret == VQ_MALFORMED) {
 			atomic64_inc(&vq->vi->stats.malformed);
 			len = 0;
@@ -237,7 +240,8 @@ void vhost_iommu_handle_requests(struct vhost_iommu_work *work)
 	}
 	if (done)
 		vhost_iommu_vq_flush_used(vq);
-	if (done == VHOST_IOMMU_BUDGET && !vq->broken)
+	if ((done == VHOST_IOMMU_BUDGET || descs >= VHOST_IOMMU_DESC_BUDGET) &&
+	    !vq->broken)
 		vhost_iommu_work_queue(vq->vi, work);
 out_unlock:
 	mutex_unlock(&vq->mutex);

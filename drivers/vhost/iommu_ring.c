@@ -654,6 +654,7 @@ static int vhost_iommu_walk(struct vhost_iommu_vq *vq,
 	for (;;) {
 		if (++count > t->n)
 			return -EIO;	/* loop or too long */
+		chain->nr_desc++;
 		/* A table has up to 32768 entries: yield now and then. */
 		if (!(count % VHOST_IOMMU_BUDGET))
 			cond_resched();
