@@ -98,7 +98,7 @@ check-nodeps: | $(BUILD)
 # cached outside the tree. The module is built against it from a copy of the
 # sources in $(DEBUG_BUILD)/src, so the two builds never mix.
 DEBUG_BUILD := $(BUILD)/debug
-DEBUG_VM_TIMEOUT ?= 1800
+DEBUG_VM_TIMEOUT ?= 3600
 DEBUG_VM_MEM ?= 2048
 
 debug-kernel: deps
