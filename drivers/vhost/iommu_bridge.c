@@ -17,10 +17,13 @@
  * overtakes the invalidation that removes it. What each vhost-net device
  * was handed is tracked per bridge (struct vhost_iommu_bridge.handed) so
  * that only those ranges are invalidated: a strict-mode guest pays nothing
- * for mappings vhost-net never used.
+ * for mappings vhost-net never used. vhost-net drops every entry that meets
+ * an invalidated range, whole; so does @handed, an interval tree of one
+ * charged node per UPDATE.
  */
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/interval_tree_generic.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/poll.h>
@@ -28,6 +31,27 @@
 #include <linux/slab.h>
 
 #include "iommu.h"
+
+/**
+ * struct vhost_iommu_handed - one range written to vhost-net as an UPDATE
+ * @rb: node in vhost_iommu_bridge.handed
+ * @first: first IOVA
+ * @last: last IOVA (inclusive)
+ * @subtree_last: the largest @last below @rb (interval tree)
+ */
+struct vhost_iommu_handed {
+	struct rb_node rb;
+	u64 first;
+	u64 last;
+	u64 subtree_last;
+};
+
+#define VHOST_IOMMU_HANDED_FIRST(h)	((h)->first)
+#define VHOST_IOMMU_HANDED_LAST(h)	((h)->last)
+
+INTERVAL_TREE_DEFINE(struct vhost_iommu_handed, rb, u64, subtree_last,
+		     VHOST_IOMMU_HANDED_FIRST, VHOST_IOMMU_HANDED_LAST,
+		     static inline, vhost_iommu_handed_tree);
 
 /* Default on: 1.25x in strict mode, measured (Documentation/vhost-net.md) */
 bool vhost_iommu_push_on_map = true;
@@ -98,6 +122,8 @@ static void vhost_iommu_bridge_inval(struct vhost_iommu_bridge *b,
 	u64 size = last - first + 1;
 	u64 iova = first;
 
+	struct vhost_iommu_handed *h;
+
 	lockdep_assert_held(&vi->domain_lock);
 	/* The whole 64-bit space does not fit in a size: two messages. */
 	if (!size) {
@@ -111,10 +137,13 @@ static void vhost_iommu_bridge_inval(struct vhost_iommu_bridge *b,
 	vhost_iommu_iotlb_write(b, VHOST_IOTLB_MSG_V2, VHOST_IOTLB_INVALIDATE,
 				iova, size, 0, 0);
 	atomic64_inc(&vi->stats.iotlb_invalidations);
-	/* On ENOMEM the ranges stay tracked: a later drop repeats them. */
-	if (!mtree_store_range(&b->handed, first, last, NULL,
-			       VHOST_IOMMU_GFP) && !first && last == U64_MAX)
-		b->nr_handed = 0;
+	/* At most VHOST_IOMMU_MAX_HANDED nodes: no resched point needed. */
+	while ((h = vhost_iommu_handed_tree_iter_first(&b->handed, first,
+						       last))) {
+		vhost_iommu_handed_tree_remove(h, &b->handed);
+		kfree(h);
+		b->nr_handed--;
+	}
 }
 
 /*
@@ -143,9 +172,7 @@ static void vhost_iommu_bridge_forget_all(struct vhost_iommu_bridge *b)
 static void vhost_iommu_bridge_drop(struct vhost_iommu_bridge *b,
 				    u64 first, u64 last)
 {
-	unsigned long index = first;
-
-	if (mt_find(&b->handed, &index, last))
+	if (vhost_iommu_handed_tree_iter_first(&b->handed, first, last))
 		vhost_iommu_bridge_inval(b, first, last);
 }
 
@@ -156,6 +183,7 @@ static void vhost_iommu_bridge_drop(struct vhost_iommu_bridge *b,
 static int vhost_iommu_bridge_hand(struct vhost_iommu_bridge *b, u32 type,
 				   u64 iova, u64 size, u64 uaddr, u8 perm)
 {
+	struct vhost_iommu_handed *h;
 	int ret;
 
 	lockdep_assert_held(&b->vi->domain_lock);
@@ -166,10 +194,12 @@ static int vhost_iommu_bridge_hand(struct vhost_iommu_bridge *b, u32 type,
 	 */
 	if (b->nr_handed >= VHOST_IOMMU_MAX_HANDED)
 		vhost_iommu_bridge_inval(b, 0, U64_MAX);
-	ret = mtree_store_range(&b->handed, iova, iova + size - 1, b,
-				VHOST_IOMMU_GFP);
-	if (ret)
-		return ret;
+	h = kmalloc(sizeof(*h), VHOST_IOMMU_GFP);
+	if (!h)
+		return -ENOMEM;
+	h->first = iova;
+	h->last = iova + size - 1;
+	vhost_iommu_handed_tree_insert(h, &b->handed);
 	b->nr_handed++;
 	ret = vhost_iommu_iotlb_write(b, type, VHOST_IOTLB_UPDATE, iova, size,
 				      uaddr, perm);
@@ -246,7 +276,7 @@ static int vhost_iommu_bridge_resolve(struct vhost_iommu_bridge *b,
 		       VIRTIO_IOMMU_FAULT_R_MAPPING : 0;
 	if (!dom)
 		return VIRTIO_IOMMU_FAULT_R_DOMAIN;
-	map = mtree_load(&dom->mappings, iova);
+	map = vhost_iommu_mapping_first(dom, iova, iova);
 	need = vhost_iommu_rw(perm, VHOST_ACCESS_RO, VHOST_ACCESS_WO,
 			      VIRTIO_IOMMU_MAP_F_READ, VIRTIO_IOMMU_MAP_F_WRITE);
 	if (need && (!map || (map->flags & need) != need) && dom->vmm) {
@@ -641,7 +671,7 @@ static struct vhost_iommu_bridge *vhost_iommu_bridge_alloc(struct file *file,
 		return NULL;
 	b->endpoint = endpoint;
 	b->file = file;
-	mt_init(&b->handed);
+	b->handed = RB_ROOT_CACHED;
 	init_waitqueue_func_entry(&b->wait, vhost_iommu_bridge_wake);
 	init_poll_funcptr(&b->table, vhost_iommu_bridge_queue_proc);
 	return b;
@@ -749,7 +779,6 @@ static void vhost_iommu_bridge_release(struct vhost_iommu *vi,
 	list_del(&b->dev_node);
 	vhost_iommu_bridge_set_nonblock(b, false);
 	vhost_iommu_bound_del(b);
-	mtree_destroy(&b->handed);
 	fput(b->file);
 	kfree(b);
 }

@@ -2,39 +2,68 @@
 /*
  * vhost-iommu: the domain store.
  *
- * Endpoints and domains live in xarrays indexed by their ids; each domain
- * keeps its mappings in a maple tree in RCU mode, so that insert, remove and
- * lookup are O(log n) and the translation path looks up without a lock.
- * Every change happens under vhost_iommu.domain_lock; objects that the
- * translation path can see are freed after an RCU grace period. A dead
- * domain's tree is destroyed from a workqueue after a grace period, out of
- * RCU mode: 6.1's RCU-mode destroy (mt_free_walk) was seen to crash.
+ * Endpoints and domains live in xarrays indexed by their ids (charged to the
+ * VMM's memcg, XA_FLAGS_ACCOUNT). Each domain keeps its mappings in an
+ * interval tree whose nodes are the mappings themselves: insert, remove and
+ * lookup are O(log n), and neither insert nor remove allocates, so every
+ * byte a mapping costs is the one charged allocation of the mapping, and a
+ * removal cannot fail. (A maple tree allocates its nodes with GFP_NOWAIT
+ * first, uncharged, whatever flags the caller passes; 6.1 does not export
+ * mas_preallocate() to modules.)
+ *
+ * Every change happens under vhost_iommu.domain_lock and, for a domain's
+ * tree, its tree_lock as well; the translation path finds endpoint and
+ * domain under RCU and looks up under tree_lock only. Endpoints and domains
+ * are freed after an RCU grace period; a mapping is freed as soon as it
+ * leaves its tree.
  *
  * The request functions return a VIRTIO_IOMMU_S_* status and implement the
  * checks of Documentation/requests.md in the order written there.
  */
+#include <linux/interval_tree_generic.h>
 #include <linux/slab.h>
 
 #include "iommu.h"
+
+#define VHOST_IOMMU_MAP_START(map)	((map)->iova)
+#define VHOST_IOMMU_MAP_LAST(map)	((map)->last)
+
+INTERVAL_TREE_DEFINE(struct vhost_iommu_mapping, rb, u64, subtree_last,
+		     VHOST_IOMMU_MAP_START, VHOST_IOMMU_MAP_LAST, static inline,
+		     vhost_iommu_map_tree);
 
 static bool vhost_iommu_ranges_overlap(u64 s1, u64 e1, u64 s2, u64 e2)
 {
 	return s1 <= e2 && s2 <= e1;
 }
 
+/**
+ * vhost_iommu_mapping_first() - the first mapping that meets a range
+ * @dom: the domain
+ * @first: first IOVA of the range
+ * @last: last IOVA of the range (inclusive)
+ *
+ * Context: vhost_iommu.domain_lock or @dom->tree_lock held.
+ * Return: the mapping with the lowest IOVA that intersects [@first, @last],
+ * or NULL.
+ */
+struct vhost_iommu_mapping *
+vhost_iommu_mapping_first(struct vhost_iommu_domain *dom, u64 first, u64 last)
+{
+	return vhost_iommu_map_tree_iter_first(&dom->mappings, first, last);
+}
+
 static bool vhost_iommu_domain_has_mapping(struct vhost_iommu_domain *dom,
 					   u64 start, u64 end)
 {
-	unsigned long index = start;
-
-	return mt_find(&dom->mappings, &index, end);
+	return vhost_iommu_mapping_first(dom, start, end);
 }
 
 void vhost_iommu_domains_init(struct vhost_iommu *vi)
 {
 	mutex_init(&vi->domain_lock);
-	xa_init(&vi->domains);
-	xa_init(&vi->endpoints);
+	xa_init_flags(&vi->domains, XA_FLAGS_ACCOUNT);
+	xa_init_flags(&vi->endpoints, XA_FLAGS_ACCOUNT);
 	vi->config = (struct vhost_iommu_config) {
 		.size = sizeof(vi->config),
 		.page_size_mask = ~(u64)(SZ_4K - 1),
@@ -60,8 +89,9 @@ vhost_iommu_domain_create(struct vhost_iommu *vi, u32 id, bool bypass,
 	dom->id = id;
 	dom->bypass = bypass;
 	dom->vmm = vmm;
-	xa_init(&dom->endpoints);
-	mt_init_flags(&dom->mappings, MT_FLAGS_USE_RCU);
+	xa_init_flags(&dom->endpoints, XA_FLAGS_ACCOUNT);
+	spin_lock_init(&dom->tree_lock);
+	dom->mappings = RB_ROOT_CACHED;
 	if (xa_insert(&vi->domains, id, dom, VHOST_IOMMU_GFP)) {
 		kfree(dom);
 		return NULL;
@@ -71,35 +101,32 @@ vhost_iommu_domain_create(struct vhost_iommu *vi, u32 id, bool bypass,
 }
 
 /*
- * Runs a grace period after the domain became unreachable, so no reader
- * walks the tree any more: the tree leaves RCU mode and is destroyed with
- * its mappings at once.
+ * Runs a grace period after the domain became unreachable, so that no
+ * lock-free reader holds it any more. Its tree is empty already.
  */
 static void vhost_iommu_domain_free(struct work_struct *work)
 {
 	struct vhost_iommu_domain *dom;
-	struct vhost_iommu_mapping *map;
-	unsigned long index = 0;
 
 	dom = container_of(to_rcu_work(work), struct vhost_iommu_domain,
 			   free_work);
-	mt_clear_in_rcu(&dom->mappings);
-	mt_for_each(&dom->mappings, map, index, ULONG_MAX) {
-		kfree(map);
-		cond_resched();
-	}
-	mtree_destroy(&dom->mappings);
 	xa_destroy(&dom->endpoints);
 	kfree(dom);
 }
 
-/* The domain has no endpoint left: it dies with its mappings. */
+static void vhost_iommu_mappings_remove_all(struct vhost_iommu *vi,
+					    struct vhost_iommu_domain *dom);
+
+/*
+ * The domain has no endpoint left: it dies with its mappings. They are
+ * freed here, so that max_mappings counts every mapping still allocated.
+ */
 static void vhost_iommu_domain_destroy(struct vhost_iommu *vi,
 				       struct vhost_iommu_domain *dom)
 {
 	xa_erase(&vi->domains, dom->id);
 	vi->nr_domains--;
-	vi->nr_mappings -= dom->nr_mappings;
+	vhost_iommu_mappings_remove_all(vi, dom);
 	INIT_RCU_WORK(&dom->free_work, vhost_iommu_domain_free);
 	queue_rcu_work(vhost_iommu_wq, &dom->free_work);
 }
@@ -387,6 +414,7 @@ vhost_iommu_mapping_insert(struct vhost_iommu *vi,
 {
 	struct vhost_iommu_mapping *map;
 
+	lockdep_assert_held(&vi->domain_lock);
 	if (vi->nr_mappings >= READ_ONCE(vhost_iommu_max_mappings))
 		return ERR_PTR(-ENOSPC);
 	map = kmalloc(sizeof(*map), VHOST_IOMMU_GFP);
@@ -396,41 +424,45 @@ vhost_iommu_mapping_insert(struct vhost_iommu *vi,
 	map->last = end;
 	map->phys = phys;
 	map->flags = flags;
-	if (mtree_insert_range(&dom->mappings, start, end, map,
-			       VHOST_IOMMU_GFP)) {
-		kfree(map);
-		return ERR_PTR(-ENOMEM);
-	}
+	spin_lock(&dom->tree_lock);
+	vhost_iommu_map_tree_insert(map, &dom->mappings);
+	spin_unlock(&dom->tree_lock);
 	vi->nr_mappings++;
 	dom->nr_mappings++;
 	return map;
 }
 
-/* Mappings one tree store removes in vhost_iommu_mappings_remove() */
+/* Mappings removed per tree_lock hold in vhost_iommu_mappings_remove() */
 #define VHOST_IOMMU_REMOVE_BATCH	32
 
 /*
- * Collects up to VHOST_IOMMU_REMOVE_BATCH mappings that meet [*@index,
- * @end], in IOVA order, and moves *@index past them. Returns how many;
- * sets *@done when none is left past them.
+ * Takes up to VHOST_IOMMU_REMOVE_BATCH mappings that meet [@start, @end]
+ * out of the tree, widens [*@first, *@last] to cover them, and frees them.
+ * Returns how many.
  */
-static unsigned int vhost_iommu_mappings_gather(struct vhost_iommu_domain *dom,
-						unsigned long *index, u64 end,
-						struct vhost_iommu_mapping **batch,
-						bool *done)
+static unsigned int vhost_iommu_mappings_take(struct vhost_iommu *vi,
+					      struct vhost_iommu_domain *dom,
+					      u64 start, u64 end,
+					      u64 *first, u64 *last)
 {
+	struct vhost_iommu_mapping *batch[VHOST_IOMMU_REMOVE_BATCH];
 	struct vhost_iommu_mapping *map;
-	unsigned int n = 0;
+	unsigned int n = 0, i;
 
-	*done = true;
+	spin_lock(&dom->tree_lock);
 	while (n < VHOST_IOMMU_REMOVE_BATCH &&
-	       (map = mt_find(&dom->mappings, index, end))) {
+	       (map = vhost_iommu_mapping_first(dom, start, end))) {
+		vhost_iommu_map_tree_remove(map, &dom->mappings);
+		*first = min(*first, map->iova);
+		*last = max(*last, map->last);
 		batch[n++] = map;
-		if (map->last >= end)
-			return n;
-		*index = map->last + 1;
 	}
-	*done = n < VHOST_IOMMU_REMOVE_BATCH;
+	spin_unlock(&dom->tree_lock);
+	/* No reader holds them: each lookup holds a lock held above. */
+	for (i = 0; i < n; i++)
+		kfree(batch[i]);
+	vi->nr_mappings -= n;
+	dom->nr_mappings -= n;
 	return n;
 }
 
@@ -442,46 +474,35 @@ static unsigned int vhost_iommu_mappings_gather(struct vhost_iommu_domain *dom,
  * @end: last IOVA (inclusive)
  *
  * Removes every mapping that intersects [@start, @end], whole, and returns
- * once the bound vhost-net devices dropped them. Mappings leave the tree
- * before they are freed, a batch at a time, in one store of NULL over the
- * batch's span (the gaps between them are empty already). A store may need
- * tree nodes (charged to the caller's memcg); when none can be had, that
- * batch and the mappings after it stay. A guest may remove millions of
- * mappings in one request: the loop yields between batches (domain_lock is
- * a mutex).
+ * once the bound vhost-net devices dropped them. A guest may remove
+ * millions of mappings in one request: the loop takes tree_lock for a batch
+ * at a time and yields between batches (domain_lock is a mutex). Nothing
+ * is allocated, so nothing can fail.
  * Context: vhost_iommu.domain_lock held.
- * Return: 0, or -ENOMEM when some mappings could not be removed.
  */
-int vhost_iommu_mappings_remove(struct vhost_iommu *vi,
-				struct vhost_iommu_domain *dom,
-				u64 start, u64 end)
+void vhost_iommu_mappings_remove(struct vhost_iommu *vi,
+				 struct vhost_iommu_domain *dom,
+				 u64 start, u64 end)
 {
-	struct vhost_iommu_mapping *batch[VHOST_IOMMU_REMOVE_BATCH];
 	u64 first = start, last = end;
-	unsigned long index = start;
-	unsigned int n, i;
-	bool done;
-	int ret = 0;
 
-	do {
-		n = vhost_iommu_mappings_gather(dom, &index, end, batch, &done);
-		if (!n)
-			break;
-		ret = mtree_store_range(&dom->mappings, batch[0]->iova,
-					batch[n - 1]->last, NULL,
-					VHOST_IOMMU_GFP);
-		if (ret)
-			break;
-		first = min(first, batch[0]->iova);
-		last = max(last, batch[n - 1]->last);
-		for (i = 0; i < n; i++)
-			kfree_rcu(batch[i], rcu);
-		vi->nr_mappings -= n;
-		dom->nr_mappings -= n;
+	lockdep_assert_held(&vi->domain_lock);
+	while (vhost_iommu_mappings_take(vi, dom, start, end, &first, &last))
 		cond_resched();
-	} while (!done);
 	vhost_iommu_bridge_unmapped(vi, dom, first, last);
-	return ret;
+}
+
+/*
+ * Frees every mapping of a domain that has no endpoint left, hence no
+ * binding to tell.
+ */
+static void vhost_iommu_mappings_remove_all(struct vhost_iommu *vi,
+					    struct vhost_iommu_domain *dom)
+{
+	u64 first = 0, last = U64_MAX;
+
+	while (vhost_iommu_mappings_take(vi, dom, 0, U64_MAX, &first, &last))
+		cond_resched();
 }
 
 static u8 vhost_iommu_map_locked(struct vhost_iommu *vi, u32 domain,
@@ -549,15 +570,14 @@ static u8 vhost_iommu_unmap_locked(struct vhost_iommu *vi, u32 domain,
 	if (end < start)
 		return VIRTIO_IOMMU_S_INVAL;
 	/* A mapping is removed whole or not at all. */
-	map = mtree_load(&dom->mappings, start);
+	map = vhost_iommu_mapping_first(dom, start, start);
 	if (map && map->iova < start)
 		return VIRTIO_IOMMU_S_RANGE;
-	map = mtree_load(&dom->mappings, end);
+	map = vhost_iommu_mapping_first(dom, end, end);
 	if (map && map->last > end)
 		return VIRTIO_IOMMU_S_RANGE;
 
-	if (vhost_iommu_mappings_remove(vi, dom, start, end))
-		return VIRTIO_IOMMU_S_NOMEM;
+	vhost_iommu_mappings_remove(vi, dom, start, end);
 	return VIRTIO_IOMMU_S_OK;
 }
 
@@ -649,19 +669,24 @@ static int vhost_iommu_translate_rcu(struct vhost_iommu *vi,
 	if (!dom)
 		return -ENXIO;
 	*reason = VIRTIO_IOMMU_FAULT_R_MAPPING;
-	map = mtree_load(&dom->mappings, t->iova);
-	if (!map)
-		return -ENOENT;
 	if (t->access & VHOST_IOMMU_ACCESS_READ)
 		need |= VIRTIO_IOMMU_MAP_F_READ;
 	if (t->access & VHOST_IOMMU_ACCESS_WRITE)
 		need |= VIRTIO_IOMMU_MAP_F_WRITE;
-	if ((map->flags & need) != need)
+	/* A dead domain's tree is empty; the domain outlives this section. */
+	spin_lock(&dom->tree_lock);
+	map = vhost_iommu_mapping_first(dom, t->iova, t->iova);
+	if (map) {
+		t->start = map->iova;
+		t->last = map->last;
+		t->phys = map->phys;
+		t->perm = map->flags;
+	}
+	spin_unlock(&dom->tree_lock);
+	if (!map)
+		return -ENOENT;
+	if ((t->perm & need) != need)
 		return -EACCES;
-	t->start = map->iova;
-	t->last = map->last;
-	t->phys = map->phys;
-	t->perm = map->flags;
 	return 0;
 }
 
@@ -670,7 +695,8 @@ static int vhost_iommu_translate_rcu(struct vhost_iommu *vi,
  * @vi: the device
  * @t: in: endpoint, iova, access, flags; out: start, last, phys, perm
  *
- * Lock-free: runs under RCU only. With VHOST_IOMMU_TRANSLATE_F_REPORT, a
+ * Takes no mutex: the endpoint and its domain are found under RCU, the
+ * mapping under the domain's tree_lock. With VHOST_IOMMU_TRANSLATE_F_REPORT, a
  * failure of a known endpoint queues a fault report.
  *
  * Return: 0, -ENODEV, -ENXIO, -ENOENT or -EACCES (see the uapi header).

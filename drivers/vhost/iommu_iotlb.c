@@ -3,7 +3,7 @@
  * vhost-iommu: the device IOTLB of VMM-managed domains.
  *
  * A VMM-managed domain holds translations the VMM writes with
- * VHOST_IOMMU_IOTLB_UPDATE, in the same maple tree as the mappings of a
+ * VHOST_IOMMU_IOTLB_UPDATE, in the same tree as the mappings of a
  * guest-managed domain, so the vhost-net bridge and VHOST_IOMMU_TRANSLATE
  * serve both alike. A bound vhost-net device's miss that no translation
  * covers becomes a record in a bounded queue that the VMM reads from the
@@ -234,7 +234,6 @@ static int vhost_iommu_batch_check(struct vhost_iommu *vi,
 				   u32 nr, bool update)
 {
 	u64 granule = vhost_iommu_granule(vi);
-	unsigned long index;
 	u32 i;
 	int ret;
 
@@ -245,13 +244,11 @@ static int vhost_iommu_batch_check(struct vhost_iommu *vi,
 	}
 	if (!update)
 		return 0;
-	for (i = 0; i < nr; i++) {
-		index = e[i].iova;
+	for (i = 0; i < nr; i++)
 		if ((i && e[i - 1].iova + (e[i - 1].size - 1) >= e[i].iova) ||
-		    mt_find(&dom->mappings, &index,
-			    e[i].iova + (e[i].size - 1)))
+		    vhost_iommu_mapping_first(dom, e[i].iova,
+					      e[i].iova + (e[i].size - 1)))
 			return -EEXIST;
-	}
 	if (vi->nr_mappings + nr > READ_ONCE(vhost_iommu_max_mappings))
 		return -ENOSPC;
 	return 0;
@@ -284,12 +281,7 @@ static int vhost_iommu_iotlb_update(struct vhost_iommu *vi,
 	return 0;
 
 err_remove:
-	/*
-	 * Nothing was handed out yet: removing invalidates nothing. Should
-	 * the tree have no node for a removal either, that translation stays
-	 * (valid, counted and reachable by INVALIDATE): the batch failed with
-	 * part of it applied.
-	 */
+	/* Nothing was handed out yet: removing invalidates nothing. */
 	while (i--)
 		vhost_iommu_mappings_remove(vi, dom, e[i].iova,
 					    e[i].iova + (e[i].size - 1));
@@ -321,9 +313,9 @@ static int vhost_iommu_iotlb_batch(struct vhost_iommu *vi, u32 domain,
 		ret = vhost_iommu_iotlb_update(vi, dom, e, nr);
 		goto out;
 	}
-	for (i = 0; i < nr && !ret; i++)
-		ret = vhost_iommu_mappings_remove(vi, dom, e[i].iova,
-						  e[i].iova + (e[i].size - 1));
+	for (i = 0; i < nr; i++)
+		vhost_iommu_mappings_remove(vi, dom, e[i].iova,
+					    e[i].iova + (e[i].size - 1));
 out:
 	mutex_unlock(&vi->domain_lock);
 	return ret;

@@ -2222,6 +2222,27 @@ static void ringerr_q0(struct dev *d)
 }
 
 /*
+ * Every chain of the batch returned, yet the error eventfd fired: a chain
+ * stopped the queue, then a restart (GET_VRING_BASE chaos) walked it again
+ * after the guest had rewritten it, and it passed. Only a chain that may
+ * stop the queue can have done that.
+ */
+static void ringerr_rewalked(struct dev *d)
+{
+	unsigned int i;
+
+	for (i = 0; i < d->nrq; i++)
+		if (d->rq[i].out & (O_RINGERR | O_ANY))
+			break;
+	if (i == d->nrq)
+		fail(C_REQ,
+		     "ring error signalled in a batch of %u chains that all returned and none of which may stop the queue (last chaos: %s)",
+		     d->nrq, d->last_chaos ?: "none");
+	d->ringerrs++;
+	ADD(&cnt.ringerrs, 1);
+}
+
+/*
  * With EVENT_IDX, asks for an interrupt at the next used entry; true if
  * one arrived meanwhile (look again before sleeping).
  */
@@ -2254,6 +2275,8 @@ static void wait_batch(struct thr *t, struct dev *d, uint64_t gen0)
 			beat(t, "waiting for request chains");
 		/* After a jump of the avail index, the queue must stop. */
 		if (d->ndone == d->nrq && !RS.jump) {
+			if (read(rvq(d)->err, &c, sizeof(c)) == sizeof(c))
+				ringerr_rewalked(d);
 			d->batch_live = false;
 			stats_check(d);
 			pthread_mutex_unlock(&d->lock);
