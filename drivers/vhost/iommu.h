@@ -94,6 +94,7 @@
 #define VHOST_IOMMU_MAX_BOUND		1024
 
 extern unsigned int vhost_iommu_max_domains;
+extern unsigned int vhost_iommu_max_endpoints;
 extern unsigned int vhost_iommu_max_mappings;
 extern unsigned int vhost_iommu_max_mem_regions;
 extern bool vhost_iommu_push_on_map;
@@ -350,7 +351,7 @@ struct vhost_iommu_stats_k {
  * @was_nonblock: O_NONBLOCK was set on @file before the bind
  * @ep_node: in vhost_iommu_ep.bridges; protected by vhost_iommu.domain_lock
  * @dev_node: in vhost_iommu.bridges; protected by vhost_iommu.mutex
- * @all_node: in the module's list of bound files; protected by its mutex
+ * @all_node: in the module's hash of bound files; protected by its mutex
  * @flags: VHOST_IOMMU_BRIDGE_VERIFY: ask vhost-net who owns it before
  *	handing anything out (atomic bit operations)
  * @dead: unbinding: hand nothing out, do not requeue; protected by
@@ -379,7 +380,7 @@ struct vhost_iommu_bridge {
 	bool was_nonblock;
 	struct list_head ep_node;
 	struct list_head dev_node;
-	struct list_head all_node;
+	struct hlist_node all_node;
 	unsigned long flags;
 	bool dead;
 	bool stalled;

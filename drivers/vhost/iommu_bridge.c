@@ -23,6 +23,7 @@
  */
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/hashtable.h>
 #include <linux/interval_tree_generic.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
@@ -59,9 +60,12 @@ module_param_named(push_on_map, vhost_iommu_push_on_map, bool, 0644);
 MODULE_PARM_DESC(push_on_map,
 		 "Hand new mappings to bound vhost-net devices at MAP time");
 
-/* Every bound vhost-net file, of any device: a file is bound once. */
+/*
+ * Every bound vhost-net file, of any device, hashed by its struct file: a
+ * file is bound once. Protected by vhost_iommu_bound_lock.
+ */
 static DEFINE_MUTEX(vhost_iommu_bound_lock);
-static LIST_HEAD(vhost_iommu_bound);
+static DEFINE_HASHTABLE(vhost_iommu_bound, 10);
 
 /* vhost_chr_read_iter() needs no more; a shorter read returns 0. */
 static_assert(sizeof(struct vhost_msg) == sizeof(struct vhost_msg_v2));
@@ -624,11 +628,12 @@ static int vhost_iommu_bound_add(struct vhost_iommu_bridge *b)
 	int ret = 0;
 
 	mutex_lock(&vhost_iommu_bound_lock);
-	list_for_each_entry(other, &vhost_iommu_bound, all_node)
+	hash_for_each_possible(vhost_iommu_bound, other, all_node,
+			       (unsigned long)b->file)
 		if (other->file == b->file)
 			ret = -EBUSY;
 	if (!ret)
-		list_add(&b->all_node, &vhost_iommu_bound);
+		hash_add(vhost_iommu_bound, &b->all_node, (unsigned long)b->file);
 	mutex_unlock(&vhost_iommu_bound_lock);
 	return ret;
 }
@@ -636,7 +641,7 @@ static int vhost_iommu_bound_add(struct vhost_iommu_bridge *b)
 static void vhost_iommu_bound_del(struct vhost_iommu_bridge *b)
 {
 	mutex_lock(&vhost_iommu_bound_lock);
-	list_del(&b->all_node);
+	hash_del(&b->all_node);
 	mutex_unlock(&vhost_iommu_bound_lock);
 }
 

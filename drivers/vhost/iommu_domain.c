@@ -771,7 +771,8 @@ void vhost_iommu_get_config(struct vhost_iommu *vi,
  * @ep: the endpoint, its reserved regions checked; owned by the store on
  *	success
  *
- * Return: 0, -EEXIST, -ENOSPC (properties exceed probe_size) or -ENOMEM.
+ * Return: 0, -EEXIST, -ENOSPC (properties exceed probe_size, or the device
+ * has max_endpoints) or -ENOMEM.
  */
 int vhost_iommu_endpoint_add(struct vhost_iommu *vi,
 			     struct vhost_iommu_ep *ep)
@@ -781,7 +782,8 @@ int vhost_iommu_endpoint_add(struct vhost_iommu *vi,
 	INIT_LIST_HEAD(&ep->bridges);
 	mutex_lock(&vi->domain_lock);
 	if (ep->nr_resv * sizeof(struct virtio_iommu_probe_resv_mem) >
-	    vi->config.probe_size) {
+	    vi->config.probe_size ||
+	    vi->nr_endpoints >= READ_ONCE(vhost_iommu_max_endpoints)) {
 		ret = -ENOSPC;
 		goto out;
 	}

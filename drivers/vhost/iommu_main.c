@@ -25,6 +25,12 @@ module_param_named(max_domains, vhost_iommu_max_domains, uint, 0644);
 MODULE_PARM_DESC(max_domains,
 		 "Domains per device; ATTACH past it fails with NOMEM");
 
+/* One PCI segment's worth of requester ids */
+unsigned int vhost_iommu_max_endpoints = 65536;
+module_param_named(max_endpoints, vhost_iommu_max_endpoints, uint, 0644);
+MODULE_PARM_DESC(max_endpoints,
+		 "Endpoints per device; ADD_ENDPOINT past it fails with ENOSPC");
+
 unsigned int vhost_iommu_max_mappings = 1U << 21;
 module_param_named(max_mappings, vhost_iommu_max_mappings, uint, 0644);
 MODULE_PARM_DESC(max_mappings,

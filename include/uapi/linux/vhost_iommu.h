@@ -121,7 +121,9 @@ struct vhost_iommu_resv_region {
  * VHOST_IOMMU_ADD_ENDPOINT declares an endpoint with its reserved regions
  * (EEXIST if the id exists, E2BIG past VHOST_IOMMU_MAX_RESV regions,
  * ENOSPC if their RESV_MEM properties do not fit in the configured
- * probe_size, EINVAL for an invalid region, overlapping regions included).
+ * probe_size or if the device has as many endpoints as the max_endpoints
+ * module parameter allows, EINVAL for an invalid region, overlapping
+ * regions included).
  * VHOST_IOMMU_DEL_ENDPOINT removes one (ENOENT if unknown); an attached
  * endpoint is detached first, and its domain dies if it was the last one.
  */

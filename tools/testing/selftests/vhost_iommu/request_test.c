@@ -1423,19 +1423,22 @@ TEST_F(req, stats_live_objects)
 }
 
 /*
- * Module parameters: max_domains and max_mappings (NOMEM)
+ * Module parameters: max_domains and max_mappings (NOMEM), max_endpoints
+ * (ENOSPC)
  */
 
 FIXTURE(limits) {
 	struct vmm v;
-	long long max_domains, max_mappings;
+	long long max_domains, max_mappings, max_endpoints;
 };
 
 FIXTURE_SETUP(limits)
 {
 	self->max_domains = vmm_param_get("max_domains");
 	self->max_mappings = vmm_param_get("max_mappings");
-	if (self->max_domains < 0 || self->max_mappings < 0)
+	self->max_endpoints = vmm_param_get("max_endpoints");
+	if (self->max_domains < 0 || self->max_mappings < 0 ||
+	    self->max_endpoints < 0)
 		return;
 	VMM_OK(vmm_init(&self->v, NULL));
 	ASSERT_EQ(0, add_endpoints(self->v.fd));
@@ -1447,6 +1450,8 @@ FIXTURE_TEARDOWN(limits)
 		vmm_param_set("max_domains", self->max_domains);
 	if (self->max_mappings >= 0)
 		vmm_param_set("max_mappings", self->max_mappings);
+	if (self->max_endpoints >= 0)
+		vmm_param_set("max_endpoints", self->max_endpoints);
 	if (self->v.gmem)
 		vmm_fini(&self->v);
 }
@@ -1494,6 +1499,29 @@ TEST_F(limits, max_domains)
 	/* A dead domain frees its slot */
 	REQ_OK(vmm_detach(&self->v, D2, EP2));
 	REQ_OK(vmm_attach(&self->v, 4, EP2, 0));
+}
+
+/* The VMM's endpoints are bounded per device too (issue 11, review) */
+TEST_F(limits, max_endpoints)
+{
+	struct vhost_iommu_stats s;
+	uint64_t n0;
+
+	ASSERT_EQ(0, vmm_get_stats(self->v.fd, &s));
+	n0 = s.endpoints;
+	if (self->max_endpoints < 0 ||
+	    vmm_param_set("max_endpoints", n0 + 2))
+		SKIP(return, "max_endpoints is not writable");
+	ASSERT_EQ(0, vmm_add_endpoint(self->v.fd, 100, NULL, 0));
+	ASSERT_EQ(0, vmm_add_endpoint(self->v.fd, 101, NULL, 0));
+	EXPECT_EQ(-ENOSPC, vmm_add_endpoint(self->v.fd, 102, NULL, 0));
+	ASSERT_EQ(0, vmm_get_stats(self->v.fd, &s));
+	EXPECT_EQ(n0 + 2, s.endpoints);
+	EXPECT_EQ(-ENODEV, vmm_translate(self->v.fd, 102, 0, A_R, 0, NULL));
+	/* Removing one makes room */
+	ASSERT_EQ(0, vmm_del_endpoint(self->v.fd, 100));
+	EXPECT_EQ(0, vmm_add_endpoint(self->v.fd, 102, NULL, 0));
+	REQ_OK(vmm_attach(&self->v, D1, 102, 0));
 }
 
 TEST_HARNESS_MAIN

@@ -93,6 +93,7 @@ TEST(module_defaults)
 	EXPECT_EQ(1, vmm_param_get("push_on_map"));
 	EXPECT_EQ(256, vmm_param_get("iotlb_queue_len"));
 	EXPECT_EQ(4096, vmm_param_get("max_domains"));
+	EXPECT_EQ(65536, vmm_param_get("max_endpoints"));
 	EXPECT_EQ(1 << 21, vmm_param_get("max_mappings"));
 }
 
