@@ -6,6 +6,7 @@
 #   make run        boot the VM and run the main job
 #   make check      install what is missing, build, lint, run every test
 #   make check-debug the tests again on a KASAN/lockdep/kmemleak kernel
+#   make check-612  the tests on Debian's 6.12 (make check KVER=<release>: any)
 #   make vm-run SCRIPT=path/to/script.sh
 #   make bench      the benchmarks in the VM: table, build/bench/bench.{csv,json}
 #   make replay TRACE=file   replay a QEMU virtio-iommu trace in the VM
@@ -42,8 +43,9 @@ modules:
 modules-strict:
 	$(MAKE) $(KBUILD_ARGS) W=1 KCFLAGS=-Werror modules
 
+# KVER given on the command line: that kernel's image and headers too.
 deps:
-	@$(VMDIR)/install-deps.sh
+	@$(VMDIR)/install-deps.sh $(if $(filter command line,$(origin KVER)),--kernel $(KVER))
 
 # kselftest_harness.h, kselftest.h and checkpatch.pl come from Debian's
 # linux-source-6.1, extracted once into the build directory.
@@ -84,14 +86,35 @@ $(BUILD):
 check: deps
 	@$(MAKE) --no-print-directory check-nodeps
 
+# The module sources, copied to $(1): a build for another kernel never
+# mixes with the tree's own objects.
+copy_module_src = rm -rf $(1) && mkdir -p $(1) && \
+	find Kbuild drivers include -type f \( -name '*.[ch]' -o -name Kbuild \
+		-o -name 'Kconfig*' -o -name Makefile \) ! -name '*.mod.c' \
+		-exec cp --parents {} $(1)/ \;
+
+# make check for the kernel $(KVER): module (W=1, sparse) built against its
+# headers from a copy of the sources, selftests, then that kernel in the VM.
+CHECK_SRC = $(BUILD)/kernel-$(KVER)/src
+CHECK_OUT ?= $(BUILD)/vm-check
+
 check-nodeps: | $(BUILD)
 	@echo "  KVER $(KVER)"
-	@$(MAKE) --no-print-directory modules-strict
+	@test -n "$(KVER)" || { echo "check: no kernel (KVER)"; exit 1; }
+	@$(call copy_module_src,$(CHECK_SRC))
+	@$(MAKE) --no-print-directory modules-strict MODSRC=$(CHECK_SRC)
 	@$(MAKE) --no-print-directory style
-	@$(MAKE) --no-print-directory sparse
+	@$(MAKE) --no-print-directory sparse MODSRC=$(CHECK_SRC)
 	@$(MAKE) --no-print-directory selftests
-	@$(RUNVM) --module $(KO) --payload $(BUILD)/selftests \
-		--out $(BUILD)/vm-check --tap ./run_tests.sh
+	@$(RUNVM) --module $(CHECK_SRC)/$(KO) --payload $(BUILD)/selftests \
+		--out $(CHECK_OUT) --tap ./run_tests.sh
+
+# The same tests on Debian's 6.12 (bookworm's linux-image-6.12-amd64; see
+# Documentation/kernels.md): the other kernel the module supports.
+check-612:
+	@$(VMDIR)/install-deps.sh --kernel 6.12
+	@$(MAKE) --no-print-directory check-nodeps \
+		KVER=$$($(VMDIR)/kver.sh 6.12) CHECK_OUT=$(BUILD)/vm-check-612
 
 # The debug kernel (KASAN, lockdep, kmemleak, UBSAN, fault injection), built
 # once from linux-source-6.1 + $(VMDIR)/debug.config by debug-kernel.sh and
@@ -110,10 +133,7 @@ check-debug: deps
 check-debug-nodeps: | $(BUILD)
 	@dir=$$($(VMDIR)/debug-kernel.sh) && rel=$$(cat $$dir/release) && \
 	echo "  KVER $$rel (debug kernel $$dir)" && \
-	rm -rf $(DEBUG_BUILD)/src && mkdir -p $(DEBUG_BUILD)/src && \
-	find Kbuild drivers include -type f \( -name '*.[ch]' -o -name Kbuild \
-		-o -name 'Kconfig*' -o -name Makefile \) ! -name '*.mod.c' \
-		-exec cp --parents {} $(DEBUG_BUILD)/src/ \; && \
+	$(call copy_module_src,$(DEBUG_BUILD)/src) && \
 	$(MAKE) --no-print-directory modules-strict KDIR=$$dir/src \
 		MODSRC=$(DEBUG_BUILD)/src && \
 	$(MAKE) --no-print-directory selftests && \
@@ -201,7 +221,7 @@ clean:
 	rm -rf $(BUILD)
 
 .PHONY: all modules modules-strict deps ksrc selftests style sparse check \
-	check-nodeps debug-kernel check-debug check-debug-nodeps run vm-run \
+	check-nodeps check-612 debug-kernel check-debug check-debug-nodeps run vm-run \
 	vm-run-nodeps install clean
 .PHONY: replay
 .PHONY: bench

@@ -46,6 +46,8 @@
 #include <linux/workqueue.h>
 #include <linux/xarray.h>
 
+#include "iommu_compat.h"
+
 /* Features this device offers: transport bits, then virtio-iommu bits. */
 #define VHOST_IOMMU_FEATURES					\
 	(BIT_ULL(VIRTIO_F_VERSION_1) |				\

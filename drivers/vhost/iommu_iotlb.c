@@ -109,7 +109,7 @@ void vhost_iommu_iotlb_queue_miss(struct vhost_iommu *vi,
 	};
 	atomic64_inc(&vi->stats.iotlb_queued);
 	if (vi->miss_notify)
-		eventfd_signal(vi->miss_notify, 1);
+		vhost_iommu_eventfd_signal(vi->miss_notify);
 }
 
 /* Forgets the unread records that [first, last] of @dom now answers. */

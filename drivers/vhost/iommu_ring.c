@@ -875,7 +875,7 @@ void vhost_iommu_vq_flush_used(struct vhost_iommu_vq *vq)
 		return;
 	}
 	if (vq->call && vhost_iommu_vq_need_signal(vq))
-		eventfd_signal(vq->call, 1);
+		vhost_iommu_eventfd_signal(vq->call);
 }
 
 /**
@@ -889,5 +889,5 @@ void vhost_iommu_vq_error(struct vhost_iommu_vq *vq)
 	atomic64_inc(&vq->vi->stats.ring_errors);
 	vq->broken = true;
 	if (vq->err)
-		eventfd_signal(vq->err, 1);
+		vhost_iommu_eventfd_signal(vq->err);
 }

@@ -1,9 +1,20 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
+# usage: install-deps.sh [--kernel SERIES|RELEASE]
 # Install what the build and the VM tests need on a Debian machine, saying
 # what is installed. Does nothing when everything is present.
+# --kernel also installs another kernel's image and headers: a series
+# (6.12: the linux-image-6.12-amd64 metapackage, which bookworm-security
+# carries) or a release (6.12.95+deb12-amd64). A package that the
+# configured archives lack is looked for in bookworm-backports, added in a
+# sources file of its own; nothing else comes from there.
 set -eu
+
+kernel=""
+if [ "${1:-}" = --kernel ]; then
+	kernel=${2:?--kernel needs a series or a release}
+fi
 
 need=""
 want() { # want PACKAGE [COMMAND-OR-FILE]
@@ -42,6 +53,13 @@ want libelf-dev /usr/include/libelf.h
 want libssl-dev /usr/include/openssl/ssl.h
 want dwarves pahole
 want util-linux flock
+case "$kernel" in
+"") ;;
+*.*.*) want "linux-image-$kernel" "/boot/vmlinuz-$kernel"
+	want "linux-headers-$kernel" "/lib/modules/$kernel/build/Makefile" ;;
+*) want "linux-image-$kernel-amd64"
+	want "linux-headers-$kernel-amd64" ;;
+esac
 
 if [ -z "$need" ]; then
 	exit 0
@@ -53,6 +71,26 @@ fi
 echo "install-deps: installing:$need"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
+
+backports=/etc/apt/sources.list.d/vhost-iommu-backports.sources
+available() {
+	for p in $need; do
+		apt-cache show "$p" >/dev/null 2>&1 || return 1
+	done
+}
+if ! available && [ ! -e "$backports" ]; then
+	echo "install-deps: adding bookworm-backports ($backports)"
+	cat >"$backports" <<-EOF
+	# Added by vhost-iommu's vm/install-deps.sh, for kernels that only
+	# bookworm-backports carries. Nothing is installed from it unless named.
+	Types: deb
+	URIs: http://deb.debian.org/debian
+	Suites: bookworm-backports
+	Components: main
+	Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+	EOF
+	apt-get update -qq
+fi
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $need >/dev/null
 echo "install-deps: done"

@@ -87,9 +87,15 @@ chmod 755 "$root/init"
 mknod -m 600 "$root/dev/console" c 5 1
 mknod -m 666 "$root/dev/null" c 1 3
 : >"$root/etc/vm/modules"
+# busybox insmod takes plain ELF: 6.12's compressed modules are unpacked.
 for m in $(resolve); do
 	mkdir -p "$root/lib/modules/$(dirname "$m")"
-	cp "$moddir/$m" "$root/lib/modules/$m"
+	case "$m" in
+	*.ko.xz) xz -dc "$moddir/$m" >"$root/lib/modules/${m%.xz}"; m=${m%.xz} ;;
+	*.ko.zst) zstd -qdc "$moddir/$m" >"$root/lib/modules/${m%.zst}"; m=${m%.zst} ;;
+	*.ko.gz) gzip -dc "$moddir/$m" >"$root/lib/modules/${m%.gz}"; m=${m%.gz} ;;
+	*) cp "$moddir/$m" "$root/lib/modules/$m" ;;
+	esac
 	echo "/lib/modules/$m" >>"$root/etc/vm/modules"
 done
 for m in $modules; do
