@@ -150,6 +150,7 @@ int vguest_init(struct vguest *g, const struct vguest_opts *o)
 		struct vnet_opts no = {
 			.iommu = true,
 			.iotlb_v1 = g->opts.iotlb_v1,
+			.worker = g->opts.worker,
 			.mode = g->opts.mode,
 			.no_backend = true,
 			.num = g->opts.num,

@@ -75,6 +75,7 @@ struct vguest_opts {
 	uint32_t map_flags;	/* MAP flags of the tables, 0: VGUEST_RW */
 	unsigned int num;	/* vhost-net ring size, 0: VNET_NUM */
 	bool iotlb_v1;		/* vhost-net without IOTLB_MSG_V2 */
+	enum vnet_worker worker;	/* vhost-net's worker (vnet.h) */
 	bool no_bind;		/* vguest_start() does not bind */
 	bool no_backend;	/* vguest_start() stops before SET_BACKEND */
 	struct vmm_opts vmm;	/* vhost-iommu (extra regions are added) */

@@ -758,6 +758,13 @@ int vnet_init(struct vnet *v, const struct vnet_opts *o)
 	v->fd = open(VNET_DEV_PATH, O_RDWR | O_CLOEXEC);
 	if (v->fd < 0)
 		return fail(-errno, "open %s: %m", VNET_DEV_PATH);
+	if (v->opts.worker != VNET_WORKER_DEFAULT) {
+		__u8 fork = v->opts.worker == VNET_WORKER_TASK ?
+			    VHOST_FORK_OWNER_TASK : VHOST_FORK_OWNER_KTHREAD;
+
+		if (ioctl(v->fd, VHOST_SET_FORK_FROM_OWNER, &fork))
+			return fail(-errno, "VHOST_SET_FORK_FROM_OWNER: %m");
+	}
 	if (ioctl(v->fd, VHOST_SET_OWNER, NULL))
 		return fail(-errno, "VHOST_SET_OWNER: %m");
 	if (ioctl(v->fd, VHOST_GET_FEATURES, &offered))

@@ -87,8 +87,25 @@ enum vnet_iova_mode {
 	VNET_IOVA_MANUAL,	/* empty table: the caller calls vnet_map_add() */
 };
 
+/*
+ * vhost-net's worker (6.12, VHOST_SET_FORK_FROM_OWNER before SET_OWNER):
+ * the kernel's default (a vhost_task on 6.12, a kthread on 6.1), or one
+ * asked for; 6.1 has no such ioctl and refuses it.
+ */
+#ifndef VHOST_SET_FORK_FROM_OWNER
+#define VHOST_SET_FORK_FROM_OWNER	_IOW(VHOST_VIRTIO, 0x84, __u8)
+#define VHOST_FORK_OWNER_KTHREAD	0
+#define VHOST_FORK_OWNER_TASK		1
+#endif
+enum vnet_worker {
+	VNET_WORKER_DEFAULT,
+	VNET_WORKER_KTHREAD,
+	VNET_WORKER_TASK,
+};
+
 struct vnet_opts {
 	bool iommu;		/* VIRTIO_F_ACCESS_PLATFORM + IOTLB_MSG_V2 */
+	enum vnet_worker worker;	/* set before VHOST_SET_OWNER */
 	bool iotlb_v1;		/* with iommu: without IOTLB_MSG_V2, misses in
 				 * the first format (the relay needs V2)
 				 */
