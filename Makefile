@@ -8,6 +8,7 @@
 #   make check-debug the tests again on a KASAN/lockdep/kmemleak kernel
 #   make vm-run SCRIPT=path/to/script.sh
 #   make bench      the benchmarks in the VM: table, build/bench/bench.{csv,json}
+#   make profile    instructions per function of the request path, in the VM
 #   make replay TRACE=file   replay a QEMU virtio-iommu trace in the VM
 #   make fuzz SECONDS=N   the fuzzer in the VM for N seconds (SEED=0x... replays)
 #   make install    modules_install + depmod on this host
@@ -180,6 +181,44 @@ bench: deps
 	echo $$(($$(date +%s) - t0)) >$(BENCH_OUT)/host_seconds
 	@$(SELFTESTS)/bench-report.sh $(BUILD)/vm-script/results.log $(BENCH_OUT)
 
+# The instruction profile of the request path (Documentation/bench.md,
+# "Profile"): bench_requests -P in the VM (one vCPU, icount) under
+# prof_plugin.c, a TCG plugin built here against the plugin header of the
+# installed QEMU's Debian source (qemu-plugin-header.sh fetches it into
+# $(BUILD)/qemu-plugin); profile-report.sh names the addresses and prints
+# the top PROFILE_TOP functions of vhost-iommu and of the userspace model
+# side by side. PROFILE_ARGS: bench_requests' arguments (-b batch, several
+# allowed; -m live mappings; -n requests per window, as make bench's -n:
+# the model's cost depends on how long its slices are, see bench.md).
+PROFILE_OUT := $(BUILD)/profile
+PROFILE_ARGS ?= -u -P -b 256 -b 1 -m 1000 -n 4096
+PROFILE_TOP ?= 15
+PROFILE_VM_TIMEOUT ?= 900
+QEMU_PLUGIN_DIR := $(BUILD)/qemu-plugin
+PROF_PLUGIN := $(QEMU_PLUGIN_DIR)/prof_plugin.so
+
+$(QEMU_PLUGIN_DIR)/qemu-plugin.h:
+	@$(SELFTESTS)/qemu-plugin-header.sh $(QEMU_PLUGIN_DIR)
+
+$(PROF_PLUGIN): $(SELFTESTS)/prof_plugin.c $(QEMU_PLUGIN_DIR)/qemu-plugin.h
+	$(CC) -O2 -g -Wall -Werror -shared -fPIC -I$(QEMU_PLUGIN_DIR) -o $@ $<
+
+profile: deps
+	@$(MAKE) --no-print-directory modules selftests $(PROF_PLUGIN)
+	@rm -rf $(PROFILE_OUT) && mkdir -p $(PROFILE_OUT)/payload
+	@cp $(BUILD)/selftests/bench_requests $(SELFTESTS)/profile.sh \
+		$(PROFILE_OUT)/payload/
+	@printf 'args="%s"\n' "$(PROFILE_ARGS)" >$(PROFILE_OUT)/payload/profile.env
+	@echo "  PROFILE bench_requests $(PROFILE_ARGS)"
+	@VM_SMP=1 VM_ICOUNT=1 \
+		VM_QEMU_ARGS="-plugin $(PROF_PLUGIN),out=$(PROFILE_OUT)/prof.out" \
+		$(RUNVM) --timeout $(PROFILE_VM_TIMEOUT) --module $(KO) \
+		--payload $(PROFILE_OUT)/payload --out $(PROFILE_OUT)/vm \
+		sh ./profile.sh
+	@$(SELFTESTS)/profile-report.sh $(PROFILE_OUT)/prof.out \
+		$(PROFILE_OUT)/vm/results.log $(PROFILE_OUT)/payload/bench_requests \
+		$(PROFILE_OUT) $(PROFILE_TOP)
+
 # Replays a QEMU 7.2 virtio_iommu trace (plain or gzip) against the module
 # in the VM: tools/testing/selftests/vhost_iommu/replay.c, see
 # Documentation/replay.md. REPLAY_ARGS: its options, e.g. -b 64.
@@ -224,4 +263,5 @@ clean:
 	vm-run-nodeps install clean
 .PHONY: replay
 .PHONY: bench
+.PHONY: profile
 .PHONY: fuzz
