@@ -9,6 +9,7 @@
 #   make check-612  the tests on Debian's 6.12 (make check KVER=<release>: any)
 #   make vm-run SCRIPT=path/to/script.sh
 #   make bench      the benchmarks in the VM: table, build/bench/bench.{csv,json}
+#   make profile    instructions per function of the request path, in the VM
 #   make replay TRACE=file   replay a QEMU virtio-iommu trace in the VM
 #   make fuzz SECONDS=N   the fuzzer in the VM for N seconds (SEED=0x... replays)
 #   make install    modules_install + depmod on this host
@@ -164,22 +165,79 @@ vm-run-nodeps:
 # The benchmarks (Documentation/bench.md): one VM run with one vCPU, the
 # payload being the benchmark binaries and bench.sh; bench-report.sh turns
 # the CSV records of the results log into the table, CSV and JSON.
-# BENCH_NET_ARGS and BENCH_REQUESTS_ARGS replace the programs' arguments.
+# BENCH_CLOCK=icount (the default) runs the VM under -icount
+# shift=0,sleep=off: its clock counts instructions, the figures are
+# reproducible and fewer rounds suffice; BENCH_CLOCK=wall runs it on the
+# host's time, as before icount. BENCH_NET_ARGS, BENCH_REQUESTS_ARGS and
+# BENCH_MEM_ARGS replace the programs' arguments.
 BENCH_OUT := $(BUILD)/bench
-BENCH_VM_TIMEOUT ?= 600
+BENCH_VM_TIMEOUT ?= 900
+BENCH_CLOCK ?= icount
+ifeq ($(BENCH_CLOCK),wall)
 BENCH_NET_ARGS ?=
 BENCH_REQUESTS_ARGS ?= -u -r 5 -n 4096
+else
+BENCH_NET_ARGS ?= -r 5
+BENCH_REQUESTS_ARGS ?= -u -r 3 -n 4096
+endif
+BENCH_MEM_ARGS ?=
 
 bench: deps
+	@case "$(BENCH_CLOCK)" in icount|wall) ;; *) \
+		echo "make bench: BENCH_CLOCK is icount or wall"; exit 2 ;; esac
 	@$(MAKE) --no-print-directory modules selftests
 	@rm -rf $(BENCH_OUT) && mkdir -p $(BENCH_OUT)/payload
 	@cp $(BUILD)/selftests/bench_net $(BUILD)/selftests/bench_requests \
-		$(SELFTESTS)/bench.sh $(BENCH_OUT)/payload/
-	@printf 'net_args="%s"\nrequests_args="%s"\n' "$(BENCH_NET_ARGS)" \
-		"$(BENCH_REQUESTS_ARGS)" >$(BENCH_OUT)/payload/bench.env
-	@VM_SMP=1 $(MAKE) --no-print-directory vm-run-nodeps \
-		SCRIPT=$(BENCH_OUT)/payload/bench.sh VM_TIMEOUT=$(BENCH_VM_TIMEOUT)
+		$(BUILD)/selftests/bench_mem $(SELFTESTS)/bench.sh \
+		$(BENCH_OUT)/payload/
+	@printf 'net_args="%s"\nrequests_args="%s"\nmem_args="%s"\nclock=%s\n' \
+		"$(BENCH_NET_ARGS)" "$(BENCH_REQUESTS_ARGS)" \
+		"$(BENCH_MEM_ARGS)" "$(BENCH_CLOCK)" >$(BENCH_OUT)/payload/bench.env
+	@echo "  BENCH clock $(BENCH_CLOCK)"
+	@t0=$$(date +%s) && \
+	VM_SMP=1 VM_ICOUNT=$(if $(filter icount,$(BENCH_CLOCK)),1,0) \
+		$(MAKE) --no-print-directory vm-run-nodeps \
+		SCRIPT=$(BENCH_OUT)/payload/bench.sh VM_TIMEOUT=$(BENCH_VM_TIMEOUT) && \
+	echo $$(($$(date +%s) - t0)) >$(BENCH_OUT)/host_seconds
 	@$(SELFTESTS)/bench-report.sh $(BUILD)/vm-script/results.log $(BENCH_OUT)
+
+# The instruction profile of the request path (Documentation/bench.md,
+# "Profile"): bench_requests -P in the VM (one vCPU, icount) under
+# prof_plugin.c, a TCG plugin built here against the plugin header of the
+# installed QEMU's Debian source (qemu-plugin-header.sh fetches it into
+# $(BUILD)/qemu-plugin); profile-report.sh names the addresses and prints
+# the top PROFILE_TOP functions of vhost-iommu and of the userspace model
+# side by side. PROFILE_ARGS: bench_requests' arguments (-b batch, several
+# allowed; -m live mappings; -n requests per window, as make bench's -n:
+# the model's cost depends on how long its slices are, see bench.md).
+PROFILE_OUT := $(BUILD)/profile
+PROFILE_ARGS ?= -u -P -b 256 -b 1 -m 1000 -n 4096
+PROFILE_TOP ?= 15
+PROFILE_VM_TIMEOUT ?= 900
+QEMU_PLUGIN_DIR := $(BUILD)/qemu-plugin
+PROF_PLUGIN := $(QEMU_PLUGIN_DIR)/prof_plugin.so
+
+$(QEMU_PLUGIN_DIR)/qemu-plugin.h:
+	@$(SELFTESTS)/qemu-plugin-header.sh $(QEMU_PLUGIN_DIR)
+
+$(PROF_PLUGIN): $(SELFTESTS)/prof_plugin.c $(QEMU_PLUGIN_DIR)/qemu-plugin.h
+	$(CC) -O2 -g -Wall -Werror -shared -fPIC -I$(QEMU_PLUGIN_DIR) -o $@ $<
+
+profile: deps
+	@$(MAKE) --no-print-directory modules selftests $(PROF_PLUGIN)
+	@rm -rf $(PROFILE_OUT) && mkdir -p $(PROFILE_OUT)/payload
+	@cp $(BUILD)/selftests/bench_requests $(SELFTESTS)/profile.sh \
+		$(PROFILE_OUT)/payload/
+	@printf 'args="%s"\n' "$(PROFILE_ARGS)" >$(PROFILE_OUT)/payload/profile.env
+	@echo "  PROFILE bench_requests $(PROFILE_ARGS)"
+	@VM_SMP=1 VM_ICOUNT=1 \
+		VM_QEMU_ARGS="-plugin $(PROF_PLUGIN),out=$(PROFILE_OUT)/prof.out" \
+		$(RUNVM) --timeout $(PROFILE_VM_TIMEOUT) --module $(KO) \
+		--payload $(PROFILE_OUT)/payload --out $(PROFILE_OUT)/vm \
+		sh ./profile.sh
+	@$(SELFTESTS)/profile-report.sh $(PROFILE_OUT)/prof.out \
+		$(PROFILE_OUT)/vm/results.log $(PROFILE_OUT)/payload/bench_requests \
+		$(PROFILE_OUT) $(PROFILE_TOP)
 
 # Replays a QEMU 7.2 virtio_iommu trace (plain or gzip) against the module
 # in the VM: tools/testing/selftests/vhost_iommu/replay.c, see
@@ -225,4 +283,5 @@ clean:
 	vm-run-nodeps install clean
 .PHONY: replay
 .PHONY: bench
+.PHONY: profile
 .PHONY: fuzz

@@ -7,6 +7,11 @@
 # "csv,section,figure,mode,config,unit,median,min,max,n" in the VM's
 # results log) into OUTDIR/bench.csv and OUTDIR/bench.json, and prints
 # them as a table. The last line printed names the JSON file.
+#
+# The spread of a figure is (max - min) / median over the rounds; a ratio
+# (a figure named *ratio) whose spread exceeds 5% is flagged with "!" and
+# counted at the end. OUTDIR/host_seconds, if there, is the VM run's host
+# time; the VM's own run time is in instructions under icount.
 set -eu
 
 log=$1
@@ -35,6 +40,7 @@ $1 == "meta" { meta[$2] = $6; next }
 END {
 	printf "{\n  \"commit\": %s,\n  \"date\": %s,\n", str(commit), str(date)
 	printf "  \"kernel\": %s,\n", str(meta["kernel"])
+	printf "  \"clock\": %s,\n", str(meta["clock"] == "" ? "wall" : meta["clock"])
 	printf "  \"vm_seconds\": %s,\n", num(meta["vm_seconds"])
 	printf "  \"figures\": [\n"
 	for (i = 0; i < n; i++) {
@@ -55,6 +61,9 @@ BEGIN {
 	title["misses_2mib"] = "IOTLB misses to stream a 2 MiB mapping"
 	title["unused"] = "MAP+UNMAP of a page vhost-net never touches (the cost of pushing)"
 	title["requests"] = "MAP+UNMAP request throughput"
+	title["memory"] = "kernel memory per live mapping (memcg charge)"
+	nflag = 0
+	nratio = 0
 }
 NR == 1 { next }
 {
@@ -70,17 +79,33 @@ END {
 			"mode", "config", "median", "min", "max", "spread", "n", "unit"
 		for (i = 0; i < count[sec]; i++) {
 			split(rec[sec, i], f, ",")
-			if (f[6] == "n/a")
+			flag = ""
+			if (f[6] == "n/a") {
 				spread = "-"
-			else if (f[6] + 0 != 0)
-				spread = sprintf("%.0f%%", 100 * (f[8] - f[7]) / f[6])
-			else
+			} else if (f[6] + 0 != 0) {
+				sp = 100 * (f[8] - f[7]) / f[6]
+				spread = sprintf("%.1f%%", sp)
+				if (f[2] ~ /ratio$/) {
+					nratio++
+					if (sp > 5) {
+						flag = " !"
+						nflag++
+					}
+				}
+			} else {
 				spread = "0%"
-			printf "%-14s %-26s %-40s %11s %11s %11s %7s %3s  %s\n", f[2],
+			}
+			printf "%-14s %-26s %-40s %11s %11s %11s %7s %3s  %s%s\n", f[2],
 				f[3], f[4], fmt(f[6]), fmt(f[7]), fmt(f[8]), spread,
-				f[9], f[5]
+				f[9], f[5], flag
 		}
 	}
+}
+END {
+	if (nflag)
+		printf "\n! %d of %d ratios have a spread above 5%%\n", nflag, nratio
+	else if (nratio)
+		printf "\nEvery ratio (%d) has a spread within 5%%\n", nratio
 }
 function fmt(x) {
 	if (x == "n/a") return x
@@ -92,7 +117,17 @@ function fmt(x) {
 }' "$csv"
 
 vmsec=$(grep '^meta,vm_seconds,' "$out/records" | cut -d, -f6 || true)
+clock=$(grep '^meta,clock,' "$out/records" | cut -d, -f6 || true)
+host=$(cat "$out/host_seconds" 2>/dev/null || true)
 echo
-echo "VM run: ${vmsec:-?} s; commit $commit"
+if [ "$clock" = icount ]; then
+	echo "Clock: icount (the VM's time counts its instructions, 1 ns each: us" \
+		"are thousands of instructions)"
+	echo "VM run: ${vmsec:-?} s of guest time, ${host:-?} s on the host;" \
+		"commit $commit"
+else
+	echo "Clock: wall (host time)"
+	echo "VM run: ${vmsec:-?} s; commit $commit"
+fi
 echo "CSV: $csv"
 echo "JSON: $json"

@@ -11,12 +11,23 @@
  * then B UNMAP requests of the same ranges, kicks and waits. A repetition
  * runs rounds until it has executed at least -n requests, in 8 slices;
  * with -u the devices take turns slice by slice. Each point is
- * measured -r times; the median, min and max are printed, and at the end
+ * measured -r times after one untimed repetition; the median, min and max
+ * are printed, and at the end
  * the cost ratio (ns per request) of 10^6 live mappings over 10^3.
  * Every figure is also printed as a CSV record (csv,requests,...), the
  * format of bench_net.
  *
+ * With -P it profiles instead ('make profile', Documentation/bench.md):
+ * the domains grown to -m live mappings (1000 if not given), for each
+ * batch size given with -b (up to 3; 256 if none) one untimed repetition,
+ * then one of -n requests per device in which each device's slices run
+ * between marker instructions that prof_plugin.c (a QEMU plugin) counts
+ * the guest's instructions between, in a window per device and batch
+ * size; one line "prof,WINDOW,DEVICE,BATCH,LIVE,REQUESTS,NS" per window
+ * (NS: the guest's time for them).
+ *
  * usage: bench_requests [-r reps] [-n requests per rep] [-m max live] [-u]
+ *	[-P [-b batch]...]
  */
 #include <errno.h>
 #include <stdio.h>
@@ -138,6 +149,56 @@ static uint64_t measure(struct target *t, unsigned int batch,
 	return vmm_now_ns() - t0;
 }
 
+/*
+ * A no-op that prof_plugin.c recognises ("VIO" in the displacement, the
+ * operation and the window in its low byte): 1w opens window w, 2w closes
+ * it, 30 writes them all out.
+ */
+#define PROF_NOP(x)	"nopw 0x56494f" #x "(%%rax,%%rax,1)"
+
+/* Opens (@open) or closes window @w, 0 to 5 */
+static void prof_mark(bool open, unsigned int w)
+{
+	switch (w << 1 | open) {
+	case 0:
+		asm volatile(PROF_NOP(20) : : : "memory");
+		break;
+	case 1:
+		asm volatile(PROF_NOP(10) : : : "memory");
+		break;
+	case 2:
+		asm volatile(PROF_NOP(21) : : : "memory");
+		break;
+	case 3:
+		asm volatile(PROF_NOP(11) : : : "memory");
+		break;
+	case 4:
+		asm volatile(PROF_NOP(22) : : : "memory");
+		break;
+	case 5:
+		asm volatile(PROF_NOP(12) : : : "memory");
+		break;
+	case 6:
+		asm volatile(PROF_NOP(23) : : : "memory");
+		break;
+	case 7:
+		asm volatile(PROF_NOP(13) : : : "memory");
+		break;
+	case 8:
+		asm volatile(PROF_NOP(24) : : : "memory");
+		break;
+	case 9:
+		asm volatile(PROF_NOP(14) : : : "memory");
+		break;
+	case 10:
+		asm volatile(PROF_NOP(25) : : : "memory");
+		break;
+	case 11:
+		asm volatile(PROF_NOP(15) : : : "memory");
+		break;
+	}
+}
+
 static void setup(struct target *t)
 {
 	struct vmm_opts o = {
@@ -165,6 +226,49 @@ static void setup(struct target *t)
 		die(t, "endpoint");
 	if (vmm_attach(&t->v, DOM, EP, 0) != VIRTIO_IOMMU_S_OK)
 		die(t, "ATTACH");
+}
+
+/*
+ * The profile: for each batch size, the devices take turns in slices as
+ * in the benchmark, one untimed repetition, then one in which each
+ * device's slices count in a window of its own. Window numbers: batch
+ * index * ntargets + device index.
+ */
+static void profile(unsigned int ntargets, const unsigned int *pb,
+		    unsigned int npb, unsigned long live, unsigned long nreq)
+{
+	unsigned long done[2];
+	unsigned int b, i, sl, w;
+	uint64_t ns[2];
+
+	for (i = 0; i < ntargets; i++)
+		populate(&targets[i], 0, live);
+	for (b = 0; b < npb; b++) {
+		for (sl = 0; sl < SLICES; sl++)
+			for (i = 0; i < ntargets; i++)
+				measure(&targets[i], pb[b], nreq / SLICES,
+					&done[i]);
+		for (i = 0; i < ntargets; i++) {
+			done[i] = 0;
+			ns[i] = 0;
+		}
+		for (sl = 0; sl < SLICES; sl++) {
+			for (i = 0; i < ntargets; i++) {
+				prof_mark(true, b * ntargets + i);
+				ns[i] += measure(&targets[i], pb[b],
+						 nreq / SLICES, &done[i]);
+				prof_mark(false, b * ntargets + i);
+			}
+		}
+		for (i = 0; i < ntargets; i++) {
+			w = b * ntargets + i;
+			printf("prof,%u,%s,%u,%lu,%lu,%llu\n", w,
+			       targets[i].name, pb[b], live, done[i],
+			       (unsigned long long)ns[i]);
+		}
+		fflush(stdout);
+	}
+	asm volatile(PROF_NOP(30) : : : "memory");
 }
 
 static uint64_t live_mappings(struct target *t)
@@ -199,13 +303,14 @@ static void record(const char *config, unsigned long live,
 
 int main(int argc, char **argv)
 {
-	unsigned long nreq = 8192, max_live = 1000000, have = 0;
-	unsigned int reps = 5, l, b, r, i, ntargets = 1;
+	unsigned long nreq = 8192, max_live = 1000000, have = 0, warm = 0;
+	unsigned int reps = 5, l, b, r, i, sl, ntargets = 1, pb[NBATCH], npb = 0;
+	bool prof = false, live_set = false;
 	double ratio[MAXREPS];
 	long long old_max = -1, cur;
 	int c;
 
-	while ((c = getopt(argc, argv, "r:n:m:uh")) != -1) {
+	while ((c = getopt(argc, argv, "r:n:m:uPb:h")) != -1) {
 		switch (c) {
 		case 'r':
 			reps = strtoul(optarg, NULL, 0);
@@ -215,13 +320,31 @@ int main(int argc, char **argv)
 			break;
 		case 'm':
 			max_live = strtoul(optarg, NULL, 0);
+			live_set = true;
 			break;
 		case 'u':
 			ntargets = 2;
 			break;
+		case 'P':
+			prof = true;
+			break;
+		case 'b':
+			if (npb < NBATCH)
+				pb[npb++] = strtoul(optarg, NULL, 0);
+			break;
 		default:
-			fprintf(stderr, "usage: %s [-r reps] [-n requests] [-m max live] [-u]\n",
-				argv[0]);
+			fprintf(stderr, "usage: %s [-r reps] [-n requests] [-m max live] [-u]\n"
+				"\t[-P [-b batch]...]\n", argv[0]);
+			return 2;
+		}
+	}
+	if (prof && !live_set)
+		max_live = 1000;
+	if (prof && !npb)
+		pb[npb++] = MAXB;
+	for (b = 0; b < npb; b++) {
+		if (!pb[b] || pb[b] > MAXB) {
+			fprintf(stderr, "bench_requests: batch 1 to %u\n", MAXB);
 			return 2;
 		}
 	}
@@ -242,6 +365,10 @@ int main(int argc, char **argv)
 	}
 	for (i = 0; i < ntargets; i++)
 		setup(&targets[i]);
+	if (prof) {
+		profile(ntargets, pb, npb, max_live, nreq);
+		goto out;
+	}
 
 	printf("# MAP+UNMAP through the request queue, %u reps of >= %lu requests\n",
 	       reps, nreq);
@@ -271,12 +398,18 @@ int main(int argc, char **argv)
 			/*
 			 * Interleaved: within a repetition the devices take
 			 * turns in slices, so that what the host does to the
-			 * VM meanwhile falls on both alike.
+			 * VM meanwhile falls on both alike. One untimed
+			 * repetition first: what growing the domains left
+			 * behind (deferred frees, the kernel's periodic work
+			 * catching up) falls there.
 			 */
+			for (sl = 0; sl < SLICES; sl++)
+				for (i = 0; i < ntargets; i++)
+					measure(&targets[i], batches[b],
+						nreq / SLICES, &warm);
 			for (r = 0; r < reps; r++) {
 				unsigned long done[2] = { 0, 0 };
 				uint64_t ns[2] = { 0, 0 };
-				unsigned int sl;
 
 				for (sl = 0; sl < SLICES; sl++)
 					for (i = 0; i < ntargets; i++)
@@ -322,6 +455,7 @@ int main(int argc, char **argv)
 				       targets[i].median[0][b] /
 				       targets[i].median[l - 1][b]);
 	}
+out:
 	for (i = 0; i < ntargets; i++) {
 		if (targets[i].user)
 			uiommu_fini(&targets[i].model);

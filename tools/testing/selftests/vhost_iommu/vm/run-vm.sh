@@ -15,7 +15,11 @@
 #   --append ARGS     extra kernel command line
 #
 # Environment: ACCEL (tcg, or kvm where it works), VM_MEM (MiB), VM_SMP,
-# VM_MODULES (modules to load, in dependency order resolved here).
+# VM_MODULES (modules to load, in dependency order resolved here),
+# VM_ICOUNT=1 (TCG only: -icount shift=0,sleep=off, the guest's clock
+# counts its instructions, one per nanosecond, and skips idle time; any
+# other value is passed to -icount as is), VM_QEMU_ARGS (more QEMU
+# arguments, e.g. -plugin).
 #
 # The command's output streams to stdout. The run fails (non-zero exit) when
 # the command fails, when the kernel log shows a WARNING, BUG, Oops, KASAN,
@@ -110,6 +114,16 @@ printf '%s\n' "$cmd" >"$root/etc/vm/cmd"
 accel=${ACCEL:-tcg}
 cpu=""
 [ "$accel" = kvm ] && cpu="-cpu host"
+icount=""
+case "${VM_ICOUNT:-0}" in
+0|"") ;;
+1) icount="-icount shift=0,sleep=off" ;;
+*) icount="-icount $VM_ICOUNT" ;;
+esac
+if [ -n "$icount" ] && [ "$accel" != tcg ]; then
+	echo "run-vm: VM_ICOUNT needs ACCEL=tcg" >&2
+	exit 2
+fi
 console=$out/console.log
 results=$out/results.log
 : >"$console"
@@ -118,11 +132,11 @@ results=$out/results.log
 vmrc=0
 # shellcheck disable=SC2086
 timeout -k 10 "$timeout" qemu-system-x86_64 \
-	-accel "$accel" $cpu -smp "${VM_SMP:-2}" -m "${VM_MEM:-1024}" \
+	-accel "$accel" $cpu $icount -smp "${VM_SMP:-2}" -m "${VM_MEM:-1024}" \
 	-nodefaults -display none -no-reboot \
 	-kernel "$kernel" -initrd "$out/initrd.gz" \
 	-append "console=ttyS0 panic=-1 panic_on_warn=1 oops=panic softlockup_panic=1 hung_task_panic=1 rdinit=/init$append" \
-	-serial "file:$console" -serial "file:$results" </dev/null &
+	-serial "file:$console" -serial "file:$results" ${VM_QEMU_ARGS:-} </dev/null &
 qpid=$!
 # Stream the results channel while the VM runs; tail exits with QEMU.
 tail -n +1 -f --pid=$qpid "$results" | tr -d '\r' | grep -a -v '^VHOST_IOMMU_VM_' || true
