@@ -90,6 +90,12 @@
 #define VHOST_IOMMU_FAULT_FIFO		64
 /* Misses a binding leaves unanswered in vhost-net, at most */
 #define VHOST_IOMMU_MAX_BLOCKED		8
+/*
+ * Misses of one address a binding leaves unanswered before it denies it:
+ * vhost-net may miss again without a kick (its handler runs on socket
+ * wake-ups too), and a denial makes the access wait for the next kick.
+ */
+#define VHOST_IOMMU_BLOCKED_MISSES	3
 /* Ranges a binding tracks as handed out before it forgets them all */
 #define VHOST_IOMMU_MAX_HANDED		8192
 /* vhost-net devices bound to one vhost-iommu device */
@@ -346,6 +352,17 @@ struct vhost_iommu_stats_k {
 #define VHOST_IOMMU_BRIDGE_VERIFY	0
 
 /**
+ * struct vhost_iommu_blocked - an address whose misses a binding left
+ *	unanswered
+ * @iova: the address vhost-net missed
+ * @misses: how many times, at most VHOST_IOMMU_BLOCKED_MISSES
+ */
+struct vhost_iommu_blocked {
+	u64 iova;
+	unsigned int misses;
+};
+
+/**
  * struct vhost_iommu_bridge - a vhost-net device bound to an endpoint
  * @vi: the device
  * @endpoint: the endpoint id, immutable
@@ -388,7 +405,7 @@ struct vhost_iommu_bridge {
 	bool stalled;
 	struct vhost_msg_v2 held;
 	bool has_held;
-	u64 blocked[VHOST_IOMMU_MAX_BLOCKED];
+	struct vhost_iommu_blocked blocked[VHOST_IOMMU_MAX_BLOCKED];
 	unsigned int nr_blocked;
 	struct rb_root_cached handed;
 	unsigned int nr_handed;

@@ -302,19 +302,24 @@ static int vhost_iommu_bridge_resolve(struct vhost_iommu_bridge *b,
 
 /*
  * Remembers a miss left unanswered, to answer it when it gets mapped.
- * False when it cannot stay unanswered: the same address missed again, or
- * VHOST_IOMMU_MAX_BLOCKED addresses wait already.
+ * False when it cannot stay unanswered: the same address missed more than
+ * VHOST_IOMMU_BLOCKED_MISSES times, or VHOST_IOMMU_MAX_BLOCKED addresses
+ * wait already. vhost-net keeps every miss until an UPDATE covers it: at
+ * most VHOST_IOMMU_MAX_BLOCKED x VHOST_IOMMU_BLOCKED_MISSES per binding.
  */
 static bool vhost_iommu_bridge_block(struct vhost_iommu_bridge *b, u64 iova)
 {
 	unsigned int i;
 
 	for (i = 0; i < b->nr_blocked; i++)
-		if (b->blocked[i] == iova)
-			return false;
+		if (b->blocked[i].iova == iova)
+			return b->blocked[i].misses < VHOST_IOMMU_BLOCKED_MISSES &&
+			       ++b->blocked[i].misses;
 	if (b->nr_blocked == ARRAY_SIZE(b->blocked))
 		return false;
-	b->blocked[b->nr_blocked++] = iova;
+	b->blocked[b->nr_blocked].iova = iova;
+	b->blocked[b->nr_blocked].misses = 1;
+	b->nr_blocked++;
 	return true;
 }
 
@@ -939,7 +944,8 @@ static bool vhost_iommu_bridge_unblocks(struct vhost_iommu_bridge *b,
 	bool hit = false;
 
 	for (i = 0; i < b->nr_blocked; i++) {
-		if (b->blocked[i] >= map->iova && b->blocked[i] <= map->last) {
+		if (b->blocked[i].iova >= map->iova &&
+		    b->blocked[i].iova <= map->last) {
 			hit = true;
 			continue;
 		}
