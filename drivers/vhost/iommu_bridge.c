@@ -955,6 +955,23 @@ static bool vhost_iommu_bridge_unblocks(struct vhost_iommu_bridge *b,
 	return hit;
 }
 
+/*
+ * Whether @b is handed @map when it is created: pushed, answering misses
+ * it left blocked (which it forgets), or replacing a denial. Anything
+ * handed out in a range that was unmapped is a denial, which would win
+ * over the mapping in vhost-net's IOTLB.
+ */
+static bool vhost_iommu_bridge_wants(struct vhost_iommu_bridge *b,
+				     const struct vhost_iommu_mapping *map,
+				     bool push)
+{
+	if (vhost_iommu_bridge_unblocks(b, map))
+		return true;
+	return push || vhost_iommu_handed_tree_iter_first(&b->handed,
+							  map->iova,
+							  map->last);
+}
+
 /**
  * vhost_iommu_bridge_mapped() - a mapping was created
  * @vi: the device
@@ -979,7 +996,7 @@ void vhost_iommu_bridge_mapped(struct vhost_iommu *vi,
 	push = push || READ_ONCE(vhost_iommu_push_on_map);
 	xa_for_each(&dom->endpoints, index, ep)
 		list_for_each_entry(b, &ep->bridges, ep_node) {
-			if (!vhost_iommu_bridge_unblocks(b, map) && !push)
+			if (!vhost_iommu_bridge_wants(b, map, push))
 				continue;
 			if (!vhost_iommu_bridge_owned(b))
 				continue;
