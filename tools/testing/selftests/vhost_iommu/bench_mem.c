@@ -41,6 +41,7 @@
 #include "vguest.h"
 #include "vmm.h"
 #include "vnet.h"
+#include "worker.h"
 
 #define CG		"/sys/fs/cgroup"
 #define EP		1
@@ -69,17 +70,9 @@ static void die(const char *what)
 static int cg_write(const char *dir, const char *file, const char *val)
 {
 	char path[256];
-	ssize_t len = strlen(val);
-	int fd, ret = 0;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, len) != len)
-		ret = -errno;
-	close(fd);
-	return ret;
+	return worker_write_file(path, val);
 }
 
 /* The number after @key (at a line start) in @file of @dir, or -1 */

@@ -78,17 +78,9 @@ static const char *kname(unsigned int k)
 static int knob_write(unsigned int k, const char *val)
 {
 	char path[128];
-	ssize_t len = strlen(val);
-	int fd, ret = 0;
 
 	snprintf(path, sizeof(path), FS_DIR "%s", kname(k));
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, len) != len)
-		ret = -errno;
-	close(fd);
-	return ret;
+	return worker_write_file(path, val);
 }
 
 static int knob_read(unsigned int k, char *buf, size_t size)

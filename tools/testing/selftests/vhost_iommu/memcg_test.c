@@ -44,17 +44,9 @@
 static int cg_write(const char *dir, const char *file, const char *val)
 {
 	char path[256];
-	ssize_t len = strlen(val);
-	int fd, ret = 0;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, len) != len)
-		ret = -errno;
-	close(fd);
-	return ret;
+	return worker_write_file(path, val);
 }
 
 static int cg_read(const char *dir, const char *file, char *buf, size_t size)

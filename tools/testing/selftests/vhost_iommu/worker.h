@@ -11,6 +11,7 @@
 
 #include <ctype.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,21 @@ static inline ssize_t worker_read_file(const char *path, char *buf,
 		return -1;
 	buf[len] = '\0';
 	return len;
+}
+
+/* Writes @val to @path (sysfs, cgroupfs, debugfs); 0 or -errno */
+static inline int worker_write_file(const char *path, const char *val)
+{
+	ssize_t len = strlen(val);
+	int fd, ret = 0;
+
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, len) != len)
+		ret = -errno;
+	close(fd);
+	return ret;
 }
 
 /*
