@@ -10,6 +10,8 @@
 #   make bench      the benchmarks in the VM: table, build/bench/bench.{csv,json}
 #   make replay TRACE=file   replay a QEMU virtio-iommu trace in the VM
 #   make fuzz SECONDS=N   the fuzzer in the VM for N seconds (SEED=0x... replays)
+#   make qemu       the patched qemu-system-x86_64 (tools/qemu/), cached
+#   make guest-kernel the L2 guest kernel (tools/qemu/guest.config), cached
 #   make install    modules_install + depmod on this host
 #
 # KVER/KDIR default to the installed linux-image-amd64/linux-headers-amd64
@@ -124,6 +126,17 @@ check-debug-nodeps: | $(BUILD)
 		--module $(DEBUG_BUILD)/src/$(KO) --payload $(BUILD)/selftests \
 		--out $(BUILD)/vm-check-debug --tap ./run_tests.sh
 
+# The patched QEMU 7.2 (tools/qemu/build.sh: Debian's qemu source package +
+# tools/qemu/*.patch + this repo's uapi header, minimal x86_64 build) and the
+# L2 guest kernel (tools/qemu/guest-kernel.sh: linux-source-6.1, allnoconfig
+# + tools/qemu/guest.config), each built once and cached in
+# /var/cache/vhost-iommu; both print the directory.
+qemu:
+	@dir=$$(tools/qemu/build.sh) && echo "  QEMU $$dir"
+
+guest-kernel: deps
+	@dir=$$(tools/qemu/guest-kernel.sh) && echo "  GUEST-KERNEL $$dir"
+
 run: deps
 	@$(MAKE) --no-print-directory modules selftests
 	@rm -rf $(BUILD)/run && mkdir -p $(BUILD)/run/payload && \
@@ -206,3 +219,4 @@ clean:
 .PHONY: replay
 .PHONY: bench
 .PHONY: fuzz
+.PHONY: qemu guest-kernel
