@@ -12,6 +12,7 @@
 #   make fuzz SECONDS=N   the fuzzer in the VM for N seconds (SEED=0x... replays)
 #   make qemu       the patched qemu-system-x86_64 (tools/qemu/), cached
 #   make guest-kernel the L2 guest kernel (tools/qemu/guest.config), cached
+#   make check-qemu QEMU and a Linux guest on vhost-iommu, in the VM
 #   make install    modules_install + depmod on this host
 #
 # KVER/KDIR default to the installed linux-image-amd64/linux-headers-amd64
@@ -137,6 +138,15 @@ qemu:
 guest-kernel: deps
 	@dir=$$(tools/qemu/guest-kernel.sh) && echo "  GUEST-KERNEL $$dir"
 
+# A real VMM and a real guest (Documentation/qemu.md): in one boot of the
+# test VM, the patched QEMU boots the L2 kernel once per run in RUNS
+# (VHOST:MODE, VHOST on or off, MODE strict or passthrough) and checks its
+# IOMMU groups, ping, 16 MiB each way and its disk; TAP, N passed, N failed.
+RUNS ?=
+check-qemu: deps
+	@$(MAKE) --no-print-directory modules
+	@KVER=$(KVER) tools/qemu/check-qemu.sh $(RUNS)
+
 run: deps
 	@$(MAKE) --no-print-directory modules selftests
 	@rm -rf $(BUILD)/run && mkdir -p $(BUILD)/run/payload && \
@@ -219,4 +229,4 @@ clean:
 .PHONY: replay
 .PHONY: bench
 .PHONY: fuzz
-.PHONY: qemu guest-kernel
+.PHONY: qemu guest-kernel check-qemu
