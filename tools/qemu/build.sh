@@ -17,7 +17,7 @@
 # <linux/vhost.h> comes from too). The build is minimal: x86_64-softmmu, TCG,
 # no default features or devices, the devices of tools/qemu/qemu-devices.mak
 # (as configs/devices/x86_64-softmmu/vhost-iommu.mak),
-# and only the qemu-system-x86_64 target.
+# and only the qemu-system-x86_64 target, with warnings as errors.
 #
 # The result is cached in $VHOST_IOMMU_CACHE (default /var/cache/vhost-iommu)
 # under qemu-<key>, the key hashed from the patches, the uapi header, this
@@ -174,7 +174,7 @@ rm -rf "$stage"
 conf="--target-list=x86_64-softmmu --without-default-features
 --without-default-devices --with-devices-x86_64=vhost-iommu --enable-tcg
 --enable-kvm --enable-vhost-kernel --enable-vhost-net --disable-docs
---audio-drv-list= --disable-install-blobs"
+--audio-drv-list= --disable-install-blobs --enable-werror"
 confkey=$( (echo "$conf"; cat "$mak") | sha256sum | cut -c 1-16)
 if [ "$(cat "$src/build/.confkey" 2>/dev/null)" != "$confkey" ]; then
 	log "configure"

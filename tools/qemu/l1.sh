@@ -65,8 +65,11 @@ printf '%s\n' vhost_iotlb_miss virtio_iommu_attach virtio_iommu_detach \
 	>$work/events
 
 qmp() { # qmp COMMAND: one QMP command, its answer on stdout
-	printf '{"execute":"qmp_capabilities"}\n%s\n' "$1" |
-		timeout 30 nc 127.0.0.1 4444 2>/dev/null | grep -v '"QMP"' | tail -n 1
+	# QEMU drops the queued commands of a connection that closes: keep it
+	# open until the answer is in.
+	{ printf '{"execute":"qmp_capabilities"}\n%s\n' "$1"; sleep 3; } |
+		timeout 30 nc 127.0.0.1 4444 2>/dev/null | grep -v '"QMP"\|"event"' |
+		tail -n 1
 }
 stat() { # stat NAME: a counter of vhost-stats
 	v=$(echo "$stats" | grep -o "\"$1\": [0-9]*" | head -n 1 | sed 's/.*: //')
