@@ -8,9 +8,11 @@
 # (busybox + l2-init).
 #
 # usage: l1.sh RUN...
-#   RUN is VHOST:MODE, VHOST "off" (QEMU 7.2's own virtio-iommu, the
-#   control) or "on" (vhost=on: the requests executed by vhost-iommu),
-#   MODE "strict" (iommu.strict=1) or "passthrough" (iommu.passthrough=1).
+#   RUN is VHOST:MODE[:OPTION...], VHOST "off" (QEMU 7.2's own
+#   virtio-iommu, the control) or "on" (vhost=on: the requests executed by
+#   vhost-iommu), MODE "strict" (iommu.strict=1) or "passthrough"
+#   (iommu.passthrough=1). Options, for measurements: "nopush" (the module's
+#   push_on_map off for this run), "smp2" (L2 with 2 vCPUs).
 #
 # Each run boots L2 under QEMU (TCG) with virtio-iommu-pci, a virtio-net-pci
 # NIC on a tap with vhost=on, and a virtio-blk-pci disk, both
@@ -41,6 +43,10 @@ check() { # check NAME DETAIL COMMAND...: ok when COMMAND succeeds
 	else
 		notok "$c_name${c_detail:+ # $c_detail}"
 	fi
+}
+contains() { # contains STRING PART
+	case "$1" in *"$2"*) return 0 ;; esac
+	return 1
 }
 # A value from L2's console: the fields after "L2 <name>".
 l2val() { grep -a "^L2 $1 " "$log" | tail -n 1 | cut -d' ' -f3-; }
@@ -76,12 +82,24 @@ stat() { # stat NAME: a counter of vhost-stats
 	echo "${v:--1}"
 }
 
-run() { # run VHOST MODE
+run() { # run VHOST MODE [OPTIONS]
 	vh=$1
 	mode=$2
-	name="$vh/$mode"
-	log=$work/$vh-$mode.console
-	trace=$work/$vh-$mode.trace
+	opts=$3
+	name="$vh/$mode${opts:+/$opts}"
+	smp=1
+	push=Y
+	for o in $(echo "$opts" | tr ':' ' '); do
+		case $o in
+		nopush) push=N ;;
+		smp2) smp=2 ;;
+		*) echo "Bail out! unknown option $o"; exit 1 ;;
+		esac
+	done
+	pom=/sys/module/vhost_iommu/parameters/push_on_map
+	[ -w $pom ] && echo $push >$pom
+	log=$work/$vh-$mode$opts.console
+	trace=$work/$vh-$mode$opts.trace
 	case $mode in
 	strict) cmdline=iommu.strict=1 ;;
 	passthrough) cmdline=iommu.passthrough=1 ;;
@@ -91,11 +109,11 @@ run() { # run VHOST MODE
 	[ "$vh" = on ] && iommu=$iommu,vhost=on
 	rm -f "$log" "$trace" $work/up $work/disk.img $work/qmp.out $work/www/fetched
 	truncate -s 64M $work/disk.img
-	echo "# run $name: L2 $mem MiB, $cmdline, $iommu"
+	echo "# run $name: L2 $mem MiB, $smp vCPU, $cmdline, $iommu, push_on_map $(cat $pom 2>/dev/null)"
 
 	t0=$(date +%s)
 	# shellcheck disable=SC2086
-	timeout -s KILL "$tmo" "$qemu" -accel tcg -M q35 -m "$mem" -smp 1 \
+	timeout -s KILL "$tmo" "$qemu" -accel tcg -M q35 -m "$mem" -smp "$smp" \
 		-nodefaults -display none -no-reboot -no-shutdown \
 		-qmp tcp:127.0.0.1:4444,server=on,wait=off \
 		-serial "file:$log" \
@@ -142,9 +160,11 @@ run() { # run VHOST MODE
 		i=$((i + 1))
 	done
 	stats=""
+	migrate=""
 	if [ "$vh" = on ]; then
 		stats=$(qmp '{"execute":"qom-get","arguments":{"path":"/machine/peripheral/viommu/virtio-backend","property":"vhost-stats"}}' | grep '"return"')
 		echo "$stats" >$work/qmp.out
+		migrate=$(qmp '{"execute":"migrate","arguments":{"uri":"exec:cat >/dev/null"}}')
 	fi
 	qmp '{"execute":"quit"}' >/dev/null
 	wait $qpid
@@ -213,6 +233,9 @@ run() { # run VHOST MODE
 		check "$name: QEMU executed 0 MAP/UNMAP" "" [ $((${qmaps:-0} + ${qunmaps:-0})) = 0 ]
 		check "$name: 0 faults" "faults $(stat faults) dropped $(stat faults-dropped)" \
 			[ "$(stat faults)/$(stat faults-dropped)" = 0/0 ]
+		echo "# $name: migrate: $migrate"
+		check "$name: migration refused" "" \
+			contains "$migrate" 'virtio-iommu: vhost=on cannot migrate'
 		check "$name: requests all OK" "ok $(stat ok) inval $(stat inval) noent $(stat noent) range $(stat range)" \
 			[ "$(( $(stat ok) ))" = "$req" ]
 	fi
@@ -220,7 +243,12 @@ run() { # run VHOST MODE
 }
 
 for r in "$@"; do
-	run "${r%%:*}" "${r##*:}"
+	vh=${r%%:*}
+	rest=${r#*:}
+	mode=${rest%%:*}
+	opts=""
+	[ "$rest" != "$mode" ] && opts=${rest#*:}
+	run "$vh" "$mode" "$opts"
 done
 echo "# L1 kernel log, virtio/vhost lines:"
 dmesg | grep -i -E 'vhost|virtio|tap0|iommu' | tail -n 20 | sed 's/^/# /'
