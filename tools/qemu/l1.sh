@@ -207,6 +207,8 @@ run() { # run VHOST MODE [OPTIONS]
 	[ -n "${1:-}" ] && [ "$1" = "${2:-}" ] && [ "$1" = "$disk" ] && blk=yes
 	check "$name: virtio-blk written and read back" "${1:-none} read ${2:-none} image $disk" \
 		[ $blk = yes ]
+	set -- $(l2val rescan)
+	check "$name: NIC removed and rescanned, L2 pings L1 again" "$*" [ "${1:-}" = ok ]
 	check "$name: L2 shuts down" "at $(l2val done) s" [ -n "$(l2val done)" ]
 	misses=$(grep -c 'vhost_iotlb_miss.* step 1' "$trace" 2>/dev/null)
 	qmaps=$(grep -cE '(^|:)virtio_iommu_map ' "$trace" 2>/dev/null)
@@ -222,6 +224,13 @@ run() { # run VHOST MODE [OPTIONS]
 		check "$name: requests executed in the kernel" \
 			"attach $(stat attach) map $(stat map) unmap $(stat unmap) probe $(stat probe)" \
 			[ "$req" -gt 0 ]
+		# The NIC's removal sent a DETACH, its rescan an ATTACH and a PROBE.
+		rescanned=no
+		[ "$(stat detach)" -ge 1 ] && [ "$(stat attach)" -ge 3 ] &&
+			[ "$(stat probe)" -ge 3 ] && rescanned=yes
+		check "$name: the rescan's DETACH, ATTACH, PROBE in the kernel" \
+			"detach $(stat detach) attach $(stat attach) probe $(stat probe)" \
+			[ $rescanned = yes ]
 		case $mode in
 		strict) check "$name: MAP and UNMAP in the kernel" "" [ "$(stat map)" -gt 0 ] ;;
 		passthrough) check "$name: no MAP in passthrough" "" [ "$(stat map)" = 0 ] ;;
