@@ -12,6 +12,9 @@
 #   make profile    instructions per function of the request path, in the VM
 #   make replay TRACE=file   replay a QEMU virtio-iommu trace in the VM
 #   make fuzz SECONDS=N   the fuzzer in the VM for N seconds (SEED=0x... replays)
+#   make qemu       the patched qemu-system-x86_64 (tools/qemu/), cached
+#   make guest-kernel the L2 guest kernel (tools/qemu/guest.config), cached
+#   make check-qemu QEMU and a Linux guest on vhost-iommu, in the VM
 #   make install    modules_install + depmod on this host
 #
 # KVER/KDIR default to the installed linux-image-amd64/linux-headers-amd64
@@ -144,6 +147,26 @@ check-debug-nodeps: | $(BUILD)
 		--modules $$dir/mods/lib/modules/$$rel \
 		--module $(DEBUG_BUILD)/src/$(KO) --payload $(BUILD)/selftests \
 		--out $(BUILD)/vm-check-debug --tap ./run_tests.sh
+
+# The patched QEMU 7.2 (tools/qemu/build.sh: Debian's qemu source package +
+# tools/qemu/*.patch + this repo's uapi header, minimal x86_64 build) and the
+# L2 guest kernel (tools/qemu/guest-kernel.sh: linux-source-6.1, allnoconfig
+# + tools/qemu/guest.config), each built once and cached in
+# /var/cache/vhost-iommu; both print the directory.
+qemu:
+	@dir=$$(tools/qemu/build.sh) && echo "  QEMU $$dir"
+
+guest-kernel: deps
+	@dir=$$(tools/qemu/guest-kernel.sh) && echo "  GUEST-KERNEL $$dir"
+
+# A real VMM and a real guest (Documentation/qemu.md): in one boot of the
+# test VM, the patched QEMU boots the L2 kernel once per run in RUNS
+# (VHOST:MODE, VHOST on or off, MODE strict or passthrough) and checks its
+# IOMMU groups, ping, 16 MiB each way and its disk; TAP, N passed, N failed.
+RUNS ?=
+check-qemu: deps
+	@$(MAKE) --no-print-directory modules
+	@KVER=$(KVER) tools/qemu/check-qemu.sh $(RUNS)
 
 run: deps
 	@$(MAKE) --no-print-directory modules selftests
@@ -285,3 +308,4 @@ clean:
 .PHONY: bench
 .PHONY: profile
 .PHONY: fuzz
+.PHONY: qemu guest-kernel check-qemu

@@ -7,8 +7,9 @@
 # usage: capture.sh [--kernel bzImage] [--out FILE] [--work DIR]
 #
 # The guest kernel is Linux 6.1 with CONFIG_VIRTIO_IOMMU (Debian's kernel
-# has none): without --kernel it is built in the work directory from
-# Debian's linux-source-6.1, allnoconfig + guest.config. The guest runs
+# has none): without --kernel it is the one of `make guest-kernel`
+# (tools/qemu/guest-kernel.sh: Debian's linux-source-6.1, allnoconfig +
+# tools/qemu/guest.config, cached in /var/cache/vhost-iommu). The guest runs
 # guest-init (busybox) behind a virtio-iommu-pci device with two
 # virtio-net NICs wired to each other and a virtio-blk disk, all with
 # iommu_platform=on; QEMU traces the virtio_iommu_* events with the log
@@ -34,22 +35,9 @@ done
 mkdir -p "$work"
 
 if [ -z "$kernel" ]; then
-	src=$work/linux-source-6.1
-	obj=$work/kbuild
-	if [ ! -d "$src" ]; then
-		echo "capture: extracting linux-source-6.1"
-		tar -xJf /usr/src/linux-source-6.1.tar.xz -C "$work"
-	fi
-	KCONFIG_ALLCONFIG=$here/guest.config make -C "$src" O="$obj" \
-		allnoconfig >"$work/kconfig.log" 2>&1
-	# Kconfig drops a symbol whose dependencies are off without a word.
-	grep '^CONFIG_' "$here/guest.config" | while read -r opt; do
-		grep -qxF "$opt" "$obj/.config" ||
-			{ echo "capture: $opt did not survive" >&2; exit 1; }
-	done
-	echo "capture: building the guest kernel (log: $work/kbuild.log)"
-	make -C "$obj" -j"$(nproc)" bzImage >"$work/kbuild.log" 2>&1
-	kernel=$obj/arch/x86/boot/bzImage
+	# The L2 kernel of make guest-kernel (tools/qemu/guest.config), built
+	# once and cached.
+	kernel=$("$here/../../../../qemu/guest-kernel.sh")/bzImage
 fi
 
 root=$work/initramfs

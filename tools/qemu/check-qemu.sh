@@ -1,0 +1,63 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# make check-qemu: a real VMM and a real guest on vhost-iommu. Boots the
+# test VM (L1: Debian's stock kernel, vhost_net and vhost_iommu.ko loaded)
+# with a payload of the patched QEMU (make qemu), the L2 kernel (make
+# guest-kernel) and a busybox initramfs for L2 (l2-init), and runs l1.sh
+# there, which boots L2 once per RUN and prints TAP lines.
+#
+# usage: check-qemu.sh [--out DIR] [RUN...]
+#   RUN: VHOST:MODE as l1.sh takes it (default: on:strict off:strict
+#   on:passthrough off:passthrough)
+#
+# Environment: KVER, VM_TIMEOUT (seconds, default 1800), VM_MEM (MiB,
+# default 2048), L2_MIB, L2_MEM, L2_TIMEOUT (passed to l1.sh), QEMU_DIR (a
+# build of make qemu to use instead of the current one, e.g. an unpatched
+# one).
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+vm=$top/tools/testing/selftests/vhost_iommu/vm
+out=$top/build/qemu-check
+
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--out) out=$2; shift 2 ;;
+	-*) echo "check-qemu: unknown option $1" >&2; exit 2 ;;
+	*) break ;;
+	esac
+done
+[ $# -gt 0 ] || set -- on:strict off:strict on:passthrough off:passthrough
+
+qemu=${QEMU_DIR:-$("$here/build.sh")}
+kernel=$("$here/guest-kernel.sh")
+echo "  QEMU $(cat "$qemu/version") ($qemu)"
+echo "  L2 KERNEL $(cat "$kernel/release") ($kernel)"
+
+payload=$out/payload
+rm -rf "$out"
+mkdir -p "$payload/qemu"
+cp -a "$qemu/bin" "$qemu/lib" "$qemu/share" "$qemu/run-qemu" "$payload/qemu/"
+cp "$kernel/bzImage" "$payload/bzImage"
+cp "$here/l1.sh" "$payload/l1.sh"
+
+# L2's initramfs, built the way vm/run-vm.sh builds L1's.
+root=$out/l2-initramfs
+mkdir -p "$root/bin" "$root/dev" "$root/proc" "$root/sys" "$root/tmp"
+cp /bin/busybox "$root/bin/busybox"
+cp "$here/l2-init" "$root/init"
+chmod 755 "$root/init"
+mknod -m 600 "$root/dev/console" c 5 1
+mknod -m 666 "$root/dev/null" c 1 3
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$payload/l2-initrd.gz"
+
+env=""
+for v in L2_MIB L2_MEM L2_TIMEOUT; do
+	eval "val=\${$v:-}"
+	[ -n "$val" ] && env="$env $v=$val"
+done
+VM_MEM=${VM_MEM:-2048} "$vm/run-vm.sh" --timeout "${VM_TIMEOUT:-1800}" \
+	--module "$top/drivers/vhost/vhost_iommu.ko" --payload "$payload" \
+	--out "$out/vm" --tap "env$env sh ./l1.sh $*"

@@ -1,0 +1,264 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# Runs in the test VM (L1: Debian's stock kernel, vhost_net and
+# vhost_iommu.ko loaded), from the payload that tools/qemu/check-qemu.sh
+# assembles: qemu/ (the patched QEMU of make qemu with its libraries and
+# firmware), bzImage (the L2 kernel of make guest-kernel), l2-initrd.gz
+# (busybox + l2-init).
+#
+# usage: l1.sh RUN...
+#   RUN is VHOST:MODE[:OPTION...], VHOST "off" (QEMU 7.2's own
+#   virtio-iommu, the control) or "on" (vhost=on: the requests executed by
+#   vhost-iommu), MODE "strict" (iommu.strict=1) or "passthrough"
+#   (iommu.passthrough=1). Options, for measurements: "nopush" (the module's
+#   push_on_map off for this run), "smp2" (L2 with 2 vCPUs).
+#
+# Each run boots L2 under QEMU (TCG) with virtio-iommu-pci, a virtio-net-pci
+# NIC on a tap with vhost=on, and a virtio-blk-pci disk, both
+# iommu_platform=on, and prints TAP lines for what L2 and L1 saw. The
+# environment may set L2_MIB (MiB each way, default 16), L2_MEM (MiB,
+# default 256), L2_TIMEOUT (seconds per run, default 900).
+set -u
+
+mib=${L2_MIB:-16}
+mem=${L2_MEM:-256}
+tmo=${L2_TIMEOUT:-900}
+l1ip=10.0.2.1
+l2ip=10.0.2.2
+work=/tmp/l2
+here=$(pwd)
+qemu=$here/qemu/run-qemu
+
+nr=0
+fails=0
+ok() { nr=$((nr + 1)); echo "ok $nr - $*"; }
+notok() { nr=$((nr + 1)); fails=$((fails + 1)); echo "not ok $nr - $*"; }
+check() { # check NAME DETAIL COMMAND...: ok when COMMAND succeeds
+	c_name=$1
+	c_detail=$2
+	shift 2
+	if "$@"; then
+		ok "$c_name${c_detail:+ # $c_detail}"
+	else
+		notok "$c_name${c_detail:+ # $c_detail}"
+	fi
+}
+contains() { # contains STRING PART
+	case "$1" in *"$2"*) return 0 ;; esac
+	return 1
+}
+# A value from L2's console: the fields after "L2 <name>".
+l2val() { grep -a "^L2 $1 " "$log" | tail -n 1 | cut -d' ' -f3-; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+rate() { awk -v a="$1" -v b="$2" -v m="$mib" 'BEGIN { if (b > a) printf "%.2f", m / (b - a); else print "-" }'; }
+
+mkdir -p $work/www
+for f in /dev/vhost-net /dev/vhost-iommu /dev/net/tun; do
+	[ -c $f ] || { echo "Bail out! no $f in L1"; exit 1; }
+done
+echo "# L1: $(uname -r), $(nproc) CPUs, $(awk '/MemTotal/ { print $2 / 1024 " MiB" }' /proc/meminfo)"
+echo "# QEMU: $("$qemu" --version | head -n 1)"
+
+dd if=/dev/urandom of=$work/www/down bs=1M count="$mib" 2>/dev/null
+downsum=$(md5sum <$work/www/down | cut -d' ' -f1)
+httpd -p 8080 -h $work/www || { echo "Bail out! httpd"; exit 1; }
+
+# QEMU's own trace of the control: its vhost IOTLB misses and the requests
+# it executed.
+printf '%s\n' vhost_iotlb_miss virtio_iommu_attach virtio_iommu_detach \
+	virtio_iommu_map virtio_iommu_unmap virtio_iommu_report_fault \
+	>$work/events
+
+qmp() { # qmp COMMAND: one QMP command, its answer on stdout
+	# QEMU drops the queued commands of a connection that closes: keep it
+	# open until the answer is in.
+	{ printf '{"execute":"qmp_capabilities"}\n%s\n' "$1"; sleep 3; } |
+		timeout 30 nc 127.0.0.1 4444 2>/dev/null | grep -v '"QMP"\|"event"' |
+		tail -n 1
+}
+stat() { # stat NAME: a counter of vhost-stats
+	v=$(echo "$stats" | grep -o "\"$1\": [0-9]*" | head -n 1 | sed 's/.*: //')
+	echo "${v:--1}"
+}
+
+run() { # run VHOST MODE [OPTIONS]
+	vh=$1
+	mode=$2
+	opts=$3
+	name="$vh/$mode${opts:+/$opts}"
+	smp=1
+	push=Y
+	for o in $(echo "$opts" | tr ':' ' '); do
+		case $o in
+		nopush) push=N ;;
+		smp2) smp=2 ;;
+		*) echo "Bail out! unknown option $o"; exit 1 ;;
+		esac
+	done
+	pom=/sys/module/vhost_iommu/parameters/push_on_map
+	[ -w $pom ] && echo $push >$pom
+	log=$work/$vh-$mode$opts.console
+	trace=$work/$vh-$mode$opts.trace
+	case $mode in
+	strict) cmdline=iommu.strict=1 ;;
+	passthrough) cmdline=iommu.passthrough=1 ;;
+	*) echo "Bail out! unknown mode $mode"; exit 1 ;;
+	esac
+	iommu=virtio-iommu-pci,id=viommu
+	[ "$vh" = on ] && iommu=$iommu,vhost=on
+	rm -f "$log" "$trace" $work/up $work/disk.img $work/qmp.out $work/www/fetched
+	truncate -s 64M $work/disk.img
+	echo "# run $name: L2 $mem MiB, $smp vCPU, $cmdline, $iommu, push_on_map $(cat $pom 2>/dev/null)"
+
+	t0=$(date +%s)
+	# shellcheck disable=SC2086
+	timeout -s KILL "$tmo" "$qemu" -accel tcg -M q35 -m "$mem" -smp "$smp" \
+		-nodefaults -display none -no-reboot -no-shutdown \
+		-qmp tcp:127.0.0.1:4444,server=on,wait=off \
+		-serial "file:$log" \
+		-trace "events=$work/events,file=$trace" \
+		-kernel bzImage -initrd l2-initrd.gz \
+		-append "console=ttyS0 panic=-1 rdinit=/init $cmdline l2.l1=$l1ip l2.ip=$l2ip l2.mib=$mib" \
+		-device "$iommu" \
+		-netdev tap,id=n0,ifname=tap0,script=no,downscript=no,vhost=on \
+		-device virtio-net-pci,netdev=n0,iommu_platform=on,disable-legacy=on,romfile= \
+		-drive file=$work/disk.img,if=none,id=d0,format=raw \
+		-device virtio-blk-pci,drive=d0,iommu_platform=on,disable-legacy=on \
+		</dev/null >$work/qemu.out 2>&1 &
+	qpid=$!
+	# L1's end of the wire, once QEMU has made the tap.
+	i=0
+	while [ ! -e /sys/class/net/tap0 ] && [ $i -lt 600 ] && kill -0 $qpid 2>/dev/null; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	ip addr add $l1ip/24 dev tap0 2>/dev/null
+	ip link set tap0 up 2>/dev/null
+	# L2 to L1: L2 serves its file over HTTP, L1 fetches it and times it,
+	# then tells L2 (which polls for it) that it may go on.
+	while kill -0 $qpid 2>/dev/null && ! grep -aq '^L2 upready' "$log" 2>/dev/null; do
+		sleep 1
+	done
+	if grep -aq '^L2 upready' "$log" 2>/dev/null; then
+		u0=$(cut -d' ' -f1 /proc/uptime)
+		wget -q -O $work/up "http://$l2ip:8080/up"
+		wrc=$?
+		u1=$(cut -d' ' -f1 /proc/uptime)
+		echo "$wrc $u0 $u1" >$work/up.time
+		: >$work/www/fetched
+	fi
+	# L2 powers off; QEMU stays (-no-shutdown) until asked for what it
+	# saw, then quits.
+	while kill -0 $qpid 2>/dev/null && ! grep -aq '^L2 done' "$log" 2>/dev/null; do
+		sleep 1
+	done
+	i=0
+	while kill -0 $qpid 2>/dev/null && [ $i -lt 120 ]; do
+		qmp '{"execute":"query-status"}' | grep -q '"status": *"shutdown"' && break
+		sleep 1
+		i=$((i + 1))
+	done
+	stats=""
+	migrate=""
+	if [ "$vh" = on ]; then
+		stats=$(qmp '{"execute":"qom-get","arguments":{"path":"/machine/peripheral/viommu/virtio-backend","property":"vhost-stats"}}' | grep '"return"')
+		echo "$stats" >$work/qmp.out
+		migrate=$(qmp '{"execute":"migrate","arguments":{"uri":"exec:cat >/dev/null"}}')
+	fi
+	qmp '{"execute":"quit"}' >/dev/null
+	wait $qpid
+	qrc=$?
+	t1=$(date +%s)
+	sed 's/^/# qemu: /' $work/qemu.out
+	tr -d '\r' <"$log" >"$log.txt"
+	log=$log.txt
+
+	check "$name: QEMU exits 0" "exit $qrc, $((t1 - t0)) s" [ "$qrc" = 0 ]
+	init=$(l2val init)
+	check "$name: L2 reaches init" "at ${init:-never} s (L2 clock)" [ -n "$init" ]
+	n=$(l2val groups)
+	check "$name: L2 has IOMMU groups" "${n:-0} groups" [ "${n:-0}" -gt 0 ]
+	grep -a '^L2 device ' "$log" | sed 's/^/# /'
+	# Every virtio device but the IOMMU (1057) is in a group.
+	nogroup=$(grep -a '^L2 device ' "$log" | awk '$4 != "0x1057" && $6 == "-"' | wc -l)
+	check "$name: every endpoint is in a group" "" [ "$nogroup" = 0 ]
+	case $mode in
+	strict) want=DMA ;;
+	passthrough) want=identity ;;
+	esac
+	bad=$(grep -a '^L2 device ' "$log" | awk -v w=$want '$4 != "0x1057" && $8 != w' | wc -l)
+	check "$name: the groups are $want domains" "" [ "$bad" = 0 ]
+	check "$name: L2 pings L1" "" [ "$(l2val ping)" = ok ]
+	set -- $(l2val down)
+	check "$name: $mib MiB L1 -> L2, checksum" "${1:-none} vs $downsum, $(rate "${3:-0}" "${4:-0}") MiB/s" \
+		[ "${1:-}" = "$downsum" ]
+	[ $# -ge 4 ] && echo "# $name: L1 -> L2 $(secs "$3" "$4") s"
+	set -- $(l2val upready)
+	upsum=${1:-none}
+	got=$(md5sum <$work/up 2>/dev/null | cut -d' ' -f1)
+	set -- $(cat $work/up.time 2>/dev/null)
+	check "$name: $mib MiB L2 -> L1, checksum" "$upsum vs ${got:-none}, $(rate "${2:-0}" "${3:-0}") MiB/s" \
+		[ "$upsum" = "${got:-none}" ]
+	[ $# -ge 3 ] && echo "# $name: L2 -> L1 $(secs "$2" "$3") s"
+	set -- $(l2val blk)
+	disk=$(dd if=$work/disk.img bs=1M count=4 2>/dev/null | md5sum | cut -d' ' -f1)
+	blk=no
+	[ -n "${1:-}" ] && [ "$1" = "${2:-}" ] && [ "$1" = "$disk" ] && blk=yes
+	check "$name: virtio-blk written and read back" "${1:-none} read ${2:-none} image $disk" \
+		[ $blk = yes ]
+	set -- $(l2val rescan)
+	check "$name: NIC removed and rescanned, L2 pings L1 again" "$*" [ "${1:-}" = ok ]
+	check "$name: L2 shuts down" "at $(l2val done) s" [ -n "$(l2val done)" ]
+	misses=$(grep -c 'vhost_iotlb_miss.* step 1' "$trace" 2>/dev/null)
+	qmaps=$(grep -cE '(^|:)virtio_iommu_map ' "$trace" 2>/dev/null)
+	qunmaps=$(grep -cE '(^|:)virtio_iommu_unmap ' "$trace" 2>/dev/null)
+	echo "# $name: QEMU trace: ${misses:-0} vhost IOTLB misses answered in QEMU," \
+		"${qmaps:-0} MAP, ${qunmaps:-0} UNMAP," \
+		"$(grep -cE '(^|:)virtio_iommu_attach ' "$trace" 2>/dev/null) ATTACH," \
+		"$(grep -cE '(^|:)virtio_iommu_report_fault ' "$trace" 2>/dev/null) faults executed in QEMU"
+	if [ "$vh" = on ]; then
+		echo "# $name: vhost-stats: $stats"
+		check "$name: vhost-stats readable" "" [ -n "$stats" ]
+		req=$(( $(stat attach) + $(stat detach) + $(stat map) + $(stat unmap) + $(stat probe) ))
+		check "$name: requests executed in the kernel" \
+			"attach $(stat attach) map $(stat map) unmap $(stat unmap) probe $(stat probe)" \
+			[ "$req" -gt 0 ]
+		# The NIC's removal sent a DETACH, its rescan an ATTACH and a PROBE.
+		rescanned=no
+		[ "$(stat detach)" -ge 1 ] && [ "$(stat attach)" -ge 3 ] &&
+			[ "$(stat probe)" -ge 3 ] && rescanned=yes
+		check "$name: the rescan's DETACH, ATTACH, PROBE in the kernel" \
+			"detach $(stat detach) attach $(stat attach) probe $(stat probe)" \
+			[ $rescanned = yes ]
+		case $mode in
+		strict) check "$name: MAP and UNMAP in the kernel" "" [ "$(stat map)" -gt 0 ] ;;
+		passthrough) check "$name: no MAP in passthrough" "" [ "$(stat map)" = 0 ] ;;
+		esac
+		check "$name: every vhost-net miss served in the kernel" \
+			"misses $(stat iotlb-misses) served $(stat iotlb-served) updates $(stat iotlb-updates)" \
+			[ "$(stat iotlb-misses)" = "$(stat iotlb-served)" ]
+		check "$name: QEMU answered 0 misses" "" [ "${misses:-0}" = 0 ]
+		check "$name: QEMU executed 0 MAP/UNMAP" "" [ $((${qmaps:-0} + ${qunmaps:-0})) = 0 ]
+		check "$name: 0 faults" "faults $(stat faults) dropped $(stat faults-dropped)" \
+			[ "$(stat faults)/$(stat faults-dropped)" = 0/0 ]
+		echo "# $name: migrate: $migrate"
+		check "$name: migration refused" "" \
+			contains "$migrate" 'virtio-iommu: vhost=on cannot migrate'
+		check "$name: requests all OK" "ok $(stat ok) inval $(stat inval) noent $(stat noent) range $(stat range)" \
+			[ "$(( $(stat ok) ))" = "$req" ]
+	fi
+	grep -a -i -E 'iommu|error|fail|warn' "$log" | grep -av '^L2 ' | head -n 20 | sed 's/^/# L2: /'
+}
+
+for r in "$@"; do
+	vh=${r%%:*}
+	rest=${r#*:}
+	mode=${rest%%:*}
+	opts=""
+	[ "$rest" != "$mode" ] && opts=${rest#*:}
+	run "$vh" "$mode" "$opts"
+done
+echo "# L1 kernel log, virtio/vhost lines:"
+dmesg | grep -i -E 'vhost|virtio|tap0|iommu' | tail -n 20 | sed 's/^/# /'
+[ "$fails" = 0 ]
