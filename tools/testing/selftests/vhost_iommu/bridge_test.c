@@ -1323,6 +1323,8 @@ TEST_F_TIMEOUT(layout, blocking_file_stops_service, 300)
 	int fl;
 
 	VNET_OK(vnet_tx_frames(v, 0, 4));
+	/* Misses of that traffic still in flight are served first */
+	VG_OK(vguest_settle(g, T));
 	fl = fcntl(v->fd, F_GETFL);
 	ASSERT_LE(0, fl);
 	ASSERT_EQ(0, fcntl(v->fd, F_SETFL, fl & ~O_NONBLOCK));
