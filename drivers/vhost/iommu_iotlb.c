@@ -102,6 +102,7 @@ void vhost_iommu_iotlb_queue_miss(struct vhost_iommu *vi,
 		return;
 	rec = vhost_iommu_miss_at(vi, vi->miss_count++);
 	*rec = (struct vhost_iommu_iotlb_miss) {
+		.size = sizeof(*rec),
 		.endpoint = endpoint,
 		.domain = dom->id,
 		.iova = iova,

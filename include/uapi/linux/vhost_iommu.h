@@ -328,18 +328,25 @@ struct vhost_iommu_bind {
 
 /**
  * struct vhost_iommu_iotlb_miss - a miss for the VMM, read() from the device
+ * @size: the size of this record, sizeof(struct vhost_iommu_iotlb_miss)
+ *	of the running kernel. Records may grow at the end: a reader steps
+ *	from record to record by @size and reads the fields it knows; the
+ *	kernel writes whole records only.
+ * @flags: VHOST_IOMMU_IOTLB_MISS_F_*
  * @endpoint: the endpoint whose vhost-net device missed
  * @domain: its VMM-managed domain
  * @iova: the address, aligned down to the granule
  * @access: VHOST_IOMMU_ACCESS_READ and/or _WRITE
- * @flags: VHOST_IOMMU_IOTLB_MISS_F_*
+ * @__reserved: zero
  */
 struct vhost_iommu_iotlb_miss {
+	__u32 size;
+	__u32 flags;
 	__u32 endpoint;
 	__u32 domain;
 	__aligned_u64 iova;
 	__u32 access;
-	__u32 flags;
+	__u32 __reserved;
 };
 
 /**

@@ -138,6 +138,9 @@ TEST_F_TIMEOUT(inet, one_update_serves_all, 300)
 
 	EXPECT_EQ(-EFAULT, try_backend(&self->g, 0, VNET_RXQ));
 	ASSERT_EQ(1, vguest_iotlb_fetch(&self->g, m, 4, VGUEST_TIMEOUT_MS));
+	/* Records carry their size, so that they can grow. */
+	EXPECT_EQ(sizeof(m[0]), m[0].size);
+	EXPECT_EQ(0, m[0].__reserved);
 	EXPECT_EQ(VGUEST_EP, m[0].endpoint);
 	EXPECT_EQ(VD, m[0].domain);
 	EXPECT_NE(0, m[0].access);

@@ -383,6 +383,9 @@ int vguest_iotlb_fetch(struct vguest *g, struct vhost_iommu_iotlb_miss *m,
 
 	for (;;) {
 		ret = read(g->iommu.fd, m, n * sizeof(*m));
+		if (ret > 0 && (ret % sizeof(*m) || m->size != sizeof(*m)))
+			return fail(-EPROTO, "miss records of %u bytes",
+				    m->size);
 		if (ret > 0)
 			return ret / sizeof(*m);
 		if (errno != EAGAIN)
