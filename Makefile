@@ -27,7 +27,7 @@ KDIR ?= /lib/modules/$(KVER)/build
 BUILD ?= $(CURDIR)/build
 KSRC_TAR ?= /usr/src/linux-source-6.1.tar.xz
 KSRC := $(BUILD)/ksrc
-KO := drivers/vhost/vhost_iommu.ko
+KO := drivers/vhost/iommu/vhost_iommu.ko
 VM_TIMEOUT ?= 900
 RUNVM = KVER=$(KVER) $(VMDIR)/run-vm.sh --timeout $(VM_TIMEOUT)
 

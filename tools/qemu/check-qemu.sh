@@ -59,5 +59,5 @@ for v in L2_MIB L2_MEM L2_TIMEOUT; do
 	[ -n "$val" ] && env="$env $v=$val"
 done
 VM_MEM=${VM_MEM:-2048} "$vm/run-vm.sh" --timeout "${VM_TIMEOUT:-1800}" \
-	--module "$top/drivers/vhost/vhost_iommu.ko" --payload "$payload" \
+	--module "$top/drivers/vhost/iommu/vhost_iommu.ko" --payload "$payload" \
 	--out "$out/vm" --tap "env$env sh ./l1.sh $*"

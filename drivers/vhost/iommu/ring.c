@@ -7,26 +7,27 @@
  * eventfd hook, the guest memory table, descriptor chains (direct and
  * indirect) turned into segments of the owner's memory, the used ring and
  * interrupt suppression (VIRTIO_RING_F_EVENT_IDX). Built on public headers
- * only: nothing here depends on drivers/vhost/vhost.h.
+ * only: nothing here depends on drivers/vhost/vhost.h. A kick queues the
+ * work its consumer gave (the request handler); the ring knows nothing of
+ * what the buffers carry.
  *
  * Everything the guest controls is checked: a defect in a chain is either
  * a malformed request (the chain is returned unwritten) or a ring error
  * (the queue stops and the error eventfd fires); neither prints.
  */
-#include <linux/bsearch.h>
 #include <linux/eventfd.h>
 #include <linux/file.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
-#include <linux/sort.h>
 #include <linux/uaccess.h>
 #include <linux/vhost.h>
 
-#include "iommu.h"
+#include "common.h"
+#include "ring.h"
 
 static void vhost_iommu_poll_queue(struct vhost_iommu_poll *poll)
 {
-	vhost_iommu_work_queue(poll->vi, &poll->work);
+	vhost_iommu_work_queue(poll->worker, poll->work);
 }
 
 static int vhost_iommu_poll_wakeup(wait_queue_entry_t *wait, unsigned int mode,
@@ -70,18 +71,26 @@ static void vhost_iommu_poll_stop(struct vhost_iommu_poll *poll)
 	}
 }
 
-void vhost_iommu_vq_init(struct vhost_iommu *vi, unsigned int index,
-			 vhost_iommu_work_fn_t fn)
+/**
+ * vhost_iommu_vq_init() - set up a queue
+ * @vq: the queue
+ * @index: VHOST_IOMMU_VQ_REQUEST or VHOST_IOMMU_VQ_EVENT
+ * @worker: the device's worker
+ * @mem: the device's memory table
+ * @kick_work: queued on every kick, or NULL: kicks are not polled
+ */
+void vhost_iommu_vq_init(struct vhost_iommu_vq *vq, unsigned int index,
+			 struct vhost_iommu_worker *worker,
+			 struct vhost_iommu_mem *mem,
+			 struct vhost_iommu_work *kick_work)
 {
-	struct vhost_iommu_vq *vq = &vi->vqs[index];
-
 	mutex_init(&vq->mutex);
-	vq->vi = vi;
 	vq->index = index;
-	vq->poll.vi = vi;
+	vq->mem = mem;
+	vq->poll.worker = worker;
+	vq->poll.work = kick_work;
 	init_waitqueue_func_entry(&vq->poll.wait, vhost_iommu_poll_wakeup);
 	init_poll_funcptr(&vq->poll.table, vhost_iommu_poll_func);
-	vhost_iommu_work_init(&vq->poll.work, fn);
 }
 
 /**
@@ -89,7 +98,7 @@ void vhost_iommu_vq_init(struct vhost_iommu *vi, unsigned int index,
  * @vq: the queue
  *
  * Kicks no longer wake the worker. Work already queued may still run and
- * finds the queue stopped. Context: vhost_iommu.mutex held.
+ * finds the queue stopped. Context: the device mutex held.
  */
 void vhost_iommu_vq_stop(struct vhost_iommu_vq *vq)
 {
@@ -126,8 +135,7 @@ void vhost_iommu_vq_reset(struct vhost_iommu_vq *vq)
 
 static bool vhost_iommu_vq_access_ok(struct vhost_iommu_vq *vq)
 {
-	size_t event = vhost_iommu_has_feature(vq->vi,
-					       VIRTIO_RING_F_EVENT_IDX) ? 2 : 0;
+	size_t event = vhost_iommu_vq_has(vq, VIRTIO_RING_F_EVENT_IDX) ? 2 : 0;
 	unsigned int num = vq->num;
 
 	return access_ok(vq->desc, num * sizeof(struct vring_desc)) &&
@@ -161,7 +169,7 @@ static int vhost_iommu_vq_try_start(struct vhost_iommu_vq *vq)
 	vq->avail_idx = vq->last_avail_idx;
 	vq->signalled_used_valid = false;
 	vq->running = true;
-	if (vq->poll.work.fn)
+	if (vq->poll.work)
 		vhost_iommu_poll_start(&vq->poll, vq->kick);
 	return 0;
 }
@@ -215,7 +223,7 @@ static long vhost_iommu_set_vring_kick(struct vhost_iommu_vq *vq, int fd)
 		return 0;
 	}
 	if (vq->running) {
-		if (vq->poll.work.fn)
+		if (vq->poll.work)
 			vhost_iommu_poll_start(&vq->poll, file);
 		return 0;
 	}
@@ -238,9 +246,8 @@ static long vhost_iommu_set_eventfd(struct eventfd_ctx **slot, int fd)
 	return 0;
 }
 
-static long vhost_iommu_vring_ioctl_vq(struct vhost_iommu *vi,
-				       struct vhost_iommu_vq *vq,
-				       unsigned int ioctl, void __user *argp)
+static long vhost_iommu_vq_ioctl_locked(struct vhost_iommu_vq *vq,
+					unsigned int ioctl, void __user *argp)
 {
 	struct vhost_vring_state s;
 	struct vhost_vring_file f;
@@ -289,222 +296,31 @@ static long vhost_iommu_vring_ioctl_vq(struct vhost_iommu *vi,
 }
 
 /**
- * vhost_iommu_vring_ioctl() - the VHOST_*_VRING_* ioctls
- * @vi: the device
+ * vhost_iommu_vq_ioctl() - a VHOST_*_VRING_* ioctl of one queue
+ * @vq: the queue, chosen by the argument's index
  * @ioctl: the ioctl number
  * @argp: its argument
  *
- * Same argument checks and errno as vhost-net. VHOST_GET_VRING_BASE also
- * stops the queue and waits for the request in flight, so the index it
- * returns is final; setting the kick eventfd again restarts the queue.
- *
- * Context: vhost_iommu.mutex held.
+ * Same argument checks and errno as vhost-net.
+ * Context: the device mutex held.
  * Return: 0 or a negative errno.
  */
-long vhost_iommu_vring_ioctl(struct vhost_iommu *vi, unsigned int ioctl,
-			     void __user *argp)
+long vhost_iommu_vq_ioctl(struct vhost_iommu_vq *vq, unsigned int ioctl,
+			  void __user *argp)
 {
-	struct vhost_iommu_vq *vq;
-	u32 idx;
 	long r;
 
-	if (get_user(idx, (u32 __user *)argp))
-		return -EFAULT;
-	if (idx >= VHOST_IOMMU_VQ_MAX)
-		return -ENOBUFS;
-	vq = &vi->vqs[idx];
-
-	if (ioctl == VHOST_GET_VRING_BASE) {
-		vhost_iommu_vq_stop(vq);
-		vhost_iommu_flush(vi);
-	}
 	mutex_lock(&vq->mutex);
-	r = vhost_iommu_vring_ioctl_vq(vi, vq, ioctl, argp);
+	r = vhost_iommu_vq_ioctl_locked(vq, ioctl, argp);
 	mutex_unlock(&vq->mutex);
 	return r;
 }
 
-static int vhost_iommu_region_cmp(const void *a, const void *b)
+/* Context: the device mutex and the vq mutex held. */
+void vhost_iommu_vq_set_features(struct vhost_iommu_vq *vq, u64 features)
 {
-	const struct vhost_memory_region *ra = a, *rb = b;
-
-	if (ra->guest_phys_addr < rb->guest_phys_addr)
-		return -1;
-	return ra->guest_phys_addr > rb->guest_phys_addr;
-}
-
-static int vhost_iommu_mem_check(struct vhost_iommu_mem *mem)
-{
-	struct vhost_memory_region *r, *prev = NULL;
-	u32 i;
-
-	sort(mem->regions, mem->nregions, sizeof(*r), vhost_iommu_region_cmp,
-	     NULL);
-	for (i = 0; i < mem->nregions; i++) {
-		r = &mem->regions[i];
-		if (!r->memory_size || r->flags_padding)
-			return -EINVAL;
-		if (r->guest_phys_addr + r->memory_size - 1 < r->guest_phys_addr ||
-		    r->userspace_addr + r->memory_size - 1 < r->userspace_addr ||
-		    (unsigned long)r->userspace_addr != r->userspace_addr ||
-		    !access_ok(u64_to_user_ptr(r->userspace_addr),
-			       r->memory_size))
-			return -EFAULT;
-		/* Last addresses: a region may end at 2^64 - 1. */
-		if (prev && prev->guest_phys_addr + (prev->memory_size - 1) >=
-			    r->guest_phys_addr)
-			return -EINVAL;
-		prev = r;
-	}
-	return 0;
-}
-
-/**
- * vhost_iommu_set_mem_table() - VHOST_SET_MEM_TABLE
- * @vi: the device
- * @m: the table in user memory
- *
- * Regions must not overlap in guest-physical space and must be accessible
- * user memory. Context: vhost_iommu.mutex held.
- * Return: 0, -E2BIG past max_mem_regions, -EINVAL, -EFAULT or -ENOMEM.
- */
-long vhost_iommu_set_mem_table(struct vhost_iommu *vi,
-			       struct vhost_memory __user *m)
-{
-	struct vhost_iommu_mem *mem, *old;
-	struct vhost_memory hdr;
-	int r;
-
-	if (copy_from_user(&hdr, m, sizeof(hdr)))
-		return -EFAULT;
-	if (hdr.padding)
-		return -EOPNOTSUPP;
-	if (hdr.nregions > vhost_iommu_max_mem_regions)
-		return -E2BIG;
-	mem = kvzalloc(struct_size(mem, regions, hdr.nregions),
-		       VHOST_IOMMU_GFP);
-	if (!mem)
-		return -ENOMEM;
-	mem->nregions = hdr.nregions;
-	if (copy_from_user(mem->regions, m->regions,
-			   hdr.nregions * sizeof(*mem->regions))) {
-		r = -EFAULT;
-		goto err_free;
-	}
-	r = vhost_iommu_mem_check(mem);
-	if (r)
-		goto err_free;
-
-	/*
-	 * Every vq mutex: a chain being executed holds host addresses of the
-	 * old table, and must be done with them before the VMM may reuse
-	 * them. domain_lock: the bridge answers misses from the table.
-	 */
-	vhost_iommu_vqs_lock(vi);
-	mutex_lock(&vi->domain_lock);
-	old = rcu_replace_pointer(vi->mem, mem, lockdep_is_held(&vi->mutex));
-	vhost_iommu_bridge_mem_changed(vi);
-	mutex_unlock(&vi->domain_lock);
-	vhost_iommu_vqs_unlock(vi);
-	if (old)
-		kvfree_rcu(old, rcu);
-	return 0;
-
-err_free:
-	kvfree(mem);
-	return r;
-}
-
-/**
- * vhost_iommu_vqs_lock() - take every vq mutex, in index order
- * @vi: the device, its mutex held
- */
-void vhost_iommu_vqs_lock(struct vhost_iommu *vi)
-{
-	int i;
-
-	for (i = 0; i < VHOST_IOMMU_VQ_MAX; i++)
-		mutex_lock_nested(&vi->vqs[i].mutex, i);
-}
-
-void vhost_iommu_vqs_unlock(struct vhost_iommu *vi)
-{
-	int i;
-
-	for (i = VHOST_IOMMU_VQ_MAX - 1; i >= 0; i--)
-		mutex_unlock(&vi->vqs[i].mutex);
-}
-
-void vhost_iommu_mem_free(struct vhost_iommu *vi)
-{
-	struct vhost_iommu_mem *old;
-
-	old = rcu_replace_pointer(vi->mem, NULL, lockdep_is_held(&vi->mutex));
-	if (old)
-		kvfree_rcu(old, rcu);
-}
-
-static int vhost_iommu_region_find(const void *key, const void *elt)
-{
-	const struct vhost_memory_region *r = elt;
-	u64 gpa = *(const u64 *)key;
-
-	if (gpa < r->guest_phys_addr)
-		return -1;
-	return gpa - r->guest_phys_addr >= r->memory_size;
-}
-
-/**
- * vhost_iommu_mem_lookup() - the memory region holding a guest address
- * @vi: the device
- * @gpa: guest-physical address
- * @region: filled with a copy of the region
- *
- * Context: any; takes the RCU read lock.
- * Return: true if a region of the memory table holds @gpa.
- */
-bool vhost_iommu_mem_lookup(struct vhost_iommu *vi, u64 gpa,
-			    struct vhost_memory_region *region)
-{
-	const struct vhost_memory_region *r = NULL;
-	struct vhost_iommu_mem *mem;
-
-	rcu_read_lock();
-	mem = rcu_dereference(vi->mem);
-	if (mem)
-		r = bsearch(&gpa, mem->regions, mem->nregions, sizeof(*r),
-			    vhost_iommu_region_find);
-	if (r)
-		*region = *r;
-	rcu_read_unlock();
-	return r;
-}
-
-/*
- * The part of guest range [gpa, gpa + len) that one memory region holds
- * from @gpa on: its length (0 when no region holds @gpa) and, in *@hva,
- * the owner's address of @gpa. Context: the table cannot change (a vq
- * mutex is held, see vhost_iommu_set_mem_table()).
- */
-static u32 vhost_iommu_gpa_span(struct vhost_iommu *vi, u64 gpa, u32 len,
-				u64 *hva)
-{
-	const struct vhost_memory_region *r = NULL;
-	struct vhost_iommu_mem *mem;
-	u64 off, n = 0;
-
-	rcu_read_lock();
-	mem = rcu_dereference(vi->mem);
-	if (mem)
-		r = bsearch(&gpa, mem->regions, mem->nregions, sizeof(*r),
-			    vhost_iommu_region_find);
-	if (r) {
-		off = gpa - r->guest_phys_addr;
-		n = min_t(u64, len, r->memory_size - off);
-		*hva = r->userspace_addr + off;
-	}
-	rcu_read_unlock();
-	return n;
+	lockdep_assert_held(&vq->mutex);
+	vq->features = features;
 }
 
 /*
@@ -520,7 +336,7 @@ static int vhost_iommu_chain_add(struct vhost_iommu_vq *vq,
 	u32 n;
 
 	while (len) {
-		n = vhost_iommu_gpa_span(vq->vi, gpa, len, &hva);
+		n = vhost_iommu_mem_span(vq->mem, gpa, len, &hva);
 		if (!n || chain->nr_segs >= VHOST_IOMMU_MAX_SEGS)
 			return VQ_MALFORMED;
 		vq->segs[chain->nr_segs].addr = u64_to_user_ptr(hva);
@@ -544,7 +360,7 @@ static int vhost_iommu_gpa_read(struct vhost_iommu_vq *vq, u64 gpa,
 	u32 n;
 
 	while (len) {
-		n = vhost_iommu_gpa_span(vq->vi, gpa, len, &hva);
+		n = vhost_iommu_mem_span(vq->mem, gpa, len, &hva);
 		if (!n)
 			return VQ_MALFORMED;
 		if (buf && copy_from_user(buf, u64_to_user_ptr(hva), n))
@@ -627,7 +443,7 @@ static int vhost_iommu_walk_indirect(struct vhost_iommu_vq *vq,
 	};
 	int ret;
 
-	if (!vhost_iommu_has_feature(vq->vi, VIRTIO_RING_F_INDIRECT_DESC) ||
+	if (!vhost_iommu_vq_has(vq, VIRTIO_RING_F_INDIRECT_DESC) ||
 	    !len || len % sizeof(struct vring_desc) || t.n > vq->num ||
 	    (le16_to_cpu((__force __le16)ind->flags) & VRING_DESC_F_NEXT))
 		return -EIO;
@@ -696,7 +512,7 @@ static int vhost_iommu_vq_enable_notify(struct vhost_iommu_vq *vq)
 {
 	__virtio16 __user *avail_event;
 
-	if (vhost_iommu_has_feature(vq->vi, VIRTIO_RING_F_EVENT_IDX)) {
+	if (vhost_iommu_vq_has(vq, VIRTIO_RING_F_EVENT_IDX)) {
 		avail_event = (__virtio16 __user *)&vq->used->ring[vq->num];
 		if (put_user((__force __virtio16)cpu_to_le16(vq->last_avail_idx),
 			     avail_event))
@@ -844,7 +660,7 @@ static bool vhost_iommu_vq_need_signal(struct vhost_iommu_vq *vq)
 	bool valid;
 
 	smp_mb(); /* the used index before the driver's suppression state */
-	if (!vhost_iommu_has_feature(vq->vi, VIRTIO_RING_F_EVENT_IDX)) {
+	if (!vhost_iommu_vq_has(vq, VIRTIO_RING_F_EVENT_IDX)) {
 		if (get_user(v, &vq->avail->flags))
 			return true;
 		return !(le16_to_cpu((__force __le16)v) &
@@ -886,7 +702,7 @@ void vhost_iommu_vq_flush_used(struct vhost_iommu_vq *vq)
  */
 void vhost_iommu_vq_error(struct vhost_iommu_vq *vq)
 {
-	atomic64_inc(&vq->vi->stats.ring_errors);
+	atomic64_inc(&vq->ring_errors);
 	vq->broken = true;
 	if (vq->err)
 		vhost_iommu_eventfd_signal(vq->err);

@@ -7,11 +7,12 @@
  * available a report is dropped and counted: the request queue never waits
  * for the event queue.
  */
-#include "iommu.h"
+#include "common.h"
+#include "event.h"
 
 /**
  * vhost_iommu_report_fault() - report a fault to the guest
- * @vi: the device
+ * @ev: the device's reports
  * @reason: VIRTIO_IOMMU_FAULT_R_*
  * @flags: VIRTIO_IOMMU_FAULT_F_*
  * @endpoint: the endpoint that faulted
@@ -19,8 +20,8 @@
  *
  * Context: any.
  */
-void vhost_iommu_report_fault(struct vhost_iommu *vi, u8 reason, u32 flags,
-			      u32 endpoint, u64 address)
+void vhost_iommu_report_fault(struct vhost_iommu_events *ev, u8 reason,
+			      u32 flags, u32 endpoint, u64 address)
 {
 	struct virtio_iommu_fault f = {
 		.reason = reason,
@@ -31,35 +32,35 @@ void vhost_iommu_report_fault(struct vhost_iommu *vi, u8 reason, u32 flags,
 	unsigned long irqflags;
 	bool queued;
 
-	spin_lock_irqsave(&vi->fault_lock, irqflags);
-	queued = kfifo_put(&vi->faults, f);
-	spin_unlock_irqrestore(&vi->fault_lock, irqflags);
+	spin_lock_irqsave(&ev->lock, irqflags);
+	queued = kfifo_put(&ev->faults, f);
+	spin_unlock_irqrestore(&ev->lock, irqflags);
 	if (!queued) {
-		atomic64_inc(&vi->stats.faults_dropped);
+		atomic64_inc(&ev->dropped);
 		return;
 	}
-	vhost_iommu_work_queue(vi, &vi->event_work);
+	vhost_iommu_work_queue(ev->worker, &ev->work);
 }
 
-static bool vhost_iommu_fault_peek(struct vhost_iommu *vi,
+static bool vhost_iommu_fault_peek(struct vhost_iommu_events *ev,
 				   struct virtio_iommu_fault *f)
 {
 	unsigned long irqflags;
 	bool found;
 
-	spin_lock_irqsave(&vi->fault_lock, irqflags);
-	found = kfifo_peek(&vi->faults, f);
-	spin_unlock_irqrestore(&vi->fault_lock, irqflags);
+	spin_lock_irqsave(&ev->lock, irqflags);
+	found = kfifo_peek(&ev->faults, f);
+	spin_unlock_irqrestore(&ev->lock, irqflags);
 	return found;
 }
 
-static void vhost_iommu_fault_skip(struct vhost_iommu *vi)
+static void vhost_iommu_fault_skip(struct vhost_iommu_events *ev)
 {
 	unsigned long irqflags;
 
-	spin_lock_irqsave(&vi->fault_lock, irqflags);
-	kfifo_skip(&vi->faults);
-	spin_unlock_irqrestore(&vi->fault_lock, irqflags);
+	spin_lock_irqsave(&ev->lock, irqflags);
+	kfifo_skip(&ev->faults);
+	spin_unlock_irqrestore(&ev->lock, irqflags);
 }
 
 /* What became of a report. */
@@ -116,36 +117,56 @@ vhost_iommu_post_fault(struct vhost_iommu_vq *vq,
 
 /**
  * vhost_iommu_handle_events() - the event work: post queued reports
- * @work: vhost_iommu.event_work
+ * @work: vhost_iommu_events.work
  *
  * Takes at most VHOST_IOMMU_BUDGET buffers per run, so a guest that keeps
  * making unusable buffers available cannot hold the worker: the work
  * queues itself again and the report waits at the head of the FIFO.
  * Context: the device's worker.
  */
-void vhost_iommu_handle_events(struct vhost_iommu_work *work)
+static void vhost_iommu_handle_events(struct vhost_iommu_work *work)
 {
-	struct vhost_iommu *vi = container_of(work, struct vhost_iommu,
-					      event_work);
-	struct vhost_iommu_vq *vq = &vi->vqs[VHOST_IOMMU_VQ_EVENT];
+	struct vhost_iommu_events *ev = container_of(work,
+						     struct vhost_iommu_events,
+						     work);
+	struct vhost_iommu_vq *vq = ev->vq;
 	unsigned int budget = VHOST_IOMMU_BUDGET;
 	enum vhost_iommu_post res = VHOST_IOMMU_POSTED;
 	struct virtio_iommu_fault f;
 
 	mutex_lock(&vq->mutex);
-	while (vhost_iommu_fault_peek(vi, &f)) {
+	while (vhost_iommu_fault_peek(ev, &f)) {
 		res = vhost_iommu_post_fault(vq, &f, &budget);
 		if (res == VHOST_IOMMU_YIELD)
 			break;
-		vhost_iommu_fault_skip(vi);
+		vhost_iommu_fault_skip(ev);
 		if (res == VHOST_IOMMU_POSTED)
-			atomic64_inc(&vi->stats.faults);
+			atomic64_inc(&ev->posted);
 		else
-			atomic64_inc(&vi->stats.faults_dropped);
+			atomic64_inc(&ev->dropped);
 	}
 	if (budget != VHOST_IOMMU_BUDGET && !vq->broken)
 		vhost_iommu_vq_flush_used(vq);
 	if (res == VHOST_IOMMU_YIELD)
-		vhost_iommu_work_queue(vi, work);
+		vhost_iommu_work_queue(ev->worker, work);
 	mutex_unlock(&vq->mutex);
+}
+
+void vhost_iommu_events_init(struct vhost_iommu_events *ev,
+			     struct vhost_iommu_worker *worker,
+			     struct vhost_iommu_vq *vq)
+{
+	spin_lock_init(&ev->lock);
+	INIT_KFIFO(ev->faults);
+	vhost_iommu_work_init(&ev->work, vhost_iommu_handle_events);
+	ev->worker = worker;
+	ev->vq = vq;
+}
+
+/* Forgets the reports not posted. Context: the worker is stopped. */
+void vhost_iommu_events_reset(struct vhost_iommu_events *ev)
+{
+	spin_lock_irq(&ev->lock);
+	kfifo_reset(&ev->faults);
+	spin_unlock_irq(&ev->lock);
 }

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * vhost-iommu: what differs between the kernels the module is built for,
- * Debian's 6.1 and 6.12, each difference stated once. drivers/vhost/Kbuild
+ * Debian's 6.1 and 6.12, each difference stated once. drivers/vhost/iommu/Kbuild
  * probes the kernel's headers and defines the VHOST_IOMMU_* macros tested
  * here; nothing else in the module depends on the kernel it is built for.
  */
-#ifndef _DRIVERS_VHOST_IOMMU_COMPAT_H
-#define _DRIVERS_VHOST_IOMMU_COMPAT_H
+#ifndef _VHOST_IOMMU_COMPAT_H
+#define _VHOST_IOMMU_COMPAT_H
 
 #include <linux/eventfd.h>
 
@@ -17,4 +17,4 @@
 #define vhost_iommu_eventfd_signal(ctx)	eventfd_signal(ctx)
 #endif
 
-#endif /* _DRIVERS_VHOST_IOMMU_COMPAT_H */
+#endif /* _VHOST_IOMMU_COMPAT_H */

@@ -12,8 +12,9 @@
  * become fault reports and stay unanswered: vhost-net keeps the queue
  * stalled on that access, as a device would be blocked by an IOMMU.
  *
- * Every UPDATE is computed and written under domain_lock, as are the
- * INVALIDATEs of UNMAP, DETACH and ATTACH, so a stale translation never
+ * The bridge subscribes to its endpoint in the domain store (the ops at
+ * the end of this file). Every UPDATE is computed and written under the
+ * store lock, as are the INVALIDATEs of UNMAP, DETACH and ATTACH, so a stale translation never
  * overtakes the invalidation that removes it. What each vhost-net device
  * was handed is tracked per bridge (struct vhost_iommu_bridge.handed) so
  * that only those ranges are invalidated: a strict-mode guest pays nothing
@@ -31,7 +32,8 @@
 #include <linux/security.h>
 #include <linux/slab.h>
 
-#include "iommu.h"
+#include "bridge.h"
+#include "common.h"
 
 /**
  * struct vhost_iommu_handed - one range written to vhost-net as an UPDATE
@@ -54,8 +56,100 @@ INTERVAL_TREE_DEFINE(struct vhost_iommu_handed, rb, u64, subtree_last,
 		     VHOST_IOMMU_HANDED_FIRST, VHOST_IOMMU_HANDED_LAST,
 		     static inline, vhost_iommu_handed_tree);
 
+/* Misses a binding leaves unanswered in vhost-net, at most */
+#define VHOST_IOMMU_MAX_BLOCKED		8
+/*
+ * Misses of one address a binding leaves unanswered before it denies it:
+ * vhost-net may miss again without a kick (its handler runs on socket
+ * wake-ups too), and a denial makes the access wait for the next kick.
+ */
+#define VHOST_IOMMU_BLOCKED_MISSES	3
+/* Ranges a binding tracks as handed out before it forgets them all */
+#define VHOST_IOMMU_MAX_HANDED		8192
+
+/* struct vhost_iommu_bridge.flags: the file was woken since the last check */
+#define VHOST_IOMMU_BRIDGE_VERIFY	0
+
+/**
+ * struct vhost_iommu_blocked - an address whose misses a binding left
+ *	unanswered
+ * @iova: the address vhost-net missed
+ * @misses: how many times, at most VHOST_IOMMU_BLOCKED_MISSES
+ */
+struct vhost_iommu_blocked {
+	u64 iova;
+	unsigned int misses;
+};
+
+/**
+ * struct vhost_iommu_bridge - a vhost-net device bound to an endpoint
+ * @bs: the device's bindings
+ * @sub: the subscription to the endpoint in the store (sub.endpoint: the
+ *	endpoint id, immutable)
+ * @file: the vhost-net file, held until unbind
+ * @was_nonblock: O_NONBLOCK was set on @file before the bind
+ * @node: in vhost_iommu_bridges.list
+ * @all_node: in the module's hash of bound files; protected by its mutex
+ * @flags: VHOST_IOMMU_BRIDGE_VERIFY: ask vhost-net who owns it before
+ *	handing anything out (atomic bit operations)
+ *
+ * The fields below are protected by the store lock.
+ * @dead: unbinding: hand nothing out, do not requeue
+ * @stalled: waits for room in the miss queue
+ * @held: a miss read from @file that waits for room in the miss queue
+ * @has_held: @held is meaningful
+ * @blocked: IOVAs of misses left unanswered (faults), most recent last;
+ *	a MAP that covers one answers it. A miss that cannot join them is
+ *	answered with a denial.
+ * @nr_blocked: entries in @blocked
+ * @handed: interval tree of the ranges written to @file as UPDATEs and
+ *	not invalidated since (a superset of what vhost-net holds)
+ * @nr_handed: nodes in @handed, at most VHOST_IOMMU_MAX_HANDED
+ *
+ * @table: poll table used to hook @wait on the file's wait queue
+ * @wqh: the file's wait queue, NULL until hooked
+ * @wait: our entry on @wqh
+ * @work: reads and serves the misses, in the worker
+ */
+struct vhost_iommu_bridge {
+	struct vhost_iommu_bridges *bs;
+	struct vhost_iommu_sub sub;
+	struct file *file;
+	bool was_nonblock;
+	struct list_head node;
+	struct hlist_node all_node;
+	unsigned long flags;
+	bool dead;
+	bool stalled;
+	struct vhost_msg_v2 held;
+	bool has_held;
+	struct vhost_iommu_blocked blocked[VHOST_IOMMU_MAX_BLOCKED];
+	unsigned int nr_blocked;
+	struct rb_root_cached handed;
+	unsigned int nr_handed;
+	poll_table table;
+	wait_queue_head_t *wqh;
+	wait_queue_entry_t wait;
+	struct vhost_iommu_work work;
+};
+
+static void vhost_iommu_bridge_lock(struct vhost_iommu_bridge *b)
+{
+	vhost_iommu_store_lock(b->bs->store);
+}
+
+static void vhost_iommu_bridge_unlock(struct vhost_iommu_bridge *b)
+{
+	vhost_iommu_store_unlock(b->bs->store);
+}
+
+static void vhost_iommu_bridge_assert_locked(struct vhost_iommu_bridge *b)
+{
+	lockdep_assert_held(&b->bs->store->lock);
+}
+
 /* Default on: 1.25x in strict mode, measured (Documentation/vhost-net.md) */
-bool vhost_iommu_push_on_map = true;
+static bool vhost_iommu_push_on_map = true;
 module_param_named(push_on_map, vhost_iommu_push_on_map, bool, 0644);
 MODULE_PARM_DESC(push_on_map,
 		 "Hand new mappings to bound vhost-net devices at MAP time");
@@ -114,7 +208,7 @@ static int vhost_iommu_iotlb_write(struct vhost_iommu_bridge *b, u32 type,
 	ret = kernel_write(b->file, &msg, sizeof(msg), &pos);
 	if (ret == sizeof(msg))
 		return 0;
-	atomic64_inc(&b->vi->stats.iotlb_errors);
+	atomic64_inc(&b->bs->errors);
 	return ret < 0 ? ret : -EIO;
 }
 
@@ -122,25 +216,24 @@ static int vhost_iommu_iotlb_write(struct vhost_iommu_bridge *b, u32 type,
 static void vhost_iommu_bridge_inval(struct vhost_iommu_bridge *b,
 				     u64 first, u64 last)
 {
-	struct vhost_iommu *vi = b->vi;
 	u64 size = last - first + 1;
 	u64 iova = first;
 
 	struct vhost_iommu_handed *h;
 
-	lockdep_assert_held(&vi->domain_lock);
+	vhost_iommu_bridge_assert_locked(b);
 	/* The whole 64-bit space does not fit in a size: two messages. */
 	if (!size) {
 		size = 1ULL << 63;
 		vhost_iommu_iotlb_write(b, VHOST_IOTLB_MSG_V2,
 					VHOST_IOTLB_INVALIDATE, iova, size,
 					0, 0);
-		atomic64_inc(&vi->stats.iotlb_invalidations);
+		atomic64_inc(&b->bs->invalidations);
 		iova += size;
 	}
 	vhost_iommu_iotlb_write(b, VHOST_IOTLB_MSG_V2, VHOST_IOTLB_INVALIDATE,
 				iova, size, 0, 0);
-	atomic64_inc(&vi->stats.iotlb_invalidations);
+	atomic64_inc(&b->bs->invalidations);
 	/* At most VHOST_IOMMU_MAX_HANDED nodes: no resched point needed. */
 	while ((h = vhost_iommu_handed_tree_iter_first(&b->handed, first,
 						       last))) {
@@ -190,7 +283,7 @@ static int vhost_iommu_bridge_hand(struct vhost_iommu_bridge *b, u32 type,
 	struct vhost_iommu_handed *h;
 	int ret;
 
-	lockdep_assert_held(&b->vi->domain_lock);
+	vhost_iommu_bridge_assert_locked(b);
 	/*
 	 * vhost-net keeps at most max_iotlb_entries (2048 by default) and
 	 * evicts the oldest: past VHOST_IOMMU_MAX_HANDED ranges, forget
@@ -208,24 +301,27 @@ static int vhost_iommu_bridge_hand(struct vhost_iommu_bridge *b, u32 type,
 	ret = vhost_iommu_iotlb_write(b, type, VHOST_IOTLB_UPDATE, iova, size,
 				      uaddr, perm);
 	if (!ret)
-		atomic64_inc(&b->vi->stats.iotlb_updates);
+		atomic64_inc(&b->bs->updates);
 	return ret;
 }
 
-/*
- * Read and write permission between encodings: vhost's VHOST_ACCESS_*,
- * virtio-iommu's VIRTIO_IOMMU_MAP_F_* and our VHOST_IOMMU_ACCESS_*.
- */
-static u32 vhost_iommu_rw(u32 bits, u32 r_from, u32 w_from, u32 r_to,
-			  u32 w_to)
+/* vhost's VHOST_ACCESS_* to the store's VIRTIO_IOMMU_MAP_F_*, and back */
+static u32 vhost_iommu_vhost_to_perm(u8 perm)
 {
-	return (bits & r_from ? r_to : 0) | (bits & w_from ? w_to : 0);
+	return (perm & VHOST_ACCESS_RO ? VIRTIO_IOMMU_MAP_F_READ : 0) |
+	       (perm & VHOST_ACCESS_WO ? VIRTIO_IOMMU_MAP_F_WRITE : 0);
+}
+
+static u8 vhost_iommu_perm_to_vhost(u32 perm)
+{
+	return (perm & VIRTIO_IOMMU_MAP_F_READ ? VHOST_ACCESS_RO : 0) |
+	       (perm & VIRTIO_IOMMU_MAP_F_WRITE ? VHOST_ACCESS_WO : 0);
 }
 
 /* Hands out the part of @map that memory region @r backs. */
 static int vhost_iommu_bridge_hand_map(struct vhost_iommu_bridge *b,
 				       u32 type,
-				       const struct vhost_iommu_mapping *map,
+				       const struct vhost_iommu_xlate *map,
 				       const struct vhost_memory_region *r)
 {
 	u64 rlast = r->guest_phys_addr + r->memory_size - 1;
@@ -237,11 +333,7 @@ static int vhost_iommu_bridge_hand_map(struct vhost_iommu_bridge *b,
 				       last - first + 1,
 				       r->userspace_addr +
 				       (first - r->guest_phys_addr),
-				       vhost_iommu_rw(map->flags,
-						      VIRTIO_IOMMU_MAP_F_READ,
-						      VIRTIO_IOMMU_MAP_F_WRITE,
-						      VHOST_ACCESS_RO,
-						      VHOST_ACCESS_WO));
+				       vhost_iommu_perm_to_vhost(map->perm));
 }
 
 /* Bypass: the memory region holding @gpa, at IOVA == GPA. */
@@ -250,7 +342,7 @@ static int vhost_iommu_bridge_hand_identity(struct vhost_iommu_bridge *b,
 {
 	struct vhost_memory_region r;
 
-	if (!vhost_iommu_mem_lookup(b->vi, gpa, &r))
+	if (!vhost_iommu_mem_lookup(b->bs->mem, gpa, &r))
 		return -ENOENT;
 	return vhost_iommu_bridge_hand(b, type, r.guest_phys_addr,
 				       r.memory_size, r.userspace_addr,
@@ -265,37 +357,32 @@ static int vhost_iommu_bridge_hand_identity(struct vhost_iommu_bridge *b,
 static int vhost_iommu_bridge_resolve(struct vhost_iommu_bridge *b,
 				      u32 type, u64 iova, u8 perm)
 {
-	struct vhost_iommu *vi = b->vi;
-	struct vhost_iommu_mapping *map;
-	struct vhost_iommu_domain *dom;
+	struct vhost_iommu_bridges *bs = b->bs;
+	u32 need = vhost_iommu_vhost_to_perm(perm);
 	struct vhost_memory_region r;
-	struct vhost_iommu_ep *ep;
-	u32 need, access;
+	struct vhost_iommu_xlate x;
+	u64 granule;
+	int ret;
 
-	ep = xa_load(&vi->endpoints, b->endpoint);
-	dom = rcu_dereference_protected(ep->domain,
-					lockdep_is_held(&vi->domain_lock));
-	if (dom ? dom->bypass : vi->config.bypass)
+	ret = vhost_iommu_store_lookup(bs->store, b->sub.endpoint, iova, need,
+				       &x);
+	if (!ret && x.identity)
 		return vhost_iommu_bridge_hand_identity(b, type, iova) ?
 		       VIRTIO_IOMMU_FAULT_R_MAPPING : 0;
-	if (!dom)
+	if (ret == -ENXIO || ret == -ENODEV)
 		return VIRTIO_IOMMU_FAULT_R_DOMAIN;
-	map = vhost_iommu_mapping_first(dom, iova, iova);
-	need = vhost_iommu_rw(perm, VHOST_ACCESS_RO, VHOST_ACCESS_WO,
-			      VIRTIO_IOMMU_MAP_F_READ, VIRTIO_IOMMU_MAP_F_WRITE);
-	if (need && (!map || (map->flags & need) != need) && dom->vmm) {
-		access = vhost_iommu_rw(perm, VHOST_ACCESS_RO, VHOST_ACCESS_WO,
-					VHOST_IOMMU_ACCESS_READ,
-					VHOST_IOMMU_ACCESS_WRITE);
-		vhost_iommu_iotlb_queue_miss(vi, dom, b->endpoint, iova,
-					     access);
+	if (need && ret && x.vmm) {
+		granule = vhost_iommu_store_granule(bs->store);
+		vhost_iommu_missq_add(bs->missq, b->sub.endpoint, x.domain,
+				      iova & ~(granule - 1),
+				      vhost_iommu_perm_to_access(need));
 		return -EAGAIN;
 	}
-	if (!map || !need || (map->flags & need) != need)
+	if (ret || !need)
 		return VIRTIO_IOMMU_FAULT_R_MAPPING;
 	/* Not guest memory (MMIO): nothing vhost-net could access. */
-	if (!vhost_iommu_mem_lookup(vi, map->phys + (iova - map->iova), &r) ||
-	    vhost_iommu_bridge_hand_map(b, type, map, &r))
+	if (!vhost_iommu_mem_lookup(bs->mem, x.phys + (iova - x.iova), &r) ||
+	    vhost_iommu_bridge_hand_map(b, type, &x, &r))
 		return VIRTIO_IOMMU_FAULT_R_MAPPING;
 	return 0;
 }
@@ -335,16 +422,15 @@ static bool vhost_iommu_bridge_block(struct vhost_iommu_bridge *b, u64 iova)
 static void vhost_iommu_bridge_deny(struct vhost_iommu_bridge *b, u32 type,
 				    u64 iova)
 {
-	u64 granule = vhost_iommu_granule(b->vi);
+	u64 granule = vhost_iommu_store_granule(b->bs->store);
 
 	vhost_iommu_bridge_hand(b, type, iova & ~(granule - 1), granule, 0, 0);
 }
 
-/* Serves one miss. Context: vhost_iommu.domain_lock held. */
+/* Serves one miss. Context: the store lock held. */
 static void vhost_iommu_bridge_miss(struct vhost_iommu_bridge *b,
 				    const struct vhost_msg_v2 *msg)
 {
-	struct vhost_iommu *vi = b->vi;
 	u32 flags = VIRTIO_IOMMU_FAULT_F_ADDRESS;
 	u64 iova = msg->iotlb.iova;
 	u8 perm = msg->iotlb.perm;
@@ -352,7 +438,7 @@ static void vhost_iommu_bridge_miss(struct vhost_iommu_bridge *b,
 
 	reason = vhost_iommu_bridge_resolve(b, msg->type, iova, perm);
 	if (!reason)
-		atomic64_inc(&vi->stats.iotlb_served);
+		atomic64_inc(&b->bs->served);
 	if (reason <= 0)
 		return;
 	if (!vhost_iommu_bridge_block(b, iova))
@@ -361,29 +447,30 @@ static void vhost_iommu_bridge_miss(struct vhost_iommu_bridge *b,
 		flags |= VIRTIO_IOMMU_FAULT_F_READ;
 	if (perm & VHOST_ACCESS_WO)
 		flags |= VIRTIO_IOMMU_FAULT_F_WRITE;
-	vhost_iommu_report_fault(vi, reason, flags, b->endpoint, iova);
+	vhost_iommu_report_fault(b->bs->events, reason, flags, b->sub.endpoint,
+				 iova);
 }
 
 /*
  * Whether the next miss might need a slot of the full miss queue: it then
- * waits until the VMM reads. Context: domain_lock held.
+ * waits until the VMM reads. Context: the store lock held.
  */
 static bool vhost_iommu_bridge_must_wait(struct vhost_iommu_bridge *b)
 {
-	struct vhost_iommu *vi = b->vi;
-	struct vhost_iommu_ep *ep = xa_load(&vi->endpoints, b->endpoint);
-	struct vhost_iommu_domain *dom;
-
-	dom = rcu_dereference_protected(ep->domain,
-					lockdep_is_held(&vi->domain_lock));
-	return vhost_iommu_iotlb_must_wait(vi, dom);
+	return vhost_iommu_store_ep_vmm(b->bs->store, b->sub.endpoint) &&
+	       vhost_iommu_missq_is_full(b->bs->missq);
 }
 
-/* The work stops until vhost_iommu_bridge_resume(). */
-static void vhost_iommu_bridge_stall(struct vhost_iommu_bridge *b)
+/*
+ * The work stops until the queue has room (vhost_iommu_bridges_room()).
+ * False when it has room already. Context: the store lock held.
+ */
+static bool vhost_iommu_bridge_stall(struct vhost_iommu_bridge *b)
 {
-	vhost_iommu_iotlb_note_full(b->vi);
+	if (!vhost_iommu_missq_wait(b->bs->missq))
+		return false;
 	b->stalled = true;
+	return true;
 }
 
 /*
@@ -392,14 +479,13 @@ static void vhost_iommu_bridge_stall(struct vhost_iommu_bridge *b)
  */
 static bool vhost_iommu_bridge_may_read(struct vhost_iommu_bridge *b)
 {
-	struct vhost_iommu *vi = b->vi;
 	bool ok;
 
-	mutex_lock(&vi->domain_lock);
+	vhost_iommu_bridge_lock(b);
 	ok = !b->dead && !vhost_iommu_bridge_must_wait(b);
 	if (!b->dead && !ok && (vfs_poll(b->file, NULL) & EPOLLIN))
-		vhost_iommu_bridge_stall(b);
-	mutex_unlock(&vi->domain_lock);
+		ok = !vhost_iommu_bridge_stall(b);
+	vhost_iommu_bridge_unlock(b);
 	return ok;
 }
 
@@ -425,27 +511,27 @@ vhost_iommu_bridge_read(struct vhost_iommu_bridge *b, struct vhost_msg_v2 *msg)
 	ssize_t ret;
 
 	if (!(READ_ONCE(b->file->f_flags) & O_NONBLOCK)) {
-		atomic64_inc(&b->vi->stats.iotlb_errors);
+		atomic64_inc(&b->bs->errors);
 		return VHOST_IOMMU_RD_NONE;
 	}
 	if (!(vfs_poll(b->file, NULL) & EPOLLIN))
 		return VHOST_IOMMU_RD_NONE;
-	if (!vhost_iommu_read_begin(b->vi))
+	if (!vhost_iommu_read_begin(b->bs->worker))
 		return VHOST_IOMMU_RD_AGAIN;
 	ret = kernel_read(b->file, msg, sizeof(*msg), &pos);
-	vhost_iommu_read_end(b->vi);
+	vhost_iommu_read_end(b->bs->worker);
 	if (ret == sizeof(*msg))
 		return VHOST_IOMMU_RD_MSG;
 	if (ret == -ERESTARTSYS || ret == -EINTR)
 		return VHOST_IOMMU_RD_AGAIN;
 	if (ret != -EAGAIN)
-		atomic64_inc(&b->vi->stats.iotlb_errors);
+		atomic64_inc(&b->bs->errors);
 	return VHOST_IOMMU_RD_NONE;
 }
 
 /*
  * Serves one message read from the file. The lookup and the answer are
- * one step under domain_lock, so UNMAP and DETACH come wholly before or
+ * one step under the store lock, so UNMAP and DETACH come wholly before or
  * wholly after. A miss that finds the miss queue full (the VMM moved the
  * endpoint to a VMM-managed domain since vhost_iommu_bridge_may_read())
  * is kept in @b->held until there is room: it left vhost-net already.
@@ -454,41 +540,38 @@ vhost_iommu_bridge_read(struct vhost_iommu_bridge *b, struct vhost_msg_v2 *msg)
 static bool vhost_iommu_bridge_serve(struct vhost_iommu_bridge *b,
 				     const struct vhost_msg_v2 *msg)
 {
-	struct vhost_iommu *vi = b->vi;
 	bool more = false;
 
 	if ((msg->type != VHOST_IOTLB_MSG && msg->type != VHOST_IOTLB_MSG_V2) ||
 	    msg->iotlb.type != VHOST_IOTLB_MISS)
 		return true;
-	mutex_lock(&vi->domain_lock);
+	vhost_iommu_bridge_lock(b);
 	if (b->dead)
 		goto out_unlock;
-	if (vhost_iommu_bridge_must_wait(b)) {
+	if (vhost_iommu_bridge_must_wait(b) && vhost_iommu_bridge_stall(b)) {
 		b->held = *msg;
 		b->has_held = true;
-		vhost_iommu_bridge_stall(b);
 		goto out_unlock;
 	}
-	atomic64_inc(&vi->stats.iotlb_misses);
+	atomic64_inc(&b->bs->misses);
 	vhost_iommu_bridge_miss(b, msg);
 	more = true;
 out_unlock:
-	mutex_unlock(&vi->domain_lock);
+	vhost_iommu_bridge_unlock(b);
 	return more;
 }
 
 /* Serves the miss kept by vhost_iommu_bridge_serve(), if any. */
 static bool vhost_iommu_bridge_serve_held(struct vhost_iommu_bridge *b)
 {
-	struct vhost_iommu *vi = b->vi;
 	struct vhost_msg_v2 msg;
 	bool held;
 
-	mutex_lock(&vi->domain_lock);
+	vhost_iommu_bridge_lock(b);
 	held = b->has_held;
 	msg = b->held;
 	b->has_held = false;
-	mutex_unlock(&vi->domain_lock);
+	vhost_iommu_bridge_unlock(b);
 	return !held || vhost_iommu_bridge_serve(b, &msg);
 }
 
@@ -498,8 +581,8 @@ static bool vhost_iommu_bridge_serve_held(struct vhost_iommu_bridge *b)
  * translations hold the owner's addresses, and must not reach it. Asked
  * again (one round trip through vhost-net's device mutex) only after a
  * wake-up of its file, since its reset wakes it.
- * Context: the owner's mm (the worker, or an ioctl of the owner);
- * domain_lock may be held.
+ * Context: the owner's mm (the worker, or an ioctl of the owner); the
+ * store lock may be held.
  */
 static bool vhost_iommu_bridge_owned(struct vhost_iommu_bridge *b)
 {
@@ -510,23 +593,21 @@ static bool vhost_iommu_bridge_owned(struct vhost_iommu_bridge *b)
 	if (!vhost_iommu_check_net_owner(b->file))
 		return true;
 	set_bit(VHOST_IOMMU_BRIDGE_VERIFY, &b->flags);
-	atomic64_inc(&b->vi->stats.iotlb_errors);
+	atomic64_inc(&b->bs->errors);
 	return false;
 }
 
 /*
  * Runs the work again later, unless the bridge is being released: its
- * release sets @dead under domain_lock before it flushes the worker, so a
- * work queued here runs before that flush returns.
+ * release sets @dead under the store lock before it flushes the worker,
+ * so a work queued here runs before that flush returns.
  */
 static void vhost_iommu_bridge_requeue(struct vhost_iommu_bridge *b)
 {
-	struct vhost_iommu *vi = b->vi;
-
-	mutex_lock(&vi->domain_lock);
+	vhost_iommu_bridge_lock(b);
 	if (!b->dead)
-		vhost_iommu_work_queue(vi, &b->work);
-	mutex_unlock(&vi->domain_lock);
+		vhost_iommu_work_queue(b->bs->worker, &b->work);
+	vhost_iommu_bridge_unlock(b);
 }
 
 /* The bridge's work: serves up to VHOST_IOMMU_BUDGET misses per run. */
@@ -558,27 +639,33 @@ static void vhost_iommu_bridge_work(struct vhost_iommu_work *work)
 	vhost_iommu_bridge_requeue(b);
 }
 
-/**
- * vhost_iommu_bridge_resume() - the miss queue has room again
- * @vi: the device
- *
- * Context: vhost_iommu.domain_lock held.
- */
-void vhost_iommu_bridge_resume(struct vhost_iommu *vi)
+/* The miss queue has room again: the stalled bindings go on. Worker. */
+static void vhost_iommu_bridges_resume(struct vhost_iommu_work *work)
 {
+	struct vhost_iommu_bridges *bs;
 	struct vhost_iommu_bridge *b;
-	struct vhost_iommu_ep *ep;
-	unsigned long index;
 
-	lockdep_assert_held(&vi->domain_lock);
-	xa_for_each(&vi->endpoints, index, ep) {
-		list_for_each_entry(b, &ep->bridges, ep_node)
-			if (b->stalled) {
-				b->stalled = false;
-				vhost_iommu_work_queue(vi, &b->work);
-			}
-		cond_resched();
-	}
+	bs = container_of(work, struct vhost_iommu_bridges, resume);
+	vhost_iommu_store_lock(bs->store);
+	list_for_each_entry(b, &bs->list, node)
+		if (b->stalled && !b->dead) {
+			b->stalled = false;
+			vhost_iommu_work_queue(bs->worker, &b->work);
+		}
+	vhost_iommu_store_unlock(bs->store);
+}
+
+/**
+ * vhost_iommu_bridges_room() - the miss queue's room callback
+ * @arg: the device's bindings
+ *
+ * Context: any (it queues a work).
+ */
+void vhost_iommu_bridges_room(void *arg)
+{
+	struct vhost_iommu_bridges *bs = arg;
+
+	vhost_iommu_work_queue(bs->worker, &bs->resume);
 }
 
 /*
@@ -595,7 +682,7 @@ static int vhost_iommu_bridge_wake(wait_queue_entry_t *wait,
 	b = container_of(wait, struct vhost_iommu_bridge, wait);
 	if (!key || (key_to_poll(key) & EPOLLIN)) {
 		set_bit(VHOST_IOMMU_BRIDGE_VERIFY, &b->flags);
-		vhost_iommu_work_queue(b->vi, &b->work);
+		vhost_iommu_work_queue(b->bs->worker, &b->work);
 	}
 	return 0;
 }
@@ -650,40 +737,40 @@ static void vhost_iommu_bound_del(struct vhost_iommu_bridge *b)
 	mutex_unlock(&vhost_iommu_bound_lock);
 }
 
-/* Puts the bridge on its endpoint; it serves misses from now on. */
-static int vhost_iommu_bridge_link(struct vhost_iommu *vi,
-				   struct vhost_iommu_bridge *b)
-{
-	struct vhost_iommu_ep *ep;
-	int ret = 0;
+static const struct vhost_iommu_sub_ops vhost_iommu_bridge_ops;
 
-	mutex_lock(&vi->domain_lock);
-	ep = xa_load(&vi->endpoints, b->endpoint);
-	if (!ep)
-		ret = -ENODEV;
-	else if (vi->nr_bound >= VHOST_IOMMU_MAX_BOUND)
-		ret = -ENOSPC;
+/* Subscribes the bridge to its endpoint; it serves misses from now on. */
+static int vhost_iommu_bridge_link(struct vhost_iommu_bridge *b, u32 endpoint)
+{
+	struct vhost_iommu_bridges *bs = b->bs;
+	int ret = -ENOSPC;
+
+	vhost_iommu_store_lock(bs->store);
+	if (bs->nr < VHOST_IOMMU_MAX_BOUND)
+		ret = vhost_iommu_store_subscribe(bs->store, endpoint, &b->sub);
 	if (!ret) {
-		list_add_tail(&b->ep_node, &ep->bridges);
-		vi->nr_bound++;
+		list_add_tail(&b->node, &bs->list);
+		WRITE_ONCE(bs->nr, bs->nr + 1);
 	}
-	mutex_unlock(&vi->domain_lock);
+	vhost_iommu_store_unlock(bs->store);
 	return ret;
 }
 
-static struct vhost_iommu_bridge *vhost_iommu_bridge_alloc(struct file *file,
-							   u32 endpoint)
+static struct vhost_iommu_bridge *
+vhost_iommu_bridge_alloc(struct vhost_iommu_bridges *bs, struct file *file)
 {
 	struct vhost_iommu_bridge *b;
 
 	b = kzalloc(sizeof(*b), VHOST_IOMMU_GFP);
 	if (!b)
 		return NULL;
-	b->endpoint = endpoint;
+	b->bs = bs;
+	b->sub.ops = &vhost_iommu_bridge_ops;
 	b->file = file;
 	b->handed = RB_ROOT_CACHED;
 	init_waitqueue_func_entry(&b->wait, vhost_iommu_bridge_wake);
 	init_poll_funcptr(&b->table, vhost_iommu_bridge_queue_proc);
+	vhost_iommu_work_init(&b->work, vhost_iommu_bridge_work);
 	return b;
 }
 
@@ -718,14 +805,14 @@ err_put:
 
 /**
  * vhost_iommu_bind() - VHOST_IOMMU_BIND_NET
- * @vi: the device
+ * @bs: the device's bindings
  * @endpoint: endpoint id
  * @fd: a vhost-net file descriptor of the caller
  *
- * Context: vhost_iommu.mutex held, the owner's process, worker running.
+ * Context: the device mutex held, the owner's process, worker running.
  * Return: 0 or a negative errno, as documented in the uapi header.
  */
-int vhost_iommu_bind(struct vhost_iommu *vi, u32 endpoint, int fd)
+int vhost_iommu_bind(struct vhost_iommu_bridges *bs, u32 endpoint, int fd)
 {
 	struct vhost_iommu_bridge *b;
 	struct file *file;
@@ -736,11 +823,9 @@ int vhost_iommu_bind(struct vhost_iommu *vi, u32 endpoint, int fd)
 	if (IS_ERR(file))
 		return PTR_ERR(file);
 	ret = -ENOMEM;
-	b = vhost_iommu_bridge_alloc(file, endpoint);
+	b = vhost_iommu_bridge_alloc(bs, file);
 	if (!b)
 		goto err_fput;
-	b->vi = vi;
-	vhost_iommu_work_init(&b->work, vhost_iommu_bridge_work);
 	ret = vhost_iommu_bound_add(b);
 	if (ret)
 		goto err_free;
@@ -750,16 +835,15 @@ int vhost_iommu_bind(struct vhost_iommu *vi, u32 endpoint, int fd)
 	 * serve anything.
 	 */
 	vhost_iommu_bridge_forget_all(b);
-	ret = vhost_iommu_bridge_link(vi, b);
+	ret = vhost_iommu_bridge_link(b, endpoint);
 	if (ret)
 		goto err_bound_del;
-	list_add_tail(&b->dev_node, &vi->bridges);
 
 	vhost_iommu_bridge_set_nonblock(b, true);
 	mask = vfs_poll(file, &b->table);
 	/* Misses queued before the hook raised no wake-up. */
 	if (mask & EPOLLIN)
-		vhost_iommu_work_queue(vi, &b->work);
+		vhost_iommu_work_queue(bs->worker, &b->work);
 	return 0;
 
 err_bound_del:
@@ -772,21 +856,22 @@ err_fput:
 }
 
 /* Unhooks, forgets and releases a bridge. Context: as vhost_iommu_bind(). */
-static void vhost_iommu_bridge_release(struct vhost_iommu *vi,
-				       struct vhost_iommu_bridge *b)
+static void vhost_iommu_bridge_release(struct vhost_iommu_bridge *b)
 {
+	struct vhost_iommu_bridges *bs = b->bs;
+
 	if (b->wqh)
 		remove_wait_queue(b->wqh, &b->wait);
-	mutex_lock(&vi->domain_lock);
+	vhost_iommu_store_lock(bs->store);
 	b->dead = true;
-	list_del(&b->ep_node);
-	vi->nr_bound--;
+	vhost_iommu_store_unsubscribe(bs->store, &b->sub);
+	list_del(&b->node);
+	WRITE_ONCE(bs->nr, bs->nr - 1);
 	/* What vhost-net keeps would escape every later UNMAP. */
 	vhost_iommu_bridge_drop(b, 0, U64_MAX);
-	mutex_unlock(&vi->domain_lock);
+	vhost_iommu_store_unlock(bs->store);
 	/* The work may be running or queued: it does nothing once dead. */
-	vhost_iommu_flush(vi);
-	list_del(&b->dev_node);
+	vhost_iommu_flush(bs->worker);
 	vhost_iommu_bridge_set_nonblock(b, false);
 	vhost_iommu_bound_del(b);
 	fput(b->file);
@@ -795,23 +880,24 @@ static void vhost_iommu_bridge_release(struct vhost_iommu *vi,
 
 /**
  * vhost_iommu_unbind() - VHOST_IOMMU_UNBIND_NET
- * @vi: the device
+ * @bs: the device's bindings
  * @endpoint: endpoint id
  * @fd: the vhost-net file descriptor that was bound
  *
  * Context: as vhost_iommu_bind().
  * Return: 0, -EBADF or -ENOENT.
  */
-int vhost_iommu_unbind(struct vhost_iommu *vi, u32 endpoint, int fd)
+int vhost_iommu_unbind(struct vhost_iommu_bridges *bs, u32 endpoint, int fd)
 {
 	struct vhost_iommu_bridge *b;
 	struct file *file = fget(fd);
 
 	if (!file)
 		return -EBADF;
-	list_for_each_entry(b, &vi->bridges, dev_node) {
-		if (b->file == file && b->endpoint == endpoint) {
-			vhost_iommu_bridge_release(vi, b);
+	/* The list changes only under the device mutex, which we hold. */
+	list_for_each_entry(b, &bs->list, node) {
+		if (b->file == file && b->sub.endpoint == endpoint) {
+			vhost_iommu_bridge_release(b);
 			fput(file);
 			return 0;
 		}
@@ -822,109 +908,68 @@ int vhost_iommu_unbind(struct vhost_iommu *vi, u32 endpoint, int fd)
 
 /**
  * vhost_iommu_unbind_endpoint() - unbind every vhost-net device of an endpoint
- * @vi: the device
+ * @bs: the device's bindings
  * @endpoint: endpoint id
  *
  * Context: as vhost_iommu_bind().
  */
-void vhost_iommu_unbind_endpoint(struct vhost_iommu *vi, u32 endpoint)
+void vhost_iommu_unbind_endpoint(struct vhost_iommu_bridges *bs, u32 endpoint)
 {
 	struct vhost_iommu_bridge *b, *next;
 
-	list_for_each_entry_safe(b, next, &vi->bridges, dev_node)
-		if (b->endpoint == endpoint)
-			vhost_iommu_bridge_release(vi, b);
+	list_for_each_entry_safe(b, next, &bs->list, node)
+		if (b->sub.endpoint == endpoint)
+			vhost_iommu_bridge_release(b);
 }
 
 /**
  * vhost_iommu_unbind_all() - unbind every vhost-net device
- * @vi: the device
+ * @bs: the device's bindings
  *
- * Context: vhost_iommu.mutex held, before the worker stops.
+ * Context: the device mutex held, before the worker stops.
  */
-void vhost_iommu_unbind_all(struct vhost_iommu *vi)
+void vhost_iommu_unbind_all(struct vhost_iommu_bridges *bs)
 {
 	struct vhost_iommu_bridge *b, *next;
 
-	list_for_each_entry_safe(b, next, &vi->bridges, dev_node)
-		vhost_iommu_bridge_release(vi, b);
+	list_for_each_entry_safe(b, next, &bs->list, node)
+		vhost_iommu_bridge_release(b);
 }
 
-/**
- * vhost_iommu_bridge_mem_changed() - the memory table was replaced
- * @vi: the device
- *
- * What was handed out holds addresses of the old table: all of it goes.
- * Context: vhost_iommu.mutex and domain_lock held.
+/*
+ * Everything the vhost-net device was handed came from the old state of
+ * its endpoint, or from the old memory table.
  */
-void vhost_iommu_bridge_mem_changed(struct vhost_iommu *vi)
+static void vhost_iommu_bridge_invalidate_all(struct vhost_iommu_sub *sub)
 {
 	struct vhost_iommu_bridge *b;
 
-	lockdep_assert_held(&vi->domain_lock);
-	list_for_each_entry(b, &vi->bridges, dev_node) {
-		vhost_iommu_bridge_drop(b, 0, U64_MAX);
-		cond_resched();
-	}
+	b = container_of(sub, struct vhost_iommu_bridge, sub);
+	vhost_iommu_bridge_drop(b, 0, U64_MAX);
+	cond_resched();
 }
 
-/**
- * vhost_iommu_bridge_ep_changed() - an endpoint changed domain
- * @vi: the device
- * @ep: the endpoint, attached elsewhere, detached, or its bypass changed
- *
- * Everything its vhost-net devices were handed came from the old state.
- * Context: vhost_iommu.domain_lock held.
- */
-void vhost_iommu_bridge_ep_changed(struct vhost_iommu *vi,
-				   struct vhost_iommu_ep *ep)
+/* Returns once the vhost-net device dropped what it had of the range. */
+static void vhost_iommu_bridge_unmapped(struct vhost_iommu_sub *sub,
+					u64 first, u64 last)
 {
 	struct vhost_iommu_bridge *b;
 
-	lockdep_assert_held(&vi->domain_lock);
-	list_for_each_entry(b, &ep->bridges, ep_node) {
-		vhost_iommu_bridge_drop(b, 0, U64_MAX);
-		cond_resched();
-	}
-}
-
-/**
- * vhost_iommu_bridge_unmapped() - [start, end] of a domain was unmapped
- * @vi: the device
- * @dom: the domain
- * @start: first IOVA
- * @end: last IOVA (inclusive)
- *
- * Returns once every vhost-net device bound to an endpoint of @dom that
- * was handed part of the range has dropped it.
- * Context: vhost_iommu.domain_lock held.
- */
-void vhost_iommu_bridge_unmapped(struct vhost_iommu *vi,
-				 struct vhost_iommu_domain *dom,
-				 u64 start, u64 end)
-{
-	struct vhost_iommu_bridge *b;
-	struct vhost_iommu_ep *ep;
-	unsigned long index;
-
-	lockdep_assert_held(&vi->domain_lock);
-	xa_for_each(&dom->endpoints, index, ep)
-		list_for_each_entry(b, &ep->bridges, ep_node) {
-			vhost_iommu_bridge_drop(b, start, end);
-			cond_resched();
-		}
+	b = container_of(sub, struct vhost_iommu_bridge, sub);
+	vhost_iommu_bridge_drop(b, first, last);
+	cond_resched();
 }
 
 /* Hands @map out: one UPDATE per memory region, up to the first hole. */
 static void vhost_iommu_bridge_hand_all(struct vhost_iommu_bridge *b,
-					const struct vhost_iommu_mapping *map)
+					const struct vhost_iommu_xlate *map)
 {
 	u64 glast = map->phys + (map->last - map->iova);
 	struct vhost_memory_region r;
 	u64 gpa;
 
 	for (gpa = map->phys; gpa <= glast; gpa += r.memory_size) {
-		if (!vhost_iommu_mem_lookup(b->vi, gpa, &r))
+		if (!vhost_iommu_mem_lookup(b->bs->mem, gpa, &r))
 			return;
 		vhost_iommu_bridge_hand_map(b, VHOST_IOTLB_MSG_V2, map, &r);
 		gpa = r.guest_phys_addr;
@@ -938,7 +983,7 @@ static void vhost_iommu_bridge_hand_all(struct vhost_iommu_bridge *b,
  * such a queue stalled until an UPDATE covers the miss. Forgets them.
  */
 static bool vhost_iommu_bridge_unblocks(struct vhost_iommu_bridge *b,
-					const struct vhost_iommu_mapping *map)
+					const struct vhost_iommu_xlate *map)
 {
 	unsigned int i, kept = 0;
 	bool hit = false;
@@ -962,7 +1007,7 @@ static bool vhost_iommu_bridge_unblocks(struct vhost_iommu_bridge *b,
  * over the mapping in vhost-net's IOTLB.
  */
 static bool vhost_iommu_bridge_wants(struct vhost_iommu_bridge *b,
-				     const struct vhost_iommu_mapping *map,
+				     const struct vhost_iommu_xlate *map,
 				     bool push)
 {
 	if (vhost_iommu_bridge_unblocks(b, map))
@@ -972,37 +1017,48 @@ static bool vhost_iommu_bridge_wants(struct vhost_iommu_bridge *b,
 							  map->last);
 }
 
-/**
- * vhost_iommu_bridge_mapped() - a mapping was created
- * @vi: the device
- * @dom: its domain
- * @map: the mapping
- * @push: hand it out even without push_on_map
- *
- * With push_on_map or @push, hands the mapping to every vhost-net device
- * bound to an endpoint of @dom, without waiting for their misses; else
- * only to those with a miss it answers that faulted before.
- * Context: vhost_iommu.domain_lock held.
+/*
+ * A mapping was created in the endpoint's domain. With push_on_map or
+ * @push (the VMM's UPDATE), hands it to the vhost-net device without
+ * waiting for its misses; else only if it answers a miss that faulted
+ * before, or replaces a denial.
  */
-void vhost_iommu_bridge_mapped(struct vhost_iommu *vi,
-			       struct vhost_iommu_domain *dom,
-			       const struct vhost_iommu_mapping *map, bool push)
+static void vhost_iommu_bridge_mapped(struct vhost_iommu_sub *sub,
+				      const struct vhost_iommu_xlate *map,
+				      bool push)
 {
 	struct vhost_iommu_bridge *b;
-	struct vhost_iommu_ep *ep;
-	unsigned long index;
 
-	lockdep_assert_held(&vi->domain_lock);
+	b = container_of(sub, struct vhost_iommu_bridge, sub);
 	push = push || READ_ONCE(vhost_iommu_push_on_map);
-	xa_for_each(&dom->endpoints, index, ep)
-		list_for_each_entry(b, &ep->bridges, ep_node) {
-			if (!vhost_iommu_bridge_wants(b, map, push))
-				continue;
-			if (!vhost_iommu_bridge_owned(b))
-				continue;
-			/* A denial (vhost_iommu_bridge_deny()) would win. */
-			vhost_iommu_bridge_drop(b, map->iova, map->last);
-			vhost_iommu_bridge_hand_all(b, map);
-			cond_resched();
-		}
+	if (!vhost_iommu_bridge_wants(b, map, push))
+		return;
+	if (!vhost_iommu_bridge_owned(b))
+		return;
+	/* A denial (vhost_iommu_bridge_deny()) would win. */
+	vhost_iommu_bridge_drop(b, map->iova, map->last);
+	vhost_iommu_bridge_hand_all(b, map);
+	cond_resched();
+}
+
+static const struct vhost_iommu_sub_ops vhost_iommu_bridge_ops = {
+	.invalidate_all = vhost_iommu_bridge_invalidate_all,
+	.unmapped = vhost_iommu_bridge_unmapped,
+	.mapped = vhost_iommu_bridge_mapped,
+};
+
+void vhost_iommu_bridges_init(struct vhost_iommu_bridges *bs,
+			      struct vhost_iommu_store *store,
+			      struct vhost_iommu_mem *mem,
+			      struct vhost_iommu_worker *worker,
+			      struct vhost_iommu_missq *missq,
+			      struct vhost_iommu_events *events)
+{
+	bs->store = store;
+	bs->mem = mem;
+	bs->worker = worker;
+	bs->missq = missq;
+	bs->events = events;
+	INIT_LIST_HEAD(&bs->list);
+	vhost_iommu_work_init(&bs->resume, vhost_iommu_bridges_resume);
 }

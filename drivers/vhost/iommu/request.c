@@ -1,0 +1,317 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * vhost-iommu: the request parser.
+ *
+ * Takes request chains off the request queue in ring order, decodes the
+ * wire format (little-endian, struct virtio_iommu_req_*), hands the request
+ * to the domain store and writes the tail. Documentation/requests.md is the
+ * contract this file implements for malformed chains.
+ */
+#include <linux/slab.h>
+
+#include "common.h"
+#include "request.h"
+
+union vhost_iommu_req {
+	struct virtio_iommu_req_head head;
+	struct virtio_iommu_req_attach attach;
+	struct virtio_iommu_req_detach detach;
+	struct virtio_iommu_req_map map;
+	struct virtio_iommu_req_unmap unmap;
+	struct virtio_iommu_req_probe probe;
+};
+
+#define REQ_IN_SIZE(type) offsetof(struct virtio_iommu_req_##type, tail)
+
+/* Size of the device-readable part of each request type; 0: unknown. */
+static u32 vhost_iommu_req_in_size(struct vhost_iommu_vq *vq, u8 type)
+{
+	switch (type) {
+	case VIRTIO_IOMMU_T_ATTACH:
+		return REQ_IN_SIZE(attach);
+	case VIRTIO_IOMMU_T_DETACH:
+		return REQ_IN_SIZE(detach);
+	case VIRTIO_IOMMU_T_MAP:
+		return REQ_IN_SIZE(map);
+	case VIRTIO_IOMMU_T_UNMAP:
+		return REQ_IN_SIZE(unmap);
+	case VIRTIO_IOMMU_T_PROBE:
+		if (!vhost_iommu_vq_has(vq, VIRTIO_IOMMU_F_PROBE))
+			return 0;
+		return sizeof(struct virtio_iommu_req_probe);
+	default:
+		return 0;
+	}
+}
+
+static bool vhost_iommu_zero(const u8 *p, size_t len)
+{
+	return !memchr_inv(p, 0, len);
+}
+
+/**
+ * vhost_iommu_errno_to_status() - the status of a request the store failed
+ * @err: 0 or what the store returned
+ *
+ * The one mapping between the store's errno and the wire's status.
+ * Return: a VIRTIO_IOMMU_S_* status.
+ */
+static u8 vhost_iommu_errno_to_status(int err)
+{
+	switch (err) {
+	case 0:
+		return VIRTIO_IOMMU_S_OK;
+	case -EINVAL:
+		return VIRTIO_IOMMU_S_INVAL;
+	case -ENOENT:
+		return VIRTIO_IOMMU_S_NOENT;
+	case -ERANGE:
+		return VIRTIO_IOMMU_S_RANGE;
+	case -EOPNOTSUPP:
+		return VIRTIO_IOMMU_S_UNSUPP;
+	case -ENOMEM:
+	case -ENOSPC:
+		return VIRTIO_IOMMU_S_NOMEM;
+	default:
+		return VIRTIO_IOMMU_S_DEVERR;
+	}
+}
+
+static u8 vhost_iommu_do_attach(struct vhost_iommu_requests *rq,
+				const struct virtio_iommu_req_attach *r)
+{
+	u32 flags = le32_to_cpu(r->flags);
+
+	if (!vhost_iommu_zero(r->reserved, sizeof(r->reserved)) ||
+	    (flags & ~VIRTIO_IOMMU_ATTACH_F_BYPASS))
+		return VIRTIO_IOMMU_S_INVAL;
+	return vhost_iommu_errno_to_status(vhost_iommu_store_attach(rq->store,
+				le32_to_cpu(r->domain), le32_to_cpu(r->endpoint),
+				flags & VIRTIO_IOMMU_ATTACH_F_BYPASS));
+}
+
+static u8 vhost_iommu_do_detach(struct vhost_iommu_requests *rq,
+				const struct virtio_iommu_req_detach *r)
+{
+	/* The spec: the device MUST ignore reserved. */
+	return vhost_iommu_errno_to_status(vhost_iommu_store_detach(rq->store,
+				le32_to_cpu(r->domain),
+				le32_to_cpu(r->endpoint)));
+}
+
+static u8 vhost_iommu_do_map(struct vhost_iommu_requests *rq,
+			     const struct virtio_iommu_req_map *r)
+{
+	if (!vhost_iommu_vq_has(rq->vq, VIRTIO_IOMMU_F_MAP_UNMAP))
+		return VIRTIO_IOMMU_S_UNSUPP;
+	return vhost_iommu_errno_to_status(vhost_iommu_store_map(rq->store,
+				le32_to_cpu(r->domain),
+				le64_to_cpu(r->virt_start),
+				le64_to_cpu(r->virt_end),
+				le64_to_cpu(r->phys_start),
+				le32_to_cpu(r->flags)));
+}
+
+static u8 vhost_iommu_do_unmap(struct vhost_iommu_requests *rq,
+			       const struct virtio_iommu_req_unmap *r)
+{
+	if (!vhost_iommu_vq_has(rq->vq, VIRTIO_IOMMU_F_MAP_UNMAP))
+		return VIRTIO_IOMMU_S_UNSUPP;
+	if (!vhost_iommu_zero(r->reserved, sizeof(r->reserved)))
+		return VIRTIO_IOMMU_S_INVAL;
+	return vhost_iommu_errno_to_status(vhost_iommu_store_unmap(rq->store,
+				le32_to_cpu(r->domain),
+				le64_to_cpu(r->virt_start),
+				le64_to_cpu(r->virt_end)));
+}
+
+static int vhost_iommu_write_tail(struct vhost_iommu_requests *rq,
+				  const struct vhost_iommu_chain *chain,
+				  u32 offset, u8 status)
+{
+	struct virtio_iommu_req_tail tail = { .status = status };
+
+	BUILD_BUG_ON(ARRAY_SIZE(rq->status) <= VIRTIO_IOMMU_S_NOMEM);
+	atomic64_inc(&rq->status[status]);
+	return vhost_iommu_chain_write(rq->vq, chain, offset, &tail,
+				       sizeof(tail));
+}
+
+/*
+ * PROBE: the properties, zero fill, then the tail at probe_size; with a
+ * writable part too short for that, no property and the tail at its end.
+ * Every byte before the tail is written (zeroes where there is no
+ * property), so the used length never counts a byte left unwritten.
+ * Returns the used length or -EFAULT.
+ */
+static int vhost_iommu_do_probe(struct vhost_iommu_requests *rq,
+				const struct vhost_iommu_chain *chain,
+				const struct virtio_iommu_req_probe *r)
+{
+	const u32 tail_len = sizeof(struct virtio_iommu_req_tail);
+	struct virtio_iommu_probe_resv_mem *props;
+	struct vhost_iommu_resv *resv;
+	u32 size, nr = 0, len, i;
+	u8 status;
+	int ret;
+
+	/* One allocation: the store's regions, then the wire's properties */
+	BUILD_BUG_ON(sizeof(*resv) % __alignof__(*props));
+	resv = kcalloc(VHOST_IOMMU_MAX_RESV, sizeof(*resv) + sizeof(*props),
+		       VHOST_IOMMU_GFP);
+	props = resv ? (void *)(resv + VHOST_IOMMU_MAX_RESV) : NULL;
+	ret = vhost_iommu_store_resv(rq->store, le32_to_cpu(r->endpoint), resv,
+				     &nr, &size);
+	status = vhost_iommu_errno_to_status(ret);
+	for (i = 0; i < nr; i++) {
+		props[i].head.type = cpu_to_le16(VIRTIO_IOMMU_PROBE_T_RESV_MEM);
+		props[i].head.length = cpu_to_le16(sizeof(props[i]) -
+						   sizeof(props[i].head));
+		props[i].subtype = resv[i].subtype;
+		props[i].start = cpu_to_le64(resv[i].start);
+		props[i].end = cpu_to_le64(resv[i].end);
+	}
+	if (chain->out_len - tail_len < size) {
+		if (status == VIRTIO_IOMMU_S_OK)
+			status = VIRTIO_IOMMU_S_INVAL;
+		size = chain->out_len - tail_len;
+		nr = 0;
+	}
+	len = nr * sizeof(*props);
+	ret = vhost_iommu_chain_write(rq->vq, chain, 0, props, len);
+	if (!ret)
+		ret = vhost_iommu_chain_write(rq->vq, chain, len, NULL,
+					      size - len);
+	if (!ret)
+		ret = vhost_iommu_write_tail(rq, chain, size, status);
+	kfree(resv);
+	return ret ?: size + tail_len;
+}
+
+/* Counts a request by type; unknown types under VHOST_IOMMU_STATS_T_UNKNOWN. */
+static void vhost_iommu_count_request(struct vhost_iommu_requests *rq,
+				      u8 type)
+{
+	BUILD_BUG_ON(ARRAY_SIZE(rq->types) <= VIRTIO_IOMMU_T_PROBE);
+	if (type > VIRTIO_IOMMU_T_PROBE)
+		type = VHOST_IOMMU_STATS_T_UNKNOWN;
+	atomic64_inc(&rq->types[type]);
+}
+
+/*
+ * Executes one well-formed chain. The readable part is copied once, up to
+ * the largest request, and only that copy is decoded: the guest may
+ * rewrite its memory meanwhile. Returns the used length, or -EFAULT when
+ * the owner's memory could not be accessed.
+ */
+static int vhost_iommu_execute(struct vhost_iommu_requests *rq,
+			       const struct vhost_iommu_chain *chain)
+{
+	struct vhost_iommu_vq *vq = rq->vq;
+	union vhost_iommu_req req;
+	u32 in_size;
+	u8 status;
+	int ret;
+
+	if (chain->in_len < sizeof(req.head) ||
+	    chain->out_len < sizeof(struct virtio_iommu_req_tail))
+		goto malformed;
+	ret = vhost_iommu_chain_read(vq, chain, &req,
+				     min_t(u32, chain->in_len, sizeof(req)));
+	if (ret)
+		return ret;
+	in_size = vhost_iommu_req_in_size(vq, req.head.type);
+	if (!in_size) {
+		vhost_iommu_count_request(rq, VHOST_IOMMU_STATS_T_UNKNOWN);
+		return 0;
+	}
+	if (chain->in_len < in_size)
+		goto malformed;
+	vhost_iommu_count_request(rq, req.head.type);
+
+	switch (req.head.type) {
+	case VIRTIO_IOMMU_T_ATTACH:
+		status = vhost_iommu_do_attach(rq, &req.attach);
+		break;
+	case VIRTIO_IOMMU_T_DETACH:
+		status = vhost_iommu_do_detach(rq, &req.detach);
+		break;
+	case VIRTIO_IOMMU_T_MAP:
+		status = vhost_iommu_do_map(rq, &req.map);
+		break;
+	case VIRTIO_IOMMU_T_UNMAP:
+		status = vhost_iommu_do_unmap(rq, &req.unmap);
+		break;
+	case VIRTIO_IOMMU_T_PROBE:
+		return vhost_iommu_do_probe(rq, chain, &req.probe);
+	default:	/* vhost_iommu_req_in_size() knows no other type */
+		return 0;
+	}
+	return vhost_iommu_write_tail(rq, chain, 0, status) ?:
+		sizeof(struct virtio_iommu_req_tail);
+
+malformed:
+	atomic64_inc(&rq->malformed);
+	return 0;
+}
+
+/**
+ * vhost_iommu_handle_requests() - the request queue's work
+ * @work: vhost_iommu_requests.work, queued by kicks
+ *
+ * Executes up to VHOST_IOMMU_BUDGET requests, or as many as walk
+ * VHOST_IOMMU_DESC_BUDGET descriptors, in ring order, then queues itself
+ * again if more may be waiting, so that one guest cannot hold the worker
+ * nor the queue's mutex, which GET_VRING_BASE, reset and release need.
+ * Context: the device's worker.
+ */
+static void vhost_iommu_handle_requests(struct vhost_iommu_work *work)
+{
+	struct vhost_iommu_requests *rq = container_of(work,
+					struct vhost_iommu_requests, work);
+	struct vhost_iommu_vq *vq = rq->vq;
+	struct vhost_iommu_chain chain = {};
+	unsigned int done = 0, descs = 0;
+	int ret, len;
+
+	mutex_lock(&vq->mutex);
+	if (!vq->running || vq->broken)
+		goto out_unlock;
+	while (done < VHOST_IOMMU_BUDGET && descs < VHOST_IOMMU_DESC_BUDGET) {
+		ret = vhost_iommu_vq_next(vq, &chain);
+		if (ret == VQ_EMPTY)
+			break;
+		descs += chain.nr_desc;
+		if (ret == VQ_MALFORMED) {
+			atomic64_inc(&rq->malformed);
+			len = 0;
+		} else if (ret == 0) {
+			len = vhost_iommu_execute(rq, &chain);
+		} else {
+			len = ret;
+		}
+		if (len < 0 || vhost_iommu_vq_add_used(vq, chain.head, len)) {
+			vhost_iommu_vq_error(vq);
+			break;
+		}
+		done++;
+	}
+	if (done)
+		vhost_iommu_vq_flush_used(vq);
+	if ((done == VHOST_IOMMU_BUDGET || descs >= VHOST_IOMMU_DESC_BUDGET) &&
+	    !vq->broken)
+		vhost_iommu_work_queue(rq->worker, work);
+out_unlock:
+	mutex_unlock(&vq->mutex);
+}
+
+void vhost_iommu_requests_init(struct vhost_iommu_requests *rq,
+			       struct vhost_iommu_worker *worker,
+			       struct vhost_iommu_vq *vq,
+			       struct vhost_iommu_store *store)
+{
+	vhost_iommu_work_init(&rq->work, vhost_iommu_handle_requests);
+	rq->worker = worker;
+	rq->vq = vq;
+	rq->store = store;
+}

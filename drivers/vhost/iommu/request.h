@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * vhost-iommu: the request queue's handler (the virtio-iommu wire format).
+ */
+#ifndef _VHOST_IOMMU_REQUEST_H
+#define _VHOST_IOMMU_REQUEST_H
+
+#include <linux/atomic.h>
+
+#include "ring.h"
+#include "store.h"
+#include "worker.h"
+
+/**
+ * struct vhost_iommu_requests - the request queue's handler
+ * @work: queued by kicks of @vq; runs the requests
+ * @worker: the device's worker
+ * @vq: the request queue
+ * @store: where requests are executed
+ * @types: requests by type, 0 for unknown types
+ * @status: requests by status written
+ * @malformed: chains returned unwritten
+ */
+struct vhost_iommu_requests {
+	struct vhost_iommu_work work;
+	struct vhost_iommu_worker *worker;
+	struct vhost_iommu_vq *vq;
+	struct vhost_iommu_store *store;
+	atomic64_t types[8];
+	atomic64_t status[16];
+	atomic64_t malformed;
+};
+
+void vhost_iommu_requests_init(struct vhost_iommu_requests *rq,
+			       struct vhost_iommu_worker *worker,
+			       struct vhost_iommu_vq *vq,
+			       struct vhost_iommu_store *store);
+
+#endif /* _VHOST_IOMMU_REQUEST_H */

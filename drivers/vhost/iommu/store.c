@@ -1,0 +1,1190 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * vhost-iommu: the domain store.
+ *
+ * Endpoints and domains live in xarrays indexed by their ids (charged to the
+ * VMM's memcg, XA_FLAGS_ACCOUNT); a domain lists its endpoints. Each domain
+ * keeps its mappings in an interval tree whose nodes are the mappings
+ * themselves: insert, remove and lookup are O(log n), and neither insert
+ * nor remove allocates, so every byte a mapping costs is the one charged
+ * allocation of the mapping, and a removal cannot fail. (A maple tree
+ * allocates its nodes with GFP_NOWAIT first, uncharged, whatever flags the
+ * caller passes; 6.1 does not export mas_preallocate() to modules.)
+ *
+ * The store is a leaf: it calls nothing of the module. Its consumers
+ * subscribe to endpoints (struct vhost_iommu_sub) and are told of changes
+ * through their ops; the rules are in store.h. Every change happens under
+ * the store lock and, for a domain's tree, its tree_lock as well; the one
+ * lookup (vhost_iommu_store_lookup()) finds endpoint and domain under RCU
+ * and the mapping under tree_lock only. Endpoints and domains are freed
+ * after an RCU grace period; a mapping as soon as it leaves its tree.
+ *
+ * Every function returns 0 or a -errno; for the guest's requests, the
+ * request layer turns it into a VIRTIO_IOMMU_S_* status, and the checks
+ * come in the order Documentation/requests.md gives.
+ */
+#include <linux/interval_tree_generic.h>
+#include <linux/module.h>
+#include <linux/rbtree.h>
+#include <linux/slab.h>
+#include <linux/virtio_config.h>
+
+#include "common.h"
+#include "store.h"
+
+static unsigned int vhost_iommu_max_domains = 4096;
+module_param_named(max_domains, vhost_iommu_max_domains, uint, 0644);
+MODULE_PARM_DESC(max_domains,
+		 "Domains per device; ATTACH past it fails with NOMEM");
+
+/* One PCI segment's worth of requester ids */
+static unsigned int vhost_iommu_max_endpoints = 65536;
+module_param_named(max_endpoints, vhost_iommu_max_endpoints, uint, 0644);
+MODULE_PARM_DESC(max_endpoints,
+		 "Endpoints per device; ADD_ENDPOINT past it fails with ENOSPC");
+
+static unsigned int vhost_iommu_max_mappings = 1U << 21;
+module_param_named(max_mappings, vhost_iommu_max_mappings, uint, 0644);
+MODULE_PARM_DESC(max_mappings,
+		 "Mappings per device; MAP past it fails with NOMEM");
+
+struct vhost_iommu_domain;
+
+/**
+ * struct vhost_iommu_ep - an endpoint behind the IOMMU
+ * @id: the endpoint id
+ * @domain: the domain it is attached to, or NULL. Written under the store
+ *	lock; read under RCU by lookups.
+ * @dom_node: in its domain's @endpoints; store lock
+ * @subs: subscribers (struct vhost_iommu_sub.node); store lock
+ * @nr_resv: number of reserved regions
+ * @rcu: frees the endpoint after RCU readers
+ * @resv: reserved regions, immutable
+ */
+struct vhost_iommu_ep {
+	u32 id;
+	struct vhost_iommu_domain __rcu *domain;
+	struct list_head dom_node;
+	struct list_head subs;
+	u32 nr_resv;
+	struct rcu_head rcu;
+	struct vhost_iommu_resv resv[];
+};
+
+/**
+ * struct vhost_iommu_domain - an address space
+ * @id: the domain id
+ * @bypass: created with VIRTIO_IOMMU_ATTACH_F_BYPASS
+ * @vmm: VMM-managed: created and filled through the device IOTLB ioctls
+ * @nr_endpoints: endpoints attached; the domain dies at zero
+ * @endpoints: the attached endpoints (struct vhost_iommu_ep.dom_node)
+ * @tree_lock: protects @mappings together with the store lock: a change
+ *	holds both, a lookup either one
+ * @mappings: interval tree of struct vhost_iommu_mapping, which never
+ *	overlap
+ * @nr_mappings: entries in @mappings
+ * @rcu: frees the domain once lock-free readers are done
+ *
+ * Everything but @mappings is written under the store lock. A lookup
+ * finds the domain under RCU, reads @bypass, @vmm and @id, and looks up
+ * @mappings under @tree_lock.
+ */
+struct vhost_iommu_domain {
+	u32 id;
+	bool bypass;
+	bool vmm;
+	u32 nr_endpoints;
+	struct list_head endpoints;
+	spinlock_t tree_lock; /* @mappings, with the store lock */
+	struct rb_root_cached mappings;
+	unsigned long nr_mappings;
+	struct rcu_head rcu;
+};
+
+/**
+ * struct vhost_iommu_mapping - what one MAP request created, immutable
+ * @rb: node in vhost_iommu_domain.mappings
+ * @iova: first IOVA
+ * @last: last IOVA (inclusive)
+ * @subtree_last: the largest @last below @rb (interval tree)
+ * @phys: guest-physical address of @iova
+ * @perm: VIRTIO_IOMMU_MAP_F_*
+ *
+ * Freed at once when it leaves the tree: every reader holds a lock that
+ * the removal holds too. 60 bytes, in a 64-byte slab.
+ */
+struct vhost_iommu_mapping {
+	struct rb_node rb;
+	u64 iova;
+	u64 last;
+	u64 subtree_last;
+	u64 phys;
+	u32 perm;
+};
+
+#define VHOST_IOMMU_MAP_START(map)	((map)->iova)
+#define VHOST_IOMMU_MAP_LAST(map)	((map)->last)
+
+INTERVAL_TREE_DEFINE(struct vhost_iommu_mapping, rb, u64, subtree_last,
+		     VHOST_IOMMU_MAP_START, VHOST_IOMMU_MAP_LAST, static inline,
+		     vhost_iommu_map_tree);
+
+/* Mappings removed per tree_lock hold in vhost_iommu_mappings_remove() */
+#define VHOST_IOMMU_REMOVE_BATCH	32
+
+static bool vhost_iommu_ranges_overlap(u64 s1, u64 e1, u64 s2, u64 e2)
+{
+	return s1 <= e2 && s2 <= e1;
+}
+
+static bool vhost_iommu_store_has(struct vhost_iommu_store *s, int bit)
+{
+	return s->features & BIT_ULL(bit);
+}
+
+/*
+ * The mapping with the lowest IOVA that meets [first, last], or NULL.
+ * Context: the store lock or @dom->tree_lock held.
+ */
+static struct vhost_iommu_mapping *
+vhost_iommu_mapping_first(struct vhost_iommu_domain *dom, u64 first, u64 last)
+{
+	return vhost_iommu_map_tree_iter_first(&dom->mappings, first, last);
+}
+
+static void vhost_iommu_mapping_xlate(const struct vhost_iommu_mapping *map,
+				      const struct vhost_iommu_domain *dom,
+				      struct vhost_iommu_xlate *x)
+{
+	*x = (struct vhost_iommu_xlate) {
+		.iova = map->iova,
+		.last = map->last,
+		.phys = map->phys,
+		.perm = map->perm,
+		.domain = dom->id,
+		.vmm = dom->vmm,
+	};
+}
+
+/* Tells @ep's subscribers that everything may have changed. */
+static void vhost_iommu_ep_invalidate(struct vhost_iommu_ep *ep)
+{
+	struct vhost_iommu_sub *sub;
+
+	list_for_each_entry(sub, &ep->subs, node)
+		sub->ops->invalidate_all(sub);
+}
+
+/* Tells the subscribers of @dom's endpoints that [first, last] went. */
+static void vhost_iommu_dom_unmapped(struct vhost_iommu_domain *dom,
+				     u64 first, u64 last)
+{
+	struct vhost_iommu_sub *sub;
+	struct vhost_iommu_ep *ep;
+
+	list_for_each_entry(ep, &dom->endpoints, dom_node) {
+		list_for_each_entry(sub, &ep->subs, node)
+			sub->ops->unmapped(sub, first, last);
+		cond_resched();
+	}
+}
+
+/* Tells the subscribers of @dom's endpoints that @map was created. */
+static void vhost_iommu_dom_mapped(struct vhost_iommu_domain *dom,
+				   const struct vhost_iommu_mapping *map,
+				   bool push)
+{
+	struct vhost_iommu_xlate x;
+	struct vhost_iommu_sub *sub;
+	struct vhost_iommu_ep *ep;
+
+	vhost_iommu_mapping_xlate(map, dom, &x);
+	list_for_each_entry(ep, &dom->endpoints, dom_node) {
+		list_for_each_entry(sub, &ep->subs, node)
+			sub->ops->mapped(sub, &x, push);
+		cond_resched();
+	}
+}
+
+void vhost_iommu_store_init(struct vhost_iommu_store *s)
+{
+	mutex_init(&s->lock);
+	xa_init_flags(&s->domains, XA_FLAGS_ACCOUNT);
+	xa_init_flags(&s->endpoints, XA_FLAGS_ACCOUNT);
+	s->config = (struct vhost_iommu_config) {
+		.size = sizeof(s->config),
+		.page_size_mask = ~(u64)(SZ_4K - 1),
+		.input_start = 0,
+		.input_end = U64_MAX,
+		.domain_start = 0,
+		.domain_end = U32_MAX,
+		.probe_size = 512,
+	};
+}
+
+void vhost_iommu_store_lock(struct vhost_iommu_store *s)
+{
+	mutex_lock(&s->lock);
+}
+
+void vhost_iommu_store_unlock(struct vhost_iommu_store *s)
+{
+	mutex_unlock(&s->lock);
+}
+
+/* Context: the device mutex and every vq mutex held (see main.c). */
+void vhost_iommu_store_set_features(struct vhost_iommu_store *s,
+				    u64 features)
+{
+	mutex_lock(&s->lock);
+	s->features = features;
+	mutex_unlock(&s->lock);
+}
+
+/**
+ * vhost_iommu_store_granule() - the smallest page size
+ * @s: the store
+ *
+ * Context: the store lock or the device mutex held: the configuration
+ * changes under both.
+ * Return: the granule.
+ */
+u64 vhost_iommu_store_granule(struct vhost_iommu_store *s)
+{
+	return s->config.page_size_mask & -s->config.page_size_mask;
+}
+
+static struct vhost_iommu_domain *
+vhost_iommu_domain_create(struct vhost_iommu_store *s, u32 id, bool bypass,
+			  bool vmm)
+{
+	struct vhost_iommu_domain *dom;
+
+	if (s->nr_domains >= READ_ONCE(vhost_iommu_max_domains))
+		return NULL;
+	dom = kzalloc(sizeof(*dom), VHOST_IOMMU_GFP);
+	if (!dom)
+		return NULL;
+	dom->id = id;
+	dom->bypass = bypass;
+	dom->vmm = vmm;
+	INIT_LIST_HEAD(&dom->endpoints);
+	spin_lock_init(&dom->tree_lock);
+	dom->mappings = RB_ROOT_CACHED;
+	if (xa_insert(&s->domains, id, dom, VHOST_IOMMU_GFP)) {
+		kfree(dom);
+		return NULL;
+	}
+	s->nr_domains++;
+	return dom;
+}
+
+/*
+ * Takes up to VHOST_IOMMU_REMOVE_BATCH mappings that meet [@start, @end]
+ * out of the tree, widens [*@first, *@last] to cover them, and frees them.
+ * Returns how many.
+ */
+static unsigned int vhost_iommu_mappings_take(struct vhost_iommu_store *s,
+					      struct vhost_iommu_domain *dom,
+					      u64 start, u64 end,
+					      u64 *first, u64 *last)
+{
+	struct vhost_iommu_mapping *batch[VHOST_IOMMU_REMOVE_BATCH];
+	struct vhost_iommu_mapping *map;
+	unsigned int n = 0, i;
+
+	spin_lock(&dom->tree_lock);
+	while (n < VHOST_IOMMU_REMOVE_BATCH &&
+	       (map = vhost_iommu_mapping_first(dom, start, end))) {
+		vhost_iommu_map_tree_remove(map, &dom->mappings);
+		*first = min(*first, map->iova);
+		*last = max(*last, map->last);
+		batch[n++] = map;
+	}
+	spin_unlock(&dom->tree_lock);
+	/* No reader holds them: each lookup holds a lock held above. */
+	for (i = 0; i < n; i++)
+		kfree(batch[i]);
+	s->nr_mappings -= n;
+	dom->nr_mappings -= n;
+	return n;
+}
+
+/*
+ * Removes every mapping that meets [@start, @end], whole; returns the
+ * range they covered in *@first and *@last (@start and @end if none). A
+ * guest may remove millions of mappings in one request: tree_lock is held
+ * a batch at a time, with a resched point between batches (the store lock
+ * is a mutex). Nothing is allocated, so nothing can fail.
+ * Context: the store lock held.
+ */
+static void vhost_iommu_mappings_remove(struct vhost_iommu_store *s,
+					struct vhost_iommu_domain *dom,
+					u64 start, u64 end,
+					u64 *first, u64 *last)
+{
+	*first = start;
+	*last = end;
+	while (vhost_iommu_mappings_take(s, dom, start, end, first, last))
+		cond_resched();
+}
+
+/* As vhost_iommu_mappings_remove(), and the subscribers drop the range. */
+static void vhost_iommu_unmap_range(struct vhost_iommu_store *s,
+				    struct vhost_iommu_domain *dom,
+				    u64 start, u64 end)
+{
+	u64 first, last;
+
+	lockdep_assert_held(&s->lock);
+	vhost_iommu_mappings_remove(s, dom, start, end, &first, &last);
+	vhost_iommu_dom_unmapped(dom, first, last);
+}
+
+/*
+ * The domain has no endpoint left: it dies with its mappings, freed here
+ * so that max_mappings counts every mapping still allocated; it has no
+ * subscriber to tell. Lock-free readers may still hold the domain: it is
+ * freed after a grace period, its tree empty.
+ */
+static void vhost_iommu_domain_destroy(struct vhost_iommu_store *s,
+				       struct vhost_iommu_domain *dom)
+{
+	u64 first, last;
+
+	xa_erase(&s->domains, dom->id);
+	s->nr_domains--;
+	vhost_iommu_mappings_remove(s, dom, 0, U64_MAX, &first, &last);
+	kfree_rcu(dom, rcu);
+}
+
+/*
+ * @ep left @dom, which dies with it if it was its last endpoint. The
+ * caller has already pointed ep->domain elsewhere (NULL or the new domain),
+ * so that a lock-free reader sees the old domain or the new one, never an
+ * unattached endpoint in between (with config bypass set, that would be
+ * the identity), and taken @ep off @dom's list.
+ */
+static void vhost_iommu_leave_locked(struct vhost_iommu_store *s,
+				     struct vhost_iommu_ep *ep,
+				     struct vhost_iommu_domain *dom)
+{
+	vhost_iommu_ep_invalidate(ep);
+	if (!--dom->nr_endpoints)
+		vhost_iommu_domain_destroy(s, dom);
+}
+
+static void vhost_iommu_detach_locked(struct vhost_iommu_store *s,
+				      struct vhost_iommu_ep *ep)
+{
+	struct vhost_iommu_domain *dom;
+
+	dom = rcu_dereference_protected(ep->domain, lockdep_is_held(&s->lock));
+	rcu_assign_pointer(ep->domain, NULL);
+	list_del(&ep->dom_node);
+	vhost_iommu_leave_locked(s, ep, dom);
+}
+
+/* An endpoint whose reserved regions hold mappings cannot join. */
+static bool vhost_iommu_compatible(struct vhost_iommu_domain *dom,
+				   struct vhost_iommu_ep *ep)
+{
+	u32 i;
+
+	for (i = 0; i < ep->nr_resv; i++)
+		if (vhost_iommu_mapping_first(dom, ep->resv[i].start,
+					      ep->resv[i].end))
+			return false;
+	return true;
+}
+
+/*
+ * Moves @ep into domain @domain, created as guest-managed (@vmm false,
+ * @bypass as given) or VMM-managed if it does not exist.
+ * Return: 0, -EINVAL (the domain exists and is of the other kind),
+ * -EOPNOTSUPP (reserved regions hold mappings of the domain) or -ENOMEM.
+ */
+static int vhost_iommu_attach_ep(struct vhost_iommu_store *s,
+				 struct vhost_iommu_ep *ep, u32 domain,
+				 bool bypass, bool vmm)
+{
+	struct vhost_iommu_domain *dom, *old;
+
+	old = rcu_dereference_protected(ep->domain, lockdep_is_held(&s->lock));
+	dom = xa_load(&s->domains, domain);
+	if (dom) {
+		if (dom->bypass != bypass || dom->vmm != vmm)
+			return -EINVAL;
+		if (dom == old)
+			return 0;
+		if (!vhost_iommu_compatible(dom, ep))
+			return -EOPNOTSUPP;
+	} else {
+		dom = vhost_iommu_domain_create(s, domain, bypass, vmm);
+		if (!dom)
+			return -ENOMEM;
+	}
+	/*
+	 * Re-attach: behave as a DETACH followed by this ATTACH, but switch
+	 * the pointer at once, so lock-free readers never see it unattached.
+	 */
+	if (old)
+		list_move_tail(&ep->dom_node, &dom->endpoints);
+	else
+		list_add_tail(&ep->dom_node, &dom->endpoints);
+	dom->nr_endpoints++;
+	rcu_assign_pointer(ep->domain, dom);
+	if (old)
+		vhost_iommu_leave_locked(s, ep, old);
+	else
+		vhost_iommu_ep_invalidate(ep);
+	return 0;
+}
+
+static int vhost_iommu_attach_locked(struct vhost_iommu_store *s, u32 domain,
+				     u32 endpoint, bool bypass)
+{
+	struct vhost_iommu_ep *ep;
+
+	if (bypass && !vhost_iommu_store_has(s, VIRTIO_IOMMU_F_BYPASS_CONFIG))
+		return -EINVAL;
+	ep = xa_load(&s->endpoints, endpoint);
+	if (!ep)
+		return -ENOENT;
+	if (vhost_iommu_store_has(s, VIRTIO_IOMMU_F_DOMAIN_RANGE) &&
+	    (domain < s->config.domain_start || domain > s->config.domain_end))
+		return -ERANGE;
+	return vhost_iommu_attach_ep(s, ep, domain, bypass, false);
+}
+
+/**
+ * vhost_iommu_store_attach() - ATTACH
+ * @s: the store
+ * @domain: domain id
+ * @endpoint: endpoint id
+ * @bypass: VIRTIO_IOMMU_ATTACH_F_BYPASS
+ *
+ * Return: 0, -EINVAL, -ENOENT (no such endpoint), -ERANGE (domain id out
+ * of the range), -EOPNOTSUPP (reserved regions hold mappings) or -ENOMEM.
+ */
+int vhost_iommu_store_attach(struct vhost_iommu_store *s, u32 domain,
+			     u32 endpoint, bool bypass)
+{
+	int ret;
+
+	mutex_lock(&s->lock);
+	ret = vhost_iommu_attach_locked(s, domain, endpoint, bypass);
+	mutex_unlock(&s->lock);
+	return ret;
+}
+
+/**
+ * vhost_iommu_store_detach() - DETACH
+ * @s: the store
+ * @domain: domain id
+ * @endpoint: endpoint id
+ *
+ * Return: 0, -ENOENT (no such endpoint) or -EINVAL (not attached to that
+ * domain of the guest).
+ */
+int vhost_iommu_store_detach(struct vhost_iommu_store *s, u32 domain,
+			     u32 endpoint)
+{
+	struct vhost_iommu_domain *dom;
+	struct vhost_iommu_ep *ep;
+	int ret = 0;
+
+	mutex_lock(&s->lock);
+	ep = xa_load(&s->endpoints, endpoint);
+	if (!ep) {
+		ret = -ENOENT;
+		goto out;
+	}
+	dom = rcu_dereference_protected(ep->domain, lockdep_is_held(&s->lock));
+	if (!dom || dom->id != domain || dom->vmm) {
+		ret = -EINVAL;
+		goto out;
+	}
+	vhost_iommu_detach_locked(s, ep);
+out:
+	mutex_unlock(&s->lock);
+	return ret;
+}
+
+/* A guest-managed, non-bypass domain, for MAP and UNMAP */
+static int vhost_iommu_map_domain(struct vhost_iommu_store *s, u32 domain,
+				  struct vhost_iommu_domain **dom)
+{
+	*dom = xa_load(&s->domains, domain);
+	if (!*dom)
+		return -ENOENT;
+	if ((*dom)->bypass || (*dom)->vmm)
+		return -EINVAL;
+	return 0;
+}
+
+static bool vhost_iommu_hits_resv(struct vhost_iommu_domain *dom,
+				  u64 start, u64 end)
+{
+	struct vhost_iommu_ep *ep;
+	u32 i;
+
+	list_for_each_entry(ep, &dom->endpoints, dom_node) {
+		for (i = 0; i < ep->nr_resv; i++)
+			if (vhost_iommu_ranges_overlap(start, end,
+						       ep->resv[i].start,
+						       ep->resv[i].end))
+				return true;
+		/* The VMM sets the number of endpoints (a mutex is held) */
+		cond_resched();
+	}
+	return false;
+}
+
+static int vhost_iommu_map_check(struct vhost_iommu_store *s, u64 start,
+				 u64 end, u64 phys)
+{
+	u64 mask = vhost_iommu_store_granule(s) - 1;
+
+	if (end < start)
+		return -EINVAL;
+	if ((start & mask) || (phys & mask) || ((end + 1) & mask) ||
+	    phys + (end - start) < phys)
+		return -ERANGE;
+	if (vhost_iommu_store_has(s, VIRTIO_IOMMU_F_INPUT_RANGE) &&
+	    (start < s->config.input_start || end > s->config.input_end))
+		return -ERANGE;
+	return 0;
+}
+
+/*
+ * Adds a mapping to a domain. Context: the store lock held; the range is
+ * free. Returns it, ERR_PTR(-ENOSPC) at max_mappings or ERR_PTR(-ENOMEM).
+ */
+static struct vhost_iommu_mapping *
+vhost_iommu_mapping_insert(struct vhost_iommu_store *s,
+			   struct vhost_iommu_domain *dom, u64 start, u64 end,
+			   u64 phys, u32 perm)
+{
+	struct vhost_iommu_mapping *map;
+
+	lockdep_assert_held(&s->lock);
+	if (s->nr_mappings >= READ_ONCE(vhost_iommu_max_mappings))
+		return ERR_PTR(-ENOSPC);
+	map = kmalloc(sizeof(*map), VHOST_IOMMU_GFP);
+	if (!map)
+		return ERR_PTR(-ENOMEM);
+	map->iova = start;
+	map->last = end;
+	map->phys = phys;
+	map->perm = perm;
+	spin_lock(&dom->tree_lock);
+	vhost_iommu_map_tree_insert(map, &dom->mappings);
+	spin_unlock(&dom->tree_lock);
+	s->nr_mappings++;
+	dom->nr_mappings++;
+	return map;
+}
+
+static int vhost_iommu_map_locked(struct vhost_iommu_store *s, u32 domain,
+				  u64 start, u64 end, u64 phys, u32 perm)
+{
+	u32 known = VIRTIO_IOMMU_MAP_F_READ | VIRTIO_IOMMU_MAP_F_WRITE;
+	struct vhost_iommu_mapping *map;
+	struct vhost_iommu_domain *dom;
+	int ret;
+
+	if (vhost_iommu_store_has(s, VIRTIO_IOMMU_F_MMIO))
+		known |= VIRTIO_IOMMU_MAP_F_MMIO;
+	if (perm & ~known)
+		return -EINVAL;
+	ret = vhost_iommu_map_domain(s, domain, &dom);
+	if (ret)
+		return ret;
+	ret = vhost_iommu_map_check(s, start, end, phys);
+	if (ret)
+		return ret;
+	if (vhost_iommu_hits_resv(dom, start, end) ||
+	    vhost_iommu_mapping_first(dom, start, end))
+		return -EINVAL;
+	map = vhost_iommu_mapping_insert(s, dom, start, end, phys, perm);
+	if (IS_ERR(map))
+		return PTR_ERR(map);
+	vhost_iommu_dom_mapped(dom, map, false);
+	return 0;
+}
+
+/**
+ * vhost_iommu_store_map() - MAP
+ * @s: the store
+ * @domain: domain id
+ * @start: first IOVA
+ * @end: last IOVA (inclusive)
+ * @phys: guest-physical address of @start
+ * @perm: VIRTIO_IOMMU_MAP_F_*
+ *
+ * Return: 0, -EINVAL, -ENOENT (no such domain), -ERANGE (alignment,
+ * overflow, input range), -ENOSPC (max_mappings) or -ENOMEM.
+ */
+int vhost_iommu_store_map(struct vhost_iommu_store *s, u32 domain,
+			  u64 start, u64 end, u64 phys, u32 perm)
+{
+	int ret;
+
+	mutex_lock(&s->lock);
+	ret = vhost_iommu_map_locked(s, domain, start, end, phys, perm);
+	mutex_unlock(&s->lock);
+	return ret;
+}
+
+static int vhost_iommu_unmap_locked(struct vhost_iommu_store *s, u32 domain,
+				    u64 start, u64 end)
+{
+	struct vhost_iommu_mapping *map;
+	struct vhost_iommu_domain *dom;
+	int ret;
+
+	ret = vhost_iommu_map_domain(s, domain, &dom);
+	if (ret)
+		return ret;
+	if (end < start)
+		return -EINVAL;
+	/* A mapping is removed whole or not at all. */
+	map = vhost_iommu_mapping_first(dom, start, start);
+	if (map && map->iova < start)
+		return -ERANGE;
+	map = vhost_iommu_mapping_first(dom, end, end);
+	if (map && map->last > end)
+		return -ERANGE;
+	vhost_iommu_unmap_range(s, dom, start, end);
+	return 0;
+}
+
+/**
+ * vhost_iommu_store_unmap() - UNMAP
+ * @s: the store
+ * @domain: domain id
+ * @start: first IOVA
+ * @end: last IOVA (inclusive)
+ *
+ * Returns once every subscriber dropped the range.
+ * Return: 0, -EINVAL, -ENOENT (no such domain) or -ERANGE (it would split
+ * a mapping).
+ */
+int vhost_iommu_store_unmap(struct vhost_iommu_store *s, u32 domain,
+			    u64 start, u64 end)
+{
+	int ret;
+
+	mutex_lock(&s->lock);
+	ret = vhost_iommu_unmap_locked(s, domain, start, end);
+	mutex_unlock(&s->lock);
+	return ret;
+}
+
+/**
+ * vhost_iommu_store_resv() - an endpoint's reserved regions, for PROBE
+ * @s: the store
+ * @endpoint: endpoint id
+ * @resv: room for VHOST_IOMMU_MAX_RESV regions; NULL (no memory for it)
+ *	fails with -ENOMEM
+ * @nr: set to the number of regions, 0 on failure
+ * @probe_size: set to the configured probe_size, whatever the outcome
+ *
+ * Return: 0, -ENOMEM or -ENOENT.
+ */
+int vhost_iommu_store_resv(struct vhost_iommu_store *s, u32 endpoint,
+			   struct vhost_iommu_resv *resv, u32 *nr,
+			   u32 *probe_size)
+{
+	struct vhost_iommu_ep *ep;
+	int ret = 0;
+
+	*nr = 0;
+	mutex_lock(&s->lock);
+	*probe_size = s->config.probe_size;
+	ep = xa_load(&s->endpoints, endpoint);
+	if (!resv) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	if (!ep) {
+		ret = -ENOENT;
+		goto out;
+	}
+	memcpy(resv, ep->resv, ep->nr_resv * sizeof(*resv));
+	*nr = ep->nr_resv;
+out:
+	mutex_unlock(&s->lock);
+	return ret;
+}
+
+/**
+ * vhost_iommu_store_lookup() - translate an IOVA of an endpoint
+ * @s: the store
+ * @endpoint: endpoint id
+ * @iova: the address
+ * @need: VIRTIO_IOMMU_MAP_F_READ and/or _WRITE that the access needs
+ * @x: the translation on success; on -ENOENT and -EACCES, @x->domain and
+ *	@x->vmm give the endpoint's domain
+ *
+ * The only lookup of the module: VHOST_IOMMU_TRANSLATE, the vhost-net
+ * bridge and the device IOTLB use it. Takes no mutex: the endpoint and its
+ * domain are found under RCU, the mapping under the domain's tree_lock.
+ * Context: any process context; the store lock may be held.
+ * Return: 0, -ENODEV (no such endpoint), -ENXIO (not attached, no
+ * bypass), -ENOENT (no mapping) or -EACCES (a permission is missing).
+ */
+int vhost_iommu_store_lookup(struct vhost_iommu_store *s, u32 endpoint,
+			     u64 iova, u32 need, struct vhost_iommu_xlate *x)
+{
+	struct vhost_iommu_mapping *map;
+	struct vhost_iommu_domain *dom;
+	struct vhost_iommu_ep *ep;
+	int ret = -ENODEV;
+
+	rcu_read_lock();
+	ep = xa_load(&s->endpoints, endpoint);
+	if (!ep)
+		goto out_unlock;
+	dom = rcu_dereference(ep->domain);
+	if (dom ? dom->bypass : READ_ONCE(s->config.bypass)) {
+		*x = (struct vhost_iommu_xlate) {
+			.last = U64_MAX,
+			.perm = VIRTIO_IOMMU_MAP_F_READ |
+				VIRTIO_IOMMU_MAP_F_WRITE,
+			.identity = true,
+		};
+		ret = 0;
+		goto out_unlock;
+	}
+	ret = -ENXIO;
+	if (!dom)
+		goto out_unlock;
+	x->domain = dom->id;
+	x->vmm = dom->vmm;
+	x->identity = false;
+	/* A dead domain's tree is empty; the domain outlives this section. */
+	spin_lock(&dom->tree_lock);
+	map = vhost_iommu_mapping_first(dom, iova, iova);
+	if (map)
+		vhost_iommu_mapping_xlate(map, dom, x);
+	spin_unlock(&dom->tree_lock);
+	if (!map)
+		ret = -ENOENT;
+	else if ((x->perm & need) != need)
+		ret = -EACCES;
+	else
+		ret = 0;
+out_unlock:
+	rcu_read_unlock();
+	return ret;
+}
+
+/* Whether the endpoint is attached to a VMM-managed domain. Store lock. */
+bool vhost_iommu_store_ep_vmm(struct vhost_iommu_store *s, u32 endpoint)
+{
+	struct vhost_iommu_domain *dom;
+	struct vhost_iommu_ep *ep;
+
+	lockdep_assert_held(&s->lock);
+	ep = xa_load(&s->endpoints, endpoint);
+	if (!ep)
+		return false;
+	dom = rcu_dereference_protected(ep->domain, lockdep_is_held(&s->lock));
+	return dom && dom->vmm;
+}
+
+/**
+ * vhost_iommu_store_set_config() - replace the configuration
+ * @s: the store
+ * @cfg: the new configuration, already checked field by field
+ *
+ * Context: the device mutex held.
+ * Return: 0, or -EBUSY when endpoints exist and more than bypass changes.
+ */
+int vhost_iommu_store_set_config(struct vhost_iommu_store *s,
+				 const struct vhost_iommu_config *cfg)
+{
+	struct vhost_iommu_config cur;
+	struct vhost_iommu_ep *ep;
+	unsigned long index;
+	int ret = 0;
+
+	mutex_lock(&s->lock);
+	cur = s->config;
+	cur.bypass = cfg->bypass;
+	if (s->nr_endpoints && memcmp(&cur, cfg, sizeof(cur))) {
+		ret = -EBUSY;
+		goto out;
+	}
+	/* Unattached endpoints were translated by the old bypass setting. */
+	if (s->config.bypass != cfg->bypass)
+		xa_for_each(&s->endpoints, index, ep) {
+			if (!rcu_access_pointer(ep->domain))
+				vhost_iommu_ep_invalidate(ep);
+			cond_resched();
+		}
+	s->config = *cfg;
+out:
+	mutex_unlock(&s->lock);
+	return ret;
+}
+
+void vhost_iommu_store_get_config(struct vhost_iommu_store *s,
+				  struct vhost_iommu_config *cfg)
+{
+	mutex_lock(&s->lock);
+	*cfg = s->config;
+	mutex_unlock(&s->lock);
+}
+
+/**
+ * vhost_iommu_store_endpoint_add() - declare an endpoint
+ * @s: the store
+ * @id: the endpoint id
+ * @regions: its reserved regions, checked
+ * @nr_resv: how many, at most VHOST_IOMMU_MAX_RESV
+ *
+ * Return: 0, -EEXIST, -ENOSPC (properties exceed probe_size, or the device
+ * has max_endpoints) or -ENOMEM.
+ */
+int vhost_iommu_store_endpoint_add(struct vhost_iommu_store *s, u32 id,
+				   const struct vhost_iommu_resv_region *regions,
+				   u32 nr_resv)
+{
+	struct vhost_iommu_ep *ep;
+	int ret;
+	u32 i;
+
+	ep = kzalloc(struct_size(ep, resv, nr_resv), VHOST_IOMMU_GFP);
+	if (!ep)
+		return -ENOMEM;
+	ep->id = id;
+	INIT_LIST_HEAD(&ep->subs);
+	ep->nr_resv = nr_resv;
+	for (i = 0; i < nr_resv; i++)
+		ep->resv[i] = (struct vhost_iommu_resv) {
+			.start = regions[i].start,
+			.end = regions[i].end,
+			.subtype = regions[i].subtype,
+		};
+	mutex_lock(&s->lock);
+	if (nr_resv * sizeof(struct virtio_iommu_probe_resv_mem) >
+	    s->config.probe_size ||
+	    s->nr_endpoints >= READ_ONCE(vhost_iommu_max_endpoints)) {
+		ret = -ENOSPC;
+		goto out_unlock;
+	}
+	ret = xa_insert(&s->endpoints, id, ep, VHOST_IOMMU_GFP);
+	if (ret == -EBUSY)
+		ret = -EEXIST;
+	if (!ret)
+		s->nr_endpoints++;
+out_unlock:
+	mutex_unlock(&s->lock);
+	if (ret)
+		kfree(ep);
+	return ret;
+}
+
+static void vhost_iommu_endpoint_del_locked(struct vhost_iommu_store *s,
+					    struct vhost_iommu_ep *ep)
+{
+	if (rcu_access_pointer(ep->domain))
+		vhost_iommu_detach_locked(s, ep);
+	xa_erase(&s->endpoints, ep->id);
+	s->nr_endpoints--;
+	kfree_rcu(ep, rcu);
+}
+
+/**
+ * vhost_iommu_store_endpoint_del() - remove an endpoint, detaching it first
+ * @s: the store
+ * @id: the endpoint id
+ *
+ * Return: 0, -ENOENT, or -EBUSY while a consumer is subscribed to it
+ * (consumers unsubscribe first).
+ */
+int vhost_iommu_store_endpoint_del(struct vhost_iommu_store *s, u32 id)
+{
+	struct vhost_iommu_ep *ep;
+	int ret = 0;
+
+	mutex_lock(&s->lock);
+	ep = xa_load(&s->endpoints, id);
+	if (!ep)
+		ret = -ENOENT;
+	else if (!list_empty(&ep->subs))
+		ret = -EBUSY;
+	else
+		vhost_iommu_endpoint_del_locked(s, ep);
+	mutex_unlock(&s->lock);
+	return ret;
+}
+
+/**
+ * vhost_iommu_store_vmm_attach() - VHOST_IOMMU_IOTLB_ATTACH
+ * @s: the store
+ * @domain: domain id
+ * @endpoint: endpoint id
+ * @detach: detach instead
+ *
+ * Return: 0, -ENODEV, -EEXIST (a domain of the guest), -ENOENT (detach:
+ * not attached there), -EINVAL (reserved regions hold mappings) or
+ * -ENOMEM.
+ */
+int vhost_iommu_store_vmm_attach(struct vhost_iommu_store *s, u32 domain,
+				 u32 endpoint, bool detach)
+{
+	struct vhost_iommu_domain *dom, *cur;
+	struct vhost_iommu_ep *ep;
+	int ret = 0;
+
+	mutex_lock(&s->lock);
+	ep = xa_load(&s->endpoints, endpoint);
+	if (!ep) {
+		ret = -ENODEV;
+		goto out;
+	}
+	cur = rcu_dereference_protected(ep->domain, lockdep_is_held(&s->lock));
+	if (detach) {
+		if (!cur || cur->id != domain || !cur->vmm)
+			ret = -ENOENT;
+		else
+			vhost_iommu_detach_locked(s, ep);
+		goto out;
+	}
+	dom = xa_load(&s->domains, domain);
+	if (dom && !dom->vmm) {
+		ret = -EEXIST;
+		goto out;
+	}
+	ret = vhost_iommu_attach_ep(s, ep, domain, false, true);
+	if (ret == -EOPNOTSUPP)
+		ret = -EINVAL;
+out:
+	mutex_unlock(&s->lock);
+	return ret;
+}
+
+/* A VMM-managed domain. Context: the store lock held. */
+static int vhost_iommu_vmm_domain(struct vhost_iommu_store *s, u32 domain,
+				  struct vhost_iommu_domain **dom)
+{
+	*dom = xa_load(&s->domains, domain);
+	if (!*dom)
+		return -ENOENT;
+	return (*dom)->vmm ? 0 : -EPERM;
+}
+
+/* Checks a batch, sorted by IOVA, against itself and the domain. */
+static int vhost_iommu_vmm_check(struct vhost_iommu_store *s,
+				 struct vhost_iommu_domain *dom,
+				 const struct vhost_iommu_xlate *m, u32 nr)
+{
+	u32 i;
+
+	for (i = 0; i < nr; i++)
+		if ((i && m[i - 1].last >= m[i].iova) ||
+		    vhost_iommu_mapping_first(dom, m[i].iova, m[i].last))
+			return -EEXIST;
+	if (s->nr_mappings + nr > READ_ONCE(vhost_iommu_max_mappings))
+		return -ENOSPC;
+	return 0;
+}
+
+static int vhost_iommu_vmm_map_locked(struct vhost_iommu_store *s,
+				      struct vhost_iommu_domain *dom,
+				      const struct vhost_iommu_xlate *m,
+				      u32 nr)
+{
+	struct vhost_iommu_mapping **maps;
+	u64 first, last;
+	u32 i;
+
+	maps = kcalloc(nr, sizeof(*maps), VHOST_IOMMU_GFP);
+	if (!maps)
+		return -ENOMEM;
+	for (i = 0; i < nr; i++) {
+		maps[i] = vhost_iommu_mapping_insert(s, dom, m[i].iova,
+						     m[i].last, m[i].phys,
+						     m[i].perm);
+		if (IS_ERR(maps[i]))
+			goto err_remove;
+	}
+	for (i = 0; i < nr; i++)
+		vhost_iommu_dom_mapped(dom, maps[i], true);
+	kfree(maps);
+	return 0;
+
+err_remove:
+	/* Nobody was told yet: removing them tells nobody either. */
+	while (i--)
+		vhost_iommu_mappings_remove(s, dom, m[i].iova, m[i].last,
+					    &first, &last);
+	kfree(maps);
+	return -ENOMEM;
+}
+
+/**
+ * vhost_iommu_store_vmm_check() - whether a domain is VMM-managed
+ * @s: the store
+ * @domain: domain id
+ *
+ * Return: 0, -ENOENT or -EPERM (a domain of the guest).
+ */
+int vhost_iommu_store_vmm_check(struct vhost_iommu_store *s, u32 domain)
+{
+	struct vhost_iommu_domain *dom;
+	int ret;
+
+	mutex_lock(&s->lock);
+	ret = vhost_iommu_vmm_domain(s, domain, &dom);
+	mutex_unlock(&s->lock);
+	return ret;
+}
+
+/**
+ * vhost_iommu_store_vmm_map() - VHOST_IOMMU_IOTLB_UPDATE
+ * @s: the store
+ * @domain: a VMM-managed domain
+ * @maps: the translations (@iova, @last, @phys, @perm), each checked,
+ *	sorted by IOVA
+ * @nr: how many
+ *
+ * All or nothing; the subscribers are told of each with @push set.
+ * Return: 0, -ENOENT, -EPERM, -EEXIST (overlap), -ENOSPC (max_mappings)
+ * or -ENOMEM.
+ */
+int vhost_iommu_store_vmm_map(struct vhost_iommu_store *s, u32 domain,
+			      const struct vhost_iommu_xlate *maps, u32 nr)
+{
+	struct vhost_iommu_domain *dom;
+	int ret;
+
+	mutex_lock(&s->lock);
+	ret = vhost_iommu_vmm_domain(s, domain, &dom);
+	if (!ret)
+		ret = vhost_iommu_vmm_check(s, dom, maps, nr);
+	if (!ret)
+		ret = vhost_iommu_vmm_map_locked(s, dom, maps, nr);
+	mutex_unlock(&s->lock);
+	return ret;
+}
+
+/**
+ * vhost_iommu_store_vmm_unmap() - VHOST_IOMMU_IOTLB_INVALIDATE
+ * @s: the store
+ * @domain: a VMM-managed domain
+ * @ranges: the ranges (@iova, @last), each checked
+ * @nr: how many
+ *
+ * Removes every translation that meets a range, whole, and returns once
+ * the subscribers dropped them.
+ * Return: 0, -ENOENT or -EPERM.
+ */
+int vhost_iommu_store_vmm_unmap(struct vhost_iommu_store *s, u32 domain,
+				const struct vhost_iommu_xlate *ranges,
+				u32 nr)
+{
+	struct vhost_iommu_domain *dom;
+	int ret;
+	u32 i;
+
+	mutex_lock(&s->lock);
+	ret = vhost_iommu_vmm_domain(s, domain, &dom);
+	for (i = 0; !ret && i < nr; i++)
+		vhost_iommu_unmap_range(s, dom, ranges[i].iova,
+					ranges[i].last);
+	mutex_unlock(&s->lock);
+	return ret;
+}
+
+/**
+ * vhost_iommu_store_subscribe() - tell @sub of the changes of an endpoint
+ * @s: the store
+ * @endpoint: the endpoint id
+ * @sub: the subscription, its ops set
+ *
+ * Context: the store lock held.
+ * Return: 0 or -ENODEV.
+ */
+int vhost_iommu_store_subscribe(struct vhost_iommu_store *s, u32 endpoint,
+				struct vhost_iommu_sub *sub)
+{
+	struct vhost_iommu_ep *ep;
+
+	lockdep_assert_held(&s->lock);
+	ep = xa_load(&s->endpoints, endpoint);
+	if (!ep)
+		return -ENODEV;
+	sub->endpoint = endpoint;
+	list_add_tail(&sub->node, &ep->subs);
+	return 0;
+}
+
+/* No op of @sub is called once this returns. Context: store lock held. */
+void vhost_iommu_store_unsubscribe(struct vhost_iommu_store *s,
+				   struct vhost_iommu_sub *sub)
+{
+	lockdep_assert_held(&s->lock);
+	list_del(&sub->node);
+}
+
+/**
+ * vhost_iommu_store_invalidate_all() - every subscriber forgets everything
+ * @s: the store
+ *
+ * For a change outside the store that every translation depends on (the
+ * memory table): the caller makes it under the store lock, then calls this.
+ * Context: the store lock held.
+ */
+void vhost_iommu_store_invalidate_all(struct vhost_iommu_store *s)
+{
+	struct vhost_iommu_ep *ep;
+	unsigned long index;
+
+	lockdep_assert_held(&s->lock);
+	xa_for_each(&s->endpoints, index, ep) {
+		vhost_iommu_ep_invalidate(ep);
+		cond_resched();
+	}
+}
+
+/**
+ * vhost_iommu_store_reset() - device reset: every endpoint detached
+ * @s: the store
+ *
+ * Every domain dies with its mappings; endpoints and the configuration,
+ * which the VMM owns, stay.
+ */
+void vhost_iommu_store_reset(struct vhost_iommu_store *s)
+{
+	struct vhost_iommu_ep *ep;
+	unsigned long index;
+
+	mutex_lock(&s->lock);
+	xa_for_each(&s->endpoints, index, ep) {
+		if (rcu_access_pointer(ep->domain))
+			vhost_iommu_detach_locked(s, ep);
+		cond_resched();
+	}
+	mutex_unlock(&s->lock);
+}
+
+/* Release: everything goes. No subscriber is left. */
+void vhost_iommu_store_destroy(struct vhost_iommu_store *s)
+{
+	struct vhost_iommu_ep *ep;
+	unsigned long index;
+
+	mutex_lock(&s->lock);
+	xa_for_each(&s->endpoints, index, ep) {
+		vhost_iommu_endpoint_del_locked(s, ep);
+		cond_resched();
+	}
+	mutex_unlock(&s->lock);
+	xa_destroy(&s->endpoints);
+	xa_destroy(&s->domains);
+}
