@@ -7,6 +7,7 @@
 #   make check      install what is missing, build, lint, run every test
 #   make check-debug the tests again on a KASAN/lockdep/kmemleak kernel
 #   make check-612  the tests on Debian's 6.12 (make check KVER=<release>: any)
+#   make layers     the layering check on the built objects (make modules first)
 #   make vm-run SCRIPT=path/to/script.sh
 #   make bench      the benchmarks in the VM: table, build/bench/bench.{csv,json}
 #   make profile    instructions per function of the request path, in the VM
@@ -84,6 +85,16 @@ sparse:
 	@if grep -E '(warning|error):' $(BUILD)/sparse.log; then exit 1; fi
 	@echo "  sparse: clean"
 
+# The layering check (Documentation/design.md, "## Units"): the self-test
+# of scripts/check-layers.sh, then the check on the module's objects in
+# $(MODSRC)/$(LAYERS_DIR), built by make modules (make check: in its copy).
+LAYERS_DIR := drivers/vhost/iommu
+LAYERS_TABLE := Documentation/design.md
+layers:
+	@echo "  LAYERS $(MODSRC)/$(LAYERS_DIR)"
+	@scripts/check-layers-test.sh
+	@scripts/check-layers.sh -t $(LAYERS_TABLE) $(MODSRC)/$(LAYERS_DIR)
+
 $(BUILD):
 	@mkdir -p $@
 
@@ -108,6 +119,7 @@ check-nodeps: | $(BUILD)
 	@$(call copy_module_src,$(CHECK_SRC))
 	@$(MAKE) --no-print-directory modules-strict MODSRC=$(CHECK_SRC)
 	@$(MAKE) --no-print-directory style
+	@$(MAKE) --no-print-directory layers MODSRC=$(CHECK_SRC)
 	@$(MAKE) --no-print-directory sparse MODSRC=$(CHECK_SRC)
 	@$(MAKE) --no-print-directory selftests
 	@$(RUNVM) --module $(CHECK_SRC)/$(KO) --payload $(BUILD)/selftests \
@@ -301,7 +313,7 @@ clean:
 	$(MAKE) $(KBUILD_ARGS) clean
 	rm -rf $(BUILD)
 
-.PHONY: all modules modules-strict deps ksrc selftests style sparse check \
+.PHONY: all modules modules-strict deps ksrc selftests style sparse layers check \
 	check-nodeps check-612 debug-kernel check-debug check-debug-nodeps run vm-run \
 	vm-run-nodeps install clean
 .PHONY: replay

@@ -37,6 +37,8 @@ want cpio cpio
 want linux-source-6.1 /usr/src/linux-source-6.1.tar.xz
 want sparse sparse
 want gcc gcc
+# nm, for the layering check (scripts/check-layers.sh).
+want binutils nm
 want make make
 want libc6-dev /usr/lib/x86_64-linux-gnu/libc.a
 want xz-utils xz
