@@ -36,13 +36,13 @@
 /* A call of vguest.c that must succeed; logs what failed. */
 #define VG_OK(call) do {						\
 	int __ret = (call);						\
-	ASSERT_EQ(0, __ret) TH_LOG("%s: %s", #call, vguest_errmsg);	\
+	ASSERT_EQ(0, __ret) TH_LOG("%s: %s", #call, vt_errmsg);	\
 } while (0)
 
 /* A call of vnet.c that must succeed */
 #define VNET_OK(call) do {						\
 	int __ret = (call);						\
-	ASSERT_EQ(0, __ret) TH_LOG("%s: %s", #call, vnet_errmsg);	\
+	ASSERT_EQ(0, __ret) TH_LOG("%s: %s", #call, vt_errmsg);	\
 } while (0)
 
 #define T		VGUEST_TIMEOUT_MS
@@ -109,50 +109,17 @@ static int map_layout(struct vguest *g, const struct layout *l)
 static void push_set(struct __test_metadata *_metadata, int val,
 		     long long *saved)
 {
-	*saved = vmm_param_get(PUSH);
+	*saved = vt_param_get(PUSH);
 	ASSERT_LE(0, *saved) TH_LOG("no module parameter %s", PUSH);
-	ASSERT_EQ(0, vmm_param_set(PUSH, val));
-	ASSERT_EQ(val, vmm_param_get(PUSH));
+	ASSERT_EQ(0, vt_param_set(PUSH, val));
+	ASSERT_EQ(val, vt_param_get(PUSH));
 }
 
 static void push_restore(long long saved)
 {
 	if (saved >= 0)
-		vmm_param_set(PUSH, saved);
+		vt_param_set(PUSH, saved);
 }
-
-static struct vhost_iommu_stats stats(struct vguest *g)
-{
-	struct vhost_iommu_stats s;
-
-	if (vguest_stats(g, &s))
-		memset(&s, 0xff, sizeof(s));
-	return s;
-}
-
-/*
- * Waits (a hang guard) until the counter at @off exceeds @min; returns its
- * last value.
- */
-static uint64_t wait_stat(struct vguest *g, size_t off, uint64_t min)
-{
-	struct vhost_iommu_stats s;
-	uint64_t val = 0;
-	int i;
-
-	for (i = 0; i < T / 10; i++) {
-		if (vguest_stats(g, &s))
-			return 0;
-		memcpy(&val, (uint8_t *)&s + off, sizeof(val));
-		if (val > min)
-			break;
-		usleep(10000);
-	}
-	return val;
-}
-
-#define WAIT_STAT(g, field, min) \
-	wait_stat((g), offsetof(struct vhost_iommu_stats, field), (min))
 
 /* The next fault report must come (hang guard) and be this one */
 static void expect_fault(struct __test_metadata *_metadata, struct vguest *g,
@@ -331,23 +298,16 @@ FIXTURE_TEARDOWN(bind)
 		close(self->net);
 }
 
-static uint64_t bound(int fd)
-{
-	struct vhost_iommu_stats s;
-
-	return vmm_get_stats(fd, &s) ? ~0ULL : s.bound;
-}
-
 TEST_F(bind, bind_unbind)
 {
-	EXPECT_EQ(0, bound(self->fd));
+	EXPECT_EQ(0, vmm_stat(self->fd, bound));
 	ASSERT_EQ(0, vmm_bind_net(self->fd, EP, self->net));
-	EXPECT_EQ(1, bound(self->fd));
+	EXPECT_EQ(1, vmm_stat(self->fd, bound));
 	ASSERT_EQ(0, vmm_unbind_net(self->fd, EP, self->net));
-	EXPECT_EQ(0, bound(self->fd));
+	EXPECT_EQ(0, vmm_stat(self->fd, bound));
 	/* Unbound, it may be bound again. */
 	ASSERT_EQ(0, vmm_bind_net(self->fd, EP, self->net));
-	EXPECT_EQ(1, bound(self->fd));
+	EXPECT_EQ(1, vmm_stat(self->fd, bound));
 }
 
 TEST_F(bind, fd_not_open)
@@ -359,7 +319,7 @@ TEST_F(bind, fd_not_open)
 	EXPECT_EQ(-EBADF, vmm_bind_net(self->fd, EP, fd));
 	EXPECT_EQ(-EBADF, vmm_bind_net(self->fd, EP, -1));
 	EXPECT_EQ(-EBADF, vmm_bind_net(self->fd, EP, INT32_MAX));
-	EXPECT_EQ(0, bound(self->fd));
+	EXPECT_EQ(0, vmm_stat(self->fd, bound));
 }
 
 /* Owned vhost-net devices open read-only, write-only, O_PATH */
@@ -375,7 +335,7 @@ TEST_F(bind, fd_not_read_write)
 	EXPECT_EQ(-EBADF, vmm_bind_net(self->fd, EP, ro));
 	EXPECT_EQ(-EBADF, vmm_bind_net(self->fd, EP, wo));
 	EXPECT_EQ(-EBADF, vmm_bind_net(self->fd, EP, path));
-	EXPECT_EQ(0, bound(self->fd));
+	EXPECT_EQ(0, vmm_stat(self->fd, bound));
 	close(ro);
 	close(wo);
 	close(path);
@@ -404,7 +364,7 @@ TEST_F(bind, fd_not_vhost_net)
 	EXPECT_EQ(-EINVAL, vmm_bind_net(self->fd, EP, tun));
 	EXPECT_EQ(-EINVAL, vmm_bind_net(self->fd, EP, mfd));
 	EXPECT_EQ(-EINVAL, vmm_bind_net(self->fd, EP, sock));
-	EXPECT_EQ(0, bound(self->fd));
+	EXPECT_EQ(0, vmm_stat(self->fd, bound));
 	close(efd);
 	close(null);
 	close(iommu);
@@ -419,7 +379,7 @@ TEST_F(bind, vhost_net_no_owner)
 
 	ASSERT_LE(0, net);
 	EXPECT_EQ(-EPERM, vmm_bind_net(self->fd, EP, net));
-	EXPECT_EQ(0, bound(self->fd));
+	EXPECT_EQ(0, vmm_stat(self->fd, bound));
 	/* Owned, the same file binds. */
 	ASSERT_EQ(0, ioctl(net, VHOST_SET_OWNER, NULL));
 	EXPECT_EQ(0, vmm_bind_net(self->fd, EP, net));
@@ -435,7 +395,7 @@ TEST_F(bind, vhost_net_foreign_owner)
 	net = foreign_vhost_net(&pid, &ctl);
 	ASSERT_LE(0, net);
 	EXPECT_EQ(-EPERM, vmm_bind_net(self->fd, EP, net));
-	EXPECT_EQ(0, bound(self->fd));
+	EXPECT_EQ(0, vmm_stat(self->fd, bound));
 	/* The device is the child's: this process cannot own it either. */
 	EXPECT_EQ(-1, ioctl(net, VHOST_SET_OWNER, NULL));
 	close(ctl);
@@ -457,7 +417,7 @@ TEST_F(bind, vhost_net_owned_by_child)
 		_exit(ioctl(net, VHOST_SET_OWNER, NULL) ? 1 : 0);
 	ASSERT_EQ(0, reap(pid));
 	EXPECT_EQ(-EPERM, vmm_bind_net(self->fd, EP, net));
-	EXPECT_EQ(0, bound(self->fd));
+	EXPECT_EQ(0, vmm_stat(self->fd, bound));
 	close(net);
 }
 
@@ -483,7 +443,7 @@ TEST_F(bind, iommu_not_owner)
 		_exit(vmm_bind_net(self->fd, EP + 1, net) == -EPERM ? 0 : 1);
 	}
 	EXPECT_EQ(0, reap(pid));
-	EXPECT_EQ(0, bound(self->fd));
+	EXPECT_EQ(0, vmm_stat(self->fd, bound));
 }
 
 TEST_F(bind, unknown_endpoint)
@@ -492,7 +452,7 @@ TEST_F(bind, unknown_endpoint)
 	EXPECT_EQ(-ENODEV, vmm_bind_net(self->fd, ~0U, self->net));
 	ASSERT_EQ(0, vmm_del_endpoint(self->fd, EP));
 	EXPECT_EQ(-ENODEV, vmm_bind_net(self->fd, EP, self->net));
-	EXPECT_EQ(0, bound(self->fd));
+	EXPECT_EQ(0, vmm_stat(self->fd, bound));
 }
 
 /* One vhost-net device to one endpoint of one vhost-iommu device */
@@ -509,8 +469,8 @@ TEST_F(bind, double_bind)
 	EXPECT_EQ(-EBUSY, vmm_bind_net(self->fd, EP, dupfd));
 	EXPECT_EQ(-EBUSY, vmm_bind_net(self->fd, EP + 1, self->net));
 	EXPECT_EQ(-EBUSY, vmm_bind_net(other, EP, self->net));
-	EXPECT_EQ(1, bound(self->fd));
-	EXPECT_EQ(0, bound(other));
+	EXPECT_EQ(1, vmm_stat(self->fd, bound));
+	EXPECT_EQ(0, vmm_stat(other, bound));
 	/* Free again once unbound */
 	ASSERT_EQ(0, vmm_unbind_net(self->fd, EP, self->net));
 	EXPECT_EQ(0, vmm_bind_net(other, EP, self->net));
@@ -530,9 +490,9 @@ TEST_F(bind, several_per_endpoint)
 	EXPECT_EQ(0, vmm_bind_net(self->fd, EP, self->net));
 	EXPECT_EQ(0, vmm_bind_net(self->fd, EP, net2));
 	EXPECT_EQ(0, vmm_bind_net(self->fd, EP + 1, net3));
-	EXPECT_EQ(3, bound(self->fd));
+	EXPECT_EQ(3, vmm_stat(self->fd, bound));
 	EXPECT_EQ(0, vmm_unbind_net(self->fd, EP, net2));
-	EXPECT_EQ(2, bound(self->fd));
+	EXPECT_EQ(2, vmm_stat(self->fd, bound));
 	close(net2);
 	close(net3);
 }
@@ -544,10 +504,10 @@ TEST_F(bind, unbind_not_bound)
 	ASSERT_EQ(0, vmm_bind_net(self->fd, EP, self->net));
 	/* Bound, but to another endpoint */
 	EXPECT_EQ(-ENOENT, vmm_unbind_net(self->fd, EP + 1, self->net));
-	EXPECT_EQ(1, bound(self->fd));
+	EXPECT_EQ(1, vmm_stat(self->fd, bound));
 	ASSERT_EQ(0, vmm_unbind_net(self->fd, EP, self->net));
 	EXPECT_EQ(-ENOENT, vmm_unbind_net(self->fd, EP, self->net));
-	EXPECT_EQ(0, bound(self->fd));
+	EXPECT_EQ(0, vmm_stat(self->fd, bound));
 }
 
 /* The binding is the file's, not the descriptor's */
@@ -559,9 +519,9 @@ TEST_F(bind, unbind_through_dup)
 	ASSERT_EQ(0, vmm_bind_net(self->fd, EP, self->net));
 	close(self->net);
 	self->net = -1;
-	EXPECT_EQ(1, bound(self->fd));
+	EXPECT_EQ(1, vmm_stat(self->fd, bound));
 	EXPECT_EQ(0, vmm_unbind_net(self->fd, EP, dupfd));
-	EXPECT_EQ(0, bound(self->fd));
+	EXPECT_EQ(0, vmm_stat(self->fd, bound));
 	close(dupfd);
 }
 
@@ -590,7 +550,7 @@ TEST_F(bind, del_endpoint_unbinds)
 	ASSERT_EQ(0, vmm_bind_net(self->fd, EP, self->net));
 	ASSERT_EQ(1, nonblock(self->net));
 	ASSERT_EQ(0, vmm_del_endpoint(self->fd, EP));
-	EXPECT_EQ(0, bound(self->fd));
+	EXPECT_EQ(0, vmm_stat(self->fd, bound));
 	EXPECT_EQ(0, nonblock(self->net));
 	EXPECT_EQ(-ENOENT, vmm_unbind_net(self->fd, EP, self->net));
 	/* Free to be bound elsewhere */
@@ -679,7 +639,7 @@ TEST_F(bindsize, longer_nonzero_tail)
 	EXPECT_EQ(-E2BIG, vmm_ioctl(self->fd, variant->req, a));
 	/* Refused: nothing changed */
 	EXPECT_EQ(variant->req == VHOST_IOMMU_BIND_NET ? 0 : 1,
-		  bound(self->fd));
+		  vmm_stat(self->fd, bound));
 }
 
 TEST_F(bindsize, flags)
@@ -691,7 +651,7 @@ TEST_F(bindsize, flags)
 	b->flags = 1u << 31;
 	EXPECT_EQ(-EINVAL, vmm_ioctl(self->fd, variant->req, b));
 	EXPECT_EQ(variant->req == VHOST_IOMMU_BIND_NET ? 0 : 1,
-		  bound(self->fd));
+		  vmm_stat(self->fd, bound));
 }
 
 TEST_F(bindsize, bad_pointer)
@@ -779,7 +739,7 @@ TEST_F_TIMEOUT(bridge, traffic, 300)
 	no_ring_errors(_metadata, &self->g);
 
 	VG_OK(vguest_settle(&self->g, T));
-	s = stats(&self->g);
+	s = vmm_stats(self->g.iommu.fd);
 	EXPECT_EQ(1, s.bound);
 	EXPECT_LT(self->s0.iotlb_misses, s.iotlb_misses);
 	EXPECT_LT(self->s0.iotlb_served, s.iotlb_served);
@@ -891,7 +851,7 @@ TEST_F_TIMEOUT(worker, traffic, 300)
 	VNET_OK(vnet_rx_frames(v, 1000, 64));
 	no_ring_errors(_metadata, &self->g);
 	VG_OK(vguest_settle(&self->g, T));
-	s = stats(&self->g);
+	s = vmm_stats(self->g.iommu.fd);
 	EXPECT_LE(128, s.iotlb_served);
 	EXPECT_EQ(s.iotlb_misses, s.iotlb_served);
 	EXPECT_EQ(0, s.iotlb_errors);
@@ -936,11 +896,11 @@ TEST_F_TIMEOUT(layout, one_miss_per_mapping, 300)
 	struct vhost_iommu_stats s0, s1, s2;
 
 	VG_OK(vguest_settle(g, T));
-	s0 = stats(g);
+	s0 = vmm_stats(g->iommu.fd);
 	VG_OK(vguest_tx(g, 0, 0, 0, T));
 	VG_OK(vguest_rx(g, 0, 0, 1, T));
 	VG_OK(vguest_settle(g, T));
-	s1 = stats(g);
+	s1 = vmm_stats(g->iommu.fd);
 	/*
 	 * The buffer mappings were not translated before. (Not exactly 2
 	 * misses: vhost-net may raise a miss again before it is answered.)
@@ -952,7 +912,7 @@ TEST_F_TIMEOUT(layout, one_miss_per_mapping, 300)
 	VNET_OK(vnet_rx_frames(v, 1000, VNET_NUM / 2));
 	VNET_OK(vnet_tx_frames(v, 2000, VICTIM));
 	VG_OK(vguest_settle(g, T));
-	s2 = stats(g);
+	s2 = vmm_stats(g->iommu.fd);
 	EXPECT_EQ(s1.iotlb_misses, s2.iotlb_misses);
 	EXPECT_EQ(s1.iotlb_served, s2.iotlb_served);
 	EXPECT_EQ(0, s2.faults);
@@ -978,9 +938,9 @@ TEST_F_TIMEOUT(layout, unmap_stops_traffic, 300)
 
 	VG_OK(vguest_tx(g, 0, VICTIM, 1, T));
 	VNET_OK(vnet_tx_frames(v, 10, 8));
-	s0 = stats(g);
+	s0 = vmm_stats(g->iommu.fd);
 	VG_OK(vguest_unmap(g, IOVA_VICTIM, VNET_PAGE));
-	s1 = stats(g);
+	s1 = vmm_stats(g->iommu.fd);
 	EXPECT_LT(s0.iotlb_invalidations, s1.iotlb_invalidations);
 
 	VG_OK(vguest_tx_post(g, 0, VICTIM, 2));
@@ -988,7 +948,7 @@ TEST_F_TIMEOUT(layout, unmap_stops_traffic, 300)
 	EXPECT_EQ(-ETIMEDOUT, vnet_capture(v, f, sizeof(f), 0));
 	expect_fault(_metadata, g, VIRTIO_IOMMU_FAULT_R_MAPPING, F_R | F_ADDR,
 		     EP, IOVA_VICTIM);
-	EXPECT_LT(s1.faults, stats(g).faults);
+	EXPECT_LT(s1.faults, vmm_stats(g->iommu.fd).faults);
 	/* RX is not held up. */
 	VNET_OK(vnet_rx_frames(v, 100, 8));
 
@@ -1015,10 +975,10 @@ TEST_F_TIMEOUT(layout, map_answers_fault, 300)
 	expect_fault(_metadata, g, VIRTIO_IOMMU_FAULT_R_MAPPING, F_R | F_ADDR,
 		     EP, IOVA_VICTIM);
 	EXPECT_EQ(-ETIMEDOUT, vguest_tx_complete(g, 0, VICTIM, 1, ABSENT_MS));
-	s0 = stats(g);
+	s0 = vmm_stats(g->iommu.fd);
 	VG_OK(vguest_map(g, IOVA_VICTIM, vnet_buf_gpa(v, VNET_TXQ, VICTIM),
 			 VNET_PAGE, RW));
-	EXPECT_LT(s0.iotlb_updates, stats(g).iotlb_updates);
+	EXPECT_LT(s0.iotlb_updates, vmm_stats(g->iommu.fd).iotlb_updates);
 	VG_OK(vguest_tx_complete(g, 0, VICTIM, 1, T));
 }
 
@@ -1037,7 +997,7 @@ TEST_F_TIMEOUT(layout, map_answers_repeated_fault, 300)
 	struct vhost_iommu_stats s0, s1;
 
 	VG_OK(vguest_unmap(g, IOVA_VICTIM, VNET_PAGE));
-	s0 = stats(g);
+	s0 = vmm_stats(g->iommu.fd);
 	VG_OK(vguest_tx_post(g, 0, VICTIM, 1));
 	expect_fault(_metadata, g, VIRTIO_IOMMU_FAULT_R_MAPPING, F_R | F_ADDR,
 		     EP, IOVA_VICTIM);
@@ -1045,7 +1005,7 @@ TEST_F_TIMEOUT(layout, map_answers_repeated_fault, 300)
 	expect_fault(_metadata, g, VIRTIO_IOMMU_FAULT_R_MAPPING, F_R | F_ADDR,
 		     EP, IOVA_VICTIM);
 	VG_OK(vguest_settle(g, T));
-	s1 = stats(g);
+	s1 = vmm_stats(g->iommu.fd);
 	EXPECT_LE(s0.iotlb_misses + 2, s1.iotlb_misses);
 	/* Nothing was answered: no denial */
 	EXPECT_EQ(s0.iotlb_updates, s1.iotlb_updates);
@@ -1098,7 +1058,7 @@ TEST_F_TIMEOUT(layout, map_replaces_denial_past_blocked, 300)
 		     EP, IOVA_VICTIM);
 	/* Seven more addresses block; the ninth is denied */
 	for (k = 1; k <= 8; k++) {
-		s0 = stats(g);
+		s0 = vmm_stats(g->iommu.fd);
 		__atomic_store_n(&d->addr,
 				 htole64(IOVA_NOWHERE + k * VNET_PAGE),
 				 __ATOMIC_RELEASE);
@@ -1106,9 +1066,9 @@ TEST_F_TIMEOUT(layout, map_replaces_denial_past_blocked, 300)
 		expect_fault_at(_metadata, g, IOVA_NOWHERE + k * VNET_PAGE);
 		VG_OK(vguest_settle(g, T));
 		if (k < 8) {
-			EXPECT_EQ(s0.iotlb_updates, stats(g).iotlb_updates);
+			EXPECT_EQ(s0.iotlb_updates, vmm_stats(g->iommu.fd).iotlb_updates);
 		} else {	/* the denial */
-			EXPECT_LT(s0.iotlb_updates, stats(g).iotlb_updates);
+			EXPECT_LT(s0.iotlb_updates, vmm_stats(g->iommu.fd).iotlb_updates);
 		}
 	}
 	EXPECT_EQ(-ETIMEDOUT, vguest_tx_complete(g, 0, VICTIM, 1, ABSENT_MS));
@@ -1135,7 +1095,7 @@ TEST_F_TIMEOUT(layout, kicks_on_unmapped_are_bounded, 300)
 	int i;
 
 	VG_OK(vguest_unmap(g, IOVA_VICTIM, VNET_PAGE));
-	s0 = stats(g);
+	s0 = vmm_stats(g->iommu.fd);
 	VG_OK(vguest_tx_post(g, 0, VICTIM, 1));
 	expect_fault(_metadata, g, VIRTIO_IOMMU_FAULT_R_MAPPING, F_R | F_ADDR,
 		     EP, IOVA_VICTIM);
@@ -1145,7 +1105,7 @@ TEST_F_TIMEOUT(layout, kicks_on_unmapped_are_bounded, 300)
 		usleep(2000);
 		VG_OK(vguest_settle(g, T));
 	}
-	s1 = stats(g);
+	s1 = vmm_stats(g->iommu.fd);
 	/*
 	 * The misses left unanswered (three), the denied fourth, and any
 	 * vhost-net raised before the denial reached it; not one per kick.
@@ -1178,16 +1138,16 @@ TEST_F_TIMEOUT(layout, unmap_unused_no_invalidation, 300)
 	VG_OK(vguest_map(g, IOVA_SPARE, v->gpa_base + SPARE_OFF, VNET_PAGE,
 			 RW));
 	VG_OK(vguest_settle(g, T));
-	s0 = stats(g);
+	s0 = vmm_stats(g->iommu.fd);
 	VG_OK(vguest_unmap(g, IOVA_SPARE, VNET_PAGE));
 	VG_OK(vguest_unmap(g, IOVA_VICTIM, VNET_PAGE));
-	s1 = stats(g);
+	s1 = vmm_stats(g->iommu.fd);
 	EXPECT_EQ(s0.mappings - 2, s1.mappings);
 	EXPECT_EQ(s0.iotlb_invalidations, s1.iotlb_invalidations);
 	/* What was given is still there: traffic needs no miss. */
 	VNET_OK(vnet_tx_frames(v, 200, 16));
 	VG_OK(vguest_settle(g, T));
-	EXPECT_EQ(s1.iotlb_misses, stats(g).iotlb_misses);
+	EXPECT_EQ(s1.iotlb_misses, vmm_stats(g->iommu.fd).iotlb_misses);
 }
 
 /*
@@ -1204,9 +1164,9 @@ TEST_F_TIMEOUT(layout, detach_stops_traffic, 300)
 
 	VNET_OK(vnet_tx_frames(v, 0, 8));
 	VNET_OK(vnet_rx_frames(v, 100, 8));
-	s0 = stats(g);
+	s0 = vmm_stats(g->iommu.fd);
 	REQ_OK(vmm_detach(&g->iommu, D, EP));
-	s1 = stats(g);
+	s1 = vmm_stats(g->iommu.fd);
 	EXPECT_LT(s0.iotlb_invalidations, s1.iotlb_invalidations);
 	EXPECT_EQ(0, s1.mappings);
 
@@ -1239,11 +1199,11 @@ TEST_F_TIMEOUT(layout, detach_forgets_handed, 300)
 	REQ_OK(vmm_detach(&g->iommu, D, EP));
 	REQ_OK(vmm_attach(&g->iommu, D, EP, 0));
 	VG_OK(map_layout(g, &layout_rw));
-	s0 = stats(g);
+	s0 = vmm_stats(g->iommu.fd);
 	VG_OK(vguest_unmap(g, IOVA_TXBUF, TXBUF_SIZE));
 	VG_OK(vguest_unmap(g, IOVA_RXBUF, RXBUF_SIZE));
 	VG_OK(vguest_unmap(g, IOVA_RING(VNET_TXQ), VGUEST_RING_SIZE));
-	EXPECT_EQ(s0.iotlb_invalidations, stats(g).iotlb_invalidations);
+	EXPECT_EQ(s0.iotlb_invalidations, vmm_stats(g->iommu.fd).iotlb_invalidations);
 }
 
 /*
@@ -1259,9 +1219,9 @@ TEST_F_TIMEOUT(layout, reattach_invalidates, 300)
 	struct vhost_iommu_stats s0, s1;
 
 	VNET_OK(vnet_tx_frames(v, 0, 8));
-	s0 = stats(g);
+	s0 = vmm_stats(g->iommu.fd);
 	REQ_OK(vmm_attach(&g->iommu, D + 1, EP, 0));
-	s1 = stats(g);
+	s1 = vmm_stats(g->iommu.fd);
 	EXPECT_LT(s0.iotlb_invalidations, s1.iotlb_invalidations);
 	EXPECT_EQ(1, s1.domains);
 
@@ -1297,16 +1257,16 @@ TEST_F_TIMEOUT(layout, mem_table_change_invalidates, 300)
 	ASSERT_NE(MAP_FAILED, nv);
 	ASSERT_EQ((uintptr_t)v->kmem, g->iommu.opts.extra[0].userspace_addr);
 	g->iommu.opts.extra[0].userspace_addr = (uintptr_t)nv;
-	s0 = stats(g);
+	s0 = vmm_stats(g->iommu.fd);
 	VMM_OK(vmm_set_mem_table(&g->iommu));
-	s1 = stats(g);
+	s1 = vmm_stats(g->iommu.fd);
 	EXPECT_LT(s0.iotlb_invalidations, s1.iotlb_invalidations);
 	ASSERT_EQ(0, munmap(v->kmem, VNET_MEM_SIZE));
 	v->kmem = nv;
 
 	VNET_OK(vnet_tx_frames(v, 200, 8));
 	VNET_OK(vnet_rx_frames(v, 300, 8));
-	EXPECT_LT(s1.iotlb_misses, stats(g).iotlb_misses);
+	EXPECT_LT(s1.iotlb_misses, vmm_stats(g->iommu.fd).iotlb_misses);
 	no_ring_errors(_metadata, g);
 }
 
@@ -1328,15 +1288,15 @@ TEST_F_TIMEOUT(layout, blocking_file_stops_service, 300)
 	fl = fcntl(v->fd, F_GETFL);
 	ASSERT_LE(0, fl);
 	ASSERT_EQ(0, fcntl(v->fd, F_SETFL, fl & ~O_NONBLOCK));
-	s0 = stats(g);
+	s0 = vmm_stats(g->iommu.fd);
 	/* The victim's mapping was never translated: a miss */
 	VG_OK(vguest_tx_post(g, 0, VICTIM, 1));
-	EXPECT_LT(s0.iotlb_errors, WAIT_STAT(g, iotlb_errors,
-					     s0.iotlb_errors));
+	EXPECT_LT(s0.iotlb_errors,
+		  vmm_stat_wait(g->iommu.fd, iotlb_errors, s0.iotlb_errors + 1, T));
 	EXPECT_FALSE(vnet_used_pending(v, VNET_TXQ));
-	EXPECT_EQ(s0.iotlb_served, stats(g).iotlb_served);
+	EXPECT_EQ(s0.iotlb_served, vmm_stats(g->iommu.fd).iotlb_served);
 	EXPECT_EQ(0, vguest_unbind(g, 0));
-	EXPECT_EQ(0, stats(g).bound);
+	EXPECT_EQ(0, vmm_stats(g->iommu.fd).bound);
 }
 
 /* Permissions: the mapping's flags bound what vhost-net may do */
@@ -1370,7 +1330,7 @@ TEST_F_TIMEOUT(perm, tx_read_only, 300)
 	VG_OK(vguest_start(g));
 	VNET_OK(vnet_tx_frames(&g->net[0], 0, 32));
 	VG_OK(vguest_tx(g, 0, VICTIM, 100, T));
-	EXPECT_EQ(0, stats(g).faults);
+	EXPECT_EQ(0, vmm_stats(g->iommu.fd).faults);
 	no_ring_errors(_metadata, g);
 }
 
@@ -1393,7 +1353,7 @@ TEST_F_TIMEOUT(perm, rx_read_only_faults, 300)
 	VG_OK(vguest_start(g));
 	/* The start's misses (rings) may still be in flight: served first */
 	VG_OK(vguest_settle(g, T));
-	s0 = stats(g);
+	s0 = vmm_stats(g->iommu.fd);
 	VG_OK(vguest_rx_post(g, 0, 0, 1));
 	expect_fault(_metadata, g, VIRTIO_IOMMU_FAULT_R_MAPPING, F_W | F_ADDR,
 		     EP, IOVA_RXBUF);
@@ -1401,7 +1361,7 @@ TEST_F_TIMEOUT(perm, rx_read_only_faults, 300)
 	b = vnet_ptr(v, vnet_buf_gpa(v, VNET_RXQ, 0));
 	for (i = 0; i < VNET_BUF_LEN; i++)
 		ASSERT_EQ(VNET_RX_FILL, b[i]) TH_LOG("byte %u written", i);
-	EXPECT_EQ(s0.iotlb_served, stats(g).iotlb_served);
+	EXPECT_EQ(s0.iotlb_served, vmm_stats(g->iommu.fd).iotlb_served);
 
 	VG_OK(vguest_unmap(g, IOVA_RXBUF, RXBUF_SIZE));
 	VG_OK(vguest_map(g, IOVA_RXBUF, vnet_buf_gpa(v, VNET_RXQ, 0),
@@ -1516,7 +1476,7 @@ TEST_F_TIMEOUT(bypass, traffic, 300)
 		 */
 		expect_fault(_metadata, g, VIRTIO_IOMMU_FAULT_R_DOMAIN,
 			     F_R | F_ADDR, EP, used);
-		s = stats(g);
+		s = vmm_stats(g->iommu.fd);
 		EXPECT_LE(1, s.iotlb_misses);
 		EXPECT_EQ(0, s.iotlb_served);
 		EXPECT_EQ(0, s.iotlb_updates);
@@ -1527,7 +1487,7 @@ TEST_F_TIMEOUT(bypass, traffic, 300)
 	VNET_OK(vnet_tx_frames(v, 0, 64));
 	VNET_OK(vnet_rx_frames(v, 100, 64));
 	no_ring_errors(_metadata, g);
-	s = stats(g);
+	s = vmm_stats(g->iommu.fd);
 	EXPECT_LE(1, s.iotlb_served);
 	EXPECT_EQ(0, s.faults);
 	/*
@@ -1560,14 +1520,14 @@ TEST_F_TIMEOUT(bypass, config_change, 300)
 	VG_OK(vguest_set_backend(g, 0, T));
 	VNET_OK(vnet_tx_frames(v, 0, 16));
 	VG_OK(vguest_settle(g, T));
-	s0 = stats(g);
+	s0 = vmm_stats(g->iommu.fd);
 	ASSERT_EQ(0, vmm_set_bypass(g->iommu.fd, !variant->bypass));
-	s1 = stats(g);
+	s1 = vmm_stats(g->iommu.fd);
 	if (variant->attach == VGUEST_ATTACH_BYPASS) {
 		EXPECT_EQ(s0.iotlb_invalidations, s1.iotlb_invalidations);
 		VNET_OK(vnet_tx_frames(v, 100, 16));
 		VG_OK(vguest_settle(g, T));
-		EXPECT_EQ(s1.iotlb_misses, stats(g).iotlb_misses);
+		EXPECT_EQ(s1.iotlb_misses, vmm_stats(g->iommu.fd).iotlb_misses);
 		return;
 	}
 	EXPECT_LT(s0.iotlb_invalidations, s1.iotlb_invalidations);
@@ -1631,13 +1591,13 @@ TEST_F_TIMEOUT(push, fresh_mapping, 300)
 	struct vhost_iommu_stats s0, s1, s2;
 
 	VG_OK(vguest_settle(g, T));
-	s0 = stats(g);
+	s0 = vmm_stats(g->iommu.fd);
 	VG_OK(vguest_map(g, IOVA_VICTIM, vnet_buf_gpa(v, VNET_TXQ, VICTIM),
 			 VNET_PAGE, RW));
-	s1 = stats(g);
+	s1 = vmm_stats(g->iommu.fd);
 	VG_OK(vguest_tx(g, 0, VICTIM, 1, T));
 	VG_OK(vguest_settle(g, T));
-	s2 = stats(g);
+	s2 = vmm_stats(g->iommu.fd);
 	if (variant->push) {
 		EXPECT_EQ(s0.iotlb_updates + 1, s1.iotlb_updates);
 		EXPECT_EQ(s1.iotlb_misses, s2.iotlb_misses);
@@ -1670,20 +1630,20 @@ TEST_F_TIMEOUT(push, handed_is_bounded, 900)
 	if (!variant->push)
 		SKIP(return, "push_on_map off: MAP hands nothing out");
 	VG_OK(vguest_settle(g, T));
-	s0 = stats(g);
+	s0 = vmm_stats(g->iommu.fd);
 	/* Straight to the device: vguest's own IOVA table is smaller */
 	for (i = 0; i < HANDED_MAPS; i++) {
 		iova = IOVA_SPARE + (uint64_t)i * VNET_PAGE;
 		REQ_OK(vmm_map(&g->iommu, D, iova, iova + VNET_PAGE - 1, gpa,
 			       RW));
 	}
-	s1 = stats(g);
+	s1 = vmm_stats(g->iommu.fd);
 	EXPECT_EQ(s0.iotlb_updates + HANDED_MAPS, s1.iotlb_updates);
 	/* No UNMAP, no DETACH: only the forgetting of everything */
 	EXPECT_EQ(s0.iotlb_invalidations + 2, s1.iotlb_invalidations);
 	VNET_OK(vnet_tx_frames(v, 10, 8));
 	VNET_OK(vnet_rx_frames(v, 200, 8));
-	EXPECT_EQ(0, stats(g).faults);
+	EXPECT_EQ(0, vmm_stats(g->iommu.fd).faults);
 }
 
 /* Bound late: the manual layout, rings set, not bound, no backend */
@@ -1723,11 +1683,11 @@ TEST_F_TIMEOUT(unbound, miss_queued_before_bind, 300)
 	struct vhost_iommu_stats s0;
 
 	EXPECT_EQ(-EFAULT, vguest_set_backend(g, 0, 0));
-	s0 = stats(g);
+	s0 = vmm_stats(g->iommu.fd);
 	EXPECT_EQ(0, s0.iotlb_misses);
 	VG_OK(vguest_bind(g, 0));
-	EXPECT_LT(s0.iotlb_served, WAIT_STAT(g, iotlb_served,
-					     s0.iotlb_served));
+	EXPECT_LT(s0.iotlb_served,
+		  vmm_stat_wait(g->iommu.fd, iotlb_served, s0.iotlb_served + 1, T));
 	VG_OK(vguest_set_backend(g, 0, T));
 	VNET_OK(vnet_tx_frames(&g->net[0], 0, 16));
 	VNET_OK(vnet_rx_frames(&g->net[0], 100, 16));
@@ -1777,7 +1737,7 @@ TEST_F_TIMEOUT(multi, traffic, 300)
 	VNET_OK(vnet_rx_frames(&g->net[1], 300, 32));
 	VNET_OK(vnet_tx_frames(&g->net[0], 400, 32));
 	no_ring_errors(_metadata, g);
-	s = stats(g);
+	s = vmm_stats(g->iommu.fd);
 	EXPECT_EQ(2, s.bound);
 	EXPECT_EQ(0, s.faults);
 	EXPECT_LE(2, s.iotlb_served);
@@ -1796,9 +1756,9 @@ TEST_F_TIMEOUT(multi, unmap_invalidates_both, 300)
 		ring[i] = vnet_iova(&g->net[i], VGUEST_NET_GPA(i) +
 				    VNET_RING_OFF(VNET_TXQ));
 	}
-	s0 = stats(g);
+	s0 = vmm_stats(g->iommu.fd);
 	VG_OK(vguest_unmap(g, IOVA_MULTI, 2 * VNET_MEM_SIZE));
-	s1 = stats(g);
+	s1 = vmm_stats(g->iommu.fd);
 	EXPECT_LE(s0.iotlb_invalidations + 2, s1.iotlb_invalidations);
 
 	for (i = 0; i < 2; i++)
@@ -1885,11 +1845,11 @@ TEST_F_TIMEOUT(teardown, vhost_net_closed_first, 300)
 	struct vnet *v = &g->net[0];
 	struct vhost_iommu_stats s0;
 
-	s0 = stats(g);
+	s0 = vmm_stats(g->iommu.fd);
 	vnet_close_vhost(v);
-	EXPECT_EQ(1, stats(g).bound);
+	EXPECT_EQ(1, vmm_stats(g->iommu.fd).bound);
 	VG_OK(fresh_traffic(g, 16, 8, 1000));
-	EXPECT_LT(s0.iotlb_misses, stats(g).iotlb_misses);
+	EXPECT_LT(s0.iotlb_misses, vmm_stats(g->iommu.fd).iotlb_misses);
 	vmm_fini(&g->iommu);
 	vnet_close_tap(v);
 	EXPECT_TRUE(netdev_gone(v->ifname));
@@ -1930,14 +1890,14 @@ TEST_F_TIMEOUT(teardown, unbind_then_close, 300)
 	struct vnet_relay_stats rs;
 
 	VG_OK(vguest_unbind(g, 0));
-	s0 = stats(g);
+	s0 = vmm_stats(g->iommu.fd);
 	EXPECT_EQ(0, s0.bound);
 	EXPECT_EQ(0, nonblock(v->fd));
 	VNET_OK(vnet_relay_start(v));
 	VG_OK(fresh_traffic(g, 16, 8, 1000));
 	vnet_relay_stats(v, &rs);
 	EXPECT_LT(0, rs.served);
-	EXPECT_EQ(s0.iotlb_misses, stats(g).iotlb_misses);
+	EXPECT_EQ(s0.iotlb_misses, vmm_stats(g->iommu.fd).iotlb_misses);
 	vnet_close_vhost(v);
 	vmm_fini(&g->iommu);
 	vnet_close_tap(v);
@@ -1955,14 +1915,14 @@ TEST_F_TIMEOUT(teardown, del_endpoint_while_bound, 300)
 	struct vhost_iommu_stats s;
 
 	ASSERT_EQ(0, vmm_del_endpoint(g->iommu.fd, EP));
-	s = stats(g);
+	s = vmm_stats(g->iommu.fd);
 	EXPECT_EQ(0, s.bound);
 	EXPECT_EQ(0, s.endpoints);
 	EXPECT_EQ(0, nonblock(v->fd));
 	vnet_close_vhost(v);
 	vnet_close_tap(v);
 	EXPECT_TRUE(netdev_gone(v->ifname));
-	EXPECT_EQ(0, stats(g).bound);
+	EXPECT_EQ(0, vmm_stats(g->iommu.fd).bound);
 }
 
 /*
@@ -1975,9 +1935,9 @@ TEST_F_TIMEOUT(teardown, del_endpoint_invalidates, 300)
 	struct vguest *g = &self->g;
 	struct vhost_iommu_stats s0;
 
-	s0 = stats(g);
+	s0 = vmm_stats(g->iommu.fd);
 	ASSERT_EQ(0, vmm_del_endpoint(g->iommu.fd, EP));
-	EXPECT_LT(s0.iotlb_invalidations, stats(g).iotlb_invalidations);
+	EXPECT_LT(s0.iotlb_invalidations, vmm_stats(g->iommu.fd).iotlb_invalidations);
 	VG_OK(vguest_tx_post(g, 0, 0, 500));
 	EXPECT_EQ(-ETIMEDOUT, vguest_tx_complete(g, 0, 0, 500, ABSENT_MS));
 }
@@ -1997,7 +1957,7 @@ TEST_F_TIMEOUT(teardown, reset_owner_while_bound, 300)
 	VMM_OK(vmm_setup(&g->iommu));
 	VMM_OK(vmm_event_post(&g->iommu, VGUEST_EVENTS,
 			      sizeof(struct virtio_iommu_fault)));
-	s = stats(g);
+	s = vmm_stats(g->iommu.fd);
 	EXPECT_EQ(0, s.bound);
 	EXPECT_EQ(0, s.domains);
 	EXPECT_EQ(1, s.endpoints);
@@ -2007,7 +1967,7 @@ TEST_F_TIMEOUT(teardown, reset_owner_while_bound, 300)
 	VG_OK(vguest_bind(g, 0));
 	EXPECT_EQ(1, nonblock(g->net[0].fd));
 	VG_OK(fresh_traffic(g, 16, 8, 1000));
-	s = stats(g);
+	s = vmm_stats(g->iommu.fd);
 	EXPECT_EQ(1, s.bound);
 	EXPECT_LT(0, s.iotlb_served);
 }
@@ -2037,9 +1997,9 @@ TEST_F_TIMEOUT(teardown, unbind_invalidates, 300)
 	struct vhost_iommu_stats s0;
 	struct vnet_relay_stats rs;
 
-	s0 = stats(g);
+	s0 = vmm_stats(g->iommu.fd);
 	VG_OK(vguest_unbind(g, 0));
-	EXPECT_LT(s0.iotlb_invalidations, stats(g).iotlb_invalidations);
+	EXPECT_LT(s0.iotlb_invalidations, vmm_stats(g->iommu.fd).iotlb_invalidations);
 	VNET_OK(vnet_relay_start(v));
 	VG_OK(vguest_tx(g, 0, 0, 1000, T));
 	vnet_relay_stats(v, &rs);
@@ -2059,15 +2019,15 @@ TEST_F_TIMEOUT(teardown, vhost_net_reset_while_bound, 300)
 	struct vhost_iommu_stats s0, s1;
 
 	ASSERT_EQ(0, ioctl(v->fd, VHOST_RESET_OWNER, NULL));
-	s0 = stats(g);
+	s0 = vmm_stats(g->iommu.fd);
 	/* TX buffer 0's page was handed out: UNMAP writes an INVALIDATE */
 	VG_OK(vguest_unmap(g, iova, VNET_PAGE));
-	s1 = stats(g);
+	s1 = vmm_stats(g->iommu.fd);
 	EXPECT_LT(s0.iotlb_invalidations, s1.iotlb_invalidations);
 	EXPECT_LT(s0.iotlb_errors, s1.iotlb_errors);
 	EXPECT_EQ(1, s1.bound);
 	VG_OK(vguest_unbind(g, 0));
-	EXPECT_EQ(0, stats(g).bound);
+	EXPECT_EQ(0, vmm_stats(g->iommu.fd).bound);
 	EXPECT_EQ(0, nonblock(v->fd));
 }
 
@@ -2217,7 +2177,7 @@ TEST_F_TIMEOUT(toggle, nonblock_toggled_never_sleeps, 600)
 
 	t.flags = fcntl(v->fd, F_GETFL);
 	ASSERT_TRUE(t.flags & O_NONBLOCK);
-	s0 = stats(g);
+	s0 = vmm_stats(g->iommu.fd);
 	for (burst = 0; burst < 24 && ok; burst++) {
 		__atomic_store_n(&t.stop, 0, __ATOMIC_RELEASE);
 		ASSERT_EQ(0, pthread_create(&tt, NULL, toggle_main, &t));
@@ -2249,7 +2209,7 @@ TEST_F_TIMEOUT(toggle, nonblock_toggled_never_sleeps, 600)
 		TH_LOG("burst %u: GET_CONFIG waited until a miss came",
 		       burst - 1);
 	TH_LOG("%lu flips, %llu reads refused", t.flips,
-	       (unsigned long long)(stats(g).iotlb_errors - s0.iotlb_errors));
+	       (unsigned long long)(vmm_stats(g->iommu.fd).iotlb_errors - s0.iotlb_errors));
 }
 
 /*
@@ -2346,7 +2306,7 @@ TEST_F_TIMEOUT(killed, vmm_killed_mid_traffic, 300)
 	VG_OK(vguest_start(&g));
 	VNET_OK(vnet_tx_frames(&g.net[0], 0, 16));
 	VNET_OK(vnet_rx_frames(&g.net[0], 100, 16));
-	EXPECT_EQ(1, stats(&g).bound);
+	EXPECT_EQ(1, vmm_stats(g.iommu.fd).bound);
 	vguest_fini(&g);
 }
 

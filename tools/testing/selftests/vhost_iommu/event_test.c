@@ -55,15 +55,6 @@ FIXTURE_TEARDOWN(ev)
 	vmm_fini(&self->v);
 }
 
-static struct vhost_iommu_stats stats(int fd)
-{
-	struct vhost_iommu_stats s;
-
-	if (vmm_get_stats(fd, &s))
-		memset(&s, 0xff, sizeof(s));
-	return s;
-}
-
 /* The next report, which must be there already */
 static void expect_report(struct __test_metadata *_metadata, struct vmm *v,
 			  uint8_t reason, uint32_t flags, uint32_t ep,
@@ -100,8 +91,8 @@ TEST_F(ev, fault_unmapped_read)
 					 NULL));
 	expect_report(_metadata, &self->v, VIRTIO_IOMMU_FAULT_R_MAPPING,
 		      F_R | F_ADDR, EP1, 0x50000);
-	EXPECT_EQ(self->s0.faults + 1, stats(self->fd).faults);
-	EXPECT_EQ(self->s0.faults_dropped, stats(self->fd).faults_dropped);
+	EXPECT_EQ(self->s0.faults + 1, vmm_stats(self->fd).faults);
+	EXPECT_EQ(self->s0.faults_dropped, vmm_stats(self->fd).faults_dropped);
 }
 
 TEST_F(ev, fault_unmapped_read_write)
@@ -130,7 +121,7 @@ TEST_F(ev, fault_domain)
 					NULL));
 	expect_report(_metadata, &self->v, VIRTIO_IOMMU_FAULT_R_DOMAIN,
 		      F_R | F_ADDR, EP2, 0x18000);
-	EXPECT_EQ(self->s0.faults + 1, stats(self->fd).faults);
+	EXPECT_EQ(self->s0.faults + 1, vmm_stats(self->fd).faults);
 }
 
 TEST_F(ev, no_fault_without_report_flag)
@@ -139,7 +130,7 @@ TEST_F(ev, no_fault_without_report_flag)
 	EXPECT_EQ(-ENOENT, vmm_translate(self->fd, EP1, 0x50000, A_R, 0, NULL));
 	EXPECT_EQ(-ENXIO, vmm_translate(self->fd, EP2, 0x50000, A_R, 0, NULL));
 	expect_no_report(_metadata, &self->v);
-	EXPECT_EQ(self->s0.faults, stats(self->fd).faults);
+	EXPECT_EQ(self->s0.faults, vmm_stats(self->fd).faults);
 }
 
 TEST_F(ev, no_fault_on_success)
@@ -149,7 +140,7 @@ TEST_F(ev, no_fault_on_success)
 	EXPECT_EQ(0, vmm_translate(self->fd, EP3, 0x50000, A_R | A_W, REPORT,
 				   NULL));
 	expect_no_report(_metadata, &self->v);
-	EXPECT_EQ(self->s0.faults, stats(self->fd).faults);
+	EXPECT_EQ(self->s0.faults, vmm_stats(self->fd).faults);
 }
 
 TEST_F(ev, no_fault_in_bypass_config)
@@ -167,12 +158,12 @@ TEST_F(ev, dropped_without_buffer)
 
 	EXPECT_EQ(-ENOENT, vmm_translate(self->fd, EP1, 0x50000, A_R, REPORT,
 					 NULL));
-	s = stats(self->fd);
+	s = vmm_stats(self->fd);
 	EXPECT_EQ(self->s0.faults_dropped + 1, s.faults_dropped);
 	EXPECT_EQ(self->s0.faults, s.faults);
 	EXPECT_EQ(-ENXIO, vmm_translate(self->fd, EP2, 0x50000, A_R, REPORT,
 					NULL));
-	EXPECT_EQ(self->s0.faults_dropped + 2, stats(self->fd).faults_dropped);
+	EXPECT_EQ(self->s0.faults_dropped + 2, vmm_stats(self->fd).faults_dropped);
 	/* The request queue does not wait for the event queue */
 	REQ_OK(vmm_map(&self->v, D1, 0x50000, 0x50fff, 0, 1));
 	EXPECT_EQ(0, vmm_translate(self->fd, EP1, 0x50000, A_R, REPORT, NULL));
@@ -193,7 +184,7 @@ TEST_F_TIMEOUT(ev, dropped_many, 120)
 		ASSERT_EQ(-ENOENT, vmm_translate(self->fd, EP1, 0x50000 + i,
 						 A_R, REPORT, NULL));
 	EXPECT_EQ(self->s0.faults_dropped + 1000,
-		  stats(self->fd).faults_dropped);
+		  vmm_stats(self->fd).faults_dropped);
 	REQ_OK(vmm_attach(&self->v, D1, EP2, 0));
 }
 
@@ -235,7 +226,7 @@ TEST_F(ev, reports_in_ring_order)
 			      VIRTIO_IOMMU_FAULT_R_MAPPING, F_R | F_ADDR, EP1,
 			      addr[i]);
 	expect_no_report(_metadata, &self->v);
-	EXPECT_EQ(self->s0.faults + 4, stats(self->fd).faults);
+	EXPECT_EQ(self->s0.faults + 4, vmm_stats(self->fd).faults);
 }
 
 TEST_F(ev, more_faults_than_buffers)
@@ -252,7 +243,7 @@ TEST_F(ev, more_faults_than_buffers)
 	expect_report(_metadata, &self->v, VIRTIO_IOMMU_FAULT_R_MAPPING,
 		      F_R | F_ADDR, EP1, 0x51000);
 	expect_no_report(_metadata, &self->v);
-	s = stats(self->fd);
+	s = vmm_stats(self->fd);
 	EXPECT_EQ(self->s0.faults + 2, s.faults);
 	EXPECT_EQ(self->s0.faults_dropped + 1, s.faults_dropped);
 }

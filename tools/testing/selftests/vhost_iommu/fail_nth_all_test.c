@@ -61,20 +61,6 @@ static const struct vhost_iommu_resv_region resv[2] = {
 	  .subtype = VHOST_IOMMU_RESV_RESERVED },
 };
 
-static uint64_t stat_domains(int fd)
-{
-	struct vhost_iommu_stats s;
-
-	return vmm_get_stats(fd, &s) ? ~0ULL : s.domains;
-}
-
-static uint64_t stat_endpoints(int fd)
-{
-	struct vhost_iommu_stats s;
-
-	return vmm_get_stats(fd, &s) ? ~0ULL : s.endpoints;
-}
-
 /* Every neighbour translates to its page: the failure hurt nothing else. */
 static int neighbours_ok(int fd, uint32_t ep, unsigned int skip)
 {
@@ -184,7 +170,7 @@ static void sweep_end(struct __test_metadata *_metadata, struct fail_nth *f,
 static void check_status(struct __test_metadata *_metadata, int st,
 			 struct fail_nth *f)
 {
-	ASSERT_LE(0, st) TH_LOG("allocation %u: %s", f->n, vmm_errmsg);
+	ASSERT_LE(0, st) TH_LOG("allocation %u: %s", f->n, vt_errmsg);
 	ASSERT_TRUE(st == S_OK || st == S_NOMEM)
 		TH_LOG("allocation %u: status %d", f->n, st);
 	if (st == S_NOMEM)
@@ -207,11 +193,11 @@ TEST_F_TIMEOUT(fn, req_attach, 600)
 		ASSERT_EQ(4, r.used_len);
 		if (st == S_NOMEM) {
 			/* Not attached, no domain */
-			EXPECT_EQ(0, stat_domains(self->v.fd));
+			EXPECT_EQ(0, vmm_stat(self->v.fd, domains));
 			EXPECT_EQ(-ENXIO, vmm_translate_phys(self->v.fd, EP1, 0, NULL));
 			REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
 		}
-		EXPECT_EQ(1, stat_domains(self->v.fd));
+		EXPECT_EQ(1, vmm_stat(self->v.fd, domains));
 		EXPECT_EQ(-ENOENT, vmm_translate_phys(self->v.fd, EP1, 0, NULL));
 		REQ_OK(vmm_detach(&self->v, D1, EP1));
 	}
@@ -241,14 +227,14 @@ TEST_F_TIMEOUT(fn, req_reattach, 600)
 			/* Still in D1 */
 			EXPECT_EQ(0, vmm_translate_phys(self->v.fd, EP1, 0, &phys));
 			EXPECT_EQ(PHYS(0), phys);
-			EXPECT_EQ(1, stat_domains(self->v.fd));
+			EXPECT_EQ(1, vmm_stat(self->v.fd, domains));
 			REQ_OK(vmm_attach(&self->v, D2, EP1, 0));
 		}
 		EXPECT_EQ(-ENOENT, vmm_translate_phys(self->v.fd, EP1, 0, NULL));
 		EXPECT_EQ(0, vmm_translate_phys(self->v.fd, EP2, 0, NULL));
-		EXPECT_EQ(2, stat_domains(self->v.fd));
+		EXPECT_EQ(2, vmm_stat(self->v.fd, domains));
 		REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-		EXPECT_EQ(1, stat_domains(self->v.fd));
+		EXPECT_EQ(1, vmm_stat(self->v.fd, domains));
 	}
 	sweep_end(_metadata, &self->wk, "re-ATTACH", 1);
 }
@@ -270,12 +256,12 @@ TEST_F_TIMEOUT(fn, req_detach, 600)
 		ASSERT_EQ(4, r.used_len);
 		if (st == S_NOMEM) {
 			EXPECT_EQ(0, vmm_translate_phys(self->v.fd, EP1, 0, NULL));
-			EXPECT_EQ(1, vmm_stat_mappings(self->v.fd));
+			EXPECT_EQ(1, vmm_stat(self->v.fd, mappings));
 			REQ_OK(vmm_detach(&self->v, D1, EP1));
 		}
 		EXPECT_EQ(-ENXIO, vmm_translate_phys(self->v.fd, EP1, 0, NULL));
-		EXPECT_EQ(0, stat_domains(self->v.fd));
-		EXPECT_EQ(0, vmm_stat_mappings(self->v.fd));
+		EXPECT_EQ(0, vmm_stat(self->v.fd, domains));
+		EXPECT_EQ(0, vmm_stat(self->v.fd, mappings));
 		REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
 		REQ_OK(vmm_map(&self->v, D1, 0, PG - 1, PHYS(0), RW));
 	}
@@ -314,13 +300,13 @@ TEST_F_TIMEOUT(fn, req_map, 600)
 			EXPECT_EQ(-ENOENT,
 				  vmm_translate_phys(self->v.fd, EP1, pg * PG,
 						     NULL));
-			EXPECT_EQ(NB, vmm_stat_mappings(self->v.fd));
+			EXPECT_EQ(NB, vmm_stat(self->v.fd, mappings));
 			REQ_OK(vmm_map(&self->v, D1, pg * PG,
 				       (pg + 1) * PG - 1, PHYS(pg), RW));
 		}
 		EXPECT_EQ(0, vmm_translate_phys(self->v.fd, EP1, pg * PG, &phys));
 		EXPECT_EQ(PHYS(pg), phys);
-		EXPECT_EQ(NB + 1, vmm_stat_mappings(self->v.fd));
+		EXPECT_EQ(NB + 1, vmm_stat(self->v.fd, mappings));
 		EXPECT_EQ(0, neighbours_ok(self->v.fd, EP1, -1));
 		REQ_OK(vmm_unmap(&self->v, D1, pg * PG, (pg + 1) * PG - 1));
 	}
@@ -352,12 +338,12 @@ TEST_F_TIMEOUT(fn, req_unmap, 600)
 			EXPECT_EQ(0, vmm_translate_phys(self->v.fd, EP1,
 							pg * PG, &phys));
 			EXPECT_EQ(PHYS(pg), phys);
-			EXPECT_EQ(NB, vmm_stat_mappings(self->v.fd));
+			EXPECT_EQ(NB, vmm_stat(self->v.fd, mappings));
 			REQ_OK(vmm_unmap(&self->v, D1, pg * PG,
 					 (pg + 1) * PG - 1));
 		}
 		EXPECT_EQ(-ENOENT, vmm_translate_phys(self->v.fd, EP1, pg * PG, NULL));
-		EXPECT_EQ(NB - 1, vmm_stat_mappings(self->v.fd));
+		EXPECT_EQ(NB - 1, vmm_stat(self->v.fd, mappings));
 		EXPECT_EQ(0, neighbours_ok(self->v.fd, EP1, pg));
 		REQ_OK(vmm_map(&self->v, D1, pg * PG, (pg + 1) * PG - 1,
 			       PHYS(pg), RW));
@@ -384,7 +370,7 @@ TEST_F_TIMEOUT(fn, req_probe, 600)
 	vmm_mk_probe(&pr, EP1);
 	fail_nth_sweep(&self->wk) {
 		st = armed_request(self, &pr, sizeof(pr), ps + 4, ps, &r);
-		ASSERT_LE(0, st) TH_LOG("%s", vmm_errmsg);
+		ASSERT_LE(0, st) TH_LOG("%s", vt_errmsg);
 		ASSERT_EQ(ps + 4, r.used_len)
 			TH_LOG("allocation %u: used length %u, status at 0: %u",
 			       self->wk.n, r.used_len, r.wr[0]);
@@ -610,7 +596,7 @@ TEST_F_TIMEOUT(fn, vring_ioctls, 600)
 					a.base.num = a.get.num;
 			}
 			ASSERT_EQ(0, requests_work(&self->v))
-				TH_LOG("%s", vmm_errmsg);
+				TH_LOG("%s", vt_errmsg);
 		}
 		sweep_end(_metadata, &self->me, vname(k), 0);
 	}
@@ -647,7 +633,7 @@ TEST_F_TIMEOUT(fn, vring_first_kick, 600)
 		if (ret)
 			ASSERT_EQ(0, ioctl(self->v.fd, VHOST_SET_VRING_KICK,
 					   &a.kick));
-		ASSERT_EQ(0, requests_work(&self->v)) TH_LOG("%s", vmm_errmsg);
+		ASSERT_EQ(0, requests_work(&self->v)) TH_LOG("%s", vt_errmsg);
 	}
 	sweep_end(_metadata, &self->me, "first VHOST_SET_VRING_KICK", 1);
 }
@@ -733,12 +719,12 @@ TEST_F_TIMEOUT(fn, endpoints, 600)
 		ret = armed_ioctl(self, VHOST_IOMMU_ADD_ENDPOINT, &e, &err);
 		check_failed(_metadata, ret, err, &self->me, "VHOST_IOMMU_ADD_ENDPOINT");
 		if (ret) {
-			EXPECT_EQ(1, stat_endpoints(self->v.fd));
+			EXPECT_EQ(1, vmm_stat(self->v.fd, endpoints));
 			EXPECT_EQ(-ENODEV, vmm_translate_phys(self->v.fd, EP2, 0, NULL));
 			ASSERT_EQ(0, vmm_add_endpoint(self->v.fd, EP2, resv,
 						      2));
 		}
-		EXPECT_EQ(2, stat_endpoints(self->v.fd));
+		EXPECT_EQ(2, vmm_stat(self->v.fd, endpoints));
 		EXPECT_EQ(-ENXIO, vmm_translate_phys(self->v.fd, EP2, 0, NULL));
 		ASSERT_EQ(0, vmm_del_endpoint(self->v.fd, EP2));
 	}
@@ -756,9 +742,9 @@ TEST_F_TIMEOUT(fn, endpoints, 600)
 			ASSERT_EQ(0, vmm_del_endpoint(self->v.fd, EP2));
 		}
 		EXPECT_EQ(-ENODEV, vmm_translate_phys(self->v.fd, EP2, 0, NULL));
-		EXPECT_EQ(1, stat_endpoints(self->v.fd));
-		EXPECT_EQ(0, stat_domains(self->v.fd));
-		EXPECT_EQ(0, vmm_stat_mappings(self->v.fd));
+		EXPECT_EQ(1, vmm_stat(self->v.fd, endpoints));
+		EXPECT_EQ(0, vmm_stat(self->v.fd, domains));
+		EXPECT_EQ(0, vmm_stat(self->v.fd, mappings));
 	}
 	sweep_end(_metadata, &self->me, "VHOST_IOMMU_DEL_ENDPOINT", 0);
 }
@@ -826,9 +812,9 @@ TEST_F_TIMEOUT(fn, reset_owner, 600)
 		EXPECT_EQ(0, ret) TH_LOG("allocation %u: %s", self->me.n,
 					 strerror(err));
 		VMM_OK(vmm_setup(&self->v));
-		EXPECT_EQ(0, stat_domains(self->v.fd));
-		EXPECT_EQ(0, vmm_stat_mappings(self->v.fd));
-		EXPECT_EQ(1, stat_endpoints(self->v.fd));
+		EXPECT_EQ(0, vmm_stat(self->v.fd, domains));
+		EXPECT_EQ(0, vmm_stat(self->v.fd, mappings));
+		EXPECT_EQ(1, vmm_stat(self->v.fd, endpoints));
 		EXPECT_EQ(-ENXIO, vmm_translate_phys(self->v.fd, EP1, 0, NULL));
 	}
 	sweep_end(_metadata, &self->me, "VHOST_RESET_OWNER", 0);
@@ -899,12 +885,12 @@ TEST_F_TIMEOUT(fn, iotlb, 600)
 		ret = armed_ioctl(self, VHOST_IOMMU_IOTLB_ATTACH, &at, &err);
 		check_failed(_metadata, ret, err, &self->me, "VHOST_IOMMU_IOTLB_ATTACH");
 		if (ret) {
-			EXPECT_EQ(0, stat_domains(self->v.fd));
+			EXPECT_EQ(0, vmm_stat(self->v.fd, domains));
 			EXPECT_EQ(-ENXIO, vmm_translate_phys(self->v.fd, EP1, 0, NULL));
 			ASSERT_EQ(0, vmm_ioctl(self->v.fd,
 					       VHOST_IOMMU_IOTLB_ATTACH, &at));
 		}
-		EXPECT_EQ(1, stat_domains(self->v.fd));
+		EXPECT_EQ(1, vmm_stat(self->v.fd, domains));
 		EXPECT_EQ(-ENOENT, vmm_translate_phys(self->v.fd, EP1, 0, NULL));
 		at.flags = VHOST_IOMMU_IOTLB_ATTACH_F_DETACH;
 		ASSERT_EQ(0, vmm_ioctl(self->v.fd, VHOST_IOMMU_IOTLB_ATTACH,
@@ -922,14 +908,14 @@ TEST_F_TIMEOUT(fn, iotlb, 600)
 		check_failed(_metadata, ret, err, &self->me, "VHOST_IOMMU_IOTLB_UPDATE");
 		if (ret) {
 			EXPECT_EQ(0, iotlb_present(self->v.fd, NE));
-			EXPECT_EQ(0, vmm_stat_mappings(self->v.fd));
+			EXPECT_EQ(0, vmm_stat(self->v.fd, mappings));
 			iotlb_entries(up, NE, true);
 			ASSERT_EQ(0, iotlb_batch(self->v.fd,
 						 VHOST_IOMMU_IOTLB_UPDATE, &b,
 						 up, NE));
 		}
 		EXPECT_EQ(NE, iotlb_present(self->v.fd, NE));
-		EXPECT_EQ(NE, vmm_stat_mappings(self->v.fd));
+		EXPECT_EQ(NE, vmm_stat(self->v.fd, mappings));
 		iotlb_entries(inv, NE, false);
 		ASSERT_EQ(0, iotlb_batch(self->v.fd,
 					 VHOST_IOMMU_IOTLB_INVALIDATE, &b, inv,
@@ -949,19 +935,19 @@ TEST_F_TIMEOUT(fn, iotlb, 600)
 			     "VHOST_IOMMU_IOTLB_INVALIDATE");
 		if (ret) {
 			EXPECT_EQ(NE, iotlb_present(self->v.fd, NE));
-			EXPECT_EQ(NE, vmm_stat_mappings(self->v.fd));
+			EXPECT_EQ(NE, vmm_stat(self->v.fd, mappings));
 			iotlb_entries(inv, NE / 2, false);
 			ASSERT_EQ(0, iotlb_batch(self->v.fd,
 						 VHOST_IOMMU_IOTLB_INVALIDATE,
 						 &b, inv, NE / 2));
 		}
 		EXPECT_EQ(NE / 2, iotlb_present(self->v.fd, NE));
-		EXPECT_EQ(NE - NE / 2, vmm_stat_mappings(self->v.fd));
+		EXPECT_EQ(NE - NE / 2, vmm_stat(self->v.fd, mappings));
 		iotlb_entries(inv, NE, false);
 		ASSERT_EQ(0, iotlb_batch(self->v.fd,
 					 VHOST_IOMMU_IOTLB_INVALIDATE, &b, inv,
 					 NE));
-		EXPECT_EQ(0, vmm_stat_mappings(self->v.fd));
+		EXPECT_EQ(0, vmm_stat(self->v.fd, mappings));
 	}
 	sweep_end(_metadata, &self->me, "VHOST_IOMMU_IOTLB_INVALIDATE", 1);
 
@@ -1004,8 +990,8 @@ FIXTURE_SETUP(net)
 	self->skip = fail_nth_unusable();
 	if (self->skip)
 		return;
-	ASSERT_EQ(0, vguest_init(&self->g, &o)) TH_LOG("%s", vguest_errmsg);
-	ASSERT_EQ(0, vguest_start(&self->g)) TH_LOG("%s", vguest_errmsg);
+	ASSERT_EQ(0, vguest_init(&self->g, &o)) TH_LOG("%s", vt_errmsg);
+	ASSERT_EQ(0, vguest_start(&self->g)) TH_LOG("%s", vt_errmsg);
 	ASSERT_EQ(0, fail_nth_open(&self->me));
 }
 
@@ -1044,18 +1030,18 @@ TEST_F_TIMEOUT(net, bind_unbind, 600)
 		if (ret) {
 			EXPECT_EQ(0, net_bound(&self->g));
 			ASSERT_EQ(0, vguest_bind(&self->g, 0))
-				TH_LOG("%s", vguest_errmsg);
+				TH_LOG("%s", vt_errmsg);
 		}
 		EXPECT_EQ(1, net_bound(&self->g));
 		ASSERT_EQ(0, vguest_unbind(&self->g, 0))
-			TH_LOG("%s", vguest_errmsg);
+			TH_LOG("%s", vt_errmsg);
 		EXPECT_EQ(0, net_bound(&self->g));
 	}
 	sweep_end(_metadata, &self->me, "VHOST_IOMMU_BIND_NET", 1);
 
 	fail_nth_sweep(&self->me) {
 		ASSERT_EQ(0, vguest_bind(&self->g, 0)) TH_LOG("%s",
-							      vguest_errmsg);
+							      vt_errmsg);
 		ASSERT_EQ(0, fail_nth_arm(&self->me));
 		ret = ioctl(fd, VHOST_IOMMU_UNBIND_NET, &b);
 		err = ret ? errno : 0;
@@ -1064,7 +1050,7 @@ TEST_F_TIMEOUT(net, bind_unbind, 600)
 		if (ret) {
 			EXPECT_EQ(1, net_bound(&self->g));
 			ASSERT_EQ(0, vguest_unbind(&self->g, 0))
-				TH_LOG("%s", vguest_errmsg);
+				TH_LOG("%s", vt_errmsg);
 		}
 		EXPECT_EQ(0, net_bound(&self->g));
 	}
@@ -1100,7 +1086,7 @@ TEST_F_TIMEOUT(net, read_misses, 600)
 
 	if (self->skip)
 		SKIP(return, "%s", self->skip);
-	ASSERT_EQ(0, vguest_bind(&self->g, 0)) TH_LOG("%s", vguest_errmsg);
+	ASSERT_EQ(0, vguest_bind(&self->g, 0)) TH_LOG("%s", vt_errmsg);
 	fail_nth_sweep(&self->me) {
 		ASSERT_EQ(0, vguest_stats(&self->g, &s));
 		ASSERT_EQ(0, raise_miss(&self->g, s.iotlb_queued));

@@ -277,7 +277,7 @@ static void unmap_sweep(struct __test_metadata *_metadata,
 	for (space = 0; space <= MAX_SPACE; space += STEP(want)) {
 		st = armed_unmap(self, first * PG, (last + 1) * PG - 1, space,
 				 &injected);
-		ASSERT_LE(0, st) TH_LOG("space %u: %s (%d)", space, vmm_errmsg,
+		ASSERT_LE(0, st) TH_LOG("space %u: %s (%d)", space, vt_errmsg,
 					st);
 		runs++;
 		/* Removal allocates nothing: it cannot fail. */
@@ -289,7 +289,7 @@ static void unmap_sweep(struct __test_metadata *_metadata,
 			/* Whole mappings, the books right */
 			n = present(self->v.fd, EP1, first, last);
 			ASSERT_LE(0, n);
-			EXPECT_EQ(NB - want + n, vmm_stat_mappings(self->v.fd))
+			EXPECT_EQ(NB - want + n, vmm_stat(self->v.fd, mappings))
 				TH_LOG("space %u: %d of %u left", space, n,
 				       want);
 			REQ_OK(vmm_unmap(&self->v, D1, first * PG,
@@ -302,12 +302,12 @@ static void unmap_sweep(struct __test_metadata *_metadata,
 			TH_LOG("%s: space %u, %d failures injected, status %d",
 			       "unmapped range still translates", space,
 			       injected, st);
-		EXPECT_EQ(NB - want, vmm_stat_mappings(self->v.fd));
+		EXPECT_EQ(NB - want, vmm_stat(self->v.fd, mappings));
 		EXPECT_EQ(NB - want, present(self->v.fd, EP1, 0, 2 * NB - 2));
 		for (i = first; i <= last; i += 2)
 			REQ_OK(vmm_map(&self->v, D1, i * PG, (i + 1) * PG - 1,
 				       PHYS(i), RW));
-		EXPECT_EQ(NB, vmm_stat_mappings(self->v.fd));
+		EXPECT_EQ(NB, vmm_stat(self->v.fd, mappings));
 		if (!injected)
 			break;
 	}
@@ -401,7 +401,7 @@ static void invalidate_sweep(struct __test_metadata *_metadata,
 			EXPECT_LT(0, injected);
 			n = present(fd, EP2, first, last);
 			ASSERT_LE(0, n);
-			EXPECT_EQ(NB - want + n, vmm_stat_mappings(fd))
+			EXPECT_EQ(NB - want + n, vmm_stat(fd, mappings))
 				TH_LOG("space %u: %d of %u left", space, n,
 				       want);
 			ASSERT_EQ(0, iotlb(fd, VHOST_IOMMU_IOTLB_INVALIDATE,
@@ -413,10 +413,10 @@ static void invalidate_sweep(struct __test_metadata *_metadata,
 			TH_LOG("%s: space %u, %d failures injected, returned %d",
 			       "invalidated range still translates", space,
 			       injected, ret);
-		EXPECT_EQ(NB - want, vmm_stat_mappings(fd));
+		EXPECT_EQ(NB - want, vmm_stat(fd, mappings));
 		EXPECT_EQ(NB - want, present(fd, EP2, 1, 2 * NB - 1));
 		EXPECT_EQ(0, iotlb(fd, VHOST_IOMMU_IOTLB_UPDATE, first, last));
-		EXPECT_EQ(NB, vmm_stat_mappings(fd));
+		EXPECT_EQ(NB, vmm_stat(fd, mappings));
 		if (!injected)
 			break;
 	}

@@ -79,15 +79,6 @@
 /* Long enough to see that something does not happen (bridge_test.c) */
 #define ABSENT_MS	500
 
-static struct vhost_iommu_stats stats(int fd)
-{
-	struct vhost_iommu_stats s;
-
-	if (vmm_get_stats(fd, &s))
-		memset(&s, 0xff, sizeof(s));
-	return s;
-}
-
 static uint64_t sum(const __u64 *a, unsigned int n)
 {
 	uint64_t t = 0;
@@ -338,7 +329,7 @@ TEST_F_TIMEOUT(flip, type_read_once, 300)
 	struct vhost_iommu_stats s0, s1;
 	int head[FLIP_BATCH], ret;
 	uint64_t wr[FLIP_BATCH];
-	uint64_t t0 = vmm_now_ns();
+	uint64_t t0 = vt_now_ns();
 	struct flipper f = { 0 };
 	unsigned int round, i;
 	uint8_t alt_status = 0, st;
@@ -363,7 +354,7 @@ TEST_F_TIMEOUT(flip, type_read_once, 300)
 	ASSERT_EQ(4, len);
 	ASSERT_EQ(S_OK, st);
 
-	s0 = stats(self->fd);
+	s0 = vmm_stats(self->fd);
 	f.type = vmm_ptr(&self->v, rd);
 	f.a = VIRTIO_IOMMU_T_ATTACH;
 	f.b = variant->alt;
@@ -411,13 +402,13 @@ TEST_F_TIMEOUT(flip, type_read_once, 300)
 	}
 	__atomic_store_n(&f.stop, 1, __ATOMIC_RELAXED);
 	pthread_join(f.thread, NULL);
-	ASSERT_EQ(0, ret) TH_LOG("round %u: %s", round, vmm_errmsg);
+	ASSERT_EQ(0, ret) TH_LOG("round %u: %s", round, vt_errmsg);
 
 	posted = (uint64_t)FLIP_ROUNDS * FLIP_BATCH;
-	s1 = stats(self->fd);
+	s1 = vmm_stats(self->fd);
 	TH_LOG("%lu flips; %lu ATTACH, %lu other, %lu unknown, bad %lu length, %lu status; %llu ms",
 	       f.flips, attach, alt, unknown, bad_len, bad_status,
-	       (unsigned long long)(vmm_now_ns() - t0) / 1000000);
+	       (unsigned long long)(vt_now_ns() - t0) / 1000000);
 	TH_LOG("requests[0..7] +%llu +%llu +%llu +%llu +%llu +%llu +%llu +%llu; DEVERR +%llu",
 	       (unsigned long long)(s1.requests[0] - s0.requests[0]),
 	       (unsigned long long)(s1.requests[1] - s0.requests[1]),
@@ -548,7 +539,7 @@ TEST_F_TIMEOUT(flip, type_flipped_in_fault, 120)
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, src);
 	memcpy(src, type + 1, rd_len - 1);
-	s0 = stats(self->fd);
+	s0 = vmm_stats(self->fd);
 
 	for (i = 0; i < FAULT_ROUNDS; i++) {
 		ASSERT_EQ(0, madvise(page, PAGE, MADV_DONTNEED));
@@ -586,7 +577,7 @@ TEST_F_TIMEOUT(flip, type_flipped_in_fault, 120)
 			ASSERT_TRUE(false) TH_LOG("round %u: status %u", i, st);
 	}
 	*type = VIRTIO_IOMMU_T_ATTACH;
-	s1 = stats(self->fd);
+	s1 = vmm_stats(self->fd);
 	TH_LOG("%u ATTACH, %u other, %u unknown", attach, alt, unknown);
 	EXPECT_EQ(s0.status[VIRTIO_IOMMU_S_DEVERR],
 		  s1.status[VIRTIO_IOMMU_S_DEVERR]);
@@ -646,7 +637,7 @@ static void chain_start(struct __test_metadata *_metadata,
 	memcpy(vmm_ptr(&self->v, self->rd), &a, VMM_ATTACH_LEN);
 	self->wr = vmm_alloc(&self->v, 64, 0);
 	memset(vmm_ptr(&self->v, self->wr), VMM_PATTERN, 64);
-	self->s0 = stats(self->fd);
+	self->s0 = vmm_stats(self->fd);
 }
 
 FIXTURE_SETUP(chain)
@@ -690,8 +681,8 @@ static void expect_indirect_ring_error(struct __test_metadata *_metadata,
 	VMM_OK(vmm_notify(&self->v.vq[RQ]));
 	ret = vmm_wait_used(&self->v, RQ, &id, &ulen, VMM_TIMEOUT_MS);
 	EXPECT_EQ(-EIO, ret) TH_LOG("used entry with length %u: %s", ulen,
-				    ret ? vmm_errmsg : "executed");
-	s = stats(self->fd);
+				    ret ? vt_errmsg : "executed");
+	s = vmm_stats(self->fd);
 	EXPECT_EQ(self->s0.ring_errors + 1, s.ring_errors);
 	EXPECT_EQ(0, s.domains);
 	EXPECT_EQ(self->s0.requests[VIRTIO_IOMMU_T_ATTACH],
@@ -736,7 +727,7 @@ TEST_F(chain, indirect_table_as_long_as_queue)
 	EXPECT_EQ(head, id);
 	EXPECT_EQ(4, len);
 	EXPECT_EQ(S_OK, *(uint8_t *)vmm_ptr(&self->v, self->wr));
-	EXPECT_EQ(1, stats(self->fd).domains);
+	EXPECT_EQ(1, vmm_stats(self->fd).domains);
 }
 
 /*
@@ -840,7 +831,7 @@ static void *flood_fn(void *arg)
 {
 	struct flood *fl = arg;
 	struct vmm_vq *vq = fl->vq;
-	uint64_t deadline = vmm_now_ns() + FLOOD_GUARD_MS * 1000000ULL;
+	uint64_t deadline = vt_now_ns() + FLOOD_GUARD_MS * 1000000ULL;
 	uint16_t pos = vq->last_used;
 	unsigned int n = 0;
 	uint32_t *len;
@@ -869,7 +860,7 @@ static void *flood_fn(void *arg)
 			fl->err_pos = pos;
 			fl->err_avail = le16toh(vq->avail->idx);
 		}
-		if (vmm_now_ns() > deadline) {
+		if (vt_now_ns() > deadline) {
 			fl->timed_out = true;
 			break;
 		}
@@ -934,7 +925,7 @@ TEST_F_TIMEOUT(flood, vmm_answers, 120)
 	unsigned int i, base;
 	uint64_t t0;
 
-	s0 = stats(self->fd);
+	s0 = vmm_stats(self->fd);
 	self->fl.vq = &self->v.vq[EVQ];
 	flood_prepare(&self->v, self->fl.vq);
 	pin_cpu(0);
@@ -944,7 +935,7 @@ TEST_F_TIMEOUT(flood, vmm_answers, 120)
 	self->running = true;
 	while (!__atomic_load_n(&self->fl.started, __ATOMIC_ACQUIRE))
 		usleep(1000);
-	t0 = vmm_now_ns();
+	t0 = vt_now_ns();
 
 	for (i = 0; i < FLOOD_REPORTS; i++) {
 		EXPECT_EQ(-ENXIO, vmm_translate(self->fd, EP1, 0x1000 * i, A_R,
@@ -974,13 +965,13 @@ TEST_F_TIMEOUT(flood, vmm_answers, 120)
 	EXPECT_LT(0, self->fl.consumed);
 	TH_LOG("%lu unusable event buffers consumed in %llu ms",
 	       self->fl.consumed,
-	       (unsigned long long)(vmm_now_ns() - t0) / 1000000);
+	       (unsigned long long)(vt_now_ns() - t0) / 1000000);
 	EXPECT_FALSE(self->fl.ring_error)
 		TH_LOG("ring error at %u, avail %u, used idx %u",
 		       self->fl.err_pos, self->fl.err_avail,
 		       le16toh(self->fl.vq->used->idx));
 	if (variant->last == LAST_GET_VRING_BASE) {
-		s = stats(self->fd);
+		s = vmm_stats(self->fd);
 		EXPECT_EQ(s0.faults, s.faults);
 		EXPECT_EQ(s0.faults_dropped + FLOOD_REPORTS + 1, s.faults_dropped);
 		EXPECT_EQ(s0.ring_errors, s.ring_errors);
@@ -1137,8 +1128,8 @@ static void table_across_regions(struct __test_metadata *_metadata,
 	EXPECT_EQ(4, len);
 	EXPECT_EQ(S_OK, w[0]);
 	EXPECT_EQ(0, w[1] | w[2] | w[3]);
-	EXPECT_EQ(1, stats(v.fd).domains);
-	EXPECT_EQ(0, stats(v.fd).malformed);
+	EXPECT_EQ(1, vmm_stats(v.fd).domains);
+	EXPECT_EQ(0, vmm_stats(v.fd).malformed);
 	vmm_fini(&v);
 }
 
@@ -1417,7 +1408,7 @@ TEST_F_TIMEOUT(reattach, never_unattached, 300)
 {
 	struct virtio_iommu_req_attach a[2];
 	struct vmm_req r[XL_BATCH];
-	uint64_t t0 = vmm_now_ns();
+	uint64_t t0 = vt_now_ns();
 	struct xlator x = { 0 };
 	unsigned int round, i;
 	int ret = 0;
@@ -1457,10 +1448,10 @@ TEST_F_TIMEOUT(reattach, never_unattached, 300)
 	}
 	__atomic_store_n(&x.stop, 1, __ATOMIC_RELEASE);
 	pthread_join(x.thread, NULL);
-	ASSERT_EQ(0, ret) TH_LOG("round %u: %s", round, vmm_errmsg);
+	ASSERT_EQ(0, ret) TH_LOG("round %u: %s", round, vt_errmsg);
 	TH_LOG("%u re-ATTACHes in %llu ms; seen: %lu D1, %lu D2, %lu identity, %lu other (%d)",
 	       round * XL_BATCH,
-	       (unsigned long long)(vmm_now_ns() - t0) / 1000000,
+	       (unsigned long long)(vt_now_ns() - t0) / 1000000,
 	       x.d1, x.d2, x.identity, x.other, x.last_err);
 	EXPECT_EQ(0, x.identity);
 	EXPECT_EQ(0, x.other);
@@ -1620,11 +1611,11 @@ FIXTURE_SETUP(plant)
 	uint64_t gpa;
 	int ret;
 
-	self->push = vmm_param_get("push_on_map");
+	self->push = vt_param_get("push_on_map");
 	ASSERT_LE(0, self->push);
-	ASSERT_EQ(0, vmm_param_set("push_on_map", 0));
+	ASSERT_EQ(0, vt_param_set("push_on_map", 0));
 	ret = vguest_init(&self->g, &o);
-	ASSERT_EQ(0, ret) TH_LOG("%s", vguest_errmsg);
+	ASSERT_EQ(0, ret) TH_LOG("%s", vt_errmsg);
 	v = &self->g.net[0];
 	for (q = 0; q < VNET_NQ; q++)
 		ASSERT_EQ(0, vguest_map(&self->g, HB_IOVA_RING(q),
@@ -1644,16 +1635,16 @@ FIXTURE_SETUP(plant)
 			vnet_frame_len(HB_SEQ_PLANT));
 	ASSERT_EQ(0, vnet_iotlb_msg(v->fd, VHOST_IOTLB_UPDATE, HB_IOVA_PLANT,
 				    VNET_PAGE, vnet_hva(v, gpa),
-				    VHOST_ACCESS_RW)) TH_LOG("%s", vnet_errmsg);
+				    VHOST_ACCESS_RW)) TH_LOG("%s", vt_errmsg);
 	ret = vguest_start(&self->g);
-	ASSERT_EQ(0, ret) TH_LOG("%s", vguest_errmsg);
+	ASSERT_EQ(0, ret) TH_LOG("%s", vt_errmsg);
 }
 
 FIXTURE_TEARDOWN(plant)
 {
 	vguest_fini(&self->g);
 	if (self->push >= 0)
-		vmm_param_set("push_on_map", self->push);
+		vt_param_set("push_on_map", self->push);
 }
 
 TEST_F_TIMEOUT(plant, unmapped_iova_carries_nothing, 300)
@@ -1664,8 +1655,8 @@ TEST_F_TIMEOUT(plant, unmapped_iova_carries_nothing, 300)
 	uint64_t gpa = vnet_buf_gpa(v, VNET_TXQ, HB_PLANTED);
 
 	/* Traffic works */
-	ASSERT_EQ(0, vnet_tx_frames(v, 0, 8)) TH_LOG("%s", vnet_errmsg);
-	ASSERT_EQ(0, vnet_rx_frames(v, 100, 8)) TH_LOG("%s", vnet_errmsg);
+	ASSERT_EQ(0, vnet_tx_frames(v, 0, 8)) TH_LOG("%s", vt_errmsg);
+	ASSERT_EQ(0, vnet_rx_frames(v, 100, 8)) TH_LOG("%s", vt_errmsg);
 	/* A frame at the planted IOVA does not go out */
 	ASSERT_EQ(0, vnet_tx_post_at(v, HB_PLANTED, gpa, HB_IOVA_PLANT, 1000,
 				     vnet_frame_len(1000)));
@@ -1674,7 +1665,7 @@ TEST_F_TIMEOUT(plant, unmapped_iova_carries_nothing, 300)
 		TH_LOG("a frame went out through an IOVA the guest never mapped");
 	/* It faulted, as an unmapped IOVA does */
 	ASSERT_EQ(0, vguest_fault(&self->g, &ft, HB_T))
-		TH_LOG("no fault report: %s", vguest_errmsg);
+		TH_LOG("no fault report: %s", vt_errmsg);
 	EXPECT_EQ(VIRTIO_IOMMU_FAULT_R_MAPPING, ft.reason);
 	EXPECT_EQ(HB_IOVA_PLANT, le64toh(ft.address));
 }
@@ -1687,16 +1678,16 @@ TEST_F_TIMEOUT(plant, guest_map_wins, 300)
 	int ret;
 
 	ASSERT_EQ(0, vguest_map(&self->g, HB_IOVA_PLANT, spare, VNET_PAGE,
-				VGUEST_RW)) TH_LOG("%s", vguest_errmsg);
+				VGUEST_RW)) TH_LOG("%s", vt_errmsg);
 	ASSERT_EQ(0, vnet_tx_post_at(v, HB_PLANTED, spare, HB_IOVA_PLANT, 2000,
 				     vnet_frame_len(2000)));
 	ASSERT_EQ(0, vnet_kick(v, VNET_TXQ));
 	ASSERT_EQ(0, vnet_wait_used(v, VNET_TXQ, &id, &len, HB_T))
-		TH_LOG("%s", vnet_errmsg);
+		TH_LOG("%s", vt_errmsg);
 	EXPECT_EQ(HB_PLANTED, id);
 	/* The frame is the guest's, from the page the guest mapped */
 	ret = vnet_capture_expect(v, 2000, vnet_frame_len(2000), HB_T);
-	EXPECT_EQ(0, ret) TH_LOG("%s", vnet_errmsg);
+	EXPECT_EQ(0, ret) TH_LOG("%s", vt_errmsg);
 }
 
 /*
@@ -1752,8 +1743,8 @@ TEST_F_TIMEOUT(plant, stats_while_invalidate_waits, 300)
 	if (uffd < 0)
 		SKIP(return, "no userfaultfd: %s", strerror(errno));
 	/* vhost-net is given the TX and RX buffer mappings */
-	ASSERT_EQ(0, vnet_tx_frames(v, 0, 8)) TH_LOG("%s", vnet_errmsg);
-	ASSERT_EQ(0, vnet_rx_frames(v, 100, 8)) TH_LOG("%s", vnet_errmsg);
+	ASSERT_EQ(0, vnet_tx_frames(v, 0, 8)) TH_LOG("%s", vt_errmsg);
+	ASSERT_EQ(0, vnet_rx_frames(v, 100, 8)) TH_LOG("%s", vt_errmsg);
 
 	/* vhost-net's view of TX buffer HOLD_TX_ID, held back */
 	page = (uint8_t *)(uintptr_t)vnet_hva(v, gpa);
@@ -1800,10 +1791,10 @@ TEST_F_TIMEOUT(plant, stats_while_invalidate_waits, 300)
 	VMM_OK(vmm_req_complete(&g->iommu, &r));
 	EXPECT_EQ(S_OK, r.status);
 	ASSERT_EQ(0, vnet_wait_used(v, VNET_TXQ, &id, &len, HB_T))
-		TH_LOG("%s", vnet_errmsg);
+		TH_LOG("%s", vt_errmsg);
 	EXPECT_EQ(HOLD_TX_ID, id);
 	EXPECT_EQ(0, vnet_capture_expect(v, 1000, vnet_frame_len(1000), HB_T))
-		TH_LOG("%s", vnet_errmsg);
+		TH_LOG("%s", vt_errmsg);
 	close(uffd);
 }
 

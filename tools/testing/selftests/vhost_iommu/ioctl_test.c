@@ -26,7 +26,7 @@ FIXTURE(noowner) {
 FIXTURE_SETUP(noowner)
 {
 	self->fd = vmm_open_dev();
-	ASSERT_LE(0, self->fd) TH_LOG("%s", vmm_errmsg);
+	ASSERT_LE(0, self->fd) TH_LOG("%s", vt_errmsg);
 }
 
 FIXTURE_TEARDOWN(noowner)
@@ -222,7 +222,7 @@ FIXTURE(owned) {
 FIXTURE_SETUP(owned)
 {
 	self->fd = vmm_open_dev();
-	ASSERT_LE(0, self->fd) TH_LOG("%s", vmm_errmsg);
+	ASSERT_LE(0, self->fd) TH_LOG("%s", vt_errmsg);
 	ASSERT_EQ(0, ioctl(self->fd, VHOST_SET_OWNER, NULL));
 }
 

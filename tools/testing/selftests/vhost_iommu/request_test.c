@@ -149,15 +149,6 @@ static int reconfig(int fd, const struct vhost_iommu_config *c)
 	return add_endpoints(fd);
 }
 
-static struct vhost_iommu_stats stats(int fd)
-{
-	struct vhost_iommu_stats s;
-
-	if (vmm_get_stats(fd, &s))
-		memset(&s, 0xff, sizeof(s));
-	return s;
-}
-
 /* TRANSLATE errors as a negative errno, else 0 with @t filled. */
 static int xlate(int fd, uint32_t ep, uint64_t iova, uint32_t access,
 		 struct vhost_iommu_translate *t)
@@ -284,12 +275,12 @@ static void unknown_type(struct __test_metadata *_metadata,
 
 	memset(buf, 0, sizeof(buf));
 	buf[0] = type;
-	s0 = stats(self->fd);
+	s0 = vmm_stats(self->fd);
 	ASSERT_EQ(0, vmm_request(&self->v, buf, sizeof(buf), 4 + 512, &r))
-		TH_LOG("%s", vmm_errmsg);
+		TH_LOG("%s", vt_errmsg);
 	EXPECT_EQ(0, r.used_len);
 	EXPECT_TRUE(vmm_wr_untouched(&r));
-	s1 = stats(self->fd);
+	s1 = vmm_stats(self->fd);
 	EXPECT_EQ(s0.requests[VHOST_IOMMU_STATS_T_UNKNOWN] + 1,
 		  s1.requests[VHOST_IOMMU_STATS_T_UNKNOWN]);
 	EXPECT_EQ(s0.malformed, s1.malformed);
@@ -317,11 +308,11 @@ TEST_F(req, unknown_type_short)
 	struct vmm_req r;
 
 	/* Only a head: still an unknown type, not a malformed request */
-	s0 = stats(self->fd);
+	s0 = vmm_stats(self->fd);
 	ASSERT_EQ(0, vmm_request(&self->v, buf, sizeof(buf), 4, &r));
 	EXPECT_EQ(0, r.used_len);
 	EXPECT_TRUE(vmm_wr_untouched(&r));
-	s1 = stats(self->fd);
+	s1 = vmm_stats(self->fd);
 	EXPECT_EQ(s0.requests[0] + 1, s1.requests[0]);
 }
 
@@ -331,11 +322,11 @@ TEST_F(req, probe_without_feature)
 	struct vmm_req r;
 
 	RESTART(VMM_F(VIRTIO_IOMMU_F_PROBE));
-	s0 = stats(self->fd);
-	ASSERT_LE(0, vmm_probe(&self->v, EP3, 512 + 4, &r)) TH_LOG("%s", vmm_errmsg);
+	s0 = vmm_stats(self->fd);
+	ASSERT_LE(0, vmm_probe(&self->v, EP3, 512 + 4, &r)) TH_LOG("%s", vt_errmsg);
 	EXPECT_EQ(0, r.used_len);
 	EXPECT_TRUE(vmm_wr_untouched(&r));
-	s1 = stats(self->fd);
+	s1 = vmm_stats(self->fd);
 	EXPECT_EQ(s0.requests[0] + 1, s1.requests[0]);
 	EXPECT_EQ(s0.requests[VIRTIO_IOMMU_T_PROBE],
 		  s1.requests[VIRTIO_IOMMU_T_PROBE]);
@@ -354,14 +345,14 @@ TEST_F(req, attach_reserved)
 	a.reserved[3] = 1;
 	EXPECT_EQ(S_INVAL, raw_req(&self->v, &a, VMM_ATTACH_LEN, &r));
 	EXPECT_EQ(-ENXIO, xlate(self->fd, EP1, 0, A_R, NULL));
-	EXPECT_EQ(0, stats(self->fd).domains);
+	EXPECT_EQ(0, vmm_stats(self->fd).domains);
 }
 
 TEST_F(req, attach_unknown_flag)
 {
 	REQ_ST(S_INVAL, vmm_attach(&self->v, D1, EP1, 1 << 1));
 	REQ_ST(S_INVAL, vmm_attach(&self->v, D1, EP1, 1u << 31));
-	EXPECT_EQ(0, stats(self->fd).domains);
+	EXPECT_EQ(0, vmm_stats(self->fd).domains);
 }
 
 TEST_F(req, attach_bypass_without_feature)
@@ -375,7 +366,7 @@ TEST_F(req, attach_bypass_without_feature)
 TEST_F(req, attach_unknown_endpoint)
 {
 	REQ_ST(S_NOENT, vmm_attach(&self->v, D1, 99, 0));
-	EXPECT_EQ(0, stats(self->fd).domains);
+	EXPECT_EQ(0, vmm_stats(self->fd).domains);
 }
 
 /* Step 2 comes before step 3 */
@@ -401,10 +392,10 @@ TEST_F(req, attach_domain_range)
 	REQ_ST(S_RANGE, vmm_attach(&self->v, 9, EP1, 0));
 	REQ_ST(S_RANGE, vmm_attach(&self->v, 21, EP1, 0));
 	REQ_ST(S_RANGE, vmm_attach(&self->v, 0, EP1, 0));
-	EXPECT_EQ(0, stats(self->fd).domains);
+	EXPECT_EQ(0, vmm_stats(self->fd).domains);
 	REQ_OK(vmm_attach(&self->v, 10, EP1, 0));
 	REQ_OK(vmm_attach(&self->v, 20, EP2, 0));
-	EXPECT_EQ(2, stats(self->fd).domains);
+	EXPECT_EQ(2, vmm_stats(self->fd).domains);
 }
 
 /* Step 3 comes before step 4 */
@@ -431,7 +422,7 @@ TEST_F(req, attach_bypass_mismatch)
 				   VIRTIO_IOMMU_ATTACH_F_BYPASS));
 	/* EP1 stays where it was */
 	EXPECT_BYPASS(EP1, 0x1234000);
-	EXPECT_EQ(2, stats(self->fd).domains);
+	EXPECT_EQ(2, vmm_stats(self->fd).domains);
 }
 
 TEST_F(req, attach_incompatible_resv)
@@ -464,7 +455,7 @@ TEST_F(req, attach_same_domain_twice)
 	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
 	REQ_OK(vmm_map(&self->v, D1, 0x10000, 0x1ffff, 0x100000, RW));
 	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	s = stats(self->fd);
+	s = vmm_stats(self->fd);
 	EXPECT_EQ(1, s.domains);
 	EXPECT_EQ(1, s.mappings);
 	EXPECT_MAPPED(EP1, 0x10000, 0x1ffff, 0x100000, RW);
@@ -478,14 +469,14 @@ TEST_F(req, attach_other_domain)
 	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
 	REQ_OK(vmm_map(&self->v, D1, 0x10000, 0x1ffff, 0x100000, RW));
 	REQ_OK(vmm_attach(&self->v, D2, EP1, 0));
-	s = stats(self->fd);
+	s = vmm_stats(self->fd);
 	EXPECT_EQ(1, s.domains);
 	EXPECT_EQ(0, s.mappings);
 	EXPECT_UNMAPPED(EP1, 0x10000);
 	/* D1 is a new, empty domain */
 	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
 	EXPECT_UNMAPPED(EP1, 0x10000);
-	s = stats(self->fd);
+	s = vmm_stats(self->fd);
 	EXPECT_EQ(1, s.domains);
 	EXPECT_EQ(0, s.mappings);
 }
@@ -499,8 +490,8 @@ TEST_F(req, attach_other_domain_shared)
 	EXPECT_UNMAPPED(EP1, 0x10000);
 	/* D1 lives on with EP2 */
 	EXPECT_MAPPED(EP2, 0x10000, 0x1ffff, 0x100000, RW);
-	EXPECT_EQ(2, stats(self->fd).domains);
-	EXPECT_EQ(1, stats(self->fd).mappings);
+	EXPECT_EQ(2, vmm_stats(self->fd).domains);
+	EXPECT_EQ(1, vmm_stats(self->fd).mappings);
 }
 
 TEST_F(req, attach_bypass_to_normal)
@@ -509,7 +500,7 @@ TEST_F(req, attach_bypass_to_normal)
 	EXPECT_BYPASS(EP1, 0x5000);
 	REQ_OK(vmm_attach(&self->v, D2, EP1, 0));
 	EXPECT_UNMAPPED(EP1, 0x5000);
-	EXPECT_EQ(1, stats(self->fd).domains);
+	EXPECT_EQ(1, vmm_stats(self->fd).domains);
 }
 
 /*
@@ -526,14 +517,14 @@ TEST_F(req, detach_ok)
 	REQ_OK(vmm_detach(&self->v, D1, EP1));
 	/* Neither attached nor in bypass: reaches nothing */
 	EXPECT_EQ(-ENXIO, xlate(self->fd, EP1, 0x10000, A_R, NULL));
-	s = stats(self->fd);
+	s = vmm_stats(self->fd);
 	EXPECT_EQ(0, s.domains);
 	EXPECT_EQ(0, s.mappings);
 	/* The domain died with its mappings */
 	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
 	EXPECT_UNMAPPED(EP1, 0x10000);
 	EXPECT_UNMAPPED(EP1, 0x40000);
-	EXPECT_EQ(0, stats(self->fd).mappings);
+	EXPECT_EQ(0, vmm_stats(self->fd).mappings);
 }
 
 TEST_F(req, detach_reserved_ignored)
@@ -545,14 +536,14 @@ TEST_F(req, detach_reserved_ignored)
 	vmm_mk_detach(&d, D1, EP1);
 	memset(d.reserved, 0xff, sizeof(d.reserved));
 	EXPECT_EQ(S_OK, raw_req(&self->v, &d, VMM_DETACH_LEN, &r));
-	EXPECT_EQ(0, stats(self->fd).domains);
+	EXPECT_EQ(0, vmm_stats(self->fd).domains);
 }
 
 TEST_F(req, detach_unknown_endpoint)
 {
 	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
 	REQ_ST(S_NOENT, vmm_detach(&self->v, D1, 99));
-	EXPECT_EQ(1, stats(self->fd).domains);
+	EXPECT_EQ(1, vmm_stats(self->fd).domains);
 }
 
 /* Step 1 comes before step 2 */
@@ -576,7 +567,7 @@ TEST_F(req, detach_wrong_domain)
 	REQ_OK(vmm_map(&self->v, D1, 0x10000, 0x1ffff, 0x100000, RW));
 	REQ_ST(S_INVAL, vmm_detach(&self->v, D2, EP1));
 	EXPECT_MAPPED(EP1, 0x10000, 0x1ffff, 0x100000, RW);
-	EXPECT_EQ(2, stats(self->fd).domains);
+	EXPECT_EQ(2, vmm_stats(self->fd).domains);
 }
 
 TEST_F(req, detach_unattached)
@@ -595,8 +586,8 @@ TEST_F(req, detach_keeps_shared_domain)
 	REQ_OK(vmm_detach(&self->v, D1, EP1));
 	EXPECT_EQ(-ENXIO, xlate(self->fd, EP1, 0x10000, A_R, NULL));
 	EXPECT_MAPPED(EP2, 0x10000, 0x1ffff, 0x100000, RW);
-	EXPECT_EQ(1, stats(self->fd).domains);
-	EXPECT_EQ(1, stats(self->fd).mappings);
+	EXPECT_EQ(1, vmm_stats(self->fd).domains);
+	EXPECT_EQ(1, vmm_stats(self->fd).mappings);
 }
 
 TEST_F(req, detach_then_bypass_config)
@@ -617,7 +608,7 @@ TEST_F(req, del_endpoint_kills_domain)
 	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
 	REQ_OK(vmm_map(&self->v, D1, 0x10000, 0x1ffff, 0x100000, RW));
 	ASSERT_EQ(0, vmm_del_endpoint(self->fd, EP1));
-	s = stats(self->fd);
+	s = vmm_stats(self->fd);
 	EXPECT_EQ(0, s.domains);
 	EXPECT_EQ(0, s.mappings);
 	EXPECT_EQ(2, s.endpoints);
@@ -638,7 +629,7 @@ TEST_F(req, map_ok)
 	EXPECT_MAPPED(EP1, 0x10000, 0x1ffff, 0x200000, RW);
 	EXPECT_UNMAPPED(EP1, 0xffff);
 	EXPECT_UNMAPPED(EP1, 0x20000);
-	EXPECT_EQ(1, stats(self->fd).mappings);
+	EXPECT_EQ(1, vmm_stats(self->fd).mappings);
 }
 
 TEST_F(req, map_translate_middle)
@@ -666,7 +657,7 @@ TEST_F(req, map_whole_address_space)
 	REQ_OK(vmm_map(&self->v, D1, 0, ~0ULL, 0, RD));
 	EXPECT_MAPPED(EP1, 0, ~0ULL, 0, RD);
 	REQ_OK(vmm_unmap(&self->v, D1, 0, ~0ULL));
-	EXPECT_EQ(0, stats(self->fd).mappings);
+	EXPECT_EQ(0, vmm_stats(self->fd).mappings);
 }
 
 TEST_F(req, map_shared_by_endpoints)
@@ -685,7 +676,7 @@ TEST_F(req, map_without_map_unmap)
 	REQ_ST(S_UNSUPP, vmm_map(&self->v, D1, 0x10000, 0x1ffff, 0, RW));
 	/* Step 1 before anything else */
 	REQ_ST(S_UNSUPP, vmm_map(&self->v, D2, 0x10001, 0x1ffff, 0, 1 << 7));
-	EXPECT_EQ(0, stats(self->fd).mappings);
+	EXPECT_EQ(0, vmm_stats(self->fd).mappings);
 }
 
 TEST_F(req, map_unknown_flag)
@@ -693,7 +684,7 @@ TEST_F(req, map_unknown_flag)
 	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
 	REQ_ST(S_INVAL, vmm_map(&self->v, D1, 0x10000, 0x1ffff, 0, RW | 8));
 	REQ_ST(S_INVAL, vmm_map(&self->v, D1, 0x10000, 0x1ffff, 0, 1u << 31));
-	EXPECT_EQ(0, stats(self->fd).mappings);
+	EXPECT_EQ(0, vmm_stats(self->fd).mappings);
 }
 
 TEST_F(req, map_mmio_without_feature)
@@ -701,7 +692,7 @@ TEST_F(req, map_mmio_without_feature)
 	RESTART(VMM_F(VIRTIO_IOMMU_F_MMIO));
 	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
 	REQ_ST(S_INVAL, vmm_map(&self->v, D1, 0x10000, 0x1ffff, 0, RW | MMIO));
-	EXPECT_EQ(0, stats(self->fd).mappings);
+	EXPECT_EQ(0, vmm_stats(self->fd).mappings);
 	REQ_OK(vmm_map(&self->v, D1, 0x10000, 0x1ffff, 0, RW));
 }
 
@@ -717,7 +708,7 @@ TEST_F(req, map_unknown_domain)
 {
 	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
 	REQ_ST(S_NOENT, vmm_map(&self->v, D2, 0x10000, 0x1ffff, 0, RW));
-	EXPECT_EQ(0, stats(self->fd).mappings);
+	EXPECT_EQ(0, vmm_stats(self->fd).mappings);
 }
 
 /* Step 3 comes before steps 5 and 6 */
@@ -733,7 +724,7 @@ TEST_F(req, map_bypass_domain)
 	REQ_ST(S_INVAL, vmm_map(&self->v, D1, 0x10000, 0x1ffff, 0, RW));
 	/* Step 4 before step 6 */
 	REQ_ST(S_INVAL, vmm_map(&self->v, D1, 0x10001, 0x1ffff, 0, RW));
-	EXPECT_EQ(0, stats(self->fd).mappings);
+	EXPECT_EQ(0, vmm_stats(self->fd).mappings);
 	EXPECT_BYPASS(EP1, 0x10000);
 }
 
@@ -743,14 +734,14 @@ TEST_F(req, map_end_below_start)
 	REQ_ST(S_INVAL, vmm_map(&self->v, D1, 0x20000, 0x1ffff, 0, RW));
 	/* Step 5 before step 6 */
 	REQ_ST(S_INVAL, vmm_map(&self->v, D1, 0x20001, 0x1ffff, 0, RW));
-	EXPECT_EQ(0, stats(self->fd).mappings);
+	EXPECT_EQ(0, vmm_stats(self->fd).mappings);
 }
 
 TEST_F(req, map_unaligned_start)
 {
 	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
 	REQ_ST(S_RANGE, vmm_map(&self->v, D1, 0x10800, 0x1ffff, 0, RW));
-	EXPECT_EQ(0, stats(self->fd).mappings);
+	EXPECT_EQ(0, vmm_stats(self->fd).mappings);
 }
 
 TEST_F(req, map_unaligned_end)
@@ -758,14 +749,14 @@ TEST_F(req, map_unaligned_end)
 	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
 	REQ_ST(S_RANGE, vmm_map(&self->v, D1, 0x10000, 0x1fffe, 0, RW));
 	REQ_ST(S_RANGE, vmm_map(&self->v, D1, 0x10000, 0x20000, 0, RW));
-	EXPECT_EQ(0, stats(self->fd).mappings);
+	EXPECT_EQ(0, vmm_stats(self->fd).mappings);
 }
 
 TEST_F(req, map_unaligned_phys)
 {
 	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
 	REQ_ST(S_RANGE, vmm_map(&self->v, D1, 0x10000, 0x1ffff, 0x100, RW));
-	EXPECT_EQ(0, stats(self->fd).mappings);
+	EXPECT_EQ(0, vmm_stats(self->fd).mappings);
 }
 
 TEST_F(req, map_phys_wraps)
@@ -773,7 +764,7 @@ TEST_F(req, map_phys_wraps)
 	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
 	REQ_ST(S_RANGE, vmm_map(&self->v, D1, 0x10000, 0x1ffff,
 				~0ULL - 0x7fff, RW));
-	EXPECT_EQ(0, stats(self->fd).mappings);
+	EXPECT_EQ(0, vmm_stats(self->fd).mappings);
 }
 
 /* Up to the last byte of the physical space is no wrap */
@@ -819,7 +810,7 @@ TEST_F(req, map_input_range)
 				0, RW));
 	REQ_ST(S_RANGE, vmm_map(&self->v, D1, 0x100000000ULL,
 				0x100000fffULL, 0, RW));
-	EXPECT_EQ(0, stats(self->fd).mappings);
+	EXPECT_EQ(0, vmm_stats(self->fd).mappings);
 	REQ_OK(vmm_map(&self->v, D1, 0x100000, 0x100fff, 0, RW));
 	REQ_OK(vmm_map(&self->v, D1, 0xfffff000ULL, 0xffffffffULL, 0, RW));
 }
@@ -850,7 +841,7 @@ TEST_F(req, map_overlaps_resv)
 	REQ_ST(S_INVAL, vmm_map(&self->v, D1, RESV_END & ~0xfffULL,
 				RESV_END + 0x1000, 0, RW));
 	REQ_ST(S_INVAL, vmm_map(&self->v, D1, 0, ~0ULL, 0, RW));
-	EXPECT_EQ(0, stats(self->fd).mappings);
+	EXPECT_EQ(0, vmm_stats(self->fd).mappings);
 	/* Right next to them is fine */
 	REQ_OK(vmm_map(&self->v, D1, RESV_MSI_START - 0x1000,
 		       RESV_MSI_START - 1, 0, RW));
@@ -875,12 +866,12 @@ TEST_F(req, map_overlap)
 	REQ_ST(S_INVAL, vmm_map(&self->v, D1, 0x0, 0x10fff, 0, RW));
 	REQ_ST(S_INVAL, vmm_map(&self->v, D1, 0x14000, 0x14fff, 0, RW));
 	REQ_ST(S_INVAL, vmm_map(&self->v, D1, 0x0, 0xfffff, 0, RW));
-	EXPECT_EQ(1, stats(self->fd).mappings);
+	EXPECT_EQ(1, vmm_stats(self->fd).mappings);
 	EXPECT_MAPPED(EP1, 0x10000, 0x1ffff, 0x100000, RW);
 	/* Adjacent on both sides */
 	REQ_OK(vmm_map(&self->v, D1, 0xf000, 0xffff, 0, RD));
 	REQ_OK(vmm_map(&self->v, D1, 0x20000, 0x20fff, 0, WR));
-	EXPECT_EQ(3, stats(self->fd).mappings);
+	EXPECT_EQ(3, vmm_stats(self->fd).mappings);
 }
 
 /* The same IOVA in another domain is no overlap */
@@ -917,7 +908,7 @@ TEST_F(req, map_no_permission)
 	REQ_OK(vmm_map(&self->v, D1, 0x10000, 0x1ffff, 0x100000, 0));
 	EXPECT_EQ(-EACCES, xlate(self->fd, EP1, 0x10000, A_R, NULL));
 	EXPECT_EQ(-EACCES, xlate(self->fd, EP1, 0x10000, A_W, NULL));
-	EXPECT_EQ(1, stats(self->fd).mappings);
+	EXPECT_EQ(1, vmm_stats(self->fd).mappings);
 }
 
 /*
@@ -964,7 +955,7 @@ TEST_F(req, unmap_end_below_start)
 	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
 	REQ_OK(vmm_map(&self->v, D1, 0x10000, 0x1ffff, 0x100000, RW));
 	REQ_ST(S_INVAL, vmm_unmap(&self->v, D1, 0x20000, 0x1ffff));
-	EXPECT_EQ(1, stats(self->fd).mappings);
+	EXPECT_EQ(1, vmm_stats(self->fd).mappings);
 }
 
 /* The spec's examples */
@@ -986,7 +977,7 @@ TEST_F(req, unmap_two_mappings)
 	REQ_OK(vmm_unmap(&self->v, D1, PSTART(0), PEND(9)));
 	EXPECT_UNMAPPED(EP1, PSTART(0));
 	EXPECT_UNMAPPED(EP1, PSTART(5));
-	EXPECT_EQ(0, stats(self->fd).mappings);
+	EXPECT_EQ(0, vmm_stats(self->fd).mappings);
 }
 
 TEST_F(req, unmap_split_refused)
@@ -998,7 +989,7 @@ TEST_F(req, unmap_split_refused)
 	REQ_ST(S_RANGE, vmm_unmap(&self->v, D1, PSTART(5), PEND(14)));
 	REQ_ST(S_RANGE, vmm_unmap(&self->v, D1, PSTART(2), PEND(3)));
 	EXPECT_MAPPED(EP1, PSTART(0), PEND(9), 0x100000, RW);
-	EXPECT_EQ(1, stats(self->fd).mappings);
+	EXPECT_EQ(1, vmm_stats(self->fd).mappings);
 }
 
 /* Nothing is removed, not even the mappings the range covers entirely */
@@ -1010,7 +1001,7 @@ TEST_F(req, unmap_split_removes_nothing)
 	REQ_OK(vmm_map(&self->v, D1, PSTART(10), PEND(14), 0x300000, RW));
 	REQ_ST(S_RANGE, vmm_unmap(&self->v, D1, PSTART(0), PEND(12)));
 	REQ_ST(S_RANGE, vmm_unmap(&self->v, D1, PSTART(2), PEND(14)));
-	EXPECT_EQ(3, stats(self->fd).mappings);
+	EXPECT_EQ(3, vmm_stats(self->fd).mappings);
 	EXPECT_MAPPED(EP1, PSTART(0), PEND(4), 0x100000, RW);
 	EXPECT_MAPPED(EP1, PSTART(5), PEND(9), 0x200000, RW);
 	EXPECT_MAPPED(EP1, PSTART(10), PEND(14), 0x300000, RW);
@@ -1024,7 +1015,7 @@ TEST_F(req, unmap_holes)
 	REQ_OK(vmm_unmap(&self->v, D1, PSTART(0), PEND(14)));
 	EXPECT_UNMAPPED(EP1, PSTART(0));
 	EXPECT_UNMAPPED(EP1, PSTART(10));
-	EXPECT_EQ(0, stats(self->fd).mappings);
+	EXPECT_EQ(0, vmm_stats(self->fd).mappings);
 }
 
 TEST_F(req, unmap_one_of_two)
@@ -1035,7 +1026,7 @@ TEST_F(req, unmap_one_of_two)
 	REQ_OK(vmm_unmap(&self->v, D1, PSTART(6), PEND(20)));
 	EXPECT_MAPPED(EP1, PSTART(0), PEND(4), 0x100000, RW);
 	EXPECT_UNMAPPED(EP1, PSTART(10));
-	EXPECT_EQ(1, stats(self->fd).mappings);
+	EXPECT_EQ(1, vmm_stats(self->fd).mappings);
 }
 
 TEST_F(req, unmap_only_own_domain)
@@ -1298,7 +1289,7 @@ TEST_F(req, order_map_unmap_map)
 	EXPECT_EQ(S_OK, r[1].status);
 	EXPECT_EQ(S_OK, r[2].status);
 	EXPECT_MAPPED(EP1, 0x10000, 0x1ffff, 0x300000, WR);
-	EXPECT_EQ(1, stats(self->fd).mappings);
+	EXPECT_EQ(1, vmm_stats(self->fd).mappings);
 }
 
 TEST_F(req, order_attach_map_detach)
@@ -1321,7 +1312,7 @@ TEST_F(req, order_attach_map_detach)
 	EXPECT_EQ(S_OK, r[1].status);
 	EXPECT_EQ(S_OK, r[2].status);
 	EXPECT_EQ(S_NOENT, r[3].status);
-	EXPECT_EQ(0, stats(self->fd).mappings);
+	EXPECT_EQ(0, vmm_stats(self->fd).mappings);
 }
 
 /* More than one worker round (64 requests) in one kick */
@@ -1347,7 +1338,7 @@ TEST_F(req, order_large_batch)
 	for (i = 0; i < n; i++)
 		ASSERT_EQ(i % 10 == 9 ? S_INVAL : S_OK, r[i].status)
 			TH_LOG("request %u", i);
-	EXPECT_EQ(n - n / 10, stats(self->fd).mappings);
+	EXPECT_EQ(n - n / 10, vmm_stats(self->fd).mappings);
 	EXPECT_MAPPED(EP1, 0x80000, 0x8ffff, 0x8000, RW);
 	free(r);
 }
@@ -1362,7 +1353,7 @@ TEST_F(req, stats_requests)
 	uint8_t unknown[8] = { 0x77 };
 	struct vmm_req r;
 
-	s0 = stats(self->fd);
+	s0 = vmm_stats(self->fd);
 	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
 	REQ_OK(vmm_map(&self->v, D1, 0x10000, 0x1ffff, 0, RW));
 	REQ_OK(vmm_map(&self->v, D1, 0x20000, 0x2ffff, 0, RW));
@@ -1373,7 +1364,7 @@ TEST_F(req, stats_requests)
 	REQ_ST(S_NOENT, vmm_probe(&self->v, 99, self->v.probe_size + 4, &r));
 	REQ_OK(vmm_detach(&self->v, D1, EP1));
 	ASSERT_EQ(0, vmm_request(&self->v, unknown, sizeof(unknown), 4, &r));
-	s1 = stats(self->fd);
+	s1 = vmm_stats(self->fd);
 	EXPECT_EQ(1, s1.requests[0] - s0.requests[0]);
 	EXPECT_EQ(1, s1.requests[VIRTIO_IOMMU_T_ATTACH] -
 		     s0.requests[VIRTIO_IOMMU_T_ATTACH]);
@@ -1397,7 +1388,7 @@ TEST_F(req, stats_live_objects)
 {
 	struct vhost_iommu_stats s;
 
-	s = stats(self->fd);
+	s = vmm_stats(self->fd);
 	EXPECT_EQ(3, s.endpoints);
 	EXPECT_EQ(0, s.domains);
 	EXPECT_EQ(0, s.mappings);
@@ -1406,17 +1397,17 @@ TEST_F(req, stats_live_objects)
 	REQ_OK(vmm_map(&self->v, D1, 0x10000, 0x1ffff, 0, RW));
 	REQ_OK(vmm_map(&self->v, D2, 0x10000, 0x1ffff, 0, RW));
 	REQ_OK(vmm_map(&self->v, D2, 0x20000, 0x2ffff, 0, RW));
-	s = stats(self->fd);
+	s = vmm_stats(self->fd);
 	EXPECT_EQ(2, s.domains);
 	EXPECT_EQ(3, s.mappings);
 	REQ_OK(vmm_unmap(&self->v, D2, 0x20000, 0x2ffff));
-	EXPECT_EQ(2, stats(self->fd).mappings);
+	EXPECT_EQ(2, vmm_stats(self->fd).mappings);
 	REQ_OK(vmm_detach(&self->v, D2, EP2));
-	s = stats(self->fd);
+	s = vmm_stats(self->fd);
 	EXPECT_EQ(1, s.domains);
 	EXPECT_EQ(1, s.mappings);
 	ASSERT_EQ(0, vmm_del_endpoint(self->fd, EP1));
-	s = stats(self->fd);
+	s = vmm_stats(self->fd);
 	EXPECT_EQ(0, s.domains);
 	EXPECT_EQ(0, s.mappings);
 	EXPECT_EQ(2, s.endpoints);
@@ -1434,9 +1425,9 @@ FIXTURE(limits) {
 
 FIXTURE_SETUP(limits)
 {
-	self->max_domains = vmm_param_get("max_domains");
-	self->max_mappings = vmm_param_get("max_mappings");
-	self->max_endpoints = vmm_param_get("max_endpoints");
+	self->max_domains = vt_param_get("max_domains");
+	self->max_mappings = vt_param_get("max_mappings");
+	self->max_endpoints = vt_param_get("max_endpoints");
 	if (self->max_domains < 0 || self->max_mappings < 0 ||
 	    self->max_endpoints < 0)
 		return;
@@ -1447,11 +1438,11 @@ FIXTURE_SETUP(limits)
 FIXTURE_TEARDOWN(limits)
 {
 	if (self->max_domains >= 0)
-		vmm_param_set("max_domains", self->max_domains);
+		vt_param_set("max_domains", self->max_domains);
 	if (self->max_mappings >= 0)
-		vmm_param_set("max_mappings", self->max_mappings);
+		vt_param_set("max_mappings", self->max_mappings);
 	if (self->max_endpoints >= 0)
-		vmm_param_set("max_endpoints", self->max_endpoints);
+		vt_param_set("max_endpoints", self->max_endpoints);
 	if (self->v.gmem)
 		vmm_fini(&self->v);
 }
@@ -1460,7 +1451,7 @@ TEST_F(limits, max_mappings)
 {
 	struct vhost_iommu_stats s;
 
-	if (self->max_mappings < 0 || vmm_param_set("max_mappings", 3))
+	if (self->max_mappings < 0 || vt_param_set("max_mappings", 3))
 		SKIP(return, "max_mappings is not writable");
 	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
 	REQ_OK(vmm_attach(&self->v, D2, EP2, 0));
@@ -1482,7 +1473,7 @@ TEST_F(limits, max_mappings)
 
 TEST_F(limits, max_domains)
 {
-	if (self->max_domains < 0 || vmm_param_set("max_domains", 2))
+	if (self->max_domains < 0 || vt_param_set("max_domains", 2))
 		SKIP(return, "max_domains is not writable");
 	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
 	REQ_OK(vmm_attach(&self->v, D2, EP2, 0));
@@ -1510,7 +1501,7 @@ TEST_F(limits, max_endpoints)
 	ASSERT_EQ(0, vmm_get_stats(self->v.fd, &s));
 	n0 = s.endpoints;
 	if (self->max_endpoints < 0 ||
-	    vmm_param_set("max_endpoints", n0 + 2))
+	    vt_param_set("max_endpoints", n0 + 2))
 		SKIP(return, "max_endpoints is not writable");
 	ASSERT_EQ(0, vmm_add_endpoint(self->v.fd, 100, NULL, 0));
 	ASSERT_EQ(0, vmm_add_endpoint(self->v.fd, 101, NULL, 0));

@@ -82,15 +82,6 @@ static bool wr_untouched(struct _test_data_ring *self, uint32_t len)
 	return true;
 }
 
-static struct vhost_iommu_stats stats(struct _test_data_ring *self)
-{
-	struct vhost_iommu_stats s;
-
-	if (vmm_get_stats(self->v.fd, &s))
-		memset(&s, 0xff, sizeof(s));
-	return s;
-}
-
 /* The queue still executes a valid request */
 static void queue_works(struct __test_metadata *_metadata,
 			struct _test_data_ring *self)
@@ -119,7 +110,7 @@ static void expect_malformed(struct __test_metadata *_metadata,
 	EXPECT_EQ(head, id);
 	EXPECT_EQ(0, len);
 	EXPECT_TRUE(wr_untouched(self, WR_SIZE));
-	s = stats(self);
+	s = vmm_stats(self->v.fd);
 	EXPECT_EQ(self->s0.malformed + 1, s.malformed);
 	EXPECT_EQ(self->s0.ring_errors, s.ring_errors);
 	/* Nothing was executed */
@@ -136,7 +127,7 @@ static void expect_ring_error(struct __test_metadata *_metadata,
 	struct vhost_iommu_stats s;
 
 	VMM_OK(vmm_wait_err(&self->v, RQ, VMM_TIMEOUT_MS));
-	s = stats(self);
+	s = vmm_stats(self->v.fd);
 	EXPECT_EQ(self->s0.ring_errors + 1, s.ring_errors);
 	EXPECT_EQ(self->s0.malformed, s.malformed);
 	EXPECT_EQ(0, s.domains);
@@ -171,7 +162,7 @@ TEST_F(ring, valid_chain)
 	EXPECT_EQ(head, id);
 	EXPECT_EQ(4, len);
 	EXPECT_EQ(VIRTIO_IOMMU_S_OK, *(uint8_t *)vmm_ptr(&self->v, self->wr));
-	EXPECT_EQ(1, stats(self).domains);
+	EXPECT_EQ(1, vmm_stats(self->v.fd).domains);
 }
 
 /*
@@ -286,7 +277,7 @@ TEST_F(ring, indirect_valid)
 	VMM_OK(vmm_kick(&self->v, RQ));
 	VMM_OK(vmm_wait_used(&self->v, RQ, &id, &len, VMM_TIMEOUT_MS));
 	EXPECT_EQ(4, len);
-	EXPECT_EQ(1, stats(self).domains);
+	EXPECT_EQ(1, vmm_stats(self->v.fd).domains);
 }
 
 TEST_F(ring, indirect_len_zero)
@@ -387,7 +378,7 @@ TEST_F(ring, ring_unreadable)
 					VHOST_IOMMU_ACCESS_READ,
 					VHOST_IOMMU_TRANSLATE_F_REPORT, NULL));
 	VMM_OK(vmm_wait_err(&self->v, 1, VMM_TIMEOUT_MS));
-	EXPECT_EQ(self->s0.ring_errors + 1, stats(self).ring_errors);
+	EXPECT_EQ(self->s0.ring_errors + 1, vmm_stats(self->v.fd).ring_errors);
 	/* The request queue is another queue: it works */
 	queue_works(_metadata, self);
 }
@@ -623,14 +614,14 @@ static void segments(struct __test_metadata *_metadata,
 		vmm_avail_push(&self->v.vq[RQ], head);
 	} else {
 		ret = vmm_post(&self->v, RQ, s, nrd + 1, false);
-		ASSERT_LE(0, ret) TH_LOG("%s", vmm_errmsg);
+		ASSERT_LE(0, ret) TH_LOG("%s", vt_errmsg);
 		head = ret;
 	}
 	free(s);
 	VMM_OK(vmm_kick(&self->v, RQ));
 	VMM_OK(vmm_wait_used(&self->v, RQ, &id, &len, VMM_TIMEOUT_MS));
 	EXPECT_EQ(head, id);
-	st = stats(self);
+	st = vmm_stats(self->v.fd);
 	if (ok) {
 		EXPECT_EQ(4, len);
 		EXPECT_EQ(VIRTIO_IOMMU_S_OK,
@@ -709,7 +700,7 @@ static void across_regions(struct __test_metadata *_metadata,
 	EXPECT_EQ(4, len);
 	EXPECT_EQ(VIRTIO_IOMMU_S_OK, tail[0]);
 	EXPECT_EQ(0, tail[1] | tail[2] | tail[3]);
-	EXPECT_EQ(1, stats(self).domains);
+	EXPECT_EQ(1, vmm_stats(self->v.fd).domains);
 }
 
 TEST_F(ring, readable_across_regions)
@@ -738,7 +729,7 @@ TEST_F(ring, tail_split)
 	EXPECT_EQ(VIRTIO_IOMMU_S_OK, w[0]);
 	EXPECT_EQ(0, w[32] | w[33] | w[34]);
 	EXPECT_EQ(VMM_PATTERN, w[1]);
-	EXPECT_EQ(1, stats(self).domains);
+	EXPECT_EQ(1, vmm_stats(self->v.fd).domains);
 }
 
 /* One byte per descriptor */
@@ -753,7 +744,7 @@ TEST_F(ring, request_byte_by_byte)
 	d[i] = (struct vmm_rdesc)WR_TAIL;
 	run_chain(_metadata, self, d, VMM_ATTACH_LEN + 1, &len);
 	EXPECT_EQ(4, len);
-	EXPECT_EQ(1, stats(self).domains);
+	EXPECT_EQ(1, vmm_stats(self->v.fd).domains);
 }
 
 /* Requests keep flowing as the indices wrap around 65535 */
@@ -785,10 +776,10 @@ TEST_F(ring, index_wrap)
 
 static int wait_used_idx(struct vmm_vq *vq, uint16_t idx)
 {
-	uint64_t end = vmm_now_ns() + VMM_TIMEOUT_MS * 1000000ULL;
+	uint64_t end = vt_now_ns() + VMM_TIMEOUT_MS * 1000000ULL;
 
 	while (__atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE) != idx) {
-		if (vmm_now_ns() > end)
+		if (vt_now_ns() > end)
 			return -ETIMEDOUT;
 		usleep(1000);
 	}
@@ -875,12 +866,12 @@ TEST_F(ring, event_idx_avail_event)
 {
 	struct vmm_vq *vq = &self->v.vq[RQ];
 	uint16_t *ev = (void *)&vq->used->ring[vq->num];
-	uint64_t end = vmm_now_ns() + VMM_TIMEOUT_MS * 1000000ULL;
+	uint64_t end = vt_now_ns() + VMM_TIMEOUT_MS * 1000000ULL;
 
 	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
 	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
 	while (__atomic_load_n(ev, __ATOMIC_ACQUIRE) != vq->avail_idx &&
-	       vmm_now_ns() < end)
+	       vt_now_ns() < end)
 		usleep(1000);
 	EXPECT_EQ(vq->avail_idx, *ev);
 }
@@ -903,7 +894,7 @@ TEST_F(ring, event_idx_kicks)
 		VMM_OK(vmm_req_complete(&self->v, &r[i]));
 		EXPECT_EQ(VIRTIO_IOMMU_S_OK, r[i].status);
 	}
-	EXPECT_EQ(64, stats(self).mappings);
+	EXPECT_EQ(64, vmm_stats(self->v.fd).mappings);
 }
 
 /*
@@ -929,7 +920,7 @@ TEST_F(ring, get_vring_base)
 	VMM_OK(vmm_notify(vq));
 	usleep(200000);
 	EXPECT_EQ(3, vq->used->idx);
-	EXPECT_EQ(2, stats(self).mappings);
+	EXPECT_EQ(2, vmm_stats(self->v.fd).mappings);
 	/* Still stopped, still at 3 */
 	VMM_OK(vmm_vq_stop(&self->v, RQ, &base));
 	EXPECT_EQ(3, base);
@@ -937,7 +928,7 @@ TEST_F(ring, get_vring_base)
 	VMM_OK(vmm_notify(vq));
 	VMM_OK(vmm_req_complete(&self->v, &r));
 	EXPECT_EQ(VIRTIO_IOMMU_S_OK, r.status);
-	EXPECT_EQ(3, stats(self).mappings);
+	EXPECT_EQ(3, vmm_stats(self->v.fd).mappings);
 }
 
 /* A device state survives a ring restart: domains, mappings */
@@ -951,7 +942,7 @@ TEST_F(ring, restart_keeps_state)
 	EXPECT_EQ(2, base);
 	VMM_OK(vmm_vq_restart(&self->v, RQ, base));
 	REQ_ST(VIRTIO_IOMMU_S_INVAL, vmm_map(&self->v, D1, 0, 0xfff, 0, 1));
-	EXPECT_EQ(1, stats(self).mappings);
+	EXPECT_EQ(1, vmm_stats(self->v.fd).mappings);
 }
 
 TEST_HARNESS_MAIN

@@ -25,8 +25,8 @@
 #define OK(call) do {							\
 	int __ret = (call);						\
 	ASSERT_EQ(0, __ret) TH_LOG("%s: %s / %s / %s", #call,		\
-				   uiommu_errmsg, vmm_errmsg,		\
-				   vnet_errmsg);			\
+				   vt_errmsg, vt_errmsg,		\
+				   vt_errmsg);			\
 } while (0)
 
 /* How QEMU splits [start, end] into invalidations */

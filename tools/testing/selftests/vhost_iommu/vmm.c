@@ -19,30 +19,10 @@
 
 #include "vmm.h"
 
-char vmm_errmsg[256];
-
 #define RING_DESC_OFF	0x0
 #define RING_AVAIL_OFF	0x80000
 #define RING_USED_OFF	0x92000
 #define RING_AREA	0x100000ULL
-
-static int fail(int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(vmm_errmsg, sizeof(vmm_errmsg), fmt, ap);
-	va_end(ap);
-	return err;
-}
-
-uint64_t vmm_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
 
 int vmm_ioctl(int fd, unsigned long req, void *arg)
 {
@@ -53,7 +33,7 @@ int vmm_open_dev(void)
 {
 	int fd = open(VMM_DEV_PATH, O_RDWR | O_CLOEXEC);
 
-	return fd < 0 ? fail(-errno, "open %s: %m", VMM_DEV_PATH) : fd;
+	return fd < 0 ? vt_fail(-errno, "open %s: %m", VMM_DEV_PATH) : fd;
 }
 
 void *vmm_ptr(struct vmm *v, uint64_t gpa)
@@ -74,13 +54,13 @@ int vmm_map_memory(struct vmm *v)
 
 	v->memfd = memfd_create("vhost-iommu-guest", MFD_CLOEXEC);
 	if (v->memfd < 0)
-		return fail(-errno, "memfd_create: %m");
+		return vt_fail(-errno, "memfd_create: %m");
 	if (ftruncate(v->memfd, VMM_MEM_SIZE))
-		return fail(-errno, "ftruncate: %m");
+		return vt_fail(-errno, "ftruncate: %m");
 	v->gmem = mmap(NULL, VMM_MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
 		       v->memfd, 0);
 	if (v->gmem == MAP_FAILED)
-		return fail(-errno, "mmap guest view: %m");
+		return vt_fail(-errno, "mmap guest view: %m");
 	/*
 	 * The kernel's view: region 1 below region 0, with an inaccessible
 	 * gap between them, so nothing works by accident of adjacency.
@@ -89,7 +69,7 @@ int vmm_map_memory(struct vmm *v)
 	base = mmap(NULL, v->hva_reserve_len, PROT_NONE,
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (base == MAP_FAILED)
-		return fail(-errno, "mmap reserve: %m");
+		return vt_fail(-errno, "mmap reserve: %m");
 	v->hva_reserve = base;
 	v->hva[1] = mmap(base, VMM_REGION_SIZE, PROT_READ | PROT_WRITE,
 			 MAP_SHARED | MAP_FIXED, v->memfd, VMM_REGION_SIZE);
@@ -97,7 +77,7 @@ int vmm_map_memory(struct vmm *v)
 			 PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
 			 v->memfd, 0);
 	if (v->hva[0] == MAP_FAILED || v->hva[1] == MAP_FAILED)
-		return fail(-errno, "mmap regions: %m");
+		return vt_fail(-errno, "mmap regions: %m");
 	v->data_next[0] = VMM_DATA_GPA;
 	v->data_next[1] = VMM_DATA1_GPA;
 	v->ind_next = VMM_IND_GPA;
@@ -113,7 +93,7 @@ int vmm_set_mem_table(struct vmm *v)
 	unsigned int i;
 
 	if (v->opts.nextra > VMM_MAX_EXTRA)
-		return fail(-EINVAL, "%u extra regions", v->opts.nextra);
+		return vt_fail(-EINVAL, "%u extra regions", v->opts.nextra);
 	memset(&mt, 0, sizeof(mt));
 	mt.m.nregions = 2 + v->opts.nextra;
 	for (i = 0; i < v->opts.nextra; i++)
@@ -125,7 +105,7 @@ int vmm_set_mem_table(struct vmm *v)
 	mt.r[1].memory_size = VMM_REGION_SIZE;
 	mt.r[1].userspace_addr = (uintptr_t)v->hva[1];
 	if (ioctl(v->fd, VHOST_SET_MEM_TABLE, &mt))
-		return fail(-errno, "VHOST_SET_MEM_TABLE: %m");
+		return vt_fail(-errno, "VHOST_SET_MEM_TABLE: %m");
 	return 0;
 }
 
@@ -140,9 +120,9 @@ static int vq_set_addr(struct vmm *v, struct vmm_vq *vq)
 	};
 
 	if (ioctl(v->fd, VHOST_SET_VRING_NUM, &s))
-		return fail(-errno, "VHOST_SET_VRING_NUM %u: %m", vq->num);
+		return vt_fail(-errno, "VHOST_SET_VRING_NUM %u: %m", vq->num);
 	if (ioctl(v->fd, VHOST_SET_VRING_ADDR, &a))
-		return fail(-errno, "VHOST_SET_VRING_ADDR: %m");
+		return vt_fail(-errno, "VHOST_SET_VRING_ADDR: %m");
 	return 0;
 }
 
@@ -169,7 +149,7 @@ static int vq_init(struct vmm *v, unsigned int q, unsigned int num)
 	vq->free_next = calloc(num, sizeof(*vq->free_next));
 	vq->shadow = calloc(num, sizeof(*vq->shadow));
 	if (!vq->free_next || !vq->shadow)
-		return fail(-ENOMEM, "calloc");
+		return vt_fail(-ENOMEM, "calloc");
 	for (i = 0; i < num; i++)
 		vq->free_next[i] = i + 1;
 	vq->free_head = 0;
@@ -179,7 +159,7 @@ static int vq_init(struct vmm *v, unsigned int q, unsigned int num)
 		vq->call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		vq->err = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (vq->kick < 0 || vq->call < 0 || vq->err < 0)
-			return fail(-errno, "eventfd: %m");
+			return vt_fail(-errno, "eventfd: %m");
 	}
 	return 0;
 }
@@ -202,16 +182,16 @@ int vmm_vq_setup(struct vmm *v, unsigned int q, unsigned int num)
 	if (ret)
 		return ret;
 	if (ioctl(v->fd, VHOST_SET_VRING_BASE, &s))
-		return fail(-errno, "VHOST_SET_VRING_BASE: %m");
+		return vt_fail(-errno, "VHOST_SET_VRING_BASE: %m");
 	f.fd = vq->call;
 	if (ioctl(v->fd, VHOST_SET_VRING_CALL, &f))
-		return fail(-errno, "VHOST_SET_VRING_CALL: %m");
+		return vt_fail(-errno, "VHOST_SET_VRING_CALL: %m");
 	f.fd = vq->err;
 	if (ioctl(v->fd, VHOST_SET_VRING_ERR, &f))
-		return fail(-errno, "VHOST_SET_VRING_ERR: %m");
+		return vt_fail(-errno, "VHOST_SET_VRING_ERR: %m");
 	f.fd = vq->kick;
 	if (ioctl(v->fd, VHOST_SET_VRING_KICK, &f))
-		return fail(-errno, "VHOST_SET_VRING_KICK: %m");
+		return vt_fail(-errno, "VHOST_SET_VRING_KICK: %m");
 	vq->ready = true;
 	return 0;
 }
@@ -221,7 +201,7 @@ int vmm_vq_stop(struct vmm *v, unsigned int q, unsigned int *base)
 	struct vhost_vring_state s = { .index = q };
 
 	if (ioctl(v->fd, VHOST_GET_VRING_BASE, &s))
-		return fail(-errno, "VHOST_GET_VRING_BASE: %m");
+		return vt_fail(-errno, "VHOST_GET_VRING_BASE: %m");
 	*base = s.num;
 	return 0;
 }
@@ -238,9 +218,9 @@ int vmm_vq_restart(struct vmm *v, unsigned int q, unsigned int base)
 	if (ret)
 		return ret;
 	if (ioctl(v->fd, VHOST_SET_VRING_BASE, &s))
-		return fail(-errno, "VHOST_SET_VRING_BASE: %m");
+		return vt_fail(-errno, "VHOST_SET_VRING_BASE: %m");
 	if (ioctl(v->fd, VHOST_SET_VRING_KICK, &f))
-		return fail(-errno, "VHOST_SET_VRING_KICK: %m");
+		return vt_fail(-errno, "VHOST_SET_VRING_KICK: %m");
 	return 0;
 }
 
@@ -299,19 +279,19 @@ int vmm_setup(struct vmm *v)
 	int ret;
 
 	if (ioctl(v->fd, VHOST_SET_OWNER, NULL))
-		return fail(-errno, "VHOST_SET_OWNER: %m");
+		return vt_fail(-errno, "VHOST_SET_OWNER: %m");
 	if (ioctl(v->fd, VHOST_GET_FEATURES, &features))
-		return fail(-errno, "VHOST_GET_FEATURES: %m");
+		return vt_fail(-errno, "VHOST_GET_FEATURES: %m");
 	v->features = v->opts.features ? v->opts.features : VMM_ALL_FEATURES;
 	if (ioctl(v->fd, VHOST_SET_FEATURES, &v->features))
-		return fail(-errno, "VHOST_SET_FEATURES %#llx: %m",
+		return vt_fail(-errno, "VHOST_SET_FEATURES %#llx: %m",
 			    (unsigned long long)v->features);
 	ret = vmm_set_mem_table(v);
 	if (ret)
 		return ret;
 	ret = vmm_get_config(v->fd, &c);
 	if (ret)
-		return fail(ret, "VHOST_IOMMU_GET_CONFIG: %s", strerror(-ret));
+		return vt_fail(ret, "VHOST_IOMMU_GET_CONFIG: %s", strerror(-ret));
 	v->probe_size = c.probe_size;
 	return setup_rings(v);
 }
@@ -384,7 +364,7 @@ int vmm_desc_alloc(struct vmm_vq *vq, unsigned int n, uint16_t *ids)
 	uint16_t d;
 
 	if (n > vq->nfree || !n)
-		return fail(-ENOSPC, "vq %u: %u descriptors wanted, %u free",
+		return vt_fail(-ENOSPC, "vq %u: %u descriptors wanted, %u free",
 			    vq->index, n, vq->nfree);
 	d = vq->free_head;
 	for (i = 0; i < n; i++) {
@@ -440,7 +420,7 @@ int vmm_post(struct vmm *v, unsigned int q, const struct vmm_seg *segs,
 	int ret;
 
 	if (n > VMM_MAX_CHAIN)
-		return fail(-E2BIG, "too many segments");
+		return vt_fail(-E2BIG, "too many segments");
 	ret = vmm_desc_alloc(vq, indirect ? 1 : n, ids);
 	if (ret)
 		return ret;
@@ -484,7 +464,7 @@ int vmm_raw_chain(struct vmm *v, unsigned int q, const struct vmm_rdesc *d,
 	int ret;
 
 	if (n > VMM_MAX_CHAIN)
-		return fail(-E2BIG, "too many descriptors");
+		return vt_fail(-E2BIG, "too many descriptors");
 	ret = vmm_desc_alloc(vq, n, ids);
 	if (ret)
 		return ret;
@@ -507,7 +487,7 @@ int vmm_notify(struct vmm_vq *vq)
 
 	vq->kicked_idx = vq->avail_idx;
 	if (write(vq->kick, &one, sizeof(one)) != sizeof(one))
-		return fail(-errno, "kick: %m");
+		return vt_fail(-errno, "kick: %m");
 	return 0;
 }
 
@@ -568,7 +548,7 @@ int vmm_wait_used(struct vmm *v, unsigned int q, uint32_t *id,
 		  uint32_t *len, int timeout_ms)
 {
 	struct vmm_vq *vq = &v->vq[q];
-	uint64_t deadline = vmm_now_ns() + timeout_ms * 1000000ULL;
+	uint64_t deadline = vt_now_ns() + timeout_ms * 1000000ULL;
 	struct vring_used_elem *e;
 
 	for (;;) {
@@ -587,17 +567,17 @@ int vmm_wait_used(struct vmm *v, unsigned int q, uint32_t *id,
 			if (vmm_used_pending(vq))
 				break;
 		}
-		now = vmm_now_ns();
+		now = vt_now_ns();
 		if (now >= deadline)
-			return fail(-ETIMEDOUT,
+			return vt_fail(-ETIMEDOUT,
 				    "vq %u: no used entry %u within %d ms (used idx %u, avail idx %u)",
 				    q, vq->last_used, timeout_ms, used_idx(vq),
 				    vq->avail_idx);
 		ret = poll(p, 2, (deadline - now) / 1000000 + 1);
 		if (ret < 0 && errno != EINTR)
-			return fail(-errno, "poll: %m");
+			return vt_fail(-errno, "poll: %m");
 		if (ret > 0 && (p[1].revents & POLLIN) && !vmm_used_pending(vq))
-			return fail(-EIO, "vq %u: error eventfd signalled", q);
+			return vt_fail(-EIO, "vq %u: error eventfd signalled", q);
 		if (ret > 0 && (p[0].revents & POLLIN))
 			vmm_drain_fd(vq->call, NULL);
 	}
@@ -617,9 +597,9 @@ int vmm_wait_err(struct vmm *v, unsigned int q, int timeout_ms)
 
 	ret = poll(&p, 1, timeout_ms);
 	if (ret < 0)
-		return fail(-errno, "poll: %m");
+		return vt_fail(-errno, "poll: %m");
 	if (!ret)
-		return fail(-ETIMEDOUT, "vq %u: error eventfd not signalled", q);
+		return vt_fail(-ETIMEDOUT, "vq %u: error eventfd not signalled", q);
 	return vmm_drain_fd(v->vq[q].err, NULL);
 }
 
@@ -709,7 +689,7 @@ int vmm_req_complete(struct vmm *v, struct vmm_req *r)
 	if (ret)
 		return ret;
 	if ((int)id != r->head)
-		return fail(-EPROTO, "used id %u, expected head %d", id,
+		return vt_fail(-EPROTO, "used id %u, expected head %d", id,
 			    r->head);
 	r->used_len = len;
 	r->status = r->wr_len > r->tail_off ? r->wr[r->tail_off] : 0xff;
@@ -820,9 +800,9 @@ static int simple(struct vmm *v, const void *rd, uint32_t rd_len)
 		return ret;
 	v->last_len = r.used_len;
 	if (r.used_len != 4)
-		return fail(-EPROTO, "used length %u, expected 4", r.used_len);
+		return vt_fail(-EPROTO, "used length %u, expected 4", r.used_len);
 	if (r.wr[1] || r.wr[2] || r.wr[3])
-		return fail(-EPROTO, "tail.reserved not zero");
+		return vt_fail(-EPROTO, "tail.reserved not zero");
 	return r.status;
 }
 
@@ -1012,53 +992,12 @@ int vmm_event_read(struct vmm *v, struct virtio_iommu_fault *f,
 	if (ret)
 		return ret;
 	if (id >= vq->num)
-		return fail(-EPROTO, "event used id %u out of range", id);
+		return vt_fail(-EPROTO, "event used id %u out of range", id);
 	memcpy(f, vmm_ptr(v, vq->shadow[id].wr_gpa),
 	       vq->shadow[id].wr_len < sizeof(*f) ? vq->shadow[id].wr_len :
 	       sizeof(*f));
 	*len = l;
 	return 0;
-}
-
-/* Module parameters */
-
-long long vmm_param_get(const char *name)
-{
-	char path[128], buf[64];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/sys/module/vhost_iommu/parameters/%s",
-		 name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -EIO;
-	buf[n] = 0;
-	/* bool parameters read as Y or N */
-	if (buf[0] == 'Y' || buf[0] == 'N')
-		return buf[0] == 'Y';
-	return strtoll(buf, NULL, 0);
-}
-
-int vmm_param_set(const char *name, long long val)
-{
-	char path[128], buf[64];
-	int fd, n, ret = 0;
-
-	snprintf(path, sizeof(path), "/sys/module/vhost_iommu/parameters/%s",
-		 name);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = snprintf(buf, sizeof(buf), "%lld\n", val);
-	if (write(fd, buf, n) != n)
-		ret = -errno;
-	close(fd);
-	return ret;
 }
 
 int vmm_translate_phys(int fd, uint32_t ep, uint64_t iova, uint64_t *phys)
@@ -1072,9 +1011,26 @@ int vmm_translate_phys(int fd, uint32_t ep, uint64_t iova, uint64_t *phys)
 	return ret;
 }
 
-uint64_t vmm_stat_mappings(int fd)
+struct vhost_iommu_stats vmm_stats(int fd)
 {
 	struct vhost_iommu_stats s;
 
-	return vmm_get_stats(fd, &s) ? ~0ULL : s.mappings;
+	if (vmm_get_stats(fd, &s))
+		memset(&s, 0xff, sizeof(s));
+	return s;
+}
+
+uint64_t vmm_stat_wait_off(int fd, size_t off, uint64_t min, int timeout_ms)
+{
+	uint64_t end = vt_now_ms() + timeout_ms, val = 0;
+	struct vhost_iommu_stats s;
+
+	for (;;) {
+		if (vmm_get_stats(fd, &s))
+			return 0;
+		memcpy(&val, (uint8_t *)&s + off, sizeof(val));
+		if (val >= min || vt_now_ms() >= end)
+			return val;
+		usleep(10000);
+	}
 }

@@ -12,7 +12,7 @@
  * addresses are handed to the kernel as HVAs, descriptors carry GPAs.
  *
  * Every function returns 0 (or a non-negative value) on success and a
- * negative errno on failure; the tests assert on these values. vmm_errmsg
+ * negative errno on failure; the tests assert on these values. vt_errmsg
  * says what failed last.
  */
 #ifndef VHOST_IOMMU_SELFTEST_VMM_H
@@ -27,6 +27,8 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_iommu.h>
 #include <linux/virtio_ring.h>
+
+#include "common.h"
 
 #define VMM_DEV_PATH		"/dev/vhost-iommu"
 #define VMM_MEM_SIZE		(16ULL << 20)
@@ -128,8 +130,6 @@ struct vmm {
 	uint32_t last_len;	/* used length of the last helper request */
 	unsigned int split_toggle;
 };
-
-extern char vmm_errmsg[256];
 
 /*
  * Setup and teardown. vmm_init(): guest memory, open, then vmm_setup():
@@ -257,8 +257,17 @@ int vmm_unbind_net(int fd, uint32_t ep, int netfd);
 int vmm_ioctl(int fd, unsigned long req, void *arg);
 /* A read TRANSLATE of @iova: 0 with the physical address in @phys, or -errno */
 int vmm_translate_phys(int fd, uint32_t ep, uint64_t iova, uint64_t *phys);
-/* GET_STATS' live mappings, ~0 when it fails */
-uint64_t vmm_stat_mappings(int fd);
+/*
+ * Statistics: every counter (all ~0 when GET_STATS fails); one counter
+ * (vmm_stat(fd, mappings)); poll a counter until it is at least @min, for
+ * up to @timeout_ms (a hang guard): its last value, 0 when GET_STATS fails.
+ */
+struct vhost_iommu_stats vmm_stats(int fd);
+#define vmm_stat(fd, field)	(vmm_stats(fd).field)
+uint64_t vmm_stat_wait_off(int fd, size_t off, uint64_t min, int timeout_ms);
+#define vmm_stat_wait(fd, field, min, timeout_ms)			\
+	vmm_stat_wait_off((fd), offsetof(struct vhost_iommu_stats, field), \
+			  (min), (timeout_ms))
 
 /* Event queue */
 int vmm_event_post(struct vmm *v, unsigned int n, uint32_t len);
@@ -268,11 +277,5 @@ int vmm_event_post(struct vmm *v, unsigned int n, uint32_t len);
  */
 int vmm_event_read(struct vmm *v, struct virtio_iommu_fault *f,
 		   uint32_t *len, int timeout_ms);
-
-/* Module parameters: value (a bool reads as 0 or 1), or -errno */
-long long vmm_param_get(const char *name);
-int vmm_param_set(const char *name, long long val);
-
-uint64_t vmm_now_ns(void);
 
 #endif /* VHOST_IOMMU_SELFTEST_VMM_H */

@@ -11,14 +11,14 @@
 /* A call of the library that must succeed; logs what failed. */
 #define VMM_OK(call) do {						\
 	int __ret = (call);						\
-	ASSERT_EQ(0, __ret) TH_LOG("%s: %s", #call, vmm_errmsg);	\
+	ASSERT_EQ(0, __ret) TH_LOG("%s: %s", #call, vt_errmsg);	\
 } while (0)
 
 /* A request that must complete with status @st and used length 4. */
 #define REQ_ST(st, call) do {						\
 	int __ret = (call);						\
 	ASSERT_EQ((st), __ret) TH_LOG("%s: %s", #call,			\
-				      __ret < 0 ? vmm_errmsg : "status");\
+				      __ret < 0 ? vt_errmsg : "status");\
 } while (0)
 
 #define REQ_OK(call)	REQ_ST(VIRTIO_IOMMU_S_OK, call)

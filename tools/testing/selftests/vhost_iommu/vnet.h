@@ -34,7 +34,7 @@
  * the tap's reader, here vhost-net, receives).
  *
  * Functions return 0 (or a non-negative value) on success and a negative
- * errno on failure; vnet_errmsg says what failed last. Waits are bounded by
+ * errno on failure; vt_errmsg says what failed last. Waits are bounded by
  * a timeout in milliseconds (VNET_TIMEOUT_MS is a generous default).
  */
 #ifndef VHOST_IOMMU_SELFTEST_VNET_H
@@ -48,6 +48,8 @@
 #include <linux/if.h>
 #include <linux/vhost.h>
 #include <linux/virtio_ring.h>
+
+#include "common.h"
 
 #define VNET_DEV_PATH		"/dev/vhost-net"
 #define VNET_RXQ		0
@@ -173,8 +175,6 @@ struct vnet {
 	unsigned int backend_efault;	/* SET_BACKEND attempts that failed */
 };
 
-extern char vnet_errmsg[256];
-
 /*
  * Setup and teardown. vnet_init(): guest memory, the IOVA table (mode),
  * open, SET_OWNER, backend features (IOTLB_MSG_V2 with iommu), features
@@ -247,7 +247,7 @@ void vnet_relay_allow(struct vnet *v);
 /*
  * Frames: the length of frame @seq; build it; its sequence number; compare
  * a frame with the expected one (-EBADMSG, first difference in
- * vnet_errmsg).
+ * vt_errmsg).
  */
 uint32_t vnet_frame_len(uint32_t seq);
 void vnet_frame_fill(uint8_t *f, uint32_t seq, uint32_t len);

@@ -15,7 +15,7 @@
 /* A call of the library that must succeed; logs what failed. */
 #define VNET_OK(call) do {						\
 	int __ret = (call);						\
-	ASSERT_EQ(0, __ret) TH_LOG("%s: %s", #call, vnet_errmsg);	\
+	ASSERT_EQ(0, __ret) TH_LOG("%s: %s", #call, vt_errmsg);	\
 } while (0)
 
 /* The TX buffer the invalidation tests take away: not one of the lowest. */
@@ -204,12 +204,12 @@ TEST_F_TIMEOUT(vnet, teardown_vhost_first, 120)
 		/* Skip what vhost-net sent before it was closed. */
 		for (i = 0; i < 4; i++) {
 			n = vnet_capture(v, c, sizeof(c), VNET_TIMEOUT_MS);
-			ASSERT_LE(18, n) TH_LOG("%s", vnet_errmsg);
+			ASSERT_LE(18, n) TH_LOG("%s", vt_errmsg);
 			if (vnet_frame_seq(c) == 300)
 				break;
 		}
 		EXPECT_EQ(0, vnet_frame_check(c, n, 300, len))
-			TH_LOG("%s", vnet_errmsg);
+			TH_LOG("%s", vt_errmsg);
 	}
 	vnet_close_tap(v);
 	EXPECT_TRUE(netdev_gone(v->ifname));
