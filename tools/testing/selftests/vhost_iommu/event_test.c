@@ -208,7 +208,7 @@ TEST(no_event_queue)
 TEST_F(ev, reports_in_ring_order)
 {
 	static const uint64_t addr[] = { 0x50000, 0x1000, 0xdead000, 0x70000 };
-	struct vmm_vq *vq = &self->v.vq[EVQ];
+	struct vq *vq = &self->v.vq[EVQ];
 	unsigned int i;
 	uint16_t first;
 
@@ -250,7 +250,7 @@ TEST_F(ev, more_faults_than_buffers)
 
 TEST_F(ev, longer_buffer)
 {
-	struct vmm_vq *vq = &self->v.vq[EVQ];
+	struct vq *vq = &self->v.vq[EVQ];
 	uint16_t head;
 	uint8_t *b;
 	unsigned int i;
@@ -268,7 +268,7 @@ TEST_F(ev, longer_buffer)
 
 TEST_F(ev, short_buffer)
 {
-	struct vmm_vq *vq = &self->v.vq[EVQ];
+	struct vq *vq = &self->v.vq[EVQ];
 	struct virtio_iommu_fault f;
 	uint16_t head;
 	uint32_t len;
@@ -318,7 +318,7 @@ TEST_F(ev, report_signalled)
 	struct pollfd p = { .fd = self->v.vq[EVQ].call, .events = POLLIN };
 
 	VMM_OK(vmm_event_post(&self->v, 1, 24));
-	vmm_drain_fd(p.fd, NULL);
+	vq_drain_fd(p.fd, NULL);
 	EXPECT_EQ(-ENOENT, vmm_translate(self->fd, EP1, 0x50000, A_R, REPORT,
 					 NULL));
 	EXPECT_EQ(1, poll(&p, 1, VMM_TIMEOUT_MS));

@@ -531,7 +531,7 @@ struct vring_args {
 
 static void vring_args(struct vmm *v, unsigned int q, struct vring_args *a)
 {
-	struct vmm_vq *vq = &v->vq[q];
+	struct vq *vq = &v->vq[q];
 
 	memset(a, 0, sizeof(*a));
 	a->get.index = q;

@@ -1138,7 +1138,7 @@ static void wdesc(struct vring_desc *p, uint64_t addr, uint32_t len,
 /* Writes the chain into descriptors of the ring: its head, or -1 */
 static int put_direct(struct dev *d, struct bal *b, struct cbuild *cb)
 {
-	struct vmm_vq *vq = &d->v.vq[0];
+	struct vq *vq = &d->v.vq[0];
 	unsigned int i;
 	uint16_t *idx;
 
@@ -1160,7 +1160,7 @@ static int put_direct(struct dev *d, struct bal *b, struct cbuild *cb)
 static int put_one(struct dev *d, struct bal *b, uint64_t addr, uint32_t len,
 		   uint16_t flags, uint16_t next)
 {
-	struct vmm_vq *vq = &d->v.vq[0];
+	struct vq *vq = &d->v.vq[0];
 	uint16_t i;
 
 	if (b->pcur >= b->pnum)
@@ -1501,7 +1501,7 @@ static uint32_t pick_wr(struct rng *r, struct dev *d, uint8_t type)
 	return 4;
 }
 
-static struct vmm_vq *rvq(struct dev *d)
+static struct vq *rvq(struct dev *d)
 {
 	return &d->v.vq[VHOST_IOMMU_VQ_REQUEST];
 }
@@ -1526,7 +1526,7 @@ static void post(struct dev *d, struct rq *q, int head)
 		q->out |= O_ZERO;
 	if (q->inexact)
 		d->inexact = true;
-	vmm_avail_push(rvq(d), head);
+	vq_avail_push(rvq(d), head);
 	d->nrq++;
 }
 
@@ -1817,7 +1817,7 @@ static const char * const r_name[R_MAX] = {
 static int ring_defect(struct rng *r, struct dev *d, struct reqst *s,
 		       struct rq *q, int m)
 {
-	struct vmm_vq *vq = rvq(d);
+	struct vq *vq = rvq(d);
 	bool ind = has(d, VIRTIO_RING_F_INDIRECT_DESC);
 	struct cbuild *cb = &s->cb;
 	struct vring_desc *t;
@@ -2125,9 +2125,9 @@ static void stats_check(struct dev *d)
 /* Takes and checks the used entries of the request queue. */
 static void consume(struct dev *d)
 {
-	struct vmm_vq *vq = rvq(d);
+	struct vq *vq = rvq(d);
 
-	while (vmm_used_pending(vq)) {
+	while (vq_used_pending(vq)) {
 		struct vring_used_elem *e = &vq->used->ring[vq->last_used % vq->num];
 		uint32_t id = le32toh(e->id), len = le32toh(e->len);
 		struct rq *q;
@@ -2176,7 +2176,7 @@ static void consume(struct dev *d)
  */
 static void ringerr_q0(struct dev *d)
 {
-	struct vmm_vq *vq = rvq(d);
+	struct vq *vq = rvq(d);
 	unsigned int base, pos;
 	uint16_t used;
 	int ret;
@@ -2246,13 +2246,13 @@ static void ringerr_rewalked(struct dev *d)
  * With EVENT_IDX, asks for an interrupt at the next used entry; true if
  * one arrived meanwhile (look again before sleeping).
  */
-static bool need_interrupt(struct dev *d, struct vmm_vq *vq)
+static bool need_interrupt(struct dev *d, struct vq *vq)
 {
 	if (!has(d, VIRTIO_RING_F_EVENT_IDX))
 		return false;
 	STORE(&vq->avail->ring[vq->num], htole16(vq->last_used));
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	return vmm_used_pending(vq);
+	return vq_used_pending(vq);
 }
 
 static void wait_batch(struct thr *t, struct dev *d, uint64_t gen0)
@@ -2334,7 +2334,7 @@ static void req_batch(struct thr *t, struct dev *d, struct reqst *s)
 		if (!gen_chain(t, d, s, i + 1 == n, ringerr))
 			break;
 	if (s->jump) {
-		struct vmm_vq *vq = rvq(d);
+		struct vq *vq = rvq(d);
 
 		vq->avail_idx += vq->num + 1 + below(r, 1000);
 		STORE(&vq->avail->idx, htole16(vq->avail_idx));
@@ -2347,7 +2347,7 @@ static void req_batch(struct thr *t, struct dev *d, struct reqst *s)
 		return;
 	}
 	if (pct(r, 10) || s->jump)
-		vmm_notify(rvq(d));
+		vq_notify(rvq(d));
 	else
 		vmm_kick(&d->v, VHOST_IOMMU_VQ_REQUEST);
 	d->batch_live = true;
@@ -2426,7 +2426,7 @@ static void *flip_main(void *arg)
 
 /* The event queue: buffers of every shape, posted and checked in order */
 
-static struct vmm_vq *evq(struct dev *d)
+static struct vq *evq(struct dev *d)
 {
 	return &d->v.vq[VHOST_IOMMU_VQ_EVENT];
 }
@@ -2525,9 +2525,9 @@ static void ev_check(struct dev *d, struct evr *e, uint32_t id, uint32_t len)
 /* Takes and checks the event queue's used entries. */
 static void ev_consume(struct dev *d)
 {
-	struct vmm_vq *vq = evq(d);
+	struct vq *vq = evq(d);
 
-	while (vq->ready && vmm_used_pending(vq)) {
+	while (vq->ready && vq_used_pending(vq)) {
 		struct vring_used_elem *u = &vq->used->ring[vq->last_used % vq->num];
 		unsigned int i = d->ev_first;
 
@@ -2547,7 +2547,7 @@ static void ev_consume(struct dev *d)
 /* Posts one event buffer; false when there is no room. */
 static bool ev_post(struct rng *r, struct dev *d, bool flood)
 {
-	struct vmm_vq *vq = evq(d);
+	struct vq *vq = evq(d);
 	unsigned int slot = (d->ev_first + d->ev_count) % EVMAX, i, n = 0;
 	struct evr *e = &d->ev[slot];
 	struct fdesc f[4];
@@ -2672,7 +2672,7 @@ static bool ev_post(struct rng *r, struct dev *d, bool flood)
 	ev_pos[slot].aidx = vq->avail_idx;
 	ev_pos[slot].ndesc = n;
 	d->ev_count++;
-	vmm_avail_push(vq, ids[0]);
+	vq_avail_push(vq, ids[0]);
 	return !(e->kind == EV_RINGERR);
 }
 
@@ -2682,7 +2682,7 @@ static unsigned int unpublished;
 /* The event queue stopped: at a buffer that may stop it. */
 static void ringerr_q1(struct dev *d)
 {
-	struct vmm_vq *vq = evq(d);
+	struct vq *vq = evq(d);
 	unsigned int base;
 	uint16_t used;
 	int ret;
@@ -3594,7 +3594,7 @@ static void chaos_reopen(struct thr *t, struct dev *d)
 /* Ring ioctls that must fail on a stopped queue, changing nothing */
 static void chaos_bad_vring(struct thr *t, struct dev *d, unsigned int q)
 {
-	struct vmm_vq *vq = &d->v.vq[q];
+	struct vq *vq = &d->v.vq[q];
 	struct vhost_vring_state st = { .index = q };
 	struct vhost_vring_addr a = {
 		.index = q,
@@ -3650,7 +3650,7 @@ static void chaos_bad_vring(struct thr *t, struct dev *d, unsigned int q)
 static void chaos_stop_start(struct thr *t, struct dev *d)
 {
 	unsigned int q = below(&t->r, 2), base;
-	struct vmm_vq *vq = &d->v.vq[q];
+	struct vq *vq = &d->v.vq[q];
 	struct pollfd perr;
 	uint16_t used;
 	int ret;
@@ -3822,7 +3822,7 @@ static void chaos_eventfd(struct thr *t, struct dev *d)
 		VHOST_SET_VRING_CALL, VHOST_SET_VRING_ERR, VHOST_SET_VRING_KICK,
 	};
 	unsigned int q = below(&t->r, 2), w = below(&t->r, 3);
-	struct vmm_vq *vq = &d->v.vq[q];
+	struct vq *vq = &d->v.vq[q];
 	int *slot = w == 0 ? &vq->call : w == 1 ? &vq->err : &vq->kick;
 	struct vhost_vring_file f = { .index = q };
 	uint64_t c = 0;

@@ -293,7 +293,7 @@ static int flip_post(struct vmm *v, uint64_t rd, uint32_t rd_len,
 	}
 	if (ret)
 		return ret;
-	vmm_avail_push(&v->vq[RQ], head);
+	vq_avail_push(&v->vq[RQ], head);
 	return head;
 }
 
@@ -551,7 +551,7 @@ TEST_F_TIMEOUT(flip, type_flipped_in_fault, 120)
 		d[1] = (struct vmm_rdesc){ held, rd_len - 1, F_NEXT, 2 };
 		d[2] = (struct vmm_rdesc){ wr, 4, F_WRITE, 0 };
 		VMM_OK(vmm_raw_chain(&self->v, RQ, d, 3, &head));
-		vmm_avail_push(&self->v.vq[RQ], head);
+		vq_avail_push(&self->v.vq[RQ], head);
 		VMM_OK(vmm_kick(&self->v, RQ));
 		/* The device is in the middle of the readable part */
 		ASSERT_EQ(0, uffd_wait(uffd, page));
@@ -677,8 +677,8 @@ static void expect_indirect_ring_error(struct __test_metadata *_metadata,
 	int ret;
 
 	VMM_OK(vmm_raw_chain(&self->v, RQ, &d, 1, &head));
-	vmm_avail_push(&self->v.vq[RQ], head);
-	VMM_OK(vmm_notify(&self->v.vq[RQ]));
+	vq_avail_push(&self->v.vq[RQ], head);
+	VMM_OK(vq_notify(&self->v.vq[RQ]));
 	ret = vmm_wait_used(&self->v, RQ, &id, &ulen, VMM_TIMEOUT_MS);
 	EXPECT_EQ(-EIO, ret) TH_LOG("used entry with length %u: %s", ulen,
 				    ret ? vt_errmsg : "executed");
@@ -721,7 +721,7 @@ TEST_F(chain, indirect_table_as_long_as_queue)
 	desc_set(&tab[1], self->wr, 4, F_WRITE, 0);
 	d = (struct vmm_rdesc){ t, SMALL_NUM * 16, F_IND, 0 };
 	VMM_OK(vmm_raw_chain(&self->v, RQ, &d, 1, &head));
-	vmm_avail_push(&self->v.vq[RQ], head);
+	vq_avail_push(&self->v.vq[RQ], head);
 	VMM_OK(vmm_kick(&self->v, RQ));
 	VMM_OK(vmm_wait_used(&self->v, RQ, &id, &len, VMM_TIMEOUT_MS));
 	EXPECT_EQ(head, id);
@@ -790,7 +790,7 @@ TEST_F_TIMEOUT(chain, indirect_zero_length_huge, 300)
 
 struct flood {
 	pthread_t thread;
-	struct vmm_vq *vq;
+	struct vq *vq;
 	int stop;
 	bool timed_out;
 	unsigned long consumed;
@@ -810,7 +810,7 @@ struct flood {
  */
 #define FLOOD_TABLE	128
 
-static void flood_prepare(struct vmm *v, struct vmm_vq *vq)
+static void flood_prepare(struct vmm *v, struct vq *vq)
 {
 	uint64_t buf = vmm_alloc(v, 64, 1);
 	uint64_t t = vmm_alloc_ind(v, FLOOD_TABLE);
@@ -830,7 +830,7 @@ static void flood_prepare(struct vmm *v, struct vmm_vq *vq)
 static void *flood_fn(void *arg)
 {
 	struct flood *fl = arg;
-	struct vmm_vq *vq = fl->vq;
+	struct vq *vq = fl->vq;
 	uint64_t deadline = vt_now_ns() + FLOOD_GUARD_MS * 1000000ULL;
 	uint16_t pos = vq->last_used;
 	unsigned int n = 0;
@@ -855,7 +855,7 @@ static void *flood_fn(void *arg)
 				 __ATOMIC_RELEASE);
 		if (++n & 1023)
 			continue;
-		if (!fl->ring_error && !vmm_drain_fd(vq->err, NULL)) {
+		if (!fl->ring_error && !vq_drain_fd(vq->err, NULL)) {
 			fl->ring_error = true;
 			fl->err_pos = pos;
 			fl->err_avail = le16toh(vq->avail->idx);
@@ -1121,7 +1121,7 @@ static void table_across_regions(struct __test_metadata *_metadata,
 	memcpy(vmm_ptr(&v, table), tab, sizeof(tab));
 	d = (struct vmm_rdesc){ table, sizeof(tab), F_IND, 0 };
 	VMM_OK(vmm_raw_chain(&v, RQ, &d, 1, &head));
-	vmm_avail_push(&v.vq[RQ], head);
+	vq_avail_push(&v.vq[RQ], head);
 	VMM_OK(vmm_kick(&v, RQ));
 	VMM_OK(vmm_wait_used(&v, RQ, &id, &len, VMM_TIMEOUT_MS));
 	EXPECT_EQ(head, id);
@@ -1527,7 +1527,7 @@ TEST(mem_table_waits_for_request)
 	d[0] = (struct vmm_rdesc){ rd, VMM_ATTACH_LEN, F_NEXT, 1 };
 	d[1] = (struct vmm_rdesc){ wr, 4, F_WRITE, 0 };
 	VMM_OK(vmm_raw_chain(&v, RQ, d, 2, &head));
-	vmm_avail_push(&v.vq[RQ], head);
+	vq_avail_push(&v.vq[RQ], head);
 	VMM_OK(vmm_kick(&v, RQ));
 
 	/* The worker writes the tail: it faults on the held page */
@@ -1775,7 +1775,7 @@ TEST_F_TIMEOUT(plant, stats_while_invalidate_waits, 300)
 	}
 	answered = __atomic_load_n(&c.done, __ATOMIC_ACQUIRE);
 	/* The UNMAP did not complete meanwhile: the test held what it meant */
-	EXPECT_FALSE(vmm_used_pending(&g->iommu.vq[RQ]));
+	EXPECT_FALSE(vq_used_pending(&g->iommu.vq[RQ]));
 
 	/* vhost-net goes on with the guest's frame, then the INVALIDATE */
 	copy.dst = (uintptr_t)page;

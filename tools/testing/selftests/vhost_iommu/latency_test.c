@@ -237,7 +237,7 @@ struct flood {
 static void *attacker(void *arg)
 {
 	struct flood *f = arg;
-	struct vmm_vq *vq = &f->v->vq[VHOST_IOMMU_VQ_EVENT];
+	struct vq *vq = &f->v->vq[VHOST_IOMMU_VQ_EVENT];
 	struct vmm_rdesc d = { .addr = f->buf_gpa, .len = 24 };
 	uint64_t end = vt_now_ns() + ATTACK_MS * MS;
 	uint32_t *id;
@@ -264,7 +264,7 @@ static void *attacker(void *arg)
 					     vq->num].id;
 		}
 		while (f->posted < f->consumed + vq->num) {
-			vmm_avail_push(vq, head);
+			vq_avail_push(vq, head);
 			f->posted++;
 		}
 	}
@@ -409,10 +409,10 @@ TEST_F_TIMEOUT(mc, max_chains, 600)
 	for (i = 0; i < NCHAINS; i++) {
 		VMM_OK(vmm_raw_chain(&self->v, VHOST_IOMMU_VQ_REQUEST, &d, 1,
 				     &head));
-		vmm_avail_push(&self->v.vq[VHOST_IOMMU_VQ_REQUEST], head);
+		vq_avail_push(&self->v.vq[VHOST_IOMMU_VQ_REQUEST], head);
 	}
 	p.start_ns = vt_now_ns();
-	VMM_OK(vmm_notify(&self->v.vq[VHOST_IOMMU_VQ_REQUEST]));
+	VMM_OK(vq_notify(&self->v.vq[VHOST_IOMMU_VQ_REQUEST]));
 	end = p.start_ns + 2000 * MS;
 	while (vt_now_ns() < end) {
 		probe_round(&p);

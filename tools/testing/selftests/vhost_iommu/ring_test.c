@@ -104,7 +104,7 @@ static void expect_malformed(struct __test_metadata *_metadata,
 	uint16_t head;
 
 	VMM_OK(vmm_raw_chain(&self->v, RQ, d, n, &head));
-	vmm_avail_push(&self->v.vq[RQ], head);
+	vq_avail_push(&self->v.vq[RQ], head);
 	VMM_OK(vmm_kick(&self->v, RQ));
 	VMM_OK(vmm_wait_used(&self->v, RQ, &id, &len, VMM_TIMEOUT_MS));
 	EXPECT_EQ(head, id);
@@ -140,8 +140,8 @@ static void post_ring_error(struct __test_metadata *_metadata,
 	uint16_t head;
 
 	VMM_OK(vmm_raw_chain(&self->v, RQ, d, n, &head));
-	vmm_avail_push(&self->v.vq[RQ], head);
-	VMM_OK(vmm_notify(&self->v.vq[RQ]));
+	vq_avail_push(&self->v.vq[RQ], head);
+	VMM_OK(vq_notify(&self->v.vq[RQ]));
 	expect_ring_error(_metadata, self);
 }
 
@@ -156,7 +156,7 @@ TEST_F(ring, valid_chain)
 	uint16_t head;
 
 	VMM_OK(vmm_raw_chain(&self->v, RQ, d, 2, &head));
-	vmm_avail_push(&self->v.vq[RQ], head);
+	vq_avail_push(&self->v.vq[RQ], head);
 	VMM_OK(vmm_kick(&self->v, RQ));
 	VMM_OK(vmm_wait_used(&self->v, RQ, &id, &len, VMM_TIMEOUT_MS));
 	EXPECT_EQ(head, id);
@@ -171,28 +171,28 @@ TEST_F(ring, valid_chain)
 
 TEST_F(ring, head_out_of_range)
 {
-	vmm_avail_push(&self->v.vq[RQ], self->v.vq[RQ].num);
-	VMM_OK(vmm_notify(&self->v.vq[RQ]));
+	vq_avail_push(&self->v.vq[RQ], self->v.vq[RQ].num);
+	VMM_OK(vq_notify(&self->v.vq[RQ]));
 	expect_ring_error(_metadata, self);
 }
 
 TEST_F(ring, head_far_out_of_range)
 {
-	vmm_avail_push(&self->v.vq[RQ], 0xffff);
-	VMM_OK(vmm_notify(&self->v.vq[RQ]));
+	vq_avail_push(&self->v.vq[RQ], 0xffff);
+	VMM_OK(vq_notify(&self->v.vq[RQ]));
 	expect_ring_error(_metadata, self);
 }
 
 TEST_F(ring, avail_idx_jump)
 {
-	struct vmm_vq *vq = &self->v.vq[RQ];
+	struct vq *vq = &self->v.vq[RQ];
 	struct vmm_rdesc d[] = { RD_ATTACH(1), WR_TAIL };
 	uint16_t head;
 
 	VMM_OK(vmm_raw_chain(&self->v, RQ, d, 2, &head));
 	vq->avail->ring[0] = head;
 	__atomic_store_n(&vq->avail->idx, vq->num + 1, __ATOMIC_RELEASE);
-	VMM_OK(vmm_notify(vq));
+	VMM_OK(vq_notify(vq));
 	expect_ring_error(_metadata, self);
 }
 
@@ -273,7 +273,7 @@ TEST_F(ring, indirect_valid)
 	uint16_t head;
 
 	VMM_OK(vmm_raw_chain(&self->v, RQ, d, 1, &head));
-	vmm_avail_push(&self->v.vq[RQ], head);
+	vq_avail_push(&self->v.vq[RQ], head);
 	VMM_OK(vmm_kick(&self->v, RQ));
 	VMM_OK(vmm_wait_used(&self->v, RQ, &id, &len, VMM_TIMEOUT_MS));
 	EXPECT_EQ(4, len);
@@ -366,7 +366,7 @@ static void ring_on_unmapped_memory(struct __test_metadata *_metadata,
 	f.fd = self->v.vq[q].kick;
 	ASSERT_EQ(0, ioctl(fd, VHOST_SET_VRING_KICK, &f));
 	ASSERT_EQ(0, munmap(r, 0x100000));
-	VMM_OK(vmm_notify(&self->v.vq[q]));
+	VMM_OK(vq_notify(&self->v.vq[q]));
 }
 
 /* Rings the VMM's mm cannot read: the event queue */
@@ -394,8 +394,8 @@ TEST_F(ring, ring_error_then_reset)
 {
 	unsigned int base;
 
-	vmm_avail_push(&self->v.vq[RQ], 0xffff);
-	VMM_OK(vmm_notify(&self->v.vq[RQ]));
+	vq_avail_push(&self->v.vq[RQ], 0xffff);
+	VMM_OK(vq_notify(&self->v.vq[RQ]));
 	expect_ring_error(_metadata, self);
 	VMM_OK(vmm_vq_stop(&self->v, RQ, &base));
 	VMM_OK(vmm_vq_setup(&self->v, RQ, 256));
@@ -611,7 +611,7 @@ static void segments(struct __test_metadata *_metadata,
 				(s[i].write ? F_WRITE : 0) |
 				(i < nrd ? F_NEXT : 0), i + 1 };
 		VMM_OK(vmm_raw_chain(&self->v, RQ, &d, 1, &head));
-		vmm_avail_push(&self->v.vq[RQ], head);
+		vq_avail_push(&self->v.vq[RQ], head);
 	} else {
 		ret = vmm_post(&self->v, RQ, s, nrd + 1, false);
 		ASSERT_LE(0, ret) TH_LOG("%s", vt_errmsg);
@@ -675,7 +675,7 @@ static void run_chain(struct __test_metadata *_metadata,
 	uint32_t id;
 
 	VMM_OK(vmm_raw_chain(&self->v, RQ, d, n, &head));
-	vmm_avail_push(&self->v.vq[RQ], head);
+	vq_avail_push(&self->v.vq[RQ], head);
 	VMM_OK(vmm_kick(&self->v, RQ));
 	VMM_OK(vmm_wait_used(&self->v, RQ, &id, len, VMM_TIMEOUT_MS));
 	EXPECT_EQ(head, id);
@@ -774,7 +774,7 @@ TEST_F(ring, index_wrap)
  * Notification suppression
  */
 
-static int wait_used_idx(struct vmm_vq *vq, uint16_t idx)
+static int wait_used_idx(struct vq *vq, uint16_t idx)
 {
 	uint64_t end = vt_now_ns() + VMM_TIMEOUT_MS * 1000000ULL;
 
@@ -806,7 +806,7 @@ static void post_attach(struct __test_metadata *_metadata,
 	vmm_mk_attach(&a, D1, EP1, 0);
 	vmm_req_prepare(&self->v, &r, &a, VMM_ATTACH_LEN, 4);
 	VMM_OK(vmm_req_post(&self->v, &r));
-	VMM_OK(vmm_notify(&self->v.vq[RQ]));
+	VMM_OK(vq_notify(&self->v.vq[RQ]));
 }
 
 /*
@@ -818,7 +818,7 @@ static void post_attach(struct __test_metadata *_metadata,
 static void count_signals(struct __test_metadata *_metadata,
 			  struct _test_data_ring *self, bool event_idx)
 {
-	struct vmm_vq *vq = &self->v.vq[RQ];
+	struct vq *vq = &self->v.vq[RQ];
 	unsigned int base;
 	struct pollfd p;
 	uint64_t c;
@@ -834,7 +834,7 @@ static void count_signals(struct __test_metadata *_metadata,
 	post_attach(_metadata, self);
 	ASSERT_EQ(0, wait_used_idx(vq, vq->last_used + 1));
 	VMM_OK(vmm_vq_stop(&self->v, RQ, &base));
-	EXPECT_EQ(-EAGAIN, vmm_drain_fd(efd, &c))
+	EXPECT_EQ(-EAGAIN, vq_drain_fd(efd, &c))
 		TH_LOG("completion signalled against the driver's wish");
 	if (event_idx)
 		vq->avail->ring[vq->num] = vq->last_used + 1;
@@ -845,7 +845,7 @@ static void count_signals(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, wait_used_idx(vq, vq->last_used + 2));
 	p = (struct pollfd){ .fd = efd, .events = POLLIN };
 	ASSERT_EQ(1, poll(&p, 1, VMM_TIMEOUT_MS));
-	ASSERT_EQ(0, vmm_drain_fd(efd, &c));
+	ASSERT_EQ(0, vq_drain_fd(efd, &c));
 	EXPECT_EQ(1, c);
 	close(efd);
 }
@@ -864,7 +864,7 @@ TEST_F(ring, no_interrupt_suppresses_call)
 /* The device publishes avail_event: where it wants the next kick */
 TEST_F(ring, event_idx_avail_event)
 {
-	struct vmm_vq *vq = &self->v.vq[RQ];
+	struct vq *vq = &self->v.vq[RQ];
 	uint16_t *ev = (void *)&vq->used->ring[vq->num];
 	uint64_t end = vt_now_ns() + VMM_TIMEOUT_MS * 1000000ULL;
 
@@ -903,7 +903,7 @@ TEST_F(ring, event_idx_kicks)
  */
 TEST_F(ring, get_vring_base)
 {
-	struct vmm_vq *vq = &self->v.vq[RQ];
+	struct vq *vq = &self->v.vq[RQ];
 	struct virtio_iommu_req_map m;
 	struct vmm_req r;
 	unsigned int base;
@@ -917,7 +917,7 @@ TEST_F(ring, get_vring_base)
 	vmm_mk_map(&m, D1, 0x2000, 0x2fff, 0, 1);
 	vmm_req_prepare(&self->v, &r, &m, VMM_MAP_LEN, 4);
 	VMM_OK(vmm_req_post(&self->v, &r));
-	VMM_OK(vmm_notify(vq));
+	VMM_OK(vq_notify(vq));
 	usleep(200000);
 	EXPECT_EQ(3, vq->used->idx);
 	EXPECT_EQ(2, vmm_stats(self->v.fd).mappings);
@@ -925,7 +925,7 @@ TEST_F(ring, get_vring_base)
 	VMM_OK(vmm_vq_stop(&self->v, RQ, &base));
 	EXPECT_EQ(3, base);
 	VMM_OK(vmm_vq_restart(&self->v, RQ, base));
-	VMM_OK(vmm_notify(vq));
+	VMM_OK(vq_notify(vq));
 	VMM_OK(vmm_req_complete(&self->v, &r));
 	EXPECT_EQ(VIRTIO_IOMMU_S_OK, r.status);
 	EXPECT_EQ(3, vmm_stats(self->v.fd).mappings);

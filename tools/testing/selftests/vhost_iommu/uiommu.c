@@ -698,7 +698,7 @@ int uiommu_set_queue(struct uiommu *u, unsigned int num, uint64_t desc_gpa,
 
 int uiommu_serve_vmm(struct uiommu *u, struct vmm *v)
 {
-	struct vmm_vq *vq = &v->vq[VHOST_IOMMU_VQ_REQUEST];
+	struct vq *vq = &v->vq[VHOST_IOMMU_VQ_REQUEST];
 	int ret;
 
 	ret = uiommu_add_region(u, 0, VMM_REGION_SIZE, v->hva[0]);

@@ -29,6 +29,7 @@
 #include <linux/virtio_ring.h>
 
 #include "common.h"
+#include "vq.h"
 
 #define VMM_DEV_PATH		"/dev/vhost-iommu"
 #define VMM_MEM_SIZE		(16ULL << 20)
@@ -90,30 +91,6 @@ struct vmm_opts {
 	struct vhost_memory_region extra[VMM_MAX_EXTRA];
 };
 
-/* Per-head record of what the driver posted */
-struct vmm_shadow {
-	uint16_t ndesc;		/* descriptors taken from the free list */
-	uint64_t wr_gpa;	/* first writable byte, for event buffers */
-	uint32_t wr_len;
-};
-
-struct vmm_vq {
-	unsigned int index;
-	unsigned int num;
-	struct vring_desc *desc;
-	struct vring_avail *avail;
-	struct vring_used *used;
-	uint64_t desc_gpa, avail_gpa, used_gpa;
-	uint16_t avail_idx;	/* next avail index the driver publishes */
-	uint16_t kicked_idx;	/* avail index at the last notification */
-	uint16_t last_used;	/* next used index to consume */
-	int kick, call, err;	/* eventfds */
-	uint16_t free_head, nfree;
-	uint16_t *free_next;
-	struct vmm_shadow *shadow;
-	bool ready;
-};
-
 struct vmm {
 	int fd;
 	int memfd;
@@ -123,7 +100,7 @@ struct vmm {
 	size_t hva_reserve_len;
 	uint64_t features;
 	struct vmm_opts opts;
-	struct vmm_vq vq[VHOST_IOMMU_VQ_MAX];
+	struct vq vq[VHOST_IOMMU_VQ_MAX];
 	uint64_t data_next[2];
 	uint64_t ind_next;
 	uint32_t probe_size;
@@ -160,17 +137,12 @@ struct vmm_seg {
 	bool write;
 };
 
-int vmm_desc_alloc(struct vmm_vq *vq, unsigned int n, uint16_t *ids);
-void vmm_avail_push(struct vmm_vq *vq, uint16_t head);
 int vmm_post(struct vmm *v, unsigned int q, const struct vmm_seg *segs,
 	     unsigned int n, bool indirect);
 int vmm_kick(struct vmm *v, unsigned int q);
-int vmm_notify(struct vmm_vq *vq);
 int vmm_wait_used(struct vmm *v, unsigned int q, uint32_t *id,
 		  uint32_t *len, int timeout_ms);
-bool vmm_used_pending(struct vmm_vq *vq);
 int vmm_wait_err(struct vmm *v, unsigned int q, int timeout_ms);
-int vmm_drain_fd(int fd, uint64_t *count);
 
 /*
  * A raw chain: descriptors allocated from the free list; @next is an index

@@ -479,26 +479,15 @@ int vnet_frame_check(const uint8_t *f, uint32_t len, uint32_t seq,
 
 /* Rings */
 
-static uint16_t used_idx(struct vnet_vq *vq)
-{
-	return le16toh(__atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE));
-}
-
 bool vnet_used_pending(struct vnet *v, unsigned int q)
 {
-	struct vnet_vq *vq = &v->vq[q];
-
-	return used_idx(vq) != vq->last_used;
+	return vq_used_pending(&v->vq[q]);
 }
 
 int vnet_kick(struct vnet *v, unsigned int q)
 {
-	uint64_t one = 1;
-
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (write(v->vq[q].kick, &one, sizeof(one)) != sizeof(one))
-		return vt_fail(-errno, "kick %u: %m", q);
-	return 0;
+	return vq_notify(&v->vq[q]);
 }
 
 int vnet_err_count(struct vnet *v, unsigned int q, uint64_t *count)
@@ -513,104 +502,58 @@ int vnet_err_count(struct vnet *v, unsigned int q, uint64_t *count)
 int vnet_wait_used(struct vnet *v, unsigned int q, uint32_t *id,
 		   uint32_t *len, int timeout_ms)
 {
-	struct vnet_vq *vq = &v->vq[q];
-	uint64_t end = vt_now_ms() + timeout_ms, now, c;
-	struct pollfd p = { .fd = vq->call, .events = POLLIN };
-	struct vring_used_elem *e;
+	struct vq *vq = &v->vq[q];
+	int ret;
 
-	while (!vnet_used_pending(v, q)) {
-		now = vt_now_ms();
-		if (now >= end)
-			return vt_fail(-ETIMEDOUT,
-				    "queue %u: no used entry in %d ms (used idx %u)",
-				    q, timeout_ms, vq->last_used);
-		if (poll(&p, 1, end - now) < 0 && errno != EINTR)
-			return vt_fail(-errno, "poll call eventfd: %m");
-		if (read(vq->call, &c, sizeof(c)) < 0 && errno != EAGAIN)
-			return vt_fail(-errno, "read call eventfd: %m");
-	}
-	e = &vq->used->ring[vq->last_used % vq->num];
-	*id = le32toh(e->id);
-	*len = le32toh(e->len);
-	vq->last_used++;
-	if (*id >= vq->num || !vq->posted_len[*id])
+	ret = vq_wait_used(vq, false, false, id, len, timeout_ms);
+	if (ret)
+		return ret;
+	if (*id >= vq->num || !vq->shadow[*id].ndesc)
 		return vt_fail(-EPROTO, "queue %u: used id %u was not posted",
-			    q, *id);
-	vq->posted_len[*id] = 0;
+			       q, *id);
+	vq->shadow[*id].ndesc = 0;
 	return 0;
 }
 
 static int post(struct vnet *v, unsigned int q, unsigned int id,
 		uint64_t addr, uint32_t len, uint16_t flags)
 {
-	struct vnet_vq *vq = &v->vq[q];
-	struct vring_desc *d;
+	struct vq *vq = &v->vq[q];
 
 	if (!v->started)
 		return vt_fail(-EINVAL, "vnet_start() first");
-	if (id >= vq->num || vq->posted_len[id])
+	if (id >= vq->num || vq->shadow[id].ndesc)
 		return vt_fail(-EBUSY, "queue %u: descriptor %u busy or invalid",
-			    q, id);
+			       q, id);
 	if (addr == VNET_NO_IOVA)
 		return vt_fail(-EFAULT, "queue %u: buffer %u has no IOVA", q, id);
-	d = &vq->desc[id];
-	d->addr = htole64(addr);
-	d->len = htole32(len);
-	d->flags = htole16(flags);
-	d->next = 0;
-	vq->posted_len[id] = len;
-	vq->avail->ring[vq->avail_idx % vq->num] = htole16(id);
-	vq->avail_idx++;
-	__atomic_store_n(&vq->avail->idx, htole16(vq->avail_idx),
-			 __ATOMIC_RELEASE);
-	return 0;
+	return vq_post_id(vq, id, addr, len, flags);
 }
 
 static int ring_setup(struct vnet *v, unsigned int q)
 {
-	struct vnet_vq *vq = &v->vq[q];
+	struct vq *vq = &v->vq[q];
 	uint64_t ring = v->gpa_base + VNET_RING_OFF(q);
 	uint64_t gpa[3] = { ring, ring + RING_AVAIL_OFF, ring + RING_USED_OFF };
 	uint64_t addr[3];
-	struct vhost_vring_state s = { .index = q, .num = vq->num };
-	struct vhost_vring_addr a = { .index = q };
-	struct vhost_vring_file f = { .index = q };
 	unsigned int i;
+	int ret;
 
 	memset(vnet_ptr(v, ring), 0, 3 * VNET_PAGE);
-	vq->desc = vnet_ptr(v, gpa[0]);
-	vq->avail = vnet_ptr(v, gpa[1]);
-	vq->used = vnet_ptr(v, gpa[2]);
-	vq->avail_idx = 0;
-	vq->last_used = 0;
-	memset(vq->posted_len, 0, sizeof(vq->posted_len));
+	ret = vq_init(vq, q, v->opts.num, vnet_ptr(v, gpa[0]),
+		      vnet_ptr(v, gpa[1]), vnet_ptr(v, gpa[2]), gpa[0], gpa[1],
+		      gpa[2]);
+	if (ret)
+		return ret;
 	for (i = 0; i < 3; i++) {
 		addr[i] = v->opts.iommu ? vnet_iova(v, gpa[i]) :
 					  vnet_hva(v, gpa[i]);
 		if (addr[i] == VNET_NO_IOVA)
 			return vt_fail(-EFAULT, "queue %u: ring GPA %#llx has no IOVA",
-				    q, (unsigned long long)gpa[i]);
+				       q, (unsigned long long)gpa[i]);
 	}
-	a.desc_user_addr = addr[0];
-	a.avail_user_addr = addr[1];
-	a.used_user_addr = addr[2];
-	if (ioctl(v->fd, VHOST_SET_VRING_NUM, &s))
-		return vt_fail(-errno, "VHOST_SET_VRING_NUM %u: %m", vq->num);
-	if (ioctl(v->fd, VHOST_SET_VRING_ADDR, &a))
-		return vt_fail(-errno, "VHOST_SET_VRING_ADDR %u: %m", q);
-	s.num = 0;
-	if (ioctl(v->fd, VHOST_SET_VRING_BASE, &s))
-		return vt_fail(-errno, "VHOST_SET_VRING_BASE %u: %m", q);
-	f.fd = vq->call;
-	if (ioctl(v->fd, VHOST_SET_VRING_CALL, &f))
-		return vt_fail(-errno, "VHOST_SET_VRING_CALL %u: %m", q);
-	f.fd = vq->err;
-	if (ioctl(v->fd, VHOST_SET_VRING_ERR, &f))
-		return vt_fail(-errno, "VHOST_SET_VRING_ERR %u: %m", q);
-	f.fd = vq->kick;
-	if (ioctl(v->fd, VHOST_SET_VRING_KICK, &f))
-		return vt_fail(-errno, "VHOST_SET_VRING_KICK %u: %m", q);
-	return 0;
+	ret = vq_vhost_addr(v->fd, vq, addr[0], addr[1], addr[2]);
+	return ret ? ret : vq_vhost_files(v->fd, vq);
 }
 
 /* The tap device and the packet sockets */
@@ -775,14 +718,10 @@ int vnet_init(struct vnet *v, const struct vnet_opts *o)
 		return vt_fail(-errno, "VHOST_SET_MEM_TABLE: %m");
 
 	for (q = 0; q < VNET_NQ; q++) {
-		struct vnet_vq *vq = &v->vq[q];
-
-		vq->num = v->opts.num;
-		vq->kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		vq->call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		vq->err = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (vq->kick < 0 || vq->call < 0 || vq->err < 0)
-			return vt_fail(-errno, "eventfd: %m");
+		ret = vq_open_fds(&v->vq[q]);
+		if (ret)
+			return ret;
+		v->vq[q].num = v->opts.num;
 	}
 	return tap_open(v);
 }
@@ -865,9 +804,8 @@ void vnet_fini(struct vnet *v)
 	close_fd(&v->inj);
 	close_fd(&v->relay_stop);
 	for (q = 0; q < VNET_NQ; q++) {
-		close_fd(&v->vq[q].kick);
-		close_fd(&v->vq[q].call);
-		close_fd(&v->vq[q].err);
+		vq_close_fds(&v->vq[q]);
+		vq_fini(&v->vq[q]);
 	}
 	if (!v->opts.mem) {
 		if (v->gmem)
@@ -947,11 +885,11 @@ int vnet_capture_expect(struct vnet *v, uint32_t seq, uint32_t len,
 static unsigned int free_ids(struct vnet *v, unsigned int q, unsigned int *ids,
 			     unsigned int max)
 {
-	struct vnet_vq *vq = &v->vq[q];
+	struct vq *vq = &v->vq[q];
 	unsigned int id, n = 0;
 
 	for (id = 0; id < vq->num && n < max; id++)
-		if (!vq->posted_len[id])
+		if (!vq->shadow || !vq->shadow[id].ndesc)
 			ids[n++] = id;
 	return n;
 }

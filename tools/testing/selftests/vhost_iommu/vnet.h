@@ -50,6 +50,7 @@
 #include <linux/virtio_ring.h>
 
 #include "common.h"
+#include "vq.h"
 
 #define VNET_DEV_PATH		"/dev/vhost-net"
 #define VNET_RXQ		0
@@ -121,17 +122,6 @@ struct vnet_opts {
 	void *mem;		/* VNET_MEM_SIZE bytes of caller memory, or NULL */
 };
 
-struct vnet_vq {
-	unsigned int num;
-	struct vring_desc *desc;	/* guest views */
-	struct vring_avail *avail;
-	struct vring_used *used;
-	uint16_t avail_idx;	/* next avail index the driver publishes */
-	uint16_t last_used;	/* next used index to consume */
-	int kick, call, err;	/* eventfds */
-	uint32_t posted_len[VNET_NUM];	/* per id: 0 when free */
-};
-
 /* One IOVA -> GPA translation, page aligned */
 struct vnet_map {
 	uint64_t iova;
@@ -160,7 +150,7 @@ struct vnet {
 	uint8_t *kmem;		/* kernel view (memory table, UPDATEs) */
 	uint64_t gpa_base;
 	uint64_t features;
-	struct vnet_vq vq[VNET_NQ];
+	struct vq vq[VNET_NQ];
 	/* IOVA table and relay state, under lock */
 	pthread_mutex_t lock;
 	struct vnet_map map[VNET_MAX_MAPS];
