@@ -229,9 +229,9 @@ FIXTURE_SETUP(flip)
 		.features = VMM_ALL_FEATURES & ~variant->drop,
 	};
 
-	VMM_OK(vmm_init(&self->v, &o));
+	test_cmd(vmm_init(&self->v, &o));
 	self->fd = self->v.fd;
-	ASSERT_EQ(0, vmm_add_endpoint(self->fd, FLIP_EP, NULL, 0));
+	test_cmd_add_endpoint(self->fd, FLIP_EP, NULL, 0);
 }
 
 FIXTURE_TEARDOWN(flip)
@@ -338,7 +338,7 @@ TEST_F_TIMEOUT(flip, type_read_once, 300)
 	uint8_t *w;
 
 	/* The domain exists: every ATTACH is a no-op that says OK */
-	REQ_OK(vmm_attach(&self->v, D1, FLIP_EP, 0));
+	test_cmd_attach(&self->v, D1, FLIP_EP, 0);
 	rd = flip_rd(&self->v);
 	/* What the other type gets when it is alone */
 	ASSERT_EQ(0, flip_once(&self->v, rd, rd_len, variant->whole,
@@ -445,7 +445,7 @@ TEST_F_TIMEOUT(flip, type_read_once, 300)
 	EXPECT_EQ(s0.malformed, s1.malformed);
 	EXPECT_EQ(s0.ring_errors, s1.ring_errors);
 	/* The queue still works */
-	REQ_OK(vmm_attach(&self->v, D1, FLIP_EP, 0));
+	test_cmd_attach(&self->v, D1, FLIP_EP, 0);
 }
 
 /*
@@ -524,7 +524,7 @@ TEST_F_TIMEOUT(flip, type_flipped_in_fault, 120)
 	uffd = uffd_open();
 	if (uffd < 0)
 		SKIP(return, "no userfaultfd: %s", strerror(errno));
-	REQ_OK(vmm_attach(&self->v, D1, FLIP_EP, 0));
+	test_cmd_attach(&self->v, D1, FLIP_EP, 0);
 	rd = flip_rd(&self->v);
 	if (alt_known) {
 		ASSERT_EQ(0, flip_once(&self->v, rd, rd_len, true, variant->alt,
@@ -550,9 +550,9 @@ TEST_F_TIMEOUT(flip, type_flipped_in_fault, 120)
 		d[0] = (struct vmm_rdesc){ rd, 1, F_NEXT, 1 };
 		d[1] = (struct vmm_rdesc){ held, rd_len - 1, F_NEXT, 2 };
 		d[2] = (struct vmm_rdesc){ wr, 4, F_WRITE, 0 };
-		VMM_OK(vmm_raw_chain(&self->v, RQ, d, 3, &head));
+		test_cmd(vmm_raw_chain(&self->v, RQ, d, 3, &head));
 		vq_avail_push(&self->v.vq[RQ], head);
-		VMM_OK(vmm_kick(&self->v, RQ));
+		test_cmd(vmm_kick(&self->v, RQ));
 		/* The device is in the middle of the readable part */
 		ASSERT_EQ(0, uffd_wait(uffd, page));
 		*type = variant->alt;
@@ -561,7 +561,7 @@ TEST_F_TIMEOUT(flip, type_flipped_in_fault, 120)
 		copy.len = PAGE;
 		copy.mode = 0;
 		ASSERT_EQ(0, ioctl(uffd, UFFDIO_COPY, &copy));
-		VMM_OK(vmm_wait_used(&self->v, RQ, &id, &len, VMM_TIMEOUT_MS));
+		test_cmd(vmm_wait_used(&self->v, RQ, &id, &len, VMM_TIMEOUT_MS));
 		ASSERT_EQ(head, id);
 		if (len == 0 && w[0] == VMM_PATTERN) {
 			unknown++;
@@ -629,9 +629,9 @@ static void chain_start(struct __test_metadata *_metadata,
 		o.extra[0].memory_size = HUGE_SIZE;
 		o.extra[0].userspace_addr = (uintptr_t)self->huge;
 	}
-	VMM_OK(vmm_init(&self->v, &o));
+	test_cmd(vmm_init(&self->v, &o));
 	self->fd = self->v.fd;
-	ASSERT_EQ(0, vmm_add_endpoint(self->fd, EP1, NULL, 0));
+	test_cmd_add_endpoint(self->fd, EP1, NULL, 0);
 	vmm_mk_attach(&a, D1, EP1, 0);
 	self->rd = vmm_alloc(&self->v, 64, 0);
 	memcpy(vmm_ptr(&self->v, self->rd), &a, VMM_ATTACH_LEN);
@@ -676,9 +676,9 @@ static void expect_indirect_ring_error(struct __test_metadata *_metadata,
 	uint16_t head;
 	int ret;
 
-	VMM_OK(vmm_raw_chain(&self->v, RQ, &d, 1, &head));
+	test_cmd(vmm_raw_chain(&self->v, RQ, &d, 1, &head));
 	vq_avail_push(&self->v.vq[RQ], head);
-	VMM_OK(vq_notify(&self->v.vq[RQ]));
+	test_cmd(vq_notify(&self->v.vq[RQ]));
 	ret = vmm_wait_used(&self->v, RQ, &id, &ulen, VMM_TIMEOUT_MS);
 	EXPECT_EQ(-EIO, ret) TH_LOG("used entry with length %u: %s", ulen,
 				    ret ? vt_errmsg : "executed");
@@ -720,10 +720,10 @@ TEST_F(chain, indirect_table_as_long_as_queue)
 	desc_set(&tab[0], self->rd, VMM_ATTACH_LEN, F_NEXT, 1);
 	desc_set(&tab[1], self->wr, 4, F_WRITE, 0);
 	d = (struct vmm_rdesc){ t, SMALL_NUM * 16, F_IND, 0 };
-	VMM_OK(vmm_raw_chain(&self->v, RQ, &d, 1, &head));
+	test_cmd(vmm_raw_chain(&self->v, RQ, &d, 1, &head));
 	vq_avail_push(&self->v.vq[RQ], head);
-	VMM_OK(vmm_kick(&self->v, RQ));
-	VMM_OK(vmm_wait_used(&self->v, RQ, &id, &len, VMM_TIMEOUT_MS));
+	test_cmd(vmm_kick(&self->v, RQ));
+	test_cmd(vmm_wait_used(&self->v, RQ, &id, &len, VMM_TIMEOUT_MS));
 	EXPECT_EQ(head, id);
 	EXPECT_EQ(4, len);
 	EXPECT_EQ(S_OK, *(uint8_t *)vmm_ptr(&self->v, self->wr));
@@ -898,10 +898,10 @@ FIXTURE_SETUP(flood)
 	/* The largest queue: the device never catches up with the attacker */
 	struct vmm_opts o = { .num = { VMM_DEFAULT_NUM, VMM_MAX_NUM } };
 
-	VMM_OK(vmm_init(&self->v, &o));
+	test_cmd(vmm_init(&self->v, &o));
 	self->fd = self->v.fd;
 	/* Neither attached nor in bypass: TRANSLATE faults (ENXIO) */
-	ASSERT_EQ(0, vmm_add_endpoint(self->fd, EP1, NULL, 0));
+	test_cmd_add_endpoint(self->fd, EP1, NULL, 0);
 }
 
 static void flood_stop(struct _test_data_flood *self)
@@ -1021,11 +1021,11 @@ FIXTURE_SETUP(probe)
 		.num = { variant->split ? 1024 : 256 },
 	};
 
-	VMM_OK(vmm_init(&self->v, &o));
+	test_cmd(vmm_init(&self->v, &o));
 	self->fd = self->v.fd;
 	self->ps = self->v.probe_size;
-	ASSERT_EQ(0, vmm_add_endpoint(self->fd, EP3, probe_resv,
-				      ARRAY_SIZE(probe_resv)));
+	test_cmd_add_endpoint(self->fd, EP3, probe_resv,
+			      ARRAY_SIZE(probe_resv));
 }
 
 FIXTURE_TEARDOWN(probe)
@@ -1051,7 +1051,7 @@ TEST_F(probe, unknown_endpoint)
 {
 	struct vmm_req r;
 
-	REQ_ST(S_NOENT, vmm_probe(&self->v, 99, self->ps + 4, &r));
+	test_err_probe(S_NOENT, &self->v, 99, self->ps + 4, &r);
 	expect_written(_metadata, &r);
 }
 
@@ -1059,7 +1059,7 @@ TEST_F(probe, unknown_endpoint_short_buffer)
 {
 	struct vmm_req r;
 
-	REQ_ST(S_NOENT, vmm_probe(&self->v, 99, 64, &r));
+	test_err_probe(S_NOENT, &self->v, 99, 64, &r);
 	expect_written(_metadata, &r);
 }
 
@@ -1069,12 +1069,12 @@ TEST_F(probe, short_buffer)
 	struct vmm_req r;
 	unsigned int i;
 
-	REQ_ST(S_INVAL, vmm_probe(&self->v, EP3, self->ps, &r));
+	test_err_probe(S_INVAL, &self->v, EP3, self->ps, &r);
 	expect_written(_metadata, &r);
-	REQ_ST(S_INVAL, vmm_probe(&self->v, EP3, self->ps + 3, &r));
+	test_err_probe(S_INVAL, &self->v, EP3, self->ps + 3, &r);
 	expect_written(_metadata, &r);
 	for (i = 0; i < ARRAY_SIZE(lens); i++) {
-		REQ_ST(S_INVAL, vmm_probe(&self->v, EP3, lens[i], &r));
+		test_err_probe(S_INVAL, &self->v, EP3, lens[i], &r);
 		expect_written(_metadata, &r);
 	}
 }
@@ -1084,10 +1084,10 @@ TEST_F(probe, normal)
 {
 	struct vmm_req r;
 
-	REQ_OK(vmm_probe(&self->v, EP3, self->ps + 4, &r));
+	test_cmd_probe(&self->v, EP3, self->ps + 4, &r);
 	EXPECT_EQ(self->ps + 4, r.used_len);
 	expect_written(_metadata, &r);
-	REQ_OK(vmm_probe(&self->v, EP3, self->ps + 4 + 100, &r));
+	test_cmd_probe(&self->v, EP3, self->ps + 4 + 100, &r);
 	EXPECT_EQ(self->ps + 4, r.used_len);
 	expect_written(_metadata, &r);
 }
@@ -1108,8 +1108,8 @@ static void table_across_regions(struct __test_metadata *_metadata,
 	uint16_t head;
 	uint8_t *w;
 
-	VMM_OK(vmm_init(&v, NULL));
-	ASSERT_EQ(0, vmm_add_endpoint(v.fd, EP1, NULL, 0));
+	test_cmd(vmm_init(&v, NULL));
+	test_cmd_add_endpoint(v.fd, EP1, NULL, 0);
 	vmm_mk_attach(&a, D1, EP1, 0);
 	rd = vmm_alloc(&v, 64, 0);
 	memcpy(vmm_ptr(&v, rd), &a, VMM_ATTACH_LEN);
@@ -1120,10 +1120,10 @@ static void table_across_regions(struct __test_metadata *_metadata,
 	desc_set(&tab[1], wr, 4, F_WRITE, 0);
 	memcpy(vmm_ptr(&v, table), tab, sizeof(tab));
 	d = (struct vmm_rdesc){ table, sizeof(tab), F_IND, 0 };
-	VMM_OK(vmm_raw_chain(&v, RQ, &d, 1, &head));
+	test_cmd(vmm_raw_chain(&v, RQ, &d, 1, &head));
 	vq_avail_push(&v.vq[RQ], head);
-	VMM_OK(vmm_kick(&v, RQ));
-	VMM_OK(vmm_wait_used(&v, RQ, &id, &len, VMM_TIMEOUT_MS));
+	test_cmd(vmm_kick(&v, RQ));
+	test_cmd(vmm_wait_used(&v, RQ, &id, &len, VMM_TIMEOUT_MS));
 	EXPECT_EQ(head, id);
 	EXPECT_EQ(4, len);
 	EXPECT_EQ(S_OK, w[0]);
@@ -1172,11 +1172,11 @@ TEST(vring_addr_log_refused)
 	struct vmm v;
 	unsigned int q;
 
-	VMM_OK(vmm_init(&v, &o));
+	test_cmd(vmm_init(&v, &o));
 	for (q = 0; q < VHOST_IOMMU_VQ_MAX; q++) {
 		s.index = q;
 		a.index = q;
-		ASSERT_EQ(0, vmm_ioctl(v.fd, VHOST_SET_VRING_NUM, &s));
+		test_cmd_ioctl(v.fd, VHOST_SET_VRING_NUM, &s);
 		a.desc_user_addr = vmm_hva(&v, VMM_RING_GPA(q));
 		a.avail_user_addr = a.desc_user_addr + 0x80000;
 		a.used_user_addr = a.desc_user_addr + 0x92000;
@@ -1307,7 +1307,7 @@ FIXTURE(reattach) {
 
 FIXTURE_SETUP(reattach)
 {
-	VMM_OK(vmm_init(&self->v, NULL));
+	test_cmd(vmm_init(&self->v, NULL));
 	self->fd = self->v.fd;
 }
 
@@ -1325,18 +1325,18 @@ TEST_F_TIMEOUT(reattach, never_unattached, 300)
 	unsigned int round, i;
 	int ret = 0;
 
-	ASSERT_EQ(0, vmm_set_bypass(self->fd, 1));
-	ASSERT_EQ(0, vmm_add_endpoint(self->fd, EP1, NULL, 0));
-	ASSERT_EQ(0, vmm_add_endpoint(self->fd, EP2, NULL, 0));
-	ASSERT_EQ(0, vmm_add_endpoint(self->fd, EP3, NULL, 0));
+	test_cmd_set_bypass(self->fd, 1);
+	test_cmd_add_endpoint(self->fd, EP1, NULL, 0);
+	test_cmd_add_endpoint(self->fd, EP2, NULL, 0);
+	test_cmd_add_endpoint(self->fd, EP3, NULL, 0);
 	/* EP2 and EP3 keep D1 and D2 alive while EP1 moves */
-	REQ_OK(vmm_attach(&self->v, D1, EP2, 0));
-	REQ_OK(vmm_attach(&self->v, D2, EP3, 0));
-	REQ_OK(vmm_map(&self->v, D1, XL_IOVA, XL_IOVA + 0xfff, XL_PHYS1,
-		       VIRTIO_IOMMU_MAP_F_READ));
-	REQ_OK(vmm_map(&self->v, D2, XL_IOVA, XL_IOVA + 0xfff, XL_PHYS2,
-		       VIRTIO_IOMMU_MAP_F_READ));
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
+	test_cmd_attach(&self->v, D1, EP2, 0);
+	test_cmd_attach(&self->v, D2, EP3, 0);
+	test_cmd_map(&self->v, D1, XL_IOVA, XL_IOVA + 0xfff, XL_PHYS1,
+		     VIRTIO_IOMMU_MAP_F_READ);
+	test_cmd_map(&self->v, D2, XL_IOVA, XL_IOVA + 0xfff, XL_PHYS2,
+		     VIRTIO_IOMMU_MAP_F_READ);
+	test_cmd_attach(&self->v, D1, EP1, 0);
 	vmm_mk_attach(&a[0], D2, EP1, 0);
 	vmm_mk_attach(&a[1], D1, EP1, 0);
 
@@ -1420,8 +1420,8 @@ TEST(mem_table_waits_for_request)
 	if (uffd < 0)
 		SKIP(return, "no userfaultfd: %s", strerror(errno));
 	ASSERT_EQ(0, ioctl(uffd, UFFDIO_API, &api));
-	VMM_OK(vmm_init(&v, NULL));
-	ASSERT_EQ(0, vmm_add_endpoint(v.fd, EP1, NULL, 0));
+	test_cmd(vmm_init(&v, NULL));
+	test_cmd_add_endpoint(v.fd, EP1, NULL, 0);
 	vmm_mk_attach(&a, D1, EP1, 0);
 	rd = vmm_alloc(&v, 64, 0);
 	memcpy(vmm_ptr(&v, rd), &a, VMM_ATTACH_LEN);
@@ -1438,9 +1438,9 @@ TEST(mem_table_waits_for_request)
 
 	d[0] = (struct vmm_rdesc){ rd, VMM_ATTACH_LEN, F_NEXT, 1 };
 	d[1] = (struct vmm_rdesc){ wr, 4, F_WRITE, 0 };
-	VMM_OK(vmm_raw_chain(&v, RQ, d, 2, &head));
+	test_cmd(vmm_raw_chain(&v, RQ, d, 2, &head));
 	vq_avail_push(&v.vq[RQ], head);
-	VMM_OK(vmm_kick(&v, RQ));
+	test_cmd(vmm_kick(&v, RQ));
 
 	/* The worker writes the tail: it faults on the held page */
 	pfd = (struct pollfd){ .fd = uffd, .events = POLLIN };
@@ -1481,7 +1481,7 @@ TEST(mem_table_waits_for_request)
 	EXPECT_EQ(0, ms.ret);
 	EXPECT_FALSE(early)
 		TH_LOG("SET_MEM_TABLE returned with a request in flight on the old table");
-	VMM_OK(vmm_wait_used(&v, RQ, &id, &len, VMM_TIMEOUT_MS));
+	test_cmd(vmm_wait_used(&v, RQ, &id, &len, VMM_TIMEOUT_MS));
 	EXPECT_EQ(head, id);
 	EXPECT_EQ(4, len);
 	EXPECT_EQ(S_OK, page[0]);
@@ -1674,8 +1674,8 @@ TEST_F_TIMEOUT(plant, stats_while_invalidate_waits, 300)
 	vmm_mk_unmap(&u, VGUEST_DOMAIN, HB_IOVA_RXBUF,
 		     HB_IOVA_RXBUF + (uint64_t)VNET_NUM * VNET_PAGE - 1);
 	vmm_req_prepare(&g->iommu, &r, &u, VMM_UNMAP_LEN, 4);
-	VMM_OK(vmm_req_post(&g->iommu, &r));
-	VMM_OK(vmm_kick(&g->iommu, RQ));
+	test_cmd(vmm_req_post(&g->iommu, &r));
+	test_cmd(vmm_kick(&g->iommu, RQ));
 	usleep(ABSENT_MS * 1000);
 
 	c.fd = g->iommu.fd;
@@ -1700,7 +1700,7 @@ TEST_F_TIMEOUT(plant, stats_while_invalidate_waits, 300)
 		       HOLD_GUARD_MS);
 	EXPECT_EQ(0, c.ret_stats);
 	EXPECT_EQ(0, c.ret_xlate);
-	VMM_OK(vmm_req_complete(&g->iommu, &r));
+	test_cmd(vmm_req_complete(&g->iommu, &r));
 	EXPECT_EQ(S_OK, r.status);
 	ASSERT_EQ(0, vnet_wait_used(v, VNET_TXQ, &id, &len, HB_T))
 		TH_LOG("%s", vt_errmsg);

@@ -241,7 +241,7 @@ TEST_F(owned, config_default)
 	c.size = sizeof(c);
 	c.flags = 0;
 	memset(c.__reserved, 0, sizeof(c.__reserved));
-	ASSERT_EQ(0, vmm_ioctl(self->fd, VHOST_IOMMU_GET_CONFIG, &c));
+	test_cmd_ioctl(self->fd, VHOST_IOMMU_GET_CONFIG, &c);
 	EXPECT_EQ(sizeof(c), c.size);
 	EXPECT_EQ(0, c.flags);
 	EXPECT_EQ(~0xfffULL, c.page_size_mask);
@@ -267,8 +267,8 @@ TEST_F(owned, config_roundtrip)
 		.bypass = 1,
 	}, r;
 
-	ASSERT_EQ(0, vmm_set_config(self->fd, &c));
-	ASSERT_EQ(0, vmm_get_config(self->fd, &r));
+	test_cmd_set_config(self->fd, &c);
+	test_cmd_get_config(self->fd, &r);
 	EXPECT_EQ(c.page_size_mask, r.page_size_mask);
 	EXPECT_EQ(c.input_start, r.input_start);
 	EXPECT_EQ(c.input_end, r.input_end);
@@ -282,8 +282,8 @@ TEST_F(owned, config_roundtrip)
 	c.input_end = 0x5000;
 	c.domain_start = 7;
 	c.domain_end = 7;
-	ASSERT_EQ(0, vmm_set_config(self->fd, &c));
-	ASSERT_EQ(0, vmm_get_config(self->fd, &r));
+	test_cmd_set_config(self->fd, &c);
+	test_cmd_get_config(self->fd, &r);
 	EXPECT_EQ(65536, r.probe_size);
 	EXPECT_EQ(7, r.domain_start);
 }
@@ -371,7 +371,7 @@ TEST_F(cfg_inval, set_config)
 	c.__reserved[2] = variant->reserved;
 	EXPECT_EQ(-EINVAL, vmm_ioctl(self->fd, VHOST_IOMMU_SET_CONFIG, &c));
 	/* Nothing changed */
-	ASSERT_EQ(0, vmm_get_config(self->fd, &r));
+	test_cmd_get_config(self->fd, &r);
 	EXPECT_EQ(~0xfffULL, r.page_size_mask);
 	EXPECT_EQ(512, r.probe_size);
 	EXPECT_EQ(0, r.bypass);
@@ -383,8 +383,8 @@ TEST_F(owned, set_config_busy_with_endpoints)
 {
 	struct vhost_iommu_config c;
 
-	ASSERT_EQ(0, vmm_get_config(self->fd, &c));
-	ASSERT_EQ(0, vmm_add_endpoint(self->fd, 1, NULL, 0));
+	test_cmd_get_config(self->fd, &c);
+	test_cmd_add_endpoint(self->fd, 1, NULL, 0);
 	c.probe_size = 1024;
 	EXPECT_EQ(-EBUSY, vmm_set_config(self->fd, &c));
 	c.probe_size = 512;
@@ -400,11 +400,11 @@ TEST_F(owned, set_config_busy_with_endpoints)
 	/* bypass alone may change */
 	c.bypass = 1;
 	EXPECT_EQ(0, vmm_set_config(self->fd, &c));
-	ASSERT_EQ(0, vmm_get_config(self->fd, &c));
+	test_cmd_get_config(self->fd, &c);
 	EXPECT_EQ(1, c.bypass);
 	EXPECT_EQ(0, vmm_set_bypass(self->fd, 0));
 	/* With the endpoint gone, everything may change again */
-	ASSERT_EQ(0, vmm_del_endpoint(self->fd, 1));
+	test_cmd_del_endpoint(self->fd, 1);
 	c.probe_size = 1024;
 	EXPECT_EQ(0, vmm_set_config(self->fd, &c));
 }
@@ -413,11 +413,11 @@ TEST_F(owned, reset_owner_keeps_bypass)
 {
 	struct vhost_iommu_config c;
 
-	ASSERT_EQ(0, vmm_set_bypass(self->fd, 1));
+	test_cmd_set_bypass(self->fd, 1);
 	ASSERT_EQ(0, ioctl(self->fd, VHOST_RESET_OWNER, NULL));
 	/* A reset device may be owned again (vhost-net semantics). */
 	ioctl(self->fd, VHOST_SET_OWNER, NULL);
-	ASSERT_EQ(0, vmm_get_config(self->fd, &c));
+	test_cmd_get_config(self->fd, &c);
 	EXPECT_EQ(1, c.bypass);
 }
 
@@ -442,14 +442,14 @@ TEST_F(owned, endpoint_add_del)
 	struct vhost_iommu_stats s;
 
 	resv_fill(r, 2);
-	ASSERT_EQ(0, vmm_add_endpoint(self->fd, 1, NULL, 0));
-	ASSERT_EQ(0, vmm_add_endpoint(self->fd, 0, r, 2));
-	ASSERT_EQ(0, vmm_add_endpoint(self->fd, ~0U, r, 1));
-	ASSERT_EQ(0, vmm_get_stats(self->fd, &s));
+	test_cmd_add_endpoint(self->fd, 1, NULL, 0);
+	test_cmd_add_endpoint(self->fd, 0, r, 2);
+	test_cmd_add_endpoint(self->fd, ~0U, r, 1);
+	test_cmd_get_stats(self->fd, &s);
 	EXPECT_EQ(3, s.endpoints);
 	EXPECT_EQ(0, vmm_del_endpoint(self->fd, 0));
 	EXPECT_EQ(0, vmm_del_endpoint(self->fd, ~0U));
-	ASSERT_EQ(0, vmm_get_stats(self->fd, &s));
+	test_cmd_get_stats(self->fd, &s);
 	EXPECT_EQ(1, s.endpoints);
 	/* The id is free again */
 	EXPECT_EQ(0, vmm_add_endpoint(self->fd, 0, NULL, 0));
@@ -459,16 +459,16 @@ TEST_F(owned, endpoint_duplicate)
 {
 	struct vhost_iommu_stats s;
 
-	ASSERT_EQ(0, vmm_add_endpoint(self->fd, 3, NULL, 0));
+	test_cmd_add_endpoint(self->fd, 3, NULL, 0);
 	EXPECT_EQ(-EEXIST, vmm_add_endpoint(self->fd, 3, NULL, 0));
-	ASSERT_EQ(0, vmm_get_stats(self->fd, &s));
+	test_cmd_get_stats(self->fd, &s);
 	EXPECT_EQ(1, s.endpoints);
 }
 
 TEST_F(owned, endpoint_del_unknown)
 {
 	EXPECT_EQ(-ENOENT, vmm_del_endpoint(self->fd, 3));
-	ASSERT_EQ(0, vmm_add_endpoint(self->fd, 3, NULL, 0));
+	test_cmd_add_endpoint(self->fd, 3, NULL, 0);
 	EXPECT_EQ(-ENOENT, vmm_del_endpoint(self->fd, 4));
 	EXPECT_EQ(0, vmm_del_endpoint(self->fd, 3));
 	EXPECT_EQ(-ENOENT, vmm_del_endpoint(self->fd, 3));
@@ -480,9 +480,9 @@ TEST_F(owned, endpoint_too_many_resv)
 	struct vhost_iommu_config c;
 
 	/* A probe buffer that would hold them all */
-	ASSERT_EQ(0, vmm_get_config(self->fd, &c));
+	test_cmd_get_config(self->fd, &c);
 	c.probe_size = 4096;
-	ASSERT_EQ(0, vmm_set_config(self->fd, &c));
+	test_cmd_set_config(self->fd, &c);
 	resv_fill(r, VHOST_IOMMU_MAX_RESV + 1);
 	EXPECT_EQ(-E2BIG, vmm_add_endpoint(self->fd, 1, r,
 					   VHOST_IOMMU_MAX_RESV + 1));
@@ -497,7 +497,7 @@ TEST_F(owned, endpoint_resv_no_space)
 
 	resv_fill(r, 22);
 	EXPECT_EQ(-ENOSPC, vmm_add_endpoint(self->fd, 1, r, 22));
-	ASSERT_EQ(0, vmm_get_stats(self->fd, &s));
+	test_cmd_get_stats(self->fd, &s);
 	EXPECT_EQ(0, s.endpoints);
 	EXPECT_EQ(0, vmm_add_endpoint(self->fd, 1, r, 21));
 }
@@ -552,7 +552,7 @@ TEST_F(resv_inval, add_endpoint)
 
 	EXPECT_EQ(-EINVAL, vmm_add_endpoint(self->fd, 1, variant->r,
 					    variant->n));
-	ASSERT_EQ(0, vmm_get_stats(self->fd, &s));
+	test_cmd_get_stats(self->fd, &s);
 	EXPECT_EQ(0, s.endpoints);
 	EXPECT_EQ(-ENOENT, vmm_del_endpoint(self->fd, 1));
 }
@@ -569,7 +569,7 @@ TEST_F(owned, endpoint_del_nr_resv)
 		.size = sizeof(e), .endpoint = 1, .nr_resv = 1,
 	};
 
-	ASSERT_EQ(0, vmm_add_endpoint(self->fd, 1, NULL, 0));
+	test_cmd_add_endpoint(self->fd, 1, NULL, 0);
 	EXPECT_EQ(-EINVAL, vmm_ioctl(self->fd, VHOST_IOMMU_DEL_ENDPOINT, &e));
 	EXPECT_EQ(0, vmm_del_endpoint(self->fd, 1));
 }
@@ -584,7 +584,7 @@ TEST_F(owned, translate_unknown_endpoint)
 
 TEST_F(owned, translate_blocked)
 {
-	ASSERT_EQ(0, vmm_add_endpoint(self->fd, 1, NULL, 0));
+	test_cmd_add_endpoint(self->fd, 1, NULL, 0);
 	EXPECT_EQ(-ENXIO, vmm_translate(self->fd, 1, 0x1000,
 					VHOST_IOMMU_ACCESS_READ, 0, NULL));
 }
@@ -594,24 +594,24 @@ TEST_F(owned, translate_bypass_config)
 	struct vhost_iommu_translate t;
 	const uint64_t iova = 0x123456789000ULL;
 
-	ASSERT_EQ(0, vmm_add_endpoint(self->fd, 1, NULL, 0));
-	ASSERT_EQ(0, vmm_set_bypass(self->fd, 1));
-	ASSERT_EQ(0, vmm_translate(self->fd, 1, iova, VHOST_IOMMU_ACCESS_READ |
-				   VHOST_IOMMU_ACCESS_WRITE, 0, &t));
+	test_cmd_add_endpoint(self->fd, 1, NULL, 0);
+	test_cmd_set_bypass(self->fd, 1);
+	test_cmd_translate(self->fd, 1, iova, VHOST_IOMMU_ACCESS_READ |
+				   VHOST_IOMMU_ACCESS_WRITE, 0, &t);
 	EXPECT_EQ(0, t.start);
 	EXPECT_EQ(~0ULL, t.last);
 	EXPECT_EQ(0, t.phys);
 	EXPECT_EQ(VIRTIO_IOMMU_MAP_F_READ | VIRTIO_IOMMU_MAP_F_WRITE,
 		  t.perm & (VIRTIO_IOMMU_MAP_F_READ | VIRTIO_IOMMU_MAP_F_WRITE));
-	ASSERT_EQ(0, vmm_set_bypass(self->fd, 0));
+	test_cmd_set_bypass(self->fd, 0);
 	EXPECT_EQ(-ENXIO, vmm_translate(self->fd, 1, iova,
 					VHOST_IOMMU_ACCESS_READ, 0, NULL));
 }
 
 TEST_F(owned, translate_access_invalid)
 {
-	ASSERT_EQ(0, vmm_add_endpoint(self->fd, 1, NULL, 0));
-	ASSERT_EQ(0, vmm_set_bypass(self->fd, 1));
+	test_cmd_add_endpoint(self->fd, 1, NULL, 0);
+	test_cmd_set_bypass(self->fd, 1);
 	EXPECT_EQ(-EINVAL, vmm_translate(self->fd, 1, 0, 0, 0, NULL));
 	EXPECT_EQ(-EINVAL, vmm_translate(self->fd, 1, 0, 1 << 2, 0, NULL));
 	EXPECT_EQ(-EINVAL, vmm_translate(self->fd, 1, 0,
@@ -628,8 +628,8 @@ TEST_F(owned, translate_reserved)
 		.access = VHOST_IOMMU_ACCESS_READ, .__reserved = 1,
 	};
 
-	ASSERT_EQ(0, vmm_add_endpoint(self->fd, 1, NULL, 0));
-	ASSERT_EQ(0, vmm_set_bypass(self->fd, 1));
+	test_cmd_add_endpoint(self->fd, 1, NULL, 0);
+	test_cmd_set_bypass(self->fd, 1);
 	EXPECT_EQ(-EINVAL, vmm_ioctl(self->fd, VHOST_IOMMU_TRANSLATE, &t));
 }
 
@@ -762,8 +762,8 @@ FIXTURE_SETUP(argsize)
 	ASSERT_EQ(0, ioctl(self->fd, VHOST_SET_OWNER, NULL));
 	if (variant->req == VHOST_IOMMU_SET_CONFIG)
 		return;
-	ASSERT_EQ(0, vmm_set_bypass(self->fd, 1));
-	ASSERT_EQ(0, vmm_add_endpoint(self->fd, AS_EP, NULL, 0));
+	test_cmd_set_bypass(self->fd, 1);
+	test_cmd_add_endpoint(self->fd, AS_EP, NULL, 0);
 	switch (variant->req) {
 	case VHOST_IOMMU_BIND_NET:
 	case VHOST_IOMMU_UNBIND_NET:
@@ -771,11 +771,11 @@ FIXTURE_SETUP(argsize)
 		ASSERT_LE(0, self->net);
 		ASSERT_EQ(0, ioctl(self->net, VHOST_SET_OWNER, NULL));
 		if (variant->req == VHOST_IOMMU_UNBIND_NET)
-			ASSERT_EQ(0, vmm_bind_net(self->fd, AS_EP, self->net));
+			test_cmd_bind_net(self->fd, AS_EP, self->net);
 		break;
 	case VHOST_IOMMU_IOTLB_UPDATE:
 	case VHOST_IOMMU_IOTLB_INVALIDATE:
-		ASSERT_EQ(0, vmm_ioctl(self->fd, VHOST_IOMMU_IOTLB_ATTACH, &a));
+		test_cmd_ioctl(self->fd, VHOST_IOMMU_IOTLB_ATTACH, &a);
 		self->entry.iova = 0x100000;
 		self->entry.size = 0x1000;
 		if (variant->req == VHOST_IOMMU_IOTLB_INVALIDATE) {
@@ -1008,9 +1008,9 @@ TEST_F(argsize, refused_has_no_effect)
 	as_state(self->fd, &st0);
 	a = ARG(variant->size + 8);
 	a[variant->size + 1] = 1;
-	ASSERT_EQ(-E2BIG, vmm_ioctl(self->fd, variant->req, a));
-	ASSERT_EQ(-EINVAL, vmm_ioctl(self->fd, variant->req,
-				     ARG((variant->minsz ?: variant->size) - 1)));
+	test_err_ioctl(E2BIG, self->fd, variant->req, a);
+	test_err_ioctl(EINVAL, self->fd, variant->req,
+		       ARG((variant->minsz ?: variant->size) - 1));
 	as_state(self->fd, &st1);
 	EXPECT_EQ(st0.endpoints, st1.endpoints);
 	EXPECT_EQ(st0.domains, st1.domains);
@@ -1050,7 +1050,7 @@ FIXTURE_SETUP(vring)
 {
 	struct vmm_opts o = { .no_rings = true };
 
-	VMM_OK(vmm_init(&self->v, &o));
+	test_cmd(vmm_init(&self->v, &o));
 }
 
 FIXTURE_TEARDOWN(vring)
@@ -1106,7 +1106,7 @@ TEST_F(vring, addr_misaligned)
 	struct vhost_vring_addr a = { .index = 0 }, ok;
 	uint64_t base = vmm_hva(&self->v, VMM_RING_GPA(0));
 
-	ASSERT_EQ(0, vmm_ioctl(self->v.fd, VHOST_SET_VRING_NUM, &s));
+	test_cmd_ioctl(self->v.fd, VHOST_SET_VRING_NUM, &s);
 	a.desc_user_addr = base;
 	a.avail_user_addr = base + 0x80000;
 	a.used_user_addr = base + 0x92000;
@@ -1124,18 +1124,18 @@ TEST_F(vring, addr_misaligned)
 
 TEST_F(vring, both_queues_setup)
 {
-	VMM_OK(vmm_vq_setup(&self->v, 0, 256));
-	VMM_OK(vmm_vq_setup(&self->v, 1, 64));
+	test_cmd(vmm_vq_setup(&self->v, 0, 256));
+	test_cmd(vmm_vq_setup(&self->v, 1, 64));
 }
 
 TEST_F(vring, get_base_idle)
 {
 	unsigned int base = 1234;
 
-	VMM_OK(vmm_vq_setup(&self->v, 0, 256));
-	VMM_OK(vmm_vq_stop(&self->v, 0, &base));
+	test_cmd(vmm_vq_setup(&self->v, 0, 256));
+	test_cmd(vmm_vq_stop(&self->v, 0, &base));
 	EXPECT_EQ(0, base);
-	VMM_OK(vmm_vq_restart(&self->v, 0, base));
+	test_cmd(vmm_vq_restart(&self->v, 0, base));
 }
 
 TEST_HARNESS_MAIN

@@ -70,13 +70,13 @@ FIXTURE(iotlb) {
 
 FIXTURE_SETUP(iotlb)
 {
-	VMM_OK(vmm_init(&self->v, NULL));
+	test_cmd(vmm_init(&self->v, NULL));
 	self->fd = self->v.fd;
-	ASSERT_EQ(0, vmm_add_endpoint(self->fd, EP1, NULL, 0));
-	ASSERT_EQ(0, vmm_add_endpoint(self->fd, EP2, NULL, 0));
-	ASSERT_EQ(0, vmm_add_endpoint(self->fd, EP3, NULL, 0));
+	test_cmd_add_endpoint(self->fd, EP1, NULL, 0);
+	test_cmd_add_endpoint(self->fd, EP2, NULL, 0);
+	test_cmd_add_endpoint(self->fd, EP3, NULL, 0);
 	ASSERT_EQ(0, iotlb_attach(self->fd, EP1, VD, 0));
-	REQ_OK(vmm_attach(&self->v, GD, EP2, 0));
+	test_cmd_attach(&self->v, GD, EP2, 0);
 	ASSERT_EQ(0, update1(self->fd, VD, 0x100000, 16 * PG, 0x400000, R));
 	ASSERT_EQ(1, vmm_stat(self->fd, mappings));
 }
@@ -90,8 +90,8 @@ TEST_F(iotlb, translate_vmm_domain)
 {
 	struct vhost_iommu_translate t;
 
-	ASSERT_EQ(0, vmm_translate(self->fd, EP1, 0x100000 + 5 * PG + 7, R, 0,
-				   &t));
+	test_cmd_translate(self->fd, EP1, 0x100000 + 5 * PG + 7, R, 0,
+			   &t);
 	EXPECT_EQ(0x100000, t.start);
 	EXPECT_EQ(0x100000 + 16 * PG - 1, t.last);
 	EXPECT_EQ(0x400000, t.phys);
@@ -126,7 +126,7 @@ TEST_F(iotlb, batch)
 
 	ASSERT_EQ(0, batch_ioc(self->fd, VHOST_IOMMU_IOTLB_UPDATE, VD, e, 3));
 	EXPECT_EQ(4, vmm_stat(self->fd, mappings));
-	ASSERT_EQ(0, vmm_translate(self->fd, EP1, 0x200000 + PG, W, 0, &t));
+	test_cmd_translate(self->fd, EP1, 0x200000 + PG, W, 0, &t);
 	EXPECT_EQ(0x20000, t.phys);
 	struct vhost_iommu_iotlb_entry inv[2] = {
 		{ .iova = 0x300000, .size = PG },
@@ -360,13 +360,13 @@ FIXTURE_VARIANT_ADD(bad, inval_guest_domain) {
 
 FIXTURE_SETUP(bad)
 {
-	VMM_OK(vmm_init(&self->v, NULL));
+	test_cmd(vmm_init(&self->v, NULL));
 	self->fd = self->v.fd;
-	ASSERT_EQ(0, vmm_add_endpoint(self->fd, EP1, NULL, 0));
-	ASSERT_EQ(0, vmm_add_endpoint(self->fd, EP2, NULL, 0));
+	test_cmd_add_endpoint(self->fd, EP1, NULL, 0);
+	test_cmd_add_endpoint(self->fd, EP2, NULL, 0);
 	ASSERT_EQ(0, iotlb_attach(self->fd, EP1, VD, 0));
-	REQ_OK(vmm_attach(&self->v, GD, EP2, 0));
-	REQ_OK(vmm_map(&self->v, GD, 0x100000, 0x100fff, 0, 1));
+	test_cmd_attach(&self->v, GD, EP2, 0);
+	test_cmd_map(&self->v, GD, 0x100000, 0x100fff, 0, 1);
 	ASSERT_EQ(0, update1(self->fd, VD, 0x100000, 16 * PG, 0x400000, R));
 }
 
@@ -482,11 +482,11 @@ TEST_F(iotlb, guest_requests_refused)
 {
 	struct vhost_iommu_translate t;
 
-	REQ_ST(VIRTIO_IOMMU_S_INVAL, vmm_map(&self->v, VD, 0x800000, 0x800fff,
-					     0, 1));
-	REQ_ST(VIRTIO_IOMMU_S_INVAL, vmm_unmap(&self->v, VD, 0, ~0ULL));
-	REQ_ST(VIRTIO_IOMMU_S_INVAL, vmm_attach(&self->v, VD, EP3, 0));
-	REQ_ST(VIRTIO_IOMMU_S_INVAL, vmm_detach(&self->v, VD, EP1));
+	test_err_map(VIRTIO_IOMMU_S_INVAL, &self->v, VD, 0x800000, 0x800fff,
+		     0, 1);
+	test_err_unmap(VIRTIO_IOMMU_S_INVAL, &self->v, VD, 0, ~0ULL);
+	test_err_attach(VIRTIO_IOMMU_S_INVAL, &self->v, VD, EP3, 0);
+	test_err_detach(VIRTIO_IOMMU_S_INVAL, &self->v, VD, EP1);
 	EXPECT_EQ(1, vmm_stat(self->fd, mappings));
 	EXPECT_EQ(0, vmm_translate(self->fd, EP1, 0x100000, R, 0, &t));
 	EXPECT_EQ(-ENXIO, vmm_translate(self->fd, EP3, 0x100000, R, 0, &t));
@@ -498,8 +498,8 @@ TEST_F(iotlb, guest_attach_moves_endpoint)
 	struct vhost_iommu_translate t;
 	struct vhost_iommu_stats s;
 
-	REQ_OK(vmm_attach(&self->v, GD, EP1, 0));
-	ASSERT_EQ(0, vmm_get_stats(self->fd, &s));
+	test_cmd_attach(&self->v, GD, EP1, 0);
+	test_cmd_get_stats(self->fd, &s);
 	EXPECT_EQ(1, s.domains);
 	EXPECT_EQ(0, s.mappings);
 	EXPECT_EQ(-ENOENT, vmm_translate(self->fd, EP1, 0x100000, R, 0, &t));
@@ -531,7 +531,7 @@ TEST_F(iotlb, attach_shares_and_detach_kills)
 	EXPECT_EQ(1, vmm_stat(self->fd, mappings));
 	ASSERT_EQ(0, iotlb_attach(self->fd, EP3, VD,
 				  VHOST_IOMMU_IOTLB_ATTACH_F_DETACH));
-	ASSERT_EQ(0, vmm_get_stats(self->fd, &s));
+	test_cmd_get_stats(self->fd, &s);
 	EXPECT_EQ(1, s.domains);
 	EXPECT_EQ(0, s.mappings);
 }
@@ -544,8 +544,8 @@ TEST_F(iotlb, attach_moves_from_guest_domain)
 	ASSERT_EQ(0, iotlb_attach(self->fd, EP2, VD, 0));
 	EXPECT_EQ(0, vmm_translate(self->fd, EP2, 0x100000, R, 0, &t));
 	EXPECT_EQ(0x400000, t.phys);
-	REQ_ST(VIRTIO_IOMMU_S_NOENT, vmm_map(&self->v, GD, 0x800000, 0x800fff,
-					     0, 1));
+	test_err_map(VIRTIO_IOMMU_S_NOENT, &self->v, GD, 0x800000, 0x800fff,
+		     0, 1);
 }
 
 TEST_F(iotlb, read_errors)

@@ -130,9 +130,9 @@ FIXTURE_SETUP(big)
 	self->n = debug_kernel() ? 50000 : 1000000;
 	self->r = calloc(BATCH, sizeof(*self->r));
 	ASSERT_NE(NULL, self->r);
-	VMM_OK(vmm_init(&self->v, &o));
-	ASSERT_EQ(0, vmm_add_endpoint(self->v.fd, EP1, NULL, 0));
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
+	test_cmd(vmm_init(&self->v, &o));
+	test_cmd_add_endpoint(self->v.fd, EP1, NULL, 0);
+	test_cmd_attach(&self->v, D1, EP1, 0);
 }
 
 FIXTURE_TEARDOWN(big)
@@ -178,7 +178,7 @@ TEST_F_TIMEOUT(big, unmap, 3600)
 	pthread_t th;
 
 	ASSERT_EQ(0, map_all(self)) TH_LOG("%s", vt_errmsg);
-	ASSERT_EQ(0, vmm_get_stats(self->v.fd, &s));
+	test_cmd_get_stats(self->v.fd, &s);
 	ASSERT_EQ(self->n, s.mappings);
 	p.iova = (uint64_t)(self->n / 2) * PG;
 	p.start_ns = ~0ULL;
@@ -208,7 +208,7 @@ TEST_F_TIMEOUT(big, unmap, 3600)
 	ASSERT_LE(1, p.rounds) TH_LOG("no probe while the UNMAP ran");
 	EXPECT_GE(bound_ns(), p.max_stats);
 	EXPECT_GE(bound_ns(), p.max_translate);
-	ASSERT_EQ(0, vmm_get_stats(self->v.fd, &s));
+	test_cmd_get_stats(self->v.fd, &s);
 	EXPECT_EQ(0, s.mappings);
 	EXPECT_EQ(-ENOENT, vmm_translate(self->v.fd, EP1, p.iova, A_R, 0,
 					 NULL));
@@ -292,9 +292,9 @@ FIXTURE(ev) {
 
 FIXTURE_SETUP(ev)
 {
-	VMM_OK(vmm_init(&self->v, NULL));
-	ASSERT_EQ(0, vmm_add_endpoint(self->v.fd, EP1, NULL, 0));
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
+	test_cmd(vmm_init(&self->v, NULL));
+	test_cmd_add_endpoint(self->v.fd, EP1, NULL, 0);
+	test_cmd_attach(&self->v, D1, EP1, 0);
 }
 
 FIXTURE_TEARDOWN(ev)
@@ -351,7 +351,7 @@ TEST_F_TIMEOUT(ev, event_flood, 600)
 	EXPECT_GE(bound_ns(), p.max_translate);
 	EXPECT_GE(bound_ns(), t1 - t0);
 	/* No usable buffer: every report was dropped */
-	ASSERT_EQ(0, vmm_get_stats(self->v.fd, &s));
+	test_cmd_get_stats(self->v.fd, &s);
 	EXPECT_EQ(0, s.faults);
 	EXPECT_LE(1, s.faults_dropped);
 }
@@ -374,9 +374,9 @@ FIXTURE_SETUP(mc)
 {
 	struct vmm_opts o = { .num = { VMM_MAX_NUM, 256 } };
 
-	VMM_OK(vmm_init(&self->v, &o));
-	ASSERT_EQ(0, vmm_add_endpoint(self->v.fd, EP1, NULL, 0));
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
+	test_cmd(vmm_init(&self->v, &o));
+	test_cmd_add_endpoint(self->v.fd, EP1, NULL, 0);
+	test_cmd_attach(&self->v, D1, EP1, 0);
 }
 
 FIXTURE_TEARDOWN(mc)
@@ -407,12 +407,12 @@ TEST_F_TIMEOUT(mc, max_chains, 600)
 		t[i].next = htole16(i + 1 < n ? i + 1 : 0);
 	}
 	for (i = 0; i < NCHAINS; i++) {
-		VMM_OK(vmm_raw_chain(&self->v, VHOST_IOMMU_VQ_REQUEST, &d, 1,
-				     &head));
+		test_cmd(vmm_raw_chain(&self->v, VHOST_IOMMU_VQ_REQUEST, &d, 1,
+				       &head));
 		vq_avail_push(&self->v.vq[VHOST_IOMMU_VQ_REQUEST], head);
 	}
 	p.start_ns = vt_now_ns();
-	VMM_OK(vq_notify(&self->v.vq[VHOST_IOMMU_VQ_REQUEST]));
+	test_cmd(vq_notify(&self->v.vq[VHOST_IOMMU_VQ_REQUEST]));
 	end = p.start_ns + 2000 * MS;
 	while (vt_now_ns() < end) {
 		probe_round(&p);
@@ -421,7 +421,7 @@ TEST_F_TIMEOUT(mc, max_chains, 600)
 	t0 = vt_now_ns();
 	EXPECT_EQ(0, ioctl(self->v.fd, VHOST_GET_VRING_BASE, &st));
 	t1 = vt_now_ns();
-	ASSERT_EQ(0, vmm_get_stats(self->v.fd, &s));
+	test_cmd_get_stats(self->v.fd, &s);
 	TH_LOG("%u chains of %u descriptors: %u probes", NCHAINS, n,
 	       p.rounds);
 	TH_LOG("slowest GET_STATS %llu ms, TRANSLATE %llu ms",

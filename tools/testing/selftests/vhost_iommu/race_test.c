@@ -48,18 +48,6 @@
 #include "vguest.h"
 #include "vmm_test.h"
 
-/* A call of vguest.c that must succeed; logs what failed. */
-#define VG_OK(call) do {						\
-	int __ret = (call);						\
-	ASSERT_EQ(0, __ret) TH_LOG("%s: %s", #call, vt_errmsg);	\
-} while (0)
-
-/* A call of vnet.c that must succeed */
-#define VNET_OK(call) do {						\
-	int __ret = (call);						\
-	ASSERT_EQ(0, __ret) TH_LOG("%s: %s", #call, vt_errmsg);	\
-} while (0)
-
 #define T		VGUEST_TIMEOUT_MS
 #define PAGE		VNET_PAGE
 #define EP		VGUEST_EP
@@ -353,8 +341,8 @@ FIXTURE_SETUP(readcopy)
 	self->uffd_err = upage_open(&self->u);
 	if (self->uffd_err)
 		return;
-	VG_OK(vguest_init(&self->g, &o));
-	VG_OK(vguest_start(&self->g));
+	test_cmd(vguest_init(&self->g, &o));
+	test_cmd(vguest_start(&self->g));
 }
 
 FIXTURE_TEARDOWN(readcopy)
@@ -407,16 +395,16 @@ TEST_F_TIMEOUT(readcopy, write_during_copy_reaches_vmm, 300)
 	if (self->uffd_err)
 		SKIP(return, "userfaultfd: %s", strerror(-self->uffd_err));
 	/* The rings of both queues, so that only the page misses */
-	VG_OK(vguest_iotlb_update(g, v->gpa_base + VNET_OFFSET,
-				  VNET_RING_OFF(VNET_NQ), v->gpa_base, RW));
-	VG_OK(vguest_set_backend(g, 0, T));
+	test_cmd(vguest_iotlb_update(g, v->gpa_base + VNET_OFFSET,
+				     VNET_RING_OFF(VNET_NQ), v->gpa_base, RW));
+	test_cmd(vguest_set_backend(g, 0, T));
 	ASSERT_EQ(-1, read(g->iommu.fd, m, sizeof(m)));
 	ASSERT_EQ(EAGAIN, errno);
 
 	s0 = vmm_stats(g->iommu.fd);
-	VNET_OK(vnet_tx_post_at(v, 0, gpa + VNET_BUF_LEN,
-				iova + VNET_BUF_LEN, 1, vnet_frame_len(1)));
-	VNET_OK(vnet_kick(v, VNET_TXQ));
+	test_cmd(vnet_tx_post_at(v, 0, gpa + VNET_BUF_LEN,
+				 iova + VNET_BUF_LEN, 1, vnet_frame_len(1)));
+	test_cmd(vnet_kick(v, VNET_TXQ));
 	ASSERT_LT(s0.iotlb_queued,
 		  vmm_stat_wait(g->iommu.fd, iotlb_queued, s0.iotlb_queued + 1, T));
 	s0 = vmm_stats(g->iommu.fd);
@@ -427,7 +415,7 @@ TEST_F_TIMEOUT(readcopy, write_during_copy_reaches_vmm, 300)
 		bg_join(&rd);
 	}
 	/* read() is copying the READ record out. RX writes the page. */
-	VG_OK(vguest_rx_post(g, 0, 0, 2));
+	test_cmd(vguest_rx_post(g, 0, 0, 2));
 	sc.min = s0.iotlb_misses;
 	ASSERT_EQ(0, bg_start(&sc.b, bg_stats));
 	answered = bg_wait(&sc.b, T);
@@ -451,9 +439,9 @@ TEST_F_TIMEOUT(readcopy, write_during_copy_reaches_vmm, 300)
 		       (unsigned long long)iova);
 
 	/* The VMM answers what it was told: both queues run. */
-	VG_OK(vguest_iotlb_update(g, iova, PAGE, gpa, access));
-	VG_OK(vguest_tx_complete(g, 0, 0, 1, T));
-	VG_OK(vguest_rx_complete(g, 0, 0, 2, T));
+	test_cmd(vguest_iotlb_update(g, iova, PAGE, gpa, access));
+	test_cmd(vguest_tx_complete(g, 0, 0, 1, T));
+	test_cmd(vguest_rx_complete(g, 0, 0, 2, T));
 }
 
 /*
@@ -541,8 +529,8 @@ FIXTURE_SETUP(hold)
 	self->uffd_err = upage_open(&self->u);
 	if (self->uffd_err)
 		return;
-	VG_OK(vguest_init(&self->g, &o));
-	VG_OK(vguest_start(&self->g));
+	test_cmd(vguest_init(&self->g, &o));
+	test_cmd(vguest_start(&self->g));
 	self->push = param_set(_metadata, PUSH, 1);
 }
 
@@ -622,9 +610,9 @@ TEST_F_TIMEOUT(hold, push_waits_others_answer, 300)
 	s0 = vmm_stats(g->iommu.fd);
 	vmm_mk_map(&map, D, IOVA_SPARE, IOVA_SPARE + PAGE - 1,
 		   v->gpa_base + SPARE_OFF, VGUEST_RW);
-	VMM_OK(vmm_req_prepare(&g->iommu, &r, &map, VMM_MAP_LEN, 4));
-	VMM_OK(vmm_req_post(&g->iommu, &r));
-	VMM_OK(vmm_kick(&g->iommu, VHOST_IOMMU_VQ_REQUEST));
+	test_cmd(vmm_req_prepare(&g->iommu, &r, &map, VMM_MAP_LEN, 4));
+	test_cmd(vmm_req_post(&g->iommu, &r));
+	test_cmd(vmm_kick(&g->iommu, VHOST_IOMMU_VQ_REQUEST));
 	sc.min = s0.mappings;
 	ASSERT_EQ(0, bg_start(&sc.b, bg_stats));
 	stats_answered = bg_wait(&sc.b, T);
@@ -654,7 +642,7 @@ TEST_F_TIMEOUT(hold, push_waits_others_answer, 300)
 	ASSERT_EQ(0, upage_fill(&self->u, &mt, sizeof(mt)));
 	EXPECT_TRUE(bg_wait(&setmem, T));
 	EXPECT_EQ(0, bg_join(&setmem));
-	VMM_OK(vmm_req_complete(&g->iommu, &r));
+	test_cmd(vmm_req_complete(&g->iommu, &r));
 	EXPECT_EQ(4, r.used_len);
 	EXPECT_EQ(VIRTIO_IOMMU_S_OK, r.status);
 	if (!stats_answered) {
@@ -666,8 +654,8 @@ TEST_F_TIMEOUT(hold, push_waits_others_answer, 300)
 			bg_join(&pr);
 	}
 	EXPECT_LT(s0.iotlb_updates, vmm_stats(g->iommu.fd).iotlb_updates);
-	VNET_OK(vnet_tx_frames(v, 0, 4));
-	VNET_OK(vnet_rx_frames(v, 100, 4));
+	test_cmd(vnet_tx_frames(v, 0, 4));
+	test_cmd(vnet_rx_frames(v, 100, 4));
 }
 
 /*
@@ -722,16 +710,16 @@ FIXTURE_SETUP(stolen)
 	struct vguest *g = &self->g;
 	struct vnet *v = &g->net[0];
 
-	VG_OK(vguest_init(g, &o));
-	VG_OK(vguest_start(g));
+	test_cmd(vguest_init(g, &o));
+	test_cmd(vguest_start(g));
 	/*
 	 * The rings translated, TX buffer 0 not: every TX kick raises a
 	 * miss of that page, which nobody answers.
 	 */
-	VG_OK(vguest_iotlb_update(g, v->gpa_base + VNET_OFFSET,
-				  VNET_RING_OFF(VNET_NQ), v->gpa_base, RW));
-	VG_OK(vguest_set_backend(g, 0, T));
-	VNET_OK(vnet_tx_post(v, 0, 1, vnet_frame_len(1)));
+	test_cmd(vguest_iotlb_update(g, v->gpa_base + VNET_OFFSET,
+				     VNET_RING_OFF(VNET_NQ), v->gpa_base, RW));
+	test_cmd(vguest_set_backend(g, 0, T));
+	test_cmd(vnet_tx_post(v, 0, 1, vnet_frame_len(1)));
 }
 
 FIXTURE_TEARDOWN(stolen)
@@ -828,7 +816,7 @@ TEST_F_TIMEOUT(stolen, blocking_file_read_by_vmm, 300)
 	/* Misses: the thief takes them, the kernel refuses to read. */
 	s0 = vmm_stats(g->iommu.fd);
 	for (i = 1; i <= 3; i++) {
-		VNET_OK(vnet_kick(v, VNET_TXQ));
+		test_cmd(vnet_kick(v, VNET_TXQ));
 		EXPECT_LT(s0.iotlb_errors + i - 1,
 			  vmm_stat_wait(g->iommu.fd, iotlb_errors,
 					s0.iotlb_errors + i, T));
@@ -890,8 +878,8 @@ FIXTURE_SETUP(takeover)
 	};
 
 	self->push = -1;
-	VG_OK(vguest_init(&self->g, &o));
-	VG_OK(vguest_start(&self->g));
+	test_cmd(vguest_init(&self->g, &o));
+	test_cmd(vguest_start(&self->g));
 	self->push = param_set(_metadata, PUSH, 0);
 }
 
@@ -1042,7 +1030,7 @@ TEST_F_TIMEOUT(takeover, foreign_miss_unanswered, 300)
 	ASSERT_LT(0, pid);
 	EXPECT_EQ(EFAULT, chan_get(c.up[0], T));
 	EXPECT_TRUE(bridge_reacted(g, &s0));
-	VG_OK(vguest_settle(g, T));
+	test_cmd(vguest_settle(g, T));
 	s1 = vmm_stats(g->iommu.fd);
 	EXPECT_EQ(s0.iotlb_updates, s1.iotlb_updates);
 	EXPECT_EQ(s0.iotlb_served, s1.iotlb_served);
@@ -1057,7 +1045,7 @@ TEST_F_TIMEOUT(takeover, foreign_miss_unanswered, 300)
 	close(c.up[0]);
 	close(c.down[1]);
 	EXPECT_EQ(0, reap(pid));
-	VG_OK(vguest_settle(g, T));
+	test_cmd(vguest_settle(g, T));
 	EXPECT_EQ(s0.iotlb_updates, vmm_stats(g->iommu.fd).iotlb_updates);
 }
 
@@ -1082,12 +1070,12 @@ TEST_F_TIMEOUT(takeover, foreign_owner_gets_no_push, 300)
 	ASSERT_LT(0, pid);
 	EXPECT_EQ(EFAULT, chan_get(c.up[0], T));
 	EXPECT_TRUE(bridge_reacted(g, &s0));
-	VG_OK(vguest_settle(g, T));
+	test_cmd(vguest_settle(g, T));
 
 	ASSERT_EQ(0, vt_param_set(PUSH, 1));
 	s0 = vmm_stats(g->iommu.fd);
-	VG_OK(vguest_unmap(g, iova, VNET_MEM_SIZE));
-	VG_OK(vguest_map(g, iova, v->gpa_base, VNET_MEM_SIZE, VGUEST_RW));
+	test_cmd(vguest_unmap(g, iova, VNET_MEM_SIZE));
+	test_cmd(vguest_map(g, iova, v->gpa_base, VNET_MEM_SIZE, VGUEST_RW));
 	s1 = vmm_stats(g->iommu.fd);
 	EXPECT_EQ(s0.iotlb_updates, s1.iotlb_updates)
 		TH_LOG("MAP pushed to a vhost-net device of another owner");
