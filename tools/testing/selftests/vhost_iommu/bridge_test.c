@@ -93,22 +93,6 @@ static int map_layout(struct vguest *g, const struct layout *l)
 	return ret;
 }
 
-/* push_on_map set to @val; the old value in *@saved */
-static void push_set(struct __test_metadata *_metadata, int val,
-		     long long *saved)
-{
-	*saved = vt_param_get(PUSH);
-	ASSERT_LE(0, *saved) TH_LOG("no module parameter %s", PUSH);
-	ASSERT_EQ(0, vt_param_set(PUSH, val));
-	ASSERT_EQ(val, vt_param_get(PUSH));
-}
-
-static void push_restore(long long saved)
-{
-	if (saved >= 0)
-		vt_param_set(PUSH, saved);
-}
-
 /* The next fault report must come (hang guard) and be this one */
 static void expect_fault(struct __test_metadata *_metadata, struct vguest *g,
 			 uint8_t reason, uint32_t flags, uint32_t ep,
@@ -590,7 +574,7 @@ FIXTURE_SETUP(bridge)
 	};
 
 	self->push = -1;
-	push_set(_metadata, 0, &self->push);
+	test_param_set(_metadata, PUSH, 0, &self->push);
 	test_cmd(vguest_init(&self->g, &o));
 	if (variant->mode == VNET_IOVA_MANUAL)
 		test_cmd(map_layout(&self->g, &layout_rw));
@@ -601,7 +585,7 @@ FIXTURE_SETUP(bridge)
 FIXTURE_TEARDOWN(bridge)
 {
 	vguest_fini(&self->g);
-	push_restore(self->push);
+	test_param_restore(PUSH, self->push);
 }
 
 /*
@@ -758,7 +742,7 @@ FIXTURE_SETUP(layout)
 	struct vguest_opts o = { .mode = VNET_IOVA_MANUAL };
 
 	self->push = -1;
-	push_set(_metadata, 0, &self->push);
+	test_param_set(_metadata, PUSH, 0, &self->push);
 	test_cmd(vguest_init(&self->g, &o));
 	test_cmd(map_layout(&self->g, &layout_rw));
 	test_cmd(vguest_start(&self->g));
@@ -767,7 +751,7 @@ FIXTURE_SETUP(layout)
 FIXTURE_TEARDOWN(layout)
 {
 	vguest_fini(&self->g);
-	push_restore(self->push);
+	test_param_restore(PUSH, self->push);
 }
 
 /*
@@ -1196,14 +1180,14 @@ FIXTURE_SETUP(perm)
 	struct vguest_opts o = { .mode = VNET_IOVA_MANUAL };
 
 	self->push = -1;
-	push_set(_metadata, 0, &self->push);
+	test_param_set(_metadata, PUSH, 0, &self->push);
 	test_cmd(vguest_init(&self->g, &o));
 }
 
 FIXTURE_TEARDOWN(perm)
 {
 	vguest_fini(&self->g);
-	push_restore(self->push);
+	test_param_restore(PUSH, self->push);
 }
 
 /* TX only reads its buffers: read-only mappings are enough */
@@ -1334,7 +1318,7 @@ FIXTURE_SETUP(bypass)
 	};
 
 	self->push = -1;
-	push_set(_metadata, 0, &self->push);
+	test_param_set(_metadata, PUSH, 0, &self->push);
 	test_cmd(vguest_init(&self->g, &o));
 	test_cmd_set_bypass(self->g.iommu.fd, variant->bypass);
 	test_cmd(vguest_start(&self->g));
@@ -1343,7 +1327,7 @@ FIXTURE_SETUP(bypass)
 FIXTURE_TEARDOWN(bypass)
 {
 	vguest_fini(&self->g);
-	push_restore(self->push);
+	test_param_restore(PUSH, self->push);
 }
 
 TEST_F_TIMEOUT(bypass, traffic, 300)
@@ -1456,7 +1440,7 @@ FIXTURE_SETUP(push)
 	struct vguest_opts o = { .mode = VNET_IOVA_MANUAL };
 
 	self->push = -1;
-	push_set(_metadata, variant->push, &self->push);
+	test_param_set(_metadata, PUSH, variant->push, &self->push);
 	test_cmd(vguest_init(&self->g, &o));
 	test_cmd(map_layout(&self->g, &l));
 	test_cmd(vguest_start(&self->g));
@@ -1467,7 +1451,7 @@ FIXTURE_SETUP(push)
 FIXTURE_TEARDOWN(push)
 {
 	vguest_fini(&self->g);
-	push_restore(self->push);
+	test_param_restore(PUSH, self->push);
 }
 
 TEST_F_TIMEOUT(push, fresh_mapping, 300)
@@ -1547,7 +1531,7 @@ FIXTURE_SETUP(unbound)
 	};
 
 	self->push = -1;
-	push_set(_metadata, 0, &self->push);
+	test_param_set(_metadata, PUSH, 0, &self->push);
 	test_cmd(vguest_init(&self->g, &o));
 	test_cmd(map_layout(&self->g, &layout_rw));
 	test_cmd(vguest_start(&self->g));
@@ -1556,7 +1540,7 @@ FIXTURE_SETUP(unbound)
 FIXTURE_TEARDOWN(unbound)
 {
 	vguest_fini(&self->g);
-	push_restore(self->push);
+	test_param_restore(PUSH, self->push);
 }
 
 /*
@@ -1597,7 +1581,7 @@ FIXTURE_SETUP(multi)
 	struct vguest_opts o = { .nnet = 2, .mode = VNET_IOVA_MANUAL };
 
 	self->push = -1;
-	push_set(_metadata, 0, &self->push);
+	test_param_set(_metadata, PUSH, 0, &self->push);
 	test_cmd(vguest_init(&self->g, &o));
 	test_cmd(vguest_map(&self->g, IOVA_MULTI, VGUEST_NET_GPA(0),
 			    2 * VNET_MEM_SIZE, RW));
@@ -1607,7 +1591,7 @@ FIXTURE_SETUP(multi)
 FIXTURE_TEARDOWN(multi)
 {
 	vguest_fini(&self->g);
-	push_restore(self->push);
+	test_param_restore(PUSH, self->push);
 }
 
 TEST_F_TIMEOUT(multi, traffic, 300)
@@ -1689,7 +1673,7 @@ FIXTURE_SETUP(teardown)
 	struct vguest_opts o = { .mode = VNET_IOVA_SCATTER };
 
 	self->push = -1;
-	push_set(_metadata, 0, &self->push);
+	test_param_set(_metadata, PUSH, 0, &self->push);
 	test_cmd(vguest_init(&self->g, &o));
 	test_cmd(vguest_start(&self->g));
 	test_cmd(vnet_tx_frames(&self->g.net[0], 0, 16));
@@ -1699,7 +1683,7 @@ FIXTURE_SETUP(teardown)
 FIXTURE_TEARDOWN(teardown)
 {
 	vguest_fini(&self->g);
-	push_restore(self->push);
+	test_param_restore(PUSH, self->push);
 }
 
 /*
@@ -1987,7 +1971,7 @@ FIXTURE_SETUP(toggle)
 	struct vguest_opts o = { .mode = VNET_IOVA_SCATTER };
 
 	self->push = -1;
-	push_set(_metadata, 0, &self->push);
+	test_param_set(_metadata, PUSH, 0, &self->push);
 	test_cmd(vguest_init(&self->g, &o));
 	test_cmd(vguest_start(&self->g));
 }
@@ -1995,7 +1979,7 @@ FIXTURE_SETUP(toggle)
 FIXTURE_TEARDOWN(toggle)
 {
 	vguest_fini(&self->g);
-	push_restore(self->push);
+	test_param_restore(PUSH, self->push);
 }
 
 /* Logs where this process's vhost-iommu worker is (/proc/PID/stack) */
@@ -2110,12 +2094,12 @@ FIXTURE(killed) {
 FIXTURE_SETUP(killed)
 {
 	self->push = -1;
-	push_set(_metadata, 0, &self->push);
+	test_param_set(_metadata, PUSH, 0, &self->push);
 }
 
 FIXTURE_TEARDOWN(killed)
 {
-	push_restore(self->push);
+	test_param_restore(PUSH, self->push);
 }
 
 /* The child: a guest that streams frames until killed, a byte per round */

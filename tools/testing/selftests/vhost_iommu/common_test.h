@@ -30,4 +30,25 @@
 				      __ret < 0 ? vt_errmsg : "status");\
 } while (0)
 
+/*
+ * Module parameter @name set to @val for a test: its old value goes to
+ * *@saved first (-errno if it has none), for test_param_restore() in the
+ * teardown, which runs even when an assertion here fails.
+ */
+static inline void test_param_set(struct __test_metadata *_metadata,
+				  const char *name, long long val,
+				  long long *saved)
+{
+	*saved = vt_param_get(name);
+	ASSERT_LE(0, *saved) TH_LOG("no module parameter %s", name);
+	ASSERT_EQ(0, vt_param_set(name, val)) TH_LOG("%s = %lld", name, val);
+	ASSERT_EQ(val, vt_param_get(name));
+}
+
+static inline void test_param_restore(const char *name, long long saved)
+{
+	if (saved >= 0)
+		vt_param_set(name, saved);
+}
+
 #endif /* VHOST_IOMMU_SELFTEST_COMMON_TEST_H */

@@ -1523,9 +1523,7 @@ FIXTURE_SETUP(plant)
 	uint64_t gpa;
 	int ret;
 
-	self->push = vt_param_get("push_on_map");
-	ASSERT_LE(0, self->push);
-	ASSERT_EQ(0, vt_param_set("push_on_map", 0));
+	test_param_set(_metadata, "push_on_map", 0, &self->push);
 	ret = vguest_init(&self->g, &o);
 	ASSERT_EQ(0, ret) TH_LOG("%s", vt_errmsg);
 	v = &self->g.net[0];
@@ -1555,8 +1553,7 @@ FIXTURE_SETUP(plant)
 FIXTURE_TEARDOWN(plant)
 {
 	vguest_fini(&self->g);
-	if (self->push >= 0)
-		vt_param_set("push_on_map", self->push);
+	test_param_restore("push_on_map", self->push);
 }
 
 TEST_F_TIMEOUT(plant, unmapped_iova_carries_nothing, 300)

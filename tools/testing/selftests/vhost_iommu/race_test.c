@@ -62,24 +62,6 @@
 
 /* Counters */
 
-/* Module parameters, restored by the fixtures */
-static long long param_set(struct __test_metadata *_metadata,
-			   const char *name, long long val)
-{
-	long long saved = vt_param_get(name);
-
-	EXPECT_LE(0, saved) TH_LOG("no module parameter %s", name);
-	if (saved >= 0)
-		EXPECT_EQ(0, vt_param_set(name, val));
-	return saved;
-}
-
-static void param_restore(const char *name, long long saved)
-{
-	if (saved >= 0)
-		vt_param_set(name, saved);
-}
-
 /*
  * userfaultfd: one page the kernel blocks on until the test fills it.
  */
@@ -350,7 +332,7 @@ FIXTURE_TEARDOWN(readcopy)
 	upage_close(&self->u);
 	if (!self->uffd_err)
 		vguest_fini(&self->g);
-	param_restore(QLEN, self->qlen);
+	test_param_restore(QLEN, self->qlen);
 }
 
 /* The access bits of the records of @iova among @n bytes of records */
@@ -531,7 +513,7 @@ FIXTURE_SETUP(hold)
 		return;
 	test_cmd(vguest_init(&self->g, &o));
 	test_cmd(vguest_start(&self->g));
-	self->push = param_set(_metadata, PUSH, 1);
+	test_param_set(_metadata, PUSH, 1, &self->push);
 }
 
 FIXTURE_TEARDOWN(hold)
@@ -539,7 +521,7 @@ FIXTURE_TEARDOWN(hold)
 	upage_close(&self->u);
 	if (!self->uffd_err)
 		vguest_fini(&self->g);
-	param_restore(PUSH, self->push);
+	test_param_restore(PUSH, self->push);
 }
 
 /* What the VMM asks while the kernel waits: GET_STATS, TRANSLATE */
@@ -880,13 +862,13 @@ FIXTURE_SETUP(takeover)
 	self->push = -1;
 	test_cmd(vguest_init(&self->g, &o));
 	test_cmd(vguest_start(&self->g));
-	self->push = param_set(_metadata, PUSH, 0);
+	test_param_set(_metadata, PUSH, 0, &self->push);
 }
 
 FIXTURE_TEARDOWN(takeover)
 {
 	vguest_fini(&self->g);
-	param_restore(PUSH, self->push);
+	test_param_restore(PUSH, self->push);
 }
 
 /* The child's side of a pipe pair: one byte each way per step */
