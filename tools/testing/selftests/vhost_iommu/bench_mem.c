@@ -63,7 +63,7 @@ static void die(const char *what)
 {
 	fprintf(stderr, "bench_mem: %s: %s\n", what, strerror(errno));
 	fprintf(stderr, "bench_mem: vmm: %s\nbench_mem: vguest: %s\n",
-		vmm_errmsg, vguest_errmsg);
+		vt_errmsg, vt_errmsg);
 	exit(1);
 }
 
@@ -197,7 +197,7 @@ static void measure(struct vmm *v, uint64_t gpa_base, unsigned long n,
 		    const char *config)
 {
 	long long cur0, slab0, cur1, slab1;
-	uint64_t t0 = vmm_now_ns(), m0;
+	uint64_t t0 = vt_now_ns(), m0;
 	char mode[64];
 
 	touch_vmm(v);
@@ -206,11 +206,11 @@ static void measure(struct vmm *v, uint64_t gpa_base, unsigned long n,
 	usleep(200000);
 	cur0 = cg_read(cgdir, "memory.current", "");
 	slab0 = cg_read(cgdir, "memory.stat", "slab");
-	m0 = vmm_stat_mappings(v->fd);
+	m0 = vmm_stat(v->fd, mappings);
 	batch(v, 0, n, gpa_base, true);
-	if (vmm_stat_mappings(v->fd) != m0 + n) {
+	if (vmm_stat(v->fd, mappings) != m0 + n) {
 		fprintf(stderr, "bench_mem: %s: %llu mappings, not %llu\n",
-			config, (unsigned long long)vmm_stat_mappings(v->fd),
+			config, (unsigned long long)vmm_stat(v->fd, mappings),
 			(unsigned long long)(m0 + n));
 		exit(1);
 	}
@@ -222,7 +222,7 @@ static void measure(struct vmm *v, uint64_t gpa_base, unsigned long n,
 		exit(1);
 	}
 	printf("# %s: %lu mappings in %.1f s; memory.current %lld -> %lld, slab %lld -> %lld\n",
-	       config, n, (vmm_now_ns() - t0) / 1e9, cur0, cur1, slab0, slab1);
+	       config, n, (vt_now_ns() - t0) / 1e9, cur0, cur1, slab0, slab1);
 	snprintf(mode, sizeof(mode), "per mapping / %lu live", n);
 	record("memcg_bytes", mode, config, "bytes",
 	       (double)(cur1 - cur0) / n);
@@ -288,14 +288,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_mem: at least %u mappings\n", BATCH);
 		return 2;
 	}
-	max0 = vmm_param_get("max_mappings");
-	push0 = vmm_param_get("push_on_map");
+	max0 = vt_param_get("max_mappings");
+	push0 = vt_param_get("push_on_map");
 	if (max0 < 0 || push0 < 0) {
 		fprintf(stderr, "bench_mem: no vhost_iommu parameters\n");
 		return 1;
 	}
 	if ((unsigned long long)max0 < n + BATCH &&
-	    vmm_param_set("max_mappings", n + BATCH))
+	    vt_param_set("max_mappings", n + BATCH))
 		die("max_mappings");
 
 	if (!cg_enter("none")) {
@@ -305,12 +305,12 @@ int main(int argc, char **argv)
 	run_none(n);
 	cg_leave();
 
-	if (!cg_enter("bound") || vmm_param_set("push_on_map", 1))
+	if (!cg_enter("bound") || vt_param_set("push_on_map", 1))
 		die("push_on_map");
 	run_bound(n);
 	cg_leave();
 
-	vmm_param_set("push_on_map", push0);
-	vmm_param_set("max_mappings", max0);
+	vt_param_set("push_on_map", push0);
+	vt_param_set("max_mappings", max0);
 	return 0;
 }

@@ -119,9 +119,9 @@ static void die(struct guest *g, const char *what, int err)
 	fprintf(stderr, "bench_net: %s: %s: %s\n", g ? g->name : "-", what,
 		err == -1 ? "" : strerror(-err));
 	fprintf(stderr, "bench_net: vnet: %s\nbench_net: vmm: %s\n",
-		vnet_errmsg, vmm_errmsg);
+		vt_errmsg, vt_errmsg);
 	fprintf(stderr, "bench_net: uiommu: %s\nbench_net: vguest: %s\n",
-		uiommu_errmsg, vguest_errmsg);
+		vt_errmsg, vt_errmsg);
 	exit(1);
 }
 
@@ -479,7 +479,7 @@ static uint64_t run_strict(struct guest *g, unsigned int npkts,
 	uint64_t t0, t1, rx0 = read_counter(g->rx_path);
 	unsigned int done, i, n;
 
-	t0 = vmm_now_ns();
+	t0 = vt_now_ns();
 	for (done = 0; done < npkts; done += n) {
 		n = npkts - done < batch ? npkts - done : batch;
 		for (i = 0; i < n; i++) {
@@ -495,7 +495,7 @@ static uint64_t run_strict(struct guest *g, unsigned int npkts,
 		for (i = 0; g->iommu && i < n; i++)
 			unmap(g, STRICT_IOVA + i * PG, PG);
 	}
-	t1 = vmm_now_ns();
+	t1 = vt_now_ns();
 	if (read_counter(g->rx_path) - rx0 != npkts)
 		die(g, "strict: frames lost", -1);
 	return t1 - t0;
@@ -508,7 +508,7 @@ static uint64_t run_static(struct guest *g, unsigned int pl,
 	uint64_t t0, t1, rx0 = read_counter(g->rx_path), p;
 	unsigned int done, i, n;
 
-	t0 = vmm_now_ns();
+	t0 = vt_now_ns();
 	for (done = 0; done < npkts; done += n) {
 		n = npkts - done < batch ? npkts - done : batch;
 		for (i = 0; i < n; i++) {
@@ -518,7 +518,7 @@ static uint64_t run_static(struct guest *g, unsigned int pl,
 		tx_kick(g);
 		tx_wait(g, n);
 	}
-	t1 = vmm_now_ns();
+	t1 = vt_now_ns();
 	if (read_counter(g->rx_path) - rx0 != npkts)
 		die(g, "static: frames lost", -1);
 	return t1 - t0;
@@ -574,16 +574,16 @@ static void latency_sample(struct guest *g, unsigned int i, double *miss,
 {
 	uint64_t iova = LAT_IOVA + i * PG, gpa = data_gpa(g, i), t0;
 
-	t0 = vmm_now_ns();
+	t0 = vt_now_ns();
 	tx_post(g, 0, gpa, iova);
 	tx_kick(g);
 	tx_wait(g, 1);
-	*miss = (vmm_now_ns() - t0) / 1e3;
-	t0 = vmm_now_ns();
+	*miss = (vt_now_ns() - t0) / 1e3;
+	t0 = vt_now_ns();
 	tx_post(g, 0, gpa, iova);
 	tx_kick(g);
 	tx_wait(g, 1);
-	*hit = (vmm_now_ns() - t0) / 1e3;
+	*hit = (vt_now_ns() - t0) / 1e3;
 }
 
 /*
@@ -617,14 +617,14 @@ static void latency_finish(struct guest *g, unsigned int n, double *miss,
 /* MAP + UNMAP pairs vhost-net never sees: nanoseconds for @n */
 static uint64_t run_unused(struct guest *g, unsigned int n)
 {
-	uint64_t t0 = vmm_now_ns();
+	uint64_t t0 = vt_now_ns();
 	unsigned int i;
 
 	for (i = 0; i < n; i++) {
 		map(g, UNUSED_IOVA, data_gpa(g, i), PG);
 		unmap(g, UNUSED_IOVA, PG);
 	}
-	return vmm_now_ns() - t0;
+	return vt_now_ns() - t0;
 }
 
 /*
@@ -772,7 +772,7 @@ static struct guest *use(const struct conf *c)
 	int ret;
 
 	if (c->push >= 0) {
-		ret = vmm_param_set("push_on_map", c->push);
+		ret = vt_param_set("push_on_map", c->push);
 		if (ret)
 			die(g, "push_on_map", ret);
 	}
@@ -788,7 +788,7 @@ int main(int argc, char **argv)
 	};
 	double q[4];
 	unsigned int r, t, m, reps, k, i;
-	uint64_t t0 = vmm_now_ns();
+	uint64_t t0 = vt_now_ns();
 	long long push0;
 	char mode[NM][64], name[96];
 	int c;
@@ -846,20 +846,20 @@ int main(int argc, char **argv)
 		snprintf(mode[M_STATIC + m], sizeof(mode[0]),
 			 "static %u MiB pool", opt.pool_mib[m]);
 	snprintf(mode[M_UNUSED], sizeof(mode[0]), "%s", UNUSED_MODE);
-	push0 = vmm_param_get("push_on_map");
+	push0 = vt_param_get("push_on_map");
 	if (push0 < 0) {
 		fprintf(stderr, "bench_net: no push_on_map parameter\n");
 		return 1;
 	}
 
-	vmm_param_set("push_on_map", 0);
+	vt_param_set("push_on_map", 0);
 	for (t = 0; t < NG; t++) {
 		setup(&guests[t]);
 		check_path(&guests[t]);
 		map_pools(&guests[t]);
 	}
 	printf("# set up in %.1f s; %u rounds (1 warm-up)\n",
-	       (vmm_now_ns() - t0) / 1e9, reps + 1);
+	       (vt_now_ns() - t0) / 1e9, reps + 1);
 	fflush(stdout);
 
 	/*
@@ -916,10 +916,10 @@ int main(int argc, char **argv)
 		for (t = 0; t < NH; t++)
 			huge[t][k] = run_huge(use(&huge_conf[t]));
 		printf("# round %u done at %.1f s\n", r,
-		       (vmm_now_ns() - t0) / 1e9);
+		       (vt_now_ns() - t0) / 1e9);
 		fflush(stdout);
 	}
-	vmm_param_set("push_on_map", push0);
+	vt_param_set("push_on_map", push0);
 
 	for (m = 0; m < M_UNUSED; m++) {
 		for (t = 0; t < NT; t++) {
@@ -979,6 +979,6 @@ int main(int argc, char **argv)
 
 	for (t = 0; t < NG; t++)
 		teardown(&guests[t]);
-	printf("# bench_net done in %.1f s\n", (vmm_now_ns() - t0) / 1e9);
+	printf("# bench_net done in %.1f s\n", (vt_now_ns() - t0) / 1e9);
 	return 0;
 }

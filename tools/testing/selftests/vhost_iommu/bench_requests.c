@@ -74,7 +74,7 @@ static struct vmm_req reqs[MAXB];
 static void die(struct target *t, const char *what)
 {
 	fprintf(stderr, "bench_requests: %s: %s: %s%s\n", t->name, what,
-		vmm_errmsg, t->user ? uiommu_errmsg : "");
+		vt_errmsg, t->user ? vt_errmsg : "");
 	exit(1);
 }
 
@@ -139,14 +139,14 @@ static uint64_t measure(struct target *t, unsigned int batch,
 	unsigned long n = 0;
 	uint64_t t0;
 
-	t0 = vmm_now_ns();
+	t0 = vt_now_ns();
 	while (n < nreq) {
 		run_batch(t, BASE, batch, true);
 		run_batch(t, BASE, batch, false);
 		n += 2 * batch;
 	}
 	*done += n;
-	return vmm_now_ns() - t0;
+	return vt_now_ns() - t0;
 }
 
 /*
@@ -354,10 +354,10 @@ int main(int argc, char **argv)
 		reps = MAXREPS;
 
 	/* max_mappings must hold the largest domain and the measured pages */
-	cur = vmm_param_get("max_mappings");
+	cur = vt_param_get("max_mappings");
 	if (cur >= 0 && (unsigned long long)cur < max_live + 2 * MAXB) {
 		old_max = cur;
-		if (vmm_param_set("max_mappings", max_live + 4096)) {
+		if (vt_param_set("max_mappings", max_live + 4096)) {
 			fprintf(stderr, "bench_requests: max_mappings is %lld, cannot raise it\n",
 				cur);
 			return 1;
@@ -379,7 +379,7 @@ int main(int argc, char **argv)
 			break;
 		for (i = 0; i < ntargets; i++) {
 			struct target *t = &targets[i];
-			uint64_t t0 = vmm_now_ns();
+			uint64_t t0 = vt_now_ns();
 
 			populate(t, have, live_levels[l]);
 			if (live_mappings(t) != live_levels[l]) {
@@ -391,7 +391,7 @@ int main(int argc, char **argv)
 			}
 			printf("# %s: populated %lu mappings (%.1f s)\n",
 			       t->name, live_levels[l],
-			       (vmm_now_ns() - t0) / 1e9);
+			       (vt_now_ns() - t0) / 1e9);
 		}
 		have = live_levels[l];
 		for (b = 0; b < NBATCH; b++) {
@@ -462,6 +462,6 @@ out:
 		vmm_fini(&targets[i].v);
 	}
 	if (old_max >= 0)
-		vmm_param_set("max_mappings", old_max);
+		vt_param_set("max_mappings", old_max);
 	return 0;
 }

@@ -33,18 +33,6 @@
 #include "vmm_test.h"
 #include "worker.h"
 
-/* A call of vguest.c that must succeed; logs what failed. */
-#define VG_OK(call) do {						\
-	int __ret = (call);						\
-	ASSERT_EQ(0, __ret) TH_LOG("%s: %s", #call, vguest_errmsg);	\
-} while (0)
-
-/* A call of vnet.c that must succeed */
-#define VNET_OK(call) do {						\
-	int __ret = (call);						\
-	ASSERT_EQ(0, __ret) TH_LOG("%s: %s", #call, vnet_errmsg);	\
-} while (0)
-
 #define T		VGUEST_TIMEOUT_MS
 /* Long enough to see that something does not happen */
 #define ABSENT_MS	500
@@ -105,55 +93,6 @@ static int map_layout(struct vguest *g, const struct layout *l)
 	return ret;
 }
 
-/* push_on_map set to @val; the old value in *@saved */
-static void push_set(struct __test_metadata *_metadata, int val,
-		     long long *saved)
-{
-	*saved = vmm_param_get(PUSH);
-	ASSERT_LE(0, *saved) TH_LOG("no module parameter %s", PUSH);
-	ASSERT_EQ(0, vmm_param_set(PUSH, val));
-	ASSERT_EQ(val, vmm_param_get(PUSH));
-}
-
-static void push_restore(long long saved)
-{
-	if (saved >= 0)
-		vmm_param_set(PUSH, saved);
-}
-
-static struct vhost_iommu_stats stats(struct vguest *g)
-{
-	struct vhost_iommu_stats s;
-
-	if (vguest_stats(g, &s))
-		memset(&s, 0xff, sizeof(s));
-	return s;
-}
-
-/*
- * Waits (a hang guard) until the counter at @off exceeds @min; returns its
- * last value.
- */
-static uint64_t wait_stat(struct vguest *g, size_t off, uint64_t min)
-{
-	struct vhost_iommu_stats s;
-	uint64_t val = 0;
-	int i;
-
-	for (i = 0; i < T / 10; i++) {
-		if (vguest_stats(g, &s))
-			return 0;
-		memcpy(&val, (uint8_t *)&s + off, sizeof(val));
-		if (val > min)
-			break;
-		usleep(10000);
-	}
-	return val;
-}
-
-#define WAIT_STAT(g, field, min) \
-	wait_stat((g), offsetof(struct vhost_iommu_stats, field), (min))
-
 /* The next fault report must come (hang guard) and be this one */
 static void expect_fault(struct __test_metadata *_metadata, struct vguest *g,
 			 uint8_t reason, uint32_t flags, uint32_t ep,
@@ -161,7 +100,7 @@ static void expect_fault(struct __test_metadata *_metadata, struct vguest *g,
 {
 	struct virtio_iommu_fault f;
 
-	VG_OK(vguest_fault(g, &f, T));
+	test_cmd(vguest_fault(g, &f, T));
 	EXPECT_EQ(reason, f.reason);
 	EXPECT_EQ(flags, le32toh(f.flags));
 	EXPECT_EQ(ep, le32toh(f.endpoint));
@@ -175,7 +114,7 @@ static void no_ring_errors(struct __test_metadata *_metadata, struct vguest *g)
 
 	for (i = 0; i < g->nnet; i++) {
 		for (q = 0; q < VNET_NQ; q++) {
-			VNET_OK(vnet_err_count(&g->net[i], q, &c));
+			test_cmd(vnet_err_count(&g->net[i], q, &c));
 			EXPECT_EQ(0, c) TH_LOG("net %u queue %u error", i, q);
 		}
 	}
@@ -331,23 +270,16 @@ FIXTURE_TEARDOWN(bind)
 		close(self->net);
 }
 
-static uint64_t bound(int fd)
-{
-	struct vhost_iommu_stats s;
-
-	return vmm_get_stats(fd, &s) ? ~0ULL : s.bound;
-}
-
 TEST_F(bind, bind_unbind)
 {
-	EXPECT_EQ(0, bound(self->fd));
-	ASSERT_EQ(0, vmm_bind_net(self->fd, EP, self->net));
-	EXPECT_EQ(1, bound(self->fd));
-	ASSERT_EQ(0, vmm_unbind_net(self->fd, EP, self->net));
-	EXPECT_EQ(0, bound(self->fd));
+	EXPECT_EQ(0, vmm_stat(self->fd, bound));
+	test_cmd_bind_net(self->fd, EP, self->net);
+	EXPECT_EQ(1, vmm_stat(self->fd, bound));
+	test_cmd_unbind_net(self->fd, EP, self->net);
+	EXPECT_EQ(0, vmm_stat(self->fd, bound));
 	/* Unbound, it may be bound again. */
-	ASSERT_EQ(0, vmm_bind_net(self->fd, EP, self->net));
-	EXPECT_EQ(1, bound(self->fd));
+	test_cmd_bind_net(self->fd, EP, self->net);
+	EXPECT_EQ(1, vmm_stat(self->fd, bound));
 }
 
 TEST_F(bind, fd_not_open)
@@ -359,7 +291,7 @@ TEST_F(bind, fd_not_open)
 	EXPECT_EQ(-EBADF, vmm_bind_net(self->fd, EP, fd));
 	EXPECT_EQ(-EBADF, vmm_bind_net(self->fd, EP, -1));
 	EXPECT_EQ(-EBADF, vmm_bind_net(self->fd, EP, INT32_MAX));
-	EXPECT_EQ(0, bound(self->fd));
+	EXPECT_EQ(0, vmm_stat(self->fd, bound));
 }
 
 /* Owned vhost-net devices open read-only, write-only, O_PATH */
@@ -375,7 +307,7 @@ TEST_F(bind, fd_not_read_write)
 	EXPECT_EQ(-EBADF, vmm_bind_net(self->fd, EP, ro));
 	EXPECT_EQ(-EBADF, vmm_bind_net(self->fd, EP, wo));
 	EXPECT_EQ(-EBADF, vmm_bind_net(self->fd, EP, path));
-	EXPECT_EQ(0, bound(self->fd));
+	EXPECT_EQ(0, vmm_stat(self->fd, bound));
 	close(ro);
 	close(wo);
 	close(path);
@@ -404,7 +336,7 @@ TEST_F(bind, fd_not_vhost_net)
 	EXPECT_EQ(-EINVAL, vmm_bind_net(self->fd, EP, tun));
 	EXPECT_EQ(-EINVAL, vmm_bind_net(self->fd, EP, mfd));
 	EXPECT_EQ(-EINVAL, vmm_bind_net(self->fd, EP, sock));
-	EXPECT_EQ(0, bound(self->fd));
+	EXPECT_EQ(0, vmm_stat(self->fd, bound));
 	close(efd);
 	close(null);
 	close(iommu);
@@ -419,7 +351,7 @@ TEST_F(bind, vhost_net_no_owner)
 
 	ASSERT_LE(0, net);
 	EXPECT_EQ(-EPERM, vmm_bind_net(self->fd, EP, net));
-	EXPECT_EQ(0, bound(self->fd));
+	EXPECT_EQ(0, vmm_stat(self->fd, bound));
 	/* Owned, the same file binds. */
 	ASSERT_EQ(0, ioctl(net, VHOST_SET_OWNER, NULL));
 	EXPECT_EQ(0, vmm_bind_net(self->fd, EP, net));
@@ -435,7 +367,7 @@ TEST_F(bind, vhost_net_foreign_owner)
 	net = foreign_vhost_net(&pid, &ctl);
 	ASSERT_LE(0, net);
 	EXPECT_EQ(-EPERM, vmm_bind_net(self->fd, EP, net));
-	EXPECT_EQ(0, bound(self->fd));
+	EXPECT_EQ(0, vmm_stat(self->fd, bound));
 	/* The device is the child's: this process cannot own it either. */
 	EXPECT_EQ(-1, ioctl(net, VHOST_SET_OWNER, NULL));
 	close(ctl);
@@ -457,7 +389,7 @@ TEST_F(bind, vhost_net_owned_by_child)
 		_exit(ioctl(net, VHOST_SET_OWNER, NULL) ? 1 : 0);
 	ASSERT_EQ(0, reap(pid));
 	EXPECT_EQ(-EPERM, vmm_bind_net(self->fd, EP, net));
-	EXPECT_EQ(0, bound(self->fd));
+	EXPECT_EQ(0, vmm_stat(self->fd, bound));
 	close(net);
 }
 
@@ -468,7 +400,7 @@ TEST_F(bind, iommu_not_owner)
 	pid_t pid;
 
 	ASSERT_LE(0, iommu);
-	ASSERT_EQ(0, vmm_add_endpoint(self->fd, EP + 1, NULL, 0));
+	test_cmd_add_endpoint(self->fd, EP + 1, NULL, 0);
 	/* No owner at all */
 	EXPECT_EQ(-EPERM, vmm_bind_net(iommu, EP, self->net));
 	close(iommu);
@@ -483,16 +415,16 @@ TEST_F(bind, iommu_not_owner)
 		_exit(vmm_bind_net(self->fd, EP + 1, net) == -EPERM ? 0 : 1);
 	}
 	EXPECT_EQ(0, reap(pid));
-	EXPECT_EQ(0, bound(self->fd));
+	EXPECT_EQ(0, vmm_stat(self->fd, bound));
 }
 
 TEST_F(bind, unknown_endpoint)
 {
 	EXPECT_EQ(-ENODEV, vmm_bind_net(self->fd, EP + 1, self->net));
 	EXPECT_EQ(-ENODEV, vmm_bind_net(self->fd, ~0U, self->net));
-	ASSERT_EQ(0, vmm_del_endpoint(self->fd, EP));
+	test_cmd_del_endpoint(self->fd, EP);
 	EXPECT_EQ(-ENODEV, vmm_bind_net(self->fd, EP, self->net));
-	EXPECT_EQ(0, bound(self->fd));
+	EXPECT_EQ(0, vmm_stat(self->fd, bound));
 }
 
 /* One vhost-net device to one endpoint of one vhost-iommu device */
@@ -503,16 +435,16 @@ TEST_F(bind, double_bind)
 
 	ASSERT_LE(0, dupfd);
 	ASSERT_LE(0, other);
-	ASSERT_EQ(0, vmm_add_endpoint(self->fd, EP + 1, NULL, 0));
-	ASSERT_EQ(0, vmm_bind_net(self->fd, EP, self->net));
+	test_cmd_add_endpoint(self->fd, EP + 1, NULL, 0);
+	test_cmd_bind_net(self->fd, EP, self->net);
 	EXPECT_EQ(-EBUSY, vmm_bind_net(self->fd, EP, self->net));
 	EXPECT_EQ(-EBUSY, vmm_bind_net(self->fd, EP, dupfd));
 	EXPECT_EQ(-EBUSY, vmm_bind_net(self->fd, EP + 1, self->net));
 	EXPECT_EQ(-EBUSY, vmm_bind_net(other, EP, self->net));
-	EXPECT_EQ(1, bound(self->fd));
-	EXPECT_EQ(0, bound(other));
+	EXPECT_EQ(1, vmm_stat(self->fd, bound));
+	EXPECT_EQ(0, vmm_stat(other, bound));
 	/* Free again once unbound */
-	ASSERT_EQ(0, vmm_unbind_net(self->fd, EP, self->net));
+	test_cmd_unbind_net(self->fd, EP, self->net);
 	EXPECT_EQ(0, vmm_bind_net(other, EP, self->net));
 	close(other);
 	close(dupfd);
@@ -526,28 +458,28 @@ TEST_F(bind, several_per_endpoint)
 
 	ASSERT_LE(0, net2);
 	ASSERT_LE(0, net3);
-	ASSERT_EQ(0, vmm_add_endpoint(self->fd, EP + 1, NULL, 0));
+	test_cmd_add_endpoint(self->fd, EP + 1, NULL, 0);
 	EXPECT_EQ(0, vmm_bind_net(self->fd, EP, self->net));
 	EXPECT_EQ(0, vmm_bind_net(self->fd, EP, net2));
 	EXPECT_EQ(0, vmm_bind_net(self->fd, EP + 1, net3));
-	EXPECT_EQ(3, bound(self->fd));
+	EXPECT_EQ(3, vmm_stat(self->fd, bound));
 	EXPECT_EQ(0, vmm_unbind_net(self->fd, EP, net2));
-	EXPECT_EQ(2, bound(self->fd));
+	EXPECT_EQ(2, vmm_stat(self->fd, bound));
 	close(net2);
 	close(net3);
 }
 
 TEST_F(bind, unbind_not_bound)
 {
-	ASSERT_EQ(0, vmm_add_endpoint(self->fd, EP + 1, NULL, 0));
+	test_cmd_add_endpoint(self->fd, EP + 1, NULL, 0);
 	EXPECT_EQ(-ENOENT, vmm_unbind_net(self->fd, EP, self->net));
-	ASSERT_EQ(0, vmm_bind_net(self->fd, EP, self->net));
+	test_cmd_bind_net(self->fd, EP, self->net);
 	/* Bound, but to another endpoint */
 	EXPECT_EQ(-ENOENT, vmm_unbind_net(self->fd, EP + 1, self->net));
-	EXPECT_EQ(1, bound(self->fd));
-	ASSERT_EQ(0, vmm_unbind_net(self->fd, EP, self->net));
+	EXPECT_EQ(1, vmm_stat(self->fd, bound));
+	test_cmd_unbind_net(self->fd, EP, self->net);
 	EXPECT_EQ(-ENOENT, vmm_unbind_net(self->fd, EP, self->net));
-	EXPECT_EQ(0, bound(self->fd));
+	EXPECT_EQ(0, vmm_stat(self->fd, bound));
 }
 
 /* The binding is the file's, not the descriptor's */
@@ -556,12 +488,12 @@ TEST_F(bind, unbind_through_dup)
 	int dupfd = dup(self->net);
 
 	ASSERT_LE(0, dupfd);
-	ASSERT_EQ(0, vmm_bind_net(self->fd, EP, self->net));
+	test_cmd_bind_net(self->fd, EP, self->net);
 	close(self->net);
 	self->net = -1;
-	EXPECT_EQ(1, bound(self->fd));
+	EXPECT_EQ(1, vmm_stat(self->fd, bound));
 	EXPECT_EQ(0, vmm_unbind_net(self->fd, EP, dupfd));
-	EXPECT_EQ(0, bound(self->fd));
+	EXPECT_EQ(0, vmm_stat(self->fd, bound));
 	close(dupfd);
 }
 
@@ -571,133 +503,31 @@ TEST_F(bind, nonblock_set_and_restored)
 	int fl;
 
 	ASSERT_EQ(0, nonblock(self->net));
-	ASSERT_EQ(0, vmm_bind_net(self->fd, EP, self->net));
+	test_cmd_bind_net(self->fd, EP, self->net);
 	EXPECT_EQ(1, nonblock(self->net));
-	ASSERT_EQ(0, vmm_unbind_net(self->fd, EP, self->net));
+	test_cmd_unbind_net(self->fd, EP, self->net);
 	EXPECT_EQ(0, nonblock(self->net));
 
 	fl = fcntl(self->net, F_GETFL);
 	ASSERT_EQ(0, fcntl(self->net, F_SETFL, fl | O_NONBLOCK));
-	ASSERT_EQ(0, vmm_bind_net(self->fd, EP, self->net));
+	test_cmd_bind_net(self->fd, EP, self->net);
 	EXPECT_EQ(1, nonblock(self->net));
-	ASSERT_EQ(0, vmm_unbind_net(self->fd, EP, self->net));
+	test_cmd_unbind_net(self->fd, EP, self->net);
 	EXPECT_EQ(1, nonblock(self->net));
 }
 
 /* DEL_ENDPOINT unbinds what is bound to the endpoint */
 TEST_F(bind, del_endpoint_unbinds)
 {
-	ASSERT_EQ(0, vmm_bind_net(self->fd, EP, self->net));
+	test_cmd_bind_net(self->fd, EP, self->net);
 	ASSERT_EQ(1, nonblock(self->net));
-	ASSERT_EQ(0, vmm_del_endpoint(self->fd, EP));
-	EXPECT_EQ(0, bound(self->fd));
+	test_cmd_del_endpoint(self->fd, EP);
+	EXPECT_EQ(0, vmm_stat(self->fd, bound));
 	EXPECT_EQ(0, nonblock(self->net));
 	EXPECT_EQ(-ENOENT, vmm_unbind_net(self->fd, EP, self->net));
 	/* Free to be bound elsewhere */
-	ASSERT_EQ(0, vmm_add_endpoint(self->fd, EP + 1, NULL, 0));
+	test_cmd_add_endpoint(self->fd, EP + 1, NULL, 0);
 	EXPECT_EQ(0, vmm_bind_net(self->fd, EP + 1, self->net));
-}
-
-/*
- * The size protocol of the two ioctls (as ioctl_test's argsize): a
- * variant per ioctl, the argument otherwise valid.
- */
-FIXTURE(bindsize) {
-	int fd;
-	int net;
-	uint8_t buf[64];
-};
-
-FIXTURE_VARIANT(bindsize) {
-	unsigned long req;
-};
-
-FIXTURE_VARIANT_ADD(bindsize, bind) {
-	.req = VHOST_IOMMU_BIND_NET,
-};
-
-FIXTURE_VARIANT_ADD(bindsize, unbind) {
-	.req = VHOST_IOMMU_UNBIND_NET,
-};
-
-FIXTURE_SETUP(bindsize)
-{
-	self->net = -1;
-	self->fd = open_iommu();
-	ASSERT_LE(0, self->fd);
-	self->net = open_vhost_net(O_RDWR, true);
-	ASSERT_LE(0, self->net);
-	if (variant->req == VHOST_IOMMU_UNBIND_NET)
-		ASSERT_EQ(0, vmm_bind_net(self->fd, EP, self->net));
-}
-
-FIXTURE_TEARDOWN(bindsize)
-{
-	if (self->fd >= 0)
-		close(self->fd);
-	if (self->net >= 0)
-		close(self->net);
-}
-
-/* A valid argument of @size bytes (what follows the struct zero) */
-static void *bind_arg(uint8_t *buf, int net, uint32_t size)
-{
-	struct vhost_iommu_bind b = {
-		.size = size, .endpoint = EP, .fd = net,
-	};
-
-	memset(buf, 0, 64);
-	memcpy(buf, &b, sizeof(b));
-	return buf;
-}
-
-#define BARG(sz)	bind_arg(self->buf, self->net, (sz))
-#define BSIZE		sizeof(struct vhost_iommu_bind)
-
-TEST_F(bindsize, exact)
-{
-	EXPECT_EQ(0, vmm_ioctl(self->fd, variant->req, BARG(BSIZE)));
-}
-
-TEST_F(bindsize, short_size)
-{
-	EXPECT_EQ(-EINVAL, vmm_ioctl(self->fd, variant->req, BARG(BSIZE - 1)));
-	EXPECT_EQ(-EINVAL, vmm_ioctl(self->fd, variant->req, BARG(8)));
-	EXPECT_EQ(-EINVAL, vmm_ioctl(self->fd, variant->req, BARG(0)));
-}
-
-TEST_F(bindsize, longer_zero_tail)
-{
-	EXPECT_EQ(0, vmm_ioctl(self->fd, variant->req, BARG(BSIZE + 32)));
-}
-
-TEST_F(bindsize, longer_nonzero_tail)
-{
-	uint8_t *a = BARG(BSIZE + 8);
-
-	a[BSIZE + 7] = 1;
-	EXPECT_EQ(-E2BIG, vmm_ioctl(self->fd, variant->req, a));
-	/* Refused: nothing changed */
-	EXPECT_EQ(variant->req == VHOST_IOMMU_BIND_NET ? 0 : 1,
-		  bound(self->fd));
-}
-
-TEST_F(bindsize, flags)
-{
-	struct vhost_iommu_bind *b = BARG(BSIZE);
-
-	b->flags = 1;
-	EXPECT_EQ(-EINVAL, vmm_ioctl(self->fd, variant->req, b));
-	b->flags = 1u << 31;
-	EXPECT_EQ(-EINVAL, vmm_ioctl(self->fd, variant->req, b));
-	EXPECT_EQ(variant->req == VHOST_IOMMU_BIND_NET ? 0 : 1,
-		  bound(self->fd));
-}
-
-TEST_F(bindsize, bad_pointer)
-{
-	EXPECT_EQ(-EFAULT, vmm_ioctl(self->fd, variant->req, (void *)16));
-	EXPECT_EQ(-EFAULT, vmm_ioctl(self->fd, variant->req, NULL));
 }
 
 /*
@@ -744,18 +574,18 @@ FIXTURE_SETUP(bridge)
 	};
 
 	self->push = -1;
-	push_set(_metadata, 0, &self->push);
-	VG_OK(vguest_init(&self->g, &o));
+	test_param_set(_metadata, PUSH, 0, &self->push);
+	test_cmd(vguest_init(&self->g, &o));
 	if (variant->mode == VNET_IOVA_MANUAL)
-		VG_OK(map_layout(&self->g, &layout_rw));
-	VG_OK(vguest_stats(&self->g, &self->s0));
-	VG_OK(vguest_start(&self->g));
+		test_cmd(map_layout(&self->g, &layout_rw));
+	test_cmd(vguest_stats(&self->g, &self->s0));
+	test_cmd(vguest_start(&self->g));
 }
 
 FIXTURE_TEARDOWN(bridge)
 {
 	vguest_fini(&self->g);
-	push_restore(self->push);
+	test_param_restore(PUSH, self->push);
 }
 
 /*
@@ -770,16 +600,16 @@ TEST_F_TIMEOUT(bridge, traffic, 300)
 	/* The addresses vhost-net sees are not the GPAs. */
 	ASSERT_NE(vnet_buf_gpa(v, VNET_TXQ, 0), vnet_buf_iova(v, VNET_TXQ, 0));
 	ASSERT_NE(VNET_NO_IOVA, vnet_buf_iova(v, VNET_TXQ, 0));
-	VNET_OK(vnet_tx_frames(v, 0, 64));
-	VNET_OK(vnet_rx_frames(v, 1000, 64));
-	VNET_OK(vnet_tx_frames(v, 2000, 64));
-	VNET_OK(vnet_rx_frames(v, 3000, 64));
+	test_cmd(vnet_tx_frames(v, 0, 64));
+	test_cmd(vnet_rx_frames(v, 1000, 64));
+	test_cmd(vnet_tx_frames(v, 2000, 64));
+	test_cmd(vnet_rx_frames(v, 3000, 64));
 	EXPECT_FALSE(vnet_used_pending(v, VNET_TXQ));
 	EXPECT_FALSE(vnet_used_pending(v, VNET_RXQ));
 	no_ring_errors(_metadata, &self->g);
 
-	VG_OK(vguest_settle(&self->g, T));
-	s = stats(&self->g);
+	test_cmd(vguest_settle(&self->g, T));
+	s = vmm_stats(self->g.iommu.fd);
 	EXPECT_EQ(1, s.bound);
 	EXPECT_LT(self->s0.iotlb_misses, s.iotlb_misses);
 	EXPECT_LT(self->s0.iotlb_served, s.iotlb_served);
@@ -867,8 +697,8 @@ FIXTURE_SETUP(worker)
 		ASSERT_EQ(-EPERM, ret);
 		return;
 	}
-	VG_OK(vguest_init(&self->g, &o));
-	VG_OK(vguest_start(&self->g));
+	test_cmd(vguest_init(&self->g, &o));
+	test_cmd(vguest_start(&self->g));
 }
 
 FIXTURE_TEARDOWN(worker)
@@ -887,11 +717,11 @@ TEST_F_TIMEOUT(worker, traffic, 300)
 		     "vhost-net's worker is a kthread, not the VMM's choice (6.1)");
 	/* A vhost_task is a thread of ours; a kthread is not */
 	EXPECT_EQ(variant->worker == VNET_WORKER_TASK ? 1 : 0, vhost_threads());
-	VNET_OK(vnet_tx_frames(v, 0, 64));
-	VNET_OK(vnet_rx_frames(v, 1000, 64));
+	test_cmd(vnet_tx_frames(v, 0, 64));
+	test_cmd(vnet_rx_frames(v, 1000, 64));
 	no_ring_errors(_metadata, &self->g);
-	VG_OK(vguest_settle(&self->g, T));
-	s = stats(&self->g);
+	test_cmd(vguest_settle(&self->g, T));
+	s = vmm_stats(self->g.iommu.fd);
 	EXPECT_LE(128, s.iotlb_served);
 	EXPECT_EQ(s.iotlb_misses, s.iotlb_served);
 	EXPECT_EQ(0, s.iotlb_errors);
@@ -912,16 +742,16 @@ FIXTURE_SETUP(layout)
 	struct vguest_opts o = { .mode = VNET_IOVA_MANUAL };
 
 	self->push = -1;
-	push_set(_metadata, 0, &self->push);
-	VG_OK(vguest_init(&self->g, &o));
-	VG_OK(map_layout(&self->g, &layout_rw));
-	VG_OK(vguest_start(&self->g));
+	test_param_set(_metadata, PUSH, 0, &self->push);
+	test_cmd(vguest_init(&self->g, &o));
+	test_cmd(map_layout(&self->g, &layout_rw));
+	test_cmd(vguest_start(&self->g));
 }
 
 FIXTURE_TEARDOWN(layout)
 {
 	vguest_fini(&self->g);
-	push_restore(self->push);
+	test_param_restore(PUSH, self->push);
 }
 
 /*
@@ -935,12 +765,12 @@ TEST_F_TIMEOUT(layout, one_miss_per_mapping, 300)
 	struct vnet *v = &g->net[0];
 	struct vhost_iommu_stats s0, s1, s2;
 
-	VG_OK(vguest_settle(g, T));
-	s0 = stats(g);
-	VG_OK(vguest_tx(g, 0, 0, 0, T));
-	VG_OK(vguest_rx(g, 0, 0, 1, T));
-	VG_OK(vguest_settle(g, T));
-	s1 = stats(g);
+	test_cmd(vguest_settle(g, T));
+	s0 = vmm_stats(g->iommu.fd);
+	test_cmd(vguest_tx(g, 0, 0, 0, T));
+	test_cmd(vguest_rx(g, 0, 0, 1, T));
+	test_cmd(vguest_settle(g, T));
+	s1 = vmm_stats(g->iommu.fd);
 	/*
 	 * The buffer mappings were not translated before. (Not exactly 2
 	 * misses: vhost-net may raise a miss again before it is answered.)
@@ -948,11 +778,11 @@ TEST_F_TIMEOUT(layout, one_miss_per_mapping, 300)
 	EXPECT_LT(s0.iotlb_served, s1.iotlb_served);
 
 	/* Every TX buffer of the mapping, and half the RX buffers */
-	VNET_OK(vnet_tx_frames(v, 100, VICTIM));
-	VNET_OK(vnet_rx_frames(v, 1000, VNET_NUM / 2));
-	VNET_OK(vnet_tx_frames(v, 2000, VICTIM));
-	VG_OK(vguest_settle(g, T));
-	s2 = stats(g);
+	test_cmd(vnet_tx_frames(v, 100, VICTIM));
+	test_cmd(vnet_rx_frames(v, 1000, VNET_NUM / 2));
+	test_cmd(vnet_tx_frames(v, 2000, VICTIM));
+	test_cmd(vguest_settle(g, T));
+	s2 = vmm_stats(g->iommu.fd);
 	EXPECT_EQ(s1.iotlb_misses, s2.iotlb_misses);
 	EXPECT_EQ(s1.iotlb_served, s2.iotlb_served);
 	EXPECT_EQ(0, s2.faults);
@@ -976,27 +806,27 @@ TEST_F_TIMEOUT(layout, unmap_stops_traffic, 300)
 	struct vhost_iommu_stats s0, s1;
 	uint8_t f[VNET_FRAME_MAX + 64];
 
-	VG_OK(vguest_tx(g, 0, VICTIM, 1, T));
-	VNET_OK(vnet_tx_frames(v, 10, 8));
-	s0 = stats(g);
-	VG_OK(vguest_unmap(g, IOVA_VICTIM, VNET_PAGE));
-	s1 = stats(g);
+	test_cmd(vguest_tx(g, 0, VICTIM, 1, T));
+	test_cmd(vnet_tx_frames(v, 10, 8));
+	s0 = vmm_stats(g->iommu.fd);
+	test_cmd(vguest_unmap(g, IOVA_VICTIM, VNET_PAGE));
+	s1 = vmm_stats(g->iommu.fd);
 	EXPECT_LT(s0.iotlb_invalidations, s1.iotlb_invalidations);
 
-	VG_OK(vguest_tx_post(g, 0, VICTIM, 2));
+	test_cmd(vguest_tx_post(g, 0, VICTIM, 2));
 	EXPECT_EQ(-ETIMEDOUT, vguest_tx_complete(g, 0, VICTIM, 2, ABSENT_MS));
 	EXPECT_EQ(-ETIMEDOUT, vnet_capture(v, f, sizeof(f), 0));
 	expect_fault(_metadata, g, VIRTIO_IOMMU_FAULT_R_MAPPING, F_R | F_ADDR,
 		     EP, IOVA_VICTIM);
-	EXPECT_LT(s1.faults, stats(g).faults);
+	EXPECT_LT(s1.faults, vmm_stats(g->iommu.fd).faults);
 	/* RX is not held up. */
-	VNET_OK(vnet_rx_frames(v, 100, 8));
+	test_cmd(vnet_rx_frames(v, 100, 8));
 
-	VG_OK(vguest_map(g, IOVA_VICTIM, vnet_buf_gpa(v, VNET_TXQ, VICTIM),
-			 VNET_PAGE, RW));
-	VNET_OK(vnet_kick(v, VNET_TXQ));
-	VG_OK(vguest_tx_complete(g, 0, VICTIM, 2, T));
-	VNET_OK(vnet_tx_frames(v, 200, 8));
+	test_cmd(vguest_map(g, IOVA_VICTIM, vnet_buf_gpa(v, VNET_TXQ, VICTIM),
+			    VNET_PAGE, RW));
+	test_cmd(vnet_kick(v, VNET_TXQ));
+	test_cmd(vguest_tx_complete(g, 0, VICTIM, 2, T));
+	test_cmd(vnet_tx_frames(v, 200, 8));
 	no_ring_errors(_metadata, g);
 }
 
@@ -1010,16 +840,16 @@ TEST_F_TIMEOUT(layout, map_answers_fault, 300)
 	struct vnet *v = &g->net[0];
 	struct vhost_iommu_stats s0;
 
-	VG_OK(vguest_unmap(g, IOVA_VICTIM, VNET_PAGE));
-	VG_OK(vguest_tx_post(g, 0, VICTIM, 1));
+	test_cmd(vguest_unmap(g, IOVA_VICTIM, VNET_PAGE));
+	test_cmd(vguest_tx_post(g, 0, VICTIM, 1));
 	expect_fault(_metadata, g, VIRTIO_IOMMU_FAULT_R_MAPPING, F_R | F_ADDR,
 		     EP, IOVA_VICTIM);
 	EXPECT_EQ(-ETIMEDOUT, vguest_tx_complete(g, 0, VICTIM, 1, ABSENT_MS));
-	s0 = stats(g);
-	VG_OK(vguest_map(g, IOVA_VICTIM, vnet_buf_gpa(v, VNET_TXQ, VICTIM),
-			 VNET_PAGE, RW));
-	EXPECT_LT(s0.iotlb_updates, stats(g).iotlb_updates);
-	VG_OK(vguest_tx_complete(g, 0, VICTIM, 1, T));
+	s0 = vmm_stats(g->iommu.fd);
+	test_cmd(vguest_map(g, IOVA_VICTIM, vnet_buf_gpa(v, VNET_TXQ, VICTIM),
+			    VNET_PAGE, RW));
+	EXPECT_LT(s0.iotlb_updates, vmm_stats(g->iommu.fd).iotlb_updates);
+	test_cmd(vguest_tx_complete(g, 0, VICTIM, 1, T));
 }
 
 /*
@@ -1036,22 +866,22 @@ TEST_F_TIMEOUT(layout, map_answers_repeated_fault, 300)
 	struct vnet *v = &g->net[0];
 	struct vhost_iommu_stats s0, s1;
 
-	VG_OK(vguest_unmap(g, IOVA_VICTIM, VNET_PAGE));
-	s0 = stats(g);
-	VG_OK(vguest_tx_post(g, 0, VICTIM, 1));
+	test_cmd(vguest_unmap(g, IOVA_VICTIM, VNET_PAGE));
+	s0 = vmm_stats(g->iommu.fd);
+	test_cmd(vguest_tx_post(g, 0, VICTIM, 1));
 	expect_fault(_metadata, g, VIRTIO_IOMMU_FAULT_R_MAPPING, F_R | F_ADDR,
 		     EP, IOVA_VICTIM);
-	VNET_OK(vnet_kick(v, VNET_TXQ));
+	test_cmd(vnet_kick(v, VNET_TXQ));
 	expect_fault(_metadata, g, VIRTIO_IOMMU_FAULT_R_MAPPING, F_R | F_ADDR,
 		     EP, IOVA_VICTIM);
-	VG_OK(vguest_settle(g, T));
-	s1 = stats(g);
+	test_cmd(vguest_settle(g, T));
+	s1 = vmm_stats(g->iommu.fd);
 	EXPECT_LE(s0.iotlb_misses + 2, s1.iotlb_misses);
 	/* Nothing was answered: no denial */
 	EXPECT_EQ(s0.iotlb_updates, s1.iotlb_updates);
-	VG_OK(vguest_map(g, IOVA_VICTIM, vnet_buf_gpa(v, VNET_TXQ, VICTIM),
-			 VNET_PAGE, RW));
-	VG_OK(vguest_tx_complete(g, 0, VICTIM, 1, T));
+	test_cmd(vguest_map(g, IOVA_VICTIM, vnet_buf_gpa(v, VNET_TXQ, VICTIM),
+			    VNET_PAGE, RW));
+	test_cmd(vguest_tx_complete(g, 0, VICTIM, 1, T));
 }
 
 /*
@@ -1075,7 +905,7 @@ static void expect_fault_at(struct __test_metadata *_metadata,
 	int i;
 
 	for (i = 0; i < 8; i++) {
-		VG_OK(vguest_fault(g, &f, T));
+		test_cmd(vguest_fault(g, &f, T));
 		EXPECT_EQ(VIRTIO_IOMMU_FAULT_R_MAPPING, f.reason);
 		if (le64toh(f.address) == addr)
 			return;
@@ -1092,30 +922,30 @@ TEST_F_TIMEOUT(layout, map_replaces_denial_past_blocked, 300)
 	uint64_t last = IOVA_NOWHERE + 8 * VNET_PAGE;
 	int k;
 
-	VG_OK(vguest_unmap(g, IOVA_VICTIM, VNET_PAGE));
-	VG_OK(vguest_tx_post(g, 0, VICTIM, 1));
+	test_cmd(vguest_unmap(g, IOVA_VICTIM, VNET_PAGE));
+	test_cmd(vguest_tx_post(g, 0, VICTIM, 1));
 	expect_fault(_metadata, g, VIRTIO_IOMMU_FAULT_R_MAPPING, F_R | F_ADDR,
 		     EP, IOVA_VICTIM);
 	/* Seven more addresses block; the ninth is denied */
 	for (k = 1; k <= 8; k++) {
-		s0 = stats(g);
+		s0 = vmm_stats(g->iommu.fd);
 		__atomic_store_n(&d->addr,
 				 htole64(IOVA_NOWHERE + k * VNET_PAGE),
 				 __ATOMIC_RELEASE);
-		VNET_OK(vnet_kick(v, VNET_TXQ));
+		test_cmd(vnet_kick(v, VNET_TXQ));
 		expect_fault_at(_metadata, g, IOVA_NOWHERE + k * VNET_PAGE);
-		VG_OK(vguest_settle(g, T));
+		test_cmd(vguest_settle(g, T));
 		if (k < 8) {
-			EXPECT_EQ(s0.iotlb_updates, stats(g).iotlb_updates);
+			EXPECT_EQ(s0.iotlb_updates, vmm_stats(g->iommu.fd).iotlb_updates);
 		} else {	/* the denial */
-			EXPECT_LT(s0.iotlb_updates, stats(g).iotlb_updates);
+			EXPECT_LT(s0.iotlb_updates, vmm_stats(g->iommu.fd).iotlb_updates);
 		}
 	}
 	EXPECT_EQ(-ETIMEDOUT, vguest_tx_complete(g, 0, VICTIM, 1, ABSENT_MS));
-	VG_OK(vguest_map(g, last, vnet_buf_gpa(v, VNET_TXQ, VICTIM),
-			 VNET_PAGE, RW));
-	VNET_OK(vnet_kick(v, VNET_TXQ));
-	VG_OK(vguest_tx_complete(g, 0, VICTIM, 1, T));
+	test_cmd(vguest_map(g, last, vnet_buf_gpa(v, VNET_TXQ, VICTIM),
+			    VNET_PAGE, RW));
+	test_cmd(vnet_kick(v, VNET_TXQ));
+	test_cmd(vguest_tx_complete(g, 0, VICTIM, 1, T));
 }
 
 /*
@@ -1134,32 +964,32 @@ TEST_F_TIMEOUT(layout, kicks_on_unmapped_are_bounded, 300)
 	uint64_t err;
 	int i;
 
-	VG_OK(vguest_unmap(g, IOVA_VICTIM, VNET_PAGE));
-	s0 = stats(g);
-	VG_OK(vguest_tx_post(g, 0, VICTIM, 1));
+	test_cmd(vguest_unmap(g, IOVA_VICTIM, VNET_PAGE));
+	s0 = vmm_stats(g->iommu.fd);
+	test_cmd(vguest_tx_post(g, 0, VICTIM, 1));
 	expect_fault(_metadata, g, VIRTIO_IOMMU_FAULT_R_MAPPING, F_R | F_ADDR,
 		     EP, IOVA_VICTIM);
 	for (i = 0; i < 50; i++) {
-		VNET_OK(vnet_kick(v, VNET_TXQ));
+		test_cmd(vnet_kick(v, VNET_TXQ));
 		/* Pacing only: lets vhost-net run once per kick */
 		usleep(2000);
-		VG_OK(vguest_settle(g, T));
+		test_cmd(vguest_settle(g, T));
 	}
-	s1 = stats(g);
+	s1 = vmm_stats(g->iommu.fd);
 	/*
 	 * The misses left unanswered (three), the denied fourth, and any
 	 * vhost-net raised before the denial reached it; not one per kick.
 	 */
 	EXPECT_GE(6, s1.iotlb_misses - s0.iotlb_misses);
 	EXPECT_EQ(-ETIMEDOUT, vguest_tx_complete(g, 0, VICTIM, 1, ABSENT_MS));
-	VNET_OK(vnet_err_count(v, VNET_TXQ, &err));
+	test_cmd(vnet_err_count(v, VNET_TXQ, &err));
 	EXPECT_LT(0, err);
 
-	VG_OK(vguest_map(g, IOVA_VICTIM, vnet_buf_gpa(v, VNET_TXQ, VICTIM),
-			 VNET_PAGE, RW));
-	VNET_OK(vnet_kick(v, VNET_TXQ));
-	VG_OK(vguest_tx_complete(g, 0, VICTIM, 1, T));
-	VNET_OK(vnet_tx_frames(v, 10, 8));
+	test_cmd(vguest_map(g, IOVA_VICTIM, vnet_buf_gpa(v, VNET_TXQ, VICTIM),
+			    VNET_PAGE, RW));
+	test_cmd(vnet_kick(v, VNET_TXQ));
+	test_cmd(vguest_tx_complete(g, 0, VICTIM, 1, T));
+	test_cmd(vnet_tx_frames(v, 10, 8));
 }
 
 /*
@@ -1173,21 +1003,21 @@ TEST_F_TIMEOUT(layout, unmap_unused_no_invalidation, 300)
 	struct vnet *v = &g->net[0];
 	struct vhost_iommu_stats s0, s1;
 
-	VNET_OK(vnet_tx_frames(v, 0, 16));
-	VNET_OK(vnet_rx_frames(v, 100, 16));
-	VG_OK(vguest_map(g, IOVA_SPARE, v->gpa_base + SPARE_OFF, VNET_PAGE,
-			 RW));
-	VG_OK(vguest_settle(g, T));
-	s0 = stats(g);
-	VG_OK(vguest_unmap(g, IOVA_SPARE, VNET_PAGE));
-	VG_OK(vguest_unmap(g, IOVA_VICTIM, VNET_PAGE));
-	s1 = stats(g);
+	test_cmd(vnet_tx_frames(v, 0, 16));
+	test_cmd(vnet_rx_frames(v, 100, 16));
+	test_cmd(vguest_map(g, IOVA_SPARE, v->gpa_base + SPARE_OFF, VNET_PAGE,
+			    RW));
+	test_cmd(vguest_settle(g, T));
+	s0 = vmm_stats(g->iommu.fd);
+	test_cmd(vguest_unmap(g, IOVA_SPARE, VNET_PAGE));
+	test_cmd(vguest_unmap(g, IOVA_VICTIM, VNET_PAGE));
+	s1 = vmm_stats(g->iommu.fd);
 	EXPECT_EQ(s0.mappings - 2, s1.mappings);
 	EXPECT_EQ(s0.iotlb_invalidations, s1.iotlb_invalidations);
 	/* What was given is still there: traffic needs no miss. */
-	VNET_OK(vnet_tx_frames(v, 200, 16));
-	VG_OK(vguest_settle(g, T));
-	EXPECT_EQ(s1.iotlb_misses, stats(g).iotlb_misses);
+	test_cmd(vnet_tx_frames(v, 200, 16));
+	test_cmd(vguest_settle(g, T));
+	EXPECT_EQ(s1.iotlb_misses, vmm_stats(g->iommu.fd).iotlb_misses);
 }
 
 /*
@@ -1202,24 +1032,24 @@ TEST_F_TIMEOUT(layout, detach_stops_traffic, 300)
 	struct vnet *v = &g->net[0];
 	struct vhost_iommu_stats s0, s1;
 
-	VNET_OK(vnet_tx_frames(v, 0, 8));
-	VNET_OK(vnet_rx_frames(v, 100, 8));
-	s0 = stats(g);
-	REQ_OK(vmm_detach(&g->iommu, D, EP));
-	s1 = stats(g);
+	test_cmd(vnet_tx_frames(v, 0, 8));
+	test_cmd(vnet_rx_frames(v, 100, 8));
+	s0 = vmm_stats(g->iommu.fd);
+	test_cmd_detach(&g->iommu, D, EP);
+	s1 = vmm_stats(g->iommu.fd);
 	EXPECT_LT(s0.iotlb_invalidations, s1.iotlb_invalidations);
 	EXPECT_EQ(0, s1.mappings);
 
-	VG_OK(vguest_tx_post(g, 0, 0, 1));
+	test_cmd(vguest_tx_post(g, 0, 0, 1));
 	EXPECT_EQ(-ETIMEDOUT, vguest_tx_complete(g, 0, 0, 1, ABSENT_MS));
 	expect_fault(_metadata, g, VIRTIO_IOMMU_FAULT_R_DOMAIN, F_R | F_ADDR,
 		     EP, IOVA_RING(VNET_TXQ));
 
-	REQ_OK(vmm_attach(&g->iommu, D, EP, 0));
-	VG_OK(map_layout(g, &layout_rw));
-	VNET_OK(vnet_kick(v, VNET_TXQ));
-	VG_OK(vguest_tx_complete(g, 0, 0, 1, T));
-	VNET_OK(vnet_rx_frames(v, 200, 8));
+	test_cmd_attach(&g->iommu, D, EP, 0);
+	test_cmd(map_layout(g, &layout_rw));
+	test_cmd(vnet_kick(v, VNET_TXQ));
+	test_cmd(vguest_tx_complete(g, 0, 0, 1, T));
+	test_cmd(vnet_rx_frames(v, 200, 8));
 	no_ring_errors(_metadata, g);
 }
 
@@ -1233,17 +1063,17 @@ TEST_F_TIMEOUT(layout, detach_forgets_handed, 300)
 	struct vnet *v = &g->net[0];
 	struct vhost_iommu_stats s0;
 
-	VNET_OK(vnet_tx_frames(v, 0, 8));
-	VNET_OK(vnet_rx_frames(v, 100, 8));
-	VG_OK(vguest_settle(g, T));
-	REQ_OK(vmm_detach(&g->iommu, D, EP));
-	REQ_OK(vmm_attach(&g->iommu, D, EP, 0));
-	VG_OK(map_layout(g, &layout_rw));
-	s0 = stats(g);
-	VG_OK(vguest_unmap(g, IOVA_TXBUF, TXBUF_SIZE));
-	VG_OK(vguest_unmap(g, IOVA_RXBUF, RXBUF_SIZE));
-	VG_OK(vguest_unmap(g, IOVA_RING(VNET_TXQ), VGUEST_RING_SIZE));
-	EXPECT_EQ(s0.iotlb_invalidations, stats(g).iotlb_invalidations);
+	test_cmd(vnet_tx_frames(v, 0, 8));
+	test_cmd(vnet_rx_frames(v, 100, 8));
+	test_cmd(vguest_settle(g, T));
+	test_cmd_detach(&g->iommu, D, EP);
+	test_cmd_attach(&g->iommu, D, EP, 0);
+	test_cmd(map_layout(g, &layout_rw));
+	s0 = vmm_stats(g->iommu.fd);
+	test_cmd(vguest_unmap(g, IOVA_TXBUF, TXBUF_SIZE));
+	test_cmd(vguest_unmap(g, IOVA_RXBUF, RXBUF_SIZE));
+	test_cmd(vguest_unmap(g, IOVA_RING(VNET_TXQ), VGUEST_RING_SIZE));
+	EXPECT_EQ(s0.iotlb_invalidations, vmm_stats(g->iommu.fd).iotlb_invalidations);
 }
 
 /*
@@ -1258,23 +1088,23 @@ TEST_F_TIMEOUT(layout, reattach_invalidates, 300)
 	struct vnet *v = &g->net[0];
 	struct vhost_iommu_stats s0, s1;
 
-	VNET_OK(vnet_tx_frames(v, 0, 8));
-	s0 = stats(g);
-	REQ_OK(vmm_attach(&g->iommu, D + 1, EP, 0));
-	s1 = stats(g);
+	test_cmd(vnet_tx_frames(v, 0, 8));
+	s0 = vmm_stats(g->iommu.fd);
+	test_cmd_attach(&g->iommu, D + 1, EP, 0);
+	s1 = vmm_stats(g->iommu.fd);
 	EXPECT_LT(s0.iotlb_invalidations, s1.iotlb_invalidations);
 	EXPECT_EQ(1, s1.domains);
 
-	VG_OK(vguest_tx_post(g, 0, 0, 1));
+	test_cmd(vguest_tx_post(g, 0, 0, 1));
 	EXPECT_EQ(-ETIMEDOUT, vguest_tx_complete(g, 0, 0, 1, ABSENT_MS));
 	expect_fault(_metadata, g, VIRTIO_IOMMU_FAULT_R_MAPPING, F_R | F_ADDR,
 		     EP, IOVA_RING(VNET_TXQ));
 
 	g->domain = D + 1;
-	VG_OK(map_layout(g, &layout_rw));
-	VNET_OK(vnet_kick(v, VNET_TXQ));
-	VG_OK(vguest_tx_complete(g, 0, 0, 1, T));
-	VNET_OK(vnet_rx_frames(v, 100, 8));
+	test_cmd(map_layout(g, &layout_rw));
+	test_cmd(vnet_kick(v, VNET_TXQ));
+	test_cmd(vguest_tx_complete(g, 0, 0, 1, T));
+	test_cmd(vnet_rx_frames(v, 100, 8));
 }
 
 /*
@@ -1290,23 +1120,23 @@ TEST_F_TIMEOUT(layout, mem_table_change_invalidates, 300)
 	struct vhost_iommu_stats s0, s1;
 	uint8_t *nv;
 
-	VNET_OK(vnet_tx_frames(v, 0, 8));
-	VNET_OK(vnet_rx_frames(v, 100, 8));
+	test_cmd(vnet_tx_frames(v, 0, 8));
+	test_cmd(vnet_rx_frames(v, 100, 8));
 	nv = mmap(NULL, VNET_MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
 		  v->memfd, 0);
 	ASSERT_NE(MAP_FAILED, nv);
 	ASSERT_EQ((uintptr_t)v->kmem, g->iommu.opts.extra[0].userspace_addr);
 	g->iommu.opts.extra[0].userspace_addr = (uintptr_t)nv;
-	s0 = stats(g);
-	VMM_OK(vmm_set_mem_table(&g->iommu));
-	s1 = stats(g);
+	s0 = vmm_stats(g->iommu.fd);
+	test_cmd(vmm_set_mem_table(&g->iommu));
+	s1 = vmm_stats(g->iommu.fd);
 	EXPECT_LT(s0.iotlb_invalidations, s1.iotlb_invalidations);
 	ASSERT_EQ(0, munmap(v->kmem, VNET_MEM_SIZE));
 	v->kmem = nv;
 
-	VNET_OK(vnet_tx_frames(v, 200, 8));
-	VNET_OK(vnet_rx_frames(v, 300, 8));
-	EXPECT_LT(s1.iotlb_misses, stats(g).iotlb_misses);
+	test_cmd(vnet_tx_frames(v, 200, 8));
+	test_cmd(vnet_rx_frames(v, 300, 8));
+	EXPECT_LT(s1.iotlb_misses, vmm_stats(g->iommu.fd).iotlb_misses);
 	no_ring_errors(_metadata, g);
 }
 
@@ -1322,21 +1152,21 @@ TEST_F_TIMEOUT(layout, blocking_file_stops_service, 300)
 	struct vhost_iommu_stats s0;
 	int fl;
 
-	VNET_OK(vnet_tx_frames(v, 0, 4));
+	test_cmd(vnet_tx_frames(v, 0, 4));
 	/* Misses of that traffic still in flight are served first */
-	VG_OK(vguest_settle(g, T));
+	test_cmd(vguest_settle(g, T));
 	fl = fcntl(v->fd, F_GETFL);
 	ASSERT_LE(0, fl);
 	ASSERT_EQ(0, fcntl(v->fd, F_SETFL, fl & ~O_NONBLOCK));
-	s0 = stats(g);
+	s0 = vmm_stats(g->iommu.fd);
 	/* The victim's mapping was never translated: a miss */
-	VG_OK(vguest_tx_post(g, 0, VICTIM, 1));
-	EXPECT_LT(s0.iotlb_errors, WAIT_STAT(g, iotlb_errors,
-					     s0.iotlb_errors));
+	test_cmd(vguest_tx_post(g, 0, VICTIM, 1));
+	EXPECT_LT(s0.iotlb_errors,
+		  vmm_stat_wait(g->iommu.fd, iotlb_errors, s0.iotlb_errors + 1, T));
 	EXPECT_FALSE(vnet_used_pending(v, VNET_TXQ));
-	EXPECT_EQ(s0.iotlb_served, stats(g).iotlb_served);
+	EXPECT_EQ(s0.iotlb_served, vmm_stats(g->iommu.fd).iotlb_served);
 	EXPECT_EQ(0, vguest_unbind(g, 0));
-	EXPECT_EQ(0, stats(g).bound);
+	EXPECT_EQ(0, vmm_stats(g->iommu.fd).bound);
 }
 
 /* Permissions: the mapping's flags bound what vhost-net may do */
@@ -1350,14 +1180,14 @@ FIXTURE_SETUP(perm)
 	struct vguest_opts o = { .mode = VNET_IOVA_MANUAL };
 
 	self->push = -1;
-	push_set(_metadata, 0, &self->push);
-	VG_OK(vguest_init(&self->g, &o));
+	test_param_set(_metadata, PUSH, 0, &self->push);
+	test_cmd(vguest_init(&self->g, &o));
 }
 
 FIXTURE_TEARDOWN(perm)
 {
 	vguest_fini(&self->g);
-	push_restore(self->push);
+	test_param_restore(PUSH, self->push);
 }
 
 /* TX only reads its buffers: read-only mappings are enough */
@@ -1366,11 +1196,11 @@ TEST_F_TIMEOUT(perm, tx_read_only, 300)
 	static const struct layout l = { RW, RO, RO };
 	struct vguest *g = &self->g;
 
-	VG_OK(map_layout(g, &l));
-	VG_OK(vguest_start(g));
-	VNET_OK(vnet_tx_frames(&g->net[0], 0, 32));
-	VG_OK(vguest_tx(g, 0, VICTIM, 100, T));
-	EXPECT_EQ(0, stats(g).faults);
+	test_cmd(map_layout(g, &l));
+	test_cmd(vguest_start(g));
+	test_cmd(vnet_tx_frames(&g->net[0], 0, 32));
+	test_cmd(vguest_tx(g, 0, VICTIM, 100, T));
+	EXPECT_EQ(0, vmm_stats(g->iommu.fd).faults);
 	no_ring_errors(_metadata, g);
 }
 
@@ -1389,25 +1219,25 @@ TEST_F_TIMEOUT(perm, rx_read_only_faults, 300)
 
 	struct vhost_iommu_stats s0;
 
-	VG_OK(map_layout(g, &l));
-	VG_OK(vguest_start(g));
+	test_cmd(map_layout(g, &l));
+	test_cmd(vguest_start(g));
 	/* The start's misses (rings) may still be in flight: served first */
-	VG_OK(vguest_settle(g, T));
-	s0 = stats(g);
-	VG_OK(vguest_rx_post(g, 0, 0, 1));
+	test_cmd(vguest_settle(g, T));
+	s0 = vmm_stats(g->iommu.fd);
+	test_cmd(vguest_rx_post(g, 0, 0, 1));
 	expect_fault(_metadata, g, VIRTIO_IOMMU_FAULT_R_MAPPING, F_W | F_ADDR,
 		     EP, IOVA_RXBUF);
 	EXPECT_EQ(-ETIMEDOUT, vguest_rx_complete(g, 0, 0, 1, ABSENT_MS));
 	b = vnet_ptr(v, vnet_buf_gpa(v, VNET_RXQ, 0));
 	for (i = 0; i < VNET_BUF_LEN; i++)
 		ASSERT_EQ(VNET_RX_FILL, b[i]) TH_LOG("byte %u written", i);
-	EXPECT_EQ(s0.iotlb_served, stats(g).iotlb_served);
+	EXPECT_EQ(s0.iotlb_served, vmm_stats(g->iommu.fd).iotlb_served);
 
-	VG_OK(vguest_unmap(g, IOVA_RXBUF, RXBUF_SIZE));
-	VG_OK(vguest_map(g, IOVA_RXBUF, vnet_buf_gpa(v, VNET_RXQ, 0),
-			 RXBUF_SIZE, RW));
-	VNET_OK(vnet_kick(v, VNET_RXQ));
-	VG_OK(vguest_rx_complete(g, 0, 0, 1, T));
+	test_cmd(vguest_unmap(g, IOVA_RXBUF, RXBUF_SIZE));
+	test_cmd(vguest_map(g, IOVA_RXBUF, vnet_buf_gpa(v, VNET_RXQ, 0),
+			    RXBUF_SIZE, RW));
+	test_cmd(vnet_kick(v, VNET_RXQ));
+	test_cmd(vguest_rx_complete(g, 0, 0, 1, T));
 }
 
 /* TX through a write-only mapping faults (READ) */
@@ -1417,10 +1247,10 @@ TEST_F_TIMEOUT(perm, tx_write_only_faults, 300)
 	struct vguest *g = &self->g;
 	uint8_t f[VNET_FRAME_MAX + 64];
 
-	VG_OK(map_layout(g, &l));
-	VG_OK(vguest_start(g));
-	VNET_OK(vnet_tx_frames(&g->net[0], 0, 8));
-	VG_OK(vguest_tx_post(g, 0, VICTIM, 1));
+	test_cmd(map_layout(g, &l));
+	test_cmd(vguest_start(g));
+	test_cmd(vnet_tx_frames(&g->net[0], 0, 8));
+	test_cmd(vguest_tx_post(g, 0, VICTIM, 1));
 	expect_fault(_metadata, g, VIRTIO_IOMMU_FAULT_R_MAPPING, F_R | F_ADDR,
 		     EP, IOVA_VICTIM);
 	EXPECT_EQ(-ETIMEDOUT, vguest_tx_complete(g, 0, VICTIM, 1, ABSENT_MS));
@@ -1437,14 +1267,14 @@ TEST_F_TIMEOUT(perm, mapping_outside_memory_faults, 300)
 	struct vguest *g = &self->g;
 	struct vnet *v = &g->net[0];
 
-	VG_OK(map_layout(g, &l));
+	test_cmd(map_layout(g, &l));
 	/* The guest's IOVA of the victim, mapped to a hole */
-	VNET_OK(vnet_map_add(v, IOVA_VICTIM, vnet_buf_gpa(v, VNET_TXQ, VICTIM),
-			     VNET_PAGE));
-	REQ_OK(vmm_map(&g->iommu, D, IOVA_VICTIM, IOVA_VICTIM + VNET_PAGE - 1,
-		       VMM_BAD_GPA, RW));
-	VG_OK(vguest_start(g));
-	VG_OK(vguest_tx_post(g, 0, VICTIM, 1));
+	test_cmd(vnet_map_add(v, IOVA_VICTIM, vnet_buf_gpa(v, VNET_TXQ, VICTIM),
+			      VNET_PAGE));
+	test_cmd_map(&g->iommu, D, IOVA_VICTIM, IOVA_VICTIM + VNET_PAGE - 1,
+		     VMM_BAD_GPA, RW);
+	test_cmd(vguest_start(g));
+	test_cmd(vguest_tx_post(g, 0, VICTIM, 1));
 	expect_fault(_metadata, g, VIRTIO_IOMMU_FAULT_R_MAPPING, F_R | F_ADDR,
 		     EP, IOVA_VICTIM);
 	EXPECT_EQ(-ETIMEDOUT, vguest_tx_complete(g, 0, VICTIM, 1, ABSENT_MS));
@@ -1488,16 +1318,16 @@ FIXTURE_SETUP(bypass)
 	};
 
 	self->push = -1;
-	push_set(_metadata, 0, &self->push);
-	VG_OK(vguest_init(&self->g, &o));
-	ASSERT_EQ(0, vmm_set_bypass(self->g.iommu.fd, variant->bypass));
-	VG_OK(vguest_start(&self->g));
+	test_param_set(_metadata, PUSH, 0, &self->push);
+	test_cmd(vguest_init(&self->g, &o));
+	test_cmd_set_bypass(self->g.iommu.fd, variant->bypass);
+	test_cmd(vguest_start(&self->g));
 }
 
 FIXTURE_TEARDOWN(bypass)
 {
 	vguest_fini(&self->g);
-	push_restore(self->push);
+	test_param_restore(PUSH, self->push);
 }
 
 TEST_F_TIMEOUT(bypass, traffic, 300)
@@ -1516,18 +1346,18 @@ TEST_F_TIMEOUT(bypass, traffic, 300)
 		 */
 		expect_fault(_metadata, g, VIRTIO_IOMMU_FAULT_R_DOMAIN,
 			     F_R | F_ADDR, EP, used);
-		s = stats(g);
+		s = vmm_stats(g->iommu.fd);
 		EXPECT_LE(1, s.iotlb_misses);
 		EXPECT_EQ(0, s.iotlb_served);
 		EXPECT_EQ(0, s.iotlb_updates);
 		EXPECT_LE(1, s.faults);
 		return;
 	}
-	VG_OK(vguest_set_backend(g, 0, T));
-	VNET_OK(vnet_tx_frames(v, 0, 64));
-	VNET_OK(vnet_rx_frames(v, 100, 64));
+	test_cmd(vguest_set_backend(g, 0, T));
+	test_cmd(vnet_tx_frames(v, 0, 64));
+	test_cmd(vnet_rx_frames(v, 100, 64));
 	no_ring_errors(_metadata, g);
-	s = stats(g);
+	s = vmm_stats(g->iommu.fd);
 	EXPECT_LE(1, s.iotlb_served);
 	EXPECT_EQ(0, s.faults);
 	/*
@@ -1551,34 +1381,34 @@ TEST_F_TIMEOUT(bypass, config_change, 300)
 	struct vhost_iommu_stats s0, s1;
 
 	if (!variant->flows) {
-		ASSERT_EQ(0, vmm_set_bypass(g->iommu.fd, 1));
-		VG_OK(vguest_set_backend(g, 0, T));
-		VNET_OK(vnet_tx_frames(v, 0, 16));
-		VNET_OK(vnet_rx_frames(v, 100, 16));
+		test_cmd_set_bypass(g->iommu.fd, 1);
+		test_cmd(vguest_set_backend(g, 0, T));
+		test_cmd(vnet_tx_frames(v, 0, 16));
+		test_cmd(vnet_rx_frames(v, 100, 16));
 		return;
 	}
-	VG_OK(vguest_set_backend(g, 0, T));
-	VNET_OK(vnet_tx_frames(v, 0, 16));
-	VG_OK(vguest_settle(g, T));
-	s0 = stats(g);
-	ASSERT_EQ(0, vmm_set_bypass(g->iommu.fd, !variant->bypass));
-	s1 = stats(g);
+	test_cmd(vguest_set_backend(g, 0, T));
+	test_cmd(vnet_tx_frames(v, 0, 16));
+	test_cmd(vguest_settle(g, T));
+	s0 = vmm_stats(g->iommu.fd);
+	test_cmd_set_bypass(g->iommu.fd, !variant->bypass);
+	s1 = vmm_stats(g->iommu.fd);
 	if (variant->attach == VGUEST_ATTACH_BYPASS) {
 		EXPECT_EQ(s0.iotlb_invalidations, s1.iotlb_invalidations);
-		VNET_OK(vnet_tx_frames(v, 100, 16));
-		VG_OK(vguest_settle(g, T));
-		EXPECT_EQ(s1.iotlb_misses, stats(g).iotlb_misses);
+		test_cmd(vnet_tx_frames(v, 100, 16));
+		test_cmd(vguest_settle(g, T));
+		EXPECT_EQ(s1.iotlb_misses, vmm_stats(g->iommu.fd).iotlb_misses);
 		return;
 	}
 	EXPECT_LT(s0.iotlb_invalidations, s1.iotlb_invalidations);
-	VG_OK(vguest_tx_post(g, 0, 0, 200));
+	test_cmd(vguest_tx_post(g, 0, 0, 200));
 	EXPECT_EQ(-ETIMEDOUT, vguest_tx_complete(g, 0, 0, 200, ABSENT_MS));
 	expect_fault(_metadata, g, VIRTIO_IOMMU_FAULT_R_DOMAIN, F_R | F_ADDR,
 		     EP, desc);
 	/* Back on: the kick is served */
-	ASSERT_EQ(0, vmm_set_bypass(g->iommu.fd, 1));
-	VNET_OK(vnet_kick(v, VNET_TXQ));
-	VG_OK(vguest_tx_complete(g, 0, 0, 200, T));
+	test_cmd_set_bypass(g->iommu.fd, 1);
+	test_cmd(vnet_kick(v, VNET_TXQ));
+	test_cmd(vguest_tx_complete(g, 0, 0, 200, T));
 }
 
 /*
@@ -1610,18 +1440,18 @@ FIXTURE_SETUP(push)
 	struct vguest_opts o = { .mode = VNET_IOVA_MANUAL };
 
 	self->push = -1;
-	push_set(_metadata, variant->push, &self->push);
-	VG_OK(vguest_init(&self->g, &o));
-	VG_OK(map_layout(&self->g, &l));
-	VG_OK(vguest_start(&self->g));
-	VNET_OK(vnet_tx_frames(&self->g.net[0], 0, 8));
-	VNET_OK(vnet_rx_frames(&self->g.net[0], 100, 8));
+	test_param_set(_metadata, PUSH, variant->push, &self->push);
+	test_cmd(vguest_init(&self->g, &o));
+	test_cmd(map_layout(&self->g, &l));
+	test_cmd(vguest_start(&self->g));
+	test_cmd(vnet_tx_frames(&self->g.net[0], 0, 8));
+	test_cmd(vnet_rx_frames(&self->g.net[0], 100, 8));
 }
 
 FIXTURE_TEARDOWN(push)
 {
 	vguest_fini(&self->g);
-	push_restore(self->push);
+	test_param_restore(PUSH, self->push);
 }
 
 TEST_F_TIMEOUT(push, fresh_mapping, 300)
@@ -1630,14 +1460,14 @@ TEST_F_TIMEOUT(push, fresh_mapping, 300)
 	struct vnet *v = &g->net[0];
 	struct vhost_iommu_stats s0, s1, s2;
 
-	VG_OK(vguest_settle(g, T));
-	s0 = stats(g);
-	VG_OK(vguest_map(g, IOVA_VICTIM, vnet_buf_gpa(v, VNET_TXQ, VICTIM),
-			 VNET_PAGE, RW));
-	s1 = stats(g);
-	VG_OK(vguest_tx(g, 0, VICTIM, 1, T));
-	VG_OK(vguest_settle(g, T));
-	s2 = stats(g);
+	test_cmd(vguest_settle(g, T));
+	s0 = vmm_stats(g->iommu.fd);
+	test_cmd(vguest_map(g, IOVA_VICTIM, vnet_buf_gpa(v, VNET_TXQ, VICTIM),
+			    VNET_PAGE, RW));
+	s1 = vmm_stats(g->iommu.fd);
+	test_cmd(vguest_tx(g, 0, VICTIM, 1, T));
+	test_cmd(vguest_settle(g, T));
+	s2 = vmm_stats(g->iommu.fd);
 	if (variant->push) {
 		EXPECT_EQ(s0.iotlb_updates + 1, s1.iotlb_updates);
 		EXPECT_EQ(s1.iotlb_misses, s2.iotlb_misses);
@@ -1669,21 +1499,21 @@ TEST_F_TIMEOUT(push, handed_is_bounded, 900)
 
 	if (!variant->push)
 		SKIP(return, "push_on_map off: MAP hands nothing out");
-	VG_OK(vguest_settle(g, T));
-	s0 = stats(g);
+	test_cmd(vguest_settle(g, T));
+	s0 = vmm_stats(g->iommu.fd);
 	/* Straight to the device: vguest's own IOVA table is smaller */
 	for (i = 0; i < HANDED_MAPS; i++) {
 		iova = IOVA_SPARE + (uint64_t)i * VNET_PAGE;
-		REQ_OK(vmm_map(&g->iommu, D, iova, iova + VNET_PAGE - 1, gpa,
-			       RW));
+		test_cmd_map(&g->iommu, D, iova, iova + VNET_PAGE - 1, gpa,
+			     RW);
 	}
-	s1 = stats(g);
+	s1 = vmm_stats(g->iommu.fd);
 	EXPECT_EQ(s0.iotlb_updates + HANDED_MAPS, s1.iotlb_updates);
 	/* No UNMAP, no DETACH: only the forgetting of everything */
 	EXPECT_EQ(s0.iotlb_invalidations + 2, s1.iotlb_invalidations);
-	VNET_OK(vnet_tx_frames(v, 10, 8));
-	VNET_OK(vnet_rx_frames(v, 200, 8));
-	EXPECT_EQ(0, stats(g).faults);
+	test_cmd(vnet_tx_frames(v, 10, 8));
+	test_cmd(vnet_rx_frames(v, 200, 8));
+	EXPECT_EQ(0, vmm_stats(g->iommu.fd).faults);
 }
 
 /* Bound late: the manual layout, rings set, not bound, no backend */
@@ -1701,16 +1531,16 @@ FIXTURE_SETUP(unbound)
 	};
 
 	self->push = -1;
-	push_set(_metadata, 0, &self->push);
-	VG_OK(vguest_init(&self->g, &o));
-	VG_OK(map_layout(&self->g, &layout_rw));
-	VG_OK(vguest_start(&self->g));
+	test_param_set(_metadata, PUSH, 0, &self->push);
+	test_cmd(vguest_init(&self->g, &o));
+	test_cmd(map_layout(&self->g, &layout_rw));
+	test_cmd(vguest_start(&self->g));
 }
 
 FIXTURE_TEARDOWN(unbound)
 {
 	vguest_fini(&self->g);
-	push_restore(self->push);
+	test_param_restore(PUSH, self->push);
 }
 
 /*
@@ -1723,14 +1553,14 @@ TEST_F_TIMEOUT(unbound, miss_queued_before_bind, 300)
 	struct vhost_iommu_stats s0;
 
 	EXPECT_EQ(-EFAULT, vguest_set_backend(g, 0, 0));
-	s0 = stats(g);
+	s0 = vmm_stats(g->iommu.fd);
 	EXPECT_EQ(0, s0.iotlb_misses);
-	VG_OK(vguest_bind(g, 0));
-	EXPECT_LT(s0.iotlb_served, WAIT_STAT(g, iotlb_served,
-					     s0.iotlb_served));
-	VG_OK(vguest_set_backend(g, 0, T));
-	VNET_OK(vnet_tx_frames(&g->net[0], 0, 16));
-	VNET_OK(vnet_rx_frames(&g->net[0], 100, 16));
+	test_cmd(vguest_bind(g, 0));
+	EXPECT_LT(s0.iotlb_served,
+		  vmm_stat_wait(g->iommu.fd, iotlb_served, s0.iotlb_served + 1, T));
+	test_cmd(vguest_set_backend(g, 0, T));
+	test_cmd(vnet_tx_frames(&g->net[0], 0, 16));
+	test_cmd(vnet_rx_frames(&g->net[0], 100, 16));
 }
 
 /*
@@ -1751,17 +1581,17 @@ FIXTURE_SETUP(multi)
 	struct vguest_opts o = { .nnet = 2, .mode = VNET_IOVA_MANUAL };
 
 	self->push = -1;
-	push_set(_metadata, 0, &self->push);
-	VG_OK(vguest_init(&self->g, &o));
-	VG_OK(vguest_map(&self->g, IOVA_MULTI, VGUEST_NET_GPA(0),
-			 2 * VNET_MEM_SIZE, RW));
-	VG_OK(vguest_start(&self->g));
+	test_param_set(_metadata, PUSH, 0, &self->push);
+	test_cmd(vguest_init(&self->g, &o));
+	test_cmd(vguest_map(&self->g, IOVA_MULTI, VGUEST_NET_GPA(0),
+			    2 * VNET_MEM_SIZE, RW));
+	test_cmd(vguest_start(&self->g));
 }
 
 FIXTURE_TEARDOWN(multi)
 {
 	vguest_fini(&self->g);
-	push_restore(self->push);
+	test_param_restore(PUSH, self->push);
 }
 
 TEST_F_TIMEOUT(multi, traffic, 300)
@@ -1771,13 +1601,13 @@ TEST_F_TIMEOUT(multi, traffic, 300)
 
 	EXPECT_EQ(IOVA_MULTI + VNET_MEM_SIZE,
 		  vnet_iova(&g->net[1], VGUEST_NET_GPA(1)));
-	VNET_OK(vnet_tx_frames(&g->net[0], 0, 32));
-	VNET_OK(vnet_tx_frames(&g->net[1], 100, 32));
-	VNET_OK(vnet_rx_frames(&g->net[0], 200, 32));
-	VNET_OK(vnet_rx_frames(&g->net[1], 300, 32));
-	VNET_OK(vnet_tx_frames(&g->net[0], 400, 32));
+	test_cmd(vnet_tx_frames(&g->net[0], 0, 32));
+	test_cmd(vnet_tx_frames(&g->net[1], 100, 32));
+	test_cmd(vnet_rx_frames(&g->net[0], 200, 32));
+	test_cmd(vnet_rx_frames(&g->net[1], 300, 32));
+	test_cmd(vnet_tx_frames(&g->net[0], 400, 32));
 	no_ring_errors(_metadata, g);
-	s = stats(g);
+	s = vmm_stats(g->iommu.fd);
 	EXPECT_EQ(2, s.bound);
 	EXPECT_EQ(0, s.faults);
 	EXPECT_LE(2, s.iotlb_served);
@@ -1792,23 +1622,23 @@ TEST_F_TIMEOUT(multi, unmap_invalidates_both, 300)
 	unsigned int i;
 
 	for (i = 0; i < 2; i++) {
-		VNET_OK(vnet_tx_frames(&g->net[i], 100 * i, 8));
+		test_cmd(vnet_tx_frames(&g->net[i], 100 * i, 8));
 		ring[i] = vnet_iova(&g->net[i], VGUEST_NET_GPA(i) +
 				    VNET_RING_OFF(VNET_TXQ));
 	}
-	s0 = stats(g);
-	VG_OK(vguest_unmap(g, IOVA_MULTI, 2 * VNET_MEM_SIZE));
-	s1 = stats(g);
+	s0 = vmm_stats(g->iommu.fd);
+	test_cmd(vguest_unmap(g, IOVA_MULTI, 2 * VNET_MEM_SIZE));
+	s1 = vmm_stats(g->iommu.fd);
 	EXPECT_LE(s0.iotlb_invalidations + 2, s1.iotlb_invalidations);
 
 	for (i = 0; i < 2; i++)
-		VG_OK(vguest_tx_post(g, i, 0, 1000 + i));
+		test_cmd(vguest_tx_post(g, i, 0, 1000 + i));
 	for (i = 0; i < 2; i++)
 		EXPECT_EQ(-ETIMEDOUT, vguest_tx_complete(g, i, 0, 1000 + i,
 							 ABSENT_MS));
 	/* A fault for each, on its descriptor ring, in either order */
 	for (i = 0; i < 2; i++) {
-		VG_OK(vguest_fault(g, &f[i], T));
+		test_cmd(vguest_fault(g, &f[i], T));
 		EXPECT_EQ(VIRTIO_IOMMU_FAULT_R_MAPPING, f[i].reason);
 		EXPECT_EQ(F_R | F_ADDR, le32toh(f[i].flags));
 		EXPECT_EQ(EP, le32toh(f[i].endpoint));
@@ -1821,11 +1651,11 @@ TEST_F_TIMEOUT(multi, unmap_invalidates_both, 300)
 		       (unsigned long long)le64toh(f[0].address),
 		       (unsigned long long)le64toh(f[1].address));
 
-	VG_OK(vguest_map(g, IOVA_MULTI, VGUEST_NET_GPA(0), 2 * VNET_MEM_SIZE,
-			 RW));
+	test_cmd(vguest_map(g, IOVA_MULTI, VGUEST_NET_GPA(0), 2 * VNET_MEM_SIZE,
+			    RW));
 	for (i = 0; i < 2; i++) {
-		VNET_OK(vnet_kick(&g->net[i], VNET_TXQ));
-		VG_OK(vguest_tx_complete(g, i, 0, 1000 + i, T));
+		test_cmd(vnet_kick(&g->net[i], VNET_TXQ));
+		test_cmd(vguest_tx_complete(g, i, 0, 1000 + i, T));
 	}
 }
 
@@ -1843,17 +1673,17 @@ FIXTURE_SETUP(teardown)
 	struct vguest_opts o = { .mode = VNET_IOVA_SCATTER };
 
 	self->push = -1;
-	push_set(_metadata, 0, &self->push);
-	VG_OK(vguest_init(&self->g, &o));
-	VG_OK(vguest_start(&self->g));
-	VNET_OK(vnet_tx_frames(&self->g.net[0], 0, 16));
-	VNET_OK(vnet_rx_frames(&self->g.net[0], 100, 16));
+	test_param_set(_metadata, PUSH, 0, &self->push);
+	test_cmd(vguest_init(&self->g, &o));
+	test_cmd(vguest_start(&self->g));
+	test_cmd(vnet_tx_frames(&self->g.net[0], 0, 16));
+	test_cmd(vnet_rx_frames(&self->g.net[0], 100, 16));
 }
 
 FIXTURE_TEARDOWN(teardown)
 {
 	vguest_fini(&self->g);
-	push_restore(self->push);
+	test_param_restore(PUSH, self->push);
 }
 
 /*
@@ -1885,11 +1715,11 @@ TEST_F_TIMEOUT(teardown, vhost_net_closed_first, 300)
 	struct vnet *v = &g->net[0];
 	struct vhost_iommu_stats s0;
 
-	s0 = stats(g);
+	s0 = vmm_stats(g->iommu.fd);
 	vnet_close_vhost(v);
-	EXPECT_EQ(1, stats(g).bound);
-	VG_OK(fresh_traffic(g, 16, 8, 1000));
-	EXPECT_LT(s0.iotlb_misses, stats(g).iotlb_misses);
+	EXPECT_EQ(1, vmm_stats(g->iommu.fd).bound);
+	test_cmd(fresh_traffic(g, 16, 8, 1000));
+	EXPECT_LT(s0.iotlb_misses, vmm_stats(g->iommu.fd).iotlb_misses);
 	vmm_fini(&g->iommu);
 	vnet_close_tap(v);
 	EXPECT_TRUE(netdev_gone(v->ifname));
@@ -1908,8 +1738,8 @@ TEST_F_TIMEOUT(teardown, vhost_iommu_closed_first, 300)
 	ASSERT_EQ(1, nonblock(v->fd));
 	vmm_fini(&g->iommu);
 	EXPECT_EQ(0, nonblock(v->fd));
-	VNET_OK(vnet_relay_start(v));
-	VG_OK(fresh_traffic(g, 16, 8, 1000));
+	test_cmd(vnet_relay_start(v));
+	test_cmd(fresh_traffic(g, 16, 8, 1000));
 	vnet_relay_stats(v, &rs);
 	EXPECT_LT(0, rs.served);
 	EXPECT_EQ(0, rs.errors);
@@ -1929,15 +1759,15 @@ TEST_F_TIMEOUT(teardown, unbind_then_close, 300)
 	struct vhost_iommu_stats s0;
 	struct vnet_relay_stats rs;
 
-	VG_OK(vguest_unbind(g, 0));
-	s0 = stats(g);
+	test_cmd(vguest_unbind(g, 0));
+	s0 = vmm_stats(g->iommu.fd);
 	EXPECT_EQ(0, s0.bound);
 	EXPECT_EQ(0, nonblock(v->fd));
-	VNET_OK(vnet_relay_start(v));
-	VG_OK(fresh_traffic(g, 16, 8, 1000));
+	test_cmd(vnet_relay_start(v));
+	test_cmd(fresh_traffic(g, 16, 8, 1000));
 	vnet_relay_stats(v, &rs);
 	EXPECT_LT(0, rs.served);
-	EXPECT_EQ(s0.iotlb_misses, stats(g).iotlb_misses);
+	EXPECT_EQ(s0.iotlb_misses, vmm_stats(g->iommu.fd).iotlb_misses);
 	vnet_close_vhost(v);
 	vmm_fini(&g->iommu);
 	vnet_close_tap(v);
@@ -1954,15 +1784,15 @@ TEST_F_TIMEOUT(teardown, del_endpoint_while_bound, 300)
 	struct vnet *v = &g->net[0];
 	struct vhost_iommu_stats s;
 
-	ASSERT_EQ(0, vmm_del_endpoint(g->iommu.fd, EP));
-	s = stats(g);
+	test_cmd_del_endpoint(g->iommu.fd, EP);
+	s = vmm_stats(g->iommu.fd);
 	EXPECT_EQ(0, s.bound);
 	EXPECT_EQ(0, s.endpoints);
 	EXPECT_EQ(0, nonblock(v->fd));
 	vnet_close_vhost(v);
 	vnet_close_tap(v);
 	EXPECT_TRUE(netdev_gone(v->ifname));
-	EXPECT_EQ(0, stats(g).bound);
+	EXPECT_EQ(0, vmm_stats(g->iommu.fd).bound);
 }
 
 /*
@@ -1975,10 +1805,10 @@ TEST_F_TIMEOUT(teardown, del_endpoint_invalidates, 300)
 	struct vguest *g = &self->g;
 	struct vhost_iommu_stats s0;
 
-	s0 = stats(g);
-	ASSERT_EQ(0, vmm_del_endpoint(g->iommu.fd, EP));
-	EXPECT_LT(s0.iotlb_invalidations, stats(g).iotlb_invalidations);
-	VG_OK(vguest_tx_post(g, 0, 0, 500));
+	s0 = vmm_stats(g->iommu.fd);
+	test_cmd_del_endpoint(g->iommu.fd, EP);
+	EXPECT_LT(s0.iotlb_invalidations, vmm_stats(g->iommu.fd).iotlb_invalidations);
+	test_cmd(vguest_tx_post(g, 0, 0, 500));
 	EXPECT_EQ(-ETIMEDOUT, vguest_tx_complete(g, 0, 0, 500, ABSENT_MS));
 }
 
@@ -1994,20 +1824,20 @@ TEST_F_TIMEOUT(teardown, reset_owner_while_bound, 300)
 
 	ASSERT_EQ(0, ioctl(g->iommu.fd, VHOST_RESET_OWNER, NULL));
 	EXPECT_EQ(0, nonblock(g->net[0].fd));
-	VMM_OK(vmm_setup(&g->iommu));
-	VMM_OK(vmm_event_post(&g->iommu, VGUEST_EVENTS,
-			      sizeof(struct virtio_iommu_fault)));
-	s = stats(g);
+	test_cmd(vmm_setup(&g->iommu));
+	test_cmd(vmm_event_post(&g->iommu, VGUEST_EVENTS,
+				sizeof(struct virtio_iommu_fault)));
+	s = vmm_stats(g->iommu.fd);
 	EXPECT_EQ(0, s.bound);
 	EXPECT_EQ(0, s.domains);
 	EXPECT_EQ(1, s.endpoints);
 
-	REQ_OK(vmm_attach(&g->iommu, D, EP, 0));
-	VG_OK(vguest_map_table(g, 0, RW));
-	VG_OK(vguest_bind(g, 0));
+	test_cmd_attach(&g->iommu, D, EP, 0);
+	test_cmd(vguest_map_table(g, 0, RW));
+	test_cmd(vguest_bind(g, 0));
 	EXPECT_EQ(1, nonblock(g->net[0].fd));
-	VG_OK(fresh_traffic(g, 16, 8, 1000));
-	s = stats(g);
+	test_cmd(fresh_traffic(g, 16, 8, 1000));
+	s = vmm_stats(g->iommu.fd);
 	EXPECT_EQ(1, s.bound);
 	EXPECT_LT(0, s.iotlb_served);
 }
@@ -2022,7 +1852,7 @@ TEST_F_TIMEOUT(teardown, reset_owner_invalidates, 300)
 	struct vguest *g = &self->g;
 
 	ASSERT_EQ(0, ioctl(g->iommu.fd, VHOST_RESET_OWNER, NULL));
-	VG_OK(vguest_tx_post(g, 0, 0, 500));
+	test_cmd(vguest_tx_post(g, 0, 0, 500));
 	EXPECT_EQ(-ETIMEDOUT, vguest_tx_complete(g, 0, 0, 500, ABSENT_MS));
 }
 
@@ -2037,11 +1867,11 @@ TEST_F_TIMEOUT(teardown, unbind_invalidates, 300)
 	struct vhost_iommu_stats s0;
 	struct vnet_relay_stats rs;
 
-	s0 = stats(g);
-	VG_OK(vguest_unbind(g, 0));
-	EXPECT_LT(s0.iotlb_invalidations, stats(g).iotlb_invalidations);
-	VNET_OK(vnet_relay_start(v));
-	VG_OK(vguest_tx(g, 0, 0, 1000, T));
+	s0 = vmm_stats(g->iommu.fd);
+	test_cmd(vguest_unbind(g, 0));
+	EXPECT_LT(s0.iotlb_invalidations, vmm_stats(g->iommu.fd).iotlb_invalidations);
+	test_cmd(vnet_relay_start(v));
+	test_cmd(vguest_tx(g, 0, 0, 1000, T));
 	vnet_relay_stats(v, &rs);
 	EXPECT_LT(0, rs.served);
 }
@@ -2059,15 +1889,15 @@ TEST_F_TIMEOUT(teardown, vhost_net_reset_while_bound, 300)
 	struct vhost_iommu_stats s0, s1;
 
 	ASSERT_EQ(0, ioctl(v->fd, VHOST_RESET_OWNER, NULL));
-	s0 = stats(g);
+	s0 = vmm_stats(g->iommu.fd);
 	/* TX buffer 0's page was handed out: UNMAP writes an INVALIDATE */
-	VG_OK(vguest_unmap(g, iova, VNET_PAGE));
-	s1 = stats(g);
+	test_cmd(vguest_unmap(g, iova, VNET_PAGE));
+	s1 = vmm_stats(g->iommu.fd);
 	EXPECT_LT(s0.iotlb_invalidations, s1.iotlb_invalidations);
 	EXPECT_LT(s0.iotlb_errors, s1.iotlb_errors);
 	EXPECT_EQ(1, s1.bound);
-	VG_OK(vguest_unbind(g, 0));
-	EXPECT_EQ(0, stats(g).bound);
+	test_cmd(vguest_unbind(g, 0));
+	EXPECT_EQ(0, vmm_stats(g->iommu.fd).bound);
 	EXPECT_EQ(0, nonblock(v->fd));
 }
 
@@ -2141,15 +1971,15 @@ FIXTURE_SETUP(toggle)
 	struct vguest_opts o = { .mode = VNET_IOVA_SCATTER };
 
 	self->push = -1;
-	push_set(_metadata, 0, &self->push);
-	VG_OK(vguest_init(&self->g, &o));
-	VG_OK(vguest_start(&self->g));
+	test_param_set(_metadata, PUSH, 0, &self->push);
+	test_cmd(vguest_init(&self->g, &o));
+	test_cmd(vguest_start(&self->g));
 }
 
 FIXTURE_TEARDOWN(toggle)
 {
 	vguest_fini(&self->g);
-	push_restore(self->push);
+	test_param_restore(PUSH, self->push);
 }
 
 /* Logs where this process's vhost-iommu worker is (/proc/PID/stack) */
@@ -2217,7 +2047,7 @@ TEST_F_TIMEOUT(toggle, nonblock_toggled_never_sleeps, 600)
 
 	t.flags = fcntl(v->fd, F_GETFL);
 	ASSERT_TRUE(t.flags & O_NONBLOCK);
-	s0 = stats(g);
+	s0 = vmm_stats(g->iommu.fd);
 	for (burst = 0; burst < 24 && ok; burst++) {
 		__atomic_store_n(&t.stop, 0, __ATOMIC_RELEASE);
 		ASSERT_EQ(0, pthread_create(&tt, NULL, toggle_main, &t));
@@ -2249,7 +2079,7 @@ TEST_F_TIMEOUT(toggle, nonblock_toggled_never_sleeps, 600)
 		TH_LOG("burst %u: GET_CONFIG waited until a miss came",
 		       burst - 1);
 	TH_LOG("%lu flips, %llu reads refused", t.flips,
-	       (unsigned long long)(stats(g).iotlb_errors - s0.iotlb_errors));
+	       (unsigned long long)(vmm_stats(g->iommu.fd).iotlb_errors - s0.iotlb_errors));
 }
 
 /*
@@ -2264,12 +2094,12 @@ FIXTURE(killed) {
 FIXTURE_SETUP(killed)
 {
 	self->push = -1;
-	push_set(_metadata, 0, &self->push);
+	test_param_set(_metadata, PUSH, 0, &self->push);
 }
 
 FIXTURE_TEARDOWN(killed)
 {
-	push_restore(self->push);
+	test_param_restore(PUSH, self->push);
 }
 
 /* The child: a guest that streams frames until killed, a byte per round */
@@ -2342,11 +2172,11 @@ TEST_F_TIMEOUT(killed, vmm_killed_mid_traffic, 300)
 	close(p[0]);
 	EXPECT_TRUE(netdev_gone(ifname));
 
-	VG_OK(vguest_init(&g, &o));
-	VG_OK(vguest_start(&g));
-	VNET_OK(vnet_tx_frames(&g.net[0], 0, 16));
-	VNET_OK(vnet_rx_frames(&g.net[0], 100, 16));
-	EXPECT_EQ(1, stats(&g).bound);
+	test_cmd(vguest_init(&g, &o));
+	test_cmd(vguest_start(&g));
+	test_cmd(vnet_tx_frames(&g.net[0], 0, 16));
+	test_cmd(vnet_rx_frames(&g.net[0], 100, 16));
+	EXPECT_EQ(1, vmm_stats(g.iommu.fd).bound);
 	vguest_fini(&g);
 }
 

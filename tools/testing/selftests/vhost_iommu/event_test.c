@@ -38,30 +38,21 @@ FIXTURE(ev) {
 
 FIXTURE_SETUP(ev)
 {
-	VMM_OK(vmm_init(&self->v, NULL));
+	test_cmd(vmm_init(&self->v, NULL));
 	self->fd = self->v.fd;
-	ASSERT_EQ(0, vmm_add_endpoint(self->fd, EP1, NULL, 0));
-	ASSERT_EQ(0, vmm_add_endpoint(self->fd, EP2, NULL, 0));
-	ASSERT_EQ(0, vmm_add_endpoint(self->fd, EP3, NULL, 0));
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_OK(vmm_map(&self->v, D1, 0x10000, 0x1ffff, 0x100000,
-		       VIRTIO_IOMMU_MAP_F_READ));
-	REQ_OK(vmm_attach(&self->v, D3, EP3, VIRTIO_IOMMU_ATTACH_F_BYPASS));
-	ASSERT_EQ(0, vmm_get_stats(self->fd, &self->s0));
+	test_cmd_add_endpoint(self->fd, EP1, NULL, 0);
+	test_cmd_add_endpoint(self->fd, EP2, NULL, 0);
+	test_cmd_add_endpoint(self->fd, EP3, NULL, 0);
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_cmd_map(&self->v, D1, 0x10000, 0x1ffff, 0x100000,
+		     VIRTIO_IOMMU_MAP_F_READ);
+	test_cmd_attach(&self->v, D3, EP3, VIRTIO_IOMMU_ATTACH_F_BYPASS);
+	test_cmd_get_stats(self->fd, &self->s0);
 }
 
 FIXTURE_TEARDOWN(ev)
 {
 	vmm_fini(&self->v);
-}
-
-static struct vhost_iommu_stats stats(int fd)
-{
-	struct vhost_iommu_stats s;
-
-	if (vmm_get_stats(fd, &s))
-		memset(&s, 0xff, sizeof(s));
-	return s;
 }
 
 /* The next report, which must be there already */
@@ -95,18 +86,18 @@ static void expect_no_report(struct __test_metadata *_metadata,
 
 TEST_F(ev, fault_unmapped_read)
 {
-	VMM_OK(vmm_event_post(&self->v, 4, 24));
+	test_cmd(vmm_event_post(&self->v, 4, 24));
 	EXPECT_EQ(-ENOENT, vmm_translate(self->fd, EP1, 0x50000, A_R, REPORT,
 					 NULL));
 	expect_report(_metadata, &self->v, VIRTIO_IOMMU_FAULT_R_MAPPING,
 		      F_R | F_ADDR, EP1, 0x50000);
-	EXPECT_EQ(self->s0.faults + 1, stats(self->fd).faults);
-	EXPECT_EQ(self->s0.faults_dropped, stats(self->fd).faults_dropped);
+	EXPECT_EQ(self->s0.faults + 1, vmm_stats(self->fd).faults);
+	EXPECT_EQ(self->s0.faults_dropped, vmm_stats(self->fd).faults_dropped);
 }
 
 TEST_F(ev, fault_unmapped_read_write)
 {
-	VMM_OK(vmm_event_post(&self->v, 4, 24));
+	test_cmd(vmm_event_post(&self->v, 4, 24));
 	EXPECT_EQ(-ENOENT, vmm_translate(self->fd, EP1, 0x20123, A_R | A_W,
 					 REPORT, NULL));
 	expect_report(_metadata, &self->v, VIRTIO_IOMMU_FAULT_R_MAPPING,
@@ -116,7 +107,7 @@ TEST_F(ev, fault_unmapped_read_write)
 /* A write through a mapping without MAP_F_WRITE */
 TEST_F(ev, fault_permission)
 {
-	VMM_OK(vmm_event_post(&self->v, 4, 24));
+	test_cmd(vmm_event_post(&self->v, 4, 24));
 	EXPECT_EQ(-EACCES, vmm_translate(self->fd, EP1, 0x18000, A_W, REPORT,
 					 NULL));
 	expect_report(_metadata, &self->v, VIRTIO_IOMMU_FAULT_R_MAPPING,
@@ -125,37 +116,37 @@ TEST_F(ev, fault_permission)
 
 TEST_F(ev, fault_domain)
 {
-	VMM_OK(vmm_event_post(&self->v, 4, 24));
+	test_cmd(vmm_event_post(&self->v, 4, 24));
 	EXPECT_EQ(-ENXIO, vmm_translate(self->fd, EP2, 0x18000, A_R, REPORT,
 					NULL));
 	expect_report(_metadata, &self->v, VIRTIO_IOMMU_FAULT_R_DOMAIN,
 		      F_R | F_ADDR, EP2, 0x18000);
-	EXPECT_EQ(self->s0.faults + 1, stats(self->fd).faults);
+	EXPECT_EQ(self->s0.faults + 1, vmm_stats(self->fd).faults);
 }
 
 TEST_F(ev, no_fault_without_report_flag)
 {
-	VMM_OK(vmm_event_post(&self->v, 4, 24));
+	test_cmd(vmm_event_post(&self->v, 4, 24));
 	EXPECT_EQ(-ENOENT, vmm_translate(self->fd, EP1, 0x50000, A_R, 0, NULL));
 	EXPECT_EQ(-ENXIO, vmm_translate(self->fd, EP2, 0x50000, A_R, 0, NULL));
 	expect_no_report(_metadata, &self->v);
-	EXPECT_EQ(self->s0.faults, stats(self->fd).faults);
+	EXPECT_EQ(self->s0.faults, vmm_stats(self->fd).faults);
 }
 
 TEST_F(ev, no_fault_on_success)
 {
-	VMM_OK(vmm_event_post(&self->v, 4, 24));
+	test_cmd(vmm_event_post(&self->v, 4, 24));
 	EXPECT_EQ(0, vmm_translate(self->fd, EP1, 0x10000, A_R, REPORT, NULL));
 	EXPECT_EQ(0, vmm_translate(self->fd, EP3, 0x50000, A_R | A_W, REPORT,
 				   NULL));
 	expect_no_report(_metadata, &self->v);
-	EXPECT_EQ(self->s0.faults, stats(self->fd).faults);
+	EXPECT_EQ(self->s0.faults, vmm_stats(self->fd).faults);
 }
 
 TEST_F(ev, no_fault_in_bypass_config)
 {
-	VMM_OK(vmm_event_post(&self->v, 4, 24));
-	ASSERT_EQ(0, vmm_set_bypass(self->fd, 1));
+	test_cmd(vmm_event_post(&self->v, 4, 24));
+	test_cmd_set_bypass(self->fd, 1);
 	EXPECT_EQ(0, vmm_translate(self->fd, EP2, 0x50000, A_W, REPORT, NULL));
 	expect_no_report(_metadata, &self->v);
 }
@@ -167,17 +158,17 @@ TEST_F(ev, dropped_without_buffer)
 
 	EXPECT_EQ(-ENOENT, vmm_translate(self->fd, EP1, 0x50000, A_R, REPORT,
 					 NULL));
-	s = stats(self->fd);
+	s = vmm_stats(self->fd);
 	EXPECT_EQ(self->s0.faults_dropped + 1, s.faults_dropped);
 	EXPECT_EQ(self->s0.faults, s.faults);
 	EXPECT_EQ(-ENXIO, vmm_translate(self->fd, EP2, 0x50000, A_R, REPORT,
 					NULL));
-	EXPECT_EQ(self->s0.faults_dropped + 2, stats(self->fd).faults_dropped);
+	EXPECT_EQ(self->s0.faults_dropped + 2, vmm_stats(self->fd).faults_dropped);
 	/* The request queue does not wait for the event queue */
-	REQ_OK(vmm_map(&self->v, D1, 0x50000, 0x50fff, 0, 1));
+	test_cmd_map(&self->v, D1, 0x50000, 0x50fff, 0, 1);
 	EXPECT_EQ(0, vmm_translate(self->fd, EP1, 0x50000, A_R, REPORT, NULL));
 	/* A buffer posted later takes the next report, not the old ones */
-	VMM_OK(vmm_event_post(&self->v, 1, 24));
+	test_cmd(vmm_event_post(&self->v, 1, 24));
 	expect_no_report(_metadata, &self->v);
 	EXPECT_EQ(-ENOENT, vmm_translate(self->fd, EP1, 0x60000, A_R, REPORT,
 					 NULL));
@@ -190,11 +181,11 @@ TEST_F_TIMEOUT(ev, dropped_many, 120)
 	unsigned int i;
 
 	for (i = 0; i < 1000; i++)
-		ASSERT_EQ(-ENOENT, vmm_translate(self->fd, EP1, 0x50000 + i,
-						 A_R, REPORT, NULL));
+		test_err_translate(ENOENT, self->fd, EP1, 0x50000 + i,
+				   A_R, REPORT, NULL);
 	EXPECT_EQ(self->s0.faults_dropped + 1000,
-		  stats(self->fd).faults_dropped);
-	REQ_OK(vmm_attach(&self->v, D1, EP2, 0));
+		  vmm_stats(self->fd).faults_dropped);
+	test_cmd_attach(&self->v, D1, EP2, 0);
 }
 
 /* Without an event queue at all */
@@ -204,28 +195,28 @@ TEST(no_event_queue)
 	struct vhost_iommu_stats s;
 	struct vmm v;
 
-	VMM_OK(vmm_init(&v, &o));
-	ASSERT_EQ(0, vmm_add_endpoint(v.fd, EP1, NULL, 0));
+	test_cmd(vmm_init(&v, &o));
+	test_cmd_add_endpoint(v.fd, EP1, NULL, 0);
 	EXPECT_EQ(-ENXIO, vmm_translate(v.fd, EP1, 0, A_R, REPORT, NULL));
-	ASSERT_EQ(0, vmm_get_stats(v.fd, &s));
+	test_cmd_get_stats(v.fd, &s);
 	EXPECT_EQ(1, s.faults_dropped);
 	EXPECT_EQ(0, s.faults);
-	REQ_OK(vmm_attach(&v, D1, EP1, 0));
+	test_cmd_attach(&v, D1, EP1, 0);
 	vmm_fini(&v);
 }
 
 TEST_F(ev, reports_in_ring_order)
 {
 	static const uint64_t addr[] = { 0x50000, 0x1000, 0xdead000, 0x70000 };
-	struct vmm_vq *vq = &self->v.vq[EVQ];
+	struct vq *vq = &self->v.vq[EVQ];
 	unsigned int i;
 	uint16_t first;
 
-	VMM_OK(vmm_event_post(&self->v, 4, 24));
+	test_cmd(vmm_event_post(&self->v, 4, 24));
 	first = vq->last_used;
 	for (i = 0; i < 4; i++)
-		ASSERT_EQ(-ENOENT, vmm_translate(self->fd, EP1, addr[i], A_R,
-						 REPORT, NULL));
+		test_err_translate(ENOENT, self->fd, EP1, addr[i], A_R,
+				   REPORT, NULL);
 	/* Used entries in posting order, each in its own buffer */
 	for (i = 0; i < 4; i++)
 		EXPECT_EQ(vq->avail->ring[(first + i) % vq->num],
@@ -235,7 +226,7 @@ TEST_F(ev, reports_in_ring_order)
 			      VIRTIO_IOMMU_FAULT_R_MAPPING, F_R | F_ADDR, EP1,
 			      addr[i]);
 	expect_no_report(_metadata, &self->v);
-	EXPECT_EQ(self->s0.faults + 4, stats(self->fd).faults);
+	EXPECT_EQ(self->s0.faults + 4, vmm_stats(self->fd).faults);
 }
 
 TEST_F(ev, more_faults_than_buffers)
@@ -243,28 +234,28 @@ TEST_F(ev, more_faults_than_buffers)
 	struct vhost_iommu_stats s;
 	unsigned int i;
 
-	VMM_OK(vmm_event_post(&self->v, 2, 24));
+	test_cmd(vmm_event_post(&self->v, 2, 24));
 	for (i = 0; i < 3; i++)
-		ASSERT_EQ(-ENOENT, vmm_translate(self->fd, EP1, 0x50000 + i *
-						 0x1000, A_R, REPORT, NULL));
+		test_err_translate(ENOENT, self->fd, EP1, 0x50000 + i *
+						 0x1000, A_R, REPORT, NULL);
 	expect_report(_metadata, &self->v, VIRTIO_IOMMU_FAULT_R_MAPPING,
 		      F_R | F_ADDR, EP1, 0x50000);
 	expect_report(_metadata, &self->v, VIRTIO_IOMMU_FAULT_R_MAPPING,
 		      F_R | F_ADDR, EP1, 0x51000);
 	expect_no_report(_metadata, &self->v);
-	s = stats(self->fd);
+	s = vmm_stats(self->fd);
 	EXPECT_EQ(self->s0.faults + 2, s.faults);
 	EXPECT_EQ(self->s0.faults_dropped + 1, s.faults_dropped);
 }
 
 TEST_F(ev, longer_buffer)
 {
-	struct vmm_vq *vq = &self->v.vq[EVQ];
+	struct vq *vq = &self->v.vq[EVQ];
 	uint16_t head;
 	uint8_t *b;
 	unsigned int i;
 
-	VMM_OK(vmm_event_post(&self->v, 1, 64));
+	test_cmd(vmm_event_post(&self->v, 1, 64));
 	head = vq->avail->ring[(vq->avail_idx - 1) % vq->num];
 	b = vmm_ptr(&self->v, vq->shadow[head].wr_gpa);
 	EXPECT_EQ(-ENOENT, vmm_translate(self->fd, EP1, 0x50000, A_R, REPORT,
@@ -277,14 +268,14 @@ TEST_F(ev, longer_buffer)
 
 TEST_F(ev, short_buffer)
 {
-	struct vmm_vq *vq = &self->v.vq[EVQ];
+	struct vq *vq = &self->v.vq[EVQ];
 	struct virtio_iommu_fault f;
 	uint16_t head;
 	uint32_t len;
 	uint8_t *b;
 	unsigned int i;
 
-	VMM_OK(vmm_event_post(&self->v, 1, 16));
+	test_cmd(vmm_event_post(&self->v, 1, 16));
 	head = vq->avail->ring[(vq->avail_idx - 1) % vq->num];
 	b = vmm_ptr(&self->v, vq->shadow[head].wr_gpa);
 	vmm_translate(self->fd, EP1, 0x50000, A_R, REPORT, NULL);
@@ -308,7 +299,7 @@ TEST_F(ev, split_buffer)
 	uint32_t len;
 
 	ASSERT_LE(0, vmm_post(&self->v, EVQ, s, 2, false));
-	VMM_OK(vmm_kick(&self->v, EVQ));
+	test_cmd(vmm_kick(&self->v, EVQ));
 	EXPECT_EQ(-ENXIO, vmm_translate(self->fd, EP2, 0x1234567000ULL,
 					A_R | A_W, REPORT, NULL));
 	ASSERT_EQ(0, vmm_event_read(&self->v, &f, &len, 0));
@@ -326,8 +317,8 @@ TEST_F(ev, report_signalled)
 {
 	struct pollfd p = { .fd = self->v.vq[EVQ].call, .events = POLLIN };
 
-	VMM_OK(vmm_event_post(&self->v, 1, 24));
-	vmm_drain_fd(p.fd, NULL);
+	test_cmd(vmm_event_post(&self->v, 1, 24));
+	vq_drain_fd(p.fd, NULL);
 	EXPECT_EQ(-ENOENT, vmm_translate(self->fd, EP1, 0x50000, A_R, REPORT,
 					 NULL));
 	EXPECT_EQ(1, poll(&p, 1, VMM_TIMEOUT_MS));
@@ -336,9 +327,9 @@ TEST_F(ev, report_signalled)
 /* A fault after the endpoint's domain died reports DOMAIN */
 TEST_F(ev, fault_after_detach)
 {
-	VMM_OK(vmm_event_post(&self->v, 2, 24));
+	test_cmd(vmm_event_post(&self->v, 2, 24));
 	EXPECT_EQ(0, vmm_translate(self->fd, EP1, 0x10000, A_R, REPORT, NULL));
-	REQ_OK(vmm_detach(&self->v, D1, EP1));
+	test_cmd_detach(&self->v, D1, EP1);
 	EXPECT_EQ(-ENXIO, vmm_translate(self->fd, EP1, 0x10000, A_R, REPORT,
 					NULL));
 	expect_report(_metadata, &self->v, VIRTIO_IOMMU_FAULT_R_DOMAIN,
@@ -348,8 +339,8 @@ TEST_F(ev, fault_after_detach)
 /* After UNMAP the range is unreachable: MAPPING fault */
 TEST_F(ev, fault_after_unmap)
 {
-	VMM_OK(vmm_event_post(&self->v, 2, 24));
-	REQ_OK(vmm_unmap(&self->v, D1, 0, ~0ULL));
+	test_cmd(vmm_event_post(&self->v, 2, 24));
+	test_cmd_unmap(&self->v, D1, 0, ~0ULL);
 	EXPECT_EQ(-ENOENT, vmm_translate(self->fd, EP1, 0x10000, A_R, REPORT,
 					 NULL));
 	expect_report(_metadata, &self->v, VIRTIO_IOMMU_FAULT_R_MAPPING,

@@ -61,20 +61,6 @@ static const struct vhost_iommu_resv_region resv[2] = {
 	  .subtype = VHOST_IOMMU_RESV_RESERVED },
 };
 
-static uint64_t stat_domains(int fd)
-{
-	struct vhost_iommu_stats s;
-
-	return vmm_get_stats(fd, &s) ? ~0ULL : s.domains;
-}
-
-static uint64_t stat_endpoints(int fd)
-{
-	struct vhost_iommu_stats s;
-
-	return vmm_get_stats(fd, &s) ? ~0ULL : s.endpoints;
-}
-
 /* Every neighbour translates to its page: the failure hurt nothing else. */
 static int neighbours_ok(int fd, uint32_t ep, unsigned int skip)
 {
@@ -119,10 +105,10 @@ FIXTURE_SETUP(fn)
 	self->skip = fail_nth_unusable();
 	if (self->skip)
 		return;
-	VMM_OK(vmm_init(&self->v, NULL));
+	test_cmd(vmm_init(&self->v, NULL));
 	ASSERT_EQ(0, vmm_event_post(&self->v, 16,
 				    sizeof(struct virtio_iommu_fault)));
-	ASSERT_EQ(0, vmm_add_endpoint(self->v.fd, EP1, resv, 2));
+	test_cmd_add_endpoint(self->v.fd, EP1, resv, 2);
 	ASSERT_EQ(0, find_worker(self)) TH_LOG("no worker for pid %d",
 					       getpid());
 	ASSERT_EQ(0, fail_nth_open(&self->me));
@@ -184,7 +170,7 @@ static void sweep_end(struct __test_metadata *_metadata, struct fail_nth *f,
 static void check_status(struct __test_metadata *_metadata, int st,
 			 struct fail_nth *f)
 {
-	ASSERT_LE(0, st) TH_LOG("allocation %u: %s", f->n, vmm_errmsg);
+	ASSERT_LE(0, st) TH_LOG("allocation %u: %s", f->n, vt_errmsg);
 	ASSERT_TRUE(st == S_OK || st == S_NOMEM)
 		TH_LOG("allocation %u: status %d", f->n, st);
 	if (st == S_NOMEM)
@@ -207,13 +193,13 @@ TEST_F_TIMEOUT(fn, req_attach, 600)
 		ASSERT_EQ(4, r.used_len);
 		if (st == S_NOMEM) {
 			/* Not attached, no domain */
-			EXPECT_EQ(0, stat_domains(self->v.fd));
+			EXPECT_EQ(0, vmm_stat(self->v.fd, domains));
 			EXPECT_EQ(-ENXIO, vmm_translate_phys(self->v.fd, EP1, 0, NULL));
-			REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
+			test_cmd_attach(&self->v, D1, EP1, 0);
 		}
-		EXPECT_EQ(1, stat_domains(self->v.fd));
+		EXPECT_EQ(1, vmm_stat(self->v.fd, domains));
 		EXPECT_EQ(-ENOENT, vmm_translate_phys(self->v.fd, EP1, 0, NULL));
-		REQ_OK(vmm_detach(&self->v, D1, EP1));
+		test_cmd_detach(&self->v, D1, EP1);
 	}
 	sweep_end(_metadata, &self->wk, "ATTACH", 2);
 }
@@ -228,10 +214,10 @@ TEST_F_TIMEOUT(fn, req_reattach, 600)
 
 	if (self->skip)
 		SKIP(return, "%s", self->skip);
-	ASSERT_EQ(0, vmm_add_endpoint(self->v.fd, EP2, NULL, 0));
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_OK(vmm_attach(&self->v, D1, EP2, 0));
-	REQ_OK(vmm_map(&self->v, D1, 0, PG - 1, PHYS(0), RW));
+	test_cmd_add_endpoint(self->v.fd, EP2, NULL, 0);
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_cmd_attach(&self->v, D1, EP2, 0);
+	test_cmd_map(&self->v, D1, 0, PG - 1, PHYS(0), RW);
 	vmm_mk_attach(&a, D2, EP1, 0);
 	fail_nth_sweep(&self->wk) {
 		st = armed_request(self, &a, VMM_ATTACH_LEN, 4, 0, &r);
@@ -241,14 +227,14 @@ TEST_F_TIMEOUT(fn, req_reattach, 600)
 			/* Still in D1 */
 			EXPECT_EQ(0, vmm_translate_phys(self->v.fd, EP1, 0, &phys));
 			EXPECT_EQ(PHYS(0), phys);
-			EXPECT_EQ(1, stat_domains(self->v.fd));
-			REQ_OK(vmm_attach(&self->v, D2, EP1, 0));
+			EXPECT_EQ(1, vmm_stat(self->v.fd, domains));
+			test_cmd_attach(&self->v, D2, EP1, 0);
 		}
 		EXPECT_EQ(-ENOENT, vmm_translate_phys(self->v.fd, EP1, 0, NULL));
 		EXPECT_EQ(0, vmm_translate_phys(self->v.fd, EP2, 0, NULL));
-		EXPECT_EQ(2, stat_domains(self->v.fd));
-		REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-		EXPECT_EQ(1, stat_domains(self->v.fd));
+		EXPECT_EQ(2, vmm_stat(self->v.fd, domains));
+		test_cmd_attach(&self->v, D1, EP1, 0);
+		EXPECT_EQ(1, vmm_stat(self->v.fd, domains));
 	}
 	sweep_end(_metadata, &self->wk, "re-ATTACH", 1);
 }
@@ -261,8 +247,8 @@ TEST_F_TIMEOUT(fn, req_detach, 600)
 
 	if (self->skip)
 		SKIP(return, "%s", self->skip);
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_OK(vmm_map(&self->v, D1, 0, PG - 1, PHYS(0), RW));
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_cmd_map(&self->v, D1, 0, PG - 1, PHYS(0), RW);
 	vmm_mk_detach(&d, D1, EP1);
 	fail_nth_sweep(&self->wk) {
 		st = armed_request(self, &d, VMM_DETACH_LEN, 4, 0, &r);
@@ -270,14 +256,14 @@ TEST_F_TIMEOUT(fn, req_detach, 600)
 		ASSERT_EQ(4, r.used_len);
 		if (st == S_NOMEM) {
 			EXPECT_EQ(0, vmm_translate_phys(self->v.fd, EP1, 0, NULL));
-			EXPECT_EQ(1, vmm_stat_mappings(self->v.fd));
-			REQ_OK(vmm_detach(&self->v, D1, EP1));
+			EXPECT_EQ(1, vmm_stat(self->v.fd, mappings));
+			test_cmd_detach(&self->v, D1, EP1);
 		}
 		EXPECT_EQ(-ENXIO, vmm_translate_phys(self->v.fd, EP1, 0, NULL));
-		EXPECT_EQ(0, stat_domains(self->v.fd));
-		EXPECT_EQ(0, vmm_stat_mappings(self->v.fd));
-		REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-		REQ_OK(vmm_map(&self->v, D1, 0, PG - 1, PHYS(0), RW));
+		EXPECT_EQ(0, vmm_stat(self->v.fd, domains));
+		EXPECT_EQ(0, vmm_stat(self->v.fd, mappings));
+		test_cmd_attach(&self->v, D1, EP1, 0);
+		test_cmd_map(&self->v, D1, 0, PG - 1, PHYS(0), RW);
 	}
 	sweep_end(_metadata, &self->wk, "DETACH", 0);
 }
@@ -288,10 +274,10 @@ static void map_neighbours(struct __test_metadata *_metadata,
 {
 	unsigned int i;
 
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
+	test_cmd_attach(&self->v, D1, EP1, 0);
 	for (i = 0; i < NB; i++)
-		REQ_OK(vmm_map(&self->v, D1, 2 * i * PG, (2 * i + 1) * PG - 1,
-			       PHYS(2 * i), RW));
+		test_cmd_map(&self->v, D1, 2 * i * PG, (2 * i + 1) * PG - 1,
+			     PHYS(2 * i), RW);
 }
 
 TEST_F_TIMEOUT(fn, req_map, 600)
@@ -314,15 +300,15 @@ TEST_F_TIMEOUT(fn, req_map, 600)
 			EXPECT_EQ(-ENOENT,
 				  vmm_translate_phys(self->v.fd, EP1, pg * PG,
 						     NULL));
-			EXPECT_EQ(NB, vmm_stat_mappings(self->v.fd));
-			REQ_OK(vmm_map(&self->v, D1, pg * PG,
-				       (pg + 1) * PG - 1, PHYS(pg), RW));
+			EXPECT_EQ(NB, vmm_stat(self->v.fd, mappings));
+			test_cmd_map(&self->v, D1, pg * PG,
+				     (pg + 1) * PG - 1, PHYS(pg), RW);
 		}
 		EXPECT_EQ(0, vmm_translate_phys(self->v.fd, EP1, pg * PG, &phys));
 		EXPECT_EQ(PHYS(pg), phys);
-		EXPECT_EQ(NB + 1, vmm_stat_mappings(self->v.fd));
+		EXPECT_EQ(NB + 1, vmm_stat(self->v.fd, mappings));
 		EXPECT_EQ(0, neighbours_ok(self->v.fd, EP1, -1));
-		REQ_OK(vmm_unmap(&self->v, D1, pg * PG, (pg + 1) * PG - 1));
+		test_cmd_unmap(&self->v, D1, pg * PG, (pg + 1) * PG - 1);
 	}
 	sweep_end(_metadata, &self->wk, "MAP", 1);
 }
@@ -352,15 +338,15 @@ TEST_F_TIMEOUT(fn, req_unmap, 600)
 			EXPECT_EQ(0, vmm_translate_phys(self->v.fd, EP1,
 							pg * PG, &phys));
 			EXPECT_EQ(PHYS(pg), phys);
-			EXPECT_EQ(NB, vmm_stat_mappings(self->v.fd));
-			REQ_OK(vmm_unmap(&self->v, D1, pg * PG,
-					 (pg + 1) * PG - 1));
+			EXPECT_EQ(NB, vmm_stat(self->v.fd, mappings));
+			test_cmd_unmap(&self->v, D1, pg * PG,
+				       (pg + 1) * PG - 1);
 		}
 		EXPECT_EQ(-ENOENT, vmm_translate_phys(self->v.fd, EP1, pg * PG, NULL));
-		EXPECT_EQ(NB - 1, vmm_stat_mappings(self->v.fd));
+		EXPECT_EQ(NB - 1, vmm_stat(self->v.fd, mappings));
 		EXPECT_EQ(0, neighbours_ok(self->v.fd, EP1, pg));
-		REQ_OK(vmm_map(&self->v, D1, pg * PG, (pg + 1) * PG - 1,
-			       PHYS(pg), RW));
+		test_cmd_map(&self->v, D1, pg * PG, (pg + 1) * PG - 1,
+			     PHYS(pg), RW);
 	}
 	sweep_end(_metadata, &self->wk, "UNMAP", 0);
 }
@@ -384,7 +370,7 @@ TEST_F_TIMEOUT(fn, req_probe, 600)
 	vmm_mk_probe(&pr, EP1);
 	fail_nth_sweep(&self->wk) {
 		st = armed_request(self, &pr, sizeof(pr), ps + 4, ps, &r);
-		ASSERT_LE(0, st) TH_LOG("%s", vmm_errmsg);
+		ASSERT_LE(0, st) TH_LOG("%s", vt_errmsg);
 		ASSERT_EQ(ps + 4, r.used_len)
 			TH_LOG("allocation %u: used length %u, status at 0: %u",
 			       self->wk.n, r.used_len, r.wr[0]);
@@ -424,9 +410,9 @@ TEST_F_TIMEOUT(fn, report_worker, 600)
 
 	if (self->skip)
 		SKIP(return, "%s", self->skip);
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
+	test_cmd_attach(&self->v, D1, EP1, 0);
 	fail_nth_sweep(&self->wk) {
-		ASSERT_EQ(0, vmm_get_stats(self->v.fd, &s0));
+		test_cmd_get_stats(self->v.fd, &s0);
 		ASSERT_EQ(0, worker_wait_idle(self->worker, IDLE_MS));
 		ASSERT_EQ(0, fail_nth_arm(&self->wk));
 		ret = ioctl(self->v.fd, VHOST_IOMMU_TRANSLATE, &t);
@@ -435,7 +421,7 @@ TEST_F_TIMEOUT(fn, report_worker, 600)
 		fail_nth_disarm(&self->wk);
 		ASSERT_EQ(-1, ret);
 		EXPECT_EQ(ENOENT, err);
-		ASSERT_EQ(0, vmm_get_stats(self->v.fd, &s1));
+		test_cmd_get_stats(self->v.fd, &s1);
 		EXPECT_EQ(s0.faults + s0.faults_dropped + 1,
 			  s1.faults + s1.faults_dropped);
 		if (s1.faults > s0.faults) {
@@ -500,15 +486,15 @@ TEST_F_TIMEOUT(fn, set_mem_table, 600)
 
 	if (self->skip)
 		SKIP(return, "%s", self->skip);
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
+	test_cmd_attach(&self->v, D1, EP1, 0);
 	fail_nth_sweep(&self->me) {
 		ret = armed_ioctl(self, VHOST_SET_MEM_TABLE, &self->mt, &err);
 		check_failed(_metadata, ret, err, &self->me, "VHOST_SET_MEM_TABLE");
 		/* The old table, or the new one: requests go on */
-		REQ_OK(vmm_map(&self->v, D1, 0, PG - 1, PHYS(0), RW));
+		test_cmd_map(&self->v, D1, 0, PG - 1, PHYS(0), RW);
 		EXPECT_EQ(0, vmm_translate_phys(self->v.fd, EP1, 0, &phys));
 		EXPECT_EQ(PHYS(0), phys);
-		REQ_OK(vmm_unmap(&self->v, D1, 0, PG - 1));
+		test_cmd_unmap(&self->v, D1, 0, PG - 1);
 		if (ret)
 			EXPECT_EQ(0, ioctl(self->v.fd, VHOST_SET_MEM_TABLE,
 					   &self->mt));
@@ -545,7 +531,7 @@ struct vring_args {
 
 static void vring_args(struct vmm *v, unsigned int q, struct vring_args *a)
 {
-	struct vmm_vq *vq = &v->vq[q];
+	struct vq *vq = &v->vq[q];
 
 	memset(a, 0, sizeof(*a));
 	a->get.index = q;
@@ -610,7 +596,7 @@ TEST_F_TIMEOUT(fn, vring_ioctls, 600)
 					a.base.num = a.get.num;
 			}
 			ASSERT_EQ(0, requests_work(&self->v))
-				TH_LOG("%s", vmm_errmsg);
+				TH_LOG("%s", vt_errmsg);
 		}
 		sweep_end(_metadata, &self->me, vname(k), 0);
 	}
@@ -631,11 +617,11 @@ TEST_F_TIMEOUT(fn, vring_first_kick, 600)
 		SKIP(return, "%s", self->skip);
 	fail_nth_sweep(&self->me) {
 		vmm_fini(&self->v);
-		VMM_OK(vmm_init(&self->v, &o));
+		test_cmd(vmm_init(&self->v, &o));
 		/* The driver side of the rings only */
 		self->v.opts.user_device = true;
-		VMM_OK(vmm_vq_setup(&self->v, VHOST_IOMMU_VQ_REQUEST,
-				    VMM_DEFAULT_NUM));
+		test_cmd(vmm_vq_setup(&self->v, VHOST_IOMMU_VQ_REQUEST,
+				      VMM_DEFAULT_NUM));
 		self->v.opts.user_device = false;
 		vring_args(&self->v, VHOST_IOMMU_VQ_REQUEST, &a);
 		for (i = V_NUM; i < V_KICK; i++) {
@@ -647,7 +633,7 @@ TEST_F_TIMEOUT(fn, vring_first_kick, 600)
 		if (ret)
 			ASSERT_EQ(0, ioctl(self->v.fd, VHOST_SET_VRING_KICK,
 					   &a.kick));
-		ASSERT_EQ(0, requests_work(&self->v)) TH_LOG("%s", vmm_errmsg);
+		ASSERT_EQ(0, requests_work(&self->v)) TH_LOG("%s", vt_errmsg);
 	}
 	sweep_end(_metadata, &self->me, "first VHOST_SET_VRING_KICK", 1);
 }
@@ -661,7 +647,7 @@ TEST_F_TIMEOUT(fn, features_config_stats, 600)
 
 	if (self->skip)
 		SKIP(return, "%s", self->skip);
-	ASSERT_EQ(0, vmm_get_config(self->v.fd, &c));
+	test_cmd_get_config(self->v.fd, &c);
 	fail_nth_sweep(&self->me) {
 		ret = armed_ioctl(self, VHOST_SET_FEATURES, &features, &err);
 		check_failed(_metadata, ret, err, &self->me, "VHOST_SET_FEATURES");
@@ -689,17 +675,17 @@ TEST_F_TIMEOUT(fn, features_config_stats, 600)
 		check_failed(_metadata, ret, err, &self->me, "VHOST_IOMMU_SET_CONFIG");
 		EXPECT_EQ(ret ? -ENXIO : 0,
 			  vmm_translate_phys(self->v.fd, EP1, 0, NULL));
-		ASSERT_EQ(0, vmm_set_bypass(self->v.fd, 0));
+		test_cmd_set_bypass(self->v.fd, 0);
 	}
 	sweep_end(_metadata, &self->me, "VHOST_IOMMU_SET_CONFIG (bypass)", 0);
-	ASSERT_EQ(0, vmm_del_endpoint(self->v.fd, EP1));
+	test_cmd_del_endpoint(self->v.fd, EP1);
 	fail_nth_sweep(&self->me) {
 		c2 = c;
 		c2.probe_size = 1024;
 		c2.input_end = 0xffffffffffULL;
 		ret = armed_ioctl(self, VHOST_IOMMU_SET_CONFIG, &c2, &err);
 		check_failed(_metadata, ret, err, &self->me, "VHOST_IOMMU_SET_CONFIG");
-		ASSERT_EQ(0, vmm_set_config(self->v.fd, &c));
+		test_cmd_set_config(self->v.fd, &c);
 	}
 	sweep_end(_metadata, &self->me, "VHOST_IOMMU_SET_CONFIG", 0);
 	fail_nth_sweep(&self->me) {
@@ -733,32 +719,32 @@ TEST_F_TIMEOUT(fn, endpoints, 600)
 		ret = armed_ioctl(self, VHOST_IOMMU_ADD_ENDPOINT, &e, &err);
 		check_failed(_metadata, ret, err, &self->me, "VHOST_IOMMU_ADD_ENDPOINT");
 		if (ret) {
-			EXPECT_EQ(1, stat_endpoints(self->v.fd));
+			EXPECT_EQ(1, vmm_stat(self->v.fd, endpoints));
 			EXPECT_EQ(-ENODEV, vmm_translate_phys(self->v.fd, EP2, 0, NULL));
-			ASSERT_EQ(0, vmm_add_endpoint(self->v.fd, EP2, resv,
-						      2));
+			test_cmd_add_endpoint(self->v.fd, EP2, resv,
+					      2);
 		}
-		EXPECT_EQ(2, stat_endpoints(self->v.fd));
+		EXPECT_EQ(2, vmm_stat(self->v.fd, endpoints));
 		EXPECT_EQ(-ENXIO, vmm_translate_phys(self->v.fd, EP2, 0, NULL));
-		ASSERT_EQ(0, vmm_del_endpoint(self->v.fd, EP2));
+		test_cmd_del_endpoint(self->v.fd, EP2);
 	}
 	sweep_end(_metadata, &self->me, "VHOST_IOMMU_ADD_ENDPOINT", 3);
 
 	/* DEL_ENDPOINT of an attached endpoint, its domain dying with it */
 	fail_nth_sweep(&self->me) {
-		ASSERT_EQ(0, vmm_add_endpoint(self->v.fd, EP2, resv, 2));
-		REQ_OK(vmm_attach(&self->v, D2, EP2, 0));
-		REQ_OK(vmm_map(&self->v, D2, 0, PG - 1, PHYS(0), RW));
+		test_cmd_add_endpoint(self->v.fd, EP2, resv, 2);
+		test_cmd_attach(&self->v, D2, EP2, 0);
+		test_cmd_map(&self->v, D2, 0, PG - 1, PHYS(0), RW);
 		ret = armed_ioctl(self, VHOST_IOMMU_DEL_ENDPOINT, &d, &err);
 		check_failed(_metadata, ret, err, &self->me, "VHOST_IOMMU_DEL_ENDPOINT");
 		if (ret) {
 			EXPECT_EQ(0, vmm_translate_phys(self->v.fd, EP2, 0, NULL));
-			ASSERT_EQ(0, vmm_del_endpoint(self->v.fd, EP2));
+			test_cmd_del_endpoint(self->v.fd, EP2);
 		}
 		EXPECT_EQ(-ENODEV, vmm_translate_phys(self->v.fd, EP2, 0, NULL));
-		EXPECT_EQ(1, stat_endpoints(self->v.fd));
-		EXPECT_EQ(0, stat_domains(self->v.fd));
-		EXPECT_EQ(0, vmm_stat_mappings(self->v.fd));
+		EXPECT_EQ(1, vmm_stat(self->v.fd, endpoints));
+		EXPECT_EQ(0, vmm_stat(self->v.fd, domains));
+		EXPECT_EQ(0, vmm_stat(self->v.fd, mappings));
 	}
 	sweep_end(_metadata, &self->me, "VHOST_IOMMU_DEL_ENDPOINT", 0);
 }
@@ -773,8 +759,8 @@ TEST_F_TIMEOUT(fn, translate, 600)
 
 	if (self->skip)
 		SKIP(return, "%s", self->skip);
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_OK(vmm_map(&self->v, D1, 0, PG - 1, PHYS(0), RW));
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_cmd_map(&self->v, D1, 0, PG - 1, PHYS(0), RW);
 	fail_nth_sweep(&self->me) {
 		memset(&t, 0, sizeof(t));
 		t.size = sizeof(t);
@@ -789,7 +775,7 @@ TEST_F_TIMEOUT(fn, translate, 600)
 	sweep_end(_metadata, &self->me, "VHOST_IOMMU_TRANSLATE", 0);
 	/* A failed translation with F_REPORT: ENOENT, one report */
 	fail_nth_sweep(&self->me) {
-		ASSERT_EQ(0, vmm_get_stats(self->v.fd, &s0));
+		test_cmd_get_stats(self->v.fd, &s0);
 		memset(&t, 0, sizeof(t));
 		t.size = sizeof(t);
 		t.flags = VHOST_IOMMU_TRANSLATE_F_REPORT;
@@ -800,7 +786,7 @@ TEST_F_TIMEOUT(fn, translate, 600)
 		ASSERT_EQ(-1, ret);
 		EXPECT_EQ(ENOENT, err)
 			TH_LOG("allocation %u: %s", self->me.n, strerror(err));
-		ASSERT_EQ(0, vmm_get_stats(self->v.fd, &s1));
+		test_cmd_get_stats(self->v.fd, &s1);
 		EXPECT_EQ(s0.faults + s0.faults_dropped + 1,
 			  s1.faults + s1.faults_dropped);
 		if (s1.faults > s0.faults) {
@@ -820,15 +806,15 @@ TEST_F_TIMEOUT(fn, reset_owner, 600)
 	if (self->skip)
 		SKIP(return, "%s", self->skip);
 	fail_nth_sweep(&self->me) {
-		REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-		REQ_OK(vmm_map(&self->v, D1, 0, PG - 1, PHYS(0), RW));
+		test_cmd_attach(&self->v, D1, EP1, 0);
+		test_cmd_map(&self->v, D1, 0, PG - 1, PHYS(0), RW);
 		ret = armed_ioctl(self, VHOST_RESET_OWNER, NULL, &err);
 		EXPECT_EQ(0, ret) TH_LOG("allocation %u: %s", self->me.n,
 					 strerror(err));
-		VMM_OK(vmm_setup(&self->v));
-		EXPECT_EQ(0, stat_domains(self->v.fd));
-		EXPECT_EQ(0, vmm_stat_mappings(self->v.fd));
-		EXPECT_EQ(1, stat_endpoints(self->v.fd));
+		test_cmd(vmm_setup(&self->v));
+		EXPECT_EQ(0, vmm_stat(self->v.fd, domains));
+		EXPECT_EQ(0, vmm_stat(self->v.fd, mappings));
+		EXPECT_EQ(1, vmm_stat(self->v.fd, endpoints));
 		EXPECT_EQ(-ENXIO, vmm_translate_phys(self->v.fd, EP1, 0, NULL));
 	}
 	sweep_end(_metadata, &self->me, "VHOST_RESET_OWNER", 0);
@@ -899,21 +885,21 @@ TEST_F_TIMEOUT(fn, iotlb, 600)
 		ret = armed_ioctl(self, VHOST_IOMMU_IOTLB_ATTACH, &at, &err);
 		check_failed(_metadata, ret, err, &self->me, "VHOST_IOMMU_IOTLB_ATTACH");
 		if (ret) {
-			EXPECT_EQ(0, stat_domains(self->v.fd));
+			EXPECT_EQ(0, vmm_stat(self->v.fd, domains));
 			EXPECT_EQ(-ENXIO, vmm_translate_phys(self->v.fd, EP1, 0, NULL));
-			ASSERT_EQ(0, vmm_ioctl(self->v.fd,
-					       VHOST_IOMMU_IOTLB_ATTACH, &at));
+			test_cmd_ioctl(self->v.fd,
+				       VHOST_IOMMU_IOTLB_ATTACH, &at);
 		}
-		EXPECT_EQ(1, stat_domains(self->v.fd));
+		EXPECT_EQ(1, vmm_stat(self->v.fd, domains));
 		EXPECT_EQ(-ENOENT, vmm_translate_phys(self->v.fd, EP1, 0, NULL));
 		at.flags = VHOST_IOMMU_IOTLB_ATTACH_F_DETACH;
-		ASSERT_EQ(0, vmm_ioctl(self->v.fd, VHOST_IOMMU_IOTLB_ATTACH,
-				       &at));
+		test_cmd_ioctl(self->v.fd, VHOST_IOMMU_IOTLB_ATTACH,
+			       &at);
 	}
 	sweep_end(_metadata, &self->me, "VHOST_IOMMU_IOTLB_ATTACH", 2);
 
 	at.flags = 0;
-	ASSERT_EQ(0, vmm_ioctl(self->v.fd, VHOST_IOMMU_IOTLB_ATTACH, &at));
+	test_cmd_ioctl(self->v.fd, VHOST_IOMMU_IOTLB_ATTACH, &at);
 	/* UPDATE of NE entries: all or nothing */
 	fail_nth_sweep(&self->me) {
 		iotlb_entries(up, NE, true);
@@ -922,14 +908,14 @@ TEST_F_TIMEOUT(fn, iotlb, 600)
 		check_failed(_metadata, ret, err, &self->me, "VHOST_IOMMU_IOTLB_UPDATE");
 		if (ret) {
 			EXPECT_EQ(0, iotlb_present(self->v.fd, NE));
-			EXPECT_EQ(0, vmm_stat_mappings(self->v.fd));
+			EXPECT_EQ(0, vmm_stat(self->v.fd, mappings));
 			iotlb_entries(up, NE, true);
 			ASSERT_EQ(0, iotlb_batch(self->v.fd,
 						 VHOST_IOMMU_IOTLB_UPDATE, &b,
 						 up, NE));
 		}
 		EXPECT_EQ(NE, iotlb_present(self->v.fd, NE));
-		EXPECT_EQ(NE, vmm_stat_mappings(self->v.fd));
+		EXPECT_EQ(NE, vmm_stat(self->v.fd, mappings));
 		iotlb_entries(inv, NE, false);
 		ASSERT_EQ(0, iotlb_batch(self->v.fd,
 					 VHOST_IOMMU_IOTLB_INVALIDATE, &b, inv,
@@ -949,19 +935,19 @@ TEST_F_TIMEOUT(fn, iotlb, 600)
 			     "VHOST_IOMMU_IOTLB_INVALIDATE");
 		if (ret) {
 			EXPECT_EQ(NE, iotlb_present(self->v.fd, NE));
-			EXPECT_EQ(NE, vmm_stat_mappings(self->v.fd));
+			EXPECT_EQ(NE, vmm_stat(self->v.fd, mappings));
 			iotlb_entries(inv, NE / 2, false);
 			ASSERT_EQ(0, iotlb_batch(self->v.fd,
 						 VHOST_IOMMU_IOTLB_INVALIDATE,
 						 &b, inv, NE / 2));
 		}
 		EXPECT_EQ(NE / 2, iotlb_present(self->v.fd, NE));
-		EXPECT_EQ(NE - NE / 2, vmm_stat_mappings(self->v.fd));
+		EXPECT_EQ(NE - NE / 2, vmm_stat(self->v.fd, mappings));
 		iotlb_entries(inv, NE, false);
 		ASSERT_EQ(0, iotlb_batch(self->v.fd,
 					 VHOST_IOMMU_IOTLB_INVALIDATE, &b, inv,
 					 NE));
-		EXPECT_EQ(0, vmm_stat_mappings(self->v.fd));
+		EXPECT_EQ(0, vmm_stat(self->v.fd, mappings));
 	}
 	sweep_end(_metadata, &self->me, "VHOST_IOMMU_IOTLB_INVALIDATE", 1);
 
@@ -973,8 +959,8 @@ TEST_F_TIMEOUT(fn, iotlb, 600)
 		check_failed(_metadata, ret, err, &self->me,
 			     "VHOST_IOMMU_IOTLB_SET_NOTIFY");
 		nt.fd = -1;
-		ASSERT_EQ(0, vmm_ioctl(self->v.fd, VHOST_IOMMU_IOTLB_SET_NOTIFY,
-				       &nt));
+		test_cmd_ioctl(self->v.fd, VHOST_IOMMU_IOTLB_SET_NOTIFY,
+			       &nt);
 	}
 	sweep_end(_metadata, &self->me, "VHOST_IOMMU_IOTLB_SET_NOTIFY", 0);
 	close(efd);
@@ -1004,8 +990,8 @@ FIXTURE_SETUP(net)
 	self->skip = fail_nth_unusable();
 	if (self->skip)
 		return;
-	ASSERT_EQ(0, vguest_init(&self->g, &o)) TH_LOG("%s", vguest_errmsg);
-	ASSERT_EQ(0, vguest_start(&self->g)) TH_LOG("%s", vguest_errmsg);
+	ASSERT_EQ(0, vguest_init(&self->g, &o)) TH_LOG("%s", vt_errmsg);
+	ASSERT_EQ(0, vguest_start(&self->g)) TH_LOG("%s", vt_errmsg);
 	ASSERT_EQ(0, fail_nth_open(&self->me));
 }
 
@@ -1044,18 +1030,18 @@ TEST_F_TIMEOUT(net, bind_unbind, 600)
 		if (ret) {
 			EXPECT_EQ(0, net_bound(&self->g));
 			ASSERT_EQ(0, vguest_bind(&self->g, 0))
-				TH_LOG("%s", vguest_errmsg);
+				TH_LOG("%s", vt_errmsg);
 		}
 		EXPECT_EQ(1, net_bound(&self->g));
 		ASSERT_EQ(0, vguest_unbind(&self->g, 0))
-			TH_LOG("%s", vguest_errmsg);
+			TH_LOG("%s", vt_errmsg);
 		EXPECT_EQ(0, net_bound(&self->g));
 	}
 	sweep_end(_metadata, &self->me, "VHOST_IOMMU_BIND_NET", 1);
 
 	fail_nth_sweep(&self->me) {
 		ASSERT_EQ(0, vguest_bind(&self->g, 0)) TH_LOG("%s",
-							      vguest_errmsg);
+							      vt_errmsg);
 		ASSERT_EQ(0, fail_nth_arm(&self->me));
 		ret = ioctl(fd, VHOST_IOMMU_UNBIND_NET, &b);
 		err = ret ? errno : 0;
@@ -1064,7 +1050,7 @@ TEST_F_TIMEOUT(net, bind_unbind, 600)
 		if (ret) {
 			EXPECT_EQ(1, net_bound(&self->g));
 			ASSERT_EQ(0, vguest_unbind(&self->g, 0))
-				TH_LOG("%s", vguest_errmsg);
+				TH_LOG("%s", vt_errmsg);
 		}
 		EXPECT_EQ(0, net_bound(&self->g));
 	}
@@ -1100,7 +1086,7 @@ TEST_F_TIMEOUT(net, read_misses, 600)
 
 	if (self->skip)
 		SKIP(return, "%s", self->skip);
-	ASSERT_EQ(0, vguest_bind(&self->g, 0)) TH_LOG("%s", vguest_errmsg);
+	ASSERT_EQ(0, vguest_bind(&self->g, 0)) TH_LOG("%s", vt_errmsg);
 	fail_nth_sweep(&self->me) {
 		ASSERT_EQ(0, vguest_stats(&self->g, &s));
 		ASSERT_EQ(0, raise_miss(&self->g, s.iotlb_queued));

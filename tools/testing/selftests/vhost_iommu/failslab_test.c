@@ -133,7 +133,7 @@ FIXTURE_SETUP(fs)
 	ASSERT_LE(0, self->self_mif);
 	/* Nothing to fault in while armed */
 	mlockall(MCL_CURRENT | MCL_FUTURE);
-	VMM_OK(vmm_init(&self->v, NULL));
+	test_cmd(vmm_init(&self->v, NULL));
 	self->worker = worker_find(getpid());
 	ASSERT_LT(0, self->worker);
 	snprintf(path, sizeof(path), "/proc/%d/make-it-fail", self->worker);
@@ -255,11 +255,11 @@ static void map_guest(struct __test_metadata *_metadata,
 {
 	unsigned int i;
 
-	ASSERT_EQ(0, vmm_add_endpoint(self->v.fd, EP1, NULL, 0));
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
+	test_cmd_add_endpoint(self->v.fd, EP1, NULL, 0);
+	test_cmd_attach(&self->v, D1, EP1, 0);
 	for (i = 0; i < NB; i++)
-		REQ_OK(vmm_map(&self->v, D1, 2 * i * PG, (2 * i + 1) * PG - 1,
-			       PHYS(2 * i), RW));
+		test_cmd_map(&self->v, D1, 2 * i * PG, (2 * i + 1) * PG - 1,
+			     PHYS(2 * i), RW);
 }
 
 /*
@@ -277,7 +277,7 @@ static void unmap_sweep(struct __test_metadata *_metadata,
 	for (space = 0; space <= MAX_SPACE; space += STEP(want)) {
 		st = armed_unmap(self, first * PG, (last + 1) * PG - 1, space,
 				 &injected);
-		ASSERT_LE(0, st) TH_LOG("space %u: %s (%d)", space, vmm_errmsg,
+		ASSERT_LE(0, st) TH_LOG("space %u: %s (%d)", space, vt_errmsg,
 					st);
 		runs++;
 		/* Removal allocates nothing: it cannot fail. */
@@ -289,11 +289,11 @@ static void unmap_sweep(struct __test_metadata *_metadata,
 			/* Whole mappings, the books right */
 			n = present(self->v.fd, EP1, first, last);
 			ASSERT_LE(0, n);
-			EXPECT_EQ(NB - want + n, vmm_stat_mappings(self->v.fd))
+			EXPECT_EQ(NB - want + n, vmm_stat(self->v.fd, mappings))
 				TH_LOG("space %u: %d of %u left", space, n,
 				       want);
-			REQ_OK(vmm_unmap(&self->v, D1, first * PG,
-					 (last + 1) * PG - 1));
+			test_cmd_unmap(&self->v, D1, first * PG,
+				       (last + 1) * PG - 1);
 		} else if (injected) {
 			/* Freed while still in the tree? Let RCU free it. */
 			usleep(GRACE_US);
@@ -302,12 +302,12 @@ static void unmap_sweep(struct __test_metadata *_metadata,
 			TH_LOG("%s: space %u, %d failures injected, status %d",
 			       "unmapped range still translates", space,
 			       injected, st);
-		EXPECT_EQ(NB - want, vmm_stat_mappings(self->v.fd));
+		EXPECT_EQ(NB - want, vmm_stat(self->v.fd, mappings));
 		EXPECT_EQ(NB - want, present(self->v.fd, EP1, 0, 2 * NB - 2));
 		for (i = first; i <= last; i += 2)
-			REQ_OK(vmm_map(&self->v, D1, i * PG, (i + 1) * PG - 1,
-				       PHYS(i), RW));
-		EXPECT_EQ(NB, vmm_stat_mappings(self->v.fd));
+			test_cmd_map(&self->v, D1, i * PG, (i + 1) * PG - 1,
+				     PHYS(i), RW);
+		EXPECT_EQ(NB, vmm_stat(self->v.fd, mappings));
 		if (!injected)
 			break;
 	}
@@ -378,8 +378,8 @@ static void invalidate_sweep(struct __test_metadata *_metadata,
 	int fd = self->v.fd, ret, err, injected, n;
 	unsigned int failed = 0;
 
-	ASSERT_EQ(0, vmm_add_endpoint(fd, EP2, NULL, 0));
-	ASSERT_EQ(0, vmm_ioctl(fd, VHOST_IOMMU_IOTLB_ATTACH, &at));
+	test_cmd_add_endpoint(fd, EP2, NULL, 0);
+	test_cmd_ioctl(fd, VHOST_IOMMU_IOTLB_ATTACH, &at);
 	ASSERT_EQ(0, iotlb(fd, VHOST_IOMMU_IOTLB_UPDATE, 1, 2 * NB - 1));
 	memset(e, 0, sizeof(e));
 	for (i = first; i <= last; i += 2) {
@@ -401,7 +401,7 @@ static void invalidate_sweep(struct __test_metadata *_metadata,
 			EXPECT_LT(0, injected);
 			n = present(fd, EP2, first, last);
 			ASSERT_LE(0, n);
-			EXPECT_EQ(NB - want + n, vmm_stat_mappings(fd))
+			EXPECT_EQ(NB - want + n, vmm_stat(fd, mappings))
 				TH_LOG("space %u: %d of %u left", space, n,
 				       want);
 			ASSERT_EQ(0, iotlb(fd, VHOST_IOMMU_IOTLB_INVALIDATE,
@@ -413,10 +413,10 @@ static void invalidate_sweep(struct __test_metadata *_metadata,
 			TH_LOG("%s: space %u, %d failures injected, returned %d",
 			       "invalidated range still translates", space,
 			       injected, ret);
-		EXPECT_EQ(NB - want, vmm_stat_mappings(fd));
+		EXPECT_EQ(NB - want, vmm_stat(fd, mappings));
 		EXPECT_EQ(NB - want, present(fd, EP2, 1, 2 * NB - 1));
 		EXPECT_EQ(0, iotlb(fd, VHOST_IOMMU_IOTLB_UPDATE, first, last));
-		EXPECT_EQ(NB, vmm_stat_mappings(fd));
+		EXPECT_EQ(NB, vmm_stat(fd, mappings));
 		if (!injected)
 			break;
 	}

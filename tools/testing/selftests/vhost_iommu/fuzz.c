@@ -314,7 +314,7 @@ struct thr {
 static void beat(struct thr *t, const char *what)
 {
 	STORE(&t->doing, what);
-	STORE(&t->beat, vmm_now_ns());
+	STORE(&t->beat, vt_now_ns());
 }
 
 static void msleep(unsigned int ms)
@@ -1138,7 +1138,7 @@ static void wdesc(struct vring_desc *p, uint64_t addr, uint32_t len,
 /* Writes the chain into descriptors of the ring: its head, or -1 */
 static int put_direct(struct dev *d, struct bal *b, struct cbuild *cb)
 {
-	struct vmm_vq *vq = &d->v.vq[0];
+	struct vq *vq = &d->v.vq[0];
 	unsigned int i;
 	uint16_t *idx;
 
@@ -1160,7 +1160,7 @@ static int put_direct(struct dev *d, struct bal *b, struct cbuild *cb)
 static int put_one(struct dev *d, struct bal *b, uint64_t addr, uint32_t len,
 		   uint16_t flags, uint16_t next)
 {
-	struct vmm_vq *vq = &d->v.vq[0];
+	struct vq *vq = &d->v.vq[0];
 	uint16_t i;
 
 	if (b->pcur >= b->pnum)
@@ -1501,7 +1501,7 @@ static uint32_t pick_wr(struct rng *r, struct dev *d, uint8_t type)
 	return 4;
 }
 
-static struct vmm_vq *rvq(struct dev *d)
+static struct vq *rvq(struct dev *d)
 {
 	return &d->v.vq[VHOST_IOMMU_VQ_REQUEST];
 }
@@ -1526,7 +1526,7 @@ static void post(struct dev *d, struct rq *q, int head)
 		q->out |= O_ZERO;
 	if (q->inexact)
 		d->inexact = true;
-	vmm_avail_push(rvq(d), head);
+	vq_avail_push(rvq(d), head);
 	d->nrq++;
 }
 
@@ -1817,7 +1817,7 @@ static const char * const r_name[R_MAX] = {
 static int ring_defect(struct rng *r, struct dev *d, struct reqst *s,
 		       struct rq *q, int m)
 {
-	struct vmm_vq *vq = rvq(d);
+	struct vq *vq = rvq(d);
 	bool ind = has(d, VIRTIO_RING_F_INDIRECT_DESC);
 	struct cbuild *cb = &s->cb;
 	struct vring_desc *t;
@@ -2125,9 +2125,9 @@ static void stats_check(struct dev *d)
 /* Takes and checks the used entries of the request queue. */
 static void consume(struct dev *d)
 {
-	struct vmm_vq *vq = rvq(d);
+	struct vq *vq = rvq(d);
 
-	while (vmm_used_pending(vq)) {
+	while (vq_used_pending(vq)) {
 		struct vring_used_elem *e = &vq->used->ring[vq->last_used % vq->num];
 		uint32_t id = le32toh(e->id), len = le32toh(e->len);
 		struct rq *q;
@@ -2176,14 +2176,14 @@ static void consume(struct dev *d)
  */
 static void ringerr_q0(struct dev *d)
 {
-	struct vmm_vq *vq = rvq(d);
+	struct vq *vq = rvq(d);
 	unsigned int base, pos;
 	uint16_t used;
 	int ret;
 
 	ret = vmm_vq_stop(&d->v, 0, &base);
 	if (ret) {
-		fail(C_REQ, "GET_VRING_BASE after a ring error: %s", vmm_errmsg);
+		fail(C_REQ, "GET_VRING_BASE after a ring error: %s", vt_errmsg);
 		return;
 	}
 	consume(d);
@@ -2216,7 +2216,7 @@ static void ringerr_q0(struct dev *d)
 	ret = vmm_vq_setup(&d->v, 0, vq->num);
 	if (ret)
 		fail(C_REQ, "request queue set-up after a ring error: %s",
-		     vmm_errmsg);
+		     vt_errmsg);
 	drain(vq->call);
 	drain(vq->err);
 }
@@ -2246,13 +2246,13 @@ static void ringerr_rewalked(struct dev *d)
  * With EVENT_IDX, asks for an interrupt at the next used entry; true if
  * one arrived meanwhile (look again before sleeping).
  */
-static bool need_interrupt(struct dev *d, struct vmm_vq *vq)
+static bool need_interrupt(struct dev *d, struct vq *vq)
 {
 	if (!has(d, VIRTIO_RING_F_EVENT_IDX))
 		return false;
 	STORE(&vq->avail->ring[vq->num], htole16(vq->last_used));
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	return vmm_used_pending(vq);
+	return vq_used_pending(vq);
 }
 
 static void wait_batch(struct thr *t, struct dev *d, uint64_t gen0)
@@ -2334,7 +2334,7 @@ static void req_batch(struct thr *t, struct dev *d, struct reqst *s)
 		if (!gen_chain(t, d, s, i + 1 == n, ringerr))
 			break;
 	if (s->jump) {
-		struct vmm_vq *vq = rvq(d);
+		struct vq *vq = rvq(d);
 
 		vq->avail_idx += vq->num + 1 + below(r, 1000);
 		STORE(&vq->avail->idx, htole16(vq->avail_idx));
@@ -2347,7 +2347,7 @@ static void req_batch(struct thr *t, struct dev *d, struct reqst *s)
 		return;
 	}
 	if (pct(r, 10) || s->jump)
-		vmm_notify(rvq(d));
+		vq_notify(rvq(d));
 	else
 		vmm_kick(&d->v, VHOST_IOMMU_VQ_REQUEST);
 	d->batch_live = true;
@@ -2426,7 +2426,7 @@ static void *flip_main(void *arg)
 
 /* The event queue: buffers of every shape, posted and checked in order */
 
-static struct vmm_vq *evq(struct dev *d)
+static struct vq *evq(struct dev *d)
 {
 	return &d->v.vq[VHOST_IOMMU_VQ_EVENT];
 }
@@ -2525,9 +2525,9 @@ static void ev_check(struct dev *d, struct evr *e, uint32_t id, uint32_t len)
 /* Takes and checks the event queue's used entries. */
 static void ev_consume(struct dev *d)
 {
-	struct vmm_vq *vq = evq(d);
+	struct vq *vq = evq(d);
 
-	while (vq->ready && vmm_used_pending(vq)) {
+	while (vq->ready && vq_used_pending(vq)) {
 		struct vring_used_elem *u = &vq->used->ring[vq->last_used % vq->num];
 		unsigned int i = d->ev_first;
 
@@ -2547,7 +2547,7 @@ static void ev_consume(struct dev *d)
 /* Posts one event buffer; false when there is no room. */
 static bool ev_post(struct rng *r, struct dev *d, bool flood)
 {
-	struct vmm_vq *vq = evq(d);
+	struct vq *vq = evq(d);
 	unsigned int slot = (d->ev_first + d->ev_count) % EVMAX, i, n = 0;
 	struct evr *e = &d->ev[slot];
 	struct fdesc f[4];
@@ -2672,7 +2672,7 @@ static bool ev_post(struct rng *r, struct dev *d, bool flood)
 	ev_pos[slot].aidx = vq->avail_idx;
 	ev_pos[slot].ndesc = n;
 	d->ev_count++;
-	vmm_avail_push(vq, ids[0]);
+	vq_avail_push(vq, ids[0]);
 	return !(e->kind == EV_RINGERR);
 }
 
@@ -2682,14 +2682,14 @@ static unsigned int unpublished;
 /* The event queue stopped: at a buffer that may stop it. */
 static void ringerr_q1(struct dev *d)
 {
-	struct vmm_vq *vq = evq(d);
+	struct vq *vq = evq(d);
 	unsigned int base;
 	uint16_t used;
 	int ret;
 
 	ret = vmm_vq_stop(&d->v, 1, &base);
 	if (ret) {
-		fail(C_EVENT, "GET_VRING_BASE after a ring error: %s", vmm_errmsg);
+		fail(C_EVENT, "GET_VRING_BASE after a ring error: %s", vt_errmsg);
 		return;
 	}
 	ev_consume(d);
@@ -2738,7 +2738,7 @@ static void ringerr_q1(struct dev *d)
 	d->qgen[1]++;
 	ret = vmm_vq_setup(&d->v, 1, vq->num);
 	if (ret)
-		fail(C_EVENT, "event queue set-up: %s", vmm_errmsg);
+		fail(C_EVENT, "event queue set-up: %s", vt_errmsg);
 	drain(vq->call);
 	drain(vq->err);
 }
@@ -3565,7 +3565,7 @@ static void chaos_reset(struct thr *t, struct dev *d)
 	ret = dev_setup(d);
 	if (ret)
 		fail(C_CHAOS, "set-up after VHOST_RESET_OWNER: %s (%s)",
-		     strerror(-ret), vmm_errmsg);
+		     strerror(-ret), vt_errmsg);
 	ADD(&d->owner_seq, 1);
 }
 
@@ -3581,20 +3581,20 @@ static void chaos_reopen(struct thr *t, struct dev *d)
 	beat(t, "reopen");
 	d->v.fd = vmm_open_dev();
 	if (d->v.fd < 0) {
-		fail(C_CHAOS, "reopen: %s", vmm_errmsg);
+		fail(C_CHAOS, "reopen: %s", vt_errmsg);
 		return;
 	}
 	ret = dev_instance(&t->r, d);
 	if (ret)
 		fail(C_CHAOS, "set-up after reopen: %s (%s)", strerror(-ret),
-		     vmm_errmsg);
+		     vt_errmsg);
 	ADD(&d->owner_seq, 1);
 }
 
 /* Ring ioctls that must fail on a stopped queue, changing nothing */
 static void chaos_bad_vring(struct thr *t, struct dev *d, unsigned int q)
 {
-	struct vmm_vq *vq = &d->v.vq[q];
+	struct vq *vq = &d->v.vq[q];
 	struct vhost_vring_state st = { .index = q };
 	struct vhost_vring_addr a = {
 		.index = q,
@@ -3650,7 +3650,7 @@ static void chaos_bad_vring(struct thr *t, struct dev *d, unsigned int q)
 static void chaos_stop_start(struct thr *t, struct dev *d)
 {
 	unsigned int q = below(&t->r, 2), base;
-	struct vmm_vq *vq = &d->v.vq[q];
+	struct vq *vq = &d->v.vq[q];
 	struct pollfd perr;
 	uint16_t used;
 	int ret;
@@ -3662,7 +3662,7 @@ static void chaos_stop_start(struct thr *t, struct dev *d)
 	beat(t, "VHOST_GET_VRING_BASE");
 	ret = vmm_vq_stop(&d->v, q, &base);
 	if (ret) {
-		fail(C_CHAOS, "GET_VRING_BASE %u: %s", q, vmm_errmsg);
+		fail(C_CHAOS, "GET_VRING_BASE %u: %s", q, vt_errmsg);
 		return;
 	}
 	used = le16toh(LOAD(&vq->used->idx));
@@ -3679,7 +3679,7 @@ static void chaos_stop_start(struct thr *t, struct dev *d)
 		msleep(below(&t->r, 20));
 	ret = vmm_vq_restart(&d->v, q, base);
 	if (ret)
-		fail(C_CHAOS, "restart of queue %u: %s", q, vmm_errmsg);
+		fail(C_CHAOS, "restart of queue %u: %s", q, vt_errmsg);
 }
 
 /* F6: nothing may reach the replaced mapping of region 1. */
@@ -3822,7 +3822,7 @@ static void chaos_eventfd(struct thr *t, struct dev *d)
 		VHOST_SET_VRING_CALL, VHOST_SET_VRING_ERR, VHOST_SET_VRING_KICK,
 	};
 	unsigned int q = below(&t->r, 2), w = below(&t->r, 3);
-	struct vmm_vq *vq = &d->v.vq[q];
+	struct vq *vq = &d->v.vq[q];
 	int *slot = w == 0 ? &vq->call : w == 1 ? &vq->err : &vq->kick;
 	struct vhost_vring_file f = { .index = q };
 	uint64_t c = 0;
@@ -3971,7 +3971,7 @@ static bool net_ok(int ret, const char *what)
 {
 	if (!ret)
 		return true;
-	fail(C_NET, "%s: %s", what, ret > 0 ? "status not OK" : vguest_errmsg);
+	fail(C_NET, "%s: %s", what, ret > 0 ? "status not OK" : vt_errmsg);
 	return false;
 }
 
@@ -3979,7 +3979,7 @@ static bool net_req(int ret, const char *what)
 {
 	if (ret == 0)
 		return true;
-	fail(C_NET, "%s: %s", what, ret > 0 ? "status not OK" : vmm_errmsg);
+	fail(C_NET, "%s: %s", what, ret > 0 ? "status not OK" : vt_errmsg);
 	return false;
 }
 
@@ -4180,7 +4180,7 @@ static bool net_stall(struct thr *t, struct vguest *g, struct netst *ns)
 		ret = vguest_tx_complete(g, i, id, seq, NET_ABSENT_MS);
 		if (ret != -ETIMEDOUT) {
 			fail(C_NET, "a frame went out after %s completed: %s (F9)",
-			     d_name[d], ret ? vguest_errmsg : "sent");
+			     d_name[d], ret ? vt_errmsg : "sent");
 			return false;
 		}
 	}
@@ -4225,7 +4225,7 @@ static bool net_misc(struct thr *t, struct vguest *g)
 	while (!(ret = vguest_fault(g, &f, 0)))
 		;
 	if (ret != -EAGAIN) {
-		fail(C_NET, "fault reports: %s", vguest_errmsg);
+		fail(C_NET, "fault reports: %s", vt_errmsg);
 		return false;
 	}
 	return true;
@@ -4255,7 +4255,7 @@ static bool net_plant_check(struct thr *t, struct vguest *g, struct netst *ns)
 		if (ret != -ETIMEDOUT) {
 			fail(C_NET,
 			     "a frame went out through a translation written into vhost-net before VHOST_IOMMU_BIND_NET (F9): %s",
-			     ret ? vguest_errmsg : "sent");
+			     ret ? vt_errmsg : "sent");
 			return false;
 		}
 		if (!net_ok(vguest_map(g, PLANT_IOVA(i), gpa, VNET_PAGE,
@@ -4290,7 +4290,7 @@ static void net_episode(struct thr *t)
 	o.no_backend = true;
 	plant = !ns.vmm && !o.iotlb_v1 && pct(r, 40);
 	o.no_bind = plant;
-	vmm_param_set("push_on_map", below(r, 2));
+	vt_param_set("push_on_map", below(r, 2));
 	beat(t, "vguest_init");
 	if (!net_ok(vguest_init(g, &o), "vguest_init") ||
 	    !net_ok(vguest_start(g), "vguest_start"))
@@ -4303,7 +4303,7 @@ static void net_episode(struct thr *t)
 				   VNET_PAGE,
 				   vnet_hva(v, vnet_buf_gpa(v, VNET_TXQ, PLANT_ID)),
 				   VHOST_ACCESS_RW)) {
-			fail(C_NET, "IOTLB update of vhost-net: %s", vnet_errmsg);
+			fail(C_NET, "IOTLB update of vhost-net: %s", vt_errmsg);
 			goto out;
 		}
 		if (!net_ok(vguest_bind(g, i), "BIND_NET"))
@@ -4346,12 +4346,12 @@ out:
 static void *net_main(void *arg)
 {
 	struct thr *t = arg;
-	long long push = vmm_param_get("push_on_map");
+	long long push = vt_param_get("push_on_map");
 
 	while (!stop())
 		net_episode(t);
 	if (push >= 0)
-		vmm_param_set("push_on_map", push);
+		vt_param_set("push_on_map", push);
 	return NULL;
 }
 
@@ -4391,7 +4391,7 @@ static uint64_t start_ns;
 
 static double elapsed(void)
 {
-	return (vmm_now_ns() - start_ns) / 1e9;
+	return (vt_now_ns() - start_ns) / 1e9;
 }
 
 static void summary(void)
@@ -4416,7 +4416,7 @@ static void summary(void)
 /* A thread that stopped making progress: say where, give up at once. */
 static bool hang_guard(void)
 {
-	uint64_t now = vmm_now_ns();
+	uint64_t now = vt_now_ns();
 	unsigned int i;
 
 	for (i = 0; i < nthr; i++) {
@@ -4540,7 +4540,7 @@ int main(int argc, char **argv)
 	signal(SIGABRT, on_crash);
 	if (!seeded && getrandom(&opt.seed, sizeof(opt.seed), 0) !=
 	    sizeof(opt.seed))
-		opt.seed = vmm_now_ns();
+		opt.seed = vt_now_ns();
 	/* The debug kernel (kmemleak, fault injection) is 30x slower. */
 	opt.debug_kernel = !access("/sys/kernel/debug/kmemleak", F_OK);
 	if (!limited)
@@ -4561,7 +4561,7 @@ int main(int argc, char **argv)
 	ret = dev_init(&r0, &A);
 	if (ret)
 		ksft_exit_fail_msg("device set-up: %s (%s)\n", strerror(-ret),
-				   vmm_errmsg);
+				   vt_errmsg);
 	add_thr("req", C_REQ, req_main);
 	add_thr("flip", C_FLIP, flip_main);
 	add_thr("event", C_EVENT, event_main);
@@ -4570,7 +4570,7 @@ int main(int argc, char **argv)
 	add_thr("chaos", C_CHAOS, chaos_main);
 	add_thr("net", C_NET, net_main);
 
-	start_ns = vmm_now_ns();
+	start_ns = vt_now_ns();
 	for (i = 0; i < nthr; i++) {
 		beat(&thrs[i], "starting");
 		thrs[i].started = !pthread_create(&thrs[i].tid, NULL, thr_main,
@@ -4586,8 +4586,8 @@ int main(int argc, char **argv)
 			hung = 1;
 			break;
 		}
-		if (vmm_now_ns() - last_print > 10000 * MS) {
-			last_print = vmm_now_ns();
+		if (vt_now_ns() - last_print > 10000 * MS) {
+			last_print = vt_now_ns();
 			if (elapsed() > 5)
 				summary();
 		}

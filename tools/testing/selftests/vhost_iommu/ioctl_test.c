@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,7 +27,7 @@ FIXTURE(noowner) {
 FIXTURE_SETUP(noowner)
 {
 	self->fd = vmm_open_dev();
-	ASSERT_LE(0, self->fd) TH_LOG("%s", vmm_errmsg);
+	ASSERT_LE(0, self->fd) TH_LOG("%s", vt_errmsg);
 }
 
 FIXTURE_TEARDOWN(noowner)
@@ -222,7 +223,7 @@ FIXTURE(owned) {
 FIXTURE_SETUP(owned)
 {
 	self->fd = vmm_open_dev();
-	ASSERT_LE(0, self->fd) TH_LOG("%s", vmm_errmsg);
+	ASSERT_LE(0, self->fd) TH_LOG("%s", vt_errmsg);
 	ASSERT_EQ(0, ioctl(self->fd, VHOST_SET_OWNER, NULL));
 }
 
@@ -240,7 +241,7 @@ TEST_F(owned, config_default)
 	c.size = sizeof(c);
 	c.flags = 0;
 	memset(c.__reserved, 0, sizeof(c.__reserved));
-	ASSERT_EQ(0, vmm_ioctl(self->fd, VHOST_IOMMU_GET_CONFIG, &c));
+	test_cmd_ioctl(self->fd, VHOST_IOMMU_GET_CONFIG, &c);
 	EXPECT_EQ(sizeof(c), c.size);
 	EXPECT_EQ(0, c.flags);
 	EXPECT_EQ(~0xfffULL, c.page_size_mask);
@@ -266,8 +267,8 @@ TEST_F(owned, config_roundtrip)
 		.bypass = 1,
 	}, r;
 
-	ASSERT_EQ(0, vmm_set_config(self->fd, &c));
-	ASSERT_EQ(0, vmm_get_config(self->fd, &r));
+	test_cmd_set_config(self->fd, &c);
+	test_cmd_get_config(self->fd, &r);
 	EXPECT_EQ(c.page_size_mask, r.page_size_mask);
 	EXPECT_EQ(c.input_start, r.input_start);
 	EXPECT_EQ(c.input_end, r.input_end);
@@ -281,8 +282,8 @@ TEST_F(owned, config_roundtrip)
 	c.input_end = 0x5000;
 	c.domain_start = 7;
 	c.domain_end = 7;
-	ASSERT_EQ(0, vmm_set_config(self->fd, &c));
-	ASSERT_EQ(0, vmm_get_config(self->fd, &r));
+	test_cmd_set_config(self->fd, &c);
+	test_cmd_get_config(self->fd, &r);
 	EXPECT_EQ(65536, r.probe_size);
 	EXPECT_EQ(7, r.domain_start);
 }
@@ -370,7 +371,7 @@ TEST_F(cfg_inval, set_config)
 	c.__reserved[2] = variant->reserved;
 	EXPECT_EQ(-EINVAL, vmm_ioctl(self->fd, VHOST_IOMMU_SET_CONFIG, &c));
 	/* Nothing changed */
-	ASSERT_EQ(0, vmm_get_config(self->fd, &r));
+	test_cmd_get_config(self->fd, &r);
 	EXPECT_EQ(~0xfffULL, r.page_size_mask);
 	EXPECT_EQ(512, r.probe_size);
 	EXPECT_EQ(0, r.bypass);
@@ -382,8 +383,8 @@ TEST_F(owned, set_config_busy_with_endpoints)
 {
 	struct vhost_iommu_config c;
 
-	ASSERT_EQ(0, vmm_get_config(self->fd, &c));
-	ASSERT_EQ(0, vmm_add_endpoint(self->fd, 1, NULL, 0));
+	test_cmd_get_config(self->fd, &c);
+	test_cmd_add_endpoint(self->fd, 1, NULL, 0);
 	c.probe_size = 1024;
 	EXPECT_EQ(-EBUSY, vmm_set_config(self->fd, &c));
 	c.probe_size = 512;
@@ -399,11 +400,11 @@ TEST_F(owned, set_config_busy_with_endpoints)
 	/* bypass alone may change */
 	c.bypass = 1;
 	EXPECT_EQ(0, vmm_set_config(self->fd, &c));
-	ASSERT_EQ(0, vmm_get_config(self->fd, &c));
+	test_cmd_get_config(self->fd, &c);
 	EXPECT_EQ(1, c.bypass);
 	EXPECT_EQ(0, vmm_set_bypass(self->fd, 0));
 	/* With the endpoint gone, everything may change again */
-	ASSERT_EQ(0, vmm_del_endpoint(self->fd, 1));
+	test_cmd_del_endpoint(self->fd, 1);
 	c.probe_size = 1024;
 	EXPECT_EQ(0, vmm_set_config(self->fd, &c));
 }
@@ -412,11 +413,11 @@ TEST_F(owned, reset_owner_keeps_bypass)
 {
 	struct vhost_iommu_config c;
 
-	ASSERT_EQ(0, vmm_set_bypass(self->fd, 1));
+	test_cmd_set_bypass(self->fd, 1);
 	ASSERT_EQ(0, ioctl(self->fd, VHOST_RESET_OWNER, NULL));
 	/* A reset device may be owned again (vhost-net semantics). */
 	ioctl(self->fd, VHOST_SET_OWNER, NULL);
-	ASSERT_EQ(0, vmm_get_config(self->fd, &c));
+	test_cmd_get_config(self->fd, &c);
 	EXPECT_EQ(1, c.bypass);
 }
 
@@ -441,14 +442,14 @@ TEST_F(owned, endpoint_add_del)
 	struct vhost_iommu_stats s;
 
 	resv_fill(r, 2);
-	ASSERT_EQ(0, vmm_add_endpoint(self->fd, 1, NULL, 0));
-	ASSERT_EQ(0, vmm_add_endpoint(self->fd, 0, r, 2));
-	ASSERT_EQ(0, vmm_add_endpoint(self->fd, ~0U, r, 1));
-	ASSERT_EQ(0, vmm_get_stats(self->fd, &s));
+	test_cmd_add_endpoint(self->fd, 1, NULL, 0);
+	test_cmd_add_endpoint(self->fd, 0, r, 2);
+	test_cmd_add_endpoint(self->fd, ~0U, r, 1);
+	test_cmd_get_stats(self->fd, &s);
 	EXPECT_EQ(3, s.endpoints);
 	EXPECT_EQ(0, vmm_del_endpoint(self->fd, 0));
 	EXPECT_EQ(0, vmm_del_endpoint(self->fd, ~0U));
-	ASSERT_EQ(0, vmm_get_stats(self->fd, &s));
+	test_cmd_get_stats(self->fd, &s);
 	EXPECT_EQ(1, s.endpoints);
 	/* The id is free again */
 	EXPECT_EQ(0, vmm_add_endpoint(self->fd, 0, NULL, 0));
@@ -458,16 +459,16 @@ TEST_F(owned, endpoint_duplicate)
 {
 	struct vhost_iommu_stats s;
 
-	ASSERT_EQ(0, vmm_add_endpoint(self->fd, 3, NULL, 0));
+	test_cmd_add_endpoint(self->fd, 3, NULL, 0);
 	EXPECT_EQ(-EEXIST, vmm_add_endpoint(self->fd, 3, NULL, 0));
-	ASSERT_EQ(0, vmm_get_stats(self->fd, &s));
+	test_cmd_get_stats(self->fd, &s);
 	EXPECT_EQ(1, s.endpoints);
 }
 
 TEST_F(owned, endpoint_del_unknown)
 {
 	EXPECT_EQ(-ENOENT, vmm_del_endpoint(self->fd, 3));
-	ASSERT_EQ(0, vmm_add_endpoint(self->fd, 3, NULL, 0));
+	test_cmd_add_endpoint(self->fd, 3, NULL, 0);
 	EXPECT_EQ(-ENOENT, vmm_del_endpoint(self->fd, 4));
 	EXPECT_EQ(0, vmm_del_endpoint(self->fd, 3));
 	EXPECT_EQ(-ENOENT, vmm_del_endpoint(self->fd, 3));
@@ -479,9 +480,9 @@ TEST_F(owned, endpoint_too_many_resv)
 	struct vhost_iommu_config c;
 
 	/* A probe buffer that would hold them all */
-	ASSERT_EQ(0, vmm_get_config(self->fd, &c));
+	test_cmd_get_config(self->fd, &c);
 	c.probe_size = 4096;
-	ASSERT_EQ(0, vmm_set_config(self->fd, &c));
+	test_cmd_set_config(self->fd, &c);
 	resv_fill(r, VHOST_IOMMU_MAX_RESV + 1);
 	EXPECT_EQ(-E2BIG, vmm_add_endpoint(self->fd, 1, r,
 					   VHOST_IOMMU_MAX_RESV + 1));
@@ -496,7 +497,7 @@ TEST_F(owned, endpoint_resv_no_space)
 
 	resv_fill(r, 22);
 	EXPECT_EQ(-ENOSPC, vmm_add_endpoint(self->fd, 1, r, 22));
-	ASSERT_EQ(0, vmm_get_stats(self->fd, &s));
+	test_cmd_get_stats(self->fd, &s);
 	EXPECT_EQ(0, s.endpoints);
 	EXPECT_EQ(0, vmm_add_endpoint(self->fd, 1, r, 21));
 }
@@ -551,7 +552,7 @@ TEST_F(resv_inval, add_endpoint)
 
 	EXPECT_EQ(-EINVAL, vmm_add_endpoint(self->fd, 1, variant->r,
 					    variant->n));
-	ASSERT_EQ(0, vmm_get_stats(self->fd, &s));
+	test_cmd_get_stats(self->fd, &s);
 	EXPECT_EQ(0, s.endpoints);
 	EXPECT_EQ(-ENOENT, vmm_del_endpoint(self->fd, 1));
 }
@@ -568,7 +569,7 @@ TEST_F(owned, endpoint_del_nr_resv)
 		.size = sizeof(e), .endpoint = 1, .nr_resv = 1,
 	};
 
-	ASSERT_EQ(0, vmm_add_endpoint(self->fd, 1, NULL, 0));
+	test_cmd_add_endpoint(self->fd, 1, NULL, 0);
 	EXPECT_EQ(-EINVAL, vmm_ioctl(self->fd, VHOST_IOMMU_DEL_ENDPOINT, &e));
 	EXPECT_EQ(0, vmm_del_endpoint(self->fd, 1));
 }
@@ -583,7 +584,7 @@ TEST_F(owned, translate_unknown_endpoint)
 
 TEST_F(owned, translate_blocked)
 {
-	ASSERT_EQ(0, vmm_add_endpoint(self->fd, 1, NULL, 0));
+	test_cmd_add_endpoint(self->fd, 1, NULL, 0);
 	EXPECT_EQ(-ENXIO, vmm_translate(self->fd, 1, 0x1000,
 					VHOST_IOMMU_ACCESS_READ, 0, NULL));
 }
@@ -593,24 +594,24 @@ TEST_F(owned, translate_bypass_config)
 	struct vhost_iommu_translate t;
 	const uint64_t iova = 0x123456789000ULL;
 
-	ASSERT_EQ(0, vmm_add_endpoint(self->fd, 1, NULL, 0));
-	ASSERT_EQ(0, vmm_set_bypass(self->fd, 1));
-	ASSERT_EQ(0, vmm_translate(self->fd, 1, iova, VHOST_IOMMU_ACCESS_READ |
-				   VHOST_IOMMU_ACCESS_WRITE, 0, &t));
+	test_cmd_add_endpoint(self->fd, 1, NULL, 0);
+	test_cmd_set_bypass(self->fd, 1);
+	test_cmd_translate(self->fd, 1, iova, VHOST_IOMMU_ACCESS_READ |
+				   VHOST_IOMMU_ACCESS_WRITE, 0, &t);
 	EXPECT_EQ(0, t.start);
 	EXPECT_EQ(~0ULL, t.last);
 	EXPECT_EQ(0, t.phys);
 	EXPECT_EQ(VIRTIO_IOMMU_MAP_F_READ | VIRTIO_IOMMU_MAP_F_WRITE,
 		  t.perm & (VIRTIO_IOMMU_MAP_F_READ | VIRTIO_IOMMU_MAP_F_WRITE));
-	ASSERT_EQ(0, vmm_set_bypass(self->fd, 0));
+	test_cmd_set_bypass(self->fd, 0);
 	EXPECT_EQ(-ENXIO, vmm_translate(self->fd, 1, iova,
 					VHOST_IOMMU_ACCESS_READ, 0, NULL));
 }
 
 TEST_F(owned, translate_access_invalid)
 {
-	ASSERT_EQ(0, vmm_add_endpoint(self->fd, 1, NULL, 0));
-	ASSERT_EQ(0, vmm_set_bypass(self->fd, 1));
+	test_cmd_add_endpoint(self->fd, 1, NULL, 0);
+	test_cmd_set_bypass(self->fd, 1);
 	EXPECT_EQ(-EINVAL, vmm_translate(self->fd, 1, 0, 0, 0, NULL));
 	EXPECT_EQ(-EINVAL, vmm_translate(self->fd, 1, 0, 1 << 2, 0, NULL));
 	EXPECT_EQ(-EINVAL, vmm_translate(self->fd, 1, 0,
@@ -627,116 +628,268 @@ TEST_F(owned, translate_reserved)
 		.access = VHOST_IOMMU_ACCESS_READ, .__reserved = 1,
 	};
 
-	ASSERT_EQ(0, vmm_add_endpoint(self->fd, 1, NULL, 0));
-	ASSERT_EQ(0, vmm_set_bypass(self->fd, 1));
+	test_cmd_add_endpoint(self->fd, 1, NULL, 0);
+	test_cmd_set_bypass(self->fd, 1);
 	EXPECT_EQ(-EINVAL, vmm_ioctl(self->fd, VHOST_IOMMU_TRANSLATE, &t));
 }
 
 /*
- * The size protocol, for every device ioctl: one variant per ioctl, the
- * argument otherwise valid.
+ * The size contract of every device ioctl (include/uapi/linux/
+ * vhost_iommu.h): one variant per ioctl, the argument otherwise valid.
+ * A size below the first version: EINVAL; above VHOST_IOMMU_ARG_MAX:
+ * E2BIG, from the size alone; larger than the kernel's struct with a
+ * non-zero tail: E2BIG and no effect; with a zero tail: accepted, up to
+ * VHOST_IOMMU_ARG_MAX; an output struct is written up to the caller's
+ * size and no further.
  */
+#define AS_EP		7
+#define AS_DOMAIN	100
+#define AS_BUF		(2 * VHOST_IOMMU_ARG_MAX)
+
 FIXTURE(argsize) {
 	int fd;
-	uint8_t buf[1024];
+	int net;		/* BIND_NET, UNBIND_NET: a vhost-net device */
+	uint8_t *buf;		/* AS_BUF bytes, then an inaccessible page */
+	struct vhost_iommu_iotlb_entry entry;	/* IOTLB_UPDATE, _INVALIDATE */
 };
 
 FIXTURE_VARIANT(argsize) {
 	unsigned long req;
 	uint32_t size;		/* the size the kernel knows */
+	uint32_t minsz;		/* size of the first version, 0: @size */
 	bool out;		/* the kernel writes the struct back */
 	uint32_t flags_off;	/* a u32 flags/reserved field */
-	uint32_t flags_bad;	/* a value of it that must be refused */
-	uint32_t minsz;		/* size of the first version, 0: @size */
+	uint32_t flags_bad[2];	/* values of it that must be refused (0: none) */
 };
 
 FIXTURE_VARIANT_ADD(argsize, get_config) {
-	VHOST_IOMMU_GET_CONFIG, sizeof(struct vhost_iommu_config), true,
-	4, 1,
+	.req = VHOST_IOMMU_GET_CONFIG,
+	.size = sizeof(struct vhost_iommu_config), .out = true,
+	.flags_off = 4, .flags_bad = { 1, 1u << 31 },
 };
 
 FIXTURE_VARIANT_ADD(argsize, set_config) {
-	VHOST_IOMMU_SET_CONFIG, sizeof(struct vhost_iommu_config), false,
-	4, 1,
+	.req = VHOST_IOMMU_SET_CONFIG,
+	.size = sizeof(struct vhost_iommu_config),
+	.flags_off = 4, .flags_bad = { 1, 1u << 31 },
 };
 
 FIXTURE_VARIANT_ADD(argsize, add_endpoint) {
-	VHOST_IOMMU_ADD_ENDPOINT, sizeof(struct vhost_iommu_endpoint), false,
-	4, 1,
+	.req = VHOST_IOMMU_ADD_ENDPOINT,
+	.size = sizeof(struct vhost_iommu_endpoint),
+	.flags_off = 4, .flags_bad = { 1, 1u << 31 },
 };
 
 FIXTURE_VARIANT_ADD(argsize, del_endpoint) {
-	VHOST_IOMMU_DEL_ENDPOINT, sizeof(struct vhost_iommu_endpoint), false,
-	4, 1,
+	.req = VHOST_IOMMU_DEL_ENDPOINT,
+	.size = sizeof(struct vhost_iommu_endpoint),
+	.flags_off = 4, .flags_bad = { 1, 1u << 31 },
 };
 
 FIXTURE_VARIANT_ADD(argsize, get_stats) {
-	VHOST_IOMMU_GET_STATS, sizeof(struct vhost_iommu_stats), true,
-	4, 1, offsetof(struct vhost_iommu_stats, iotlb_misses),
+	.req = VHOST_IOMMU_GET_STATS,
+	.size = sizeof(struct vhost_iommu_stats),
+	.minsz = offsetof(struct vhost_iommu_stats, iotlb_misses),
+	.out = true, .flags_off = 4, .flags_bad = { 1, 1u << 31 },
 };
 
 FIXTURE_VARIANT_ADD(argsize, translate) {
-	VHOST_IOMMU_TRANSLATE, sizeof(struct vhost_iommu_translate), true,
-	4, 1u << 31,
+	.req = VHOST_IOMMU_TRANSLATE,
+	.size = sizeof(struct vhost_iommu_translate), .out = true,
+	.flags_off = 4, .flags_bad = { 1u << 31 },
 };
+
+FIXTURE_VARIANT_ADD(argsize, bind_net) {
+	.req = VHOST_IOMMU_BIND_NET,
+	.size = sizeof(struct vhost_iommu_bind),
+	.flags_off = 4, .flags_bad = { 1, 1u << 31 },
+};
+
+FIXTURE_VARIANT_ADD(argsize, unbind_net) {
+	.req = VHOST_IOMMU_UNBIND_NET,
+	.size = sizeof(struct vhost_iommu_bind),
+	.flags_off = 4, .flags_bad = { 1, 1u << 31 },
+};
+
+FIXTURE_VARIANT_ADD(argsize, iotlb_attach) {
+	.req = VHOST_IOMMU_IOTLB_ATTACH,
+	.size = sizeof(struct vhost_iommu_iotlb_attach),
+	.flags_off = 4, .flags_bad = { 1u << 31 },
+};
+
+FIXTURE_VARIANT_ADD(argsize, iotlb_update) {
+	.req = VHOST_IOMMU_IOTLB_UPDATE,
+	.size = sizeof(struct vhost_iommu_iotlb_batch),
+	.flags_off = 4, .flags_bad = { 1, 1u << 31 },
+};
+
+FIXTURE_VARIANT_ADD(argsize, iotlb_invalidate) {
+	.req = VHOST_IOMMU_IOTLB_INVALIDATE,
+	.size = sizeof(struct vhost_iommu_iotlb_batch),
+	.flags_off = 4, .flags_bad = { 1, 1u << 31 },
+};
+
+FIXTURE_VARIANT_ADD(argsize, iotlb_set_notify) {
+	.req = VHOST_IOMMU_IOTLB_SET_NOTIFY,
+	.size = sizeof(struct vhost_iommu_iotlb_notify),
+	.flags_off = 4, .flags_bad = { 1, 1u << 31 },
+};
+
+static int iotlb_batch(int fd, unsigned long req,
+		       struct vhost_iommu_iotlb_entry *e)
+{
+	struct vhost_iommu_iotlb_batch b = {
+		.size = sizeof(b), .domain = AS_DOMAIN, .nr = 1,
+		.entries = (uintptr_t)e,
+	};
+
+	return vmm_ioctl(fd, req, &b);
+}
 
 FIXTURE_SETUP(argsize)
 {
+	struct vhost_iommu_iotlb_attach a = {
+		.size = sizeof(a), .endpoint = AS_EP, .domain = AS_DOMAIN,
+	};
+
+	self->net = -1;
+	self->buf = mmap(NULL, AS_BUF + 4096, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->buf);
+	ASSERT_EQ(0, mprotect(self->buf + AS_BUF, 4096, PROT_NONE));
 	self->fd = vmm_open_dev();
 	ASSERT_LE(0, self->fd);
 	ASSERT_EQ(0, ioctl(self->fd, VHOST_SET_OWNER, NULL));
-	if (variant->req != VHOST_IOMMU_SET_CONFIG) {
-		ASSERT_EQ(0, vmm_set_bypass(self->fd, 1));
-		ASSERT_EQ(0, vmm_add_endpoint(self->fd, 7, NULL, 0));
+	if (variant->req == VHOST_IOMMU_SET_CONFIG)
+		return;
+	test_cmd_set_bypass(self->fd, 1);
+	test_cmd_add_endpoint(self->fd, AS_EP, NULL, 0);
+	switch (variant->req) {
+	case VHOST_IOMMU_BIND_NET:
+	case VHOST_IOMMU_UNBIND_NET:
+		self->net = open("/dev/vhost-net", O_RDWR | O_CLOEXEC);
+		ASSERT_LE(0, self->net);
+		ASSERT_EQ(0, ioctl(self->net, VHOST_SET_OWNER, NULL));
+		if (variant->req == VHOST_IOMMU_UNBIND_NET)
+			test_cmd_bind_net(self->fd, AS_EP, self->net);
+		break;
+	case VHOST_IOMMU_IOTLB_UPDATE:
+	case VHOST_IOMMU_IOTLB_INVALIDATE:
+		test_cmd_ioctl(self->fd, VHOST_IOMMU_IOTLB_ATTACH, &a);
+		self->entry.iova = 0x100000;
+		self->entry.size = 0x1000;
+		if (variant->req == VHOST_IOMMU_IOTLB_INVALIDATE) {
+			self->entry.gpa = 0x200000;
+			self->entry.perm = VHOST_IOMMU_ACCESS_READ;
+			ASSERT_EQ(0, iotlb_batch(self->fd,
+						 VHOST_IOMMU_IOTLB_UPDATE,
+						 &self->entry));
+			self->entry.gpa = 0;
+			self->entry.perm = 0;
+		} else {
+			self->entry.gpa = 0x200000;
+			self->entry.perm = VHOST_IOMMU_ACCESS_READ;
+		}
+		break;
 	}
 }
 
 FIXTURE_TEARDOWN(argsize)
 {
 	close(self->fd);
+	if (self->net >= 0)
+		close(self->net);
+	munmap(self->buf, AS_BUF + 4096);
 }
 
-/* A valid argument of @size bytes (trailing bytes zero) in self->buf. */
-static void *argbuf(int fd, uint8_t *buf, unsigned long req, uint32_t ksize,
-		    uint32_t size)
+/*
+ * A valid argument of @size bytes at @arg (the bytes up to @size past the
+ * struct zero; those after @size are left alone).
+ */
+static void *argbuf(struct _test_data_argsize *self,
+		    const struct _fixture_variant_argsize *variant,
+		    uint8_t *arg, uint32_t size)
 {
 	union {
 		struct vhost_iommu_config c;
 		struct vhost_iommu_endpoint e;
 		struct vhost_iommu_translate t;
+		struct vhost_iommu_bind b;
+		struct vhost_iommu_iotlb_attach a;
+		struct vhost_iommu_iotlb_batch ib;
+		struct vhost_iommu_iotlb_notify n;
 	} u;
+	uint32_t ksize = variant->size;
+	uint32_t n = size < ksize ? ksize : size;
 
-	memset(buf, 0, 1024);
+	if (arg + n > self->buf + AS_BUF)
+		n = self->buf + AS_BUF - arg;
+	memset(arg, 0, n);
 	memset(&u, 0, sizeof(u));
-	switch (req) {
+	switch (variant->req) {
 	case VHOST_IOMMU_SET_CONFIG:
-		vmm_get_config(fd, &u.c);
+		vmm_get_config(self->fd, &u.c);
 		u.c.probe_size = 1024;
 		break;
 	case VHOST_IOMMU_ADD_ENDPOINT:
-		u.e.endpoint = 8;
+		u.e.endpoint = AS_EP + 1;
 		break;
 	case VHOST_IOMMU_DEL_ENDPOINT:
-		u.e.endpoint = 7;
+		u.e.endpoint = AS_EP;
 		break;
 	case VHOST_IOMMU_TRANSLATE:
-		u.t.endpoint = 7;
+		u.t.endpoint = AS_EP;
 		u.t.access = VHOST_IOMMU_ACCESS_READ;
 		u.t.iova = 0x4000;
 		break;
+	case VHOST_IOMMU_BIND_NET:
+	case VHOST_IOMMU_UNBIND_NET:
+		u.b.endpoint = AS_EP;
+		u.b.fd = self->net;
+		break;
+	case VHOST_IOMMU_IOTLB_ATTACH:
+		u.a.endpoint = AS_EP;
+		u.a.domain = AS_DOMAIN;
+		break;
+	case VHOST_IOMMU_IOTLB_UPDATE:
+	case VHOST_IOMMU_IOTLB_INVALIDATE:
+		u.ib.domain = AS_DOMAIN;
+		u.ib.nr = 1;
+		u.ib.entries = (uintptr_t)&self->entry;
+		break;
+	case VHOST_IOMMU_IOTLB_SET_NOTIFY:
+		u.n.fd = -1;
+		break;
 	}
-	memcpy(buf, &u, ksize < sizeof(u) ? ksize : sizeof(u));
-	*(uint32_t *)buf = size;
-	return buf;
+	memcpy(arg, &u, ksize < sizeof(u) ? ksize : sizeof(u));
+	*(uint32_t *)arg = size;
+	return arg;
 }
 
-/* In TEST_F(argsize, ...): a valid argument of @sz bytes */
-#define ARG(sz)	argbuf(self->fd, self->buf, variant->req, variant->size, (sz))
+/* In TEST_F(argsize, ...): a valid argument of @sz bytes in self->buf */
+#define ARG(sz)	argbuf(self, variant, self->buf, (sz))
+
+/* What a refused call must leave as it was */
+struct as_state {
+	uint64_t endpoints, domains, mappings, bound;
+	uint32_t probe_size;
+};
+
+static void as_state(int fd, struct as_state *st)
+{
+	struct vhost_iommu_stats s = vmm_stats(fd);
+	struct vhost_iommu_config c;
+
+	st->endpoints = s.endpoints;
+	st->domains = s.domains;
+	st->mappings = s.mappings;
+	st->bound = s.bound;
+	st->probe_size = vmm_get_config(fd, &c) ? 0 : c.probe_size;
+}
 
 TEST_F(argsize, exact)
 {
-	EXPECT_EQ(0, vmm_ioctl(self->fd, variant->req,
-			       ARG(variant->size)));
+	EXPECT_EQ(0, vmm_ioctl(self->fd, variant->req, ARG(variant->size)));
 	if (variant->out)
 		EXPECT_EQ(variant->size, *(uint32_t *)self->buf);
 }
@@ -745,10 +898,41 @@ TEST_F(argsize, short_size)
 {
 	EXPECT_EQ(-EINVAL, vmm_ioctl(self->fd, variant->req,
 				     ARG((variant->minsz ?: variant->size) - 1)));
-	EXPECT_EQ(-EINVAL, vmm_ioctl(self->fd, variant->req,
-				     ARG(8)));
-	EXPECT_EQ(-EINVAL, vmm_ioctl(self->fd, variant->req,
-				     ARG(0)));
+	EXPECT_EQ(-EINVAL, vmm_ioctl(self->fd, variant->req, ARG(8)));
+	EXPECT_EQ(-EINVAL, vmm_ioctl(self->fd, variant->req, ARG(4)));
+	EXPECT_EQ(-EINVAL, vmm_ioctl(self->fd, variant->req, ARG(0)));
+}
+
+/* Above VHOST_IOMMU_ARG_MAX, the tail zero and readable: E2BIG */
+TEST_F(argsize, over_max)
+{
+	static const uint32_t big[] = { VHOST_IOMMU_ARG_MAX + 1,
+					VHOST_IOMMU_ARG_MAX + 8,
+					2 * VHOST_IOMMU_ARG_MAX };
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(big); i++)
+		EXPECT_EQ(-E2BIG, vmm_ioctl(self->fd, variant->req,
+					    ARG(big[i])))
+			TH_LOG("size %u", big[i]);
+}
+
+/*
+ * Sizes up to 4 GiB, the struct right before an inaccessible page: E2BIG
+ * from the size alone, not EFAULT from a scan of the tail.
+ */
+TEST_F(argsize, over_max_unreadable_tail)
+{
+	static const uint32_t huge[] = { 0xffffffffU, 0x80000000U, 1U << 20,
+					 VHOST_IOMMU_ARG_MAX + 1 };
+	uint8_t *arg = self->buf + AS_BUF - 512;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(huge); i++)
+		EXPECT_EQ(-E2BIG, vmm_ioctl(self->fd, variant->req,
+					    argbuf(self, variant, arg,
+						   huge[i])))
+			TH_LOG("size %#x", huge[i]);
 }
 
 TEST_F(argsize, longer_zero_tail)
@@ -756,8 +940,7 @@ TEST_F(argsize, longer_zero_tail)
 	uint32_t size = variant->size + 64;
 	unsigned int i;
 
-	EXPECT_EQ(0, vmm_ioctl(self->fd, variant->req,
-			       ARG(size)));
+	EXPECT_EQ(0, vmm_ioctl(self->fd, variant->req, ARG(size)));
 	/* What the kernel does not know stays zero */
 	for (i = variant->size; i < size; i++)
 		ASSERT_EQ(0, self->buf[i]) TH_LOG("byte %u", i);
@@ -767,6 +950,13 @@ TEST_F(argsize, longer_zero_tail)
 		EXPECT_EQ(1, ((struct vhost_iommu_stats *)self->buf)->endpoints);
 	if (variant->req == VHOST_IOMMU_TRANSLATE)
 		EXPECT_EQ(0x4000, ((struct vhost_iommu_translate *)self->buf)->iova);
+}
+
+/* The largest size there is, its tail zero: accepted */
+TEST_F(argsize, max_zero_tail)
+{
+	EXPECT_EQ(0, vmm_ioctl(self->fd, variant->req,
+			       ARG(VHOST_IOMMU_ARG_MAX)));
 }
 
 TEST_F(argsize, longer_nonzero_tail)
@@ -779,14 +969,28 @@ TEST_F(argsize, longer_nonzero_tail)
 	a = ARG(variant->size + 8);
 	a[variant->size] = 0x80;
 	EXPECT_EQ(-E2BIG, vmm_ioctl(self->fd, variant->req, a));
+	a = ARG(VHOST_IOMMU_ARG_MAX);
+	a[VHOST_IOMMU_ARG_MAX - 1] = 1;
+	EXPECT_EQ(-E2BIG, vmm_ioctl(self->fd, variant->req, a));
 }
 
 TEST_F(argsize, flags_or_reserved)
 {
-	uint8_t *a = ARG(variant->size);
+	struct as_state st0, st1;
+	unsigned int i;
+	uint8_t *a;
 
-	*(uint32_t *)(a + variant->flags_off) = variant->flags_bad;
-	EXPECT_EQ(-EINVAL, vmm_ioctl(self->fd, variant->req, a));
+	as_state(self->fd, &st0);
+	for (i = 0; i < ARRAY_SIZE(variant->flags_bad); i++) {
+		if (!variant->flags_bad[i])
+			continue;
+		a = ARG(variant->size);
+		*(uint32_t *)(a + variant->flags_off) = variant->flags_bad[i];
+		EXPECT_EQ(-EINVAL, vmm_ioctl(self->fd, variant->req, a))
+			TH_LOG("%#x", variant->flags_bad[i]);
+	}
+	as_state(self->fd, &st1);
+	EXPECT_EQ(0, memcmp(&st0, &st1, sizeof(st0)));
 }
 
 TEST_F(argsize, bad_pointer)
@@ -798,16 +1002,42 @@ TEST_F(argsize, bad_pointer)
 /* The argument was not applied when refused */
 TEST_F(argsize, refused_has_no_effect)
 {
-	struct vhost_iommu_config c;
-	struct vhost_iommu_stats s;
-	uint8_t *a = ARG(variant->size + 8);
+	struct as_state st0, st1;
+	uint8_t *a;
 
+	as_state(self->fd, &st0);
+	a = ARG(variant->size + 8);
 	a[variant->size + 1] = 1;
-	ASSERT_EQ(-E2BIG, vmm_ioctl(self->fd, variant->req, a));
-	ASSERT_EQ(0, vmm_get_config(self->fd, &c));
-	EXPECT_EQ(512, c.probe_size);
-	ASSERT_EQ(0, vmm_get_stats(self->fd, &s));
-	EXPECT_EQ(variant->req == VHOST_IOMMU_SET_CONFIG ? 0 : 1, s.endpoints);
+	test_err_ioctl(E2BIG, self->fd, variant->req, a);
+	test_err_ioctl(EINVAL, self->fd, variant->req,
+		       ARG((variant->minsz ?: variant->size) - 1));
+	as_state(self->fd, &st1);
+	EXPECT_EQ(st0.endpoints, st1.endpoints);
+	EXPECT_EQ(st0.domains, st1.domains);
+	EXPECT_EQ(st0.mappings, st1.mappings);
+	EXPECT_EQ(st0.bound, st1.bound);
+	EXPECT_EQ(512, st1.probe_size);
+}
+
+/*
+ * A caller built against the first version of the struct (its size:
+ * @minsz, else the current one) gets that much back, no more: what
+ * follows its argument stays untouched, and is not read either.
+ */
+TEST_F(argsize, first_version_not_written_past)
+{
+	uint32_t min = variant->minsz ?: variant->size;
+	unsigned int i;
+	uint8_t *a;
+
+	a = ARG(min);
+	memset(a + min, 0x5a, 64);
+	EXPECT_EQ(0, vmm_ioctl(self->fd, variant->req, a));
+	EXPECT_EQ(min, *(uint32_t *)a);
+	for (i = min; i < min + 64; i++)
+		ASSERT_EQ(0x5a, a[i]) TH_LOG("byte %u", i);
+	if (variant->req == VHOST_IOMMU_GET_STATS)
+		EXPECT_EQ(1, ((struct vhost_iommu_stats *)a)->endpoints);
 }
 
 /* vrings, with a memory table */
@@ -820,7 +1050,7 @@ FIXTURE_SETUP(vring)
 {
 	struct vmm_opts o = { .no_rings = true };
 
-	VMM_OK(vmm_init(&self->v, &o));
+	test_cmd(vmm_init(&self->v, &o));
 }
 
 FIXTURE_TEARDOWN(vring)
@@ -876,7 +1106,7 @@ TEST_F(vring, addr_misaligned)
 	struct vhost_vring_addr a = { .index = 0 }, ok;
 	uint64_t base = vmm_hva(&self->v, VMM_RING_GPA(0));
 
-	ASSERT_EQ(0, vmm_ioctl(self->v.fd, VHOST_SET_VRING_NUM, &s));
+	test_cmd_ioctl(self->v.fd, VHOST_SET_VRING_NUM, &s);
 	a.desc_user_addr = base;
 	a.avail_user_addr = base + 0x80000;
 	a.used_user_addr = base + 0x92000;
@@ -894,43 +1124,18 @@ TEST_F(vring, addr_misaligned)
 
 TEST_F(vring, both_queues_setup)
 {
-	VMM_OK(vmm_vq_setup(&self->v, 0, 256));
-	VMM_OK(vmm_vq_setup(&self->v, 1, 64));
+	test_cmd(vmm_vq_setup(&self->v, 0, 256));
+	test_cmd(vmm_vq_setup(&self->v, 1, 64));
 }
 
 TEST_F(vring, get_base_idle)
 {
 	unsigned int base = 1234;
 
-	VMM_OK(vmm_vq_setup(&self->v, 0, 256));
-	VMM_OK(vmm_vq_stop(&self->v, 0, &base));
+	test_cmd(vmm_vq_setup(&self->v, 0, 256));
+	test_cmd(vmm_vq_stop(&self->v, 0, &base));
 	EXPECT_EQ(0, base);
-	VMM_OK(vmm_vq_restart(&self->v, 0, base));
-}
-
-/* A caller built against the first struct version gets that much, no more. */
-TEST(stats_first_version)
-{
-	uint32_t min = offsetof(struct vhost_iommu_stats, iotlb_misses);
-	uint8_t buf[sizeof(struct vhost_iommu_stats)];
-	struct vhost_iommu_stats *s = (void *)buf;
-	unsigned int i;
-	int fd;
-
-	fd = vmm_open_dev();
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, ioctl(fd, VHOST_SET_OWNER, NULL));
-	ASSERT_EQ(0, vmm_set_bypass(fd, 1));
-	ASSERT_EQ(0, vmm_add_endpoint(fd, 7, NULL, 0));
-	memset(buf, 0, min);
-	memset(buf + min, 0x5a, sizeof(buf) - min);
-	s->size = min;
-	EXPECT_EQ(0, vmm_ioctl(fd, VHOST_IOMMU_GET_STATS, buf));
-	EXPECT_EQ(min, s->size);
-	EXPECT_EQ(1, s->endpoints);
-	for (i = min; i < sizeof(buf); i++)
-		ASSERT_EQ(0x5a, buf[i]) TH_LOG("byte %u", i);
-	close(fd);
+	test_cmd(vmm_vq_restart(&self->v, 0, base));
 }
 
 TEST_HARNESS_MAIN

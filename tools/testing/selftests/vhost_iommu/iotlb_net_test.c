@@ -25,33 +25,6 @@ static int update(struct vguest *g, uint64_t iova, uint64_t size,
 	return vguest_iotlb_update(g, iova, size, iova - VNET_OFFSET, perm);
 }
 
-static uint64_t stat_of(struct vguest *g, size_t off)
-{
-	struct vhost_iommu_stats s;
-
-	if (vguest_stats(g, &s))
-		return ~0ULL;
-	return *(uint64_t *)((char *)&s + off);
-}
-
-#define STAT(g, field)	stat_of((g), offsetof(struct vhost_iommu_stats, field))
-
-/* Polls a counter until it reaches @want: a hang guard, not a timing. */
-static bool stat_reaches(struct vguest *g, size_t off, uint64_t want)
-{
-	int i;
-
-	for (i = 0; i < VGUEST_TIMEOUT_MS / 10; i++) {
-		if (stat_of(g, off) >= want)
-			return true;
-		usleep(10000);
-	}
-	return false;
-}
-
-#define STAT_REACHES(g, field, want) \
-	stat_reaches((g), offsetof(struct vhost_iommu_stats, field), (want))
-
 FIXTURE(inet) {
 	struct vguest g;
 	int fd;		/* /dev/vhost-iommu */
@@ -79,17 +52,17 @@ FIXTURE_SETUP(inet)
 		.no_backend = true,
 	};
 
-	self->queue_len = vmm_param_get("iotlb_queue_len");
+	self->queue_len = vt_param_get("iotlb_queue_len");
 	ASSERT_LE(1, self->queue_len);
-	ASSERT_EQ(0, vguest_init(&self->g, &o)) TH_LOG("%s", vguest_errmsg);
+	ASSERT_EQ(0, vguest_init(&self->g, &o)) TH_LOG("%s", vt_errmsg);
 	self->fd = self->g.iommu.fd;
-	ASSERT_EQ(0, vguest_start(&self->g)) TH_LOG("%s", vguest_errmsg);
+	ASSERT_EQ(0, vguest_start(&self->g)) TH_LOG("%s", vt_errmsg);
 }
 
 FIXTURE_TEARDOWN(inet)
 {
 	vguest_fini(&self->g);
-	vmm_param_set("iotlb_queue_len", self->queue_len);
+	vt_param_set("iotlb_queue_len", self->queue_len);
 }
 
 /* First SET_BACKEND attempt of queue @q of net @i: raises the used ring's miss. */
@@ -105,28 +78,28 @@ TEST_F_TIMEOUT(inet, traffic, 300)
 {
 	unsigned int i, n;
 
-	ASSERT_EQ(0, vguest_iotlb_serve(&self->g)) TH_LOG("%s", vguest_errmsg);
+	ASSERT_EQ(0, vguest_iotlb_serve(&self->g)) TH_LOG("%s", vt_errmsg);
 	for (n = 0; n < variant->nnet; n++)
 		ASSERT_EQ(0, vguest_set_backend(&self->g, n, VGUEST_TIMEOUT_MS))
-			TH_LOG("%s", vguest_errmsg);
+			TH_LOG("%s", vt_errmsg);
 	for (n = 0; n < variant->nnet; n++) {
 		for (i = 0; i < 8; i++) {
 			ASSERT_EQ(0, vguest_tx(&self->g, n, i, i,
 					       VGUEST_TIMEOUT_MS))
-				TH_LOG("%s", vguest_errmsg);
+				TH_LOG("%s", vt_errmsg);
 			ASSERT_EQ(0, vguest_rx(&self->g, n, i, 100 + i,
 					       VGUEST_TIMEOUT_MS))
-				TH_LOG("%s", vguest_errmsg);
+				TH_LOG("%s", vt_errmsg);
 		}
 	}
 	vguest_iotlb_serve_stop(&self->g);
 	EXPECT_EQ(0, self->g.server.error);
 	EXPECT_LT(0, self->g.server.updates);
 	/* The last records may be duplicates raised after the server left. */
-	EXPECT_LE(self->g.server.records, STAT(&self->g, iotlb_queued));
+	EXPECT_LE(self->g.server.records, vmm_stat(self->g.iommu.fd, iotlb_queued));
 	EXPECT_LT(0, self->g.server.records);
 	/* A domain of the VMM has no faults: its misses go to the VMM. */
-	EXPECT_EQ(0, STAT(&self->g, faults));
+	EXPECT_EQ(0, vmm_stat(self->g.iommu.fd, faults));
 }
 
 /* One UPDATE reaches every vhost-net device of the domain. */
@@ -149,12 +122,12 @@ TEST_F_TIMEOUT(inet, one_update_serves_all, 300)
 			    RW));
 	for (n = 0; n < variant->nnet; n++) {
 		ASSERT_EQ(0, vguest_set_backend(&self->g, n, VGUEST_TIMEOUT_MS))
-			TH_LOG("%s", vguest_errmsg);
+			TH_LOG("%s", vt_errmsg);
 		ASSERT_EQ(0, vguest_tx(&self->g, n, 0, n, VGUEST_TIMEOUT_MS))
-			TH_LOG("%s", vguest_errmsg);
+			TH_LOG("%s", vt_errmsg);
 	}
 	ASSERT_EQ(0, vguest_settle(&self->g, VGUEST_TIMEOUT_MS));
-	EXPECT_EQ(1, STAT(&self->g, iotlb_queued));
+	EXPECT_EQ(1, vmm_stat(self->g.iommu.fd, iotlb_queued));
 	EXPECT_EQ(-1, read(self->fd, m, sizeof(m)));
 	EXPECT_EQ(EAGAIN, errno);
 }
@@ -166,9 +139,9 @@ TEST_F_TIMEOUT(inet, invalidate_reaches_vhost_net, 300)
 	struct vhost_iommu_iotlb_miss m[4];
 	int i, got;
 
-	ASSERT_EQ(0, vguest_iotlb_serve(&self->g)) TH_LOG("%s", vguest_errmsg);
+	ASSERT_EQ(0, vguest_iotlb_serve(&self->g)) TH_LOG("%s", vt_errmsg);
 	ASSERT_EQ(0, vguest_set_backend(&self->g, 0, VGUEST_TIMEOUT_MS))
-		TH_LOG("%s", vguest_errmsg);
+		TH_LOG("%s", vt_errmsg);
 	ASSERT_EQ(0, vguest_tx(&self->g, 0, 0, 1, VGUEST_TIMEOUT_MS));
 	vguest_iotlb_serve_stop(&self->g);
 	ASSERT_EQ(0, vguest_settle(&self->g, VGUEST_TIMEOUT_MS));
@@ -176,7 +149,7 @@ TEST_F_TIMEOUT(inet, invalidate_reaches_vhost_net, 300)
 		;
 
 	ASSERT_EQ(0, vguest_iotlb_invalidate(&self->g, buf, VNET_PAGE));
-	EXPECT_LT(0, STAT(&self->g, iotlb_invalidations));
+	EXPECT_LT(0, vmm_stat(self->g.iommu.fd, iotlb_invalidations));
 	ASSERT_EQ(0, vguest_tx_post(&self->g, 0, 0, 2));
 	got = vguest_iotlb_fetch(&self->g, m, 4, VGUEST_TIMEOUT_MS);
 	ASSERT_LT(0, got);
@@ -187,7 +160,7 @@ TEST_F_TIMEOUT(inet, invalidate_reaches_vhost_net, 300)
 	EXPECT_EQ(VHOST_IOMMU_ACCESS_READ, m[i].access & RW);
 	ASSERT_EQ(0, update(&self->g, buf, VNET_PAGE, VHOST_IOMMU_ACCESS_READ));
 	ASSERT_EQ(0, vguest_tx_complete(&self->g, 0, 0, 2, VGUEST_TIMEOUT_MS))
-		TH_LOG("%s", vguest_errmsg);
+		TH_LOG("%s", vt_errmsg);
 }
 
 /* Repeated misses of one page make one record. */
@@ -198,9 +171,10 @@ TEST_F_TIMEOUT(inet, coalesced, 300)
 
 	for (i = 0; i < 3; i++)
 		EXPECT_EQ(-EFAULT, try_backend(&self->g, 0, VNET_RXQ));
-	ASSERT_TRUE(STAT_REACHES(&self->g, iotlb_misses, 3));
-	EXPECT_EQ(1, STAT(&self->g, iotlb_queued));
-	EXPECT_EQ(2, STAT(&self->g, iotlb_coalesced));
+	ASSERT_TRUE(vmm_stat_wait(self->g.iommu.fd, iotlb_misses, 3,
+				  VGUEST_TIMEOUT_MS) >= 3);
+	EXPECT_EQ(1, vmm_stat(self->g.iommu.fd, iotlb_queued));
+	EXPECT_EQ(2, vmm_stat(self->g.iommu.fd, iotlb_coalesced));
 	ASSERT_EQ(1, vguest_iotlb_fetch(&self->g, m, 4, VGUEST_TIMEOUT_MS));
 	EXPECT_EQ(0, m[0].flags);
 }
@@ -210,11 +184,12 @@ TEST_F_TIMEOUT(inet, queue_full_loses_nothing, 300)
 {
 	struct vhost_iommu_iotlb_miss m[4], first;
 
-	ASSERT_EQ(0, vmm_param_set("iotlb_queue_len", 1));
+	ASSERT_EQ(0, vt_param_set("iotlb_queue_len", 1));
 	EXPECT_EQ(-EFAULT, try_backend(&self->g, 0, VNET_RXQ));
 	EXPECT_EQ(-EFAULT, try_backend(&self->g, 0, VNET_TXQ));
-	EXPECT_TRUE(STAT_REACHES(&self->g, iotlb_queue_full, 1));
-	EXPECT_EQ(1, STAT(&self->g, iotlb_queued));
+	EXPECT_TRUE(vmm_stat_wait(self->g.iommu.fd, iotlb_queue_full, 1,
+				  VGUEST_TIMEOUT_MS) >= 1);
+	EXPECT_EQ(1, vmm_stat(self->g.iommu.fd, iotlb_queued));
 	ASSERT_EQ(1, vguest_iotlb_fetch(&self->g, m, 4, VGUEST_TIMEOUT_MS));
 	first = m[0];
 	EXPECT_EQ(VHOST_IOMMU_IOTLB_MISS_F_QUEUE_FULL, first.flags);
@@ -222,7 +197,7 @@ TEST_F_TIMEOUT(inet, queue_full_loses_nothing, 300)
 	ASSERT_EQ(1, vguest_iotlb_fetch(&self->g, m, 4, VGUEST_TIMEOUT_MS));
 	EXPECT_NE(first.iova, m[0].iova);
 	EXPECT_EQ(0, m[0].flags);
-	EXPECT_EQ(2, STAT(&self->g, iotlb_queued));
+	EXPECT_EQ(2, vmm_stat(self->g.iommu.fd, iotlb_queued));
 }
 
 TEST_HARNESS_MAIN

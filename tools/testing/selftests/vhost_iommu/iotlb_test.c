@@ -63,15 +63,6 @@ static int inval1(int fd, uint32_t dom, uint64_t iova, uint64_t size)
 	return batch_ioc(fd, VHOST_IOMMU_IOTLB_INVALIDATE, dom, &e, 1);
 }
 
-static uint64_t nr_mappings(int fd)
-{
-	struct vhost_iommu_stats s;
-
-	if (vmm_get_stats(fd, &s))
-		return ~0ULL;
-	return s.mappings;
-}
-
 FIXTURE(iotlb) {
 	struct vmm v;
 	int fd;
@@ -79,15 +70,15 @@ FIXTURE(iotlb) {
 
 FIXTURE_SETUP(iotlb)
 {
-	VMM_OK(vmm_init(&self->v, NULL));
+	test_cmd(vmm_init(&self->v, NULL));
 	self->fd = self->v.fd;
-	ASSERT_EQ(0, vmm_add_endpoint(self->fd, EP1, NULL, 0));
-	ASSERT_EQ(0, vmm_add_endpoint(self->fd, EP2, NULL, 0));
-	ASSERT_EQ(0, vmm_add_endpoint(self->fd, EP3, NULL, 0));
+	test_cmd_add_endpoint(self->fd, EP1, NULL, 0);
+	test_cmd_add_endpoint(self->fd, EP2, NULL, 0);
+	test_cmd_add_endpoint(self->fd, EP3, NULL, 0);
 	ASSERT_EQ(0, iotlb_attach(self->fd, EP1, VD, 0));
-	REQ_OK(vmm_attach(&self->v, GD, EP2, 0));
+	test_cmd_attach(&self->v, GD, EP2, 0);
 	ASSERT_EQ(0, update1(self->fd, VD, 0x100000, 16 * PG, 0x400000, R));
-	ASSERT_EQ(1, nr_mappings(self->fd));
+	ASSERT_EQ(1, vmm_stat(self->fd, mappings));
 }
 
 FIXTURE_TEARDOWN(iotlb)
@@ -99,8 +90,8 @@ TEST_F(iotlb, translate_vmm_domain)
 {
 	struct vhost_iommu_translate t;
 
-	ASSERT_EQ(0, vmm_translate(self->fd, EP1, 0x100000 + 5 * PG + 7, R, 0,
-				   &t));
+	test_cmd_translate(self->fd, EP1, 0x100000 + 5 * PG + 7, R, 0,
+			   &t);
 	EXPECT_EQ(0x100000, t.start);
 	EXPECT_EQ(0x100000 + 16 * PG - 1, t.last);
 	EXPECT_EQ(0x400000, t.phys);
@@ -119,7 +110,7 @@ TEST_F(iotlb, invalidate_removes_whole_entries)
 	ASSERT_EQ(0, inval1(self->fd, VD, 0x100000 + 3 * PG, PG));
 	EXPECT_EQ(-ENOENT, vmm_translate(self->fd, EP1, 0x100000, R, 0, &t));
 	EXPECT_EQ(0, vmm_translate(self->fd, EP1, 0x200000, W, 0, &t));
-	EXPECT_EQ(1, nr_mappings(self->fd));
+	EXPECT_EQ(1, vmm_stat(self->fd, mappings));
 	/* nothing there: not an error */
 	EXPECT_EQ(0, inval1(self->fd, VD, 0x900000, PG));
 }
@@ -134,8 +125,8 @@ TEST_F(iotlb, batch)
 	struct vhost_iommu_translate t;
 
 	ASSERT_EQ(0, batch_ioc(self->fd, VHOST_IOMMU_IOTLB_UPDATE, VD, e, 3));
-	EXPECT_EQ(4, nr_mappings(self->fd));
-	ASSERT_EQ(0, vmm_translate(self->fd, EP1, 0x200000 + PG, W, 0, &t));
+	EXPECT_EQ(4, vmm_stat(self->fd, mappings));
+	test_cmd_translate(self->fd, EP1, 0x200000 + PG, W, 0, &t);
 	EXPECT_EQ(0x20000, t.phys);
 	struct vhost_iommu_iotlb_entry inv[2] = {
 		{ .iova = 0x300000, .size = PG },
@@ -144,7 +135,7 @@ TEST_F(iotlb, batch)
 
 	ASSERT_EQ(0, batch_ioc(self->fd, VHOST_IOMMU_IOTLB_INVALIDATE, VD,
 			       inv, 2));
-	EXPECT_EQ(2, nr_mappings(self->fd));
+	EXPECT_EQ(2, vmm_stat(self->fd, mappings));
 }
 
 /* Each defect: its errno, and nothing changed. */
@@ -369,13 +360,13 @@ FIXTURE_VARIANT_ADD(bad, inval_guest_domain) {
 
 FIXTURE_SETUP(bad)
 {
-	VMM_OK(vmm_init(&self->v, NULL));
+	test_cmd(vmm_init(&self->v, NULL));
 	self->fd = self->v.fd;
-	ASSERT_EQ(0, vmm_add_endpoint(self->fd, EP1, NULL, 0));
-	ASSERT_EQ(0, vmm_add_endpoint(self->fd, EP2, NULL, 0));
+	test_cmd_add_endpoint(self->fd, EP1, NULL, 0);
+	test_cmd_add_endpoint(self->fd, EP2, NULL, 0);
 	ASSERT_EQ(0, iotlb_attach(self->fd, EP1, VD, 0));
-	REQ_OK(vmm_attach(&self->v, GD, EP2, 0));
-	REQ_OK(vmm_map(&self->v, GD, 0x100000, 0x100fff, 0, 1));
+	test_cmd_attach(&self->v, GD, EP2, 0);
+	test_cmd_map(&self->v, GD, 0x100000, 0x100fff, 0, 1);
 	ASSERT_EQ(0, update1(self->fd, VD, 0x100000, 16 * PG, 0x400000, R));
 }
 
@@ -396,7 +387,7 @@ TEST_F(bad, alone)
 
 	EXPECT_EQ(-variant->err, batch_ioc(self->fd, bad_req(variant),
 					   variant->domain, &variant->e, 1));
-	EXPECT_EQ(2, nr_mappings(self->fd));
+	EXPECT_EQ(2, vmm_stat(self->fd, mappings));
 	EXPECT_EQ(0, vmm_translate(self->fd, EP1, 0x100000, R, 0, &t));
 	EXPECT_EQ(0, vmm_translate(self->fd, EP2, 0x100000, R, 0, &t));
 }
@@ -416,7 +407,7 @@ TEST_F(bad, after_good)
 		};
 	EXPECT_EQ(-variant->err, batch_ioc(self->fd, bad_req(variant),
 					   variant->domain, e, 2));
-	EXPECT_EQ(2, nr_mappings(self->fd));
+	EXPECT_EQ(2, vmm_stat(self->fd, mappings));
 	EXPECT_EQ(0, vmm_translate(self->fd, EP1, 0x100000, R, 0, &t));
 	EXPECT_EQ(-ENOENT, vmm_translate(self->fd, EP1, 0x700000, R, 0, &t));
 }
@@ -430,7 +421,7 @@ TEST_F(iotlb, batch_overlapping_itself)
 
 	EXPECT_EQ(-EEXIST, batch_ioc(self->fd, VHOST_IOMMU_IOTLB_UPDATE, VD,
 				     e, 2));
-	EXPECT_EQ(1, nr_mappings(self->fd));
+	EXPECT_EQ(1, vmm_stat(self->fd, mappings));
 }
 
 TEST_F(iotlb, batch_sizes)
@@ -446,10 +437,10 @@ TEST_F(iotlb, batch_sizes)
 		};
 	EXPECT_EQ(-E2BIG, batch_ioc(self->fd, VHOST_IOMMU_IOTLB_UPDATE, VD,
 				    e, VHOST_IOMMU_IOTLB_MAX_BATCH + 1));
-	EXPECT_EQ(1, nr_mappings(self->fd));
+	EXPECT_EQ(1, vmm_stat(self->fd, mappings));
 	EXPECT_EQ(0, batch_ioc(self->fd, VHOST_IOMMU_IOTLB_UPDATE, VD,
 			       e, VHOST_IOMMU_IOTLB_MAX_BATCH));
-	EXPECT_EQ(1 + VHOST_IOMMU_IOTLB_MAX_BATCH, nr_mappings(self->fd));
+	EXPECT_EQ(1 + VHOST_IOMMU_IOTLB_MAX_BATCH, vmm_stat(self->fd, mappings));
 	EXPECT_EQ(-EFAULT, batch_ioc(self->fd, VHOST_IOMMU_IOTLB_UPDATE, VD,
 				     (void *)16, 1));
 }
@@ -467,23 +458,23 @@ TEST_F(iotlb, batch_flags)
 	b.flags = 0;
 	b.size = 8;
 	EXPECT_EQ(-EINVAL, vmm_ioctl(self->fd, VHOST_IOMMU_IOTLB_UPDATE, &b));
-	EXPECT_EQ(1, nr_mappings(self->fd));
+	EXPECT_EQ(1, vmm_stat(self->fd, mappings));
 }
 
 TEST_F(iotlb, max_mappings)
 {
-	long long old = vmm_param_get("max_mappings");
+	long long old = vt_param_get("max_mappings");
 
 	ASSERT_LE(0, old);
-	ASSERT_EQ(0, vmm_param_set("max_mappings", 2));
+	ASSERT_EQ(0, vt_param_set("max_mappings", 2));
 	EXPECT_EQ(-ENOSPC, batch_ioc(self->fd, VHOST_IOMMU_IOTLB_UPDATE, VD,
 				     (struct vhost_iommu_iotlb_entry[]) {
 				     { .iova = 0x800000, .size = PG, .perm = R },
 				     { .iova = 0x900000, .size = PG, .perm = R },
 				     }, 2));
-	EXPECT_EQ(1, nr_mappings(self->fd));
+	EXPECT_EQ(1, vmm_stat(self->fd, mappings));
 	EXPECT_EQ(0, update1(self->fd, VD, 0x800000, PG, 0, R));
-	ASSERT_EQ(0, vmm_param_set("max_mappings", old));
+	ASSERT_EQ(0, vt_param_set("max_mappings", old));
 }
 
 /* The guest's requests cannot touch a VMM-managed domain. */
@@ -491,12 +482,12 @@ TEST_F(iotlb, guest_requests_refused)
 {
 	struct vhost_iommu_translate t;
 
-	REQ_ST(VIRTIO_IOMMU_S_INVAL, vmm_map(&self->v, VD, 0x800000, 0x800fff,
-					     0, 1));
-	REQ_ST(VIRTIO_IOMMU_S_INVAL, vmm_unmap(&self->v, VD, 0, ~0ULL));
-	REQ_ST(VIRTIO_IOMMU_S_INVAL, vmm_attach(&self->v, VD, EP3, 0));
-	REQ_ST(VIRTIO_IOMMU_S_INVAL, vmm_detach(&self->v, VD, EP1));
-	EXPECT_EQ(1, nr_mappings(self->fd));
+	test_err_map(VIRTIO_IOMMU_S_INVAL, &self->v, VD, 0x800000, 0x800fff,
+		     0, 1);
+	test_err_unmap(VIRTIO_IOMMU_S_INVAL, &self->v, VD, 0, ~0ULL);
+	test_err_attach(VIRTIO_IOMMU_S_INVAL, &self->v, VD, EP3, 0);
+	test_err_detach(VIRTIO_IOMMU_S_INVAL, &self->v, VD, EP1);
+	EXPECT_EQ(1, vmm_stat(self->fd, mappings));
 	EXPECT_EQ(0, vmm_translate(self->fd, EP1, 0x100000, R, 0, &t));
 	EXPECT_EQ(-ENXIO, vmm_translate(self->fd, EP3, 0x100000, R, 0, &t));
 }
@@ -507,8 +498,8 @@ TEST_F(iotlb, guest_attach_moves_endpoint)
 	struct vhost_iommu_translate t;
 	struct vhost_iommu_stats s;
 
-	REQ_OK(vmm_attach(&self->v, GD, EP1, 0));
-	ASSERT_EQ(0, vmm_get_stats(self->fd, &s));
+	test_cmd_attach(&self->v, GD, EP1, 0);
+	test_cmd_get_stats(self->fd, &s);
 	EXPECT_EQ(1, s.domains);
 	EXPECT_EQ(0, s.mappings);
 	EXPECT_EQ(-ENOENT, vmm_translate(self->fd, EP1, 0x100000, R, 0, &t));
@@ -524,7 +515,7 @@ TEST_F(iotlb, attach_errors)
 	EXPECT_EQ(-ENOENT, iotlb_attach(self->fd, EP2, GD,
 					VHOST_IOMMU_IOTLB_ATTACH_F_DETACH));
 	EXPECT_EQ(-EINVAL, iotlb_attach(self->fd, EP3, VD, 2));
-	EXPECT_EQ(1, nr_mappings(self->fd));
+	EXPECT_EQ(1, vmm_stat(self->fd, mappings));
 }
 
 TEST_F(iotlb, attach_shares_and_detach_kills)
@@ -537,10 +528,10 @@ TEST_F(iotlb, attach_shares_and_detach_kills)
 	ASSERT_EQ(0, iotlb_attach(self->fd, EP1, VD,
 				  VHOST_IOMMU_IOTLB_ATTACH_F_DETACH));
 	EXPECT_EQ(-ENXIO, vmm_translate(self->fd, EP1, 0x100000, R, 0, &t));
-	EXPECT_EQ(1, nr_mappings(self->fd));
+	EXPECT_EQ(1, vmm_stat(self->fd, mappings));
 	ASSERT_EQ(0, iotlb_attach(self->fd, EP3, VD,
 				  VHOST_IOMMU_IOTLB_ATTACH_F_DETACH));
-	ASSERT_EQ(0, vmm_get_stats(self->fd, &s));
+	test_cmd_get_stats(self->fd, &s);
 	EXPECT_EQ(1, s.domains);
 	EXPECT_EQ(0, s.mappings);
 }
@@ -553,8 +544,8 @@ TEST_F(iotlb, attach_moves_from_guest_domain)
 	ASSERT_EQ(0, iotlb_attach(self->fd, EP2, VD, 0));
 	EXPECT_EQ(0, vmm_translate(self->fd, EP2, 0x100000, R, 0, &t));
 	EXPECT_EQ(0x400000, t.phys);
-	REQ_ST(VIRTIO_IOMMU_S_NOENT, vmm_map(&self->v, GD, 0x800000, 0x800fff,
-					     0, 1));
+	test_err_map(VIRTIO_IOMMU_S_NOENT, &self->v, GD, 0x800000, 0x800fff,
+		     0, 1);
 }
 
 TEST_F(iotlb, read_errors)

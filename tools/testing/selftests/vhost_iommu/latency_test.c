@@ -82,13 +82,13 @@ static void probe_round(struct probe *p)
 	uint64_t t0, t1, t2, start, end;
 	int ret;
 
-	t0 = vmm_now_ns();
+	t0 = vt_now_ns();
 	ret = vmm_get_stats(p->v->fd, &s);
-	t1 = vmm_now_ns();
+	t1 = vt_now_ns();
 	if (ret && !p->error)
 		p->error = ret;
 	ret = vmm_translate(p->v->fd, EP1, p->iova, A_R, 0, NULL);
-	t2 = vmm_now_ns();
+	t2 = vt_now_ns();
 	if (ret && ret != -ENOENT && !p->error)
 		p->error = ret;
 	if (t1 - t0 > p->all_max)
@@ -130,9 +130,9 @@ FIXTURE_SETUP(big)
 	self->n = debug_kernel() ? 50000 : 1000000;
 	self->r = calloc(BATCH, sizeof(*self->r));
 	ASSERT_NE(NULL, self->r);
-	VMM_OK(vmm_init(&self->v, &o));
-	ASSERT_EQ(0, vmm_add_endpoint(self->v.fd, EP1, NULL, 0));
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
+	test_cmd(vmm_init(&self->v, &o));
+	test_cmd_add_endpoint(self->v.fd, EP1, NULL, 0);
+	test_cmd_attach(&self->v, D1, EP1, 0);
 }
 
 FIXTURE_TEARDOWN(big)
@@ -177,8 +177,8 @@ TEST_F_TIMEOUT(big, unmap, 3600)
 	uint64_t t0, t1;
 	pthread_t th;
 
-	ASSERT_EQ(0, map_all(self)) TH_LOG("%s", vmm_errmsg);
-	ASSERT_EQ(0, vmm_get_stats(self->v.fd, &s));
+	ASSERT_EQ(0, map_all(self)) TH_LOG("%s", vt_errmsg);
+	test_cmd_get_stats(self->v.fd, &s);
 	ASSERT_EQ(self->n, s.mappings);
 	p.iova = (uint64_t)(self->n / 2) * PG;
 	p.start_ns = ~0ULL;
@@ -187,12 +187,12 @@ TEST_F_TIMEOUT(big, unmap, 3600)
 	vmm_mk_unmap(&u, D1, 0, ~0ULL);
 	vmm_req_prepare(&self->v, &r, &u, VMM_UNMAP_LEN, 4);
 	ASSERT_EQ(0, vmm_req_post(&self->v, &r));
-	t0 = vmm_now_ns();
+	t0 = vt_now_ns();
 	__atomic_store_n(&p.start_ns, t0, __ATOMIC_RELEASE);
 	ASSERT_EQ(0, vmm_kick(&self->v, VHOST_IOMMU_VQ_REQUEST));
 	/* The hang guard: VMM_TIMEOUT_MS */
-	ASSERT_EQ(0, vmm_req_complete(&self->v, &r)) TH_LOG("%s", vmm_errmsg);
-	t1 = vmm_now_ns();
+	ASSERT_EQ(0, vmm_req_complete(&self->v, &r)) TH_LOG("%s", vt_errmsg);
+	t1 = vt_now_ns();
 	__atomic_store_n(&p.end_ns, t1, __ATOMIC_RELEASE);
 	__atomic_store_n(&p.stop, true, __ATOMIC_RELEASE);
 	pthread_join(th, NULL);
@@ -208,7 +208,7 @@ TEST_F_TIMEOUT(big, unmap, 3600)
 	ASSERT_LE(1, p.rounds) TH_LOG("no probe while the UNMAP ran");
 	EXPECT_GE(bound_ns(), p.max_stats);
 	EXPECT_GE(bound_ns(), p.max_translate);
-	ASSERT_EQ(0, vmm_get_stats(self->v.fd, &s));
+	test_cmd_get_stats(self->v.fd, &s);
 	EXPECT_EQ(0, s.mappings);
 	EXPECT_EQ(-ENOENT, vmm_translate(self->v.fd, EP1, p.iova, A_R, 0,
 					 NULL));
@@ -237,9 +237,9 @@ struct flood {
 static void *attacker(void *arg)
 {
 	struct flood *f = arg;
-	struct vmm_vq *vq = &f->v->vq[VHOST_IOMMU_VQ_EVENT];
+	struct vq *vq = &f->v->vq[VHOST_IOMMU_VQ_EVENT];
 	struct vmm_rdesc d = { .addr = f->buf_gpa, .len = 24 };
-	uint64_t end = vmm_now_ns() + ATTACK_MS * MS;
+	uint64_t end = vt_now_ns() + ATTACK_MS * MS;
 	uint32_t *id;
 	uint16_t head, start = vq->avail_idx;
 	unsigned int i;
@@ -254,7 +254,7 @@ static void *attacker(void *arg)
 		vq->used->ring[i].id = htole32(SENTINEL);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	while (!__atomic_load_n(&f->stop, __ATOMIC_ACQUIRE) &&
-	       vmm_now_ns() < end) {
+	       vt_now_ns() < end) {
 		id = &vq->used->ring[(start + f->consumed) % vq->num].id;
 		while (__atomic_load_n(id, __ATOMIC_ACQUIRE) != SENTINEL) {
 			__atomic_store_n(id, htole32(SENTINEL),
@@ -264,7 +264,7 @@ static void *attacker(void *arg)
 					     vq->num].id;
 		}
 		while (f->posted < f->consumed + vq->num) {
-			vmm_avail_push(vq, head);
+			vq_avail_push(vq, head);
 			f->posted++;
 		}
 	}
@@ -292,19 +292,19 @@ FIXTURE(ev) {
 
 FIXTURE_SETUP(ev)
 {
-	VMM_OK(vmm_init(&self->v, NULL));
-	ASSERT_EQ(0, vmm_add_endpoint(self->v.fd, EP1, NULL, 0));
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
+	test_cmd(vmm_init(&self->v, NULL));
+	test_cmd_add_endpoint(self->v.fd, EP1, NULL, 0);
+	test_cmd_attach(&self->v, D1, EP1, 0);
 }
 
 FIXTURE_TEARDOWN(ev)
 {
-	uint64_t t0 = vmm_now_ns();
+	uint64_t t0 = vt_now_ns();
 
 	if (self->v.gmem)
 		vmm_fini(&self->v);
 	/* close() is bounded too */
-	EXPECT_GE(bound_ns(), vmm_now_ns() - t0);
+	EXPECT_GE(bound_ns(), vt_now_ns() - t0);
 }
 
 TEST_F_TIMEOUT(ev, event_flood, 600)
@@ -321,16 +321,16 @@ TEST_F_TIMEOUT(ev, event_flood, 600)
 	ASSERT_EQ(0, pthread_create(&tr, NULL, reporter, &f));
 	/* Two seconds of GET_STATS and TRANSLATE under attack */
 	usleep(200000);
-	p.start_ns = vmm_now_ns();
+	p.start_ns = vt_now_ns();
 	end = p.start_ns + 2000 * MS;
-	while (vmm_now_ns() < end) {
+	while (vt_now_ns() < end) {
 		probe_round(&p);
 		usleep(1000);
 	}
 	/* Stopping the event queue takes its mutex: the worker lets go */
-	t0 = vmm_now_ns();
+	t0 = vt_now_ns();
 	EXPECT_EQ(0, ioctl(self->v.fd, VHOST_GET_VRING_BASE, &st));
-	t1 = vmm_now_ns();
+	t1 = vt_now_ns();
 	__atomic_store_n(&f.stop, true, __ATOMIC_RELEASE);
 	pthread_join(ta, NULL);
 	pthread_join(tr, NULL);
@@ -351,7 +351,7 @@ TEST_F_TIMEOUT(ev, event_flood, 600)
 	EXPECT_GE(bound_ns(), p.max_translate);
 	EXPECT_GE(bound_ns(), t1 - t0);
 	/* No usable buffer: every report was dropped */
-	ASSERT_EQ(0, vmm_get_stats(self->v.fd, &s));
+	test_cmd_get_stats(self->v.fd, &s);
 	EXPECT_EQ(0, s.faults);
 	EXPECT_LE(1, s.faults_dropped);
 }
@@ -374,9 +374,9 @@ FIXTURE_SETUP(mc)
 {
 	struct vmm_opts o = { .num = { VMM_MAX_NUM, 256 } };
 
-	VMM_OK(vmm_init(&self->v, &o));
-	ASSERT_EQ(0, vmm_add_endpoint(self->v.fd, EP1, NULL, 0));
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
+	test_cmd(vmm_init(&self->v, &o));
+	test_cmd_add_endpoint(self->v.fd, EP1, NULL, 0);
+	test_cmd_attach(&self->v, D1, EP1, 0);
 }
 
 FIXTURE_TEARDOWN(mc)
@@ -407,21 +407,21 @@ TEST_F_TIMEOUT(mc, max_chains, 600)
 		t[i].next = htole16(i + 1 < n ? i + 1 : 0);
 	}
 	for (i = 0; i < NCHAINS; i++) {
-		VMM_OK(vmm_raw_chain(&self->v, VHOST_IOMMU_VQ_REQUEST, &d, 1,
-				     &head));
-		vmm_avail_push(&self->v.vq[VHOST_IOMMU_VQ_REQUEST], head);
+		test_cmd(vmm_raw_chain(&self->v, VHOST_IOMMU_VQ_REQUEST, &d, 1,
+				       &head));
+		vq_avail_push(&self->v.vq[VHOST_IOMMU_VQ_REQUEST], head);
 	}
-	p.start_ns = vmm_now_ns();
-	VMM_OK(vmm_notify(&self->v.vq[VHOST_IOMMU_VQ_REQUEST]));
+	p.start_ns = vt_now_ns();
+	test_cmd(vq_notify(&self->v.vq[VHOST_IOMMU_VQ_REQUEST]));
 	end = p.start_ns + 2000 * MS;
-	while (vmm_now_ns() < end) {
+	while (vt_now_ns() < end) {
 		probe_round(&p);
 		usleep(1000);
 	}
-	t0 = vmm_now_ns();
+	t0 = vt_now_ns();
 	EXPECT_EQ(0, ioctl(self->v.fd, VHOST_GET_VRING_BASE, &st));
-	t1 = vmm_now_ns();
-	ASSERT_EQ(0, vmm_get_stats(self->v.fd, &s));
+	t1 = vt_now_ns();
+	test_cmd_get_stats(self->v.fd, &s);
 	TH_LOG("%u chains of %u descriptors: %u probes", NCHAINS, n,
 	       p.rounds);
 	TH_LOG("slowest GET_STATS %llu ms, TRANSLATE %llu ms",

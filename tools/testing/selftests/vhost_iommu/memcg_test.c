@@ -143,9 +143,9 @@ FIXTURE_SETUP(mcg)
 	/* The owner is in the memcg: the worker charges it */
 	self->r = calloc(BATCH, sizeof(*self->r));
 	ASSERT_NE(NULL, self->r);
-	VMM_OK(vmm_init(&self->v, &o));
-	ASSERT_EQ(0, vmm_add_endpoint(self->v.fd, EP1, NULL, 0));
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
+	test_cmd(vmm_init(&self->v, &o));
+	test_cmd_add_endpoint(self->v.fd, EP1, NULL, 0);
+	test_cmd_attach(&self->v, D1, EP1, 0);
 	/* Everything the test touches is charged before the limit */
 	for (off = 0; off < VMM_MEM_SIZE; off += 4096)
 		__atomic_fetch_add(&self->v.gmem[off], 0, __ATOMIC_RELAXED);
@@ -248,7 +248,7 @@ TEST_F_TIMEOUT(mcg, map_to_the_limit, 1800)
 	/* Mappings are freed after an RCU grace period */
 	usleep(500000);
 
-	ASSERT_LE(0, n) TH_LOG("%s", vmm_errmsg);
+	ASSERT_LE(0, n) TH_LOG("%s", vt_errmsg);
 	EXPECT_EQ(0, oom_kill);
 	ASSERT_LT(0, nomem) TH_LOG("%ld mappings and no NOMEM", n);
 	TH_LOG("%ld mappings, then NOMEM (memory.max %llu, oom events %lld)",
@@ -259,13 +259,13 @@ TEST_F_TIMEOUT(mcg, map_to_the_limit, 1800)
 	EXPECT_EQ(0, tr);
 	ASSERT_GT(50, tries) TH_LOG("UNMAP: NOMEM %d times", tries);
 	TH_LOG("UNMAP of %ld mappings after %d NOMEM", n / 2, tries);
-	ASSERT_EQ(0, vmm_get_stats(self->v.fd, &s));
+	test_cmd_get_stats(self->v.fd, &s);
 	EXPECT_EQ(n - n / 2, s.mappings);
 	EXPECT_EQ(-ENOENT, vmm_translate(self->v.fd, EP1, 0, A_R, 0, NULL));
 
 	/* Room again: a quarter maps without a failure */
 	n2 = map_until_nomem(self, 0, n / 4, &again);
-	ASSERT_LE(0, n2) TH_LOG("%s", vmm_errmsg);
+	ASSERT_LE(0, n2) TH_LOG("%s", vt_errmsg);
 	EXPECT_EQ(0, again);
 	EXPECT_EQ(n / 4, n2);
 	EXPECT_EQ(0, vmm_translate(self->v.fd, EP1, 0, A_R, 0, NULL));
@@ -283,7 +283,7 @@ TEST_F_TIMEOUT(mcg, close_at_the_limit, 1800)
 		SKIP(return, "%s", self->skip);
 	n = map_until_nomem(self, 0, MAX_MAPS, &nomem);
 	vmm_fini(&self->v);
-	ASSERT_LE(0, n) TH_LOG("%s", vmm_errmsg);
+	ASSERT_LE(0, n) TH_LOG("%s", vt_errmsg);
 	ASSERT_LT(0, nomem);
 	EXPECT_EQ(0, fd_key(self->events, "oom_kill"));
 }
@@ -328,7 +328,7 @@ TEST_F_TIMEOUT(mcg, mappings_charged_whole, 1800)
 	usleep(200000);
 	cur1 = cg_num(self->dir, "memory.current");
 	slab1 = meminfo_slab();
-	ASSERT_EQ(CHARGED_MAPS, n) TH_LOG("%s, %u NOMEM", vmm_errmsg, nomem);
+	ASSERT_EQ(CHARGED_MAPS, n) TH_LOG("%s, %u NOMEM", vt_errmsg, nomem);
 	ASSERT_LT(0, cur0);
 	ASSERT_LT(0, slab0);
 	TH_LOG("%d mappings: memcg +%lld bytes (%lld per mapping), slab +%lld bytes",
@@ -356,9 +356,9 @@ TEST_F_TIMEOUT(mcg, dead_domain_freed_by_detach, 1800)
 	before = cg_num(self->dir, "memory.current");
 	n = map_until_nomem(self, 0, DEAD_MAPS, &nomem);
 	mapped = cg_num(self->dir, "memory.current");
-	REQ_OK(vmm_detach(&self->v, D1, EP1));
+	test_cmd_detach(&self->v, D1, EP1);
 	after = cg_num(self->dir, "memory.current");
-	ASSERT_EQ(DEAD_MAPS, n) TH_LOG("%s, %u NOMEM", vmm_errmsg, nomem);
+	ASSERT_EQ(DEAD_MAPS, n) TH_LOG("%s, %u NOMEM", vt_errmsg, nomem);
 	TH_LOG("memcg: %lld, %lld with %d mappings, %lld after the DETACH",
 	       before, mapped, DEAD_MAPS, after);
 	ASSERT_LT(before + DEAD_MAPS * 48LL, mapped);

@@ -48,18 +48,6 @@
 #include "vguest.h"
 #include "vmm_test.h"
 
-/* A call of vguest.c that must succeed; logs what failed. */
-#define VG_OK(call) do {						\
-	int __ret = (call);						\
-	ASSERT_EQ(0, __ret) TH_LOG("%s: %s", #call, vguest_errmsg);	\
-} while (0)
-
-/* A call of vnet.c that must succeed */
-#define VNET_OK(call) do {						\
-	int __ret = (call);						\
-	ASSERT_EQ(0, __ret) TH_LOG("%s: %s", #call, vnet_errmsg);	\
-} while (0)
-
 #define T		VGUEST_TIMEOUT_MS
 #define PAGE		VNET_PAGE
 #define EP		VGUEST_EP
@@ -73,60 +61,6 @@
 #define SPARE_OFF	0x300000ULL	/* in the window, past every buffer */
 
 /* Counters */
-
-static struct vhost_iommu_stats stats(struct vguest *g)
-{
-	struct vhost_iommu_stats s;
-
-	if (vguest_stats(g, &s))
-		memset(&s, 0xff, sizeof(s));
-	return s;
-}
-
-static uint64_t stat_at(const struct vhost_iommu_stats *s, size_t off)
-{
-	uint64_t val;
-
-	memcpy(&val, (const uint8_t *)s + off, sizeof(val));
-	return val;
-}
-
-/* Waits (hang guard) until the counter at @off exceeds @min */
-static bool stat_above(struct vguest *g, size_t off, uint64_t min)
-{
-	struct vhost_iommu_stats s;
-	int i;
-
-	for (i = 0; i < T / 10; i++) {
-		if (vguest_stats(g, &s))
-			return false;
-		if (stat_at(&s, off) > min)
-			return true;
-		usleep(10000);
-	}
-	return false;
-}
-
-#define STAT_ABOVE(g, field, min) \
-	stat_above((g), offsetof(struct vhost_iommu_stats, field), (min))
-
-/* Module parameters, restored by the fixtures */
-static long long param_set(struct __test_metadata *_metadata,
-			   const char *name, long long val)
-{
-	long long saved = vmm_param_get(name);
-
-	EXPECT_LE(0, saved) TH_LOG("no module parameter %s", name);
-	if (saved >= 0)
-		EXPECT_EQ(0, vmm_param_set(name, val));
-	return saved;
-}
-
-static void param_restore(const char *name, long long saved)
-{
-	if (saved >= 0)
-		vmm_param_set(name, saved);
-}
 
 /*
  * userfaultfd: one page the kernel blocks on until the test fills it.
@@ -319,13 +253,15 @@ struct stats_call {
 static long bg_stats(struct bg *b)
 {
 	struct stats_call *c = (struct stats_call *)b;
+	uint64_t val;
 	int i, ret;
 
 	for (i = 0; i < T / 20; i++) {
 		ret = vguest_stats(c->g, &c->s);
 		if (ret)
 			return ret;
-		if (!c->wait || stat_at(&c->s, c->off) > c->min)
+		memcpy(&val, (uint8_t *)&c->s + c->off, sizeof(val));
+		if (!c->wait || val > c->min)
 			return 0;
 		usleep(10000);
 	}
@@ -382,13 +318,13 @@ FIXTURE_SETUP(readcopy)
 		.no_backend = true,
 	};
 
-	self->qlen = vmm_param_get(QLEN);
+	self->qlen = vt_param_get(QLEN);
 	ASSERT_LE(1, self->qlen);
 	self->uffd_err = upage_open(&self->u);
 	if (self->uffd_err)
 		return;
-	VG_OK(vguest_init(&self->g, &o));
-	VG_OK(vguest_start(&self->g));
+	test_cmd(vguest_init(&self->g, &o));
+	test_cmd(vguest_start(&self->g));
 }
 
 FIXTURE_TEARDOWN(readcopy)
@@ -396,7 +332,7 @@ FIXTURE_TEARDOWN(readcopy)
 	upage_close(&self->u);
 	if (!self->uffd_err)
 		vguest_fini(&self->g);
-	param_restore(QLEN, self->qlen);
+	test_param_restore(QLEN, self->qlen);
 }
 
 /* The access bits of the records of @iova among @n bytes of records */
@@ -441,18 +377,19 @@ TEST_F_TIMEOUT(readcopy, write_during_copy_reaches_vmm, 300)
 	if (self->uffd_err)
 		SKIP(return, "userfaultfd: %s", strerror(-self->uffd_err));
 	/* The rings of both queues, so that only the page misses */
-	VG_OK(vguest_iotlb_update(g, v->gpa_base + VNET_OFFSET,
-				  VNET_RING_OFF(VNET_NQ), v->gpa_base, RW));
-	VG_OK(vguest_set_backend(g, 0, T));
+	test_cmd(vguest_iotlb_update(g, v->gpa_base + VNET_OFFSET,
+				     VNET_RING_OFF(VNET_NQ), v->gpa_base, RW));
+	test_cmd(vguest_set_backend(g, 0, T));
 	ASSERT_EQ(-1, read(g->iommu.fd, m, sizeof(m)));
 	ASSERT_EQ(EAGAIN, errno);
 
-	s0 = stats(g);
-	VNET_OK(vnet_tx_post_at(v, 0, gpa + VNET_BUF_LEN,
-				iova + VNET_BUF_LEN, 1, vnet_frame_len(1)));
-	VNET_OK(vnet_kick(v, VNET_TXQ));
-	ASSERT_TRUE(STAT_ABOVE(g, iotlb_queued, s0.iotlb_queued));
-	s0 = stats(g);
+	s0 = vmm_stats(g->iommu.fd);
+	test_cmd(vnet_tx_post_at(v, 0, gpa + VNET_BUF_LEN,
+				 iova + VNET_BUF_LEN, 1, vnet_frame_len(1)));
+	test_cmd(vnet_kick(v, VNET_TXQ));
+	ASSERT_LT(s0.iotlb_queued,
+		  vmm_stat_wait(g->iommu.fd, iotlb_queued, s0.iotlb_queued + 1, T));
+	s0 = vmm_stats(g->iommu.fd);
 
 	ASSERT_EQ(0, bg_start(&rd, bg_read));
 	ASSERT_EQ(0, upage_wait(&self->u, T)) {
@@ -460,7 +397,7 @@ TEST_F_TIMEOUT(readcopy, write_during_copy_reaches_vmm, 300)
 		bg_join(&rd);
 	}
 	/* read() is copying the READ record out. RX writes the page. */
-	VG_OK(vguest_rx_post(g, 0, 0, 2));
+	test_cmd(vguest_rx_post(g, 0, 0, 2));
 	sc.min = s0.iotlb_misses;
 	ASSERT_EQ(0, bg_start(&sc.b, bg_stats));
 	answered = bg_wait(&sc.b, T);
@@ -484,9 +421,9 @@ TEST_F_TIMEOUT(readcopy, write_during_copy_reaches_vmm, 300)
 		       (unsigned long long)iova);
 
 	/* The VMM answers what it was told: both queues run. */
-	VG_OK(vguest_iotlb_update(g, iova, PAGE, gpa, access));
-	VG_OK(vguest_tx_complete(g, 0, 0, 1, T));
-	VG_OK(vguest_rx_complete(g, 0, 0, 2, T));
+	test_cmd(vguest_iotlb_update(g, iova, PAGE, gpa, access));
+	test_cmd(vguest_tx_complete(g, 0, 0, 1, T));
+	test_cmd(vguest_rx_complete(g, 0, 0, 2, T));
 }
 
 /*
@@ -511,10 +448,10 @@ TEST_F_TIMEOUT(readcopy, queue_full_during_copy_flagged, 300)
 
 	if (self->uffd_err)
 		SKIP(return, "userfaultfd: %s", strerror(-self->uffd_err));
-	ASSERT_EQ(0, vmm_param_set(QLEN, 1));
+	ASSERT_EQ(0, vt_param_set(QLEN, 1));
 	EXPECT_EQ(-EFAULT, try_backend(g, VNET_RXQ));
-	ASSERT_TRUE(STAT_ABOVE(g, iotlb_queued, 0));
-	s0 = stats(g);
+	ASSERT_LT(0, vmm_stat_wait(g->iommu.fd, iotlb_queued, 1, T));
+	s0 = vmm_stats(g->iommu.fd);
 	EXPECT_EQ(0, s0.iotlb_queue_full);
 
 	ASSERT_EQ(0, bg_start(&rd, bg_read));
@@ -530,7 +467,7 @@ TEST_F_TIMEOUT(readcopy, queue_full_during_copy_flagged, 300)
 	 * found the queue full.
 	 */
 	ret = vmm_detach(&g->iommu, 0x7ffff, 0x7ffff);
-	EXPECT_LE(0, ret) TH_LOG("DETACH: %s", vmm_errmsg);
+	EXPECT_LE(0, ret) TH_LOG("DETACH: %s", vt_errmsg);
 	ASSERT_EQ(0, bg_start(&sc.b, bg_stats));
 	answered = bg_wait(&sc.b, T);
 	EXPECT_TRUE(answered) TH_LOG("GET_STATS waited for read()");
@@ -547,11 +484,11 @@ TEST_F_TIMEOUT(readcopy, queue_full_during_copy_flagged, 300)
 
 	/* The read made room: B comes in, flagged. */
 	ASSERT_EQ(1, vguest_iotlb_fetch(g, m, 4, T))
-		TH_LOG("%s", vguest_errmsg);
+		TH_LOG("%s", vt_errmsg);
 	EXPECT_NE(first.iova, m[0].iova);
 	EXPECT_EQ(QFULL, m[0].flags)
 		TH_LOG("the queue filled during the copy: not flagged");
-	EXPECT_EQ(1, stats(g).iotlb_queue_full);
+	EXPECT_EQ(1, vmm_stats(g->iommu.fd).iotlb_queue_full);
 }
 
 /*
@@ -574,9 +511,9 @@ FIXTURE_SETUP(hold)
 	self->uffd_err = upage_open(&self->u);
 	if (self->uffd_err)
 		return;
-	VG_OK(vguest_init(&self->g, &o));
-	VG_OK(vguest_start(&self->g));
-	self->push = param_set(_metadata, PUSH, 1);
+	test_cmd(vguest_init(&self->g, &o));
+	test_cmd(vguest_start(&self->g));
+	test_param_set(_metadata, PUSH, 1, &self->push);
 }
 
 FIXTURE_TEARDOWN(hold)
@@ -584,7 +521,7 @@ FIXTURE_TEARDOWN(hold)
 	upage_close(&self->u);
 	if (!self->uffd_err)
 		vguest_fini(&self->g);
-	param_restore(PUSH, self->push);
+	test_param_restore(PUSH, self->push);
 }
 
 /* What the VMM asks while the kernel waits: GET_STATS, TRANSLATE */
@@ -652,12 +589,12 @@ TEST_F_TIMEOUT(hold, push_waits_others_answer, 300)
 	}
 
 	/* A MAP: inserted, then pushed to vhost-net, under domain_lock */
-	s0 = stats(g);
+	s0 = vmm_stats(g->iommu.fd);
 	vmm_mk_map(&map, D, IOVA_SPARE, IOVA_SPARE + PAGE - 1,
 		   v->gpa_base + SPARE_OFF, VGUEST_RW);
-	VMM_OK(vmm_req_prepare(&g->iommu, &r, &map, VMM_MAP_LEN, 4));
-	VMM_OK(vmm_req_post(&g->iommu, &r));
-	VMM_OK(vmm_kick(&g->iommu, VHOST_IOMMU_VQ_REQUEST));
+	test_cmd(vmm_req_prepare(&g->iommu, &r, &map, VMM_MAP_LEN, 4));
+	test_cmd(vmm_req_post(&g->iommu, &r));
+	test_cmd(vmm_kick(&g->iommu, VHOST_IOMMU_VQ_REQUEST));
 	sc.min = s0.mappings;
 	ASSERT_EQ(0, bg_start(&sc.b, bg_stats));
 	stats_answered = bg_wait(&sc.b, T);
@@ -687,7 +624,7 @@ TEST_F_TIMEOUT(hold, push_waits_others_answer, 300)
 	ASSERT_EQ(0, upage_fill(&self->u, &mt, sizeof(mt)));
 	EXPECT_TRUE(bg_wait(&setmem, T));
 	EXPECT_EQ(0, bg_join(&setmem));
-	VMM_OK(vmm_req_complete(&g->iommu, &r));
+	test_cmd(vmm_req_complete(&g->iommu, &r));
 	EXPECT_EQ(4, r.used_len);
 	EXPECT_EQ(VIRTIO_IOMMU_S_OK, r.status);
 	if (!stats_answered) {
@@ -698,9 +635,9 @@ TEST_F_TIMEOUT(hold, push_waits_others_answer, 300)
 		if (!answered)
 			bg_join(&pr);
 	}
-	EXPECT_LT(s0.iotlb_updates, stats(g).iotlb_updates);
-	VNET_OK(vnet_tx_frames(v, 0, 4));
-	VNET_OK(vnet_rx_frames(v, 100, 4));
+	EXPECT_LT(s0.iotlb_updates, vmm_stats(g->iommu.fd).iotlb_updates);
+	test_cmd(vnet_tx_frames(v, 0, 4));
+	test_cmd(vnet_rx_frames(v, 100, 4));
 }
 
 /*
@@ -755,16 +692,16 @@ FIXTURE_SETUP(stolen)
 	struct vguest *g = &self->g;
 	struct vnet *v = &g->net[0];
 
-	VG_OK(vguest_init(g, &o));
-	VG_OK(vguest_start(g));
+	test_cmd(vguest_init(g, &o));
+	test_cmd(vguest_start(g));
 	/*
 	 * The rings translated, TX buffer 0 not: every TX kick raises a
 	 * miss of that page, which nobody answers.
 	 */
-	VG_OK(vguest_iotlb_update(g, v->gpa_base + VNET_OFFSET,
-				  VNET_RING_OFF(VNET_NQ), v->gpa_base, RW));
-	VG_OK(vguest_set_backend(g, 0, T));
-	VNET_OK(vnet_tx_post(v, 0, 1, vnet_frame_len(1)));
+	test_cmd(vguest_iotlb_update(g, v->gpa_base + VNET_OFFSET,
+				     VNET_RING_OFF(VNET_NQ), v->gpa_base, RW));
+	test_cmd(vguest_set_backend(g, 0, T));
+	test_cmd(vnet_tx_post(v, 0, 1, vnet_frame_len(1)));
 }
 
 FIXTURE_TEARDOWN(stolen)
@@ -859,15 +796,16 @@ TEST_F_TIMEOUT(stolen, blocking_file_read_by_vmm, 300)
 	ASSERT_TRUE(thread_sleeps_in(bg_tid(&t.b), "vhost_chr_read_iter"));
 
 	/* Misses: the thief takes them, the kernel refuses to read. */
-	s0 = stats(g);
+	s0 = vmm_stats(g->iommu.fd);
 	for (i = 1; i <= 3; i++) {
-		VNET_OK(vnet_kick(v, VNET_TXQ));
-		EXPECT_TRUE(STAT_ABOVE(g, iotlb_errors,
-				       s0.iotlb_errors + i - 1));
+		test_cmd(vnet_kick(v, VNET_TXQ));
+		EXPECT_LT(s0.iotlb_errors + i - 1,
+			  vmm_stat_wait(g->iommu.fd, iotlb_errors,
+					s0.iotlb_errors + i, T));
 	}
 	ASSERT_TRUE(thread_sleeps_in(t.b.tid, "vhost_chr_read_iter"));
 	EXPECT_LT(0, __atomic_load_n(&t.stolen, __ATOMIC_ACQUIRE));
-	EXPECT_EQ(s0.iotlb_misses, stats(g).iotlb_misses);
+	EXPECT_EQ(s0.iotlb_misses, vmm_stats(g->iommu.fd).iotlb_misses);
 
 	switch (variant->op) {
 	case OP_VRING_BASE:
@@ -897,7 +835,7 @@ TEST_F_TIMEOUT(stolen, blocking_file_read_by_vmm, 300)
 	EXPECT_EQ(0, bg_join(&op));
 	EXPECT_EQ(0, thief_stop(&t));
 	if (variant->op == OP_UNBIND)
-		EXPECT_EQ(0, stats(g).bound);
+		EXPECT_EQ(0, vmm_stats(g->iommu.fd).bound);
 	/* No fault was reported: the event queue used no buffer. */
 	if (variant->op == OP_VRING_BASE)
 		EXPECT_EQ(0, s.num);
@@ -922,15 +860,15 @@ FIXTURE_SETUP(takeover)
 	};
 
 	self->push = -1;
-	VG_OK(vguest_init(&self->g, &o));
-	VG_OK(vguest_start(&self->g));
-	self->push = param_set(_metadata, PUSH, 0);
+	test_cmd(vguest_init(&self->g, &o));
+	test_cmd(vguest_start(&self->g));
+	test_param_set(_metadata, PUSH, 0, &self->push);
 }
 
 FIXTURE_TEARDOWN(takeover)
 {
 	vguest_fini(&self->g);
-	param_restore(PUSH, self->push);
+	test_param_restore(PUSH, self->push);
 }
 
 /* The child's side of a pipe pair: one byte each way per step */
@@ -1069,13 +1007,13 @@ TEST_F_TIMEOUT(takeover, foreign_miss_unanswered, 300)
 	int stolen, again;
 	pid_t pid;
 
-	s0 = stats(g);
+	s0 = vmm_stats(g->iommu.fd);
 	pid = take_over(&g->net[0], &c);
 	ASSERT_LT(0, pid);
 	EXPECT_EQ(EFAULT, chan_get(c.up[0], T));
 	EXPECT_TRUE(bridge_reacted(g, &s0));
-	VG_OK(vguest_settle(g, T));
-	s1 = stats(g);
+	test_cmd(vguest_settle(g, T));
+	s1 = vmm_stats(g->iommu.fd);
 	EXPECT_EQ(s0.iotlb_updates, s1.iotlb_updates);
 	EXPECT_EQ(s0.iotlb_served, s1.iotlb_served);
 	EXPECT_LT(s0.iotlb_errors, s1.iotlb_errors);
@@ -1089,8 +1027,8 @@ TEST_F_TIMEOUT(takeover, foreign_miss_unanswered, 300)
 	close(c.up[0]);
 	close(c.down[1]);
 	EXPECT_EQ(0, reap(pid));
-	VG_OK(vguest_settle(g, T));
-	EXPECT_EQ(s0.iotlb_updates, stats(g).iotlb_updates);
+	test_cmd(vguest_settle(g, T));
+	EXPECT_EQ(s0.iotlb_updates, vmm_stats(g->iommu.fd).iotlb_updates);
 }
 
 /*
@@ -1109,18 +1047,18 @@ TEST_F_TIMEOUT(takeover, foreign_owner_gets_no_push, 300)
 	int stolen, again;
 	pid_t pid;
 
-	s0 = stats(g);
+	s0 = vmm_stats(g->iommu.fd);
 	pid = take_over(v, &c);
 	ASSERT_LT(0, pid);
 	EXPECT_EQ(EFAULT, chan_get(c.up[0], T));
 	EXPECT_TRUE(bridge_reacted(g, &s0));
-	VG_OK(vguest_settle(g, T));
+	test_cmd(vguest_settle(g, T));
 
-	ASSERT_EQ(0, vmm_param_set(PUSH, 1));
-	s0 = stats(g);
-	VG_OK(vguest_unmap(g, iova, VNET_MEM_SIZE));
-	VG_OK(vguest_map(g, iova, v->gpa_base, VNET_MEM_SIZE, VGUEST_RW));
-	s1 = stats(g);
+	ASSERT_EQ(0, vt_param_set(PUSH, 1));
+	s0 = vmm_stats(g->iommu.fd);
+	test_cmd(vguest_unmap(g, iova, VNET_MEM_SIZE));
+	test_cmd(vguest_map(g, iova, v->gpa_base, VNET_MEM_SIZE, VGUEST_RW));
+	s1 = vmm_stats(g->iommu.fd);
 	EXPECT_EQ(s0.iotlb_updates, s1.iotlb_updates)
 		TH_LOG("MAP pushed to a vhost-net device of another owner");
 

@@ -712,7 +712,7 @@ static struct replay rp;
 
 static void fatal(const char *what)
 {
-	fprintf(stderr, "replay: %s: %s\n", what, vmm_errmsg);
+	fprintf(stderr, "replay: %s: %s\n", what, vt_errmsg);
 	exit(2);
 }
 
@@ -902,7 +902,7 @@ static void device_reset(void)
 	if (ioctl(v->fd, VHOST_RESET_OWNER, NULL) ||
 	    ioctl(v->fd, VHOST_SET_OWNER, NULL) ||
 	    ioctl(v->fd, VHOST_SET_FEATURES, &v->features)) {
-		snprintf(vmm_errmsg, sizeof(vmm_errmsg), "%m");
+		snprintf(vt_errmsg, sizeof(vt_errmsg), "%m");
 		fatal("device reset");
 	}
 	if (vmm_set_mem_table(v))
@@ -1199,7 +1199,7 @@ static void verify(const char *when)
 {
 	unsigned long long before = rp.live_mismatches;
 	struct vhost_iommu_stats st;
-	uint64_t t0 = vmm_now_ns();
+	uint64_t t0 = vt_now_ns();
 	unsigned long long i, first;
 	struct tnode *n;
 
@@ -1286,7 +1286,7 @@ static void verify(const char *when)
 	}
 	printf("check %s: %lu domains, %lu mappings, %llu mismatches\n", when,
 	       rp.ndoms, rp.nmaps, rp.live_mismatches - before);
-	rp.check_ns += vmm_now_ns() - t0;
+	rp.check_ns += vt_now_ns() - t0;
 }
 
 /* Requests */
@@ -1720,9 +1720,9 @@ int main(int argc, char **argv)
 	printf("; live set from %s\n", rp.has_unmap_done ?
 	       "unmap_done lines" : "UNMAP semantics");
 
-	t0 = vmm_now_ns();
+	t0 = vt_now_ns();
 	replay();
-	ns = vmm_now_ns() - t0 - rp.check_ns;
+	ns = vt_now_ns() - t0 - rp.check_ns;
 
 	printf("lines: %llu (requests %llu, other events used %llu, ", rp.lines,
 	       rp.lines_req, rp.lines_used);

@@ -125,7 +125,7 @@ static int start(struct _test_data_req *self,
 
 FIXTURE_SETUP(req)
 {
-	VMM_OK(start(self, variant, 0));
+	test_cmd(start(self, variant, 0));
 }
 
 FIXTURE_TEARDOWN(req)
@@ -133,7 +133,7 @@ FIXTURE_TEARDOWN(req)
 	vmm_fini(&self->v);
 }
 
-#define RESTART(drop)	VMM_OK(start(self, variant, (drop)))
+#define RESTART(drop)	test_cmd(start(self, variant, (drop)))
 
 /* Replaces the configuration (endpoints are removed and declared again). */
 static int reconfig(int fd, const struct vhost_iommu_config *c)
@@ -147,15 +147,6 @@ static int reconfig(int fd, const struct vhost_iommu_config *c)
 	if (ret)
 		return ret;
 	return add_endpoints(fd);
-}
-
-static struct vhost_iommu_stats stats(int fd)
-{
-	struct vhost_iommu_stats s;
-
-	if (vmm_get_stats(fd, &s))
-		memset(&s, 0xff, sizeof(s));
-	return s;
 }
 
 /* TRANSLATE errors as a negative errno, else 0 with @t filled. */
@@ -253,7 +244,7 @@ TEST_F(req, readable_longer_ignored)
 	struct vmm_req r;
 
 	memset(buf, 0xee, sizeof(buf));
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
+	test_cmd_attach(&self->v, D1, EP1, 0);
 	vmm_mk_map((void *)buf, D1, 0x10000, 0x1ffff, 0x200000, RW);
 	ASSERT_EQ(S_OK, raw_req(&self->v, buf, sizeof(buf), &r));
 	EXPECT_EQ(4, r.used_len);
@@ -284,12 +275,12 @@ static void unknown_type(struct __test_metadata *_metadata,
 
 	memset(buf, 0, sizeof(buf));
 	buf[0] = type;
-	s0 = stats(self->fd);
+	s0 = vmm_stats(self->fd);
 	ASSERT_EQ(0, vmm_request(&self->v, buf, sizeof(buf), 4 + 512, &r))
-		TH_LOG("%s", vmm_errmsg);
+		TH_LOG("%s", vt_errmsg);
 	EXPECT_EQ(0, r.used_len);
 	EXPECT_TRUE(vmm_wr_untouched(&r));
-	s1 = stats(self->fd);
+	s1 = vmm_stats(self->fd);
 	EXPECT_EQ(s0.requests[VHOST_IOMMU_STATS_T_UNKNOWN] + 1,
 		  s1.requests[VHOST_IOMMU_STATS_T_UNKNOWN]);
 	EXPECT_EQ(s0.malformed, s1.malformed);
@@ -317,11 +308,11 @@ TEST_F(req, unknown_type_short)
 	struct vmm_req r;
 
 	/* Only a head: still an unknown type, not a malformed request */
-	s0 = stats(self->fd);
+	s0 = vmm_stats(self->fd);
 	ASSERT_EQ(0, vmm_request(&self->v, buf, sizeof(buf), 4, &r));
 	EXPECT_EQ(0, r.used_len);
 	EXPECT_TRUE(vmm_wr_untouched(&r));
-	s1 = stats(self->fd);
+	s1 = vmm_stats(self->fd);
 	EXPECT_EQ(s0.requests[0] + 1, s1.requests[0]);
 }
 
@@ -331,11 +322,11 @@ TEST_F(req, probe_without_feature)
 	struct vmm_req r;
 
 	RESTART(VMM_F(VIRTIO_IOMMU_F_PROBE));
-	s0 = stats(self->fd);
-	ASSERT_LE(0, vmm_probe(&self->v, EP3, 512 + 4, &r)) TH_LOG("%s", vmm_errmsg);
+	s0 = vmm_stats(self->fd);
+	ASSERT_LE(0, vmm_probe(&self->v, EP3, 512 + 4, &r)) TH_LOG("%s", vt_errmsg);
 	EXPECT_EQ(0, r.used_len);
 	EXPECT_TRUE(vmm_wr_untouched(&r));
-	s1 = stats(self->fd);
+	s1 = vmm_stats(self->fd);
 	EXPECT_EQ(s0.requests[0] + 1, s1.requests[0]);
 	EXPECT_EQ(s0.requests[VIRTIO_IOMMU_T_PROBE],
 		  s1.requests[VIRTIO_IOMMU_T_PROBE]);
@@ -354,34 +345,34 @@ TEST_F(req, attach_reserved)
 	a.reserved[3] = 1;
 	EXPECT_EQ(S_INVAL, raw_req(&self->v, &a, VMM_ATTACH_LEN, &r));
 	EXPECT_EQ(-ENXIO, xlate(self->fd, EP1, 0, A_R, NULL));
-	EXPECT_EQ(0, stats(self->fd).domains);
+	EXPECT_EQ(0, vmm_stats(self->fd).domains);
 }
 
 TEST_F(req, attach_unknown_flag)
 {
-	REQ_ST(S_INVAL, vmm_attach(&self->v, D1, EP1, 1 << 1));
-	REQ_ST(S_INVAL, vmm_attach(&self->v, D1, EP1, 1u << 31));
-	EXPECT_EQ(0, stats(self->fd).domains);
+	test_err_attach(S_INVAL, &self->v, D1, EP1, 1 << 1);
+	test_err_attach(S_INVAL, &self->v, D1, EP1, 1u << 31);
+	EXPECT_EQ(0, vmm_stats(self->fd).domains);
 }
 
 TEST_F(req, attach_bypass_without_feature)
 {
 	RESTART(VMM_F(VIRTIO_IOMMU_F_BYPASS_CONFIG));
-	REQ_ST(S_INVAL, vmm_attach(&self->v, D1, EP1,
-				   VIRTIO_IOMMU_ATTACH_F_BYPASS));
+	test_err_attach(S_INVAL, &self->v, D1, EP1,
+			VIRTIO_IOMMU_ATTACH_F_BYPASS);
 	EXPECT_EQ(-ENXIO, xlate(self->fd, EP1, 0, A_R, NULL));
 }
 
 TEST_F(req, attach_unknown_endpoint)
 {
-	REQ_ST(S_NOENT, vmm_attach(&self->v, D1, 99, 0));
-	EXPECT_EQ(0, stats(self->fd).domains);
+	test_err_attach(S_NOENT, &self->v, D1, 99, 0);
+	EXPECT_EQ(0, vmm_stats(self->fd).domains);
 }
 
 /* Step 2 comes before step 3 */
 TEST_F(req, attach_order_flag_before_endpoint)
 {
-	REQ_ST(S_INVAL, vmm_attach(&self->v, D1, 99, 1 << 1));
+	test_err_attach(S_INVAL, &self->v, D1, 99, 1 << 1);
 }
 
 static void set_domain_range(struct __test_metadata *_metadata, int fd,
@@ -389,7 +380,7 @@ static void set_domain_range(struct __test_metadata *_metadata, int fd,
 {
 	struct vhost_iommu_config c;
 
-	ASSERT_EQ(0, vmm_get_config(fd, &c));
+	test_cmd_get_config(fd, &c);
 	c.domain_start = start;
 	c.domain_end = end;
 	ASSERT_EQ(0, reconfig(fd, &c));
@@ -398,61 +389,61 @@ static void set_domain_range(struct __test_metadata *_metadata, int fd,
 TEST_F(req, attach_domain_range)
 {
 	set_domain_range(_metadata, self->fd, 10, 20);
-	REQ_ST(S_RANGE, vmm_attach(&self->v, 9, EP1, 0));
-	REQ_ST(S_RANGE, vmm_attach(&self->v, 21, EP1, 0));
-	REQ_ST(S_RANGE, vmm_attach(&self->v, 0, EP1, 0));
-	EXPECT_EQ(0, stats(self->fd).domains);
-	REQ_OK(vmm_attach(&self->v, 10, EP1, 0));
-	REQ_OK(vmm_attach(&self->v, 20, EP2, 0));
-	EXPECT_EQ(2, stats(self->fd).domains);
+	test_err_attach(S_RANGE, &self->v, 9, EP1, 0);
+	test_err_attach(S_RANGE, &self->v, 21, EP1, 0);
+	test_err_attach(S_RANGE, &self->v, 0, EP1, 0);
+	EXPECT_EQ(0, vmm_stats(self->fd).domains);
+	test_cmd_attach(&self->v, 10, EP1, 0);
+	test_cmd_attach(&self->v, 20, EP2, 0);
+	EXPECT_EQ(2, vmm_stats(self->fd).domains);
 }
 
 /* Step 3 comes before step 4 */
 TEST_F(req, attach_order_endpoint_before_range)
 {
 	set_domain_range(_metadata, self->fd, 10, 20);
-	REQ_ST(S_NOENT, vmm_attach(&self->v, 30, 99, 0));
+	test_err_attach(S_NOENT, &self->v, 30, 99, 0);
 }
 
 TEST_F(req, attach_domain_range_not_negotiated)
 {
 	RESTART(VMM_F(VIRTIO_IOMMU_F_DOMAIN_RANGE));
 	set_domain_range(_metadata, self->fd, 10, 20);
-	REQ_OK(vmm_attach(&self->v, 30, EP1, 0));
+	test_cmd_attach(&self->v, 30, EP1, 0);
 }
 
 TEST_F(req, attach_bypass_mismatch)
 {
-	REQ_OK(vmm_attach(&self->v, D1, EP1, VIRTIO_IOMMU_ATTACH_F_BYPASS));
-	REQ_ST(S_INVAL, vmm_attach(&self->v, D1, EP2, 0));
+	test_cmd_attach(&self->v, D1, EP1, VIRTIO_IOMMU_ATTACH_F_BYPASS);
+	test_err_attach(S_INVAL, &self->v, D1, EP2, 0);
 	EXPECT_EQ(-ENXIO, xlate(self->fd, EP2, 0, A_R, NULL));
-	REQ_OK(vmm_attach(&self->v, D2, EP2, 0));
-	REQ_ST(S_INVAL, vmm_attach(&self->v, D2, EP1,
-				   VIRTIO_IOMMU_ATTACH_F_BYPASS));
+	test_cmd_attach(&self->v, D2, EP2, 0);
+	test_err_attach(S_INVAL, &self->v, D2, EP1,
+			VIRTIO_IOMMU_ATTACH_F_BYPASS);
 	/* EP1 stays where it was */
 	EXPECT_BYPASS(EP1, 0x1234000);
-	EXPECT_EQ(2, stats(self->fd).domains);
+	EXPECT_EQ(2, vmm_stats(self->fd).domains);
 }
 
 TEST_F(req, attach_incompatible_resv)
 {
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_OK(vmm_map(&self->v, D1, RESV_START - 0x10000, RESV_START + 0xfff,
-		       0, RW));
-	REQ_ST(S_UNSUPP, vmm_attach(&self->v, D1, EP3, 0));
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_cmd_map(&self->v, D1, RESV_START - 0x10000, RESV_START + 0xfff,
+		     0, RW);
+	test_err_attach(S_UNSUPP, &self->v, D1, EP3, 0);
 	EXPECT_EQ(-ENXIO, xlate(self->fd, EP3, 0, A_R, NULL));
 	/* A domain without such a mapping takes it */
-	REQ_OK(vmm_attach(&self->v, D2, EP3, 0));
+	test_cmd_attach(&self->v, D2, EP3, 0);
 }
 
 TEST_F(req, attach_incompatible_keeps_old_domain)
 {
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_OK(vmm_map(&self->v, D1, RESV_MSI_START, RESV_MSI_START + 0xfff,
-		       0, RW));
-	REQ_OK(vmm_attach(&self->v, D2, EP3, 0));
-	REQ_OK(vmm_map(&self->v, D2, 0x10000, 0x10fff, 0x5000, RD));
-	REQ_ST(S_UNSUPP, vmm_attach(&self->v, D1, EP3, 0));
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_cmd_map(&self->v, D1, RESV_MSI_START, RESV_MSI_START + 0xfff,
+		     0, RW);
+	test_cmd_attach(&self->v, D2, EP3, 0);
+	test_cmd_map(&self->v, D2, 0x10000, 0x10fff, 0x5000, RD);
+	test_err_attach(S_UNSUPP, &self->v, D1, EP3, 0);
 	/* Still attached to D2 */
 	EXPECT_MAPPED(EP3, 0x10000, 0x10fff, 0x5000, RD);
 }
@@ -461,10 +452,10 @@ TEST_F(req, attach_same_domain_twice)
 {
 	struct vhost_iommu_stats s;
 
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_OK(vmm_map(&self->v, D1, 0x10000, 0x1ffff, 0x100000, RW));
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	s = stats(self->fd);
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_cmd_map(&self->v, D1, 0x10000, 0x1ffff, 0x100000, RW);
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	s = vmm_stats(self->fd);
 	EXPECT_EQ(1, s.domains);
 	EXPECT_EQ(1, s.mappings);
 	EXPECT_MAPPED(EP1, 0x10000, 0x1ffff, 0x100000, RW);
@@ -475,41 +466,41 @@ TEST_F(req, attach_other_domain)
 {
 	struct vhost_iommu_stats s;
 
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_OK(vmm_map(&self->v, D1, 0x10000, 0x1ffff, 0x100000, RW));
-	REQ_OK(vmm_attach(&self->v, D2, EP1, 0));
-	s = stats(self->fd);
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_cmd_map(&self->v, D1, 0x10000, 0x1ffff, 0x100000, RW);
+	test_cmd_attach(&self->v, D2, EP1, 0);
+	s = vmm_stats(self->fd);
 	EXPECT_EQ(1, s.domains);
 	EXPECT_EQ(0, s.mappings);
 	EXPECT_UNMAPPED(EP1, 0x10000);
 	/* D1 is a new, empty domain */
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
+	test_cmd_attach(&self->v, D1, EP1, 0);
 	EXPECT_UNMAPPED(EP1, 0x10000);
-	s = stats(self->fd);
+	s = vmm_stats(self->fd);
 	EXPECT_EQ(1, s.domains);
 	EXPECT_EQ(0, s.mappings);
 }
 
 TEST_F(req, attach_other_domain_shared)
 {
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_OK(vmm_attach(&self->v, D1, EP2, 0));
-	REQ_OK(vmm_map(&self->v, D1, 0x10000, 0x1ffff, 0x100000, RW));
-	REQ_OK(vmm_attach(&self->v, D2, EP1, 0));
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_cmd_attach(&self->v, D1, EP2, 0);
+	test_cmd_map(&self->v, D1, 0x10000, 0x1ffff, 0x100000, RW);
+	test_cmd_attach(&self->v, D2, EP1, 0);
 	EXPECT_UNMAPPED(EP1, 0x10000);
 	/* D1 lives on with EP2 */
 	EXPECT_MAPPED(EP2, 0x10000, 0x1ffff, 0x100000, RW);
-	EXPECT_EQ(2, stats(self->fd).domains);
-	EXPECT_EQ(1, stats(self->fd).mappings);
+	EXPECT_EQ(2, vmm_stats(self->fd).domains);
+	EXPECT_EQ(1, vmm_stats(self->fd).mappings);
 }
 
 TEST_F(req, attach_bypass_to_normal)
 {
-	REQ_OK(vmm_attach(&self->v, D1, EP1, VIRTIO_IOMMU_ATTACH_F_BYPASS));
+	test_cmd_attach(&self->v, D1, EP1, VIRTIO_IOMMU_ATTACH_F_BYPASS);
 	EXPECT_BYPASS(EP1, 0x5000);
-	REQ_OK(vmm_attach(&self->v, D2, EP1, 0));
+	test_cmd_attach(&self->v, D2, EP1, 0);
 	EXPECT_UNMAPPED(EP1, 0x5000);
-	EXPECT_EQ(1, stats(self->fd).domains);
+	EXPECT_EQ(1, vmm_stats(self->fd).domains);
 }
 
 /*
@@ -520,20 +511,20 @@ TEST_F(req, detach_ok)
 {
 	struct vhost_iommu_stats s;
 
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_OK(vmm_map(&self->v, D1, 0x10000, 0x1ffff, 0x100000, RW));
-	REQ_OK(vmm_map(&self->v, D1, 0x40000, 0x7ffff, 0x100000, RD));
-	REQ_OK(vmm_detach(&self->v, D1, EP1));
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_cmd_map(&self->v, D1, 0x10000, 0x1ffff, 0x100000, RW);
+	test_cmd_map(&self->v, D1, 0x40000, 0x7ffff, 0x100000, RD);
+	test_cmd_detach(&self->v, D1, EP1);
 	/* Neither attached nor in bypass: reaches nothing */
 	EXPECT_EQ(-ENXIO, xlate(self->fd, EP1, 0x10000, A_R, NULL));
-	s = stats(self->fd);
+	s = vmm_stats(self->fd);
 	EXPECT_EQ(0, s.domains);
 	EXPECT_EQ(0, s.mappings);
 	/* The domain died with its mappings */
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
+	test_cmd_attach(&self->v, D1, EP1, 0);
 	EXPECT_UNMAPPED(EP1, 0x10000);
 	EXPECT_UNMAPPED(EP1, 0x40000);
-	EXPECT_EQ(0, stats(self->fd).mappings);
+	EXPECT_EQ(0, vmm_stats(self->fd).mappings);
 }
 
 TEST_F(req, detach_reserved_ignored)
@@ -541,71 +532,71 @@ TEST_F(req, detach_reserved_ignored)
 	struct virtio_iommu_req_detach d;
 	struct vmm_req r;
 
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
+	test_cmd_attach(&self->v, D1, EP1, 0);
 	vmm_mk_detach(&d, D1, EP1);
 	memset(d.reserved, 0xff, sizeof(d.reserved));
 	EXPECT_EQ(S_OK, raw_req(&self->v, &d, VMM_DETACH_LEN, &r));
-	EXPECT_EQ(0, stats(self->fd).domains);
+	EXPECT_EQ(0, vmm_stats(self->fd).domains);
 }
 
 TEST_F(req, detach_unknown_endpoint)
 {
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_ST(S_NOENT, vmm_detach(&self->v, D1, 99));
-	EXPECT_EQ(1, stats(self->fd).domains);
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_err_detach(S_NOENT, &self->v, D1, 99);
+	EXPECT_EQ(1, vmm_stats(self->fd).domains);
 }
 
 /* Step 1 comes before step 2 */
 TEST_F(req, detach_order_endpoint_before_domain)
 {
-	REQ_ST(S_NOENT, vmm_detach(&self->v, D2, 99));
+	test_err_detach(S_NOENT, &self->v, D2, 99);
 }
 
 TEST_F(req, detach_unknown_domain)
 {
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_ST(S_INVAL, vmm_detach(&self->v, D2, EP1));
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_err_detach(S_INVAL, &self->v, D2, EP1);
 	/* Still attached: ENOENT, not ENXIO */
 	EXPECT_UNMAPPED(EP1, 0);
 }
 
 TEST_F(req, detach_wrong_domain)
 {
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_OK(vmm_attach(&self->v, D2, EP2, 0));
-	REQ_OK(vmm_map(&self->v, D1, 0x10000, 0x1ffff, 0x100000, RW));
-	REQ_ST(S_INVAL, vmm_detach(&self->v, D2, EP1));
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_cmd_attach(&self->v, D2, EP2, 0);
+	test_cmd_map(&self->v, D1, 0x10000, 0x1ffff, 0x100000, RW);
+	test_err_detach(S_INVAL, &self->v, D2, EP1);
 	EXPECT_MAPPED(EP1, 0x10000, 0x1ffff, 0x100000, RW);
-	EXPECT_EQ(2, stats(self->fd).domains);
+	EXPECT_EQ(2, vmm_stats(self->fd).domains);
 }
 
 TEST_F(req, detach_unattached)
 {
-	REQ_ST(S_INVAL, vmm_detach(&self->v, D1, EP1));
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_OK(vmm_detach(&self->v, D1, EP1));
-	REQ_ST(S_INVAL, vmm_detach(&self->v, D1, EP1));
+	test_err_detach(S_INVAL, &self->v, D1, EP1);
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_cmd_detach(&self->v, D1, EP1);
+	test_err_detach(S_INVAL, &self->v, D1, EP1);
 }
 
 TEST_F(req, detach_keeps_shared_domain)
 {
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_OK(vmm_attach(&self->v, D1, EP2, 0));
-	REQ_OK(vmm_map(&self->v, D1, 0x10000, 0x1ffff, 0x100000, RW));
-	REQ_OK(vmm_detach(&self->v, D1, EP1));
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_cmd_attach(&self->v, D1, EP2, 0);
+	test_cmd_map(&self->v, D1, 0x10000, 0x1ffff, 0x100000, RW);
+	test_cmd_detach(&self->v, D1, EP1);
 	EXPECT_EQ(-ENXIO, xlate(self->fd, EP1, 0x10000, A_R, NULL));
 	EXPECT_MAPPED(EP2, 0x10000, 0x1ffff, 0x100000, RW);
-	EXPECT_EQ(1, stats(self->fd).domains);
-	EXPECT_EQ(1, stats(self->fd).mappings);
+	EXPECT_EQ(1, vmm_stats(self->fd).domains);
+	EXPECT_EQ(1, vmm_stats(self->fd).mappings);
 }
 
 TEST_F(req, detach_then_bypass_config)
 {
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	ASSERT_EQ(0, vmm_set_bypass(self->fd, 1));
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_cmd_set_bypass(self->fd, 1);
 	/* Attached: the domain decides, not the bypass config */
 	EXPECT_UNMAPPED(EP1, 0x10000);
-	REQ_OK(vmm_detach(&self->v, D1, EP1));
+	test_cmd_detach(&self->v, D1, EP1);
 	EXPECT_BYPASS(EP1, 0x10000);
 }
 
@@ -614,16 +605,16 @@ TEST_F(req, del_endpoint_kills_domain)
 {
 	struct vhost_iommu_stats s;
 
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_OK(vmm_map(&self->v, D1, 0x10000, 0x1ffff, 0x100000, RW));
-	ASSERT_EQ(0, vmm_del_endpoint(self->fd, EP1));
-	s = stats(self->fd);
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_cmd_map(&self->v, D1, 0x10000, 0x1ffff, 0x100000, RW);
+	test_cmd_del_endpoint(self->fd, EP1);
+	s = vmm_stats(self->fd);
 	EXPECT_EQ(0, s.domains);
 	EXPECT_EQ(0, s.mappings);
 	EXPECT_EQ(2, s.endpoints);
-	REQ_ST(S_NOENT, vmm_map(&self->v, D1, 0x20000, 0x2ffff, 0, RW));
-	ASSERT_EQ(0, vmm_add_endpoint(self->fd, EP1, NULL, 0));
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
+	test_err_map(S_NOENT, &self->v, D1, 0x20000, 0x2ffff, 0, RW);
+	test_cmd_add_endpoint(self->fd, EP1, NULL, 0);
+	test_cmd_attach(&self->v, D1, EP1, 0);
 	EXPECT_UNMAPPED(EP1, 0x10000);
 }
 
@@ -633,20 +624,20 @@ TEST_F(req, del_endpoint_kills_domain)
 
 TEST_F(req, map_ok)
 {
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_OK(vmm_map(&self->v, D1, 0x10000, 0x1ffff, 0x200000, RW));
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_cmd_map(&self->v, D1, 0x10000, 0x1ffff, 0x200000, RW);
 	EXPECT_MAPPED(EP1, 0x10000, 0x1ffff, 0x200000, RW);
 	EXPECT_UNMAPPED(EP1, 0xffff);
 	EXPECT_UNMAPPED(EP1, 0x20000);
-	EXPECT_EQ(1, stats(self->fd).mappings);
+	EXPECT_EQ(1, vmm_stats(self->fd).mappings);
 }
 
 TEST_F(req, map_translate_middle)
 {
 	struct vhost_iommu_translate t;
 
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_OK(vmm_map(&self->v, D1, 0x100000, 0x2fffff, 0x40000000, RD));
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_cmd_map(&self->v, D1, 0x100000, 0x2fffff, 0x40000000, RD);
 	ASSERT_EQ(0, xlate(self->fd, EP1, 0x123456, A_R, &t));
 	EXPECT_EQ(0x100000, t.start);
 	EXPECT_EQ(0x2fffff, t.last);
@@ -655,25 +646,25 @@ TEST_F(req, map_translate_middle)
 
 TEST_F(req, map_top_of_address_space)
 {
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_OK(vmm_map(&self->v, D1, ~0ULL - 0xffff, ~0ULL, 0x10000, RW));
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_cmd_map(&self->v, D1, ~0ULL - 0xffff, ~0ULL, 0x10000, RW);
 	EXPECT_MAPPED(EP1, ~0ULL - 0xffff, ~0ULL, 0x10000, RW);
 }
 
 TEST_F(req, map_whole_address_space)
 {
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_OK(vmm_map(&self->v, D1, 0, ~0ULL, 0, RD));
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_cmd_map(&self->v, D1, 0, ~0ULL, 0, RD);
 	EXPECT_MAPPED(EP1, 0, ~0ULL, 0, RD);
-	REQ_OK(vmm_unmap(&self->v, D1, 0, ~0ULL));
-	EXPECT_EQ(0, stats(self->fd).mappings);
+	test_cmd_unmap(&self->v, D1, 0, ~0ULL);
+	EXPECT_EQ(0, vmm_stats(self->fd).mappings);
 }
 
 TEST_F(req, map_shared_by_endpoints)
 {
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_OK(vmm_attach(&self->v, D1, EP2, 0));
-	REQ_OK(vmm_map(&self->v, D1, 0x10000, 0x1ffff, 0x200000, RW));
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_cmd_attach(&self->v, D1, EP2, 0);
+	test_cmd_map(&self->v, D1, 0x10000, 0x1ffff, 0x200000, RW);
 	EXPECT_MAPPED(EP1, 0x10000, 0x1ffff, 0x200000, RW);
 	EXPECT_MAPPED(EP2, 0x10000, 0x1ffff, 0x200000, RW);
 }
@@ -681,106 +672,106 @@ TEST_F(req, map_shared_by_endpoints)
 TEST_F(req, map_without_map_unmap)
 {
 	RESTART(VMM_F(VIRTIO_IOMMU_F_MAP_UNMAP));
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_ST(S_UNSUPP, vmm_map(&self->v, D1, 0x10000, 0x1ffff, 0, RW));
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_err_map(S_UNSUPP, &self->v, D1, 0x10000, 0x1ffff, 0, RW);
 	/* Step 1 before anything else */
-	REQ_ST(S_UNSUPP, vmm_map(&self->v, D2, 0x10001, 0x1ffff, 0, 1 << 7));
-	EXPECT_EQ(0, stats(self->fd).mappings);
+	test_err_map(S_UNSUPP, &self->v, D2, 0x10001, 0x1ffff, 0, 1 << 7);
+	EXPECT_EQ(0, vmm_stats(self->fd).mappings);
 }
 
 TEST_F(req, map_unknown_flag)
 {
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_ST(S_INVAL, vmm_map(&self->v, D1, 0x10000, 0x1ffff, 0, RW | 8));
-	REQ_ST(S_INVAL, vmm_map(&self->v, D1, 0x10000, 0x1ffff, 0, 1u << 31));
-	EXPECT_EQ(0, stats(self->fd).mappings);
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_err_map(S_INVAL, &self->v, D1, 0x10000, 0x1ffff, 0, RW | 8);
+	test_err_map(S_INVAL, &self->v, D1, 0x10000, 0x1ffff, 0, 1u << 31);
+	EXPECT_EQ(0, vmm_stats(self->fd).mappings);
 }
 
 TEST_F(req, map_mmio_without_feature)
 {
 	RESTART(VMM_F(VIRTIO_IOMMU_F_MMIO));
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_ST(S_INVAL, vmm_map(&self->v, D1, 0x10000, 0x1ffff, 0, RW | MMIO));
-	EXPECT_EQ(0, stats(self->fd).mappings);
-	REQ_OK(vmm_map(&self->v, D1, 0x10000, 0x1ffff, 0, RW));
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_err_map(S_INVAL, &self->v, D1, 0x10000, 0x1ffff, 0, RW | MMIO);
+	EXPECT_EQ(0, vmm_stats(self->fd).mappings);
+	test_cmd_map(&self->v, D1, 0x10000, 0x1ffff, 0, RW);
 }
 
 TEST_F(req, map_mmio)
 {
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_OK(vmm_map(&self->v, D1, 0x10000, 0x1ffff, 0xfe000000,
-		       RW | MMIO));
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_cmd_map(&self->v, D1, 0x10000, 0x1ffff, 0xfe000000,
+		     RW | MMIO);
 	EXPECT_MAPPED(EP1, 0x10000, 0x1ffff, 0xfe000000, RW | MMIO);
 }
 
 TEST_F(req, map_unknown_domain)
 {
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_ST(S_NOENT, vmm_map(&self->v, D2, 0x10000, 0x1ffff, 0, RW));
-	EXPECT_EQ(0, stats(self->fd).mappings);
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_err_map(S_NOENT, &self->v, D2, 0x10000, 0x1ffff, 0, RW);
+	EXPECT_EQ(0, vmm_stats(self->fd).mappings);
 }
 
 /* Step 3 comes before steps 5 and 6 */
 TEST_F(req, map_order_domain_before_range)
 {
-	REQ_ST(S_NOENT, vmm_map(&self->v, D2, 0x20000, 0x1ffff, 0, RW));
-	REQ_ST(S_NOENT, vmm_map(&self->v, D2, 0x10001, 0x1ffff, 0, RW));
+	test_err_map(S_NOENT, &self->v, D2, 0x20000, 0x1ffff, 0, RW);
+	test_err_map(S_NOENT, &self->v, D2, 0x10001, 0x1ffff, 0, RW);
 }
 
 TEST_F(req, map_bypass_domain)
 {
-	REQ_OK(vmm_attach(&self->v, D1, EP1, VIRTIO_IOMMU_ATTACH_F_BYPASS));
-	REQ_ST(S_INVAL, vmm_map(&self->v, D1, 0x10000, 0x1ffff, 0, RW));
+	test_cmd_attach(&self->v, D1, EP1, VIRTIO_IOMMU_ATTACH_F_BYPASS);
+	test_err_map(S_INVAL, &self->v, D1, 0x10000, 0x1ffff, 0, RW);
 	/* Step 4 before step 6 */
-	REQ_ST(S_INVAL, vmm_map(&self->v, D1, 0x10001, 0x1ffff, 0, RW));
-	EXPECT_EQ(0, stats(self->fd).mappings);
+	test_err_map(S_INVAL, &self->v, D1, 0x10001, 0x1ffff, 0, RW);
+	EXPECT_EQ(0, vmm_stats(self->fd).mappings);
 	EXPECT_BYPASS(EP1, 0x10000);
 }
 
 TEST_F(req, map_end_below_start)
 {
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_ST(S_INVAL, vmm_map(&self->v, D1, 0x20000, 0x1ffff, 0, RW));
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_err_map(S_INVAL, &self->v, D1, 0x20000, 0x1ffff, 0, RW);
 	/* Step 5 before step 6 */
-	REQ_ST(S_INVAL, vmm_map(&self->v, D1, 0x20001, 0x1ffff, 0, RW));
-	EXPECT_EQ(0, stats(self->fd).mappings);
+	test_err_map(S_INVAL, &self->v, D1, 0x20001, 0x1ffff, 0, RW);
+	EXPECT_EQ(0, vmm_stats(self->fd).mappings);
 }
 
 TEST_F(req, map_unaligned_start)
 {
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_ST(S_RANGE, vmm_map(&self->v, D1, 0x10800, 0x1ffff, 0, RW));
-	EXPECT_EQ(0, stats(self->fd).mappings);
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_err_map(S_RANGE, &self->v, D1, 0x10800, 0x1ffff, 0, RW);
+	EXPECT_EQ(0, vmm_stats(self->fd).mappings);
 }
 
 TEST_F(req, map_unaligned_end)
 {
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_ST(S_RANGE, vmm_map(&self->v, D1, 0x10000, 0x1fffe, 0, RW));
-	REQ_ST(S_RANGE, vmm_map(&self->v, D1, 0x10000, 0x20000, 0, RW));
-	EXPECT_EQ(0, stats(self->fd).mappings);
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_err_map(S_RANGE, &self->v, D1, 0x10000, 0x1fffe, 0, RW);
+	test_err_map(S_RANGE, &self->v, D1, 0x10000, 0x20000, 0, RW);
+	EXPECT_EQ(0, vmm_stats(self->fd).mappings);
 }
 
 TEST_F(req, map_unaligned_phys)
 {
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_ST(S_RANGE, vmm_map(&self->v, D1, 0x10000, 0x1ffff, 0x100, RW));
-	EXPECT_EQ(0, stats(self->fd).mappings);
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_err_map(S_RANGE, &self->v, D1, 0x10000, 0x1ffff, 0x100, RW);
+	EXPECT_EQ(0, vmm_stats(self->fd).mappings);
 }
 
 TEST_F(req, map_phys_wraps)
 {
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_ST(S_RANGE, vmm_map(&self->v, D1, 0x10000, 0x1ffff,
-				~0ULL - 0x7fff, RW));
-	EXPECT_EQ(0, stats(self->fd).mappings);
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_err_map(S_RANGE, &self->v, D1, 0x10000, 0x1ffff,
+		     ~0ULL - 0x7fff, RW);
+	EXPECT_EQ(0, vmm_stats(self->fd).mappings);
 }
 
 /* Up to the last byte of the physical space is no wrap */
 TEST_F(req, map_phys_ends_at_top)
 {
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_OK(vmm_map(&self->v, D1, 0x10000, 0x1ffff, ~0ULL - 0xffff, RW));
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_cmd_map(&self->v, D1, 0x10000, 0x1ffff, ~0ULL - 0xffff, RW);
 	EXPECT_MAPPED(EP1, 0x10000, 0x1ffff, ~0ULL - 0xffff, RW);
 }
 
@@ -788,14 +779,14 @@ TEST_F(req, map_granule_64k)
 {
 	struct vhost_iommu_config c;
 
-	ASSERT_EQ(0, vmm_get_config(self->fd, &c));
+	test_cmd_get_config(self->fd, &c);
 	c.page_size_mask = ~0xffffULL;
 	ASSERT_EQ(0, reconfig(self->fd, &c));
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_ST(S_RANGE, vmm_map(&self->v, D1, 0x1000, 0x10fff, 0, RW));
-	REQ_ST(S_RANGE, vmm_map(&self->v, D1, 0x10000, 0x1ffff, 0x1000, RW));
-	REQ_ST(S_RANGE, vmm_map(&self->v, D1, 0x10000, 0x10fff, 0, RW));
-	REQ_OK(vmm_map(&self->v, D1, 0x10000, 0x1ffff, 0x20000, RW));
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_err_map(S_RANGE, &self->v, D1, 0x1000, 0x10fff, 0, RW);
+	test_err_map(S_RANGE, &self->v, D1, 0x10000, 0x1ffff, 0x1000, RW);
+	test_err_map(S_RANGE, &self->v, D1, 0x10000, 0x10fff, 0, RW);
+	test_cmd_map(&self->v, D1, 0x10000, 0x1ffff, 0x20000, RW);
 }
 
 static void set_input_range(struct __test_metadata *_metadata, int fd,
@@ -803,7 +794,7 @@ static void set_input_range(struct __test_metadata *_metadata, int fd,
 {
 	struct vhost_iommu_config c;
 
-	ASSERT_EQ(0, vmm_get_config(fd, &c));
+	test_cmd_get_config(fd, &c);
 	c.input_start = start;
 	c.input_end = end;
 	ASSERT_EQ(0, reconfig(fd, &c));
@@ -812,92 +803,92 @@ static void set_input_range(struct __test_metadata *_metadata, int fd,
 TEST_F(req, map_input_range)
 {
 	set_input_range(_metadata, self->fd, 0x100000, 0xffffffffULL);
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_ST(S_RANGE, vmm_map(&self->v, D1, 0, 0xfff, 0, RW));
-	REQ_ST(S_RANGE, vmm_map(&self->v, D1, 0xff000, 0x100fff, 0, RW));
-	REQ_ST(S_RANGE, vmm_map(&self->v, D1, 0xfffff000ULL, 0x100000fffULL,
-				0, RW));
-	REQ_ST(S_RANGE, vmm_map(&self->v, D1, 0x100000000ULL,
-				0x100000fffULL, 0, RW));
-	EXPECT_EQ(0, stats(self->fd).mappings);
-	REQ_OK(vmm_map(&self->v, D1, 0x100000, 0x100fff, 0, RW));
-	REQ_OK(vmm_map(&self->v, D1, 0xfffff000ULL, 0xffffffffULL, 0, RW));
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_err_map(S_RANGE, &self->v, D1, 0, 0xfff, 0, RW);
+	test_err_map(S_RANGE, &self->v, D1, 0xff000, 0x100fff, 0, RW);
+	test_err_map(S_RANGE, &self->v, D1, 0xfffff000ULL, 0x100000fffULL,
+		     0, RW);
+	test_err_map(S_RANGE, &self->v, D1, 0x100000000ULL,
+		     0x100000fffULL, 0, RW);
+	EXPECT_EQ(0, vmm_stats(self->fd).mappings);
+	test_cmd_map(&self->v, D1, 0x100000, 0x100fff, 0, RW);
+	test_cmd_map(&self->v, D1, 0xfffff000ULL, 0xffffffffULL, 0, RW);
 }
 
 TEST_F(req, map_input_range_not_negotiated)
 {
 	RESTART(VMM_F(VIRTIO_IOMMU_F_INPUT_RANGE));
 	set_input_range(_metadata, self->fd, 0x100000, 0xffffffffULL);
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_OK(vmm_map(&self->v, D1, 0, 0xfff, 0, RW));
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_cmd_map(&self->v, D1, 0, 0xfff, 0, RW);
 }
 
 /* Step 6 (alignment) comes before step 7 (range) */
 TEST_F(req, map_order_alignment_before_range)
 {
 	set_input_range(_metadata, self->fd, 0x100000, 0xffffffffULL);
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_ST(S_RANGE, vmm_map(&self->v, D1, 0x800, 0xfff, 0, RW));
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_err_map(S_RANGE, &self->v, D1, 0x800, 0xfff, 0, RW);
 }
 
 TEST_F(req, map_overlaps_resv)
 {
-	REQ_OK(vmm_attach(&self->v, D1, EP3, 0));
-	REQ_ST(S_INVAL, vmm_map(&self->v, D1, RESV_MSI_START,
-				RESV_MSI_START + 0xfff, 0, RW));
-	REQ_ST(S_INVAL, vmm_map(&self->v, D1, RESV_MSI_START - 0x1000,
-				RESV_MSI_START + 0xfff, 0, RW));
-	REQ_ST(S_INVAL, vmm_map(&self->v, D1, RESV_END & ~0xfffULL,
-				RESV_END + 0x1000, 0, RW));
-	REQ_ST(S_INVAL, vmm_map(&self->v, D1, 0, ~0ULL, 0, RW));
-	EXPECT_EQ(0, stats(self->fd).mappings);
+	test_cmd_attach(&self->v, D1, EP3, 0);
+	test_err_map(S_INVAL, &self->v, D1, RESV_MSI_START,
+		     RESV_MSI_START + 0xfff, 0, RW);
+	test_err_map(S_INVAL, &self->v, D1, RESV_MSI_START - 0x1000,
+		     RESV_MSI_START + 0xfff, 0, RW);
+	test_err_map(S_INVAL, &self->v, D1, RESV_END & ~0xfffULL,
+		     RESV_END + 0x1000, 0, RW);
+	test_err_map(S_INVAL, &self->v, D1, 0, ~0ULL, 0, RW);
+	EXPECT_EQ(0, vmm_stats(self->fd).mappings);
 	/* Right next to them is fine */
-	REQ_OK(vmm_map(&self->v, D1, RESV_MSI_START - 0x1000,
-		       RESV_MSI_START - 1, 0, RW));
-	REQ_OK(vmm_map(&self->v, D1, RESV_END + 1, RESV_END + 0x1000, 0, RW));
+	test_cmd_map(&self->v, D1, RESV_MSI_START - 0x1000,
+		     RESV_MSI_START - 1, 0, RW);
+	test_cmd_map(&self->v, D1, RESV_END + 1, RESV_END + 0x1000, 0, RW);
 }
 
 /* The reserved regions of endpoints of other domains do not matter */
 TEST_F(req, map_resv_other_domain)
 {
-	REQ_OK(vmm_attach(&self->v, D1, EP3, 0));
-	REQ_OK(vmm_attach(&self->v, D2, EP1, 0));
-	REQ_OK(vmm_map(&self->v, D2, RESV_MSI_START, RESV_MSI_START + 0xfff,
-		       0, RW));
+	test_cmd_attach(&self->v, D1, EP3, 0);
+	test_cmd_attach(&self->v, D2, EP1, 0);
+	test_cmd_map(&self->v, D2, RESV_MSI_START, RESV_MSI_START + 0xfff,
+		     0, RW);
 }
 
 TEST_F(req, map_overlap)
 {
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_OK(vmm_map(&self->v, D1, 0x10000, 0x1ffff, 0x100000, RW));
-	REQ_ST(S_INVAL, vmm_map(&self->v, D1, 0x10000, 0x1ffff, 0, RW));
-	REQ_ST(S_INVAL, vmm_map(&self->v, D1, 0x1f000, 0x2ffff, 0, RW));
-	REQ_ST(S_INVAL, vmm_map(&self->v, D1, 0x0, 0x10fff, 0, RW));
-	REQ_ST(S_INVAL, vmm_map(&self->v, D1, 0x14000, 0x14fff, 0, RW));
-	REQ_ST(S_INVAL, vmm_map(&self->v, D1, 0x0, 0xfffff, 0, RW));
-	EXPECT_EQ(1, stats(self->fd).mappings);
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_cmd_map(&self->v, D1, 0x10000, 0x1ffff, 0x100000, RW);
+	test_err_map(S_INVAL, &self->v, D1, 0x10000, 0x1ffff, 0, RW);
+	test_err_map(S_INVAL, &self->v, D1, 0x1f000, 0x2ffff, 0, RW);
+	test_err_map(S_INVAL, &self->v, D1, 0x0, 0x10fff, 0, RW);
+	test_err_map(S_INVAL, &self->v, D1, 0x14000, 0x14fff, 0, RW);
+	test_err_map(S_INVAL, &self->v, D1, 0x0, 0xfffff, 0, RW);
+	EXPECT_EQ(1, vmm_stats(self->fd).mappings);
 	EXPECT_MAPPED(EP1, 0x10000, 0x1ffff, 0x100000, RW);
 	/* Adjacent on both sides */
-	REQ_OK(vmm_map(&self->v, D1, 0xf000, 0xffff, 0, RD));
-	REQ_OK(vmm_map(&self->v, D1, 0x20000, 0x20fff, 0, WR));
-	EXPECT_EQ(3, stats(self->fd).mappings);
+	test_cmd_map(&self->v, D1, 0xf000, 0xffff, 0, RD);
+	test_cmd_map(&self->v, D1, 0x20000, 0x20fff, 0, WR);
+	EXPECT_EQ(3, vmm_stats(self->fd).mappings);
 }
 
 /* The same IOVA in another domain is no overlap */
 TEST_F(req, map_same_iova_other_domain)
 {
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_OK(vmm_attach(&self->v, D2, EP2, 0));
-	REQ_OK(vmm_map(&self->v, D1, 0x10000, 0x1ffff, 0x100000, RW));
-	REQ_OK(vmm_map(&self->v, D2, 0x10000, 0x1ffff, 0x200000, RD));
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_cmd_attach(&self->v, D2, EP2, 0);
+	test_cmd_map(&self->v, D1, 0x10000, 0x1ffff, 0x100000, RW);
+	test_cmd_map(&self->v, D2, 0x10000, 0x1ffff, 0x200000, RD);
 	EXPECT_MAPPED(EP1, 0x10000, 0x1ffff, 0x100000, RW);
 	EXPECT_MAPPED(EP2, 0x10000, 0x1ffff, 0x200000, RD);
 }
 
 TEST_F(req, map_read_only_no_write)
 {
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_OK(vmm_map(&self->v, D1, 0x10000, 0x1ffff, 0x100000, RD));
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_cmd_map(&self->v, D1, 0x10000, 0x1ffff, 0x100000, RD);
 	EXPECT_EQ(0, xlate(self->fd, EP1, 0x10000, A_R, NULL));
 	EXPECT_EQ(-EACCES, xlate(self->fd, EP1, 0x10000, A_W, NULL));
 	EXPECT_EQ(-EACCES, xlate(self->fd, EP1, 0x1f000, A_R | A_W, NULL));
@@ -905,19 +896,19 @@ TEST_F(req, map_read_only_no_write)
 
 TEST_F(req, map_write_only)
 {
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_OK(vmm_map(&self->v, D1, 0x10000, 0x1ffff, 0x100000, WR));
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_cmd_map(&self->v, D1, 0x10000, 0x1ffff, 0x100000, WR);
 	EXPECT_EQ(0, xlate(self->fd, EP1, 0x10000, A_W, NULL));
 	EXPECT_EQ(-EACCES, xlate(self->fd, EP1, 0x10000, A_R, NULL));
 }
 
 TEST_F(req, map_no_permission)
 {
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_OK(vmm_map(&self->v, D1, 0x10000, 0x1ffff, 0x100000, 0));
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_cmd_map(&self->v, D1, 0x10000, 0x1ffff, 0x100000, 0);
 	EXPECT_EQ(-EACCES, xlate(self->fd, EP1, 0x10000, A_R, NULL));
 	EXPECT_EQ(-EACCES, xlate(self->fd, EP1, 0x10000, A_W, NULL));
-	EXPECT_EQ(1, stats(self->fd).mappings);
+	EXPECT_EQ(1, vmm_stats(self->fd).mappings);
 }
 
 /*
@@ -927,9 +918,9 @@ TEST_F(req, map_no_permission)
 TEST_F(req, unmap_without_map_unmap)
 {
 	RESTART(VMM_F(VIRTIO_IOMMU_F_MAP_UNMAP));
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_ST(S_UNSUPP, vmm_unmap(&self->v, D1, 0, ~0ULL));
-	REQ_ST(S_UNSUPP, vmm_unmap(&self->v, D2, 5, 4));
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_err_unmap(S_UNSUPP, &self->v, D1, 0, ~0ULL);
+	test_err_unmap(S_UNSUPP, &self->v, D2, 5, 4);
 }
 
 TEST_F(req, unmap_reserved)
@@ -937,8 +928,8 @@ TEST_F(req, unmap_reserved)
 	struct virtio_iommu_req_unmap u;
 	struct vmm_req r;
 
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_OK(vmm_map(&self->v, D1, 0x10000, 0x1ffff, 0x100000, RW));
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_cmd_map(&self->v, D1, 0x10000, 0x1ffff, 0x100000, RW);
 	vmm_mk_unmap(&u, D1, 0x10000, 0x1ffff);
 	u.reserved[0] = 1;
 	EXPECT_EQ(S_INVAL, raw_req(&self->v, &u, VMM_UNMAP_LEN, &r));
@@ -947,70 +938,70 @@ TEST_F(req, unmap_reserved)
 
 TEST_F(req, unmap_unknown_domain)
 {
-	REQ_ST(S_NOENT, vmm_unmap(&self->v, D1, 0, ~0ULL));
+	test_err_unmap(S_NOENT, &self->v, D1, 0, ~0ULL);
 	/* Step 3 before step 5 */
-	REQ_ST(S_NOENT, vmm_unmap(&self->v, D1, 5, 4));
+	test_err_unmap(S_NOENT, &self->v, D1, 5, 4);
 }
 
 TEST_F(req, unmap_bypass_domain)
 {
-	REQ_OK(vmm_attach(&self->v, D1, EP1, VIRTIO_IOMMU_ATTACH_F_BYPASS));
-	REQ_ST(S_INVAL, vmm_unmap(&self->v, D1, 0, ~0ULL));
+	test_cmd_attach(&self->v, D1, EP1, VIRTIO_IOMMU_ATTACH_F_BYPASS);
+	test_err_unmap(S_INVAL, &self->v, D1, 0, ~0ULL);
 	EXPECT_BYPASS(EP1, 0);
 }
 
 TEST_F(req, unmap_end_below_start)
 {
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_OK(vmm_map(&self->v, D1, 0x10000, 0x1ffff, 0x100000, RW));
-	REQ_ST(S_INVAL, vmm_unmap(&self->v, D1, 0x20000, 0x1ffff));
-	EXPECT_EQ(1, stats(self->fd).mappings);
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_cmd_map(&self->v, D1, 0x10000, 0x1ffff, 0x100000, RW);
+	test_err_unmap(S_INVAL, &self->v, D1, 0x20000, 0x1ffff);
+	EXPECT_EQ(1, vmm_stats(self->fd).mappings);
 }
 
 /* The spec's examples */
 
 TEST_F(req, unmap_empty_space)
 {
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_OK(vmm_unmap(&self->v, D1, PSTART(0), PEND(9)));
-	REQ_OK(vmm_unmap(&self->v, D1, 0, ~0ULL));
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_cmd_unmap(&self->v, D1, PSTART(0), PEND(9));
+	test_cmd_unmap(&self->v, D1, 0, ~0ULL);
 	/* Unaligned bounds touch no mapping: fine */
-	REQ_OK(vmm_unmap(&self->v, D1, 0x123, 0x4567));
+	test_cmd_unmap(&self->v, D1, 0x123, 0x4567);
 }
 
 TEST_F(req, unmap_two_mappings)
 {
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_OK(vmm_map(&self->v, D1, PSTART(0), PEND(4), 0x100000, RW));
-	REQ_OK(vmm_map(&self->v, D1, PSTART(5), PEND(9), 0x200000, RW));
-	REQ_OK(vmm_unmap(&self->v, D1, PSTART(0), PEND(9)));
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_cmd_map(&self->v, D1, PSTART(0), PEND(4), 0x100000, RW);
+	test_cmd_map(&self->v, D1, PSTART(5), PEND(9), 0x200000, RW);
+	test_cmd_unmap(&self->v, D1, PSTART(0), PEND(9));
 	EXPECT_UNMAPPED(EP1, PSTART(0));
 	EXPECT_UNMAPPED(EP1, PSTART(5));
-	EXPECT_EQ(0, stats(self->fd).mappings);
+	EXPECT_EQ(0, vmm_stats(self->fd).mappings);
 }
 
 TEST_F(req, unmap_split_refused)
 {
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_OK(vmm_map(&self->v, D1, PSTART(0), PEND(9), 0x100000, RW));
-	REQ_ST(S_RANGE, vmm_unmap(&self->v, D1, PSTART(0), PEND(4)));
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_cmd_map(&self->v, D1, PSTART(0), PEND(9), 0x100000, RW);
+	test_err_unmap(S_RANGE, &self->v, D1, PSTART(0), PEND(4));
 	EXPECT_MAPPED(EP1, PSTART(0), PEND(9), 0x100000, RW);
-	REQ_ST(S_RANGE, vmm_unmap(&self->v, D1, PSTART(5), PEND(14)));
-	REQ_ST(S_RANGE, vmm_unmap(&self->v, D1, PSTART(2), PEND(3)));
+	test_err_unmap(S_RANGE, &self->v, D1, PSTART(5), PEND(14));
+	test_err_unmap(S_RANGE, &self->v, D1, PSTART(2), PEND(3));
 	EXPECT_MAPPED(EP1, PSTART(0), PEND(9), 0x100000, RW);
-	EXPECT_EQ(1, stats(self->fd).mappings);
+	EXPECT_EQ(1, vmm_stats(self->fd).mappings);
 }
 
 /* Nothing is removed, not even the mappings the range covers entirely */
 TEST_F(req, unmap_split_removes_nothing)
 {
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_OK(vmm_map(&self->v, D1, PSTART(0), PEND(4), 0x100000, RW));
-	REQ_OK(vmm_map(&self->v, D1, PSTART(5), PEND(9), 0x200000, RW));
-	REQ_OK(vmm_map(&self->v, D1, PSTART(10), PEND(14), 0x300000, RW));
-	REQ_ST(S_RANGE, vmm_unmap(&self->v, D1, PSTART(0), PEND(12)));
-	REQ_ST(S_RANGE, vmm_unmap(&self->v, D1, PSTART(2), PEND(14)));
-	EXPECT_EQ(3, stats(self->fd).mappings);
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_cmd_map(&self->v, D1, PSTART(0), PEND(4), 0x100000, RW);
+	test_cmd_map(&self->v, D1, PSTART(5), PEND(9), 0x200000, RW);
+	test_cmd_map(&self->v, D1, PSTART(10), PEND(14), 0x300000, RW);
+	test_err_unmap(S_RANGE, &self->v, D1, PSTART(0), PEND(12));
+	test_err_unmap(S_RANGE, &self->v, D1, PSTART(2), PEND(14));
+	EXPECT_EQ(3, vmm_stats(self->fd).mappings);
 	EXPECT_MAPPED(EP1, PSTART(0), PEND(4), 0x100000, RW);
 	EXPECT_MAPPED(EP1, PSTART(5), PEND(9), 0x200000, RW);
 	EXPECT_MAPPED(EP1, PSTART(10), PEND(14), 0x300000, RW);
@@ -1018,43 +1009,43 @@ TEST_F(req, unmap_split_removes_nothing)
 
 TEST_F(req, unmap_holes)
 {
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_OK(vmm_map(&self->v, D1, PSTART(0), PEND(4), 0x100000, RW));
-	REQ_OK(vmm_map(&self->v, D1, PSTART(10), PEND(14), 0x200000, RW));
-	REQ_OK(vmm_unmap(&self->v, D1, PSTART(0), PEND(14)));
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_cmd_map(&self->v, D1, PSTART(0), PEND(4), 0x100000, RW);
+	test_cmd_map(&self->v, D1, PSTART(10), PEND(14), 0x200000, RW);
+	test_cmd_unmap(&self->v, D1, PSTART(0), PEND(14));
 	EXPECT_UNMAPPED(EP1, PSTART(0));
 	EXPECT_UNMAPPED(EP1, PSTART(10));
-	EXPECT_EQ(0, stats(self->fd).mappings);
+	EXPECT_EQ(0, vmm_stats(self->fd).mappings);
 }
 
 TEST_F(req, unmap_one_of_two)
 {
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_OK(vmm_map(&self->v, D1, PSTART(0), PEND(4), 0x100000, RW));
-	REQ_OK(vmm_map(&self->v, D1, PSTART(10), PEND(14), 0x200000, RW));
-	REQ_OK(vmm_unmap(&self->v, D1, PSTART(6), PEND(20)));
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_cmd_map(&self->v, D1, PSTART(0), PEND(4), 0x100000, RW);
+	test_cmd_map(&self->v, D1, PSTART(10), PEND(14), 0x200000, RW);
+	test_cmd_unmap(&self->v, D1, PSTART(6), PEND(20));
 	EXPECT_MAPPED(EP1, PSTART(0), PEND(4), 0x100000, RW);
 	EXPECT_UNMAPPED(EP1, PSTART(10));
-	EXPECT_EQ(1, stats(self->fd).mappings);
+	EXPECT_EQ(1, vmm_stats(self->fd).mappings);
 }
 
 TEST_F(req, unmap_only_own_domain)
 {
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_OK(vmm_attach(&self->v, D2, EP2, 0));
-	REQ_OK(vmm_map(&self->v, D1, PSTART(0), PEND(4), 0x100000, RW));
-	REQ_OK(vmm_map(&self->v, D2, PSTART(0), PEND(4), 0x100000, RW));
-	REQ_OK(vmm_unmap(&self->v, D2, 0, ~0ULL));
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_cmd_attach(&self->v, D2, EP2, 0);
+	test_cmd_map(&self->v, D1, PSTART(0), PEND(4), 0x100000, RW);
+	test_cmd_map(&self->v, D2, PSTART(0), PEND(4), 0x100000, RW);
+	test_cmd_unmap(&self->v, D2, 0, ~0ULL);
 	EXPECT_MAPPED(EP1, PSTART(0), PEND(4), 0x100000, RW);
 	EXPECT_UNMAPPED(EP2, PSTART(0));
 }
 
 TEST_F(req, unmap_remap)
 {
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_OK(vmm_map(&self->v, D1, PSTART(0), PEND(4), 0x100000, RW));
-	REQ_OK(vmm_unmap(&self->v, D1, PSTART(0), PEND(4)));
-	REQ_OK(vmm_map(&self->v, D1, PSTART(0), PEND(9), 0x200000, RD));
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_cmd_map(&self->v, D1, PSTART(0), PEND(4), 0x100000, RW);
+	test_cmd_unmap(&self->v, D1, PSTART(0), PEND(4));
+	test_cmd_map(&self->v, D1, PSTART(0), PEND(9), 0x200000, RD);
 	EXPECT_MAPPED(EP1, PSTART(0), PEND(9), 0x200000, RD);
 }
 
@@ -1090,7 +1081,7 @@ TEST_F(req, probe_resv_mem)
 	struct vmm_req r;
 
 	ASSERT_EQ(512, ps);
-	REQ_OK(vmm_probe(&self->v, EP3, ps + 4, &r));
+	test_cmd_probe(&self->v, EP3, ps + 4, &r);
 	EXPECT_EQ(ps + 4, r.used_len);
 	check_resv_prop(_metadata, r.wr, &ep3_resv[0]);
 	check_resv_prop(_metadata, r.wr + 24, &ep3_resv[1]);
@@ -1104,7 +1095,7 @@ TEST_F(req, probe_no_property)
 	uint32_t ps = self->v.probe_size;
 	struct vmm_req r;
 
-	REQ_OK(vmm_probe(&self->v, EP1, ps + 4, &r));
+	test_cmd_probe(&self->v, EP1, ps + 4, &r);
 	EXPECT_EQ(ps + 4, r.used_len);
 	EXPECT_TRUE(all_zero(r.wr, ps));
 }
@@ -1119,9 +1110,9 @@ TEST_F(req, probe_reserved_ignored)
 	memset(p.reserved, 0xff, sizeof(p.reserved));
 	vmm_req_prepare(&self->v, &r, &p, sizeof(p), ps + 4);
 	r.tail_off = ps;
-	VMM_OK(vmm_req_post(&self->v, &r));
-	VMM_OK(vmm_kick(&self->v, 0));
-	VMM_OK(vmm_req_complete(&self->v, &r));
+	test_cmd(vmm_req_post(&self->v, &r));
+	test_cmd(vmm_kick(&self->v, 0));
+	test_cmd(vmm_req_complete(&self->v, &r));
 	EXPECT_EQ(S_OK, r.status);
 	EXPECT_EQ(ps + 4, r.used_len);
 	check_resv_prop(_metadata, r.wr, &ep3_resv[0]);
@@ -1132,7 +1123,7 @@ TEST_F(req, probe_unknown_endpoint)
 	uint32_t ps = self->v.probe_size;
 	struct vmm_req r;
 
-	REQ_ST(S_NOENT, vmm_probe(&self->v, 99, ps + 4, &r));
+	test_err_probe(S_NOENT, &self->v, 99, ps + 4, &r);
 	EXPECT_EQ(ps + 4, r.used_len);
 	/* Every byte the used length counts was written: zeroes */
 	EXPECT_TRUE(all_zero(r.wr, ps));
@@ -1143,7 +1134,7 @@ TEST_F(req, probe_short_buffer)
 	uint32_t ps = self->v.probe_size;
 	struct vmm_req r;
 
-	REQ_ST(S_INVAL, vmm_probe(&self->v, EP3, ps, &r));
+	test_err_probe(S_INVAL, &self->v, EP3, ps, &r);
 	/*
 	 * The tail is in the last 4 bytes; no property was written, and the
 	 * bytes before the tail, which the used length counts, are zeroes
@@ -1152,10 +1143,10 @@ TEST_F(req, probe_short_buffer)
 	EXPECT_EQ(ps, r.used_len);
 	EXPECT_EQ(0, r.wr[ps - 3] | r.wr[ps - 2] | r.wr[ps - 1]);
 	EXPECT_TRUE(all_zero(r.wr, ps - 4));
-	REQ_ST(S_INVAL, vmm_probe(&self->v, EP3, ps + 3, &r));
+	test_err_probe(S_INVAL, &self->v, EP3, ps + 3, &r);
 	EXPECT_EQ(ps + 3, r.used_len);
 	EXPECT_TRUE(all_zero(r.wr, ps - 1));
-	REQ_ST(S_INVAL, vmm_probe(&self->v, EP3, 4, &r));
+	test_err_probe(S_INVAL, &self->v, EP3, 4, &r);
 	EXPECT_EQ(4, r.used_len);
 }
 
@@ -1164,7 +1155,7 @@ TEST_F(req, probe_order_endpoint_before_size)
 {
 	struct vmm_req r;
 
-	REQ_ST(S_NOENT, vmm_probe(&self->v, 99, 16, &r));
+	test_err_probe(S_NOENT, &self->v, 99, 16, &r);
 }
 
 TEST_F(req, probe_longer_buffer)
@@ -1173,7 +1164,7 @@ TEST_F(req, probe_longer_buffer)
 	struct vmm_req r;
 	unsigned int i;
 
-	REQ_OK(vmm_probe(&self->v, EP3, ps + 4 + 256, &r));
+	test_cmd_probe(&self->v, EP3, ps + 4 + 256, &r);
 	EXPECT_EQ(ps + 4, r.used_len);
 	check_resv_prop(_metadata, r.wr, &ep3_resv[0]);
 	for (i = ps + 4; i < ps + 4 + 256; i++)
@@ -1193,8 +1184,8 @@ TEST_F(req, probe_full_buffer)
 		rr[i].end = rr[i].start + 0xffff;
 		rr[i].subtype = i % 2;
 	}
-	ASSERT_EQ(0, vmm_add_endpoint(self->fd, 10, rr, 21));
-	REQ_OK(vmm_probe(&self->v, 10, 512 + 4, &r));
+	test_cmd_add_endpoint(self->fd, 10, rr, 21);
+	test_cmd_probe(&self->v, 10, 512 + 4, &r);
 	for (i = 0; i < 21; i++)
 		check_resv_prop(_metadata, r.wr + 24 * i, &rr[i]);
 	EXPECT_TRUE(all_zero(r.wr + 504, 8));
@@ -1205,16 +1196,16 @@ TEST_F(req, probe_size_config)
 	struct vhost_iommu_config c;
 	struct vmm_req r;
 
-	ASSERT_EQ(0, vmm_get_config(self->fd, &c));
+	test_cmd_get_config(self->fd, &c);
 	c.probe_size = 64;
 	ASSERT_EQ(0, reconfig(self->fd, &c));
 	self->v.probe_size = 64;
-	REQ_OK(vmm_probe(&self->v, EP3, 64 + 4, &r));
+	test_cmd_probe(&self->v, EP3, 64 + 4, &r);
 	EXPECT_EQ(68, r.used_len);
 	check_resv_prop(_metadata, r.wr, &ep3_resv[0]);
 	check_resv_prop(_metadata, r.wr + 24, &ep3_resv[1]);
 	EXPECT_TRUE(all_zero(r.wr + 48, 16));
-	REQ_ST(S_INVAL, vmm_probe(&self->v, EP3, 64, &r));
+	test_err_probe(S_INVAL, &self->v, EP3, 64, &r);
 }
 
 /*
@@ -1224,10 +1215,10 @@ TEST_F(req, probe_size_config)
 TEST_F(req, bypass_config)
 {
 	EXPECT_EQ(-ENXIO, xlate(self->fd, EP1, 0x1000, A_R, NULL));
-	ASSERT_EQ(0, vmm_set_bypass(self->fd, 1));
+	test_cmd_set_bypass(self->fd, 1);
 	EXPECT_BYPASS(EP1, 0x1000);
 	EXPECT_BYPASS(EP1, ~0ULL);
-	ASSERT_EQ(0, vmm_set_bypass(self->fd, 0));
+	test_cmd_set_bypass(self->fd, 0);
 	EXPECT_EQ(-ENXIO, xlate(self->fd, EP1, 0x1000, A_R, NULL));
 }
 
@@ -1235,25 +1226,25 @@ TEST_F(req, bypass_config)
 TEST_F(req, bypass_config_not_negotiated)
 {
 	RESTART(VMM_F(VIRTIO_IOMMU_F_BYPASS_CONFIG));
-	ASSERT_EQ(0, vmm_set_bypass(self->fd, 1));
+	test_cmd_set_bypass(self->fd, 1);
 	EXPECT_BYPASS(EP1, 0x1000);
 }
 
 TEST_F(req, bypass_attach_flag)
 {
-	REQ_OK(vmm_attach(&self->v, D1, EP1, VIRTIO_IOMMU_ATTACH_F_BYPASS));
+	test_cmd_attach(&self->v, D1, EP1, VIRTIO_IOMMU_ATTACH_F_BYPASS);
 	EXPECT_BYPASS(EP1, 0x1000);
 	EXPECT_BYPASS(EP1, 0xfedcba9876543000ULL);
-	REQ_OK(vmm_attach(&self->v, D1, EP2, VIRTIO_IOMMU_ATTACH_F_BYPASS));
+	test_cmd_attach(&self->v, D1, EP2, VIRTIO_IOMMU_ATTACH_F_BYPASS);
 	EXPECT_BYPASS(EP2, 0x1000);
-	REQ_OK(vmm_detach(&self->v, D1, EP1));
+	test_cmd_detach(&self->v, D1, EP1);
 	EXPECT_EQ(-ENXIO, xlate(self->fd, EP1, 0x1000, A_R, NULL));
 }
 
 TEST_F(req, bypass_attached_not_bypassed)
 {
-	ASSERT_EQ(0, vmm_set_bypass(self->fd, 1));
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
+	test_cmd_set_bypass(self->fd, 1);
+	test_cmd_attach(&self->v, D1, EP1, 0);
 	EXPECT_UNMAPPED(EP1, 0x1000);
 	EXPECT_BYPASS(EP2, 0x1000);
 }
@@ -1268,13 +1259,13 @@ TEST_F(req, order_unmap_then_map)
 	struct virtio_iommu_req_map m;
 	struct vmm_req r[2];
 
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_OK(vmm_map(&self->v, D1, 0x10000, 0x1ffff, 0x100000, RW));
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_cmd_map(&self->v, D1, 0x10000, 0x1ffff, 0x100000, RW);
 	vmm_mk_unmap(&u, D1, 0x10000, 0x1ffff);
 	vmm_mk_map(&m, D1, 0x10000, 0x1ffff, 0x200000, RD);
 	vmm_req_prepare(&self->v, &r[0], &u, VMM_UNMAP_LEN, 4);
 	vmm_req_prepare(&self->v, &r[1], &m, VMM_MAP_LEN, 4);
-	VMM_OK(vmm_batch(&self->v, r, 2));
+	test_cmd(vmm_batch(&self->v, r, 2));
 	EXPECT_EQ(S_OK, r[0].status);
 	EXPECT_EQ(S_OK, r[1].status);
 	EXPECT_MAPPED(EP1, 0x10000, 0x1ffff, 0x200000, RD);
@@ -1286,19 +1277,19 @@ TEST_F(req, order_map_unmap_map)
 	struct virtio_iommu_req_map m1, m2;
 	struct vmm_req r[3];
 
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
+	test_cmd_attach(&self->v, D1, EP1, 0);
 	vmm_mk_map(&m1, D1, 0x10000, 0x1ffff, 0x100000, RW);
 	vmm_mk_unmap(&u, D1, 0x10000, 0x1ffff);
 	vmm_mk_map(&m2, D1, 0x10000, 0x1ffff, 0x300000, WR);
 	vmm_req_prepare(&self->v, &r[0], &m1, VMM_MAP_LEN, 4);
 	vmm_req_prepare(&self->v, &r[1], &u, VMM_UNMAP_LEN, 4);
 	vmm_req_prepare(&self->v, &r[2], &m2, VMM_MAP_LEN, 4);
-	VMM_OK(vmm_batch(&self->v, r, 3));
+	test_cmd(vmm_batch(&self->v, r, 3));
 	EXPECT_EQ(S_OK, r[0].status);
 	EXPECT_EQ(S_OK, r[1].status);
 	EXPECT_EQ(S_OK, r[2].status);
 	EXPECT_MAPPED(EP1, 0x10000, 0x1ffff, 0x300000, WR);
-	EXPECT_EQ(1, stats(self->fd).mappings);
+	EXPECT_EQ(1, vmm_stats(self->fd).mappings);
 }
 
 TEST_F(req, order_attach_map_detach)
@@ -1316,12 +1307,12 @@ TEST_F(req, order_attach_map_detach)
 	vmm_req_prepare(&self->v, &r[2], &d, VMM_DETACH_LEN, 4);
 	/* The domain died with the DETACH */
 	vmm_req_prepare(&self->v, &r[3], &m, VMM_MAP_LEN, 4);
-	VMM_OK(vmm_batch(&self->v, r, 4));
+	test_cmd(vmm_batch(&self->v, r, 4));
 	EXPECT_EQ(S_OK, r[0].status);
 	EXPECT_EQ(S_OK, r[1].status);
 	EXPECT_EQ(S_OK, r[2].status);
 	EXPECT_EQ(S_NOENT, r[3].status);
-	EXPECT_EQ(0, stats(self->fd).mappings);
+	EXPECT_EQ(0, vmm_stats(self->fd).mappings);
 }
 
 /* More than one worker round (64 requests) in one kick */
@@ -1334,7 +1325,7 @@ TEST_F(req, order_large_batch)
 
 	r = calloc(n + 1, sizeof(*r));
 	ASSERT_NE(NULL, r);
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
+	test_cmd_attach(&self->v, D1, EP1, 0);
 	for (i = 0; i < n; i++) {
 		/* every 10th overlaps the one before it */
 		uint64_t s = (i % 10 == 9 ? i - 1 : i) * 0x10000ULL;
@@ -1343,11 +1334,11 @@ TEST_F(req, order_large_batch)
 		vmm_req_prepare(&self->v, &r[i], &m, VMM_MAP_LEN, 4);
 	}
 	for (i = 0; i < n; i += 100)
-		VMM_OK(vmm_batch(&self->v, r + i, 100));
+		test_cmd(vmm_batch(&self->v, r + i, 100));
 	for (i = 0; i < n; i++)
 		ASSERT_EQ(i % 10 == 9 ? S_INVAL : S_OK, r[i].status)
 			TH_LOG("request %u", i);
-	EXPECT_EQ(n - n / 10, stats(self->fd).mappings);
+	EXPECT_EQ(n - n / 10, vmm_stats(self->fd).mappings);
 	EXPECT_MAPPED(EP1, 0x80000, 0x8ffff, 0x8000, RW);
 	free(r);
 }
@@ -1362,18 +1353,18 @@ TEST_F(req, stats_requests)
 	uint8_t unknown[8] = { 0x77 };
 	struct vmm_req r;
 
-	s0 = stats(self->fd);
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_OK(vmm_map(&self->v, D1, 0x10000, 0x1ffff, 0, RW));
-	REQ_OK(vmm_map(&self->v, D1, 0x20000, 0x2ffff, 0, RW));
-	REQ_ST(S_INVAL, vmm_map(&self->v, D1, 0x20000, 0x2ffff, 0, RW));
-	REQ_ST(S_RANGE, vmm_map(&self->v, D1, 0x20001, 0x2ffff, 0, RW));
-	REQ_OK(vmm_unmap(&self->v, D1, 0x10000, 0x1ffff));
-	REQ_OK(vmm_probe(&self->v, EP1, self->v.probe_size + 4, &r));
-	REQ_ST(S_NOENT, vmm_probe(&self->v, 99, self->v.probe_size + 4, &r));
-	REQ_OK(vmm_detach(&self->v, D1, EP1));
+	s0 = vmm_stats(self->fd);
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_cmd_map(&self->v, D1, 0x10000, 0x1ffff, 0, RW);
+	test_cmd_map(&self->v, D1, 0x20000, 0x2ffff, 0, RW);
+	test_err_map(S_INVAL, &self->v, D1, 0x20000, 0x2ffff, 0, RW);
+	test_err_map(S_RANGE, &self->v, D1, 0x20001, 0x2ffff, 0, RW);
+	test_cmd_unmap(&self->v, D1, 0x10000, 0x1ffff);
+	test_cmd_probe(&self->v, EP1, self->v.probe_size + 4, &r);
+	test_err_probe(S_NOENT, &self->v, 99, self->v.probe_size + 4, &r);
+	test_cmd_detach(&self->v, D1, EP1);
 	ASSERT_EQ(0, vmm_request(&self->v, unknown, sizeof(unknown), 4, &r));
-	s1 = stats(self->fd);
+	s1 = vmm_stats(self->fd);
 	EXPECT_EQ(1, s1.requests[0] - s0.requests[0]);
 	EXPECT_EQ(1, s1.requests[VIRTIO_IOMMU_T_ATTACH] -
 		     s0.requests[VIRTIO_IOMMU_T_ATTACH]);
@@ -1397,26 +1388,26 @@ TEST_F(req, stats_live_objects)
 {
 	struct vhost_iommu_stats s;
 
-	s = stats(self->fd);
+	s = vmm_stats(self->fd);
 	EXPECT_EQ(3, s.endpoints);
 	EXPECT_EQ(0, s.domains);
 	EXPECT_EQ(0, s.mappings);
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_OK(vmm_attach(&self->v, D2, EP2, 0));
-	REQ_OK(vmm_map(&self->v, D1, 0x10000, 0x1ffff, 0, RW));
-	REQ_OK(vmm_map(&self->v, D2, 0x10000, 0x1ffff, 0, RW));
-	REQ_OK(vmm_map(&self->v, D2, 0x20000, 0x2ffff, 0, RW));
-	s = stats(self->fd);
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_cmd_attach(&self->v, D2, EP2, 0);
+	test_cmd_map(&self->v, D1, 0x10000, 0x1ffff, 0, RW);
+	test_cmd_map(&self->v, D2, 0x10000, 0x1ffff, 0, RW);
+	test_cmd_map(&self->v, D2, 0x20000, 0x2ffff, 0, RW);
+	s = vmm_stats(self->fd);
 	EXPECT_EQ(2, s.domains);
 	EXPECT_EQ(3, s.mappings);
-	REQ_OK(vmm_unmap(&self->v, D2, 0x20000, 0x2ffff));
-	EXPECT_EQ(2, stats(self->fd).mappings);
-	REQ_OK(vmm_detach(&self->v, D2, EP2));
-	s = stats(self->fd);
+	test_cmd_unmap(&self->v, D2, 0x20000, 0x2ffff);
+	EXPECT_EQ(2, vmm_stats(self->fd).mappings);
+	test_cmd_detach(&self->v, D2, EP2);
+	s = vmm_stats(self->fd);
 	EXPECT_EQ(1, s.domains);
 	EXPECT_EQ(1, s.mappings);
-	ASSERT_EQ(0, vmm_del_endpoint(self->fd, EP1));
-	s = stats(self->fd);
+	test_cmd_del_endpoint(self->fd, EP1);
+	s = vmm_stats(self->fd);
 	EXPECT_EQ(0, s.domains);
 	EXPECT_EQ(0, s.mappings);
 	EXPECT_EQ(2, s.endpoints);
@@ -1434,24 +1425,24 @@ FIXTURE(limits) {
 
 FIXTURE_SETUP(limits)
 {
-	self->max_domains = vmm_param_get("max_domains");
-	self->max_mappings = vmm_param_get("max_mappings");
-	self->max_endpoints = vmm_param_get("max_endpoints");
+	self->max_domains = vt_param_get("max_domains");
+	self->max_mappings = vt_param_get("max_mappings");
+	self->max_endpoints = vt_param_get("max_endpoints");
 	if (self->max_domains < 0 || self->max_mappings < 0 ||
 	    self->max_endpoints < 0)
 		return;
-	VMM_OK(vmm_init(&self->v, NULL));
+	test_cmd(vmm_init(&self->v, NULL));
 	ASSERT_EQ(0, add_endpoints(self->v.fd));
 }
 
 FIXTURE_TEARDOWN(limits)
 {
 	if (self->max_domains >= 0)
-		vmm_param_set("max_domains", self->max_domains);
+		vt_param_set("max_domains", self->max_domains);
 	if (self->max_mappings >= 0)
-		vmm_param_set("max_mappings", self->max_mappings);
+		vt_param_set("max_mappings", self->max_mappings);
 	if (self->max_endpoints >= 0)
-		vmm_param_set("max_endpoints", self->max_endpoints);
+		vt_param_set("max_endpoints", self->max_endpoints);
 	if (self->v.gmem)
 		vmm_fini(&self->v);
 }
@@ -1460,45 +1451,45 @@ TEST_F(limits, max_mappings)
 {
 	struct vhost_iommu_stats s;
 
-	if (self->max_mappings < 0 || vmm_param_set("max_mappings", 3))
+	if (self->max_mappings < 0 || vt_param_set("max_mappings", 3))
 		SKIP(return, "max_mappings is not writable");
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_OK(vmm_attach(&self->v, D2, EP2, 0));
-	REQ_OK(vmm_map(&self->v, D1, 0x10000, 0x1ffff, 0, RW));
-	REQ_OK(vmm_map(&self->v, D1, 0x20000, 0x2ffff, 0, RW));
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_cmd_attach(&self->v, D2, EP2, 0);
+	test_cmd_map(&self->v, D1, 0x10000, 0x1ffff, 0, RW);
+	test_cmd_map(&self->v, D1, 0x20000, 0x2ffff, 0, RW);
 	/* The limit is per device, not per domain */
-	REQ_OK(vmm_map(&self->v, D2, 0x20000, 0x2ffff, 0, RW));
-	REQ_ST(S_NOMEM, vmm_map(&self->v, D2, 0x30000, 0x3ffff, 0, RW));
-	REQ_ST(S_NOMEM, vmm_map(&self->v, D1, 0x30000, 0x3ffff, 0, RW));
-	ASSERT_EQ(0, vmm_get_stats(self->v.fd, &s));
+	test_cmd_map(&self->v, D2, 0x20000, 0x2ffff, 0, RW);
+	test_err_map(S_NOMEM, &self->v, D2, 0x30000, 0x3ffff, 0, RW);
+	test_err_map(S_NOMEM, &self->v, D1, 0x30000, 0x3ffff, 0, RW);
+	test_cmd_get_stats(self->v.fd, &s);
 	EXPECT_EQ(3, s.mappings);
 	EXPECT_EQ(-ENOENT, vmm_translate(self->v.fd, EP2, 0x30000, A_R, 0,
 					 NULL));
 	/* Step 9 (overlap) comes before step 10 */
-	REQ_ST(S_INVAL, vmm_map(&self->v, D1, 0x10000, 0x1ffff, 0, RW));
-	REQ_OK(vmm_unmap(&self->v, D1, 0x10000, 0x1ffff));
-	REQ_OK(vmm_map(&self->v, D2, 0x30000, 0x3ffff, 0, RW));
+	test_err_map(S_INVAL, &self->v, D1, 0x10000, 0x1ffff, 0, RW);
+	test_cmd_unmap(&self->v, D1, 0x10000, 0x1ffff);
+	test_cmd_map(&self->v, D2, 0x30000, 0x3ffff, 0, RW);
 }
 
 TEST_F(limits, max_domains)
 {
-	if (self->max_domains < 0 || vmm_param_set("max_domains", 2))
+	if (self->max_domains < 0 || vt_param_set("max_domains", 2))
 		SKIP(return, "max_domains is not writable");
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_OK(vmm_attach(&self->v, D2, EP2, 0));
-	REQ_ST(S_NOMEM, vmm_attach(&self->v, 3, EP3, 0));
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_cmd_attach(&self->v, D2, EP2, 0);
+	test_err_attach(S_NOMEM, &self->v, 3, EP3, 0);
 	EXPECT_EQ(-ENXIO, vmm_translate(self->v.fd, EP3, 0, A_R, 0, NULL));
 	/* An existing domain takes more endpoints */
-	REQ_OK(vmm_attach(&self->v, D1, EP3, 0));
+	test_cmd_attach(&self->v, D1, EP3, 0);
 	/*
 	 * Step 7 comes before step 8: the new domain is refused before EP2
 	 * leaves D2, and EP2 stays in D2.
 	 */
-	REQ_ST(S_NOMEM, vmm_attach(&self->v, 4, EP2, 0));
+	test_err_attach(S_NOMEM, &self->v, 4, EP2, 0);
 	EXPECT_EQ(-ENOENT, vmm_translate(self->v.fd, EP2, 0, A_R, 0, NULL));
 	/* A dead domain frees its slot */
-	REQ_OK(vmm_detach(&self->v, D2, EP2));
-	REQ_OK(vmm_attach(&self->v, 4, EP2, 0));
+	test_cmd_detach(&self->v, D2, EP2);
+	test_cmd_attach(&self->v, 4, EP2, 0);
 }
 
 /* The VMM's endpoints are bounded per device too (issue 11, review) */
@@ -1507,21 +1498,21 @@ TEST_F(limits, max_endpoints)
 	struct vhost_iommu_stats s;
 	uint64_t n0;
 
-	ASSERT_EQ(0, vmm_get_stats(self->v.fd, &s));
+	test_cmd_get_stats(self->v.fd, &s);
 	n0 = s.endpoints;
 	if (self->max_endpoints < 0 ||
-	    vmm_param_set("max_endpoints", n0 + 2))
+	    vt_param_set("max_endpoints", n0 + 2))
 		SKIP(return, "max_endpoints is not writable");
-	ASSERT_EQ(0, vmm_add_endpoint(self->v.fd, 100, NULL, 0));
-	ASSERT_EQ(0, vmm_add_endpoint(self->v.fd, 101, NULL, 0));
+	test_cmd_add_endpoint(self->v.fd, 100, NULL, 0);
+	test_cmd_add_endpoint(self->v.fd, 101, NULL, 0);
 	EXPECT_EQ(-ENOSPC, vmm_add_endpoint(self->v.fd, 102, NULL, 0));
-	ASSERT_EQ(0, vmm_get_stats(self->v.fd, &s));
+	test_cmd_get_stats(self->v.fd, &s);
 	EXPECT_EQ(n0 + 2, s.endpoints);
 	EXPECT_EQ(-ENODEV, vmm_translate(self->v.fd, 102, 0, A_R, 0, NULL));
 	/* Removing one makes room */
-	ASSERT_EQ(0, vmm_del_endpoint(self->v.fd, 100));
+	test_cmd_del_endpoint(self->v.fd, 100);
 	EXPECT_EQ(0, vmm_add_endpoint(self->v.fd, 102, NULL, 0));
-	REQ_OK(vmm_attach(&self->v, D1, 102, 0));
+	test_cmd_attach(&self->v, D1, 102, 0);
 }
 
 TEST_HARNESS_MAIN

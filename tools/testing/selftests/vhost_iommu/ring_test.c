@@ -49,15 +49,15 @@ static void ring_start(struct __test_metadata *_metadata,
 
 	if (self->v.gmem)
 		vmm_fini(&self->v);
-	VMM_OK(vmm_init(&self->v, &o));
-	ASSERT_EQ(0, vmm_add_endpoint(self->v.fd, EP1, NULL, 0));
+	test_cmd(vmm_init(&self->v, &o));
+	test_cmd_add_endpoint(self->v.fd, EP1, NULL, 0);
 	vmm_mk_attach(&a, D1, EP1, 0);
 	self->rd = vmm_alloc(&self->v, 1024, 0);
 	memset(vmm_ptr(&self->v, self->rd), 0, 1024);
 	memcpy(vmm_ptr(&self->v, self->rd), &a, VMM_ATTACH_LEN);
 	self->wr = vmm_alloc(&self->v, WR_SIZE, 0);
 	memset(vmm_ptr(&self->v, self->wr), VMM_PATTERN, WR_SIZE);
-	ASSERT_EQ(0, vmm_get_stats(self->v.fd, &self->s0));
+	test_cmd_get_stats(self->v.fd, &self->s0);
 }
 
 FIXTURE_SETUP(ring)
@@ -82,20 +82,11 @@ static bool wr_untouched(struct _test_data_ring *self, uint32_t len)
 	return true;
 }
 
-static struct vhost_iommu_stats stats(struct _test_data_ring *self)
-{
-	struct vhost_iommu_stats s;
-
-	if (vmm_get_stats(self->v.fd, &s))
-		memset(&s, 0xff, sizeof(s));
-	return s;
-}
-
 /* The queue still executes a valid request */
 static void queue_works(struct __test_metadata *_metadata,
 			struct _test_data_ring *self)
 {
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
+	test_cmd_attach(&self->v, D1, EP1, 0);
 	EXPECT_EQ(-ENOENT, vmm_translate(self->v.fd, EP1, 0,
 					 VHOST_IOMMU_ACCESS_READ, 0, NULL));
 }
@@ -112,14 +103,14 @@ static void expect_malformed(struct __test_metadata *_metadata,
 	uint32_t id, len;
 	uint16_t head;
 
-	VMM_OK(vmm_raw_chain(&self->v, RQ, d, n, &head));
-	vmm_avail_push(&self->v.vq[RQ], head);
-	VMM_OK(vmm_kick(&self->v, RQ));
-	VMM_OK(vmm_wait_used(&self->v, RQ, &id, &len, VMM_TIMEOUT_MS));
+	test_cmd(vmm_raw_chain(&self->v, RQ, d, n, &head));
+	vq_avail_push(&self->v.vq[RQ], head);
+	test_cmd(vmm_kick(&self->v, RQ));
+	test_cmd(vmm_wait_used(&self->v, RQ, &id, &len, VMM_TIMEOUT_MS));
 	EXPECT_EQ(head, id);
 	EXPECT_EQ(0, len);
 	EXPECT_TRUE(wr_untouched(self, WR_SIZE));
-	s = stats(self);
+	s = vmm_stats(self->v.fd);
 	EXPECT_EQ(self->s0.malformed + 1, s.malformed);
 	EXPECT_EQ(self->s0.ring_errors, s.ring_errors);
 	/* Nothing was executed */
@@ -135,8 +126,8 @@ static void expect_ring_error(struct __test_metadata *_metadata,
 {
 	struct vhost_iommu_stats s;
 
-	VMM_OK(vmm_wait_err(&self->v, RQ, VMM_TIMEOUT_MS));
-	s = stats(self);
+	test_cmd(vmm_wait_err(&self->v, RQ, VMM_TIMEOUT_MS));
+	s = vmm_stats(self->v.fd);
 	EXPECT_EQ(self->s0.ring_errors + 1, s.ring_errors);
 	EXPECT_EQ(self->s0.malformed, s.malformed);
 	EXPECT_EQ(0, s.domains);
@@ -148,9 +139,9 @@ static void post_ring_error(struct __test_metadata *_metadata,
 {
 	uint16_t head;
 
-	VMM_OK(vmm_raw_chain(&self->v, RQ, d, n, &head));
-	vmm_avail_push(&self->v.vq[RQ], head);
-	VMM_OK(vmm_notify(&self->v.vq[RQ]));
+	test_cmd(vmm_raw_chain(&self->v, RQ, d, n, &head));
+	vq_avail_push(&self->v.vq[RQ], head);
+	test_cmd(vq_notify(&self->v.vq[RQ]));
 	expect_ring_error(_metadata, self);
 }
 
@@ -164,14 +155,14 @@ TEST_F(ring, valid_chain)
 	uint32_t id, len;
 	uint16_t head;
 
-	VMM_OK(vmm_raw_chain(&self->v, RQ, d, 2, &head));
-	vmm_avail_push(&self->v.vq[RQ], head);
-	VMM_OK(vmm_kick(&self->v, RQ));
-	VMM_OK(vmm_wait_used(&self->v, RQ, &id, &len, VMM_TIMEOUT_MS));
+	test_cmd(vmm_raw_chain(&self->v, RQ, d, 2, &head));
+	vq_avail_push(&self->v.vq[RQ], head);
+	test_cmd(vmm_kick(&self->v, RQ));
+	test_cmd(vmm_wait_used(&self->v, RQ, &id, &len, VMM_TIMEOUT_MS));
 	EXPECT_EQ(head, id);
 	EXPECT_EQ(4, len);
 	EXPECT_EQ(VIRTIO_IOMMU_S_OK, *(uint8_t *)vmm_ptr(&self->v, self->wr));
-	EXPECT_EQ(1, stats(self).domains);
+	EXPECT_EQ(1, vmm_stats(self->v.fd).domains);
 }
 
 /*
@@ -180,28 +171,28 @@ TEST_F(ring, valid_chain)
 
 TEST_F(ring, head_out_of_range)
 {
-	vmm_avail_push(&self->v.vq[RQ], self->v.vq[RQ].num);
-	VMM_OK(vmm_notify(&self->v.vq[RQ]));
+	vq_avail_push(&self->v.vq[RQ], self->v.vq[RQ].num);
+	test_cmd(vq_notify(&self->v.vq[RQ]));
 	expect_ring_error(_metadata, self);
 }
 
 TEST_F(ring, head_far_out_of_range)
 {
-	vmm_avail_push(&self->v.vq[RQ], 0xffff);
-	VMM_OK(vmm_notify(&self->v.vq[RQ]));
+	vq_avail_push(&self->v.vq[RQ], 0xffff);
+	test_cmd(vq_notify(&self->v.vq[RQ]));
 	expect_ring_error(_metadata, self);
 }
 
 TEST_F(ring, avail_idx_jump)
 {
-	struct vmm_vq *vq = &self->v.vq[RQ];
+	struct vq *vq = &self->v.vq[RQ];
 	struct vmm_rdesc d[] = { RD_ATTACH(1), WR_TAIL };
 	uint16_t head;
 
-	VMM_OK(vmm_raw_chain(&self->v, RQ, d, 2, &head));
+	test_cmd(vmm_raw_chain(&self->v, RQ, d, 2, &head));
 	vq->avail->ring[0] = head;
 	__atomic_store_n(&vq->avail->idx, vq->num + 1, __ATOMIC_RELEASE);
-	VMM_OK(vmm_notify(vq));
+	test_cmd(vq_notify(vq));
 	expect_ring_error(_metadata, self);
 }
 
@@ -281,12 +272,12 @@ TEST_F(ring, indirect_valid)
 	uint32_t id, len;
 	uint16_t head;
 
-	VMM_OK(vmm_raw_chain(&self->v, RQ, d, 1, &head));
-	vmm_avail_push(&self->v.vq[RQ], head);
-	VMM_OK(vmm_kick(&self->v, RQ));
-	VMM_OK(vmm_wait_used(&self->v, RQ, &id, &len, VMM_TIMEOUT_MS));
+	test_cmd(vmm_raw_chain(&self->v, RQ, d, 1, &head));
+	vq_avail_push(&self->v.vq[RQ], head);
+	test_cmd(vmm_kick(&self->v, RQ));
+	test_cmd(vmm_wait_used(&self->v, RQ, &id, &len, VMM_TIMEOUT_MS));
 	EXPECT_EQ(4, len);
-	EXPECT_EQ(1, stats(self).domains);
+	EXPECT_EQ(1, vmm_stats(self->v.fd).domains);
 }
 
 TEST_F(ring, indirect_len_zero)
@@ -375,7 +366,7 @@ static void ring_on_unmapped_memory(struct __test_metadata *_metadata,
 	f.fd = self->v.vq[q].kick;
 	ASSERT_EQ(0, ioctl(fd, VHOST_SET_VRING_KICK, &f));
 	ASSERT_EQ(0, munmap(r, 0x100000));
-	VMM_OK(vmm_notify(&self->v.vq[q]));
+	test_cmd(vq_notify(&self->v.vq[q]));
 }
 
 /* Rings the VMM's mm cannot read: the event queue */
@@ -386,8 +377,8 @@ TEST_F(ring, ring_unreadable)
 	EXPECT_EQ(-ENXIO, vmm_translate(self->v.fd, EP1, 0,
 					VHOST_IOMMU_ACCESS_READ,
 					VHOST_IOMMU_TRANSLATE_F_REPORT, NULL));
-	VMM_OK(vmm_wait_err(&self->v, 1, VMM_TIMEOUT_MS));
-	EXPECT_EQ(self->s0.ring_errors + 1, stats(self).ring_errors);
+	test_cmd(vmm_wait_err(&self->v, 1, VMM_TIMEOUT_MS));
+	EXPECT_EQ(self->s0.ring_errors + 1, vmm_stats(self->v.fd).ring_errors);
 	/* The request queue is another queue: it works */
 	queue_works(_metadata, self);
 }
@@ -403,11 +394,11 @@ TEST_F(ring, ring_error_then_reset)
 {
 	unsigned int base;
 
-	vmm_avail_push(&self->v.vq[RQ], 0xffff);
-	VMM_OK(vmm_notify(&self->v.vq[RQ]));
+	vq_avail_push(&self->v.vq[RQ], 0xffff);
+	test_cmd(vq_notify(&self->v.vq[RQ]));
 	expect_ring_error(_metadata, self);
-	VMM_OK(vmm_vq_stop(&self->v, RQ, &base));
-	VMM_OK(vmm_vq_setup(&self->v, RQ, 256));
+	test_cmd(vmm_vq_stop(&self->v, RQ, &base));
+	test_cmd(vmm_vq_setup(&self->v, RQ, 256));
 	queue_works(_metadata, self);
 }
 
@@ -619,18 +610,18 @@ static void segments(struct __test_metadata *_metadata,
 				s[i].gpa, s[i].len,
 				(s[i].write ? F_WRITE : 0) |
 				(i < nrd ? F_NEXT : 0), i + 1 };
-		VMM_OK(vmm_raw_chain(&self->v, RQ, &d, 1, &head));
-		vmm_avail_push(&self->v.vq[RQ], head);
+		test_cmd(vmm_raw_chain(&self->v, RQ, &d, 1, &head));
+		vq_avail_push(&self->v.vq[RQ], head);
 	} else {
 		ret = vmm_post(&self->v, RQ, s, nrd + 1, false);
-		ASSERT_LE(0, ret) TH_LOG("%s", vmm_errmsg);
+		ASSERT_LE(0, ret) TH_LOG("%s", vt_errmsg);
 		head = ret;
 	}
 	free(s);
-	VMM_OK(vmm_kick(&self->v, RQ));
-	VMM_OK(vmm_wait_used(&self->v, RQ, &id, &len, VMM_TIMEOUT_MS));
+	test_cmd(vmm_kick(&self->v, RQ));
+	test_cmd(vmm_wait_used(&self->v, RQ, &id, &len, VMM_TIMEOUT_MS));
 	EXPECT_EQ(head, id);
-	st = stats(self);
+	st = vmm_stats(self->v.fd);
 	if (ok) {
 		EXPECT_EQ(4, len);
 		EXPECT_EQ(VIRTIO_IOMMU_S_OK,
@@ -683,10 +674,10 @@ static void run_chain(struct __test_metadata *_metadata,
 	uint16_t head;
 	uint32_t id;
 
-	VMM_OK(vmm_raw_chain(&self->v, RQ, d, n, &head));
-	vmm_avail_push(&self->v.vq[RQ], head);
-	VMM_OK(vmm_kick(&self->v, RQ));
-	VMM_OK(vmm_wait_used(&self->v, RQ, &id, len, VMM_TIMEOUT_MS));
+	test_cmd(vmm_raw_chain(&self->v, RQ, d, n, &head));
+	vq_avail_push(&self->v.vq[RQ], head);
+	test_cmd(vmm_kick(&self->v, RQ));
+	test_cmd(vmm_wait_used(&self->v, RQ, &id, len, VMM_TIMEOUT_MS));
 	EXPECT_EQ(head, id);
 }
 
@@ -709,7 +700,7 @@ static void across_regions(struct __test_metadata *_metadata,
 	EXPECT_EQ(4, len);
 	EXPECT_EQ(VIRTIO_IOMMU_S_OK, tail[0]);
 	EXPECT_EQ(0, tail[1] | tail[2] | tail[3]);
-	EXPECT_EQ(1, stats(self).domains);
+	EXPECT_EQ(1, vmm_stats(self->v.fd).domains);
 }
 
 TEST_F(ring, readable_across_regions)
@@ -738,7 +729,7 @@ TEST_F(ring, tail_split)
 	EXPECT_EQ(VIRTIO_IOMMU_S_OK, w[0]);
 	EXPECT_EQ(0, w[32] | w[33] | w[34]);
 	EXPECT_EQ(VMM_PATTERN, w[1]);
-	EXPECT_EQ(1, stats(self).domains);
+	EXPECT_EQ(1, vmm_stats(self->v.fd).domains);
 }
 
 /* One byte per descriptor */
@@ -753,7 +744,7 @@ TEST_F(ring, request_byte_by_byte)
 	d[i] = (struct vmm_rdesc)WR_TAIL;
 	run_chain(_metadata, self, d, VMM_ATTACH_LEN + 1, &len);
 	EXPECT_EQ(4, len);
-	EXPECT_EQ(1, stats(self).domains);
+	EXPECT_EQ(1, vmm_stats(self->v.fd).domains);
 }
 
 /* Requests keep flowing as the indices wrap around 65535 */
@@ -762,7 +753,7 @@ TEST_F(ring, index_wrap)
 	unsigned int base = 0, i;
 	uint16_t *ev;
 
-	VMM_OK(vmm_vq_stop(&self->v, RQ, &base));
+	test_cmd(vmm_vq_stop(&self->v, RQ, &base));
 	ASSERT_EQ(0, base);
 	/* Start both sides at 65530 */
 	self->v.vq[RQ].avail_idx = 65530;
@@ -773,9 +764,9 @@ TEST_F(ring, index_wrap)
 	/* as the device left it: avail_event where the next kick is due */
 	ev = (void *)&self->v.vq[RQ].used->ring[256];
 	*ev = 65530;
-	VMM_OK(vmm_vq_restart(&self->v, RQ, 65530));
+	test_cmd(vmm_vq_restart(&self->v, RQ, 65530));
 	for (i = 0; i < 12; i++)
-		REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
+		test_cmd_attach(&self->v, D1, EP1, 0);
 	EXPECT_EQ((uint16_t)(65530 + 12), self->v.vq[RQ].used->idx);
 }
 
@@ -783,12 +774,12 @@ TEST_F(ring, index_wrap)
  * Notification suppression
  */
 
-static int wait_used_idx(struct vmm_vq *vq, uint16_t idx)
+static int wait_used_idx(struct vq *vq, uint16_t idx)
 {
-	uint64_t end = vmm_now_ns() + VMM_TIMEOUT_MS * 1000000ULL;
+	uint64_t end = vt_now_ns() + VMM_TIMEOUT_MS * 1000000ULL;
 
 	while (__atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE) != idx) {
-		if (vmm_now_ns() > end)
+		if (vt_now_ns() > end)
 			return -ETIMEDOUT;
 		usleep(1000);
 	}
@@ -814,8 +805,8 @@ static void post_attach(struct __test_metadata *_metadata,
 
 	vmm_mk_attach(&a, D1, EP1, 0);
 	vmm_req_prepare(&self->v, &r, &a, VMM_ATTACH_LEN, 4);
-	VMM_OK(vmm_req_post(&self->v, &r));
-	VMM_OK(vmm_notify(&self->v.vq[RQ]));
+	test_cmd(vmm_req_post(&self->v, &r));
+	test_cmd(vq_notify(&self->v.vq[RQ]));
 }
 
 /*
@@ -827,14 +818,14 @@ static void post_attach(struct __test_metadata *_metadata,
 static void count_signals(struct __test_metadata *_metadata,
 			  struct _test_data_ring *self, bool event_idx)
 {
-	struct vmm_vq *vq = &self->v.vq[RQ];
+	struct vq *vq = &self->v.vq[RQ];
 	unsigned int base;
 	struct pollfd p;
 	uint64_t c;
 	int efd;
 
 	/* A first request, signalled as usual */
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
+	test_cmd_attach(&self->v, D1, EP1, 0);
 	semaphore_call(_metadata, self, &efd);
 	if (event_idx)
 		vq->avail->ring[vq->num] = vq->last_used + 0x4000;
@@ -842,19 +833,19 @@ static void count_signals(struct __test_metadata *_metadata,
 		vq->avail->flags = VRING_AVAIL_F_NO_INTERRUPT;
 	post_attach(_metadata, self);
 	ASSERT_EQ(0, wait_used_idx(vq, vq->last_used + 1));
-	VMM_OK(vmm_vq_stop(&self->v, RQ, &base));
-	EXPECT_EQ(-EAGAIN, vmm_drain_fd(efd, &c))
+	test_cmd(vmm_vq_stop(&self->v, RQ, &base));
+	EXPECT_EQ(-EAGAIN, vq_drain_fd(efd, &c))
 		TH_LOG("completion signalled against the driver's wish");
 	if (event_idx)
 		vq->avail->ring[vq->num] = vq->last_used + 1;
 	else
 		vq->avail->flags = 0;
-	VMM_OK(vmm_vq_restart(&self->v, RQ, base));
+	test_cmd(vmm_vq_restart(&self->v, RQ, base));
 	post_attach(_metadata, self);
 	ASSERT_EQ(0, wait_used_idx(vq, vq->last_used + 2));
 	p = (struct pollfd){ .fd = efd, .events = POLLIN };
 	ASSERT_EQ(1, poll(&p, 1, VMM_TIMEOUT_MS));
-	ASSERT_EQ(0, vmm_drain_fd(efd, &c));
+	ASSERT_EQ(0, vq_drain_fd(efd, &c));
 	EXPECT_EQ(1, c);
 	close(efd);
 }
@@ -873,14 +864,14 @@ TEST_F(ring, no_interrupt_suppresses_call)
 /* The device publishes avail_event: where it wants the next kick */
 TEST_F(ring, event_idx_avail_event)
 {
-	struct vmm_vq *vq = &self->v.vq[RQ];
+	struct vq *vq = &self->v.vq[RQ];
 	uint16_t *ev = (void *)&vq->used->ring[vq->num];
-	uint64_t end = vmm_now_ns() + VMM_TIMEOUT_MS * 1000000ULL;
+	uint64_t end = vt_now_ns() + VMM_TIMEOUT_MS * 1000000ULL;
 
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_cmd_attach(&self->v, D1, EP1, 0);
 	while (__atomic_load_n(ev, __ATOMIC_ACQUIRE) != vq->avail_idx &&
-	       vmm_now_ns() < end)
+	       vt_now_ns() < end)
 		usleep(1000);
 	EXPECT_EQ(vq->avail_idx, *ev);
 }
@@ -892,18 +883,18 @@ TEST_F(ring, event_idx_kicks)
 	struct vmm_req r[64];
 	unsigned int i;
 
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
+	test_cmd_attach(&self->v, D1, EP1, 0);
 	for (i = 0; i < 64; i++) {
 		vmm_mk_map(&m, D1, i * 0x1000ULL, i * 0x1000ULL + 0xfff, 0, 1);
 		vmm_req_prepare(&self->v, &r[i], &m, VMM_MAP_LEN, 4);
-		VMM_OK(vmm_req_post(&self->v, &r[i]));
-		VMM_OK(vmm_kick(&self->v, RQ));
+		test_cmd(vmm_req_post(&self->v, &r[i]));
+		test_cmd(vmm_kick(&self->v, RQ));
 	}
 	for (i = 0; i < 64; i++) {
-		VMM_OK(vmm_req_complete(&self->v, &r[i]));
+		test_cmd(vmm_req_complete(&self->v, &r[i]));
 		EXPECT_EQ(VIRTIO_IOMMU_S_OK, r[i].status);
 	}
-	EXPECT_EQ(64, stats(self).mappings);
+	EXPECT_EQ(64, vmm_stats(self->v.fd).mappings);
 }
 
 /*
@@ -912,32 +903,32 @@ TEST_F(ring, event_idx_kicks)
  */
 TEST_F(ring, get_vring_base)
 {
-	struct vmm_vq *vq = &self->v.vq[RQ];
+	struct vq *vq = &self->v.vq[RQ];
 	struct virtio_iommu_req_map m;
 	struct vmm_req r;
 	unsigned int base;
 
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_OK(vmm_map(&self->v, D1, 0, 0xfff, 0, 1));
-	REQ_OK(vmm_map(&self->v, D1, 0x1000, 0x1fff, 0, 1));
-	VMM_OK(vmm_vq_stop(&self->v, RQ, &base));
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_cmd_map(&self->v, D1, 0, 0xfff, 0, 1);
+	test_cmd_map(&self->v, D1, 0x1000, 0x1fff, 0, 1);
+	test_cmd(vmm_vq_stop(&self->v, RQ, &base));
 	EXPECT_EQ(3, base);
 	/* Stopped: a new request waits */
 	vmm_mk_map(&m, D1, 0x2000, 0x2fff, 0, 1);
 	vmm_req_prepare(&self->v, &r, &m, VMM_MAP_LEN, 4);
-	VMM_OK(vmm_req_post(&self->v, &r));
-	VMM_OK(vmm_notify(vq));
+	test_cmd(vmm_req_post(&self->v, &r));
+	test_cmd(vq_notify(vq));
 	usleep(200000);
 	EXPECT_EQ(3, vq->used->idx);
-	EXPECT_EQ(2, stats(self).mappings);
+	EXPECT_EQ(2, vmm_stats(self->v.fd).mappings);
 	/* Still stopped, still at 3 */
-	VMM_OK(vmm_vq_stop(&self->v, RQ, &base));
+	test_cmd(vmm_vq_stop(&self->v, RQ, &base));
 	EXPECT_EQ(3, base);
-	VMM_OK(vmm_vq_restart(&self->v, RQ, base));
-	VMM_OK(vmm_notify(vq));
-	VMM_OK(vmm_req_complete(&self->v, &r));
+	test_cmd(vmm_vq_restart(&self->v, RQ, base));
+	test_cmd(vq_notify(vq));
+	test_cmd(vmm_req_complete(&self->v, &r));
 	EXPECT_EQ(VIRTIO_IOMMU_S_OK, r.status);
-	EXPECT_EQ(3, stats(self).mappings);
+	EXPECT_EQ(3, vmm_stats(self->v.fd).mappings);
 }
 
 /* A device state survives a ring restart: domains, mappings */
@@ -945,13 +936,13 @@ TEST_F(ring, restart_keeps_state)
 {
 	unsigned int base;
 
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
-	REQ_OK(vmm_map(&self->v, D1, 0, 0xfff, 0x5000, 1));
-	VMM_OK(vmm_vq_stop(&self->v, RQ, &base));
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_cmd_map(&self->v, D1, 0, 0xfff, 0x5000, 1);
+	test_cmd(vmm_vq_stop(&self->v, RQ, &base));
 	EXPECT_EQ(2, base);
-	VMM_OK(vmm_vq_restart(&self->v, RQ, base));
-	REQ_ST(VIRTIO_IOMMU_S_INVAL, vmm_map(&self->v, D1, 0, 0xfff, 0, 1));
-	EXPECT_EQ(1, stats(self).mappings);
+	test_cmd(vmm_vq_restart(&self->v, RQ, base));
+	test_err_map(VIRTIO_IOMMU_S_INVAL, &self->v, D1, 0, 0xfff, 0, 1);
+	EXPECT_EQ(1, vmm_stats(self->v.fd).mappings);
 }
 
 TEST_HARNESS_MAIN

@@ -34,9 +34,9 @@ FIXTURE_SETUP(big)
 	struct vhost_iommu_stats s;
 	unsigned int i, j, k;
 
-	VMM_OK(vmm_init(&self->v, &o));
-	ASSERT_EQ(0, vmm_add_endpoint(self->v.fd, EP1, NULL, 0));
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
+	test_cmd(vmm_init(&self->v, &o));
+	test_cmd_add_endpoint(self->v.fd, EP1, NULL, 0);
+	test_cmd_attach(&self->v, D1, EP1, 0);
 	for (i = 0; i < N; i += k) {
 		k = N - i < BATCH ? N - i : BATCH;
 		for (j = 0; j < k; j++) {
@@ -45,12 +45,12 @@ FIXTURE_SETUP(big)
 			vmm_req_prepare(&self->v, &self->r[j], &m,
 					VMM_MAP_LEN, 4);
 		}
-		VMM_OK(vmm_batch(&self->v, self->r, k));
+		test_cmd(vmm_batch(&self->v, self->r, k));
 		for (j = 0; j < k; j++)
 			ASSERT_EQ(S_OK, self->r[j].status)
 				TH_LOG("map %u", i + j);
 	}
-	ASSERT_EQ(0, vmm_get_stats(self->v.fd, &s));
+	test_cmd_get_stats(self->v.fd, &s);
 	ASSERT_EQ(N, s.mappings);
 }
 
@@ -68,8 +68,8 @@ TEST_F_TIMEOUT(big, translate_all, 600)
 	unsigned int i;
 
 	for (i = 0; i < N; i += 97) {
-		ASSERT_EQ(0, vmm_translate(self->v.fd, EP1, i * PG + 5, A_R, 0,
-					   &t));
+		test_cmd_translate(self->v.fd, EP1, i * PG + 5, A_R, 0,
+				   &t);
 		ASSERT_EQ(i * PG, t.start);
 	}
 	EXPECT_EQ(-ENOENT, vmm_translate(self->v.fd, EP1, N * PG, A_R, 0,
@@ -80,11 +80,11 @@ TEST_F_TIMEOUT(big, unmap_all, 600)
 {
 	struct vhost_iommu_stats s;
 
-	REQ_OK(vmm_unmap(&self->v, D1, 0, ~0ULL));
-	ASSERT_EQ(0, vmm_get_stats(self->v.fd, &s));
+	test_cmd_unmap(&self->v, D1, 0, ~0ULL);
+	test_cmd_get_stats(self->v.fd, &s);
 	EXPECT_EQ(0, s.mappings);
 	EXPECT_EQ(-ENOENT, vmm_translate(self->v.fd, EP1, 0, A_R, 0, NULL));
-	REQ_OK(vmm_detach(&self->v, D1, EP1));
+	test_cmd_detach(&self->v, D1, EP1);
 }
 
 /* The domain dies with its last endpoint, its mappings with it */
@@ -92,11 +92,11 @@ TEST_F_TIMEOUT(big, domain_dies, 600)
 {
 	struct vhost_iommu_stats s;
 
-	REQ_OK(vmm_detach(&self->v, D1, EP1));
-	ASSERT_EQ(0, vmm_get_stats(self->v.fd, &s));
+	test_cmd_detach(&self->v, D1, EP1);
+	test_cmd_get_stats(self->v.fd, &s);
 	EXPECT_EQ(0, s.mappings);
 	EXPECT_EQ(0, s.domains);
-	REQ_OK(vmm_attach(&self->v, D1, EP1, 0));
+	test_cmd_attach(&self->v, D1, EP1, 0);
 	EXPECT_EQ(-ENOENT, vmm_translate(self->v.fd, EP1, PG, A_R, 0, NULL));
 }
 

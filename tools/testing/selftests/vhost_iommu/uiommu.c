@@ -19,8 +19,6 @@
 #include "uiommu.h"
 #include "vmm.h"
 
-char uiommu_errmsg[256];
-
 struct uiommu_domain {
 	uint32_t id;
 	bool bypass;
@@ -36,16 +34,6 @@ struct umap {
 	uint64_t phys;
 	uint32_t flags;
 };
-
-static int fail(int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(uiommu_errmsg, sizeof(uiommu_errmsg), fmt, ap);
-	va_end(ap);
-	return err;
-}
 
 /* Overlapping intervals compare equal: a lookup finds any overlap. */
 static int umap_cmp(const void *a, const void *b)
@@ -665,13 +653,13 @@ int uiommu_init(struct uiommu *u, uint64_t features)
 	u->kick = -1;
 	u->call = -1;
 	if (features & ~UIOMMU_FEATURES)
-		return fail(-EOPNOTSUPP, "features %#llx not offered",
+		return vt_fail(-EOPNOTSUPP, "features %#llx not offered",
 			    (unsigned long long)(features & ~UIOMMU_FEATURES));
 	u->features = features;
 	pthread_mutex_init(&u->lock, NULL);
 	u->stop = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (u->stop < 0)
-		return fail(-errno, "eventfd: %m");
+		return vt_fail(-errno, "eventfd: %m");
 	return 0;
 }
 
@@ -681,7 +669,7 @@ int uiommu_add_region(struct uiommu *u, uint64_t gpa, uint64_t size,
 	struct vhost_memory_region *r;
 
 	if (u->nmem == UIOMMU_MAX_REGIONS)
-		return fail(-ENOSPC, "too many memory regions");
+		return vt_fail(-ENOSPC, "too many memory regions");
 	r = &u->mem[u->nmem++];
 	r->guest_phys_addr = gpa;
 	r->memory_size = size;
@@ -693,12 +681,12 @@ int uiommu_set_queue(struct uiommu *u, unsigned int num, uint64_t desc_gpa,
 		     uint64_t avail_gpa, uint64_t used_gpa, int kick, int call)
 {
 	if (!num || num & (num - 1) || num > 32768)
-		return fail(-EINVAL, "queue size %u", num);
+		return vt_fail(-EINVAL, "queue size %u", num);
 	u->desc = gpa_ptr(u, desc_gpa, 16ULL * num);
 	u->avail = gpa_ptr(u, avail_gpa, 6 + 2ULL * num);
 	u->used = gpa_ptr(u, used_gpa, 6 + 8ULL * num);
 	if (!u->desc || !u->avail || !u->used)
-		return fail(-EFAULT, "ring outside the memory regions");
+		return vt_fail(-EFAULT, "ring outside the memory regions");
 	u->num = num;
 	u->kick = kick;
 	u->call = call;
@@ -710,7 +698,7 @@ int uiommu_set_queue(struct uiommu *u, unsigned int num, uint64_t desc_gpa,
 
 int uiommu_serve_vmm(struct uiommu *u, struct vmm *v)
 {
-	struct vmm_vq *vq = &v->vq[VHOST_IOMMU_VQ_REQUEST];
+	struct vq *vq = &v->vq[VHOST_IOMMU_VQ_REQUEST];
 	int ret;
 
 	ret = uiommu_add_region(u, 0, VMM_REGION_SIZE, v->hva[0]);
@@ -730,9 +718,9 @@ int uiommu_add_endpoint(struct uiommu *u, uint32_t id)
 
 	pthread_mutex_lock(&u->lock);
 	if (ep_find(u, id)) {
-		ret = fail(-EEXIST, "endpoint %u exists", id);
+		ret = vt_fail(-EEXIST, "endpoint %u exists", id);
 	} else if (u->nep == UIOMMU_MAX_EP) {
-		ret = fail(-ENOSPC, "too many endpoints");
+		ret = vt_fail(-ENOSPC, "too many endpoints");
 	} else {
 		memset(&u->ep[u->nep], 0, sizeof(u->ep[0]));
 		u->ep[u->nep++].id = id;
@@ -748,19 +736,19 @@ int uiommu_bind_net(struct uiommu *u, uint32_t id, int fd)
 
 	fl = fcntl(fd, F_GETFL);
 	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK))
-		return fail(-errno, "O_NONBLOCK on vhost-net: %m");
+		return vt_fail(-errno, "O_NONBLOCK on vhost-net: %m");
 	pthread_mutex_lock(&u->lock);
 	ep = ep_find(u, id);
 	if (!ep)
-		ret = fail(-ENODEV, "no endpoint %u", id);
+		ret = vt_fail(-ENODEV, "no endpoint %u", id);
 	else if (ep->nnet == UIOMMU_MAX_NET)
-		ret = fail(-ENOSPC, "too many vhost-net devices");
+		ret = vt_fail(-ENOSPC, "too many vhost-net devices");
 	else
 		ep->net[ep->nnet++] = fd;
 	pthread_mutex_unlock(&u->lock);
 	/* Wake the loop, so that it polls the new file */
 	if (!ret && u->running && write(u->kick, &(uint64_t){ 1 }, 8) < 0)
-		ret = fail(-errno, "kick: %m");
+		ret = vt_fail(-errno, "kick: %m");
 	return ret;
 }
 
@@ -771,10 +759,10 @@ int uiommu_start(struct uiommu *u)
 	if (u->running)
 		return 0;
 	if (u->kick < 0)
-		return fail(-EINVAL, "no request queue");
+		return vt_fail(-EINVAL, "no request queue");
 	ret = pthread_create(&u->thread, NULL, main_loop, u);
 	if (ret)
-		return fail(-ret, "pthread_create: %s", strerror(ret));
+		return vt_fail(-ret, "pthread_create: %s", strerror(ret));
 	u->running = true;
 	return 0;
 }

@@ -27,7 +27,7 @@
  * descriptors; MAP notifications are not modelled because QEMU's vhost
  * does not listen to them.
  *
- * Functions return 0 or a negative errno; uiommu_errmsg says what failed.
+ * Functions return 0 or a negative errno; vt_errmsg says what failed.
  */
 #ifndef VHOST_IOMMU_SELFTEST_UIOMMU_H
 #define VHOST_IOMMU_SELFTEST_UIOMMU_H
@@ -40,6 +40,8 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_iommu.h>
 #include <linux/virtio_ring.h>
+
+#include "common.h"
 
 #define UIOMMU_GRANULE		4096ULL
 #define UIOMMU_MAX_REGIONS	8
@@ -103,8 +105,6 @@ struct uiommu {
 	int stop;		/* eventfd */
 	struct uiommu_stats stats;
 };
-
-extern char uiommu_errmsg[256];
 
 /*
  * Setup: init with the negotiated features (a subset of UIOMMU_FEATURES);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "common_test.h"
 #include "uiommu.h"
 #include "vmm.h"
 #include "vnet.h"
@@ -21,13 +22,6 @@
 #define RING_IOVA	0x100000000ULL
 #define DATA_IOVA	0x200000000ULL
 #define DATA_OFF	(2ULL << 20)
-
-#define OK(call) do {							\
-	int __ret = (call);						\
-	ASSERT_EQ(0, __ret) TH_LOG("%s: %s / %s / %s", #call,		\
-				   uiommu_errmsg, vmm_errmsg,		\
-				   vnet_errmsg);			\
-} while (0)
 
 /* How QEMU splits [start, end] into invalidations */
 TEST(chunks)
@@ -56,11 +50,11 @@ FIXTURE_SETUP(model)
 		.user_device = true,
 	};
 
-	OK(vmm_init(&self->v, &o));
-	OK(uiommu_init(&self->u, UIOMMU_FEATURES));
-	OK(uiommu_serve_vmm(&self->u, &self->v));
-	OK(uiommu_add_endpoint(&self->u, EP));
-	OK(uiommu_start(&self->u));
+	test_cmd(vmm_init(&self->v, &o));
+	test_cmd(uiommu_init(&self->u, UIOMMU_FEATURES));
+	test_cmd(uiommu_serve_vmm(&self->u, &self->v));
+	test_cmd(uiommu_add_endpoint(&self->u, EP));
+	test_cmd(uiommu_start(&self->u));
 }
 
 FIXTURE_TEARDOWN(model)
@@ -129,17 +123,17 @@ TEST_F(model, net)
 	uint32_t id, len;
 	unsigned int i, q;
 
-	OK(vnet_init(n, &no));
+	test_cmd(vnet_init(n, &no));
 	self->with_net = true;
-	OK(vnet_map_add(n, RING_IOVA, n->gpa_base, 0x10000));
-	OK(uiommu_add_region(&self->u, n->gpa_base, VNET_MEM_SIZE, n->kmem));
-	OK(uiommu_bind_net(&self->u, EP, n->fd));
+	test_cmd(vnet_map_add(n, RING_IOVA, n->gpa_base, 0x10000));
+	test_cmd(uiommu_add_region(&self->u, n->gpa_base, VNET_MEM_SIZE, n->kmem));
+	test_cmd(uiommu_bind_net(&self->u, EP, n->fd));
 	ASSERT_EQ(S_OK, vmm_attach(&self->v, D1, EP, 0));
 	ASSERT_EQ(S_OK, vmm_map(&self->v, D1, RING_IOVA,
 				RING_IOVA + 0x10000 - 1, n->gpa_base, RW));
-	OK(vnet_start(n));
+	test_cmd(vnet_start(n));
 	for (q = 0; q < VNET_NQ; q++)
-		OK(vnet_set_backend(n, q, n->tap, VNET_TIMEOUT_MS));
+		test_cmd(vnet_set_backend(n, q, n->tap, VNET_TIMEOUT_MS));
 
 	data = n->gpa_base + DATA_OFF;
 	ASSERT_EQ(S_OK, vmm_map(&self->v, D1, DATA_IOVA,
@@ -149,12 +143,12 @@ TEST_F(model, net)
 		if (i == 1)
 			uiommu_get_stats(&self->u, &s0);
 		iova = DATA_IOVA + i * PG;
-		OK(vnet_tx_post_at(n, 0, data + i * PG, iova, i,
-				   vnet_frame_len(i)));
-		OK(vnet_kick(n, VNET_TXQ));
-		OK(vnet_wait_used(n, VNET_TXQ, &id, &len, VNET_TIMEOUT_MS));
-		OK(vnet_capture_expect(n, i, vnet_frame_len(i),
-				       VNET_TIMEOUT_MS));
+		test_cmd(vnet_tx_post_at(n, 0, data + i * PG, iova, i,
+					 vnet_frame_len(i)));
+		test_cmd(vnet_kick(n, VNET_TXQ));
+		test_cmd(vnet_wait_used(n, VNET_TXQ, &id, &len, VNET_TIMEOUT_MS));
+		test_cmd(vnet_capture_expect(n, i, vnet_frame_len(i),
+					     VNET_TIMEOUT_MS));
 	}
 	uiommu_get_stats(&self->u, &s);
 	EXPECT_EQ(3, s.misses - s0.misses);
@@ -173,9 +167,9 @@ TEST_F(model, net)
 	EXPECT_EQ(2, s.invalidations - s0.invalidations);
 	s0 = s;
 
-	OK(vnet_tx_post_at(n, 0, data + PG, DATA_IOVA + PG, 9,
-			   vnet_frame_len(9)));
-	OK(vnet_kick(n, VNET_TXQ));
+	test_cmd(vnet_tx_post_at(n, 0, data + PG, DATA_IOVA + PG, 9,
+				 vnet_frame_len(9)));
+	test_cmd(vnet_kick(n, VNET_TXQ));
 	EXPECT_EQ(-ETIMEDOUT, vnet_wait_used(n, VNET_TXQ, &id, &len, 300));
 	uiommu_get_stats(&self->u, &s);
 	EXPECT_LE(1, s.faults - s0.faults);

@@ -16,40 +16,28 @@
 
 #include "vguest.h"
 
-char vguest_errmsg[512];
-
 #define MAP_BATCH	64
-
-static int fail(int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(vguest_errmsg, sizeof(vguest_errmsg), fmt, ap);
-	va_end(ap);
-	return err;
-}
 
 /* A failure of vmm.c or vnet.c: their message, with where it happened */
 static int fail_vmm(int err, const char *what)
 {
-	return fail(err, "%s: %s", what, vmm_errmsg);
+	return vt_fail_ctx(err, "%s", what);
 }
 
 static int fail_net(int err, unsigned int i, const char *what)
 {
-	return fail(err, "net %u: %s: %s", i, what, vnet_errmsg);
+	return vt_fail_ctx(err, "net %u: %s", i, what);
 }
 
 /* A request's outcome: 0, a positive status, or a negative errno */
 static int req_result(int ret, const char *what, uint64_t iova, uint64_t size)
 {
 	if (ret < 0)
-		return fail(ret, "%s %#llx+%#llx: %s", what,
-			    (unsigned long long)iova,
-			    (unsigned long long)size, vmm_errmsg);
+		return vt_fail_ctx(ret, "%s %#llx+%#llx", what,
+				   (unsigned long long)iova,
+				   (unsigned long long)size);
 	if (ret)
-		return fail(ret, "%s %#llx+%#llx: status %d", what,
+		return vt_fail(ret, "%s %#llx+%#llx: status %d", what,
 			    (unsigned long long)iova,
 			    (unsigned long long)size, ret);
 	return 0;
@@ -73,10 +61,10 @@ static int setup_vmm_domain(struct vguest *g)
 
 	g->miss_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (g->miss_efd < 0)
-		return fail(-errno, "eventfd: %m");
+		return vt_fail(-errno, "eventfd: %m");
 	n.fd = g->miss_efd;
 	if (ioctl(g->iommu.fd, VHOST_IOMMU_IOTLB_SET_NOTIFY, &n))
-		return fail(-errno, "IOTLB_SET_NOTIFY: %m");
+		return vt_fail(-errno, "IOTLB_SET_NOTIFY: %m");
 	return 0;
 }
 
@@ -87,7 +75,7 @@ static int vmm_domain_attach(struct vguest *g, uint32_t ep)
 	};
 
 	if (ioctl(g->iommu.fd, VHOST_IOMMU_IOTLB_ATTACH, &a))
-		return fail(-errno, "IOTLB_ATTACH %u: %m", ep);
+		return vt_fail(-errno, "IOTLB_ATTACH %u: %m", ep);
 	return 0;
 }
 
@@ -108,7 +96,7 @@ static int setup_endpoints(struct vguest *g)
 			continue;
 		ret = vmm_add_endpoint(g->iommu.fd, g->ep[i], NULL, 0);
 		if (ret)
-			return fail(ret, "ADD_ENDPOINT %u: %s", g->ep[i],
+			return vt_fail(ret, "ADD_ENDPOINT %u: %s", g->ep[i],
 				    strerror(-ret));
 		if (g->opts.attach == VGUEST_NO_ATTACH)
 			continue;
@@ -144,7 +132,7 @@ int vguest_init(struct vguest *g, const struct vguest_opts *o)
 		g->opts.map_flags = VGUEST_RW;
 	mo = g->opts.vmm;
 	if (g->nnet > VGUEST_MAX_NET || mo.nextra + g->nnet > VMM_MAX_EXTRA)
-		return fail(-EINVAL, "%u net devices", g->nnet);
+		return vt_fail(-EINVAL, "%u net devices", g->nnet);
 
 	for (i = 0; i < g->nnet; i++) {
 		struct vnet_opts no = {
@@ -196,7 +184,7 @@ int vguest_bind(struct vguest *g, unsigned int i)
 	int ret = vmm_bind_net(g->iommu.fd, g->ep[i], g->net[i].fd);
 
 	if (ret)
-		return fail(ret, "net %u: VHOST_IOMMU_BIND_NET: %s", i,
+		return vt_fail(ret, "net %u: VHOST_IOMMU_BIND_NET: %s", i,
 			    strerror(-ret));
 	return 0;
 }
@@ -206,7 +194,7 @@ int vguest_unbind(struct vguest *g, unsigned int i)
 	int ret = vmm_unbind_net(g->iommu.fd, g->ep[i], g->net[i].fd);
 
 	if (ret)
-		return fail(ret, "net %u: VHOST_IOMMU_UNBIND_NET: %s", i,
+		return vt_fail(ret, "net %u: VHOST_IOMMU_UNBIND_NET: %s", i,
 			    strerror(-ret));
 	return 0;
 }
@@ -309,7 +297,7 @@ int vguest_map_table(struct vguest *g, unsigned int i, uint32_t flags)
 
 	r = calloc(MAP_BATCH, sizeof(*r));
 	if (!r)
-		return fail(-ENOMEM, "calloc");
+		return vt_fail(-ENOMEM, "calloc");
 	for (k = 0; k < v->nmaps && !ret; k += n) {
 		n = v->nmaps - k < MAP_BATCH ? v->nmaps - k : MAP_BATCH;
 		for (j = 0; j < n; j++) {
@@ -350,7 +338,7 @@ static int iotlb_batch(struct vguest *g, unsigned long req,
 	};
 
 	if (ioctl(g->iommu.fd, req, &b))
-		return fail(-errno, "%s %#llx+%#llx: %m",
+		return vt_fail(-errno, "%s %#llx+%#llx: %m",
 			    req == VHOST_IOMMU_IOTLB_UPDATE ? "IOTLB_UPDATE" :
 			    "IOTLB_INVALIDATE", (unsigned long long)e->iova,
 			    (unsigned long long)e->size);
@@ -384,16 +372,16 @@ int vguest_iotlb_fetch(struct vguest *g, struct vhost_iommu_iotlb_miss *m,
 	for (;;) {
 		ret = read(g->iommu.fd, m, n * sizeof(*m));
 		if (ret > 0 && (ret % sizeof(*m) || m->size != sizeof(*m)))
-			return fail(-EPROTO, "miss records of %u bytes",
+			return vt_fail(-EPROTO, "miss records of %u bytes",
 				    m->size);
 		if (ret > 0)
 			return ret / sizeof(*m);
 		if (errno != EAGAIN)
-			return fail(-errno, "read misses: %m");
+			return vt_fail(-errno, "read misses: %m");
 		if (poll(&p, 1, timeout_ms) != 1)
-			return fail(-ETIMEDOUT, "no miss in %d ms", timeout_ms);
+			return vt_fail(-ETIMEDOUT, "no miss in %d ms", timeout_ms);
 		if (read(g->miss_efd, &count, sizeof(count)) != sizeof(count))
-			return fail(-errno, "miss eventfd: %m");
+			return vt_fail(-errno, "miss eventfd: %m");
 	}
 }
 
@@ -464,10 +452,10 @@ int vguest_iotlb_serve(struct vguest *g)
 	if (s->stop < 0)
 		s->stop = eventfd(0, EFD_CLOEXEC);
 	if (s->stop < 0)
-		return fail(-errno, "eventfd: %m");
+		return vt_fail(-errno, "eventfd: %m");
 	ret = pthread_create(&s->thread, NULL, serve_main, g);
 	if (ret)
-		return fail(-ret, "pthread_create: %s", strerror(ret));
+		return vt_fail(-ret, "pthread_create: %s", strerror(ret));
 	s->running = true;
 	return 0;
 }
@@ -489,7 +477,7 @@ int vguest_stats(struct vguest *g, struct vhost_iommu_stats *s)
 {
 	int ret = vmm_get_stats(g->iommu.fd, s);
 
-	return ret ? fail(ret, "GET_STATS: %s", strerror(-ret)) : 0;
+	return ret ? vt_fail(ret, "GET_STATS: %s", strerror(-ret)) : 0;
 }
 
 int vguest_settle(struct vguest *g, int timeout_ms)
@@ -507,11 +495,11 @@ int vguest_settle(struct vguest *g, int timeout_ms)
 		for (;;) {
 			ret = poll(&p, 1, 0);
 			if (ret < 0)
-				return fail(-errno, "poll vhost-net: %m");
+				return vt_fail(-errno, "poll vhost-net: %m");
 			if (!ret || !(p.revents & POLLIN))
 				break;
 			if (waited >= timeout_ms)
-				return fail(-ETIMEDOUT,
+				return vt_fail(-ETIMEDOUT,
 					    "net %u: a miss unread for %d ms",
 					    i, timeout_ms);
 			usleep(1000);
@@ -523,7 +511,7 @@ int vguest_settle(struct vguest *g, int timeout_ms)
 	 * GET_CONFIG takes: once it returns, the last one read is counted.
 	 */
 	ret = vmm_get_config(g->iommu.fd, &c);
-	return ret ? fail(ret, "GET_CONFIG: %s", strerror(-ret)) : 0;
+	return ret ? vt_fail(ret, "GET_CONFIG: %s", strerror(-ret)) : 0;
 }
 
 int vguest_fault(struct vguest *g, struct virtio_iommu_fault *f,
@@ -534,14 +522,14 @@ int vguest_fault(struct vguest *g, struct virtio_iommu_fault *f,
 
 	ret = vmm_event_read(&g->iommu, f, &len, timeout_ms);
 	if (ret == -EAGAIN)
-		return fail(ret, "no fault report within %d ms", timeout_ms);
+		return vt_fail(ret, "no fault report within %d ms", timeout_ms);
 	if (ret)
 		return fail_vmm(ret, "event queue");
 	ret = vmm_event_post(&g->iommu, 1, sizeof(*f));
 	if (ret)
 		return fail_vmm(ret, "event buffer");
 	if (len != sizeof(*f))
-		return fail(-EPROTO, "fault report of %u bytes", len);
+		return vt_fail(-EPROTO, "fault report of %u bytes", len);
 	return 0;
 }
 
@@ -569,9 +557,9 @@ static int wait_used_id(struct vguest *g, unsigned int i, unsigned int q,
 
 	ret = vnet_wait_used(&g->net[i], q, &uid, len, timeout_ms);
 	if (ret)
-		return fail(ret, "net %u: %s used: %s", i, name, vnet_errmsg);
+		return vt_fail_ctx(ret, "net %u: %s used", i, name);
 	if (uid != id)
-		return fail(-EPROTO, "net %u: %s used id %u, expected %u", i,
+		return vt_fail(-EPROTO, "net %u: %s used id %u, expected %u", i,
 			    name, uid, id);
 	return 0;
 }

@@ -28,7 +28,7 @@
  * used ring, is a miss served by the kernel).
  *
  * Functions return 0 (or a non-negative value) on success and a negative
- * errno on failure, with what failed in vguest_errmsg; the request helpers
+ * errno on failure, with what failed in vt_errmsg; the request helpers
  * return a positive VIRTIO_IOMMU_S_* status when the device refused.
  */
 #ifndef VHOST_IOMMU_SELFTEST_VGUEST_H
@@ -103,8 +103,6 @@ struct vguest {
 	int miss_efd;		/* VGUEST_ATTACH_VMM: the miss eventfd, or -1 */
 	struct vguest_server server;
 };
-
-extern char vguest_errmsg[512];
 
 /* Setup (see above) and teardown: vhost-iommu first, then vhost-net. */
 int vguest_init(struct vguest *g, const struct vguest_opts *o);

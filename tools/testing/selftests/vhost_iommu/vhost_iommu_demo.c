@@ -41,7 +41,7 @@ static uint64_t demo_iova(uint64_t gpa)
 static int fail(const char *what, int ret)
 {
 	fprintf(stderr, "demo: %s: %s (%s)\n", what, strerror(-ret),
-		vguest_errmsg);
+		vt_errmsg);
 	return ret;
 }
 

@@ -90,11 +90,11 @@ TEST(open_many)
  */
 TEST(module_defaults)
 {
-	EXPECT_EQ(1, vmm_param_get("push_on_map"));
-	EXPECT_EQ(256, vmm_param_get("iotlb_queue_len"));
-	EXPECT_EQ(4096, vmm_param_get("max_domains"));
-	EXPECT_EQ(65536, vmm_param_get("max_endpoints"));
-	EXPECT_EQ(1 << 21, vmm_param_get("max_mappings"));
+	EXPECT_EQ(1, vt_param_get("push_on_map"));
+	EXPECT_EQ(256, vt_param_get("iotlb_queue_len"));
+	EXPECT_EQ(4096, vt_param_get("max_domains"));
+	EXPECT_EQ(65536, vt_param_get("max_endpoints"));
+	EXPECT_EQ(1 << 21, vt_param_get("max_mappings"));
 }
 
 TEST_HARNESS_MAIN

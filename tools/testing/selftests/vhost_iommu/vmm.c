@@ -19,30 +19,10 @@
 
 #include "vmm.h"
 
-char vmm_errmsg[256];
-
 #define RING_DESC_OFF	0x0
 #define RING_AVAIL_OFF	0x80000
 #define RING_USED_OFF	0x92000
 #define RING_AREA	0x100000ULL
-
-static int fail(int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(vmm_errmsg, sizeof(vmm_errmsg), fmt, ap);
-	va_end(ap);
-	return err;
-}
-
-uint64_t vmm_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
 
 int vmm_ioctl(int fd, unsigned long req, void *arg)
 {
@@ -53,7 +33,7 @@ int vmm_open_dev(void)
 {
 	int fd = open(VMM_DEV_PATH, O_RDWR | O_CLOEXEC);
 
-	return fd < 0 ? fail(-errno, "open %s: %m", VMM_DEV_PATH) : fd;
+	return fd < 0 ? vt_fail(-errno, "open %s: %m", VMM_DEV_PATH) : fd;
 }
 
 void *vmm_ptr(struct vmm *v, uint64_t gpa)
@@ -74,13 +54,13 @@ int vmm_map_memory(struct vmm *v)
 
 	v->memfd = memfd_create("vhost-iommu-guest", MFD_CLOEXEC);
 	if (v->memfd < 0)
-		return fail(-errno, "memfd_create: %m");
+		return vt_fail(-errno, "memfd_create: %m");
 	if (ftruncate(v->memfd, VMM_MEM_SIZE))
-		return fail(-errno, "ftruncate: %m");
+		return vt_fail(-errno, "ftruncate: %m");
 	v->gmem = mmap(NULL, VMM_MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
 		       v->memfd, 0);
 	if (v->gmem == MAP_FAILED)
-		return fail(-errno, "mmap guest view: %m");
+		return vt_fail(-errno, "mmap guest view: %m");
 	/*
 	 * The kernel's view: region 1 below region 0, with an inaccessible
 	 * gap between them, so nothing works by accident of adjacency.
@@ -89,7 +69,7 @@ int vmm_map_memory(struct vmm *v)
 	base = mmap(NULL, v->hva_reserve_len, PROT_NONE,
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (base == MAP_FAILED)
-		return fail(-errno, "mmap reserve: %m");
+		return vt_fail(-errno, "mmap reserve: %m");
 	v->hva_reserve = base;
 	v->hva[1] = mmap(base, VMM_REGION_SIZE, PROT_READ | PROT_WRITE,
 			 MAP_SHARED | MAP_FIXED, v->memfd, VMM_REGION_SIZE);
@@ -97,7 +77,7 @@ int vmm_map_memory(struct vmm *v)
 			 PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
 			 v->memfd, 0);
 	if (v->hva[0] == MAP_FAILED || v->hva[1] == MAP_FAILED)
-		return fail(-errno, "mmap regions: %m");
+		return vt_fail(-errno, "mmap regions: %m");
 	v->data_next[0] = VMM_DATA_GPA;
 	v->data_next[1] = VMM_DATA1_GPA;
 	v->ind_next = VMM_IND_GPA;
@@ -113,7 +93,7 @@ int vmm_set_mem_table(struct vmm *v)
 	unsigned int i;
 
 	if (v->opts.nextra > VMM_MAX_EXTRA)
-		return fail(-EINVAL, "%u extra regions", v->opts.nextra);
+		return vt_fail(-EINVAL, "%u extra regions", v->opts.nextra);
 	memset(&mt, 0, sizeof(mt));
 	mt.m.nregions = 2 + v->opts.nextra;
 	for (i = 0; i < v->opts.nextra; i++)
@@ -125,73 +105,36 @@ int vmm_set_mem_table(struct vmm *v)
 	mt.r[1].memory_size = VMM_REGION_SIZE;
 	mt.r[1].userspace_addr = (uintptr_t)v->hva[1];
 	if (ioctl(v->fd, VHOST_SET_MEM_TABLE, &mt))
-		return fail(-errno, "VHOST_SET_MEM_TABLE: %m");
+		return vt_fail(-errno, "VHOST_SET_MEM_TABLE: %m");
 	return 0;
 }
 
-static int vq_set_addr(struct vmm *v, struct vmm_vq *vq)
+static int vq_set_addr(struct vmm *v, struct vq *vq)
 {
-	struct vhost_vring_state s = { .index = vq->index, .num = vq->num };
-	struct vhost_vring_addr a = {
-		.index = vq->index,
-		.desc_user_addr = vmm_hva(v, vq->desc_gpa),
-		.avail_user_addr = vmm_hva(v, vq->avail_gpa),
-		.used_user_addr = vmm_hva(v, vq->used_gpa),
-	};
-
-	if (ioctl(v->fd, VHOST_SET_VRING_NUM, &s))
-		return fail(-errno, "VHOST_SET_VRING_NUM %u: %m", vq->num);
-	if (ioctl(v->fd, VHOST_SET_VRING_ADDR, &a))
-		return fail(-errno, "VHOST_SET_VRING_ADDR: %m");
-	return 0;
+	return vq_vhost_addr(v->fd, vq, vmm_hva(v, vq->desc_gpa),
+			     vmm_hva(v, vq->avail_gpa), vmm_hva(v, vq->used_gpa));
 }
 
 /* The driver side of queue @q: layout in guest memory, free list, eventfds */
-static int vq_init(struct vmm *v, unsigned int q, unsigned int num)
+static int vmm_vq_init(struct vmm *v, unsigned int q, unsigned int num)
 {
-	struct vmm_vq *vq = &v->vq[q];
-	unsigned int i;
+	uint64_t ring = VMM_RING_GPA(q);
+	int ret;
 
-	vq->index = q;
-	vq->num = num;
-	vq->desc_gpa = VMM_RING_GPA(q) + RING_DESC_OFF;
-	vq->avail_gpa = VMM_RING_GPA(q) + RING_AVAIL_OFF;
-	vq->used_gpa = VMM_RING_GPA(q) + RING_USED_OFF;
-	memset(vmm_ptr(v, VMM_RING_GPA(q)), 0, RING_AREA);
-	vq->desc = vmm_ptr(v, vq->desc_gpa);
-	vq->avail = vmm_ptr(v, vq->avail_gpa);
-	vq->used = vmm_ptr(v, vq->used_gpa);
-	vq->avail_idx = 0;
-	vq->kicked_idx = 0;
-	vq->last_used = 0;
-	free(vq->free_next);
-	free(vq->shadow);
-	vq->free_next = calloc(num, sizeof(*vq->free_next));
-	vq->shadow = calloc(num, sizeof(*vq->shadow));
-	if (!vq->free_next || !vq->shadow)
-		return fail(-ENOMEM, "calloc");
-	for (i = 0; i < num; i++)
-		vq->free_next[i] = i + 1;
-	vq->free_head = 0;
-	vq->nfree = num;
-	if (vq->kick < 0 || !vq->kick) {
-		vq->kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		vq->call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		vq->err = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (vq->kick < 0 || vq->call < 0 || vq->err < 0)
-			return fail(-errno, "eventfd: %m");
-	}
-	return 0;
+	memset(vmm_ptr(v, ring), 0, RING_AREA);
+	ret = vq_init(&v->vq[q], q, num, vmm_ptr(v, ring + RING_DESC_OFF),
+		      vmm_ptr(v, ring + RING_AVAIL_OFF),
+		      vmm_ptr(v, ring + RING_USED_OFF), ring + RING_DESC_OFF,
+		      ring + RING_AVAIL_OFF, ring + RING_USED_OFF);
+	return ret ? ret : vq_open_fds(&v->vq[q]);
 }
 
 int vmm_vq_setup(struct vmm *v, unsigned int q, unsigned int num)
 {
-	struct vmm_vq *vq = &v->vq[q];
-	struct vhost_vring_state s = { .index = q, .num = 0 };
-	struct vhost_vring_file f = { .index = q };
+	struct vq *vq = &v->vq[q];
 	int ret;
 
-	ret = vq_init(v, q, num);
+	ret = vmm_vq_init(v, q, num);
 	if (ret)
 		return ret;
 	if (v->opts.user_device) {
@@ -199,19 +142,10 @@ int vmm_vq_setup(struct vmm *v, unsigned int q, unsigned int num)
 		return 0;
 	}
 	ret = vq_set_addr(v, vq);
+	if (!ret)
+		ret = vq_vhost_files(v->fd, vq);
 	if (ret)
 		return ret;
-	if (ioctl(v->fd, VHOST_SET_VRING_BASE, &s))
-		return fail(-errno, "VHOST_SET_VRING_BASE: %m");
-	f.fd = vq->call;
-	if (ioctl(v->fd, VHOST_SET_VRING_CALL, &f))
-		return fail(-errno, "VHOST_SET_VRING_CALL: %m");
-	f.fd = vq->err;
-	if (ioctl(v->fd, VHOST_SET_VRING_ERR, &f))
-		return fail(-errno, "VHOST_SET_VRING_ERR: %m");
-	f.fd = vq->kick;
-	if (ioctl(v->fd, VHOST_SET_VRING_KICK, &f))
-		return fail(-errno, "VHOST_SET_VRING_KICK: %m");
 	vq->ready = true;
 	return 0;
 }
@@ -221,7 +155,7 @@ int vmm_vq_stop(struct vmm *v, unsigned int q, unsigned int *base)
 	struct vhost_vring_state s = { .index = q };
 
 	if (ioctl(v->fd, VHOST_GET_VRING_BASE, &s))
-		return fail(-errno, "VHOST_GET_VRING_BASE: %m");
+		return vt_fail(-errno, "VHOST_GET_VRING_BASE: %m");
 	*base = s.num;
 	return 0;
 }
@@ -229,7 +163,7 @@ int vmm_vq_stop(struct vmm *v, unsigned int q, unsigned int *base)
 /* Hands the ring back to the device, to go on from avail index @base. */
 int vmm_vq_restart(struct vmm *v, unsigned int q, unsigned int base)
 {
-	struct vmm_vq *vq = &v->vq[q];
+	struct vq *vq = &v->vq[q];
 	struct vhost_vring_state s = { .index = q, .num = base };
 	struct vhost_vring_file f = { .index = q, .fd = vq->kick };
 	int ret;
@@ -238,9 +172,9 @@ int vmm_vq_restart(struct vmm *v, unsigned int q, unsigned int base)
 	if (ret)
 		return ret;
 	if (ioctl(v->fd, VHOST_SET_VRING_BASE, &s))
-		return fail(-errno, "VHOST_SET_VRING_BASE: %m");
+		return vt_fail(-errno, "VHOST_SET_VRING_BASE: %m");
 	if (ioctl(v->fd, VHOST_SET_VRING_KICK, &f))
-		return fail(-errno, "VHOST_SET_VRING_KICK: %m");
+		return vt_fail(-errno, "VHOST_SET_VRING_KICK: %m");
 	return 0;
 }
 
@@ -299,19 +233,19 @@ int vmm_setup(struct vmm *v)
 	int ret;
 
 	if (ioctl(v->fd, VHOST_SET_OWNER, NULL))
-		return fail(-errno, "VHOST_SET_OWNER: %m");
+		return vt_fail(-errno, "VHOST_SET_OWNER: %m");
 	if (ioctl(v->fd, VHOST_GET_FEATURES, &features))
-		return fail(-errno, "VHOST_GET_FEATURES: %m");
+		return vt_fail(-errno, "VHOST_GET_FEATURES: %m");
 	v->features = v->opts.features ? v->opts.features : VMM_ALL_FEATURES;
 	if (ioctl(v->fd, VHOST_SET_FEATURES, &v->features))
-		return fail(-errno, "VHOST_SET_FEATURES %#llx: %m",
+		return vt_fail(-errno, "VHOST_SET_FEATURES %#llx: %m",
 			    (unsigned long long)v->features);
 	ret = vmm_set_mem_table(v);
 	if (ret)
 		return ret;
 	ret = vmm_get_config(v->fd, &c);
 	if (ret)
-		return fail(ret, "VHOST_IOMMU_GET_CONFIG: %s", strerror(-ret));
+		return vt_fail(ret, "VHOST_IOMMU_GET_CONFIG: %s", strerror(-ret));
 	v->probe_size = c.probe_size;
 	return setup_rings(v);
 }
@@ -324,21 +258,8 @@ void vmm_fini(struct vmm *v)
 		close(v->fd);
 	v->fd = -1;
 	for (q = 0; q < VHOST_IOMMU_VQ_MAX; q++) {
-		struct vmm_vq *vq = &v->vq[q];
-
-		if (vq->kick > 0)
-			close(vq->kick);
-		if (vq->call > 0)
-			close(vq->call);
-		if (vq->err > 0)
-			close(vq->err);
-		vq->kick = -1;
-		vq->call = -1;
-		vq->err = -1;
-		free(vq->free_next);
-		free(vq->shadow);
-		vq->free_next = NULL;
-		vq->shadow = NULL;
+		vq_close_fds(&v->vq[q]);
+		vq_fini(&v->vq[q]);
 	}
 	if (v->gmem && v->gmem != MAP_FAILED)
 		munmap(v->gmem, VMM_MEM_SIZE);
@@ -378,70 +299,18 @@ uint64_t vmm_alloc_ind(struct vmm *v, unsigned int ndesc)
 	return gpa;
 }
 
-int vmm_desc_alloc(struct vmm_vq *vq, unsigned int n, uint16_t *ids)
-{
-	unsigned int i;
-	uint16_t d;
-
-	if (n > vq->nfree || !n)
-		return fail(-ENOSPC, "vq %u: %u descriptors wanted, %u free",
-			    vq->index, n, vq->nfree);
-	d = vq->free_head;
-	for (i = 0; i < n; i++) {
-		ids[i] = d;
-		d = vq->free_next[d];
-	}
-	vq->free_head = d;
-	vq->nfree -= n;
-	vq->shadow[ids[0]].ndesc = n;
-	return 0;
-}
-
-static void desc_free(struct vmm_vq *vq, uint16_t head)
-{
-	uint16_t last = head;
-	unsigned int i, n;
-
-	if (head >= vq->num || !vq->shadow[head].ndesc)
-		return;
-	n = vq->shadow[head].ndesc;
-	for (i = 1; i < n; i++)
-		last = vq->free_next[last];
-	vq->free_next[last] = vq->free_head;
-	vq->free_head = head;
-	vq->nfree += n;
-	vq->shadow[head].ndesc = 0;
-}
-
-void vmm_avail_push(struct vmm_vq *vq, uint16_t head)
-{
-	vq->avail->ring[vq->avail_idx % vq->num] = htole16(head);
-	vq->avail_idx++;
-	__atomic_store_n(&vq->avail->idx, htole16(vq->avail_idx),
-			 __ATOMIC_RELEASE);
-}
-
-static void desc_write(struct vring_desc *d, uint64_t addr, uint32_t len,
-		       uint16_t flags, uint16_t next)
-{
-	d->addr = htole64(addr);
-	d->len = htole32(len);
-	d->flags = htole16(flags);
-	d->next = htole16(next);
-}
-
 int vmm_post(struct vmm *v, unsigned int q, const struct vmm_seg *segs,
 	     unsigned int n, bool indirect)
 {
-	struct vmm_vq *vq = &v->vq[q];
-	struct vmm_shadow *sh;
+	struct vq *vq = &v->vq[q];
+	struct vq_shadow *sh;
 	uint16_t ids[VMM_MAX_CHAIN];
 	unsigned int i;
 	int ret;
 
 	if (n > VMM_MAX_CHAIN)
-		return fail(-E2BIG, "too many segments");
-	ret = vmm_desc_alloc(vq, indirect ? 1 : n, ids);
+		return vt_fail(-E2BIG, "too many segments");
+	ret = vq_desc_alloc(vq, indirect ? 1 : n, ids);
 	if (ret)
 		return ret;
 	if (indirect) {
@@ -449,17 +318,19 @@ int vmm_post(struct vmm *v, unsigned int q, const struct vmm_seg *segs,
 		struct vring_desc *t = vmm_ptr(v, table);
 
 		for (i = 0; i < n; i++)
-			desc_write(&t[i], segs[i].gpa, segs[i].len,
-				   (segs[i].write ? VRING_DESC_F_WRITE : 0) |
-				   (i + 1 < n ? VRING_DESC_F_NEXT : 0), i + 1);
-		desc_write(&vq->desc[ids[0]], table, n * 16,
-			   VRING_DESC_F_INDIRECT, 0);
+			vq_desc_write(&t[i], segs[i].gpa, segs[i].len,
+				      (segs[i].write ? VRING_DESC_F_WRITE : 0) |
+				      (i + 1 < n ? VRING_DESC_F_NEXT : 0),
+				      i + 1);
+		vq_desc_write(&vq->desc[ids[0]], table, n * 16,
+			      VRING_DESC_F_INDIRECT, 0);
 	} else {
 		for (i = 0; i < n; i++)
-			desc_write(&vq->desc[ids[i]], segs[i].gpa, segs[i].len,
-				   (segs[i].write ? VRING_DESC_F_WRITE : 0) |
-				   (i + 1 < n ? VRING_DESC_F_NEXT : 0),
-				   i + 1 < n ? ids[i + 1] : 0);
+			vq_desc_write(&vq->desc[ids[i]], segs[i].gpa,
+				      segs[i].len,
+				      (segs[i].write ? VRING_DESC_F_WRITE : 0) |
+				      (i + 1 < n ? VRING_DESC_F_NEXT : 0),
+				      i + 1 < n ? ids[i + 1] : 0);
 	}
 	sh = &vq->shadow[ids[0]];
 	sh->wr_gpa = 0;
@@ -471,29 +342,29 @@ int vmm_post(struct vmm *v, unsigned int q, const struct vmm_seg *segs,
 			break;
 		}
 	}
-	vmm_avail_push(vq, ids[0]);
+	vq_avail_push(vq, ids[0]);
 	return ids[0];
 }
 
 int vmm_raw_chain(struct vmm *v, unsigned int q, const struct vmm_rdesc *d,
 		  unsigned int n, uint16_t *head)
 {
-	struct vmm_vq *vq = &v->vq[q];
+	struct vq *vq = &v->vq[q];
 	uint16_t ids[VMM_MAX_CHAIN];
 	unsigned int i;
 	int ret;
 
 	if (n > VMM_MAX_CHAIN)
-		return fail(-E2BIG, "too many descriptors");
-	ret = vmm_desc_alloc(vq, n, ids);
+		return vt_fail(-E2BIG, "too many descriptors");
+	ret = vq_desc_alloc(vq, n, ids);
 	if (ret)
 		return ret;
 	for (i = 0; i < n; i++) {
 		uint16_t next = d[i].abs_next ? d[i].next :
 				d[i].next < n ? ids[d[i].next] : 0;
 
-		desc_write(&vq->desc[ids[i]], d[i].addr, d[i].len, d[i].flags,
-			   next);
+		vq_desc_write(&vq->desc[ids[i]], d[i].addr, d[i].len,
+			      d[i].flags, next);
 	}
 	vq->shadow[ids[0]].wr_gpa = 0;
 	vq->shadow[ids[0]].wr_len = 0;
@@ -501,32 +372,14 @@ int vmm_raw_chain(struct vmm *v, unsigned int q, const struct vmm_rdesc *d,
 	return 0;
 }
 
-int vmm_notify(struct vmm_vq *vq)
-{
-	uint64_t one = 1;
-
-	vq->kicked_idx = vq->avail_idx;
-	if (write(vq->kick, &one, sizeof(one)) != sizeof(one))
-		return fail(-errno, "kick: %m");
-	return 0;
-}
-
-/* The device's avail_event, after the used ring */
-static uint16_t avail_event(struct vmm_vq *vq)
-{
-	uint16_t *p = (void *)&vq->used->ring[vq->num];
-
-	return le16toh(__atomic_load_n(p, __ATOMIC_ACQUIRE));
-}
-
 int vmm_kick(struct vmm *v, unsigned int q)
 {
-	struct vmm_vq *vq = &v->vq[q];
+	struct vq *vq = &v->vq[q];
 
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (!v->opts.force_kick) {
 		if (v->features & VMM_F(VIRTIO_RING_F_EVENT_IDX)) {
-			uint16_t ev = avail_event(vq);
+			uint16_t ev = vq_avail_event(vq);
 
 			if (!vring_need_event(ev, vq->avail_idx,
 					      vq->kicked_idx)) {
@@ -540,74 +393,20 @@ int vmm_kick(struct vmm *v, unsigned int q)
 			return 0;
 		}
 	}
-	return vmm_notify(vq);
-}
-
-int vmm_drain_fd(int fd, uint64_t *count)
-{
-	uint64_t c = 0;
-
-	if (read(fd, &c, sizeof(c)) != sizeof(c))
-		return -errno;
-	if (count)
-		*count = c;
-	return 0;
-}
-
-static uint16_t used_idx(struct vmm_vq *vq)
-{
-	return le16toh(__atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE));
-}
-
-bool vmm_used_pending(struct vmm_vq *vq)
-{
-	return used_idx(vq) != vq->last_used;
+	return vq_notify(vq);
 }
 
 int vmm_wait_used(struct vmm *v, unsigned int q, uint32_t *id,
 		  uint32_t *len, int timeout_ms)
 {
-	struct vmm_vq *vq = &v->vq[q];
-	uint64_t deadline = vmm_now_ns() + timeout_ms * 1000000ULL;
-	struct vring_used_elem *e;
+	struct vq *vq = &v->vq[q];
+	int ret;
 
-	for (;;) {
-		struct pollfd p[2] = {
-			{ .fd = vq->call, .events = POLLIN },
-			{ .fd = vq->err, .events = POLLIN },
-		};
-		uint64_t now;
-		int ret;
-
-		if (vmm_used_pending(vq))
-			break;
-		if (v->features & VMM_F(VIRTIO_RING_F_EVENT_IDX)) {
-			vq->avail->ring[vq->num] = htole16(vq->last_used);
-			__atomic_thread_fence(__ATOMIC_SEQ_CST);
-			if (vmm_used_pending(vq))
-				break;
-		}
-		now = vmm_now_ns();
-		if (now >= deadline)
-			return fail(-ETIMEDOUT,
-				    "vq %u: no used entry %u within %d ms (used idx %u, avail idx %u)",
-				    q, vq->last_used, timeout_ms, used_idx(vq),
-				    vq->avail_idx);
-		ret = poll(p, 2, (deadline - now) / 1000000 + 1);
-		if (ret < 0 && errno != EINTR)
-			return fail(-errno, "poll: %m");
-		if (ret > 0 && (p[1].revents & POLLIN) && !vmm_used_pending(vq))
-			return fail(-EIO, "vq %u: error eventfd signalled", q);
-		if (ret > 0 && (p[0].revents & POLLIN))
-			vmm_drain_fd(vq->call, NULL);
-	}
-	e = &vq->used->ring[vq->last_used % vq->num];
-	*id = le32toh(e->id);
-	*len = le32toh(e->len);
-	vq->last_used++;
-	if (*id < vq->num)
-		desc_free(vq, *id);
-	return 0;
+	ret = vq_wait_used(vq, v->features & VMM_F(VIRTIO_RING_F_EVENT_IDX),
+			   true, id, len, timeout_ms);
+	if (!ret && *id < vq->num)
+		vq_desc_free(vq, *id);
+	return ret;
 }
 
 int vmm_wait_err(struct vmm *v, unsigned int q, int timeout_ms)
@@ -617,10 +416,10 @@ int vmm_wait_err(struct vmm *v, unsigned int q, int timeout_ms)
 
 	ret = poll(&p, 1, timeout_ms);
 	if (ret < 0)
-		return fail(-errno, "poll: %m");
+		return vt_fail(-errno, "poll: %m");
 	if (!ret)
-		return fail(-ETIMEDOUT, "vq %u: error eventfd not signalled", q);
-	return vmm_drain_fd(v->vq[q].err, NULL);
+		return vt_fail(-ETIMEDOUT, "vq %u: error eventfd not signalled", q);
+	return vq_drain_fd(v->vq[q].err, NULL);
 }
 
 /* Requests */
@@ -709,7 +508,7 @@ int vmm_req_complete(struct vmm *v, struct vmm_req *r)
 	if (ret)
 		return ret;
 	if ((int)id != r->head)
-		return fail(-EPROTO, "used id %u, expected head %d", id,
+		return vt_fail(-EPROTO, "used id %u, expected head %d", id,
 			    r->head);
 	r->used_len = len;
 	r->status = r->wr_len > r->tail_off ? r->wr[r->tail_off] : 0xff;
@@ -820,9 +619,9 @@ static int simple(struct vmm *v, const void *rd, uint32_t rd_len)
 		return ret;
 	v->last_len = r.used_len;
 	if (r.used_len != 4)
-		return fail(-EPROTO, "used length %u, expected 4", r.used_len);
+		return vt_fail(-EPROTO, "used length %u, expected 4", r.used_len);
 	if (r.wr[1] || r.wr[2] || r.wr[3])
-		return fail(-EPROTO, "tail.reserved not zero");
+		return vt_fail(-EPROTO, "tail.reserved not zero");
 	return r.status;
 }
 
@@ -1000,11 +799,11 @@ int vmm_event_post(struct vmm *v, unsigned int n, uint32_t len)
 int vmm_event_read(struct vmm *v, struct virtio_iommu_fault *f,
 		   uint32_t *len, int timeout_ms)
 {
-	struct vmm_vq *vq = &v->vq[VHOST_IOMMU_VQ_EVENT];
+	struct vq *vq = &v->vq[VHOST_IOMMU_VQ_EVENT];
 	uint32_t id, l;
 	int ret;
 
-	if (!timeout_ms && !vmm_used_pending(vq))
+	if (!timeout_ms && !vq_used_pending(vq))
 		return -EAGAIN;
 	ret = vmm_wait_used(v, VHOST_IOMMU_VQ_EVENT, &id, &l, timeout_ms);
 	if (ret == -ETIMEDOUT)
@@ -1012,53 +811,12 @@ int vmm_event_read(struct vmm *v, struct virtio_iommu_fault *f,
 	if (ret)
 		return ret;
 	if (id >= vq->num)
-		return fail(-EPROTO, "event used id %u out of range", id);
+		return vt_fail(-EPROTO, "event used id %u out of range", id);
 	memcpy(f, vmm_ptr(v, vq->shadow[id].wr_gpa),
 	       vq->shadow[id].wr_len < sizeof(*f) ? vq->shadow[id].wr_len :
 	       sizeof(*f));
 	*len = l;
 	return 0;
-}
-
-/* Module parameters */
-
-long long vmm_param_get(const char *name)
-{
-	char path[128], buf[64];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/sys/module/vhost_iommu/parameters/%s",
-		 name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -EIO;
-	buf[n] = 0;
-	/* bool parameters read as Y or N */
-	if (buf[0] == 'Y' || buf[0] == 'N')
-		return buf[0] == 'Y';
-	return strtoll(buf, NULL, 0);
-}
-
-int vmm_param_set(const char *name, long long val)
-{
-	char path[128], buf[64];
-	int fd, n, ret = 0;
-
-	snprintf(path, sizeof(path), "/sys/module/vhost_iommu/parameters/%s",
-		 name);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = snprintf(buf, sizeof(buf), "%lld\n", val);
-	if (write(fd, buf, n) != n)
-		ret = -errno;
-	close(fd);
-	return ret;
 }
 
 int vmm_translate_phys(int fd, uint32_t ep, uint64_t iova, uint64_t *phys)
@@ -1072,9 +830,26 @@ int vmm_translate_phys(int fd, uint32_t ep, uint64_t iova, uint64_t *phys)
 	return ret;
 }
 
-uint64_t vmm_stat_mappings(int fd)
+struct vhost_iommu_stats vmm_stats(int fd)
 {
 	struct vhost_iommu_stats s;
 
-	return vmm_get_stats(fd, &s) ? ~0ULL : s.mappings;
+	if (vmm_get_stats(fd, &s))
+		memset(&s, 0xff, sizeof(s));
+	return s;
+}
+
+uint64_t vmm_stat_wait_off(int fd, size_t off, uint64_t min, int timeout_ms)
+{
+	uint64_t end = vt_now_ms() + timeout_ms, val = 0;
+	struct vhost_iommu_stats s;
+
+	for (;;) {
+		if (vmm_get_stats(fd, &s))
+			return 0;
+		memcpy(&val, (uint8_t *)&s + off, sizeof(val));
+		if (val >= min || vt_now_ms() >= end)
+			return val;
+		usleep(10000);
+	}
 }

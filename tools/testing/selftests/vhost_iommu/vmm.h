@@ -12,7 +12,7 @@
  * addresses are handed to the kernel as HVAs, descriptors carry GPAs.
  *
  * Every function returns 0 (or a non-negative value) on success and a
- * negative errno on failure; the tests assert on these values. vmm_errmsg
+ * negative errno on failure; the tests assert on these values. vt_errmsg
  * says what failed last.
  */
 #ifndef VHOST_IOMMU_SELFTEST_VMM_H
@@ -27,6 +27,9 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_iommu.h>
 #include <linux/virtio_ring.h>
+
+#include "common.h"
+#include "vq.h"
 
 #define VMM_DEV_PATH		"/dev/vhost-iommu"
 #define VMM_MEM_SIZE		(16ULL << 20)
@@ -88,30 +91,6 @@ struct vmm_opts {
 	struct vhost_memory_region extra[VMM_MAX_EXTRA];
 };
 
-/* Per-head record of what the driver posted */
-struct vmm_shadow {
-	uint16_t ndesc;		/* descriptors taken from the free list */
-	uint64_t wr_gpa;	/* first writable byte, for event buffers */
-	uint32_t wr_len;
-};
-
-struct vmm_vq {
-	unsigned int index;
-	unsigned int num;
-	struct vring_desc *desc;
-	struct vring_avail *avail;
-	struct vring_used *used;
-	uint64_t desc_gpa, avail_gpa, used_gpa;
-	uint16_t avail_idx;	/* next avail index the driver publishes */
-	uint16_t kicked_idx;	/* avail index at the last notification */
-	uint16_t last_used;	/* next used index to consume */
-	int kick, call, err;	/* eventfds */
-	uint16_t free_head, nfree;
-	uint16_t *free_next;
-	struct vmm_shadow *shadow;
-	bool ready;
-};
-
 struct vmm {
 	int fd;
 	int memfd;
@@ -121,15 +100,13 @@ struct vmm {
 	size_t hva_reserve_len;
 	uint64_t features;
 	struct vmm_opts opts;
-	struct vmm_vq vq[VHOST_IOMMU_VQ_MAX];
+	struct vq vq[VHOST_IOMMU_VQ_MAX];
 	uint64_t data_next[2];
 	uint64_t ind_next;
 	uint32_t probe_size;
 	uint32_t last_len;	/* used length of the last helper request */
 	unsigned int split_toggle;
 };
-
-extern char vmm_errmsg[256];
 
 /*
  * Setup and teardown. vmm_init(): guest memory, open, then vmm_setup():
@@ -160,17 +137,12 @@ struct vmm_seg {
 	bool write;
 };
 
-int vmm_desc_alloc(struct vmm_vq *vq, unsigned int n, uint16_t *ids);
-void vmm_avail_push(struct vmm_vq *vq, uint16_t head);
 int vmm_post(struct vmm *v, unsigned int q, const struct vmm_seg *segs,
 	     unsigned int n, bool indirect);
 int vmm_kick(struct vmm *v, unsigned int q);
-int vmm_notify(struct vmm_vq *vq);
 int vmm_wait_used(struct vmm *v, unsigned int q, uint32_t *id,
 		  uint32_t *len, int timeout_ms);
-bool vmm_used_pending(struct vmm_vq *vq);
 int vmm_wait_err(struct vmm *v, unsigned int q, int timeout_ms);
-int vmm_drain_fd(int fd, uint64_t *count);
 
 /*
  * A raw chain: descriptors allocated from the free list; @next is an index
@@ -257,8 +229,17 @@ int vmm_unbind_net(int fd, uint32_t ep, int netfd);
 int vmm_ioctl(int fd, unsigned long req, void *arg);
 /* A read TRANSLATE of @iova: 0 with the physical address in @phys, or -errno */
 int vmm_translate_phys(int fd, uint32_t ep, uint64_t iova, uint64_t *phys);
-/* GET_STATS' live mappings, ~0 when it fails */
-uint64_t vmm_stat_mappings(int fd);
+/*
+ * Statistics: every counter (all ~0 when GET_STATS fails); one counter
+ * (vmm_stat(fd, mappings)); poll a counter until it is at least @min, for
+ * up to @timeout_ms (a hang guard): its last value, 0 when GET_STATS fails.
+ */
+struct vhost_iommu_stats vmm_stats(int fd);
+#define vmm_stat(fd, field)	(vmm_stats(fd).field)
+uint64_t vmm_stat_wait_off(int fd, size_t off, uint64_t min, int timeout_ms);
+#define vmm_stat_wait(fd, field, min, timeout_ms)			\
+	vmm_stat_wait_off((fd), offsetof(struct vhost_iommu_stats, field), \
+			  (min), (timeout_ms))
 
 /* Event queue */
 int vmm_event_post(struct vmm *v, unsigned int n, uint32_t len);
@@ -268,11 +249,5 @@ int vmm_event_post(struct vmm *v, unsigned int n, uint32_t len);
  */
 int vmm_event_read(struct vmm *v, struct virtio_iommu_fault *f,
 		   uint32_t *len, int timeout_ms);
-
-/* Module parameters: value (a bool reads as 0 or 1), or -errno */
-long long vmm_param_get(const char *name);
-int vmm_param_set(const char *name, long long val);
-
-uint64_t vmm_now_ns(void);
 
 #endif /* VHOST_IOMMU_SELFTEST_VMM_H */

@@ -27,28 +27,8 @@
 
 #include "vnet.h"
 
-char vnet_errmsg[256];
-
 #define RING_AVAIL_OFF	VNET_PAGE
 #define RING_USED_OFF	(2 * VNET_PAGE)
-
-static int fail(int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(vnet_errmsg, sizeof(vnet_errmsg), fmt, ap);
-	va_end(ap);
-	return err;
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void close_fd(int *fd)
 {
@@ -97,21 +77,21 @@ static int map_memory(struct vnet *v)
 	}
 	v->memfd = memfd_create("vnet-guest", MFD_CLOEXEC);
 	if (v->memfd < 0)
-		return fail(-errno, "memfd_create: %m");
+		return vt_fail(-errno, "memfd_create: %m");
 	if (ftruncate(v->memfd, VNET_MEM_SIZE))
-		return fail(-errno, "ftruncate: %m");
+		return vt_fail(-errno, "ftruncate: %m");
 	/* Two views at different addresses: nothing works by accident. */
 	v->gmem = mmap(NULL, VNET_MEM_SIZE, PROT_READ | PROT_WRITE,
 		       MAP_SHARED, v->memfd, 0);
 	if (v->gmem == MAP_FAILED) {
 		v->gmem = NULL;
-		return fail(-errno, "mmap guest view: %m");
+		return vt_fail(-errno, "mmap guest view: %m");
 	}
 	v->kmem = mmap(NULL, VNET_MEM_SIZE, PROT_READ | PROT_WRITE,
 		       MAP_SHARED, v->memfd, 0);
 	if (v->kmem == MAP_FAILED) {
 		v->kmem = NULL;
-		return fail(-errno, "mmap kernel view: %m");
+		return vt_fail(-errno, "mmap kernel view: %m");
 	}
 	return 0;
 }
@@ -124,16 +104,16 @@ int vnet_map_add(struct vnet *v, uint64_t iova, uint64_t gpa, uint64_t size)
 
 	if ((iova | gpa | size) & (VNET_PAGE - 1) || !size ||
 	    iova + size - 1 < iova)
-		return fail(-EINVAL, "map %#llx+%#llx: not page aligned",
+		return vt_fail(-EINVAL, "map %#llx+%#llx: not page aligned",
 			    (unsigned long long)iova,
 			    (unsigned long long)size);
 	if (!in_window(v, gpa, size))
-		return fail(-EINVAL, "map to GPA %#llx+%#llx: outside memory",
+		return vt_fail(-EINVAL, "map to GPA %#llx+%#llx: outside memory",
 			    (unsigned long long)gpa,
 			    (unsigned long long)size);
 	pthread_mutex_lock(&v->lock);
 	if (v->nmaps == VNET_MAX_MAPS) {
-		ret = fail(-ENOSPC, "IOVA table full");
+		ret = vt_fail(-ENOSPC, "IOVA table full");
 	} else {
 		v->map[v->nmaps].iova = iova;
 		v->map[v->nmaps].gpa = gpa;
@@ -232,7 +212,7 @@ static int fill_table(struct vnet *v)
 	case VNET_IOVA_MANUAL:
 		return 0;
 	}
-	return fail(-EINVAL, "unknown IOVA mode %d", v->opts.mode);
+	return vt_fail(-EINVAL, "unknown IOVA mode %d", v->opts.mode);
 }
 
 /* The device IOTLB */
@@ -252,11 +232,11 @@ int vnet_iotlb_msg(int fd, uint8_t type, uint64_t iova, uint64_t size,
 	m.iotlb.perm = perm;
 	n = write(fd, &m, sizeof(m));
 	if (n < 0)
-		return fail(-errno, "IOTLB message %u %#llx+%#llx: %m", type,
+		return vt_fail(-errno, "IOTLB message %u %#llx+%#llx: %m", type,
 			    (unsigned long long)iova,
 			    (unsigned long long)size);
 	if (n != sizeof(m))
-		return fail(-EIO, "IOTLB message: short write %zd", n);
+		return vt_fail(-EIO, "IOTLB message: short write %zd", n);
 	return 0;
 }
 
@@ -268,7 +248,7 @@ static int update_page(struct vnet *v, uint64_t iova)
 
 	m = map_by_iova(v, page);
 	if (!m)
-		return fail(-ENOENT, "IOVA %#llx not in the table",
+		return vt_fail(-ENOENT, "IOVA %#llx not in the table",
 			    (unsigned long long)iova);
 	return vnet_iotlb_msg(v->fd, VHOST_IOTLB_UPDATE, page, VNET_PAGE,
 			      vnet_hva(v, m->gpa + page - m->iova),
@@ -380,15 +360,15 @@ int vnet_relay_start(struct vnet *v)
 		return 0;
 	fl = fcntl(v->fd, F_GETFL);
 	if (fl < 0 || fcntl(v->fd, F_SETFL, fl | O_NONBLOCK))
-		return fail(-errno, "O_NONBLOCK on vhost-net: %m");
+		return vt_fail(-errno, "O_NONBLOCK on vhost-net: %m");
 	if (v->relay_stop < 0) {
 		v->relay_stop = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (v->relay_stop < 0)
-			return fail(-errno, "eventfd: %m");
+			return vt_fail(-errno, "eventfd: %m");
 	}
 	ret = pthread_create(&v->relay, NULL, relay_main, v);
 	if (ret)
-		return fail(-ret, "pthread_create: %s", strerror(ret));
+		return vt_fail(-ret, "pthread_create: %s", strerror(ret));
 	v->relay_running = true;
 	return 0;
 }
@@ -420,7 +400,7 @@ int vnet_relay_refuse(struct vnet *v, uint64_t iova, uint64_t size)
 
 	pthread_mutex_lock(&v->lock);
 	if (v->nrefuse == VNET_MAX_REFUSE) {
-		ret = fail(-ENOSPC, "too many refused ranges");
+		ret = vt_fail(-ENOSPC, "too many refused ranges");
 	} else {
 		v->refuse[v->nrefuse].iova = iova;
 		v->refuse[v->nrefuse].size = size;
@@ -484,14 +464,14 @@ int vnet_frame_check(const uint8_t *f, uint32_t len, uint32_t seq,
 	uint32_t i;
 
 	if (len != want_len)
-		return fail(-EBADMSG, "frame %u: %u bytes, expected %u", seq,
+		return vt_fail(-EBADMSG, "frame %u: %u bytes, expected %u", seq,
 			    len, want_len);
 	if (want_len > VNET_FRAME_MAX || want_len < FRAME_DATA_OFF)
-		return fail(-EINVAL, "frame %u: bad length %u", seq, want_len);
+		return vt_fail(-EINVAL, "frame %u: bad length %u", seq, want_len);
 	vnet_frame_fill(ref, seq, want_len);
 	for (i = 0; i < len; i++)
 		if (f[i] != ref[i])
-			return fail(-EBADMSG,
+			return vt_fail(-EBADMSG,
 				    "frame %u: byte %u is %#x, expected %#x",
 				    seq, i, f[i], ref[i]);
 	return 0;
@@ -499,26 +479,15 @@ int vnet_frame_check(const uint8_t *f, uint32_t len, uint32_t seq,
 
 /* Rings */
 
-static uint16_t used_idx(struct vnet_vq *vq)
-{
-	return le16toh(__atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE));
-}
-
 bool vnet_used_pending(struct vnet *v, unsigned int q)
 {
-	struct vnet_vq *vq = &v->vq[q];
-
-	return used_idx(vq) != vq->last_used;
+	return vq_used_pending(&v->vq[q]);
 }
 
 int vnet_kick(struct vnet *v, unsigned int q)
 {
-	uint64_t one = 1;
-
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (write(v->vq[q].kick, &one, sizeof(one)) != sizeof(one))
-		return fail(-errno, "kick %u: %m", q);
-	return 0;
+	return vq_notify(&v->vq[q]);
 }
 
 int vnet_err_count(struct vnet *v, unsigned int q, uint64_t *count)
@@ -526,111 +495,65 @@ int vnet_err_count(struct vnet *v, unsigned int q, uint64_t *count)
 	*count = 0;
 	if (read(v->vq[q].err, count, sizeof(*count)) != sizeof(*count) &&
 	    errno != EAGAIN)
-		return fail(-errno, "read err eventfd: %m");
+		return vt_fail(-errno, "read err eventfd: %m");
 	return 0;
 }
 
 int vnet_wait_used(struct vnet *v, unsigned int q, uint32_t *id,
 		   uint32_t *len, int timeout_ms)
 {
-	struct vnet_vq *vq = &v->vq[q];
-	uint64_t end = now_ms() + timeout_ms, now, c;
-	struct pollfd p = { .fd = vq->call, .events = POLLIN };
-	struct vring_used_elem *e;
+	struct vq *vq = &v->vq[q];
+	int ret;
 
-	while (!vnet_used_pending(v, q)) {
-		now = now_ms();
-		if (now >= end)
-			return fail(-ETIMEDOUT,
-				    "queue %u: no used entry in %d ms (used idx %u)",
-				    q, timeout_ms, vq->last_used);
-		if (poll(&p, 1, end - now) < 0 && errno != EINTR)
-			return fail(-errno, "poll call eventfd: %m");
-		if (read(vq->call, &c, sizeof(c)) < 0 && errno != EAGAIN)
-			return fail(-errno, "read call eventfd: %m");
-	}
-	e = &vq->used->ring[vq->last_used % vq->num];
-	*id = le32toh(e->id);
-	*len = le32toh(e->len);
-	vq->last_used++;
-	if (*id >= vq->num || !vq->posted_len[*id])
-		return fail(-EPROTO, "queue %u: used id %u was not posted",
-			    q, *id);
-	vq->posted_len[*id] = 0;
+	ret = vq_wait_used(vq, false, false, id, len, timeout_ms);
+	if (ret)
+		return ret;
+	if (*id >= vq->num || !vq->shadow[*id].ndesc)
+		return vt_fail(-EPROTO, "queue %u: used id %u was not posted",
+			       q, *id);
+	vq->shadow[*id].ndesc = 0;
 	return 0;
 }
 
 static int post(struct vnet *v, unsigned int q, unsigned int id,
 		uint64_t addr, uint32_t len, uint16_t flags)
 {
-	struct vnet_vq *vq = &v->vq[q];
-	struct vring_desc *d;
+	struct vq *vq = &v->vq[q];
 
 	if (!v->started)
-		return fail(-EINVAL, "vnet_start() first");
-	if (id >= vq->num || vq->posted_len[id])
-		return fail(-EBUSY, "queue %u: descriptor %u busy or invalid",
-			    q, id);
+		return vt_fail(-EINVAL, "vnet_start() first");
+	if (id >= vq->num || vq->shadow[id].ndesc)
+		return vt_fail(-EBUSY, "queue %u: descriptor %u busy or invalid",
+			       q, id);
 	if (addr == VNET_NO_IOVA)
-		return fail(-EFAULT, "queue %u: buffer %u has no IOVA", q, id);
-	d = &vq->desc[id];
-	d->addr = htole64(addr);
-	d->len = htole32(len);
-	d->flags = htole16(flags);
-	d->next = 0;
-	vq->posted_len[id] = len;
-	vq->avail->ring[vq->avail_idx % vq->num] = htole16(id);
-	vq->avail_idx++;
-	__atomic_store_n(&vq->avail->idx, htole16(vq->avail_idx),
-			 __ATOMIC_RELEASE);
-	return 0;
+		return vt_fail(-EFAULT, "queue %u: buffer %u has no IOVA", q, id);
+	return vq_post_id(vq, id, addr, len, flags);
 }
 
 static int ring_setup(struct vnet *v, unsigned int q)
 {
-	struct vnet_vq *vq = &v->vq[q];
+	struct vq *vq = &v->vq[q];
 	uint64_t ring = v->gpa_base + VNET_RING_OFF(q);
 	uint64_t gpa[3] = { ring, ring + RING_AVAIL_OFF, ring + RING_USED_OFF };
 	uint64_t addr[3];
-	struct vhost_vring_state s = { .index = q, .num = vq->num };
-	struct vhost_vring_addr a = { .index = q };
-	struct vhost_vring_file f = { .index = q };
 	unsigned int i;
+	int ret;
 
 	memset(vnet_ptr(v, ring), 0, 3 * VNET_PAGE);
-	vq->desc = vnet_ptr(v, gpa[0]);
-	vq->avail = vnet_ptr(v, gpa[1]);
-	vq->used = vnet_ptr(v, gpa[2]);
-	vq->avail_idx = 0;
-	vq->last_used = 0;
-	memset(vq->posted_len, 0, sizeof(vq->posted_len));
+	ret = vq_init(vq, q, v->opts.num, vnet_ptr(v, gpa[0]),
+		      vnet_ptr(v, gpa[1]), vnet_ptr(v, gpa[2]), gpa[0], gpa[1],
+		      gpa[2]);
+	if (ret)
+		return ret;
 	for (i = 0; i < 3; i++) {
 		addr[i] = v->opts.iommu ? vnet_iova(v, gpa[i]) :
 					  vnet_hva(v, gpa[i]);
 		if (addr[i] == VNET_NO_IOVA)
-			return fail(-EFAULT, "queue %u: ring GPA %#llx has no IOVA",
-				    q, (unsigned long long)gpa[i]);
+			return vt_fail(-EFAULT, "queue %u: ring GPA %#llx has no IOVA",
+				       q, (unsigned long long)gpa[i]);
 	}
-	a.desc_user_addr = addr[0];
-	a.avail_user_addr = addr[1];
-	a.used_user_addr = addr[2];
-	if (ioctl(v->fd, VHOST_SET_VRING_NUM, &s))
-		return fail(-errno, "VHOST_SET_VRING_NUM %u: %m", vq->num);
-	if (ioctl(v->fd, VHOST_SET_VRING_ADDR, &a))
-		return fail(-errno, "VHOST_SET_VRING_ADDR %u: %m", q);
-	s.num = 0;
-	if (ioctl(v->fd, VHOST_SET_VRING_BASE, &s))
-		return fail(-errno, "VHOST_SET_VRING_BASE %u: %m", q);
-	f.fd = vq->call;
-	if (ioctl(v->fd, VHOST_SET_VRING_CALL, &f))
-		return fail(-errno, "VHOST_SET_VRING_CALL %u: %m", q);
-	f.fd = vq->err;
-	if (ioctl(v->fd, VHOST_SET_VRING_ERR, &f))
-		return fail(-errno, "VHOST_SET_VRING_ERR %u: %m", q);
-	f.fd = vq->kick;
-	if (ioctl(v->fd, VHOST_SET_VRING_KICK, &f))
-		return fail(-errno, "VHOST_SET_VRING_KICK %u: %m", q);
-	return 0;
+	ret = vq_vhost_addr(v->fd, vq, addr[0], addr[1], addr[2]);
+	return ret ? ret : vq_vhost_files(v->fd, vq);
 }
 
 /* The tap device and the packet sockets */
@@ -644,10 +567,10 @@ static int ipv6_off(const char *ifname)
 		 ifname);
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
-		return errno == ENOENT ? 0 : fail(-errno, "open %s: %m", path);
+		return errno == ENOENT ? 0 : vt_fail(-errno, "open %s: %m", path);
 	if (write(fd, "1\n", 2) != 2) {
 		close(fd);
-		return fail(-errno, "write %s: %m", path);
+		return vt_fail(-errno, "write %s: %m", path);
 	}
 	close(fd);
 	return 0;
@@ -661,16 +584,16 @@ static int tap_open(struct vnet *v)
 
 	v->tap = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
 	if (v->tap < 0)
-		return fail(-errno, "open /dev/net/tun: %m");
+		return vt_fail(-errno, "open /dev/net/tun: %m");
 	memset(&ifr, 0, sizeof(ifr));
 	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
 	strcpy(ifr.ifr_name, "vnettap%d");
 	if (ioctl(v->tap, TUNSETIFF, &ifr))
-		return fail(-errno, "TUNSETIFF: %m");
+		return vt_fail(-errno, "TUNSETIFF: %m");
 	memcpy(v->ifname, ifr.ifr_name, IFNAMSIZ);
 	v->ifname[IFNAMSIZ - 1] = 0;
 	if (ioctl(v->tap, TUNSETVNETHDRSZ, &hdr))
-		return fail(-errno, "TUNSETVNETHDRSZ: %m");
+		return vt_fail(-errno, "TUNSETVNETHDRSZ: %m");
 	ret = ipv6_off(v->ifname);
 	if (ret)
 		return ret;
@@ -678,23 +601,23 @@ static int tap_open(struct vnet *v)
 	/* Protocol 0: this socket sends only, it never receives. */
 	v->inj = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
 	if (v->inj < 0)
-		return fail(-errno, "socket AF_PACKET: %m");
+		return vt_fail(-errno, "socket AF_PACKET: %m");
 	memset(&ifr, 0, sizeof(ifr));
 	strcpy(ifr.ifr_name, v->ifname);
 	if (ioctl(v->inj, SIOCGIFINDEX, &ifr))
-		return fail(-errno, "SIOCGIFINDEX %s: %m", v->ifname);
+		return vt_fail(-errno, "SIOCGIFINDEX %s: %m", v->ifname);
 	v->ifindex = ifr.ifr_ifindex;
 	if (ioctl(v->inj, SIOCGIFFLAGS, &ifr))
-		return fail(-errno, "SIOCGIFFLAGS %s: %m", v->ifname);
+		return vt_fail(-errno, "SIOCGIFFLAGS %s: %m", v->ifname);
 	ifr.ifr_flags |= IFF_UP;
 	if (ioctl(v->inj, SIOCSIFFLAGS, &ifr))
-		return fail(-errno, "SIOCSIFFLAGS %s up: %m", v->ifname);
+		return vt_fail(-errno, "SIOCSIFFLAGS %s up: %m", v->ifname);
 
 	/* Bound after IFF_UP: a socket bound to a down device is ENETDOWN. */
 	v->cap = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC,
 			htons(VNET_ETHERTYPE));
 	if (v->cap < 0)
-		return fail(-errno, "socket AF_PACKET: %m");
+		return vt_fail(-errno, "socket AF_PACKET: %m");
 	setsockopt(v->cap, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one,
 		   sizeof(one));
 	if (setsockopt(v->cap, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf,
@@ -706,7 +629,7 @@ static int tap_open(struct vnet *v)
 	sll.sll_protocol = htons(VNET_ETHERTYPE);
 	sll.sll_ifindex = v->ifindex;
 	if (bind(v->cap, (struct sockaddr *)&sll, sizeof(sll)))
-		return fail(-errno, "bind capture socket to %s: %m",
+		return vt_fail(-errno, "bind capture socket to %s: %m",
 			    v->ifname);
 	return 0;
 }
@@ -741,10 +664,10 @@ int vnet_init(struct vnet *v, const struct vnet_opts *o)
 	if (!v->opts.num)
 		v->opts.num = VNET_NUM;
 	if (v->opts.num > VNET_NUM || v->opts.num & (v->opts.num - 1))
-		return fail(-EINVAL, "ring size %u", v->opts.num);
+		return vt_fail(-EINVAL, "ring size %u", v->opts.num);
 	v->gpa_base = v->opts.gpa_base ? v->opts.gpa_base : VNET_GPA_BASE;
 	if (v->gpa_base & (VNET_PAGE - 1))
-		return fail(-EINVAL, "gpa_base not page aligned");
+		return vt_fail(-EINVAL, "gpa_base not page aligned");
 
 	ret = map_memory(v);
 	if (ret)
@@ -757,52 +680,48 @@ int vnet_init(struct vnet *v, const struct vnet_opts *o)
 
 	v->fd = open(VNET_DEV_PATH, O_RDWR | O_CLOEXEC);
 	if (v->fd < 0)
-		return fail(-errno, "open %s: %m", VNET_DEV_PATH);
+		return vt_fail(-errno, "open %s: %m", VNET_DEV_PATH);
 	if (v->opts.worker != VNET_WORKER_DEFAULT) {
 		__u8 fork = v->opts.worker == VNET_WORKER_TASK ?
 			    VHOST_FORK_OWNER_TASK : VHOST_FORK_OWNER_KTHREAD;
 
 		if (ioctl(v->fd, VHOST_SET_FORK_FROM_OWNER, &fork))
-			return fail(-errno, "VHOST_SET_FORK_FROM_OWNER: %m");
+			return vt_fail(-errno, "VHOST_SET_FORK_FROM_OWNER: %m");
 	}
 	if (ioctl(v->fd, VHOST_SET_OWNER, NULL))
-		return fail(-errno, "VHOST_SET_OWNER: %m");
+		return vt_fail(-errno, "VHOST_SET_OWNER: %m");
 	if (ioctl(v->fd, VHOST_GET_FEATURES, &offered))
-		return fail(-errno, "VHOST_GET_FEATURES: %m");
+		return vt_fail(-errno, "VHOST_GET_FEATURES: %m");
 	want = 1ULL << VIRTIO_F_VERSION_1;
 	if (v->opts.iommu) {
 		want |= 1ULL << VIRTIO_F_ACCESS_PLATFORM;
 		if (ioctl(v->fd, VHOST_GET_BACKEND_FEATURES, &bf))
-			return fail(-errno, "VHOST_GET_BACKEND_FEATURES: %m");
+			return vt_fail(-errno, "VHOST_GET_BACKEND_FEATURES: %m");
 		/* A mask of feature bits, not the bit number. */
 		bf = v->opts.iotlb_v1 ? 0 : 1ULL << VHOST_BACKEND_F_IOTLB_MSG_V2;
 		if (ioctl(v->fd, VHOST_SET_BACKEND_FEATURES, &bf))
-			return fail(-errno, "VHOST_SET_BACKEND_FEATURES: %m");
+			return vt_fail(-errno, "VHOST_SET_BACKEND_FEATURES: %m");
 	}
 	if ((offered & want) != want)
-		return fail(-EOPNOTSUPP, "features %#llx not in %#llx",
+		return vt_fail(-EOPNOTSUPP, "features %#llx not in %#llx",
 			    (unsigned long long)want,
 			    (unsigned long long)offered);
 	v->features = want;
 	if (ioctl(v->fd, VHOST_SET_FEATURES, &v->features))
-		return fail(-errno, "VHOST_SET_FEATURES %#llx: %m",
+		return vt_fail(-errno, "VHOST_SET_FEATURES %#llx: %m",
 			    (unsigned long long)want);
 	/* Needed with ACCESS_PLATFORM too, or SET_BACKEND fails. */
 	memset(&mt, 0, sizeof(mt));
 	mt.m.nregions = 1;
 	vnet_mem_region(v, &mt.r);
 	if (ioctl(v->fd, VHOST_SET_MEM_TABLE, &mt))
-		return fail(-errno, "VHOST_SET_MEM_TABLE: %m");
+		return vt_fail(-errno, "VHOST_SET_MEM_TABLE: %m");
 
 	for (q = 0; q < VNET_NQ; q++) {
-		struct vnet_vq *vq = &v->vq[q];
-
-		vq->num = v->opts.num;
-		vq->kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		vq->call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		vq->err = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (vq->kick < 0 || vq->call < 0 || vq->err < 0)
-			return fail(-errno, "eventfd: %m");
+		ret = vq_open_fds(&v->vq[q]);
+		if (ret)
+			return ret;
+		v->vq[q].num = v->opts.num;
 	}
 	return tap_open(v);
 }
@@ -810,7 +729,7 @@ int vnet_init(struct vnet *v, const struct vnet_opts *o)
 int vnet_set_backend(struct vnet *v, unsigned int q, int fd, int timeout_ms)
 {
 	struct vhost_vring_file f = { .index = q, .fd = fd };
-	uint64_t end = now_ms() + timeout_ms, c;
+	uint64_t end = vt_now_ms() + timeout_ms, c;
 	unsigned int efault = 0;
 
 	/*
@@ -819,8 +738,8 @@ int vnet_set_backend(struct vnet *v, unsigned int q, int fd, int timeout_ms)
 	 * answers it.
 	 */
 	while (ioctl(v->fd, VHOST_NET_SET_BACKEND, &f)) {
-		if (errno != EFAULT || !v->opts.iommu || now_ms() >= end)
-			return fail(-errno, "VHOST_NET_SET_BACKEND %u: %m", q);
+		if (errno != EFAULT || !v->opts.iommu || vt_now_ms() >= end)
+			return vt_fail(-errno, "VHOST_NET_SET_BACKEND %u: %m", q);
 		v->backend_efault++;
 		efault++;
 		usleep(2000);
@@ -885,9 +804,8 @@ void vnet_fini(struct vnet *v)
 	close_fd(&v->inj);
 	close_fd(&v->relay_stop);
 	for (q = 0; q < VNET_NQ; q++) {
-		close_fd(&v->vq[q].kick);
-		close_fd(&v->vq[q].call);
-		close_fd(&v->vq[q].err);
+		vq_close_fds(&v->vq[q]);
+		vq_fini(&v->vq[q]);
 	}
 	if (!v->opts.mem) {
 		if (v->gmem)
@@ -916,10 +834,10 @@ int vnet_tx_post_at(struct vnet *v, unsigned int id, uint64_t gpa,
 	uint8_t *p;
 
 	if (len < FRAME_DATA_OFF || len > VNET_FRAME_MAX || id >= v->opts.num)
-		return fail(-EINVAL, "TX frame %u: bad length %u or id %u",
+		return vt_fail(-EINVAL, "TX frame %u: bad length %u or id %u",
 			    seq, len, id);
 	if (!in_window(v, gpa, VNET_HDR_LEN + len))
-		return fail(-EINVAL, "TX frame %u at GPA %#llx: outside memory",
+		return vt_fail(-EINVAL, "TX frame %u at GPA %#llx: outside memory",
 			    seq, (unsigned long long)gpa);
 	p = vnet_ptr(v, gpa);
 	memset(p, 0, VNET_HDR_LEN);
@@ -930,7 +848,7 @@ int vnet_tx_post_at(struct vnet *v, unsigned int id, uint64_t gpa,
 int vnet_capture(struct vnet *v, uint8_t *f, size_t size, int timeout_ms)
 {
 	struct pollfd p = { .fd = v->cap, .events = POLLIN };
-	uint64_t end = now_ms() + timeout_ms, now;
+	uint64_t end = vt_now_ms() + timeout_ms, now;
 	ssize_t n;
 
 	for (;;) {
@@ -938,13 +856,13 @@ int vnet_capture(struct vnet *v, uint8_t *f, size_t size, int timeout_ms)
 		if (n >= 0)
 			return n;
 		if (errno != EAGAIN && errno != EINTR)
-			return fail(-errno, "recv on %s: %m", v->ifname);
-		now = now_ms();
+			return vt_fail(-errno, "recv on %s: %m", v->ifname);
+		now = vt_now_ms();
 		if (now >= end)
-			return fail(-ETIMEDOUT, "no frame on %s in %d ms",
+			return vt_fail(-ETIMEDOUT, "no frame on %s in %d ms",
 				    v->ifname, timeout_ms);
 		if (poll(&p, 1, end - now) < 0 && errno != EINTR)
-			return fail(-errno, "poll capture: %m");
+			return vt_fail(-errno, "poll capture: %m");
 	}
 }
 
@@ -957,9 +875,9 @@ int vnet_capture_expect(struct vnet *v, uint32_t seq, uint32_t len,
 	if (n < 0)
 		return n;
 	if (n < FRAME_DATA_OFF)
-		return fail(-EBADMSG, "captured a %d-byte frame", n);
+		return vt_fail(-EBADMSG, "captured a %d-byte frame", n);
 	if (vnet_frame_seq(f) != seq)
-		return fail(-EBADMSG, "captured frame %u, expected %u",
+		return vt_fail(-EBADMSG, "captured frame %u, expected %u",
 			    vnet_frame_seq(f), seq);
 	return vnet_frame_check(f, n, seq, len);
 }
@@ -967,11 +885,11 @@ int vnet_capture_expect(struct vnet *v, uint32_t seq, uint32_t len,
 static unsigned int free_ids(struct vnet *v, unsigned int q, unsigned int *ids,
 			     unsigned int max)
 {
-	struct vnet_vq *vq = &v->vq[q];
+	struct vq *vq = &v->vq[q];
 	unsigned int id, n = 0;
 
 	for (id = 0; id < vq->num && n < max; id++)
-		if (!vq->posted_len[id])
+		if (!vq->shadow || !vq->shadow[id].ndesc)
 			ids[n++] = id;
 	return n;
 }
@@ -992,7 +910,7 @@ int vnet_tx_frames(struct vnet *v, uint32_t seq, unsigned int n)
 	while (done < n) {
 		batch = free_ids(v, VNET_TXQ, ids, n - done);
 		if (!batch)
-			return fail(-ENOSPC, "no free TX descriptor");
+			return vt_fail(-ENOSPC, "no free TX descriptor");
 		for (i = 0; i < batch; i++) {
 			s = seq + done + i;
 			ret = vnet_tx_post(v, ids[i], s, vnet_frame_len(s));
@@ -1014,10 +932,10 @@ int vnet_tx_frames(struct vnet *v, uint32_t seq, unsigned int n)
 			if (ret < 0)
 				return ret;
 			if (ret < FRAME_DATA_OFF)
-				return fail(-EBADMSG, "captured %d bytes", ret);
+				return vt_fail(-EBADMSG, "captured %d bytes", ret);
 			s = vnet_frame_seq(f) - seq - done;
 			if (s >= batch || seen[s])
-				return fail(-EBADMSG,
+				return vt_fail(-EBADMSG,
 					    "captured frame %u, not expected",
 					    vnet_frame_seq(f));
 			seen[s] = true;
@@ -1038,7 +956,7 @@ int vnet_rx_post(struct vnet *v, unsigned int id)
 	uint64_t gpa = vnet_buf_gpa(v, VNET_RXQ, id);
 
 	if (id >= v->opts.num)
-		return fail(-EINVAL, "RX id %u", id);
+		return vt_fail(-EINVAL, "RX id %u", id);
 	memset(vnet_ptr(v, gpa), VNET_RX_FILL, VNET_BUF_LEN);
 	return post(v, VNET_RXQ, id, vnet_iova(v, gpa), VNET_BUF_LEN,
 		    VRING_DESC_F_WRITE);
@@ -1051,7 +969,7 @@ int vnet_rx_inject(struct vnet *v, uint32_t seq, uint32_t len)
 	ssize_t n;
 
 	if (len < FRAME_DATA_OFF || len > VNET_FRAME_MAX)
-		return fail(-EINVAL, "RX frame %u: bad length %u", seq, len);
+		return vt_fail(-EINVAL, "RX frame %u: bad length %u", seq, len);
 	vnet_frame_fill(f, seq, len);
 	memset(&sll, 0, sizeof(sll));
 	sll.sll_family = AF_PACKET;
@@ -1061,9 +979,9 @@ int vnet_rx_inject(struct vnet *v, uint32_t seq, uint32_t len)
 	memcpy(sll.sll_addr, vnet_dst, ETH_ALEN);
 	n = sendto(v->inj, f, len, 0, (struct sockaddr *)&sll, sizeof(sll));
 	if (n < 0)
-		return fail(-errno, "send frame %u on %s: %m", seq, v->ifname);
+		return vt_fail(-errno, "send frame %u on %s: %m", seq, v->ifname);
 	if (n != len)
-		return fail(-EIO, "send frame %u: %zd of %u bytes", seq, n,
+		return vt_fail(-EIO, "send frame %u: %zd of %u bytes", seq, n,
 			    len);
 	return 0;
 }
@@ -1082,18 +1000,18 @@ int vnet_rx_check(struct vnet *v, unsigned int id, uint32_t used_len,
 	int ret;
 
 	if (used_len != VNET_HDR_LEN + len)
-		return fail(-EBADMSG, "RX frame %u: used length %u, expected %u",
+		return vt_fail(-EBADMSG, "RX frame %u: used length %u, expected %u",
 			    seq, used_len, VNET_HDR_LEN + len);
 	for (i = 0; i < 10; i++)
 		if (b[i])
-			return fail(-EBADMSG, "RX frame %u: header byte %u is %#x",
+			return vt_fail(-EBADMSG, "RX frame %u: header byte %u is %#x",
 				    seq, i, b[i]);
 	ret = vnet_frame_check(b + VNET_HDR_LEN, len, seq, len);
 	if (ret)
 		return ret;
 	for (i = VNET_HDR_LEN + len; i < VNET_BUF_LEN; i++)
 		if (b[i] != VNET_RX_FILL)
-			return fail(-EBADMSG,
+			return vt_fail(-EBADMSG,
 				    "RX frame %u: byte %u past the frame written",
 				    seq, i);
 	return 0;
@@ -1115,7 +1033,7 @@ int vnet_rx_frames(struct vnet *v, uint32_t seq, unsigned int n)
 	while (done < n) {
 		batch = free_ids(v, VNET_RXQ, ids, n - done);
 		if (!batch)
-			return fail(-ENOSPC, "no free RX descriptor");
+			return vt_fail(-ENOSPC, "no free RX descriptor");
 		for (i = 0; i < batch; i++) {
 			ret = vnet_rx_post(v, ids[i]);
 			if (ret)
@@ -1138,10 +1056,10 @@ int vnet_rx_frames(struct vnet *v, uint32_t seq, unsigned int n)
 				return ret;
 			b = vnet_ptr(v, vnet_buf_gpa(v, VNET_RXQ, id));
 			if (len < VNET_HDR_LEN + FRAME_DATA_OFF)
-				return fail(-EBADMSG, "RX used length %u", len);
+				return vt_fail(-EBADMSG, "RX used length %u", len);
 			s = vnet_frame_seq(b + VNET_HDR_LEN) - seq - done;
 			if (s >= batch || seen[s])
-				return fail(-EBADMSG,
+				return vt_fail(-EBADMSG,
 					    "RX frame %u, not expected",
 					    vnet_frame_seq(b + VNET_HDR_LEN));
 			seen[s] = true;

@@ -34,7 +34,7 @@
  * the tap's reader, here vhost-net, receives).
  *
  * Functions return 0 (or a non-negative value) on success and a negative
- * errno on failure; vnet_errmsg says what failed last. Waits are bounded by
+ * errno on failure; vt_errmsg says what failed last. Waits are bounded by
  * a timeout in milliseconds (VNET_TIMEOUT_MS is a generous default).
  */
 #ifndef VHOST_IOMMU_SELFTEST_VNET_H
@@ -48,6 +48,9 @@
 #include <linux/if.h>
 #include <linux/vhost.h>
 #include <linux/virtio_ring.h>
+
+#include "common.h"
+#include "vq.h"
 
 #define VNET_DEV_PATH		"/dev/vhost-net"
 #define VNET_RXQ		0
@@ -119,17 +122,6 @@ struct vnet_opts {
 	void *mem;		/* VNET_MEM_SIZE bytes of caller memory, or NULL */
 };
 
-struct vnet_vq {
-	unsigned int num;
-	struct vring_desc *desc;	/* guest views */
-	struct vring_avail *avail;
-	struct vring_used *used;
-	uint16_t avail_idx;	/* next avail index the driver publishes */
-	uint16_t last_used;	/* next used index to consume */
-	int kick, call, err;	/* eventfds */
-	uint32_t posted_len[VNET_NUM];	/* per id: 0 when free */
-};
-
 /* One IOVA -> GPA translation, page aligned */
 struct vnet_map {
 	uint64_t iova;
@@ -158,7 +150,7 @@ struct vnet {
 	uint8_t *kmem;		/* kernel view (memory table, UPDATEs) */
 	uint64_t gpa_base;
 	uint64_t features;
-	struct vnet_vq vq[VNET_NQ];
+	struct vq vq[VNET_NQ];
 	/* IOVA table and relay state, under lock */
 	pthread_mutex_t lock;
 	struct vnet_map map[VNET_MAX_MAPS];
@@ -172,8 +164,6 @@ struct vnet {
 	bool started;
 	unsigned int backend_efault;	/* SET_BACKEND attempts that failed */
 };
-
-extern char vnet_errmsg[256];
 
 /*
  * Setup and teardown. vnet_init(): guest memory, the IOVA table (mode),
@@ -247,7 +237,7 @@ void vnet_relay_allow(struct vnet *v);
 /*
  * Frames: the length of frame @seq; build it; its sequence number; compare
  * a frame with the expected one (-EBADMSG, first difference in
- * vnet_errmsg).
+ * vt_errmsg).
  */
 uint32_t vnet_frame_len(uint32_t seq);
 void vnet_frame_fill(uint8_t *f, uint32_t seq, uint32_t len);

@@ -10,13 +10,8 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "common_test.h"
 #include "vnet.h"
-
-/* A call of the library that must succeed; logs what failed. */
-#define VNET_OK(call) do {						\
-	int __ret = (call);						\
-	ASSERT_EQ(0, __ret) TH_LOG("%s: %s", #call, vnet_errmsg);	\
-} while (0)
 
 /* The TX buffer the invalidation tests take away: not one of the lowest. */
 #define VICTIM		(VNET_NUM - 1)
@@ -29,7 +24,7 @@ static void no_ring_errors(struct __test_metadata *_metadata, struct vnet *v)
 	unsigned int q;
 
 	for (q = 0; q < VNET_NQ; q++) {
-		VNET_OK(vnet_err_count(v, q, &c));
+		test_cmd(vnet_err_count(v, q, &c));
 		EXPECT_EQ(0, c) TH_LOG("queue %u signalled an error", q);
 	}
 }
@@ -74,10 +69,10 @@ static void stall_tx(struct __test_metadata *_metadata, struct vnet *v,
 	uint32_t id, len;
 
 	vnet_relay_stats(v, &s);
-	VNET_OK(vnet_relay_refuse(v, iova, VNET_PAGE));
-	VNET_OK(vnet_iotlb_invalidate(v, iova, VNET_PAGE));
-	VNET_OK(vnet_tx_post(v, VICTIM, seq, vnet_frame_len(seq)));
-	VNET_OK(vnet_kick(v, VNET_TXQ));
+	test_cmd(vnet_relay_refuse(v, iova, VNET_PAGE));
+	test_cmd(vnet_iotlb_invalidate(v, iova, VNET_PAGE));
+	test_cmd(vnet_tx_post(v, VICTIM, seq, vnet_frame_len(seq)));
+	test_cmd(vnet_kick(v, VNET_TXQ));
 	EXPECT_LT(s.refused, wait_refused(v, s.refused + 1));
 	EXPECT_EQ(-ETIMEDOUT, vnet_wait_used(v, VNET_TXQ, &id, &len,
 					     ABSENT_MS));
@@ -126,8 +121,8 @@ FIXTURE_SETUP(vnet)
 		.prefault = variant->prefault,
 	};
 
-	VNET_OK(vnet_init(&self->v, &o));
-	VNET_OK(vnet_start(&self->v));
+	test_cmd(vnet_init(&self->v, &o));
+	test_cmd(vnet_start(&self->v));
 	if (variant->prefault)
 		ASSERT_EQ(0, self->v.backend_efault);
 }
@@ -148,11 +143,11 @@ TEST_F_TIMEOUT(vnet, traffic, 180)
 			  vnet_buf_iova(v, VNET_TXQ, 0));
 		ASSERT_NE(VNET_NO_IOVA, vnet_buf_iova(v, VNET_TXQ, 0));
 	}
-	VNET_OK(vnet_tx_frames(v, 0, 64));
-	VNET_OK(vnet_rx_frames(v, 1000, 64));
+	test_cmd(vnet_tx_frames(v, 0, 64));
+	test_cmd(vnet_rx_frames(v, 1000, 64));
 	/* Both directions again, on descriptors used before. */
-	VNET_OK(vnet_tx_frames(v, 2000, 64));
-	VNET_OK(vnet_rx_frames(v, 3000, 64));
+	test_cmd(vnet_tx_frames(v, 2000, 64));
+	test_cmd(vnet_rx_frames(v, 3000, 64));
 	EXPECT_FALSE(vnet_used_pending(v, VNET_TXQ));
 	EXPECT_FALSE(vnet_used_pending(v, VNET_RXQ));
 	no_ring_errors(_metadata, v);
@@ -180,15 +175,15 @@ TEST_F_TIMEOUT(vnet, teardown_vhost_first, 120)
 	struct vnet *v = &self->v;
 	unsigned int i;
 
-	VNET_OK(vnet_tx_frames(v, 0, 8));
-	VNET_OK(vnet_rx_frames(v, 100, 8));
+	test_cmd(vnet_tx_frames(v, 0, 8));
+	test_cmd(vnet_rx_frames(v, 100, 8));
 	for (i = 0; i < 16; i++)
-		VNET_OK(vnet_rx_post(v, i));
-	VNET_OK(vnet_kick(v, VNET_RXQ));
+		test_cmd(vnet_rx_post(v, i));
+	test_cmd(vnet_kick(v, VNET_RXQ));
 	if (variant->iommu)
 		stall_tx(_metadata, v, 200);
-	VNET_OK(vnet_tx_post(v, 0, 201, vnet_frame_len(201)));
-	VNET_OK(vnet_kick(v, VNET_TXQ));
+	test_cmd(vnet_tx_post(v, 0, 201, vnet_frame_len(201)));
+	test_cmd(vnet_kick(v, VNET_TXQ));
 
 	vnet_close_vhost(v);
 	/* A frame written to the tap fd is received by its netdev. */
@@ -204,12 +199,12 @@ TEST_F_TIMEOUT(vnet, teardown_vhost_first, 120)
 		/* Skip what vhost-net sent before it was closed. */
 		for (i = 0; i < 4; i++) {
 			n = vnet_capture(v, c, sizeof(c), VNET_TIMEOUT_MS);
-			ASSERT_LE(18, n) TH_LOG("%s", vnet_errmsg);
+			ASSERT_LE(18, n) TH_LOG("%s", vt_errmsg);
 			if (vnet_frame_seq(c) == 300)
 				break;
 		}
 		EXPECT_EQ(0, vnet_frame_check(c, n, 300, len))
-			TH_LOG("%s", vnet_errmsg);
+			TH_LOG("%s", vt_errmsg);
 	}
 	vnet_close_tap(v);
 	EXPECT_TRUE(netdev_gone(v->ifname));
@@ -224,20 +219,20 @@ TEST_F_TIMEOUT(vnet, teardown_tap_first, 120)
 	struct vnet *v = &self->v;
 	unsigned int i;
 
-	VNET_OK(vnet_tx_frames(v, 0, 8));
-	VNET_OK(vnet_rx_frames(v, 100, 8));
+	test_cmd(vnet_tx_frames(v, 0, 8));
+	test_cmd(vnet_rx_frames(v, 100, 8));
 	vnet_close_tap(v);
-	VNET_OK(vnet_tx_frames(v, 200, 8));
-	VNET_OK(vnet_rx_frames(v, 300, 8));
+	test_cmd(vnet_tx_frames(v, 200, 8));
+	test_cmd(vnet_rx_frames(v, 300, 8));
 	EXPECT_NE(0, if_nametoindex(v->ifname));
 
 	for (i = 0; i < 16; i++)
-		VNET_OK(vnet_rx_post(v, i));
-	VNET_OK(vnet_kick(v, VNET_RXQ));
+		test_cmd(vnet_rx_post(v, i));
+	test_cmd(vnet_kick(v, VNET_RXQ));
 	if (variant->iommu)
 		stall_tx(_metadata, v, 400);
-	VNET_OK(vnet_tx_post(v, 0, 401, vnet_frame_len(401)));
-	VNET_OK(vnet_kick(v, VNET_TXQ));
+	test_cmd(vnet_tx_post(v, 0, 401, vnet_frame_len(401)));
+	test_cmd(vnet_kick(v, VNET_TXQ));
 	vnet_close_vhost(v);
 	EXPECT_TRUE(netdev_gone(v->ifname));
 }
@@ -267,8 +262,8 @@ FIXTURE_SETUP(vnet_iommu)
 		.no_backend = true,
 	};
 
-	VNET_OK(vnet_init(&self->v, &o));
-	VNET_OK(vnet_start(&self->v));
+	test_cmd(vnet_init(&self->v, &o));
+	test_cmd(vnet_start(&self->v));
 }
 
 FIXTURE_TEARDOWN(vnet_iommu)
@@ -295,14 +290,14 @@ TEST_F_TIMEOUT(vnet_iommu, set_backend_needs_used_ring, 120)
 
 		EXPECT_EQ(-EFAULT, vnet_set_backend(v, q, v->tap, 0));
 		/* vhost reports the failed used ring access as a ring error. */
-		VNET_OK(vnet_err_count(v, q, &c));
+		test_cmd(vnet_err_count(v, q, &c));
 		EXPECT_EQ(1, c);
-		VNET_OK(vnet_iotlb_update(v, used, VNET_PAGE));
-		VNET_OK(vnet_set_backend(v, q, v->tap, 0));
+		test_cmd(vnet_iotlb_update(v, used, VNET_PAGE));
+		test_cmd(vnet_set_backend(v, q, v->tap, 0));
 	}
-	VNET_OK(vnet_relay_start(v));
-	VNET_OK(vnet_tx_frames(v, 0, 16));
-	VNET_OK(vnet_rx_frames(v, 100, 16));
+	test_cmd(vnet_relay_start(v));
+	test_cmd(vnet_tx_frames(v, 0, 16));
+	test_cmd(vnet_rx_frames(v, 100, 16));
 	no_ring_errors(_metadata, v);
 	vnet_relay_stats(v, &s);
 	EXPECT_LE(1, s.served);
@@ -323,46 +318,46 @@ TEST_F_TIMEOUT(vnet_iommu, invalidate_refused, 180)
 	uint32_t id, len;
 	unsigned int q;
 
-	VNET_OK(vnet_relay_start(v));
+	test_cmd(vnet_relay_start(v));
 	for (q = 0; q < VNET_NQ; q++)
-		VNET_OK(vnet_set_backend(v, q, v->tap, VNET_TIMEOUT_MS));
-	VNET_OK(vnet_tx_frames(v, 0, 16));
+		test_cmd(vnet_set_backend(v, q, v->tap, VNET_TIMEOUT_MS));
+	test_cmd(vnet_tx_frames(v, 0, 16));
 	/* The victim's page is in the IOTLB before it is invalidated. */
-	VNET_OK(vnet_tx_post(v, VICTIM, 50, vnet_frame_len(50)));
-	VNET_OK(vnet_kick(v, VNET_TXQ));
-	VNET_OK(vnet_wait_used(v, VNET_TXQ, &id, &len, VNET_TIMEOUT_MS));
+	test_cmd(vnet_tx_post(v, VICTIM, 50, vnet_frame_len(50)));
+	test_cmd(vnet_kick(v, VNET_TXQ));
+	test_cmd(vnet_wait_used(v, VNET_TXQ, &id, &len, VNET_TIMEOUT_MS));
 	ASSERT_EQ(VICTIM, id);
-	VNET_OK(vnet_capture_expect(v, 50, vnet_frame_len(50),
-				    VNET_TIMEOUT_MS));
+	test_cmd(vnet_capture_expect(v, 50, vnet_frame_len(50),
+				     VNET_TIMEOUT_MS));
 
-	VNET_OK(vnet_relay_refuse(v, iova, VNET_PAGE));
-	VNET_OK(vnet_iotlb_invalidate(v, iova, VNET_PAGE));
+	test_cmd(vnet_relay_refuse(v, iova, VNET_PAGE));
+	test_cmd(vnet_iotlb_invalidate(v, iova, VNET_PAGE));
 	/*
 	 * Only that page is gone. (A duplicate MISS of the victim's page
 	 * from its first frame may still be read now, and be refused.)
 	 */
-	VNET_OK(vnet_tx_frames(v, 100, 32));
-	VNET_OK(vnet_rx_frames(v, 200, 16));
+	test_cmd(vnet_tx_frames(v, 100, 32));
+	test_cmd(vnet_rx_frames(v, 200, 16));
 	vnet_relay_stats(v, &s);
 
-	VNET_OK(vnet_tx_post(v, VICTIM, 300, vnet_frame_len(300)));
-	VNET_OK(vnet_kick(v, VNET_TXQ));
+	test_cmd(vnet_tx_post(v, VICTIM, 300, vnet_frame_len(300)));
+	test_cmd(vnet_kick(v, VNET_TXQ));
 	EXPECT_LT(s.refused, wait_refused(v, s.refused + 1));
 	EXPECT_EQ(-ETIMEDOUT, vnet_wait_used(v, VNET_TXQ, &id, &len,
 					     ABSENT_MS));
 	EXPECT_EQ(-ETIMEDOUT, vnet_capture(v, f, sizeof(f), 0));
 	/* The other queue is not held up. */
-	VNET_OK(vnet_rx_frames(v, 400, 16));
+	test_cmd(vnet_rx_frames(v, 400, 16));
 	EXPECT_FALSE(vnet_used_pending(v, VNET_TXQ));
 
 	/* Served again: the next kick retries the stalled frame. */
 	vnet_relay_allow(v);
-	VNET_OK(vnet_kick(v, VNET_TXQ));
-	VNET_OK(vnet_wait_used(v, VNET_TXQ, &id, &len, VNET_TIMEOUT_MS));
+	test_cmd(vnet_kick(v, VNET_TXQ));
+	test_cmd(vnet_wait_used(v, VNET_TXQ, &id, &len, VNET_TIMEOUT_MS));
 	ASSERT_EQ(VICTIM, id);
-	VNET_OK(vnet_capture_expect(v, 300, vnet_frame_len(300),
-				    VNET_TIMEOUT_MS));
-	VNET_OK(vnet_tx_frames(v, 500, 8));
+	test_cmd(vnet_capture_expect(v, 300, vnet_frame_len(300),
+				     VNET_TIMEOUT_MS));
+	test_cmd(vnet_tx_frames(v, 500, 8));
 	no_ring_errors(_metadata, v);
 	vnet_relay_stats(v, &s);
 	EXPECT_EQ(0, s.unmapped);
