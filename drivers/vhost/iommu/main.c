@@ -313,12 +313,22 @@ static int __init vhost_iommu_init(void)
 {
 	int ret;
 
+	ret = vhost_iommu_store_module_init();
+	if (ret)
+		return ret;
+	ret = -ENOMEM;
 	vhost_iommu_wq = alloc_workqueue("vhost_iommu", 0, 0);
 	if (!vhost_iommu_wq)
-		return -ENOMEM;
+		goto err_store_exit;
 	ret = misc_register(&vhost_iommu_misc);
 	if (ret)
-		destroy_workqueue(vhost_iommu_wq);
+		goto err_destroy_wq;
+	return 0;
+
+err_destroy_wq:
+	destroy_workqueue(vhost_iommu_wq);
+err_store_exit:
+	vhost_iommu_store_module_exit();
 	return ret;
 }
 module_init(vhost_iommu_init);
@@ -331,6 +341,7 @@ static void __exit vhost_iommu_exit(void)
 	destroy_workqueue(vhost_iommu_wq);
 	/* kvfree_rcu() and kfree_rcu() of the tables and the store */
 	rcu_barrier();
+	vhost_iommu_store_module_exit();
 }
 module_exit(vhost_iommu_exit);
 

@@ -126,6 +126,8 @@ static inline u32 vhost_iommu_perm_to_access(u32 perm)
 	       (perm & VIRTIO_IOMMU_MAP_F_WRITE ? VHOST_IOMMU_ACCESS_WRITE : 0);
 }
 
+int vhost_iommu_store_module_init(void);
+void vhost_iommu_store_module_exit(void);
 void vhost_iommu_store_init(struct vhost_iommu_store *s);
 void vhost_iommu_store_reset(struct vhost_iommu_store *s);
 void vhost_iommu_store_destroy(struct vhost_iommu_store *s);
