@@ -7,6 +7,7 @@
 #   make check      install what is missing, build, lint, run every test
 #   make check-debug the tests again on a KASAN/lockdep/kmemleak kernel
 #   make check-612  the tests on Debian's 6.12 (make check KVER=<release>: any)
+#   make check-debug-612 the fault-injection tests on a 6.12 fault-injection kernel
 #   make layers     the layering check on the built objects (make modules first)
 #   make vm-run SCRIPT=path/to/script.sh
 #   make bench      the benchmarks in the VM: table, build/bench/bench.{csv,json}
@@ -159,6 +160,45 @@ check-debug-nodeps: | $(BUILD)
 		--modules $$dir/mods/lib/modules/$$rel \
 		--module $(DEBUG_BUILD)/src/$(KO) --payload $(BUILD)/selftests \
 		--out $(BUILD)/vm-check-debug --tap ./run_tests.sh
+
+# The fault-injection sweeps on 6.12 (Documentation/kernels.md): a kernel
+# built once from linux-source-6.12 + debug.config + debug-6.12.config by
+# debug-kernel.sh --series 6.12 (fault injection, fail-nth, lockdep; no
+# KASAN, UBSAN or kmemleak), booted with slub_debug's poison and red zones.
+# Only the binaries that stock kernels skip run, and memcg_test; a skip
+# fails the tier (vm/no-skip.sh).
+DEBUG612_BUILD := $(BUILD)/debug-612
+DEBUG612_TESTS := fail_nth_test fail_nth_all_test failslab_test memcg_test
+DEBUG612_VM_TIMEOUT ?= 3600
+DEBUG612_VM_MEM ?= 2048
+DEBUG612_APPEND ?= slub_debug=FZP
+
+debug-kernel-612:
+	@$(VMDIR)/install-deps.sh --source 6.12
+	@$(VMDIR)/debug-kernel.sh --series 6.12 >/dev/null
+
+check-debug-612:
+	@$(VMDIR)/install-deps.sh --source 6.12
+	@$(MAKE) --no-print-directory check-debug-612-nodeps
+
+check-debug-612-nodeps: | $(BUILD)
+	@dir=$$($(VMDIR)/debug-kernel.sh --series 6.12) && rel=$$(cat $$dir/release) && \
+	echo "  KVER $$rel (fault-injection kernel $$dir)" && \
+	$(call copy_module_src,$(DEBUG612_BUILD)/src) && \
+	$(MAKE) --no-print-directory modules-strict KDIR=$$dir/src \
+		MODSRC=$(DEBUG612_BUILD)/src && \
+	$(MAKE) --no-print-directory selftests && \
+	rm -rf $(DEBUG612_BUILD)/payload && mkdir -p $(DEBUG612_BUILD)/payload && \
+	cp $(addprefix $(BUILD)/selftests/,$(DEBUG612_TESTS) run_tests.sh) \
+		$(VMDIR)/no-skip.sh $(DEBUG612_BUILD)/payload/ && \
+	printf '%s\n' $(DEBUG612_TESTS) >$(DEBUG612_BUILD)/payload/tests.list && \
+	VM_MEM=$(DEBUG612_VM_MEM) KVER=$$rel $(VMDIR)/run-vm.sh \
+		--timeout $(DEBUG612_VM_TIMEOUT) --append "$(DEBUG612_APPEND)" \
+		--kernel $$dir/src/arch/x86/boot/bzImage \
+		--modules $$dir/mods/lib/modules/$$rel \
+		--module $(DEBUG612_BUILD)/src/$(KO) \
+		--payload $(DEBUG612_BUILD)/payload \
+		--out $(BUILD)/vm-check-debug-612 --tap sh ./no-skip.sh ./run_tests.sh
 
 # The patched QEMU 7.2 (tools/qemu/build.sh: Debian's qemu source package +
 # tools/qemu/*.patch + this repo's uapi header, minimal x86_64 build) and the
@@ -315,6 +355,7 @@ clean:
 
 .PHONY: all modules modules-strict deps ksrc selftests style sparse layers check \
 	check-nodeps check-612 debug-kernel check-debug check-debug-nodeps run vm-run \
+	debug-kernel-612 check-debug-612 check-debug-612-nodeps \
 	vm-run-nodeps install clean
 .PHONY: replay
 .PHONY: bench

@@ -1,42 +1,76 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# Build the debug kernel of `make check-debug` once and print its directory.
+# Build a debug kernel once and print its directory.
 #
-# usage: debug-kernel.sh [--print]
+# usage: debug-kernel.sh [--series 6.1|6.12] [--print]
+#   --series  the kernel series (default 6.1):
+#             6.1   the debug kernel of `make check-debug`: Debian's
+#                   linux-source-6.1 (KSRC_TAR), allnoconfig + vm/debug.config
+#             6.12  the fault-injection kernel of `make check-debug-612`:
+#                   Debian's linux-source-6.12 (install-deps.sh --source 6.12),
+#                   allnoconfig + vm/debug.config + vm/debug-6.12.config (the
+#                   later fragment wins: no KASAN, kmemleak or UBSAN)
 #   --print   print the directory the kernel is (or would be) cached in
 #             and exit, building nothing
 #
-# The kernel comes from Debian's linux-source-6.1 (KSRC_TAR), configured as
-# allnoconfig + vm/debug.config, and is cached outside the source tree in
-# $VHOST_IOMMU_CACHE (default /var/cache/vhost-iommu) under a key hashed from
-# the fragment, the linux-source package version and the compiler version.
+# The kernel is cached outside the source tree in $VHOST_IOMMU_CACHE
+# (default /var/cache/vhost-iommu) under a key hashed from the fragments,
+# the linux-source package version and the compiler version: 6.1 in
+# debug-kernel-<key>, another series in debug-kernel-<series>-<key>.
 # The directory holds:
 #   src/                the build tree: KDIR for out-of-tree modules
 #   src/arch/x86/boot/bzImage
 #   mods/lib/modules/<release>/   modules_install output, with modules.dep
-#   build.log, build-seconds, release
+#   build.log, build-seconds, release, debug.config (the merged fragment)
 # A finished build is marked by .done; an interrupted one resumes where it
 # stopped. Concurrent callers wait on a lock. Messages go to stderr; the
 # only line on stdout is the directory.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
-frag=$here/debug.config
-tar=${KSRC_TAR:-/usr/src/linux-source-6.1.tar.xz}
+series=6.1
+print=0
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--series) series=${2:?--series needs 6.1 or 6.12}; shift 2 ;;
+	--print) print=1; shift ;;
+	*) echo "debug-kernel: unknown argument $1" >&2; exit 2 ;;
+	esac
+done
+case "$series" in
+6.1)
+	frags=$here/debug.config
+	tar=${KSRC_TAR:-/usr/src/linux-source-6.1.tar.xz}
+	name=debug-kernel
+	;;
+6.12)
+	frags="$here/debug.config $here/debug-6.12.config"
+	tar=/usr/src/linux-source-6.12.tar.xz
+	name=debug-kernel-6.12
+	;;
+*) echo "debug-kernel: unknown series $series (6.1 or 6.12)" >&2; exit 2 ;;
+esac
 cache=${VHOST_IOMMU_CACHE:-/var/cache/vhost-iommu}
 jobs=${JOBS:-$(nproc)}
+[ -r "$tar" ] || {
+	echo "debug-kernel: no $tar (vm/install-deps.sh --source $series)" >&2
+	exit 1
+}
 
-pkgver=$(dpkg-query -W -f='${Version}' linux-source-6.1 2>/dev/null || true)
+# The key of 6.1 is hashed from exactly what it always was: changing the
+# way it is computed would rebuild the 6.1 kernel everywhere.
+pkgver=$(dpkg-query -W -f='${Version}' "linux-source-$series" 2>/dev/null || true)
 [ -n "$pkgver" ] || pkgver=$(stat -c '%s-%Y' "$tar")
+# shellcheck disable=SC2086
 key=$( {
-	cat "$frag"
-	echo "linux-source-6.1 $pkgver"
+	cat $frags
+	echo "linux-source-$series $pkgver"
 	${CC:-gcc} --version | head -n 1
 } | sha256sum | cut -c 1-16)
-dir=$cache/debug-kernel-$key
+dir=$cache/$name-$key
 
-if [ "${1:-}" = --print ]; then
+if [ "$print" = 1 ]; then
 	echo "$dir"
 	exit 0
 fi
@@ -57,7 +91,7 @@ if [ -e "$dir/.done" ]; then
 	exit 0
 fi
 
-log "building in $dir (linux-source-6.1 $pkgver, $jobs jobs)"
+log "building in $dir (linux-source-$series $pkgver, $jobs jobs)"
 start=$(date +%s)
 src=$dir/src
 if [ ! -e "$src/.extracted" ]; then
@@ -68,7 +102,10 @@ if [ ! -e "$src/.extracted" ]; then
 	touch "$src/.extracted"
 fi
 
-cp "$frag" "$dir/debug.config"
+# The fragments, in order, as one file: Kconfig takes the last value it
+# reads for a symbol ("override: reassigning to symbol" in build.log).
+# shellcheck disable=SC2086
+cat $frags >"$dir/debug.config"
 kmake() {
 	make -C "$src" -j"$jobs" "$@" >>"$dir/build.log" 2>&1 || {
 		log "make $* failed; the end of $dir/build.log:"
@@ -77,14 +114,17 @@ kmake() {
 	}
 }
 : >"$dir/build.log"
-log "config: allnoconfig + $(basename "$frag")"
+log "config: allnoconfig +$(for f in $frags; do printf ' %s' "$(basename "$f")"; done)"
 kmake KCONFIG_ALLCONFIG="$dir/debug.config" allnoconfig
 
-# Every value the fragment asks for must have survived: a symbol whose
-# dependencies are off is dropped silently by Kconfig.
+# Every value the fragments ask for must have survived: a symbol whose
+# dependencies are off is dropped silently by Kconfig. Where the fragments
+# name a symbol more than once, the last value is the one asked for.
 bad=0
 sed -n -e 's/^\(CONFIG_[A-Za-z0-9_]*\)=.*/&/p' \
-	-e 's/^# \(CONFIG_[A-Za-z0-9_]*\) is not set$/&/p' "$frag" |
+	-e 's/^# \(CONFIG_[A-Za-z0-9_]*\) is not set$/&/p' "$dir/debug.config" |
+awk '{ s = $1 == "#" ? $2 : $1; sub(/=.*/, "", s); last[s] = $0; order[NR] = s }
+	END { for (i = 1; i <= NR; i++) if (!done[order[i]]++) print last[order[i]] }' |
 while read -r line; do
 	case "$line" in
 	"# "*)
@@ -106,7 +146,7 @@ while read -r line; do
 done >"$dir/config-mismatch"
 [ -s "$dir/config-mismatch" ] && bad=1
 if [ "$bad" = 1 ]; then
-	log "the fragment does not apply; fix $frag"
+	log "the fragments do not apply; fix$(for f in $frags; do printf ' %s' "$f"; done)"
 	exit 1
 fi
 

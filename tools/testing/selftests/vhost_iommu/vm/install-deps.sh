@@ -1,9 +1,11 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# usage: install-deps.sh [--kernel SERIES|RELEASE]
+# usage: install-deps.sh [--kernel SERIES|RELEASE] [--source SERIES]
 # Install what the build and the VM tests need on a Debian machine, saying
 # what is installed. Does nothing when everything is present.
+# --source also installs linux-source-SERIES (/usr/src/linux-source-SERIES.tar.xz),
+# for vm/debug-kernel.sh --series SERIES (6.1's is always installed).
 # --kernel also installs another kernel's image and headers: a series
 # (6.12: the linux-image-6.12-amd64 metapackage, which bookworm-security
 # carries) or a release (6.12.95+deb12-amd64). A package that the
@@ -12,9 +14,14 @@
 set -eu
 
 kernel=""
-if [ "${1:-}" = --kernel ]; then
-	kernel=${2:?--kernel needs a series or a release}
-fi
+source=""
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--kernel) kernel=${2:?--kernel needs a series or a release}; shift 2 ;;
+	--source) source=${2:?--source needs a series}; shift 2 ;;
+	*) echo "install-deps: unknown argument $1" >&2; exit 2 ;;
+	esac
+done
 
 need=""
 want() { # want PACKAGE [COMMAND-OR-FILE]
@@ -55,6 +62,8 @@ want libelf-dev /usr/include/libelf.h
 want libssl-dev /usr/include/openssl/ssl.h
 want dwarves pahole
 want util-linux flock
+[ -z "$source" ] ||
+	want "linux-source-$source" "/usr/src/linux-source-$source.tar.xz"
 case "$kernel" in
 "") ;;
 *.*.*) want "linux-image-$kernel" "/boot/vmlinuz-$kernel"
