@@ -43,27 +43,13 @@ uapi=$top/include/uapi/linux/vhost_iommu.h
 mak=$here/qemu-devices.mak
 cache=${VHOST_IOMMU_CACHE:-/var/cache/vhost-iommu}
 jobs=${JOBS:-$(nproc)}
-srclist=/etc/apt/sources.list.d/vhost-iommu-deb-src.sources
 
 log() { echo "  QEMU $*" >&2; }
 die() { echo "make qemu: $*" >&2; exit 1; }
 
-# The deb-src entry: the stanzas of debian.sources with Types: deb-src, in a
-# file of its own.
+# The deb-src entry, in a file of its own (deb-src.sh).
 add_deb_src() {
-	[ -e "$srclist" ] && return 0
-	[ "$(id -u)" = 0 ] || die "no deb-src entry ($srclist); run as root"
-	[ -r /etc/apt/sources.list.d/debian.sources ] ||
-		die "no /etc/apt/sources.list.d/debian.sources to copy"
-	log "adding $srclist"
-	{
-		echo "# Added by vhost-iommu's tools/qemu/build.sh: the sources of"
-		echo "# debian.sources, for 'apt-get source qemu'."
-		sed -e '/^#/d' -e 's/^Types:.*/Types: deb-src/' \
-			/etc/apt/sources.list.d/debian.sources
-	} >"$srclist.tmp"
-	mv "$srclist.tmp" "$srclist"
-	apt-get update -qq >&2
+	"$here/deb-src.sh" || die "no deb-src entry"
 }
 
 # The source version `apt-get source qemu` fetches, e.g. 1:7.2+dfsg-7+deb12u18.

@@ -9,14 +9,13 @@
 # version is the one of the QEMU that loads it: taken from the unpacked
 # source tools/qemu/build.sh keeps in $VHOST_IOMMU_CACHE (default
 # /var/cache/vhost-iommu) if it is there, else from 'apt-get source
-# --download-only' into DIR (the deb-src entry is added as build.sh adds
-# it). Nothing from QEMU is part of this repository. Fails when the
+# --download-only' into DIR (the deb-src entry from tools/qemu/deb-src.sh).
+# Nothing from QEMU is part of this repository. Fails when the
 # installed QEMU was built without plugin support.
 set -eu
 
 dir=$1
 cache=${VHOST_IOMMU_CACHE:-/var/cache/vhost-iommu}
-srclist=/etc/apt/sources.list.d/vhost-iommu-deb-src.sources
 hdr=include/qemu/qemu-plugin.h
 
 die() { echo "qemu-plugin-header: $*" >&2; exit 1; }
@@ -38,19 +37,8 @@ if [ -r "$cache/qemu-work/source-$ver/$hdr" ]; then
 	exit 0
 fi
 
-if [ ! -e "$srclist" ]; then
-	[ "$(id -u)" = 0 ] || die "no deb-src entry ($srclist); run as root"
-	[ -r /etc/apt/sources.list.d/debian.sources ] ||
-		die "no /etc/apt/sources.list.d/debian.sources to copy"
-	{
-		echo "# Added by vhost-iommu's tools/qemu/build.sh: the sources of"
-		echo "# debian.sources, for 'apt-get source qemu'."
-		sed -e '/^#/d' -e 's/^Types:.*/Types: deb-src/' \
-			/etc/apt/sources.list.d/debian.sources
-	} >"$srclist.tmp"
-	mv "$srclist.tmp" "$srclist"
-	apt-get update -qq
-fi
+top=$(cd "$(dirname "$0")/../../../.." && pwd)
+"$top/tools/qemu/deb-src.sh" || die "no deb-src entry"
 echo "  QEMU-PLUGIN-H apt-get source --download-only qemu=$ver"
 (cd "$dir" && apt-get source -qq --download-only "qemu=$ver" >/dev/null) ||
 	die "apt-get source qemu=$ver failed"
