@@ -14,7 +14,10 @@
 # Environment: KVER, VM_TIMEOUT (seconds, default 1800), VM_MEM (MiB,
 # default 2048), L2_MIB, L2_MEM, L2_TIMEOUT (passed to l1.sh), QEMU_DIR (a
 # build of make qemu to use instead of the current one, e.g. an unpatched
-# one).
+# one), L2_KERNEL: "small" (default: make guest-kernel) or a release of an
+# installed Debian kernel (e.g. 6.12.117+deb12-amd64), whose
+# /boot/vmlinuz is L2's kernel and whose virtio-iommu, virtio_net (with
+# failover, net_failover) and virtio_blk modules go into L2's initramfs.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -32,15 +35,23 @@ done
 [ $# -gt 0 ] || set -- on:strict off:strict on:passthrough off:passthrough
 
 qemu=${QEMU_DIR:-$("$here/build.sh")}
-kernel=$("$here/guest-kernel.sh")
+l2k=${L2_KERNEL:-small}
+if [ "$l2k" = small ]; then
+	kernel=$("$here/guest-kernel.sh")
+	bzimage=$kernel/bzImage
+	echo "  L2 KERNEL $(cat "$kernel/release") ($kernel)"
+else
+	bzimage=/boot/vmlinuz-$l2k
+	[ -r "$bzimage" ] || { echo "check-qemu: no $bzimage" >&2; exit 1; }
+	echo "  L2 KERNEL $l2k ($bzimage, modules from /lib/modules/$l2k)"
+fi
 echo "  QEMU $(cat "$qemu/version") ($qemu)"
-echo "  L2 KERNEL $(cat "$kernel/release") ($kernel)"
 
 payload=$out/payload
 rm -rf "$out"
 mkdir -p "$payload/qemu"
 cp -a "$qemu/bin" "$qemu/lib" "$qemu/share" "$qemu/run-qemu" "$payload/qemu/"
-cp "$kernel/bzImage" "$payload/bzImage"
+cp "$bzimage" "$payload/bzImage"
 cp "$here/l1.sh" "$payload/l1.sh"
 
 # L2's initramfs, built the way vm/run-vm.sh builds L1's.
@@ -51,6 +62,20 @@ cp "$here/l2-init" "$root/init"
 chmod 755 "$root/init"
 mknod -m 600 "$root/dev/console" c 5 1
 mknod -m 666 "$root/dev/null" c 1 3
+# A distribution kernel: the modules l2-init loads, in that order.
+if [ "$l2k" != small ]; then
+	mkdir -p "$root/modules"
+	n=0
+	for m in virtio-iommu failover net_failover virtio_net virtio_blk; do
+		f=$(find "/lib/modules/$l2k/kernel" -name "$m.ko*" | head -n 1)
+		[ -n "$f" ] || { echo "check-qemu: no $m in $l2k" >&2; exit 1; }
+		n=$((n + 1))
+		case "$f" in
+		*.xz) xz -dc "$f" >"$root/modules/$n-$m.ko" ;;
+		*) cp "$f" "$root/modules/$n-$m.ko" ;;
+		esac
+	done
+fi
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$payload/l2-initrd.gz"
 
 env=""
