@@ -3,7 +3,9 @@
 # vhost-iommu: build the module, run the tests in a QEMU VM.
 #
 #   make            build vhost_iommu.ko against KDIR
-#   make run        boot the VM and run the main job
+#   make run        the main job: a real guest under the patched QEMU on
+#                   vhost-iommu, against vhost=off, in the VM; the report
+#   make demo       the guest-driver model through vhost-net, in the VM
 #   make check      install what is missing, build, lint, run every test
 #   make check-debug the tests again on a KASAN/lockdep/kmemleak kernel
 #   make check-612  the tests on Debian's 6.12 (make check KVER=<release>: any)
@@ -17,6 +19,7 @@
 #   make qemu       the patched qemu-system-x86_64 (tools/qemu/), cached
 #   make guest-kernel the L2 guest kernel (tools/qemu/guest.config), cached
 #   make check-qemu QEMU and a Linux guest on vhost-iommu, in the VM
+#   make bench-qemu vhost=on against vhost=off, alternating pairs, the ratio
 #   make install    modules_install + depmod on this host
 #
 # KVER/KDIR default to the installed linux-image-amd64/linux-headers-amd64
@@ -221,13 +224,44 @@ check-qemu: deps
 	@$(MAKE) --no-print-directory modules
 	@KVER=$(KVER) tools/qemu/check-qemu.sh $(RUNS)
 
+# The main job (Documentation/qemu.md): a real Linux guest (L2) under the
+# patched QEMU with virtio-iommu-pci,vhost=on, in the test VM, 16 MiB each
+# way over virtio-net on vhost-net, its disk and its NIC's removal, then
+# the same under vhost=off (QEMU's own virtio-iommu, the control); the
+# report: requests by type and misses served in the kernel, throughput
+# against the control (tools/qemu/report.sh).
+RUN_OUT := $(BUILD)/run
 run: deps
+	@$(MAKE) --no-print-directory modules
+	@KVER=$(KVER) tools/qemu/check-qemu.sh --out $(RUN_OUT) on:strict off:strict
+	@tools/qemu/report.sh $(RUN_OUT)/vm/results.log
+
+# The guest-driver model demo (the main job before make run drove a real
+# guest): frames through the stock vhost-net behind vhost-iommu.
+demo: deps
 	@$(MAKE) --no-print-directory modules selftests
-	@rm -rf $(BUILD)/run && mkdir -p $(BUILD)/run/payload && \
+	@rm -rf $(BUILD)/demo && mkdir -p $(BUILD)/demo/payload && \
 		cp tools/vhost_iommu/demo.sh \
-		   $(BUILD)/selftests/vhost_iommu_demo $(BUILD)/run/payload/
-	@$(RUNVM) --module $(KO) --payload $(BUILD)/run/payload \
-		--out $(BUILD)/vm-run ./demo.sh
+		   $(BUILD)/selftests/vhost_iommu_demo $(BUILD)/demo/payload/
+	@$(RUNVM) --module $(KO) --payload $(BUILD)/demo/payload \
+		--out $(BUILD)/vm-demo ./demo.sh
+
+# vhost=on against stock QEMU 7.2 (Documentation/qemu.md, "make
+# bench-qemu"): in one boot of the test VM, BENCH_PAIRS pairs of L2 runs,
+# vhost=on then vhost=off, strict mode, BENCH_MIB MiB over TCP each way
+# and nothing else; each run's throughput, where L1's CPU went, and the
+# ratio with its spread (tools/qemu/report.sh).
+BENCH_PAIRS ?= 3
+BENCH_MIB ?= 16
+BENCH_QEMU_OUT := $(BUILD)/bench-qemu
+bench-qemu: deps
+	@$(MAKE) --no-print-directory modules
+	@runs=$$(for i in $$(seq $(BENCH_PAIRS)); do \
+		printf 'on:strict:net off:strict:net '; done) && \
+		KVER=$(KVER) L2_MIB=$(BENCH_MIB) \
+		tools/qemu/check-qemu.sh --out $(BENCH_QEMU_OUT) $$runs
+	@tools/qemu/report.sh $(BENCH_QEMU_OUT)/vm/results.log | \
+		tee $(BENCH_QEMU_OUT)/report.txt
 
 vm-run: deps
 	@test -n "$(SCRIPT)" || { echo "usage: make vm-run SCRIPT=path/to/script.sh"; exit 2; }
@@ -362,4 +396,4 @@ clean:
 .PHONY: bench
 .PHONY: profile
 .PHONY: fuzz
-.PHONY: qemu guest-kernel check-qemu
+.PHONY: qemu guest-kernel check-qemu run demo bench-qemu

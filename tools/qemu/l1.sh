@@ -12,13 +12,17 @@
 #   virtio-iommu, the control) or "on" (vhost=on: the requests executed by
 #   vhost-iommu), MODE "strict" (iommu.strict=1) or "passthrough"
 #   (iommu.passthrough=1). Options, for measurements: "nopush" (the module's
-#   push_on_map off for this run), "smp2" (L2 with 2 vCPUs).
+#   push_on_map off for this run), "smp2" (L2 with 2 vCPUs), "net" (the two
+#   transfers only: no disk, no NIC removal; make bench-qemu).
 #
 # Each run boots L2 under QEMU (TCG) with virtio-iommu-pci, a virtio-net-pci
 # NIC on a tap with vhost=on, and a virtio-blk-pci disk, both
-# iommu_platform=on, and prints TAP lines for what L2 and L1 saw. The
-# environment may set L2_MIB (MiB each way, default 16), L2_MEM (MiB,
-# default 256), L2_TIMEOUT (seconds per run, default 900).
+# iommu_platform=on, and prints TAP lines for what L2 and L1 saw. For each
+# run it also prints where L1's CPU time went during each transfer (per
+# thread name, from /proc) and one "# summary" line of key=value pairs
+# that tools/qemu/report.sh reads. The environment may set L2_MIB (MiB
+# each way, default 16), L2_MEM (MiB, default 256), L2_TIMEOUT (seconds per
+# run, default 900).
 set -u
 
 mib=${L2_MIB:-16}
@@ -77,6 +81,43 @@ qmp() { # qmp COMMAND: one QMP command, its answer on stdout
 		timeout 30 nc 127.0.0.1 4444 2>/dev/null | grep -v '"QMP"\|"event"' |
 		tail -n 1
 }
+# L1's CPU time by thread name (digits folded, so "vhost-1234" is
+# "vhost-N"), in clock ticks, plus /proc/stat's idle, irq and softirq.
+cpusnap() { # cpusnap FILE
+	cat /proc/[0-9]*/task/[0-9]*/stat 2>/dev/null | awk '{
+		c = substr($0, index($0, "(") + 1)
+		r = c
+		sub(/\) [A-Za-z] .*/, "", c)
+		sub(/.*\) /, "", r)
+		n = split(r, f, " ")
+		if (n < 13) next
+		gsub(/[0-9]+/, "N", c)
+		gsub(/ /, "_", c)
+		t[c] += f[12] + f[13]
+	} END { for (c in t) print c, t[c] }' >"$1"
+	awk '$1 == "cpu" { print "[idle]", $5 + $6; print "[irq]", $7;
+		print "[softirq]", $8 }' /proc/stat >>"$1"
+}
+cpuwhere() { # cpuwhere NAME FROM TO: the top of TO - FROM, in % of L1
+	awk -v name="$1" -v cpus="$(nproc)" 'FNR == NR { a[$1] = $2; next }
+		{ d[$1] = $2 - a[$1] }
+		END {
+			all = 0
+			for (c in d) if (d[c] > 0) all += d[c]
+			if (all == 0) exit
+			line = ""
+			n = 0
+			while (n < 8) {
+				best = ""
+				for (c in d) if (d[c] > 0 && (best == "" || d[c] > d[best])) best = c
+				if (best == "") break
+				line = line sprintf(" %s %.0f%%", best, 100 * d[best] / all)
+				d[best] = 0
+				n++
+			}
+			printf "# %s: L1 CPU (%d CPUs, %.1f CPU-s):%s\n", name, cpus, all / 100, line
+		}' "$2" "$3"
+}
 stat() { # stat NAME: a counter of vhost-stats
 	v=$(echo "$stats" | grep -o "\"$1\": [0-9]*" | head -n 1 | sed 's/.*: //')
 	echo "${v:--1}"
@@ -89,10 +130,12 @@ run() { # run VHOST MODE [OPTIONS]
 	name="$vh/$mode${opts:+/$opts}"
 	smp=1
 	push=Y
+	only=all
 	for o in $(echo "$opts" | tr ':' ' '); do
 		case $o in
 		nopush) push=N ;;
 		smp2) smp=2 ;;
+		net) only=net ;;
 		*) echo "Bail out! unknown option $o"; exit 1 ;;
 		esac
 	done
@@ -107,7 +150,8 @@ run() { # run VHOST MODE [OPTIONS]
 	esac
 	iommu=virtio-iommu-pci,id=viommu
 	[ "$vh" = on ] && iommu=$iommu,vhost=on
-	rm -f "$log" "$trace" $work/up $work/disk.img $work/qmp.out $work/www/fetched
+	rm -f "$log" "$trace" $work/up $work/up.time $work/disk.img $work/qmp.out \
+		$work/www/fetched $work/cpu.*
 	truncate -s 64M $work/disk.img
 	echo "# run $name: L2 $mem MiB, $smp vCPU, $cmdline, $iommu, push_on_map $(cat $pom 2>/dev/null)"
 
@@ -115,11 +159,11 @@ run() { # run VHOST MODE [OPTIONS]
 	# shellcheck disable=SC2086
 	timeout -s KILL "$tmo" "$qemu" -accel tcg -M q35 -m "$mem" -smp "$smp" \
 		-nodefaults -display none -no-reboot -no-shutdown \
-		-qmp tcp:127.0.0.1:4444,server=on,wait=off \
+		-name l2,debug-threads=on -qmp tcp:127.0.0.1:4444,server=on,wait=off \
 		-serial "file:$log" \
 		-trace "events=$work/events,file=$trace" \
 		-kernel bzImage -initrd l2-initrd.gz \
-		-append "console=ttyS0 panic=-1 rdinit=/init $cmdline l2.l1=$l1ip l2.ip=$l2ip l2.mib=$mib" \
+		-append "console=ttyS0 panic=-1 rdinit=/init $cmdline l2.l1=$l1ip l2.ip=$l2ip l2.mib=$mib l2.only=$only" \
 		-device "$iommu" \
 		-netdev tap,id=n0,ifname=tap0,script=no,downscript=no,vhost=on \
 		-device virtio-net-pci,netdev=n0,iommu_platform=on,disable-legacy=on,romfile= \
@@ -135,17 +179,29 @@ run() { # run VHOST MODE [OPTIONS]
 	done
 	ip addr add $l1ip/24 dev tap0 2>/dev/null
 	ip link set tap0 up 2>/dev/null
+	# L1 to L2 runs from "netup" to "downtime"; L1's CPU is sampled at both
+	# (0.2 s late at most) and around L1's fetch from L2.
+	while kill -0 $qpid 2>/dev/null && ! grep -aq '^L2 netup' "$log" 2>/dev/null; do
+		sleep 0.2
+	done
+	cpusnap $work/cpu.0
+	while kill -0 $qpid 2>/dev/null && ! grep -aq '^L2 downtime' "$log" 2>/dev/null; do
+		sleep 0.2
+	done
+	cpusnap $work/cpu.1
 	# L2 to L1: L2 serves its file over HTTP, L1 fetches it and times it,
 	# then tells L2 (which polls for it) that it may go on.
 	while kill -0 $qpid 2>/dev/null && ! grep -aq '^L2 upready' "$log" 2>/dev/null; do
 		sleep 1
 	done
 	if grep -aq '^L2 upready' "$log" 2>/dev/null; then
+		cpusnap $work/cpu.2
 		u0=$(cut -d' ' -f1 /proc/uptime)
 		wget -q -O $work/up "http://$l2ip:8080/up"
 		wrc=$?
 		u1=$(cut -d' ' -f1 /proc/uptime)
 		echo "$wrc $u0 $u1" >$work/up.time
+		cpusnap $work/cpu.3
 		: >$work/www/fetched
 	fi
 	# L2 powers off; QEMU stays (-no-shutdown) until asked for what it
@@ -191,24 +247,25 @@ run() { # run VHOST MODE [OPTIONS]
 	check "$name: the groups are $want domains" "" [ "$bad" = 0 ]
 	check "$name: L2 pings L1" "" [ "$(l2val ping)" = ok ]
 	set -- $(l2val down)
-	check "$name: $mib MiB L1 -> L2, checksum" "${1:-none} vs $downsum, $(rate "${3:-0}" "${4:-0}") MiB/s" \
+	downrate=$(rate "${3:-0}" "${4:-0}")
+	check "$name: $mib MiB L1 -> L2, checksum" "${1:-none} vs $downsum, $downrate MiB/s" \
 		[ "${1:-}" = "$downsum" ]
+	[ "${1:-}" = "$downsum" ] || downrate=-
 	[ $# -ge 4 ] && echo "# $name: L1 -> L2 $(secs "$3" "$4") s"
+	cpuwhere "$name: L1 -> L2" $work/cpu.0 $work/cpu.1
 	set -- $(l2val upready)
 	upsum=${1:-none}
 	got=$(md5sum <$work/up 2>/dev/null | cut -d' ' -f1)
 	set -- $(cat $work/up.time 2>/dev/null)
-	check "$name: $mib MiB L2 -> L1, checksum" "$upsum vs ${got:-none}, $(rate "${2:-0}" "${3:-0}") MiB/s" \
-		[ "$upsum" = "${got:-none}" ]
+	uprate=$(rate "${2:-0}" "${3:-0}")
+	upok=no
+	[ "$upsum" = "${got:-none}" ] && [ "${1:-1}" = 0 ] && upok=yes
+	check "$name: $mib MiB L2 -> L1, checksum" "$upsum vs ${got:-none}, $uprate MiB/s" \
+		[ $upok = yes ]
+	[ $upok = yes ] || uprate=-
 	[ $# -ge 3 ] && echo "# $name: L2 -> L1 $(secs "$2" "$3") s"
-	set -- $(l2val blk)
-	disk=$(dd if=$work/disk.img bs=1M count=4 2>/dev/null | md5sum | cut -d' ' -f1)
-	blk=no
-	[ -n "${1:-}" ] && [ "$1" = "${2:-}" ] && [ "$1" = "$disk" ] && blk=yes
-	check "$name: virtio-blk written and read back" "${1:-none} read ${2:-none} image $disk" \
-		[ $blk = yes ]
-	set -- $(l2val rescan)
-	check "$name: NIC removed and rescanned, L2 pings L1 again" "$*" [ "${1:-}" = ok ]
+	[ -e $work/cpu.3 ] && cpuwhere "$name: L2 -> L1" $work/cpu.2 $work/cpu.3
+	[ $only = net ] || checkdisk
 	check "$name: L2 shuts down" "at $(l2val done) s" [ -n "$(l2val done)" ]
 	misses=$(grep -c 'vhost_iotlb_miss.* step 1' "$trace" 2>/dev/null)
 	qmaps=$(grep -cE '(^|:)virtio_iommu_map ' "$trace" 2>/dev/null)
@@ -217,38 +274,63 @@ run() { # run VHOST MODE [OPTIONS]
 		"${qmaps:-0} MAP, ${qunmaps:-0} UNMAP," \
 		"$(grep -cE '(^|:)virtio_iommu_attach ' "$trace" 2>/dev/null) ATTACH," \
 		"$(grep -cE '(^|:)virtio_iommu_report_fault ' "$trace" 2>/dev/null) faults executed in QEMU"
+	summary="name=$name mib=$mib down=$downrate up=$uprate qemu-misses=${misses:-0}"
+	summary="$summary qemu-map=${qmaps:-0} qemu-unmap=${qunmaps:-0}"
 	if [ "$vh" = on ]; then
 		echo "# $name: vhost-stats: $stats"
 		check "$name: vhost-stats readable" "" [ -n "$stats" ]
-		req=$(( $(stat attach) + $(stat detach) + $(stat map) + $(stat unmap) + $(stat probe) ))
-		check "$name: requests executed in the kernel" \
-			"attach $(stat attach) map $(stat map) unmap $(stat unmap) probe $(stat probe)" \
-			[ "$req" -gt 0 ]
-		# The NIC's removal sent a DETACH, its rescan an ATTACH and a PROBE.
-		rescanned=no
-		[ "$(stat detach)" -ge 1 ] && [ "$(stat attach)" -ge 3 ] &&
-			[ "$(stat probe)" -ge 3 ] && rescanned=yes
+		for k in attach detach map unmap probe ok iotlb-misses iotlb-served \
+			iotlb-updates iotlb-invalidations qemu-translations faults; do
+			summary="$summary kernel-$k=$(stat $k)"
+		done
+		checkkernel
+	fi
+	echo "# summary $summary"
+	grep -a -i -E 'iommu|error|fail|warn' "$log" | grep -av '^L2 ' | head -n 20 | sed 's/^/# L2: /'
+}
+
+# The disk and the NIC's removal (not in "net" runs).
+checkdisk() {
+	set -- $(l2val blk)
+	disk=$(dd if=$work/disk.img bs=1M count=4 2>/dev/null | md5sum | cut -d' ' -f1)
+	blk=no
+	[ -n "${1:-}" ] && [ "$1" = "${2:-}" ] && [ "$1" = "$disk" ] && blk=yes
+	check "$name: virtio-blk written and read back" "${1:-none} read ${2:-none} image $disk" \
+		[ $blk = yes ]
+	set -- $(l2val rescan)
+	check "$name: NIC removed and rescanned, L2 pings L1 again" "$*" [ "${1:-}" = ok ]
+}
+
+# What the kernel did in a vhost=on run.
+checkkernel() {
+	req=$(( $(stat attach) + $(stat detach) + $(stat map) + $(stat unmap) + $(stat probe) ))
+	check "$name: requests executed in the kernel" \
+		"attach $(stat attach) map $(stat map) unmap $(stat unmap) probe $(stat probe)" \
+		[ "$req" -gt 0 ]
+	# The NIC's removal sent a DETACH, its rescan an ATTACH and a PROBE.
+	rescanned=no
+	[ "$(stat detach)" -ge 1 ] && [ "$(stat attach)" -ge 3 ] &&
+		[ "$(stat probe)" -ge 3 ] && rescanned=yes
+	[ $only = net ] ||
 		check "$name: the rescan's DETACH, ATTACH, PROBE in the kernel" \
 			"detach $(stat detach) attach $(stat attach) probe $(stat probe)" \
 			[ $rescanned = yes ]
-		case $mode in
-		strict) check "$name: MAP and UNMAP in the kernel" "" [ "$(stat map)" -gt 0 ] ;;
-		passthrough) check "$name: no MAP in passthrough" "" [ "$(stat map)" = 0 ] ;;
-		esac
-		check "$name: every vhost-net miss served in the kernel" \
-			"misses $(stat iotlb-misses) served $(stat iotlb-served) updates $(stat iotlb-updates)" \
-			[ "$(stat iotlb-misses)" = "$(stat iotlb-served)" ]
-		check "$name: QEMU answered 0 misses" "" [ "${misses:-0}" = 0 ]
-		check "$name: QEMU executed 0 MAP/UNMAP" "" [ $((${qmaps:-0} + ${qunmaps:-0})) = 0 ]
-		check "$name: 0 faults" "faults $(stat faults) dropped $(stat faults-dropped)" \
-			[ "$(stat faults)/$(stat faults-dropped)" = 0/0 ]
-		echo "# $name: migrate: $migrate"
-		check "$name: migration refused" "" \
-			contains "$migrate" 'virtio-iommu: vhost=on cannot migrate'
-		check "$name: requests all OK" "ok $(stat ok) inval $(stat inval) noent $(stat noent) range $(stat range)" \
-			[ "$(( $(stat ok) ))" = "$req" ]
-	fi
-	grep -a -i -E 'iommu|error|fail|warn' "$log" | grep -av '^L2 ' | head -n 20 | sed 's/^/# L2: /'
+	case $mode in
+	strict) check "$name: MAP and UNMAP in the kernel" "" [ "$(stat map)" -gt 0 ] ;;
+	passthrough) check "$name: no MAP in passthrough" "" [ "$(stat map)" = 0 ] ;;
+	esac
+	check "$name: every vhost-net miss served in the kernel" \
+		"misses $(stat iotlb-misses) served $(stat iotlb-served) updates $(stat iotlb-updates)" \
+		[ "$(stat iotlb-misses)" = "$(stat iotlb-served)" ]
+	check "$name: QEMU answered 0 misses" "" [ "${misses:-0}" = 0 ]
+	check "$name: QEMU executed 0 MAP/UNMAP" "" [ $((${qmaps:-0} + ${qunmaps:-0})) = 0 ]
+	check "$name: 0 faults" "faults $(stat faults) dropped $(stat faults-dropped)" \
+		[ "$(stat faults)/$(stat faults-dropped)" = 0/0 ]
+	echo "# $name: migrate: $migrate"
+	check "$name: migration refused" "" \
+		contains "$migrate" 'virtio-iommu: vhost=on cannot migrate'
+	check "$name: requests all OK" "ok $(stat ok) inval $(stat inval) noent $(stat noent) range $(stat range)" \
+		[ "$(( $(stat ok) ))" = "$req" ]
 }
 
 for r in "$@"; do

@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# The main job, run inside the VM by 'make run': what is loaded, then the
+# The model demo, run inside the VM by 'make demo': what is loaded, then the
 # guest-driver model moving frames through the stock vhost-net behind
 # vhost-iommu (vhost_iommu_demo.c in the selftests directory).
 echo "kernel: $(uname -r)"
