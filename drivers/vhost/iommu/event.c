@@ -89,7 +89,7 @@ vhost_iommu_post_fault(struct vhost_iommu_vq *vq,
 			return VHOST_IOMMU_DROPPED;
 		if (!*budget)
 			return VHOST_IOMMU_YIELD;
-		ret = vhost_iommu_vq_next(vq, &chain);
+		ret = vhost_iommu_vq_next(vq, &chain, false);
 		if (ret == VQ_EMPTY)
 			return VHOST_IOMMU_DROPPED;
 		if (ret < 0) {

@@ -200,6 +200,8 @@ static long vhost_iommu_ioctl(struct file *f, unsigned int ioctl,
 	case VHOST_SET_VRING_KICK:
 	case VHOST_SET_VRING_CALL:
 	case VHOST_SET_VRING_ERR:
+	case VHOST_SET_VRING_BUSYLOOP_TIMEOUT:
+	case VHOST_GET_VRING_BUSYLOOP_TIMEOUT:
 		return vhost_iommu_owner_ioctl(vi, ioctl, argp);
 	default:
 		/* The device's own ioctls; ENOTTY for any other */

@@ -278,7 +278,7 @@ static void vhost_iommu_handle_requests(struct vhost_iommu_work *work)
 	if (!vq->running || vq->broken)
 		goto out_unlock;
 	while (done < VHOST_IOMMU_BUDGET && descs < VHOST_IOMMU_DESC_BUDGET) {
-		ret = vhost_iommu_vq_next(vq, &chain);
+		ret = vhost_iommu_vq_next(vq, &chain, true);
 		if (ret == VQ_EMPTY)
 			break;
 		descs += chain.nr_desc;

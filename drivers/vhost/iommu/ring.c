@@ -18,6 +18,8 @@
 #include <linux/eventfd.h>
 #include <linux/file.h>
 #include <linux/mm.h>
+#include <linux/sched/clock.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/vhost.h>
@@ -130,6 +132,8 @@ void vhost_iommu_vq_reset(struct vhost_iommu_vq *vq)
 	vq->avail_idx = 0;
 	vq->last_used_idx = 0;
 	vq->signalled_used_valid = false;
+	vq->notify_off = false;
+	vq->busyloop_timeout = 0;
 	mutex_unlock(&vq->mutex);
 }
 
@@ -169,8 +173,12 @@ static int vhost_iommu_vq_try_start(struct vhost_iommu_vq *vq)
 	vq->avail_idx = vq->last_avail_idx;
 	vq->signalled_used_valid = false;
 	vq->running = true;
-	if (vq->poll.work)
+	if (vq->poll.work) {
 		vhost_iommu_poll_start(&vq->poll, vq->kick);
+		/* Stopped while polling: the driver may not kick again */
+		if (vq->notify_off)
+			vhost_iommu_poll_queue(&vq->poll);
+	}
 	return 0;
 }
 
@@ -280,6 +288,23 @@ static long vhost_iommu_vq_ioctl_locked(struct vhost_iommu_vq *vq,
 		return 0;
 	case VHOST_SET_VRING_ADDR:
 		return vhost_iommu_set_vring_addr(vq, argp);
+	case VHOST_SET_VRING_BUSYLOOP_TIMEOUT:
+		if (copy_from_user(&s, argp, sizeof(s)))
+			return -EFAULT;
+		/*
+		 * Kept for any queue, as QEMU's vhost_dev_init() sets it on
+		 * every queue; only the request queue's consumer polls.
+		 */
+		if (s.num > VHOST_IOMMU_BUSYLOOP_MAX_US)
+			return -EINVAL;
+		vq->busyloop_timeout = s.num;
+		return 0;
+	case VHOST_GET_VRING_BUSYLOOP_TIMEOUT:
+		s.index = vq->index;
+		s.num = vq->busyloop_timeout;
+		if (copy_to_user(argp, &s, sizeof(s)))
+			return -EFAULT;
+		return 0;
 	}
 
 	if (copy_from_user(&f, argp, sizeof(f)))
@@ -507,7 +532,10 @@ static int vhost_iommu_vq_avail(struct vhost_iommu_vq *vq)
 	return 0;
 }
 
-/* With EVENT_IDX, asks for a kick at the next buffer; then looks again. */
+/*
+ * Asks for a kick at the next buffer (avail_event with EVENT_IDX, else
+ * VRING_USED_F_NO_NOTIFY cleared if the worker set it); then looks again.
+ */
 static int vhost_iommu_vq_enable_notify(struct vhost_iommu_vq *vq)
 {
 	__virtio16 __user *avail_event;
@@ -517,22 +545,60 @@ static int vhost_iommu_vq_enable_notify(struct vhost_iommu_vq *vq)
 		if (put_user((__force __virtio16)cpu_to_le16(vq->last_avail_idx),
 			     avail_event))
 			return -EIO;
+	} else if (vq->notify_off) {
+		if (put_user((__force __virtio16)0, &vq->used->flags))
+			return -EIO;
 	}
-	smp_mb(); /* publish avail_event before reading the index again */
+	vq->notify_off = false;
+	smp_mb(); /* publish avail_event or flags before reading the index */
 	return vhost_iommu_vq_avail(vq);
+}
+
+/*
+ * Busy polling (VHOST_SET_VRING_BUSYLOOP_TIMEOUT): the ring is empty; waits
+ * for the driver's next chain by reading the available index for up to
+ * busyloop_timeout microseconds, its kicks suppressed meanwhile (with
+ * EVENT_IDX, by leaving avail_event behind). Stops early when the CPU is
+ * wanted, a signal (a flush) is pending or other work is queued. The
+ * queue's mutex stays held: at most VHOST_IOMMU_BUSYLOOP_MAX_US, which
+ * the owner chose. Returns 0 or -EIO.
+ */
+static int vhost_iommu_vq_busy_poll(struct vhost_iommu_vq *vq)
+{
+	u64 end;
+	int ret;
+
+	if (!vhost_iommu_vq_has(vq, VIRTIO_RING_F_EVENT_IDX) &&
+	    !vq->notify_off &&
+	    put_user((__force __virtio16)cpu_to_le16(VRING_USED_F_NO_NOTIFY),
+		     &vq->used->flags))
+		return -EIO;
+	vq->notify_off = true;
+	end = local_clock() + (u64)vq->busyloop_timeout * NSEC_PER_USEC;
+	do {
+		ret = vhost_iommu_vq_avail(vq);
+		if (ret || vq->avail_idx != vq->last_avail_idx)
+			return ret;
+		cpu_relax();
+	} while (!need_resched() && !signal_pending(current) &&
+		 !vhost_iommu_worker_pending(vq->poll.worker) &&
+		 local_clock() < end);
+	return 0;
 }
 
 /**
  * vhost_iommu_vq_next() - take the next available chain
  * @vq: a running queue, its mutex held, in the worker
  * @chain: filled with the chain's segments (in @vq->segs)
+ * @busy_poll: when the ring is empty, poll it for @vq->busyloop_timeout
+ *	microseconds before asking for a kick
  *
  * Return: 0 with a chain to execute, VQ_EMPTY (1) when there is none,
  * VQ_MALFORMED (2) with @chain->head set when the chain must be returned
  * unwritten, or -EIO on a ring error (the caller stops the queue).
  */
 int vhost_iommu_vq_next(struct vhost_iommu_vq *vq,
-			struct vhost_iommu_chain *chain)
+			struct vhost_iommu_chain *chain, bool busy_poll)
 {
 	struct vhost_iommu_table table;
 	__virtio16 head;
@@ -540,6 +606,9 @@ int vhost_iommu_vq_next(struct vhost_iommu_vq *vq,
 
 	if (vq->avail_idx == vq->last_avail_idx) {
 		ret = vhost_iommu_vq_avail(vq);
+		if (!ret && vq->avail_idx == vq->last_avail_idx && busy_poll &&
+		    vq->busyloop_timeout)
+			ret = vhost_iommu_vq_busy_poll(vq);
 		if (!ret && vq->avail_idx == vq->last_avail_idx)
 			ret = vhost_iommu_vq_enable_notify(vq);
 		if (ret)

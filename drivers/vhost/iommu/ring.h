@@ -16,6 +16,8 @@
 
 /* Guest-memory segments one request chain may have. */
 #define VHOST_IOMMU_MAX_SEGS		1024
+/* The most VHOST_SET_VRING_BUSYLOOP_TIMEOUT takes, in microseconds */
+#define VHOST_IOMMU_BUSYLOOP_MAX_US	10000
 /* vhost_iommu_vq_next() outcomes besides 0 and -EIO */
 #define VQ_EMPTY		1	/* nothing available */
 #define VQ_MALFORMED		2	/* return the chain unwritten */
@@ -80,6 +82,13 @@ struct vhost_iommu_chain {
  * @last_used_idx: next used entry to fill
  * @signalled_used: used index at the last interrupt
  * @signalled_used_valid: @signalled_used means something
+ * @notify_off: the driver's kicks are suppressed (VRING_USED_F_NO_NOTIFY
+ *	set, or avail_event left behind): the worker is polling the ring or
+ *	found a chain by polling, and asks for kicks again when it finds the
+ *	ring empty
+ * @busyloop_timeout: microseconds the worker polls the empty ring before it
+ *	asks for a kick (VHOST_SET_VRING_BUSYLOOP_TIMEOUT), when the queue's
+ *	consumer polls (the request queue's does); 0: never
  * @running: the queue runs (size, addresses and kick set)
  * @broken: a ring error stopped the queue until it is set up again
  * @kick: the kick eventfd, polled through @poll
@@ -104,6 +113,8 @@ struct vhost_iommu_vq {
 	u16 last_used_idx;
 	u16 signalled_used;
 	bool signalled_used_valid;
+	bool notify_off;
+	u32 busyloop_timeout;
 	bool running;
 	bool broken;
 	struct file *kick;
@@ -130,7 +141,7 @@ void vhost_iommu_vq_set_features(struct vhost_iommu_vq *vq, u64 features);
 void vhost_iommu_vq_stop(struct vhost_iommu_vq *vq);
 void vhost_iommu_vq_reset(struct vhost_iommu_vq *vq);
 int vhost_iommu_vq_next(struct vhost_iommu_vq *vq,
-			struct vhost_iommu_chain *chain);
+			struct vhost_iommu_chain *chain, bool busy_poll);
 int vhost_iommu_chain_read(struct vhost_iommu_vq *vq,
 			   const struct vhost_iommu_chain *chain,
 			   void *buf, u32 len);

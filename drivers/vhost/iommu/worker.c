@@ -245,6 +245,17 @@ void vhost_iommu_worker_stop(struct vhost_iommu_worker *w)
 	WRITE_ONCE(w->mm, NULL);
 }
 
+/**
+ * vhost_iommu_worker_pending() - whether works wait for the worker
+ * @w: the worker
+ *
+ * For a work that polls: it should make way. Context: any.
+ */
+bool vhost_iommu_worker_pending(struct vhost_iommu_worker *w)
+{
+	return !llist_empty(&w->list);
+}
+
 /* Whether current is the owner. Context: any; reads @w->mm once. */
 bool vhost_iommu_worker_is_owner(struct vhost_iommu_worker *w)
 {

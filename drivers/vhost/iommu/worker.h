@@ -63,6 +63,7 @@ void vhost_iommu_work_init(struct vhost_iommu_work *work,
 void vhost_iommu_work_queue(struct vhost_iommu_worker *w,
 			    struct vhost_iommu_work *work);
 void vhost_iommu_flush(struct vhost_iommu_worker *w);
+bool vhost_iommu_worker_pending(struct vhost_iommu_worker *w);
 bool vhost_iommu_read_begin(struct vhost_iommu_worker *w);
 void vhost_iommu_read_end(struct vhost_iommu_worker *w);
 

@@ -2830,14 +2830,17 @@ struct ioc {
 	unsigned int last_inst;
 };
 
+/* Two buffers: one message may name two errors */
 static const char *errname(int e)
 {
-	static __thread char buf[32];
+	static __thread char buf[2][32];
+	static __thread unsigned int n;
+	char *b = buf[n++ & 1];
 
 	if (!e)
 		return "success";
-	snprintf(buf, sizeof(buf), "%s", strerrorname_np(e) ?: "?");
-	return buf;
+	snprintf(b, sizeof(buf[0]), "%s", strerrorname_np(e) ?: "?");
+	return b;
 }
 
 /*
@@ -3316,7 +3319,6 @@ static void ioc_unknown(struct ioc *c)
 		VHOST_SET_LOG_BASE, VHOST_SET_LOG_FD, VHOST_GET_BACKEND_FEATURES,
 		VHOST_SET_BACKEND_FEATURES, VHOST_SET_VRING_ENDIAN,
 		VHOST_GET_VRING_ENDIAN, VHOST_NET_SET_BACKEND,
-		VHOST_SET_VRING_BUSYLOOP_TIMEOUT,
 		_IOW(VHOST_VIRTIO, 0xa0, __u64), _IOWR(VHOST_VIRTIO, 0xa4, __u32),
 		_IOR(VHOST_VIRTIO, 0xa5, struct vhost_iommu_translate),
 		_IO('x', 0xa0),
@@ -3347,7 +3349,25 @@ static void ioc_vhost(struct ioc *c)
 	void *arg = c->page;
 	int ret, exp;
 
-	switch (below(r, 5)) {
+	switch (below(r, 6)) {
+	case 3: {
+		/* Busy polling: the request queue, up to 10 ms, mid-traffic */
+		bool set = pct(r, 70);
+
+		vs->index = pct(r, 80) ? VHOST_IOMMU_VQ_REQUEST :
+			    pct(r, 50) ? VHOST_IOMMU_VQ_EVENT : wild32(r) | 2;
+		vs->num = pct(r, 60) ? below(r, 200) :
+			  pct(r, 50) ? 10001 + below(r, 1000000) : wild32(r);
+		exp = 0;
+		if (vs->index >= VHOST_IOMMU_VQ_MAX)
+			exp = ENOBUFS;
+		else if (set && vs->num > 10000)
+			exp = EINVAL;
+		ret = xioctl(A.v.fd, set ? VHOST_SET_VRING_BUSYLOOP_TIMEOUT :
+			     VHOST_GET_VRING_BUSYLOOP_TIMEOUT, vs);
+		check_errno(c, "BUSYLOOP_TIMEOUT", ret, exp, 0, seq);
+		return;
+	}
 	case 0:
 		ret = xioctl(A.v.fd, VHOST_GET_FEATURES, &f);
 		if (check_errno(c, "GET_FEATURES", ret, 0, 0, seq) &&

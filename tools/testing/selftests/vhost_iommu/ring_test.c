@@ -945,4 +945,100 @@ TEST_F(ring, restart_keeps_state)
 	EXPECT_EQ(1, vmm_stats(self->v.fd).mappings);
 }
 
+/*
+ * Busy polling (VHOST_SET_VRING_BUSYLOOP_TIMEOUT): at most
+ * VHOST_IOMMU_BUSYLOOP_MAX_US (10 ms), off by default. Every queue keeps
+ * it (QEMU's vhost_dev_init() sets it on all), the request queue uses it.
+ */
+#define BUSYLOOP_MAX_US	10000
+
+static int busyloop(int fd, unsigned int index, unsigned int us)
+{
+	struct vhost_vring_state st = { .index = index, .num = us };
+
+	return ioctl(fd, VHOST_SET_VRING_BUSYLOOP_TIMEOUT, &st) ? -errno : 0;
+}
+
+static unsigned int busyloop_get(struct __test_metadata *_metadata,
+				 int fd, unsigned int index)
+{
+	struct vhost_vring_state st = { .index = index, .num = 12345 };
+
+	EXPECT_EQ(0, ioctl(fd, VHOST_GET_VRING_BUSYLOOP_TIMEOUT, &st));
+	EXPECT_EQ(index, st.index);
+	return st.num;
+}
+
+TEST_F(ring, busyloop_timeout)
+{
+	EXPECT_EQ(0, busyloop_get(_metadata, self->v.fd, RQ));
+	EXPECT_EQ(0, busyloop(self->v.fd, RQ, 50));
+	EXPECT_EQ(50, busyloop_get(_metadata, self->v.fd, RQ));
+	EXPECT_EQ(0, busyloop(self->v.fd, RQ, BUSYLOOP_MAX_US));
+	EXPECT_EQ(BUSYLOOP_MAX_US, busyloop_get(_metadata, self->v.fd, RQ));
+	EXPECT_EQ(-EINVAL, busyloop(self->v.fd, RQ, BUSYLOOP_MAX_US + 1));
+	EXPECT_EQ(-EINVAL, busyloop(self->v.fd, RQ, UINT32_MAX));
+	EXPECT_EQ(BUSYLOOP_MAX_US, busyloop_get(_metadata, self->v.fd, RQ));
+	/* Per queue */
+	EXPECT_EQ(0, busyloop(self->v.fd, VHOST_IOMMU_VQ_EVENT, 50));
+	EXPECT_EQ(50, busyloop_get(_metadata, self->v.fd,
+				   VHOST_IOMMU_VQ_EVENT));
+	EXPECT_EQ(BUSYLOOP_MAX_US, busyloop_get(_metadata, self->v.fd, RQ));
+	EXPECT_EQ(-ENOBUFS, busyloop(self->v.fd, 2, 50));
+	EXPECT_EQ(0, busyloop(self->v.fd, RQ, 0));
+	EXPECT_EQ(0, busyloop_get(_metadata, self->v.fd, RQ));
+}
+
+/* VHOST_RESET_OWNER forgets it, as vhost does */
+TEST_F(ring, busyloop_reset_owner)
+{
+	EXPECT_EQ(0, busyloop(self->v.fd, RQ, 50));
+	ASSERT_EQ(0, ioctl(self->v.fd, VHOST_RESET_OWNER, NULL));
+	ASSERT_EQ(0, ioctl(self->v.fd, VHOST_SET_OWNER, NULL));
+	EXPECT_EQ(0, busyloop_get(_metadata, self->v.fd, RQ));
+}
+
+/*
+ * With polling on, requests flow whether the worker caught them polling
+ * (the driver's kick suppressed) or not; once the worker is done with the
+ * ring (VHOST_GET_VRING_BASE waits for it), it has asked for kicks again:
+ * NO_NOTIFY cleared, or avail_event at the next buffer. A device that
+ * left kicks off would hang the next request of a real driver.
+ */
+static void busyloop_flow(struct __test_metadata *_metadata,
+			  struct _test_data_ring *self, bool event_idx)
+{
+	struct vq *vq = &self->v.vq[RQ];
+	uint16_t *ev = (void *)&vq->used->ring[vq->num];
+	unsigned int base, i;
+
+	ASSERT_EQ(0, busyloop(self->v.fd, RQ, BUSYLOOP_MAX_US));
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	for (i = 0; i < 200; i++) {
+		test_cmd_map(&self->v, D1, 0, 0xfff, 0, 1);
+		test_cmd_unmap(&self->v, D1, 0, 0xfff);
+	}
+	test_cmd(vmm_vq_stop(&self->v, RQ, &base));
+	EXPECT_EQ(401, base);
+	/* avail_event at the next buffer, or NO_NOTIFY clear */
+	EXPECT_EQ(event_idx ? vq->avail_idx : 0,
+		  event_idx ? *ev : vq->used->flags & VRING_USED_F_NO_NOTIFY);
+	/* And after a restart */
+	test_cmd(vmm_vq_restart(&self->v, RQ, base));
+	test_cmd_map(&self->v, D1, 0, 0xfff, 0, 1);
+	EXPECT_EQ(1, vmm_stats(self->v.fd).mappings);
+	EXPECT_EQ(0, vmm_stats(self->v.fd).ring_errors);
+}
+
+TEST_F(ring, busyloop_event_idx)
+{
+	busyloop_flow(_metadata, self, true);
+}
+
+TEST_F(ring, busyloop_no_notify)
+{
+	ring_start(_metadata, self, VMM_F(VIRTIO_RING_F_EVENT_IDX), 256);
+	busyloop_flow(_metadata, self, false);
+}
+
 TEST_HARNESS_MAIN
