@@ -251,13 +251,17 @@ demo: deps
 # vhost=on then vhost=off, strict mode, BENCH_MIB MiB over TCP each way
 # and nothing else; each run's throughput, where L1's CPU went, and the
 # ratio with its spread (tools/qemu/report.sh).
+# BENCH_ON: more l1.sh options for the vhost=on runs (e.g. poll50: the
+# kernel polls the request queue for 50 us, QEMU's poll-us=50).
 BENCH_PAIRS ?= 3
 BENCH_MIB ?= 16
+BENCH_ON ?=
 BENCH_QEMU_OUT := $(BUILD)/bench-qemu
 bench-qemu: deps
 	@$(MAKE) --no-print-directory modules
 	@runs=$$(for i in $$(seq $(BENCH_PAIRS)); do \
-		printf 'on:strict:net off:strict:net '; done) && \
+		printf 'on:strict:net%s off:strict:net ' \
+			"$(if $(BENCH_ON),:$(BENCH_ON))"; done) && \
 		KVER=$(KVER) L2_MIB=$(BENCH_MIB) \
 		tools/qemu/check-qemu.sh --out $(BENCH_QEMU_OUT) $$runs
 	@tools/qemu/report.sh $(BENCH_QEMU_OUT)/vm/results.log | \

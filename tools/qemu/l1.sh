@@ -13,7 +13,8 @@
 #   vhost-iommu), MODE "strict" (iommu.strict=1) or "passthrough"
 #   (iommu.passthrough=1). Options, for measurements: "nopush" (the module's
 #   push_on_map off for this run), "smp2" (L2 with 2 vCPUs), "net" (the two
-#   transfers only: no disk, no NIC removal; make bench-qemu).
+#   transfers only: no disk, no NIC removal; make bench-qemu), "pollN"
+#   (vhost=on: poll-us=N, the kernel polls the request queue for N us).
 #
 # Each run boots L2 under QEMU (TCG) with virtio-iommu-pci, a virtio-net-pci
 # NIC on a tap with vhost=on, and a virtio-blk-pci disk, both
@@ -131,11 +132,13 @@ run() { # run VHOST MODE [OPTIONS]
 	smp=1
 	push=Y
 	only=all
+	pollus=0
 	for o in $(echo "$opts" | tr ':' ' '); do
 		case $o in
 		nopush) push=N ;;
 		smp2) smp=2 ;;
 		net) only=net ;;
+		poll[0-9]*) pollus=${o#poll} ;;
 		*) echo "Bail out! unknown option $o"; exit 1 ;;
 		esac
 	done
@@ -150,6 +153,7 @@ run() { # run VHOST MODE [OPTIONS]
 	esac
 	iommu=virtio-iommu-pci,id=viommu
 	[ "$vh" = on ] && iommu=$iommu,vhost=on
+	[ "$vh" = on ] && [ "$pollus" != 0 ] && iommu=$iommu,poll-us=$pollus
 	rm -f "$log" "$trace" $work/up $work/up.time $work/disk.img $work/qmp.out \
 		$work/www/fetched $work/cpu.*
 	truncate -s 64M $work/disk.img

@@ -7,9 +7,9 @@
 #   - per run: throughput each way and, for vhost=on, the requests the
 #     kernel executed by type, the vhost-net misses it served, the
 #     translations it pushed, and what QEMU still answered;
-#   - per pair (a vhost=on run next to a vhost=off run of the same mode and
-#     options, in the order they ran): vhost=on / vhost=off throughput,
-#     each way;
+#   - per pair (a vhost=on run next to a vhost=off run of the same mode,
+#     strict or passthrough, in the order they ran): vhost=on / vhost=off
+#     throughput, each way;
 #   - over the pairs: the geometric mean of those ratios, their minimum and
 #     maximum, and the spread ((max - min) / mean).
 #
@@ -66,15 +66,15 @@ END {
 		printf "  QEMU answered %d misses and executed %d MAP, %d UNMAP\n",
 			v(i, "qemu-misses"), v(i, "qemu-map"), v(i, "qemu-unmap")
 	}
-	# Pairs: a run and the next one, of the same mode and options, one
-	# vhost=on and one vhost=off.
+	# Pairs: a run and the next one, of the same mode, one vhost=on and
+	# one vhost=off (whose options may differ: poll, nopush).
 	n = 0
 	for (i = 1; i < runs; i++) {
 		a = v(i, "name")
 		b = v(i + 1, "name")
-		sa = a; sub(/^[^\/]*\//, "", sa)
-		sb = b; sub(/^[^\/]*\//, "", sb)
-		if (sa != sb) continue
+		split(a, pa, "/")
+		split(b, pb, "/")
+		if (pa[2] != pb[2]) continue
 		if (a ~ /^on\// && b ~ /^off\//) { on = i; off = i + 1 }
 		else if (a ~ /^off\// && b ~ /^on\//) { on = i + 1; off = i }
 		else continue
