@@ -14,6 +14,7 @@
 #   make vm-run SCRIPT=path/to/script.sh
 #   make bench      the benchmarks in the VM: table, build/bench/bench.{csv,json}
 #   make profile    instructions per function of the request path, in the VM
+#   make bench-busyloop busy polling of the request queue off and on, 2 vCPUs
 #   make replay TRACE=file   replay a QEMU virtio-iommu trace in the VM
 #   make fuzz SECONDS=N   the fuzzer in the VM for N seconds (SEED=0x... replays)
 #   make qemu       the patched qemu-system-x86_64 (tools/qemu/), cached
@@ -315,6 +316,27 @@ bench: deps
 	echo $$(($$(date +%s) - t0)) >$(BENCH_OUT)/host_seconds
 	@$(SELFTESTS)/bench-report.sh $(BUILD)/vm-script/results.log $(BENCH_OUT)
 
+# Busy polling of the request queue (Documentation/bench.md, "Busy
+# polling"): one VM run with 2 vCPUs on the host's clock (polling only
+# pays with a CPU of its own, which icount's one-at-a-time vCPUs do not
+# model), BUSYLOOP_ROUNDS alternations of bench_requests and bench_net
+# with VHOST_SET_VRING_BUSYLOOP_TIMEOUT 0 and BUSYLOOP_US; the report
+# pairs them.
+BUSYLOOP_US ?= 50
+BUSYLOOP_ROUNDS ?= 3
+BUSYLOOP_OUT := $(BUILD)/bench-busyloop
+bench-busyloop: deps
+	@$(MAKE) --no-print-directory modules selftests
+	@rm -rf $(BUSYLOOP_OUT) && mkdir -p $(BUSYLOOP_OUT)/payload
+	@cp $(BUILD)/selftests/bench_net $(BUILD)/selftests/bench_requests \
+		$(SELFTESTS)/bench-busyloop.sh $(BUSYLOOP_OUT)/payload/
+	@printf 'US=%s\nROUNDS=%s\n' "$(BUSYLOOP_US)" "$(BUSYLOOP_ROUNDS)" \
+		>$(BUSYLOOP_OUT)/payload/busyloop.env
+	@VM_SMP=2 $(RUNVM) --module $(KO) --payload $(BUSYLOOP_OUT)/payload \
+		--timeout 1800 --out $(BUSYLOOP_OUT)/vm ./bench-busyloop.sh
+	@$(SELFTESTS)/bench-busyloop-report.sh $(BUSYLOOP_OUT)/vm/results.log \
+		$(BUSYLOOP_US) | tee $(BUSYLOOP_OUT)/report.txt
+
 # The instruction profile of the request path (Documentation/bench.md,
 # "Profile"): bench_requests -P in the VM (one vCPU, icount) under
 # prof_plugin.c, a TCG plugin built here against the plugin header of the
@@ -397,7 +419,7 @@ clean:
 	debug-kernel-612 check-debug-612 check-debug-612-nodeps \
 	vm-run-nodeps install clean
 .PHONY: replay
-.PHONY: bench
+.PHONY: bench bench-busyloop
 .PHONY: profile
 .PHONY: fuzz
 .PHONY: qemu guest-kernel check-qemu run demo bench-qemu

@@ -103,6 +103,7 @@ struct guest {
 static struct {
 	unsigned int reps, strict_pkts, static_pkts, strict_batch;
 	unsigned int static_batch, pool_mib[2], lat_samples;
+	unsigned int busyloop_us;	/* -L: the kernel guest's request queue */
 } opt = { 11, 2048, 8192, 16, 64, { 16, 2 }, 1024 };
 
 /* Static pool @i: its first IOVA, its pages */
@@ -303,7 +304,10 @@ static void setup_kernel(struct guest *g)
 {
 	struct vguest_opts o = {
 		.mode = VNET_IOVA_MANUAL,
-		.vmm = { .features = UIOMMU_FEATURES },
+		.vmm = {
+			.features = UIOMMU_FEATURES,
+			.busyloop_us = opt.busyloop_us,
+		},
 	};
 	int ret;
 
@@ -793,7 +797,7 @@ int main(int argc, char **argv)
 	char mode[NM][64], name[96];
 	int c;
 
-	while ((c = getopt(argc, argv, "r:s:S:b:B:p:q:l:h")) != -1) {
+	while ((c = getopt(argc, argv, "r:s:S:b:B:p:q:l:L:h")) != -1) {
 		unsigned int val = strtoul(optarg ? optarg : "0", NULL, 0);
 
 		switch (c) {
@@ -821,11 +825,14 @@ int main(int argc, char **argv)
 		case 'l':
 			opt.lat_samples = val;
 			break;
+		case 'L':
+			opt.busyloop_us = val;
+			break;
 		default:
 			fprintf(stderr, "usage: %s [-r reps] [-p pool MiB] [-q pool MiB]\n"
 				"\t[-s strict packets] [-b strict batch]\n"
 				"\t[-S static packets] [-B static batch]\n"
-				"\t[-l latency samples]\n", argv[0]);
+				"\t[-l latency samples] [-L busyloop us]\n", argv[0]);
 			return 2;
 		}
 	}

@@ -199,6 +199,9 @@ static void prof_mark(bool open, unsigned int w)
 	}
 }
 
+/* -L: VHOST_SET_VRING_BUSYLOOP_TIMEOUT of the kernel's request queue */
+static unsigned int busyloop_us;
+
 static void setup(struct target *t)
 {
 	struct vmm_opts o = {
@@ -206,6 +209,7 @@ static void setup(struct target *t)
 		.num = { 1024 },
 		.no_event_ring = true,
 		.user_device = t->user,
+		.busyloop_us = t->user ? 0 : busyloop_us,
 	};
 	int ret;
 
@@ -310,7 +314,7 @@ int main(int argc, char **argv)
 	long long old_max = -1, cur;
 	int c;
 
-	while ((c = getopt(argc, argv, "r:n:m:uPb:h")) != -1) {
+	while ((c = getopt(argc, argv, "r:n:m:uPb:L:h")) != -1) {
 		switch (c) {
 		case 'r':
 			reps = strtoul(optarg, NULL, 0);
@@ -332,9 +336,12 @@ int main(int argc, char **argv)
 			if (npb < NBATCH)
 				pb[npb++] = strtoul(optarg, NULL, 0);
 			break;
+		case 'L':
+			busyloop_us = strtoul(optarg, NULL, 0);
+			break;
 		default:
 			fprintf(stderr, "usage: %s [-r reps] [-n requests] [-m max live] [-u]\n"
-				"\t[-P [-b batch]...]\n", argv[0]);
+				"\t[-P [-b batch]...] [-L busyloop us]\n", argv[0]);
 			return 2;
 		}
 	}

@@ -247,6 +247,15 @@ int vmm_setup(struct vmm *v)
 	if (ret)
 		return vt_fail(ret, "VHOST_IOMMU_GET_CONFIG: %s", strerror(-ret));
 	v->probe_size = c.probe_size;
+	if (v->opts.busyloop_us) {
+		struct vhost_vring_state st = {
+			.index = VHOST_IOMMU_VQ_REQUEST,
+			.num = v->opts.busyloop_us,
+		};
+
+		if (ioctl(v->fd, VHOST_SET_VRING_BUSYLOOP_TIMEOUT, &st))
+			return vt_fail(-errno, "VHOST_SET_VRING_BUSYLOOP_TIMEOUT: %m");
+	}
 	return setup_rings(v);
 }
 

@@ -76,6 +76,8 @@ struct vmm_opts {
 	bool force_kick;	/* kick even when EVENT_IDX says not to */
 	bool no_rings;		/* stop after the memory table */
 	bool no_event_ring;	/* do not set up the event queue */
+	/* VHOST_SET_VRING_BUSYLOOP_TIMEOUT of the request queue, 0: none */
+	unsigned int busyloop_us;
 	/*
 	 * No /dev/vhost-iommu: only the driver side (guest memory, rings,
 	 * eventfds) is set up, for a device model in this process to serve
