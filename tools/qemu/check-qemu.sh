@@ -8,8 +8,9 @@
 # there, which boots L2 once per RUN and prints TAP lines.
 #
 # usage: check-qemu.sh [--out DIR] [RUN...]
-#   RUN: VHOST:MODE as l1.sh takes it (default: on:strict off:strict
-#   on:passthrough off:passthrough)
+#   RUN: VHOST:MODE[:OPTION...] as l1.sh takes it (default: on:strict
+#   off:strict on:passthrough:poll50 off:passthrough: the passthrough run
+#   has the kernel poll the request queue, poll-us=50)
 #
 # Environment: KVER, VM_TIMEOUT (seconds, default 1800), VM_MEM (MiB,
 # default 2048), L2_MIB, L2_MEM, L2_TIMEOUT (passed to l1.sh), QEMU_DIR (a
@@ -32,7 +33,7 @@ while [ $# -gt 0 ]; do
 	*) break ;;
 	esac
 done
-[ $# -gt 0 ] || set -- on:strict off:strict on:passthrough off:passthrough
+[ $# -gt 0 ] || set -- on:strict off:strict on:passthrough:poll50 off:passthrough
 
 qemu=${QEMU_DIR:-$("$here/build.sh")}
 l2k=${L2_KERNEL:-small}

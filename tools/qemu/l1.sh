@@ -337,6 +337,22 @@ checkkernel() {
 		[ "$(( $(stat ok) ))" = "$req" ]
 }
 
+# Refused at startup, before any guest runs.
+refused() { # refused NAME MESSAGE DEVICE...: QEMU fails with MESSAGE
+	r_name=$1
+	r_msg=$2
+	shift 2
+	r_out=$(timeout 60 "$qemu" -accel tcg -M q35 -nodefaults -display none \
+		-S "$@" 2>&1 </dev/null)
+	r_rc=$?
+	check "refused: $r_name" "exit $r_rc: $(echo "$r_out" | tail -n 1)" \
+		contains "$r_out" "$r_msg"
+}
+refused "poll-us without vhost=on" "vhostfd and poll-us need vhost=on" \
+	-device virtio-iommu-pci,poll-us=50
+refused "vhostfd without vhost=on" "vhostfd and poll-us need vhost=on" \
+	-device virtio-iommu-pci,vhostfd=3
+
 for r in "$@"; do
 	vh=${r%%:*}
 	rest=${r#*:}
