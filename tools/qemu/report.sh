@@ -10,8 +10,10 @@
 #   - per pair (a vhost=on run next to a vhost=off run of the same mode,
 #     strict or passthrough, in the order they ran): vhost=on / vhost=off
 #     throughput, each way;
-#   - over the pairs: the geometric mean of those ratios, their minimum and
-#     maximum, and the spread ((max - min) / mean).
+#   - over the pairs of each mode: the geometric mean of those ratios, their
+#     minimum and maximum, and the spread ((max - min) / mean);
+#   - with passthrough runs of vhost=off: both strict paths' mean throughput
+#     against it, the ceiling of any strict-mode gain.
 #
 # usage: report.sh RESULTS_LOG
 # Exits 1 when a run has no throughput (a transfer failed) or no pair ran.
@@ -21,14 +23,14 @@ set -eu
 tr -d '\r' <"$1" | sed -n 's/^# summary //p' | awk '
 function v(i, k) { return (i SUBSEP k) in val ? val[i, k] : "-" }
 function ratio(a, b) { return (a == "-" || b == "-" || b + 0 == 0) ? "-" : a / b }
-function stats(what, r, n,   i, g, lo, hi) {
+function stats(what, md, r, n,   i, g, lo, hi) {
 	if (n == 0) return
 	g = 0
-	lo = hi = r[1]
+	lo = hi = r[md, 1]
 	for (i = 1; i <= n; i++) {
-		g += log(r[i])
-		if (r[i] < lo) lo = r[i]
-		if (r[i] > hi) hi = r[i]
+		g += log(r[md, i])
+		if (r[md, i] < lo) lo = r[md, i]
+		if (r[md, i] > hi) hi = r[md, i]
 	}
 	g = exp(g / n)
 	printf "  %-8s %.2f (geometric mean of %d; min %.2f, max %.2f, spread %.0f%%)\n",
@@ -84,15 +86,41 @@ END {
 		n++
 		printf "  pair %d (%s, %s): L1->L2 %s, L2->L1 %s\n", n, v(i, "name"), v(i + 1, "name"),
 			rd == "-" ? "-" : sprintf("%.2f", rd), ru == "-" ? "-" : sprintf("%.2f", ru)
-		if (rd != "-") { nd++; down[nd] = rd }
-		if (ru != "-") { nu++; up[nu] = ru }
-		if (rd != "-" && ru != "-") { nb++; both[nb] = sqrt(rd * ru) }
+		md = pa[2]
+		if (!(md in modes)) { modes[md] = 1; mlist[nm++] = md }
+		if (rd != "-") down[md, ++nd[md]] = rd
+		if (ru != "-") up[md, ++nu[md]] = ru
+		if (rd != "-" && ru != "-") both[md, ++nb[md]] = sqrt(rd * ru)
 		i++
 	}
 	if (n == 0) { print "report: no vhost=on / vhost=off pair"; exit 1 }
-	print "\nvhost=on / vhost=off throughput:"
-	stats("L1->L2", down, nd)
-	stats("L2->L1", up, nu)
-	stats("both", both, nb)
+	for (k = 0; k < nm; k++) {
+		md = mlist[k]
+		printf "\nvhost=on / vhost=off throughput, %s:\n", md
+		stats("L1->L2", md, down, nd[md])
+		stats("L2->L1", md, up, nu[md])
+		stats("both", md, both, nb[md])
+	}
+	# The ceiling: the guest with no IOMMU work at all (passthrough) against
+	# both strict paths, means over the runs.
+	for (i = 1; i <= runs; i++) {
+		split(v(i, "name"), pn, "/")
+		k = pn[1] "/" pn[2]
+		for (d = 0; d < 2; d++) {
+			x = v(i, d ? "up" : "down")
+			if (x == "-") continue
+			sum[k, d] += x
+			cnt[k, d]++
+		}
+	}
+	if (cnt["off/passthrough", 0] && cnt["off/strict", 0] && cnt["on/strict", 0]) {
+		print "\nmean throughput against off/passthrough (no request at all, no miss in QEMU after the first):"
+		for (d = 0; d < 2; d++) {
+			pt = sum["off/passthrough", d] / cnt["off/passthrough", d]
+			printf "  %s: off/strict %.2f, on/strict %.2f\n", d ? "L2->L1" : "L1->L2",
+				sum["off/strict", d] / cnt["off/strict", d] / pt,
+				sum["on/strict", d] / cnt["on/strict", d] / pt
+		}
+	}
 	if (bad) { printf "report: %d run(s) without a throughput\n", bad; exit 1 }
 }'
