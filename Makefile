@@ -253,16 +253,21 @@ demo: deps
 # and nothing else; each run's throughput, where L1's CPU went, and the
 # ratio with its spread (tools/qemu/report.sh).
 # BENCH_ON: more l1.sh options for the vhost=on runs (e.g. poll50: the
-# kernel polls the request queue for 50 us, QEMU's poll-us=50).
+# kernel polls the request queue for 50 us, QEMU's poll-us=50). A last
+# pair in passthrough mode (BENCH_CEILING=0: none) is the ceiling: the
+# guest with no MAP and UNMAP at all.
 BENCH_PAIRS ?= 3
 BENCH_MIB ?= 16
 BENCH_ON ?=
+BENCH_CEILING ?= 1
 BENCH_QEMU_OUT := $(BUILD)/bench-qemu
 bench-qemu: deps
 	@$(MAKE) --no-print-directory modules
 	@runs=$$(for i in $$(seq $(BENCH_PAIRS)); do \
 		printf 'on:strict:net%s off:strict:net ' \
-			"$(if $(BENCH_ON),:$(BENCH_ON))"; done) && \
+			"$(if $(BENCH_ON),:$(BENCH_ON))"; done; \
+		[ "$(BENCH_CEILING)" = 0 ] || \
+		printf 'on:passthrough:net off:passthrough:net') && \
 		KVER=$(KVER) L2_MIB=$(BENCH_MIB) \
 		tools/qemu/check-qemu.sh --out $(BENCH_QEMU_OUT) $$runs
 	@tools/qemu/report.sh $(BENCH_QEMU_OUT)/vm/results.log | \

@@ -114,7 +114,7 @@ END {
 		}
 	}
 	if (cnt["off/passthrough", 0] && cnt["off/strict", 0] && cnt["on/strict", 0]) {
-		print "\nmean throughput against off/passthrough (no request at all, no miss in QEMU after the first):"
+		print "\nmean throughput against off/passthrough (the guest sends no MAP or UNMAP):"
 		for (d = 0; d < 2; d++) {
 			pt = sum["off/passthrough", d] / cnt["off/passthrough", d]
 			printf "  %s: off/strict %.2f, on/strict %.2f\n", d ? "L2->L1" : "L1->L2",
