@@ -14,7 +14,7 @@ cd "$(dirname "$0")" || exit 1
 US=50
 ROUNDS=3
 requests_args="-r 1 -n 4096 -m 1000"
-net_args="-r 3"
+net_args="-r 1"
 [ -r busyloop.env ] && . ./busyloop.env
 echo "# bench-busyloop: kernel $(uname -r), $(grep -c ^processor /proc/cpuinfo) vCPUs," \
 	"busyloop 0 and $US us, $ROUNDS rounds"
