@@ -254,6 +254,15 @@ static long vhost_iommu_set_eventfd(struct eventfd_ctx **slot, int fd)
 	return 0;
 }
 
+/* The answer of a VHOST_GET_VRING_* ioctl: the queue's index and @num */
+static long vhost_iommu_vq_put_state(struct vhost_iommu_vq *vq,
+				     void __user *argp, unsigned int num)
+{
+	struct vhost_vring_state s = { .index = vq->index, .num = num };
+
+	return copy_to_user(argp, &s, sizeof(s)) ? -EFAULT : 0;
+}
+
 static long vhost_iommu_vq_ioctl_locked(struct vhost_iommu_vq *vq,
 					unsigned int ioctl, void __user *argp)
 {
@@ -281,11 +290,7 @@ static long vhost_iommu_vq_ioctl_locked(struct vhost_iommu_vq *vq,
 		vq->avail_idx = s.num;
 		return 0;
 	case VHOST_GET_VRING_BASE:
-		s.index = vq->index;
-		s.num = vq->last_avail_idx;
-		if (copy_to_user(argp, &s, sizeof(s)))
-			return -EFAULT;
-		return 0;
+		return vhost_iommu_vq_put_state(vq, argp, vq->last_avail_idx);
 	case VHOST_SET_VRING_ADDR:
 		return vhost_iommu_set_vring_addr(vq, argp);
 	case VHOST_SET_VRING_BUSYLOOP_TIMEOUT:
@@ -300,11 +305,7 @@ static long vhost_iommu_vq_ioctl_locked(struct vhost_iommu_vq *vq,
 		vq->busyloop_timeout = s.num;
 		return 0;
 	case VHOST_GET_VRING_BUSYLOOP_TIMEOUT:
-		s.index = vq->index;
-		s.num = vq->busyloop_timeout;
-		if (copy_to_user(argp, &s, sizeof(s)))
-			return -EFAULT;
-		return 0;
+		return vhost_iommu_vq_put_state(vq, argp, vq->busyloop_timeout);
 	}
 
 	if (copy_from_user(&f, argp, sizeof(f)))
