@@ -1,16 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * vhost-iommu: the vhost-net bridge.
+ * vhost-iommu: the vhost bridge.
  *
- * A vhost-net device with VIRTIO_F_ACCESS_PLATFORM translates IOVAs through
+ * A vhost device with VIRTIO_F_ACCESS_PLATFORM (vhost-net, vhost-vsock: the
+ * ones whose file speaks the vhost IOTLB protocol) translates IOVAs through
  * its device IOTLB and queues a MISS message, readable on its file, for an
  * IOVA it cannot translate. Bound to an endpoint here, it is served by this
  * device instead of the VMM, through its public file interface only: the
  * file's wait queue tells us a miss is queued, kernel_read() takes it and
  * kernel_write() of an UPDATE answers it with the largest range we can give
  * (the whole mapping, cut to the memory region). Misses we cannot serve
- * become fault reports and stay unanswered: vhost-net keeps the queue
- * stalled on that access, as a device would be blocked by an IOMMU.
+ * become fault reports and stay unanswered: the vhost device keeps the
+ * queue stalled on that access, as a device would be blocked by an IOMMU.
+ * Both devices share drivers/vhost/vhost.c's IOTLB and ioctl code; what
+ * this file says of vhost-net holds for vhost-vsock.
  *
  * The bridge subscribes to its endpoint in the domain store (the ops at
  * the end of this file). Every UPDATE is computed and written under the
@@ -164,23 +167,30 @@ static DEFINE_HASHTABLE(vhost_iommu_bound, 10);
 /* vhost_chr_read_iter() needs no more; a shorter read returns 0. */
 static_assert(sizeof(struct vhost_msg) == sizeof(struct vhost_msg_v2));
 
-static bool vhost_iommu_is_vhost_net(struct file *file)
+/*
+ * /dev/vhost-net or /dev/vhost-vsock: both are drivers/vhost/vhost.c
+ * devices, whose reads, writes, poll and vring ioctls we rely on. Others
+ * (vhost-scsi: no ACCESS_PLATFORM; vhost-vdpa: its IOTLB maps, it never
+ * misses) are refused.
+ */
+static bool vhost_iommu_is_iotlb_device(struct file *file)
 {
 	struct inode *inode = file_inode(file);
 
 	return S_ISCHR(inode->i_mode) && imajor(inode) == MISC_MAJOR &&
-	       iminor(inode) == VHOST_NET_MINOR;
+	       (iminor(inode) == VHOST_NET_MINOR ||
+		iminor(inode) == VHOST_VSOCK_MINOR);
 }
 
 /*
- * Whether the vhost-net device belongs to current->mm (the VMM at bind,
- * the owner's mm in the worker). vhost-net keeps its owner private; ask
- * it: a vring ioctl checks the owner under vhost-net's device mutex first
- * (EPERM), then fails to read its argument from an address no process can
- * map (EFAULT), changing nothing. A vring ioctl, because vhost-net
- * flushes its worker after every other device ioctl.
+ * Whether the vhost device belongs to current->mm (the VMM at bind, the
+ * owner's mm in the worker). vhost keeps its owner private; ask it: a
+ * vring ioctl checks the owner under the vhost device mutex first (EPERM),
+ * then fails to read its argument from an address no process can map
+ * (EFAULT), changing nothing. A vring ioctl, because vhost-net and
+ * vhost-vsock flush their worker after every other device ioctl.
  */
-static int vhost_iommu_check_net_owner(struct file *file)
+static int vhost_iommu_check_owner(struct file *file)
 {
 	long ret;
 
@@ -590,7 +600,7 @@ static bool vhost_iommu_bridge_owned(struct vhost_iommu_bridge *b)
 		return true;
 	clear_bit(VHOST_IOMMU_BRIDGE_VERIFY, &b->flags);
 	/* vhost-net's mutex orders the clear before the question */
-	if (!vhost_iommu_check_net_owner(b->file))
+	if (!vhost_iommu_check_owner(b->file))
 		return true;
 	set_bit(VHOST_IOMMU_BRIDGE_VERIFY, &b->flags);
 	atomic64_inc(&b->bs->errors);
@@ -774,7 +784,7 @@ vhost_iommu_bridge_alloc(struct vhost_iommu_bridges *bs, struct file *file)
 	return b;
 }
 
-static struct file *vhost_iommu_net_fget(int fd)
+static struct file *vhost_iommu_device_fget(int fd)
 {
 	struct file *file = fget(fd);
 	int ret;
@@ -782,7 +792,7 @@ static struct file *vhost_iommu_net_fget(int fd)
 	if (!file)
 		return ERR_PTR(-EBADF);
 	ret = -EINVAL;
-	if (!vhost_iommu_is_vhost_net(file))
+	if (!vhost_iommu_is_iotlb_device(file))
 		goto err_put;
 	/* kernel_read() and kernel_write() need both. */
 	ret = -EBADF;
@@ -793,7 +803,7 @@ static struct file *vhost_iommu_net_fget(int fd)
 	ret = security_file_ioctl(file, VHOST_GET_VRING_BASE, ~0UL);
 	if (ret)
 		goto err_put;
-	ret = vhost_iommu_check_net_owner(file);
+	ret = vhost_iommu_check_owner(file);
 	if (ret)
 		goto err_put;
 	return file;
@@ -804,10 +814,10 @@ err_put:
 }
 
 /**
- * vhost_iommu_bind() - VHOST_IOMMU_BIND_NET
+ * vhost_iommu_bind() - VHOST_IOMMU_BIND_DEVICE
  * @bs: the device's bindings
  * @endpoint: endpoint id
- * @fd: a vhost-net file descriptor of the caller
+ * @fd: a vhost-net or vhost-vsock file descriptor of the caller
  *
  * Context: the device mutex held, the owner's process, worker running.
  * Return: 0 or a negative errno, as documented in the uapi header.
@@ -819,7 +829,7 @@ int vhost_iommu_bind(struct vhost_iommu_bridges *bs, u32 endpoint, int fd)
 	__poll_t mask;
 	int ret;
 
-	file = vhost_iommu_net_fget(fd);
+	file = vhost_iommu_device_fget(fd);
 	if (IS_ERR(file))
 		return PTR_ERR(file);
 	ret = -ENOMEM;
@@ -879,10 +889,10 @@ static void vhost_iommu_bridge_release(struct vhost_iommu_bridge *b)
 }
 
 /**
- * vhost_iommu_unbind() - VHOST_IOMMU_UNBIND_NET
+ * vhost_iommu_unbind() - VHOST_IOMMU_UNBIND_DEVICE
  * @bs: the device's bindings
  * @endpoint: endpoint id
- * @fd: the vhost-net file descriptor that was bound
+ * @fd: the vhost file descriptor that was bound
  *
  * Context: as vhost_iommu_bind().
  * Return: 0, -EBADF or -ENOENT.

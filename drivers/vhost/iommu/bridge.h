@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * vhost-iommu: the vhost-net bridge (bound vhost-net devices' IOTLB).
+ * vhost-iommu: the vhost bridge (the IOTLB of bound vhost-net and
+ * vhost-vsock devices).
  */
 #ifndef _VHOST_IOMMU_BRIDGE_H
 #define _VHOST_IOMMU_BRIDGE_H
@@ -14,11 +15,11 @@
 #include "store.h"
 #include "worker.h"
 
-/* vhost-net devices bound to one vhost-iommu device */
+/* vhost devices bound to one vhost-iommu device */
 #define VHOST_IOMMU_MAX_BOUND		1024
 
 /**
- * struct vhost_iommu_bridges - the vhost-net devices bound to a device
+ * struct vhost_iommu_bridges - the vhost devices bound to a device
  * @store: the domain store, whose lock also protects @list and the state
  *	of each binding
  * @mem: the memory table (translations handed out are owner addresses)

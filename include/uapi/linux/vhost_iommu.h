@@ -196,19 +196,19 @@ struct vhost_iommu_translate {
  * @domains: live domains
  * @mappings: live mappings
  * @endpoints: declared endpoints
- * @iotlb_misses: IOTLB misses read from bound vhost-net devices
+ * @iotlb_misses: IOTLB misses read from bound vhost devices
  * @iotlb_served: misses answered with a translation (the others are
  *	faults: reported on the event queue, or counted as dropped)
- * @iotlb_updates: translations handed out to vhost-net devices, for
+ * @iotlb_updates: translations handed out to vhost devices, for
  *	misses and pushed at MAP time
- * @iotlb_invalidations: invalidations written to vhost-net devices
- * @iotlb_errors: reads and writes to a bound vhost-net device that failed
+ * @iotlb_invalidations: invalidations written to vhost devices
+ * @iotlb_errors: reads and writes to a bound vhost device that failed
  *	(the device was reset, has no IOTLB, or its file was made blocking)
- * @bound: vhost-net devices bound
+ * @bound: vhost devices bound
  * @iotlb_queued: miss records queued for the VMM (VMM-managed domains)
  * @iotlb_coalesced: misses merged into a pending record
  * @iotlb_queue_full: times the miss queue filled (misses then wait in
- *	vhost-net until the VMM reads)
+ *	the vhost device until the VMM reads)
  *
  * VHOST_IOMMU_GET_STATS copies the counters out; they only grow, except
  * @domains, @mappings, @endpoints and @bound, which count live objects
@@ -239,14 +239,17 @@ struct vhost_iommu_stats {
 };
 
 /**
- * struct vhost_iommu_bind - a vhost-net device behind an endpoint
+ * struct vhost_iommu_bind - a vhost device behind an endpoint
  * @size: sizeof(struct vhost_iommu_bind)
  * @flags: must be 0
- * @endpoint: the endpoint id of the virtio-net device
- * @fd: a file descriptor of /dev/vhost-net, open for reading and writing
+ * @endpoint: the endpoint id of the device's virtio device
+ * @fd: a file descriptor of /dev/vhost-net or /dev/vhost-vsock, open for
+ *	reading and writing
  *
- * VHOST_IOMMU_BIND_NET makes this device serve the device IOTLB of a
- * vhost-net device in the kernel: vhost-net's IOTLB misses are translated
+ * VHOST_IOMMU_BIND_DEVICE makes this device serve, in the kernel, the
+ * device IOTLB of a vhost device that speaks the vhost IOTLB protocol
+ * (misses read from its file, VHOST_IOTLB_UPDATE and _INVALIDATE written
+ * to it): vhost-net and vhost-vsock. Its IOTLB misses are translated
  * through the endpoint's domain (IOVA -> guest-physical address) and this
  * device's memory table (-> the owner's virtual address), and answered
  * with the largest range that holds the address: the whole mapping, cut to
@@ -254,38 +257,40 @@ struct vhost_iommu_stats {
  * gets identity translations of whole memory regions. A miss on an address
  * that is not mapped, or that the mapping does not permit, or from an
  * endpoint neither attached nor in bypass, is reported on the event queue
- * as a fault and left unanswered: that vhost-net queue stays blocked on
- * the access until the guest maps the address.
+ * as a fault and left unanswered: that vhost queue stays blocked on the
+ * access until the guest maps the address.
  * UNMAP and DETACH requests, and a domain's death, complete only after
- * every vhost-net device bound to an endpoint of the domain has dropped
- * what it was given of the range. Several vhost-net devices may be bound
- * to one endpoint (one per queue pair); one vhost-net device to one
+ * every vhost device bound to an endpoint of the domain has dropped what
+ * it was given of the range. Several vhost devices may be bound to one
+ * endpoint (one vhost-net device per queue pair); one vhost device to one
  * endpoint of one vhost-iommu device only.
  *
- * The VMM must, on the vhost-net device: negotiate
- * VIRTIO_F_ACCESS_PLATFORM (else there is nothing to serve) and, with
- * VHOST_SET_BACKEND_FEATURES, preferably VHOST_BACKEND_F_IOTLB_MSG_V2
- * (answers use the message format of the miss); set a memory table, as
- * vhost-net requires; stop reading and writing the vhost-net file while it
- * is bound: the kernel reads the misses. Binding sets O_NONBLOCK on the
- * vhost-net file (the kernel must never sleep in its read) and unbinding
- * restores the flag; clearing it while bound stops the service (counted
- * in @iotlb_errors). The first VHOST_NET_SET_BACKEND writes the used ring
- * through the IOTLB, so bind before it, with the rings mapped.
+ * The VMM must, on the vhost device: negotiate VIRTIO_F_ACCESS_PLATFORM
+ * (else there is nothing to serve) and, with VHOST_SET_BACKEND_FEATURES,
+ * preferably VHOST_BACKEND_F_IOTLB_MSG_V2 (answers use the message format
+ * of the miss); set a memory table, as vhost requires; stop reading and
+ * writing the vhost file while it is bound: the kernel reads the misses.
+ * Binding sets O_NONBLOCK on the vhost file (the kernel must never sleep
+ * in its read) and unbinding restores the flag; clearing it while bound
+ * stops the service (counted in @iotlb_errors). The first
+ * VHOST_NET_SET_BACKEND or VHOST_VSOCK_SET_RUNNING writes the used ring
+ * through the IOTLB, and fails with EFAULT when that misses: bind before
+ * it, with the rings mapped, and retry it once the miss is served.
  *
- * Binding asks vhost-net whether the caller owns it: a vhost-net device
- * must belong to the process that owns this device. Holding a vhost-net
- * file descriptor already allows writing any translation to it, so binding
- * grants nothing the caller could not do. The bound file is held until
- * VHOST_IOMMU_UNBIND_NET, VHOST_IOMMU_DEL_ENDPOINT of its endpoint,
+ * Binding asks the vhost device whether the caller owns it: it must belong
+ * to the process that owns this device. Holding a vhost file descriptor
+ * already allows writing any translation to it, so binding grants nothing
+ * the caller could not do. The bound file is held until
+ * VHOST_IOMMU_UNBIND_DEVICE, VHOST_IOMMU_DEL_ENDPOINT of its endpoint,
  * VHOST_RESET_OWNER or the release of this device, whichever comes first;
- * closing the VMM's vhost-net descriptor alone does not unbind it.
+ * closing the VMM's descriptor alone does not unbind it.
  *
  * Errors: EBADF (@fd is not open, or not open for reading and writing),
- * EINVAL (@fd is not a vhost-net device), EPERM (the vhost-net device has
- * no owner or another process owns it), ENODEV (unknown endpoint), EBUSY
- * (the vhost-net device is bound already), ENOSPC (too many bindings).
- * VHOST_IOMMU_UNBIND_NET: ENOENT when @fd is not bound to @endpoint.
+ * EINVAL (@fd is neither vhost-net nor vhost-vsock), EPERM (the vhost
+ * device has no owner or another process owns it), ENODEV (unknown
+ * endpoint), EBUSY (the vhost device is bound already), ENOSPC (too many
+ * bindings). VHOST_IOMMU_UNBIND_DEVICE: ENOENT when @fd is not bound to
+ * @endpoint.
  */
 struct vhost_iommu_bind {
 	__u32 size;
@@ -302,22 +307,22 @@ struct vhost_iommu_bind {
  * VHOST_IOMMU_IOTLB_ATTACH, its translations written by the VMM with
  * VHOST_IOMMU_IOTLB_UPDATE and removed with VHOST_IOMMU_IOTLB_INVALIDATE,
  * for a VMM that emulates another IOMMU (VT-d, SMMU) or keeps domains to
- * itself. Both kinds serve the bound vhost-net devices in the kernel and
+ * itself. Both kinds serve the bound vhost devices in the kernel and
  * answer VHOST_IOMMU_TRANSLATE. The guest's requests cannot touch a
  * VMM-managed domain: ATTACH to it, DETACH from it, MAP and UNMAP in it
  * fail with VIRTIO_IOMMU_S_INVAL; a guest ATTACH of one of its endpoints
  * to a domain of the guest moves the endpoint, as the guest asked.
  *
- * A vhost-net miss in a VMM-managed domain that no translation covers is
- * queued as a struct vhost_iommu_iotlb_miss and the eventfd set with
+ * A bound vhost device's miss in a VMM-managed domain that no translation
+ * covers is queued as a struct vhost_iommu_iotlb_miss and the eventfd set with
  * VHOST_IOMMU_IOTLB_SET_NOTIFY is signalled; read() on the vhost-iommu
  * file descriptor fetches pending records (whole records only, as many as
  * fit; EAGAIN when none is pending, read() never blocks; EINVAL for a
  * buffer smaller than one record). A miss on a page that already has an
  * unfetched record is merged into it (the access bits are or-ed). The
  * queue holds iotlb_queue_len records (module parameter); when it is
- * full, the bridge stops reading that vhost-net device's misses, which
- * wait in vhost-net, and resumes when a read() makes room: nothing is
+ * full, the bridge stops reading that vhost device's misses, which wait
+ * in the vhost device, and resumes when a read() makes room: nothing is
  * lost. Each time the queue fills is counted in iotlb_queue_full of the
  * statistics, and the next record fetched carries
  * VHOST_IOMMU_IOTLB_MISS_F_QUEUE_FULL.
@@ -333,7 +338,7 @@ struct vhost_iommu_bind {
  *	from record to record by @size and reads the fields it knows; the
  *	kernel writes whole records only.
  * @flags: VHOST_IOMMU_IOTLB_MISS_F_*
- * @endpoint: the endpoint whose vhost-net device missed
+ * @endpoint: the endpoint whose vhost device missed
  * @domain: its VMM-managed domain
  * @iova: the address, aligned down to the granule
  * @access: VHOST_IOMMU_ACCESS_READ and/or _WRITE
@@ -358,7 +363,7 @@ struct vhost_iommu_iotlb_miss {
  *
  * VHOST_IOMMU_IOTLB_ATTACH creates the VMM-managed domain on first use
  * and moves the endpoint into it (detaching it from any other domain
- * first, which invalidates what its vhost-net devices were given). A
+ * first, which invalidates what its vhost devices were given). A
  * VMM-managed domain dies, with its translations, when its last endpoint
  * leaves it. Errors: ENODEV (unknown endpoint), EEXIST (@domain is a
  * guest-managed domain), ENOENT (F_DETACH: the endpoint is not attached to
@@ -405,13 +410,13 @@ struct vhost_iommu_iotlb_entry {
  * @entries: user pointer to an array of struct vhost_iommu_iotlb_entry
  *
  * VHOST_IOMMU_IOTLB_UPDATE adds the translations. They are handed at once
- * to every vhost-net device bound to an endpoint of the domain, which
+ * to every vhost device bound to an endpoint of the domain, which
  * completes the misses they cover: one update serves every queue pair.
  * An entry may not overlap an existing translation or another entry
  * (invalidate first).
  *
  * VHOST_IOMMU_IOTLB_INVALIDATE removes every translation that intersects
- * an entry's range, whole; before it returns, every bound vhost-net device
+ * an entry's range, whole; before it returns, every bound vhost device
  * has dropped what it was given of them.
  *
  * The batch is checked entirely before anything changes: an error changes
@@ -457,11 +462,15 @@ struct vhost_iommu_iotlb_notify {
 #define VHOST_IOMMU_DEL_ENDPOINT	_IO(VHOST_VIRTIO, 0xa3)
 #define VHOST_IOMMU_GET_STATS		_IO(VHOST_VIRTIO, 0xa4)
 #define VHOST_IOMMU_TRANSLATE		_IO(VHOST_VIRTIO, 0xa5)
-#define VHOST_IOMMU_BIND_NET		_IO(VHOST_VIRTIO, 0xa6)
-#define VHOST_IOMMU_UNBIND_NET		_IO(VHOST_VIRTIO, 0xa7)
+#define VHOST_IOMMU_BIND_DEVICE		_IO(VHOST_VIRTIO, 0xa6)
+#define VHOST_IOMMU_UNBIND_DEVICE	_IO(VHOST_VIRTIO, 0xa7)
 #define VHOST_IOMMU_IOTLB_ATTACH	_IO(VHOST_VIRTIO, 0xa8)
 #define VHOST_IOMMU_IOTLB_UPDATE	_IO(VHOST_VIRTIO, 0xa9)
 #define VHOST_IOMMU_IOTLB_INVALIDATE	_IO(VHOST_VIRTIO, 0xaa)
 #define VHOST_IOMMU_IOTLB_SET_NOTIFY	_IO(VHOST_VIRTIO, 0xab)
+
+/* The names of the first version, which bound vhost-net only */
+#define VHOST_IOMMU_BIND_NET		VHOST_IOMMU_BIND_DEVICE
+#define VHOST_IOMMU_UNBIND_NET		VHOST_IOMMU_UNBIND_DEVICE
 
 #endif /* _UAPI_LINUX_VHOST_IOMMU_H */

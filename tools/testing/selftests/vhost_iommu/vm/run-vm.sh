@@ -63,7 +63,7 @@ mkdir -p "$out"
 
 # Resolve the modules to load from modules.dep: dependencies first. A module
 # that is built in (modules.builtin) needs nothing.
-want=${VM_MODULES:-"vhost_iotlb vhost tun tap vhost_net"}
+want=${VM_MODULES:-"vhost_iotlb vhost tun tap vhost_net vhost_vsock"}
 resolve() {
 	for name in $want; do
 		path=$(grep -E "(^|/)$name\.ko(\.[a-z]+)?:" "$moddir/modules.dep" | cut -d: -f1)
