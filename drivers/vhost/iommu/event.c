@@ -170,3 +170,24 @@ void vhost_iommu_events_reset(struct vhost_iommu_events *ev)
 	kfifo_reset(&ev->faults);
 	spin_unlock_irq(&ev->lock);
 }
+
+/**
+ * vhost_iommu_events_drop() - drop the reports not posted
+ * @ev: the fault reports
+ *
+ * For a device reset, the worker running: the handler peeks and skips
+ * under the event queue's mutex, which excludes it here. Counted as
+ * dropped.
+ */
+void vhost_iommu_events_drop(struct vhost_iommu_events *ev)
+{
+	unsigned int n;
+
+	mutex_lock(&ev->vq->mutex);
+	spin_lock_irq(&ev->lock);
+	n = kfifo_len(&ev->faults);
+	kfifo_reset(&ev->faults);
+	spin_unlock_irq(&ev->lock);
+	mutex_unlock(&ev->vq->mutex);
+	atomic64_add(n, &ev->dropped);
+}

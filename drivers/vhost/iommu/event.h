@@ -40,6 +40,7 @@ void vhost_iommu_events_init(struct vhost_iommu_events *ev,
 			     struct vhost_iommu_worker *worker,
 			     struct vhost_iommu_vq *vq);
 void vhost_iommu_events_reset(struct vhost_iommu_events *ev);
+void vhost_iommu_events_drop(struct vhost_iommu_events *ev);
 void vhost_iommu_report_fault(struct vhost_iommu_events *ev, u8 reason,
 			      u32 flags, u32 endpoint, u64 address);
 

@@ -48,7 +48,8 @@ static bool vhost_iommu_config_valid(const struct vhost_iommu_config *c)
 {
 	u64 granule = c->page_size_mask & -c->page_size_mask;
 
-	return !c->flags && !memchr_inv(c->__reserved, 0, sizeof(c->__reserved)) &&
+	return !(c->flags & ~VHOST_IOMMU_CONFIG_F_DRIVER) &&
+	       !memchr_inv(c->__reserved, 0, sizeof(c->__reserved)) &&
 	       granule >= SZ_4K && c->input_start <= c->input_end &&
 	       c->domain_start <= c->domain_end && c->bypass <= 1 &&
 	       !(c->probe_size % 4) && c->probe_size <= SZ_64K;
@@ -260,6 +261,33 @@ static int vhost_iommu_ioctl_iotlb_notify(struct vhost_iommu_ucmd *ucmd)
 	return vhost_iommu_missq_set_notify(&ucmd->vi->missq, arg->fd);
 }
 
+/*
+ * The virtio reset. The queues stop first: once the request in flight is
+ * done (the flush), no request changes the store; then the store resets,
+ * which invalidates every binding under the store lock. A miss read
+ * before that may still queue a record or a report from the worker: the
+ * second flush waits for it, and both are dropped after.
+ */
+static int vhost_iommu_ioctl_reset_device(struct vhost_iommu_ucmd *ucmd)
+{
+	struct vhost_iommu_reset *arg = ucmd->cmd;
+	struct vhost_iommu *vi = ucmd->vi;
+	int i;
+
+	if (arg->flags)
+		return -EINVAL;
+	for (i = 0; i < VHOST_IOMMU_VQ_MAX; i++)
+		vhost_iommu_vq_stop(&vi->vqs[i]);
+	vhost_iommu_flush(&vi->worker);
+	for (i = 0; i < VHOST_IOMMU_VQ_MAX; i++)
+		vhost_iommu_vq_rewind(&vi->vqs[i]);
+	vhost_iommu_store_device_reset(&vi->store);
+	vhost_iommu_flush(&vi->worker);
+	vhost_iommu_missq_drop(&vi->missq);
+	vhost_iommu_events_drop(&vi->events);
+	return 0;
+}
+
 /* Every argument struct, for the one copy in */
 union vhost_iommu_ucmd_buffer {
 	struct vhost_iommu_config config;
@@ -270,6 +298,7 @@ union vhost_iommu_ucmd_buffer {
 	struct vhost_iommu_iotlb_attach iotlb_attach;
 	struct vhost_iommu_iotlb_batch iotlb_batch;
 	struct vhost_iommu_iotlb_notify iotlb_notify;
+	struct vhost_iommu_reset reset;
 };
 
 /**
@@ -328,6 +357,8 @@ static const struct vhost_iommu_ioctl_op vhost_iommu_ioctl_ops[] = {
 		 struct vhost_iommu_iotlb_batch, entries, false),
 	IOCTL_OP(VHOST_IOMMU_IOTLB_SET_NOTIFY, vhost_iommu_ioctl_iotlb_notify,
 		 struct vhost_iommu_iotlb_notify, __reserved, false),
+	IOCTL_OP(VHOST_IOMMU_RESET_DEVICE, vhost_iommu_ioctl_reset_device,
+		 struct vhost_iommu_reset, flags, false),
 };
 
 static const struct vhost_iommu_ioctl_op *vhost_iommu_ioctl_op(unsigned int cmd)

@@ -261,6 +261,26 @@ int vhost_iommu_missq_set_notify(struct vhost_iommu_missq *q, int fd)
 }
 
 /**
+ * vhost_iommu_missq_drop() - forget the records no read() is copying out
+ * @q: the queue
+ *
+ * For a device reset: their domains are gone. The records a read() is
+ * copying out are the oldest, and its own to remove.
+ */
+void vhost_iommu_missq_drop(struct vhost_iommu_missq *q)
+{
+	bool wake;
+
+	spin_lock(&q->lock);
+	q->count = q->reading;
+	q->full = false;
+	wake = vhost_iommu_missq_wake(q);
+	spin_unlock(&q->lock);
+	if (wake)
+		q->room(q->room_arg);
+}
+
+/**
  * vhost_iommu_missq_reset() - forget the records and the eventfd
  * @q: the queue
  *

@@ -59,6 +59,7 @@ void vhost_iommu_missq_answered(struct vhost_iommu_missq *q, u32 domain,
 ssize_t vhost_iommu_missq_read(struct vhost_iommu_missq *q, char __user *buf,
 			       size_t count);
 int vhost_iommu_missq_set_notify(struct vhost_iommu_missq *q, int fd);
+void vhost_iommu_missq_drop(struct vhost_iommu_missq *q);
 void vhost_iommu_missq_reset(struct vhost_iommu_missq *q);
 
 #endif /* _VHOST_IOMMU_MISSQ_H */

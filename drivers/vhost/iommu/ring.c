@@ -110,6 +110,25 @@ void vhost_iommu_vq_stop(struct vhost_iommu_vq *vq)
 	mutex_unlock(&vq->mutex);
 }
 
+/**
+ * vhost_iommu_vq_rewind() - a stopped queue's indexes back to 0
+ * @vq: the queue, stopped
+ *
+ * For a device reset: the driver's next ring starts at 0. The size,
+ * addresses and eventfds stay for the VMM to set again.
+ */
+void vhost_iommu_vq_rewind(struct vhost_iommu_vq *vq)
+{
+	mutex_lock(&vq->mutex);
+	vq->broken = false;
+	vq->last_avail_idx = 0;
+	vq->avail_idx = 0;
+	vq->last_used_idx = 0;
+	vq->signalled_used_valid = false;
+	vq->notify_off = false;
+	mutex_unlock(&vq->mutex);
+}
+
 /* Forgets the ring setup and the eventfds. The queue must be stopped. */
 void vhost_iommu_vq_reset(struct vhost_iommu_vq *vq)
 {

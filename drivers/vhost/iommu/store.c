@@ -814,37 +814,55 @@ bool vhost_iommu_store_ep_vmm(struct vhost_iommu_store *s, u32 endpoint)
 	return dom && dom->vmm;
 }
 
+/*
+ * Sets bypass. Unattached endpoints were translated by the old setting:
+ * their subscribers forget it. Context: the store lock held.
+ */
+static void vhost_iommu_set_bypass_locked(struct vhost_iommu_store *s,
+					  u8 bypass)
+{
+	struct vhost_iommu_ep *ep;
+	unsigned long index;
+
+	if (s->config.bypass == bypass)
+		return;
+	xa_for_each(&s->endpoints, index, ep) {
+		if (!rcu_access_pointer(ep->domain))
+			vhost_iommu_ep_invalidate(ep);
+		cond_resched();
+	}
+	WRITE_ONCE(s->config.bypass, bypass);
+}
+
 /**
  * vhost_iommu_store_set_config() - replace the configuration
  * @s: the store
- * @cfg: the new configuration, already checked field by field
+ * @cfg: the new configuration, already checked field by field; @flags 0
+ *	or VHOST_IOMMU_CONFIG_F_DRIVER
  *
  * Context: the device mutex held.
- * Return: 0, or -EBUSY when endpoints exist and more than bypass changes.
+ * Return: 0; -EBUSY when endpoints exist and more than bypass changes;
+ * -EINVAL when a write of the driver would change more than bypass.
  */
 int vhost_iommu_store_set_config(struct vhost_iommu_store *s,
 				 const struct vhost_iommu_config *cfg)
 {
-	struct vhost_iommu_config cur;
-	struct vhost_iommu_ep *ep;
-	unsigned long index;
+	bool driver = cfg->flags & VHOST_IOMMU_CONFIG_F_DRIVER;
+	struct vhost_iommu_config cur, new = *cfg;
 	int ret = 0;
 
+	new.flags = 0;
 	mutex_lock(&s->lock);
 	cur = s->config;
-	cur.bypass = cfg->bypass;
-	if (s->nr_endpoints && memcmp(&cur, cfg, sizeof(cur))) {
-		ret = -EBUSY;
+	cur.bypass = new.bypass;
+	if ((driver || s->nr_endpoints) && memcmp(&cur, &new, sizeof(cur))) {
+		ret = driver ? -EINVAL : -EBUSY;
 		goto out;
 	}
-	/* Unattached endpoints were translated by the old bypass setting. */
-	if (s->config.bypass != cfg->bypass)
-		xa_for_each(&s->endpoints, index, ep) {
-			if (!rcu_access_pointer(ep->domain))
-				vhost_iommu_ep_invalidate(ep);
-			cond_resched();
-		}
-	s->config = *cfg;
+	vhost_iommu_set_bypass_locked(s, new.bypass);
+	s->config = new;
+	if (!driver)
+		s->reset_bypass = new.bypass;
 out:
 	mutex_unlock(&s->lock);
 	return ret;
@@ -1189,6 +1207,31 @@ void vhost_iommu_store_reset(struct vhost_iommu_store *s)
 			vhost_iommu_detach_locked(s, ep);
 		cond_resched();
 	}
+	mutex_unlock(&s->lock);
+}
+
+/**
+ * vhost_iommu_store_device_reset() - the virtio device reset
+ * @s: the store
+ *
+ * Every domain dies with its mappings, bypass goes back to the VMM's
+ * value, and every subscriber forgets everything it was given, bypass
+ * translations included. Endpoints, their subscribers and the rest of the
+ * configuration stay.
+ */
+void vhost_iommu_store_device_reset(struct vhost_iommu_store *s)
+{
+	struct vhost_iommu_ep *ep;
+	unsigned long index;
+
+	mutex_lock(&s->lock);
+	xa_for_each(&s->endpoints, index, ep) {
+		if (rcu_access_pointer(ep->domain))
+			vhost_iommu_detach_locked(s, ep);
+		cond_resched();
+	}
+	WRITE_ONCE(s->config.bypass, s->reset_bypass);
+	vhost_iommu_store_invalidate_all(s);
 	mutex_unlock(&s->lock);
 }
 

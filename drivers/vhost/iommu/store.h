@@ -96,6 +96,8 @@ struct vhost_iommu_resv {
  * @lock: the store lock: every change, and every op of a subscriber
  * @features: the negotiated features, which decide some checks; @lock
  * @config: the configuration space; @lock (bypass is also read locklessly)
+ * @reset_bypass: what @config.bypass goes back to at a device reset: the
+ *	VMM's last value, not the driver's; @lock
  * @domains: domain id -> domain; @lock
  * @endpoints: endpoint id -> endpoint; @lock, read under RCU
  * @nr_domains: live domains; @lock, read locklessly for statistics
@@ -106,6 +108,7 @@ struct vhost_iommu_store {
 	struct mutex lock; /* the store lock: see device.h for its place */
 	u64 features;
 	struct vhost_iommu_config config;
+	u8 reset_bypass;
 	struct xarray domains;
 	struct xarray endpoints;
 	unsigned int nr_domains;
@@ -130,6 +133,7 @@ int vhost_iommu_store_module_init(void);
 void vhost_iommu_store_module_exit(void);
 void vhost_iommu_store_init(struct vhost_iommu_store *s);
 void vhost_iommu_store_reset(struct vhost_iommu_store *s);
+void vhost_iommu_store_device_reset(struct vhost_iommu_store *s);
 void vhost_iommu_store_destroy(struct vhost_iommu_store *s);
 void vhost_iommu_store_lock(struct vhost_iommu_store *s);
 void vhost_iommu_store_unlock(struct vhost_iommu_store *s);

@@ -48,7 +48,7 @@
 /**
  * struct vhost_iommu_config - virtio-iommu configuration space
  * @size: sizeof(struct vhost_iommu_config)
- * @flags: must be 0
+ * @flags: SET_CONFIG: 0 or VHOST_IOMMU_CONFIG_F_DRIVER; GET_CONFIG: 0
  * @page_size_mask: page sizes the IOMMU supports; the lowest set bit is the
  *	granule, at least 4 KiB
  * @input_start: first valid IOVA (inclusive)
@@ -58,15 +58,20 @@
  * @probe_size: size of the PROBE property buffer
  * @bypass: 1 lets unattached endpoints bypass translation, 0 blocks them
  *	(BYPASS_CONFIG is always offered, so this holds even when the driver
- *	did not accept it); kept across VHOST_RESET_OWNER
+ *	did not accept it); kept across VHOST_RESET_OWNER; back to its reset
+ *	value at VHOST_IOMMU_RESET_DEVICE
  * @__reserved: must be 0
  *
  * VHOST_IOMMU_GET_CONFIG reads the configuration; VHOST_IOMMU_SET_CONFIG
  * replaces it. The VMM serves the guest's reads of the configuration space
- * from it and forwards the guest's writes of @bypass with SET_CONFIG. Only
- * @bypass may change while endpoints exist (else EBUSY). EINVAL: a granule
- * below 4 KiB, an empty range, @bypass not 0 or 1, a @probe_size that is
- * not a multiple of 4 or larger than 64 KiB.
+ * from it and forwards the guest's writes of @bypass with SET_CONFIG and
+ * VHOST_IOMMU_CONFIG_F_DRIVER. Without that flag, the @bypass given is
+ * also its reset value (the device's, as QEMU's boot-bypass); with it, it
+ * is the driver's, which a device reset undoes, and every other field must
+ * equal the current configuration (else EINVAL). Only @bypass may change
+ * while endpoints exist (else EBUSY). EINVAL: a granule below 4 KiB, an
+ * empty range, @bypass not 0 or 1, a @probe_size that is not a multiple of
+ * 4 or larger than 64 KiB, an unknown flag.
  *
  * The default at open: 4 KiB granule with every larger power of two
  * (page_size_mask = ~0xfff), the whole 64-bit input range, every domain id,
@@ -85,6 +90,9 @@ struct vhost_iommu_config {
 	__u8 bypass;
 	__u8 __reserved[3];
 };
+
+/* Flags of struct vhost_iommu_config: a write of the driver (SET_CONFIG) */
+#define VHOST_IOMMU_CONFIG_F_DRIVER	(1 << 0)
 
 /* Reserved region subtypes, as VIRTIO_IOMMU_RESV_MEM_T_* */
 #define VHOST_IOMMU_RESV_RESERVED	0
@@ -452,6 +460,36 @@ struct vhost_iommu_iotlb_notify {
 	__u32 __reserved;
 };
 
+/**
+ * struct vhost_iommu_reset - reset the device, as a virtio reset does
+ * @size: sizeof(struct vhost_iommu_reset)
+ * @flags: must be 0
+ *
+ * VHOST_IOMMU_RESET_DEVICE is what a virtio device reset (the driver
+ * writes 0 to the device status) and a system reset need. Before it
+ * returns:
+ * - both queues are stopped, as VHOST_GET_VRING_BASE stops them, and
+ *   their indexes are back to 0; the request in flight has completed. Their
+ *   size, addresses and eventfds stay until the VMM sets them again, and
+ *   setting the kick eventfd starts a queue again;
+ * - every domain is gone with its mappings, guest- and VMM-managed alike,
+ *   so no endpoint is attached;
+ * - @bypass of the configuration is back to its reset value (see
+ *   struct vhost_iommu_config);
+ * - every bound vhost device has dropped every translation it was given,
+ *   bypass translations included;
+ * - fault reports not yet posted and miss records not yet read are
+ *   dropped (those of a read() in progress are its own).
+ * What the VMM set up stays: the owner, the features, the memory table,
+ * the rest of the configuration, the endpoints and their reserved regions,
+ * the bindings, the miss eventfd, and the statistics' counters.
+ * VHOST_RESET_OWNER stays the reset that forgets all of it.
+ */
+struct vhost_iommu_reset {
+	__u32 size;
+	__u32 flags;
+};
+
 /*
  * Device ioctls. Mainline's VHOST_* ioctls use numbers 0x00 to 0x8f of the
  * VHOST_VIRTIO type; these start at 0xa0.
@@ -468,6 +506,7 @@ struct vhost_iommu_iotlb_notify {
 #define VHOST_IOMMU_IOTLB_UPDATE	_IO(VHOST_VIRTIO, 0xa9)
 #define VHOST_IOMMU_IOTLB_INVALIDATE	_IO(VHOST_VIRTIO, 0xaa)
 #define VHOST_IOMMU_IOTLB_SET_NOTIFY	_IO(VHOST_VIRTIO, 0xab)
+#define VHOST_IOMMU_RESET_DEVICE	_IO(VHOST_VIRTIO, 0xac)
 
 /* The names of the first version, which bound vhost-net only */
 #define VHOST_IOMMU_BIND_NET		VHOST_IOMMU_BIND_DEVICE

@@ -1857,6 +1857,50 @@ TEST_F_TIMEOUT(teardown, reset_owner_invalidates, 300)
 }
 
 /*
+ * VHOST_IOMMU_RESET_DEVICE while bound: every domain dies, so vhost-net
+ * drops what it was given and a frame through a buffer translated before
+ * does not go out; the binding stays (bound, the file non-blocking).
+ */
+TEST_F_TIMEOUT(teardown, reset_device_invalidates, 300)
+{
+	struct vguest *g = &self->g;
+	struct vhost_iommu_stats s0, s1;
+
+	s0 = vmm_stats(g->iommu.fd);
+	test_cmd(vmm_reset_device(g->iommu.fd));
+	s1 = vmm_stats(g->iommu.fd);
+	EXPECT_LT(s0.iotlb_invalidations, s1.iotlb_invalidations);
+	EXPECT_EQ(1, s1.bound);
+	EXPECT_EQ(0, s1.domains);
+	EXPECT_EQ(1, nonblock(g->net[0].fd));
+	test_cmd(vguest_tx_post(g, 0, 0, 500));
+	EXPECT_EQ(-ETIMEDOUT, vguest_tx_complete(g, 0, 0, 500, ABSENT_MS));
+}
+
+/*
+ * After VHOST_IOMMU_RESET_DEVICE the driver starts again (rings, ATTACH,
+ * MAP) and the same binding serves vhost-net: no bind in between.
+ */
+TEST_F_TIMEOUT(teardown, reset_device_keeps_binding, 300)
+{
+	struct vguest *g = &self->g;
+	struct vhost_iommu_stats s0, s1;
+
+	test_cmd(vmm_reset_device(g->iommu.fd));
+	s0 = vmm_stats(g->iommu.fd);
+	test_cmd(vmm_rings_restart(&g->iommu));
+	test_cmd(vmm_event_post(&g->iommu, VGUEST_EVENTS,
+				sizeof(struct virtio_iommu_fault)));
+	test_cmd_attach(&g->iommu, D, EP, 0);
+	test_cmd(vguest_map_table(g, 0, RW));
+	test_cmd(fresh_traffic(g, 16, 8, 1000));
+	s1 = vmm_stats(g->iommu.fd);
+	EXPECT_EQ(1, s1.bound);
+	EXPECT_LT(s0.iotlb_served, s1.iotlb_served);
+	EXPECT_EQ(s0.iotlb_errors, s1.iotlb_errors);
+}
+
+/*
  * UNBIND_NET drops what vhost-net was given: a frame through a buffer
  * translated before the unbind misses again (the relay sees it).
  */

@@ -335,7 +335,12 @@ FIXTURE_VARIANT_ADD(cfg_inval, probe_size_too_big) {
 };
 
 FIXTURE_VARIANT_ADD(cfg_inval, flags) {
-	CFG_OK, .flags = 1,
+	CFG_OK, .flags = 1 << 1,
+};
+
+/* A driver's write (VHOST_IOMMU_CONFIG_F_DRIVER) changes bypass only */
+FIXTURE_VARIANT_ADD(cfg_inval, driver_write_probe_size) {
+	CFG_OK, .flags = VHOST_IOMMU_CONFIG_F_DRIVER, .probe_size = 1024,
 };
 
 FIXTURE_VARIANT_ADD(cfg_inval, reserved) {
@@ -671,7 +676,7 @@ FIXTURE_VARIANT_ADD(argsize, get_config) {
 FIXTURE_VARIANT_ADD(argsize, set_config) {
 	.req = VHOST_IOMMU_SET_CONFIG,
 	.size = sizeof(struct vhost_iommu_config),
-	.flags_off = 4, .flags_bad = { 1, 1u << 31 },
+	.flags_off = 4, .flags_bad = { 1u << 1, 1u << 31 },
 };
 
 FIXTURE_VARIANT_ADD(argsize, add_endpoint) {
@@ -732,6 +737,12 @@ FIXTURE_VARIANT_ADD(argsize, iotlb_invalidate) {
 FIXTURE_VARIANT_ADD(argsize, iotlb_set_notify) {
 	.req = VHOST_IOMMU_IOTLB_SET_NOTIFY,
 	.size = sizeof(struct vhost_iommu_iotlb_notify),
+	.flags_off = 4, .flags_bad = { 1, 1u << 31 },
+};
+
+FIXTURE_VARIANT_ADD(argsize, reset_device) {
+	.req = VHOST_IOMMU_RESET_DEVICE,
+	.size = sizeof(struct vhost_iommu_reset),
 	.flags_off = 4, .flags_bad = { 1, 1u << 31 },
 };
 
@@ -898,7 +909,9 @@ TEST_F(argsize, short_size)
 {
 	EXPECT_EQ(-EINVAL, vmm_ioctl(self->fd, variant->req,
 				     ARG((variant->minsz ?: variant->size) - 1)));
-	EXPECT_EQ(-EINVAL, vmm_ioctl(self->fd, variant->req, ARG(8)));
+	/* RESET_DEVICE's first version is 8 bytes: size and flags */
+	if ((variant->minsz ?: variant->size) > 8)
+		EXPECT_EQ(-EINVAL, vmm_ioctl(self->fd, variant->req, ARG(8)));
 	EXPECT_EQ(-EINVAL, vmm_ioctl(self->fd, variant->req, ARG(4)));
 	EXPECT_EQ(-EINVAL, vmm_ioctl(self->fd, variant->req, ARG(0)));
 }

@@ -179,6 +179,43 @@ TEST_F_TIMEOUT(inet, coalesced, 300)
 	EXPECT_EQ(0, m[0].flags);
 }
 
+/*
+ * VHOST_IOMMU_RESET_DEVICE drops the records not read: their domain is
+ * gone. The binding stays.
+ */
+TEST_F_TIMEOUT(inet, reset_drops_records, 300)
+{
+	struct vhost_iommu_iotlb_miss m[4];
+
+	EXPECT_EQ(-EFAULT, try_backend(&self->g, 0, VNET_RXQ));
+	ASSERT_LE(1, vmm_stat_wait(self->fd, iotlb_queued, 1,
+				   VGUEST_TIMEOUT_MS));
+	ASSERT_EQ(0, vmm_reset_device(self->fd));
+	EXPECT_EQ(-1, read(self->fd, m, sizeof(m)));
+	EXPECT_EQ(EAGAIN, errno);
+	EXPECT_EQ(0, vmm_stat(self->fd, domains));
+	EXPECT_EQ(variant->nnet, vmm_stat(self->fd, bound));
+}
+
+/*
+ * A binding that waits for room in a full miss queue goes on after the
+ * reset empties it: its waiting miss is read (and, its endpoint attached
+ * nowhere now, faults) instead of waiting forever.
+ */
+TEST_F_TIMEOUT(inet, reset_resumes_waiting, 300)
+{
+	ASSERT_EQ(0, vt_param_set("iotlb_queue_len", 1));
+	EXPECT_EQ(-EFAULT, try_backend(&self->g, 0, VNET_RXQ));
+	EXPECT_EQ(-EFAULT, try_backend(&self->g, 0, VNET_TXQ));
+	ASSERT_LE(1, vmm_stat_wait(self->fd, iotlb_queue_full, 1,
+				   VGUEST_TIMEOUT_MS));
+	EXPECT_EQ(1, vmm_stat(self->fd, iotlb_misses));
+	ASSERT_EQ(0, vmm_reset_device(self->fd));
+	EXPECT_LE(2, vmm_stat_wait(self->fd, iotlb_misses, 2,
+				   VGUEST_TIMEOUT_MS));
+	EXPECT_EQ(1, vmm_stat(self->fd, iotlb_queued));
+}
+
 /* A full queue leaves misses in vhost-net; nothing is lost. */
 TEST_F_TIMEOUT(inet, queue_full_loses_nothing, 300)
 {

@@ -160,6 +160,25 @@ int vmm_vq_stop(struct vmm *v, unsigned int q, unsigned int *base)
 	return 0;
 }
 
+int vmm_rings_restart(struct vmm *v)
+{
+	struct vhost_vring_file f;
+	unsigned int q;
+	int ret;
+
+	for (q = 0; q < VHOST_IOMMU_VQ_MAX; q++) {
+		if (!v->vq[q].ready)
+			continue;
+		ret = vmm_vq_init(v, q, v->vq[q].num);
+		if (ret)
+			return ret;
+		f = (struct vhost_vring_file){ .index = q, .fd = v->vq[q].kick };
+		if (ioctl(v->fd, VHOST_SET_VRING_KICK, &f))
+			return vt_fail(-errno, "VHOST_SET_VRING_KICK %u: %m", q);
+	}
+	return 0;
+}
+
 /* Hands the ring back to the device, to go on from avail index @base. */
 int vmm_vq_restart(struct vmm *v, unsigned int q, unsigned int base)
 {
@@ -704,6 +723,13 @@ int vmm_set_config(int fd, const struct vhost_iommu_config *c)
 
 	tmp.size = sizeof(tmp);
 	return vmm_ioctl(fd, VHOST_IOMMU_SET_CONFIG, &tmp);
+}
+
+int vmm_reset_device(int fd)
+{
+	struct vhost_iommu_reset r = { .size = sizeof(r) };
+
+	return vmm_ioctl(fd, VHOST_IOMMU_RESET_DEVICE, &r);
 }
 
 int vmm_set_bypass(int fd, int bypass)

@@ -125,6 +125,13 @@ int vmm_set_mem_table(struct vmm *v);
 int vmm_vq_setup(struct vmm *v, unsigned int q, unsigned int num);
 int vmm_vq_stop(struct vmm *v, unsigned int q, unsigned int *base);
 int vmm_vq_restart(struct vmm *v, unsigned int q, unsigned int base);
+/*
+ * The driver starting again after VHOST_IOMMU_RESET_DEVICE: the rings that
+ * were set up are laid out afresh at index 0 and handed back with
+ * VHOST_SET_VRING_KICK only (size, addresses, indexes and the other
+ * eventfds are what the reset left in the device).
+ */
+int vmm_rings_restart(struct vmm *v);
 
 /* Guest memory */
 void *vmm_ptr(struct vmm *v, uint64_t gpa);
@@ -219,6 +226,8 @@ int vmm_probe(struct vmm *v, uint32_t ep, uint32_t wr_len,
 int vmm_get_config(int fd, struct vhost_iommu_config *c);
 int vmm_set_config(int fd, const struct vhost_iommu_config *c);
 int vmm_set_bypass(int fd, int bypass);
+/* VHOST_IOMMU_RESET_DEVICE */
+int vmm_reset_device(int fd);
 int vmm_add_endpoint(int fd, uint32_t ep,
 		     const struct vhost_iommu_resv_region *r, uint32_t n);
 int vmm_del_endpoint(int fd, uint32_t ep);
