@@ -18,7 +18,8 @@
 # one), L2_KERNEL: "small" (default: make guest-kernel) or a release of an
 # installed Debian kernel (e.g. 6.12.117+deb12-amd64), whose
 # /boot/vmlinuz is L2's kernel and whose virtio-iommu, virtio_net (with
-# failover, net_failover) and virtio_blk modules go into L2's initramfs.
+# failover, net_failover), virtio_blk and virtio vsock modules go into L2's
+# initramfs.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -54,11 +55,15 @@ mkdir -p "$payload/qemu"
 cp -a "$qemu/bin" "$qemu/lib" "$qemu/share" "$qemu/run-qemu" "$payload/qemu/"
 cp "$bzimage" "$payload/bzImage"
 cp "$here/l1.sh" "$payload/l1.sh"
+# The vsock transfers' tool, for both ends (busybox has no vsock).
+${CC:-cc} -O2 -Wall -Werror -static -o "$out/vsock-xfer" "$here/vsock-xfer.c"
+cp "$out/vsock-xfer" "$payload/vsock-xfer"
 
 # L2's initramfs, built the way vm/run-vm.sh builds L1's.
 root=$out/l2-initramfs
 mkdir -p "$root/bin" "$root/dev" "$root/proc" "$root/sys" "$root/tmp"
 cp /bin/busybox "$root/bin/busybox"
+cp "$out/vsock-xfer" "$root/bin/vsock-xfer"
 cp "$here/l2-init" "$root/init"
 chmod 755 "$root/init"
 mknod -m 600 "$root/dev/console" c 5 1
@@ -67,7 +72,9 @@ mknod -m 666 "$root/dev/null" c 1 3
 if [ "$l2k" != small ]; then
 	mkdir -p "$root/modules"
 	n=0
-	for m in virtio-iommu failover net_failover virtio_net virtio_blk; do
+	for m in virtio-iommu failover net_failover virtio_net virtio_blk \
+		vsock vmw_vsock_virtio_transport_common \
+		vmw_vsock_virtio_transport; do
 		f=$(find "/lib/modules/$l2k/kernel" -name "$m.ko*" | head -n 1)
 		[ -n "$f" ] || { echo "check-qemu: no $m in $l2k" >&2; exit 1; }
 		n=$((n + 1))

@@ -5,7 +5,7 @@
 # vhost_iommu.ko loaded), from the payload that tools/qemu/check-qemu.sh
 # assembles: qemu/ (the patched QEMU of make qemu with its libraries and
 # firmware), bzImage (the L2 kernel of make guest-kernel), l2-initrd.gz
-# (busybox + l2-init).
+# (busybox + l2-init + vsock-xfer), vsock-xfer.
 #
 # usage: l1.sh RUN...
 #   RUN is VHOST:MODE[:OPTION...], VHOST "off" (QEMU 7.2's own
@@ -17,8 +17,9 @@
 #   (vhost=on: poll-us=N, the kernel polls the request queue for N us).
 #
 # Each run boots L2 under QEMU (TCG) with virtio-iommu-pci, a virtio-net-pci
-# NIC on a tap with vhost=on, and a virtio-blk-pci disk, both
-# iommu_platform=on, and prints TAP lines for what L2 and L1 saw. For each
+# NIC on a tap with vhost=on, a vhost-vsock-pci device (guest CID 3) and a
+# virtio-blk-pci disk, all iommu_platform=on, and prints TAP lines for what
+# L2 and L1 saw. For each
 # run it also prints where L1's CPU time went during each transfer (per
 # thread name, from /proc) and one "# summary" line of key=value pairs
 # that tools/qemu/report.sh reads. The environment may set L2_MIB (MiB
@@ -59,7 +60,7 @@ secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 rate() { awk -v a="$1" -v b="$2" -v m="$mib" 'BEGIN { if (b > a) printf "%.2f", m / (b - a); else print "-" }'; }
 
 mkdir -p $work/www
-for f in /dev/vhost-net /dev/vhost-iommu /dev/net/tun; do
+for f in /dev/vhost-net /dev/vhost-vsock /dev/vhost-iommu /dev/net/tun; do
 	[ -c $f ] || { echo "Bail out! no $f in L1"; exit 1; }
 done
 echo "# L1: $(uname -r), $(nproc) CPUs, $(awk '/MemTotal/ { print $2 / 1024 " MiB" }' /proc/meminfo)"
@@ -67,6 +68,8 @@ echo "# QEMU: $("$qemu" --version | head -n 1)"
 
 dd if=/dev/urandom of=$work/www/down bs=1M count="$mib" 2>/dev/null
 downsum=$(md5sum <$work/www/down | cut -d' ' -f1)
+dd if=/dev/urandom of=$work/vs.down bs=1M count=4 2>/dev/null
+vdownsum=$(md5sum <$work/vs.down | cut -d' ' -f1)
 httpd -p 8080 -h $work/www || { echo "Bail out! httpd"; exit 1; }
 
 # QEMU's own trace of the control: its vhost IOTLB misses and the requests
@@ -155,7 +158,13 @@ run() { # run VHOST MODE [OPTIONS]
 	[ "$vh" = on ] && iommu=$iommu,vhost=on
 	[ "$vh" = on ] && [ "$pollus" != 0 ] && iommu=$iommu,poll-us=$pollus
 	rm -f "$log" "$trace" $work/up $work/up.time $work/disk.img $work/qmp.out \
-		$work/www/fetched $work/cpu.*
+		$work/www/fetched $work/cpu.* $work/vs.up $work/vs.up.size
+	# L2 sends over vsock first: listen before it boots.
+	vlpid=""
+	if [ $only != net ]; then
+		./vsock-xfer listen 5000 $work/vs.up >$work/vs.up.size 2>&1 &
+		vlpid=$!
+	fi
 	truncate -s 64M $work/disk.img
 	echo "# run $name: L2 $mem MiB, $smp vCPU, $cmdline, $iommu, push_on_map $(cat $pom 2>/dev/null)"
 
@@ -171,6 +180,7 @@ run() { # run VHOST MODE [OPTIONS]
 		-device "$iommu" \
 		-netdev tap,id=n0,ifname=tap0,script=no,downscript=no,vhost=on \
 		-device virtio-net-pci,netdev=n0,iommu_platform=on,disable-legacy=on,romfile= \
+		-device vhost-vsock-pci,guest-cid=3,iommu_platform=on,disable-legacy=on \
 		-drive file=$work/disk.img,if=none,id=d0,format=raw \
 		-device virtio-blk-pci,drive=d0,iommu_platform=on,disable-legacy=on \
 		</dev/null >$work/qemu.out 2>&1 &
@@ -207,6 +217,15 @@ run() { # run VHOST MODE [OPTIONS]
 		echo "$wrc $u0 $u1" >$work/up.time
 		cpusnap $work/cpu.3
 		: >$work/www/fetched
+	fi
+	# vsock, L1 to L2, once L2 listens.
+	vsent=-
+	if [ $only != net ]; then
+		while kill -0 $qpid 2>/dev/null && ! grep -aqE '^L2 (vsockready|done)' "$log" 2>/dev/null; do
+			sleep 1
+		done
+		grep -aq '^L2 vsockready' "$log" 2>/dev/null &&
+			vsent=$(timeout 300 ./vsock-xfer send 3 5001 $work/vs.down)
 	fi
 	# L2 powers off; QEMU stays (-no-shutdown) until asked for what it
 	# saw, then quits.
@@ -269,6 +288,7 @@ run() { # run VHOST MODE [OPTIONS]
 	[ $upok = yes ] || uprate=-
 	[ $# -ge 3 ] && echo "# $name: L2 -> L1 $(secs "$2" "$3") s"
 	[ -e $work/cpu.3 ] && cpuwhere "$name: L2 -> L1" $work/cpu.2 $work/cpu.3
+	[ $only = net ] || checkvsock
 	[ $only = net ] || checkdisk
 	check "$name: L2 shuts down" "at $(l2val done) s" [ -n "$(l2val done)" ]
 	misses=$(grep -c 'vhost_iotlb_miss.* step 1' "$trace" 2>/dev/null)
@@ -291,6 +311,25 @@ run() { # run VHOST MODE [OPTIONS]
 	fi
 	echo "# summary $summary"
 	grep -a -i -E 'iommu|error|fail|warn' "$log" | grep -av '^L2 ' | head -n 20 | sed 's/^/# L2: /'
+}
+
+# vsock both ways (not in "net" runs): L1 kills its listener if L2 never
+# connected.
+checkvsock() {
+	[ -n "$vlpid" ] && kill "$vlpid" 2>/dev/null
+	[ -n "$vlpid" ] && wait "$vlpid" 2>/dev/null
+	set -- $(l2val vsockup)
+	got=$(md5sum <$work/vs.up 2>/dev/null | cut -d' ' -f1)
+	vok=no
+	[ -n "${1:-}" ] && [ "$1" = "${got:-}" ] && [ "${2:-}" = 4194304 ] && vok=yes
+	check "$name: vsock 4 MiB L2 -> L1, checksum" \
+		"${1:-none} vs ${got:-none}, $(cat $work/vs.up.size 2>/dev/null) bytes" \
+		[ $vok = yes ]
+	set -- $(l2val vsockdown)
+	vok=no
+	[ "${1:-}" = "$vdownsum" ] && [ "${2:-}" = 4194304 ] && vok=yes
+	check "$name: vsock 4 MiB L1 -> L2, checksum" \
+		"${1:-none} vs $vdownsum, sent $vsent" [ $vok = yes ]
 }
 
 # The disk and the NIC's removal (not in "net" runs).
