@@ -14,6 +14,7 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
+#include "common.h"
 #include "device.h"
 #include "iotlb.h"
 #include "ioctl.h"
@@ -288,6 +289,35 @@ static int vhost_iommu_ioctl_reset_device(struct vhost_iommu_ucmd *ucmd)
 	return 0;
 }
 
+/*
+ * The store fills a kernel buffer under its lock; the copy to the VMM's
+ * memory, which may fault and wait on it (userfaultfd), comes after.
+ */
+static int vhost_iommu_ioctl_get_mappings(struct vhost_iommu_ucmd *ucmd)
+{
+	struct vhost_iommu_mappings *l = ucmd->cmd;
+	struct vhost_iommu_iotlb_entry *e;
+	int ret;
+
+	if (l->flags || l->domain_flags || l->done || !l->nr)
+		return -EINVAL;
+	if (l->nr > VHOST_IOMMU_IOTLB_MAX_BATCH)
+		return -E2BIG;
+	e = kvmalloc_array(l->nr, sizeof(*e), VHOST_IOMMU_GFP);
+	if (!e)
+		return -ENOMEM;
+	ret = vhost_iommu_store_list(&ucmd->vi->store, l, e);
+	if (ret)
+		goto out_free;
+	ret = -EFAULT;
+	if (copy_to_user(u64_to_user_ptr(l->entries), e, l->nr * sizeof(*e)))
+		goto out_free;
+	ret = vhost_iommu_ucmd_respond(ucmd, sizeof(*l));
+out_free:
+	kvfree(e);
+	return ret;
+}
+
 /* Every argument struct, for the one copy in */
 union vhost_iommu_ucmd_buffer {
 	struct vhost_iommu_config config;
@@ -299,6 +329,7 @@ union vhost_iommu_ucmd_buffer {
 	struct vhost_iommu_iotlb_batch iotlb_batch;
 	struct vhost_iommu_iotlb_notify iotlb_notify;
 	struct vhost_iommu_reset reset;
+	struct vhost_iommu_mappings mappings;
 };
 
 /**
@@ -359,6 +390,8 @@ static const struct vhost_iommu_ioctl_op vhost_iommu_ioctl_ops[] = {
 		 struct vhost_iommu_iotlb_notify, __reserved, false),
 	IOCTL_OP(VHOST_IOMMU_RESET_DEVICE, vhost_iommu_ioctl_reset_device,
 		 struct vhost_iommu_reset, flags, false),
+	IOCTL_OP(VHOST_IOMMU_GET_MAPPINGS, vhost_iommu_ioctl_get_mappings,
+		 struct vhost_iommu_mappings, done, false),
 };
 
 static const struct vhost_iommu_ioctl_op *vhost_iommu_ioctl_op(unsigned int cmd)

@@ -800,6 +800,66 @@ out_unlock:
 	return ret;
 }
 
+/* A mapping as the uapi lists it (struct vhost_iommu_iotlb_entry) */
+static void vhost_iommu_mapping_entry(const struct vhost_iommu_mapping *map,
+				      struct vhost_iommu_iotlb_entry *e)
+{
+	u32 perm = vhost_iommu_map_perm(map);
+
+	*e = (struct vhost_iommu_iotlb_entry) {
+		.iova = map->iova,
+		.size = map->last - map->iova + 1,
+		.gpa = vhost_iommu_map_phys(map),
+		.perm = vhost_iommu_perm_to_access(perm) |
+			(perm & VIRTIO_IOMMU_MAP_F_MMIO ?
+			 VHOST_IOMMU_ACCESS_MMIO : 0),
+	};
+}
+
+/**
+ * vhost_iommu_store_list() - a domain's mappings, in IOVA order
+ * @s: the store
+ * @l: in: the domain, the IOVA to start from and the room in @out; out:
+ *	what was listed (struct vhost_iommu_mappings of the uapi)
+ * @out: at least @l->nr entries
+ *
+ * Lists the mapping that holds @l->iova, or the first after it, and those
+ * after it, up to @l->nr. Nothing is copied to user space here: the store
+ * lock is not held across a fault on the caller's memory.
+ *
+ * Return: 0, or -ENOENT for an unknown domain.
+ */
+int vhost_iommu_store_list(struct vhost_iommu_store *s,
+			   struct vhost_iommu_mappings *l,
+			   struct vhost_iommu_iotlb_entry *out)
+{
+	struct vhost_iommu_mapping *map;
+	struct vhost_iommu_domain *dom;
+	unsigned int n = 0;
+	int ret = -ENOENT;
+
+	mutex_lock(&s->lock);
+	dom = xa_load(&s->domains, l->domain);
+	if (!dom)
+		goto out_unlock;
+	l->domain_flags = (dom->bypass ? VHOST_IOMMU_DOMAIN_F_BYPASS : 0) |
+			  (dom->vmm ? VHOST_IOMMU_DOMAIN_F_VMM : 0);
+	map = vhost_iommu_mapping_first(dom, l->iova, U64_MAX);
+	for (; map && n < l->nr; n++) {
+		vhost_iommu_mapping_entry(map, &out[n]);
+		l->iova = map->last + 1;
+		/* At the last IOVA there is, nothing can follow. */
+		map = l->iova ? vhost_iommu_map_tree_iter_next(map, l->iova,
+							       U64_MAX) : NULL;
+	}
+	l->nr = n;
+	l->done = !map;
+	ret = 0;
+out_unlock:
+	mutex_unlock(&s->lock);
+	return ret;
+}
+
 /* Whether the endpoint is attached to a VMM-managed domain. Store lock. */
 bool vhost_iommu_store_ep_vmm(struct vhost_iommu_store *s, u32 endpoint)
 {

@@ -162,6 +162,9 @@ u64 vhost_iommu_store_granule(struct vhost_iommu_store *s);
 /* The VMM's configuration and endpoints */
 int vhost_iommu_store_set_config(struct vhost_iommu_store *s,
 				 const struct vhost_iommu_config *cfg);
+int vhost_iommu_store_list(struct vhost_iommu_store *s,
+			   struct vhost_iommu_mappings *l,
+			   struct vhost_iommu_iotlb_entry *out);
 void vhost_iommu_store_get_config(struct vhost_iommu_store *s,
 				  struct vhost_iommu_config *cfg);
 int vhost_iommu_store_endpoint_add(struct vhost_iommu_store *s, u32 id,

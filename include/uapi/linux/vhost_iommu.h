@@ -443,6 +443,50 @@ struct vhost_iommu_iotlb_batch {
 	__aligned_u64 entries;
 };
 
+/* Flags of struct vhost_iommu_mappings.domain_flags */
+#define VHOST_IOMMU_DOMAIN_F_BYPASS	(1 << 0)
+#define VHOST_IOMMU_DOMAIN_F_VMM	(1 << 1)
+
+/* In struct vhost_iommu_iotlb_entry.perm of a listing only */
+#define VHOST_IOMMU_ACCESS_MMIO		(1 << 2)
+
+/**
+ * struct vhost_iommu_mappings - list a domain's mappings, in chunks
+ * @size: sizeof(struct vhost_iommu_mappings)
+ * @flags: must be 0
+ * @domain: a domain id, guest- or VMM-managed
+ * @nr: in: room at @entries, 1 to VHOST_IOMMU_IOTLB_MAX_BATCH; out:
+ *	entries written
+ * @iova: in: the listing starts at the mapping that holds @iova, or at the
+ *	first one after it; out: where the next call goes on (the end of the
+ *	last entry written, plus one)
+ * @entries: user pointer to an array of struct vhost_iommu_iotlb_entry:
+ *	@perm is VHOST_IOMMU_ACCESS_READ and/or _WRITE, with
+ *	VHOST_IOMMU_ACCESS_MMIO for a mapping the guest made with
+ *	VIRTIO_IOMMU_MAP_F_MMIO
+ * @domain_flags: out: VHOST_IOMMU_DOMAIN_F_BYPASS (an identity domain of
+ *	the guest, which has no mappings), VHOST_IOMMU_DOMAIN_F_VMM (created
+ *	by VHOST_IOMMU_IOTLB_ATTACH)
+ * @done: out: 1 when no mapping follows the entries written, else 0
+ *
+ * VHOST_IOMMU_GET_MAPPINGS lists the mappings in IOVA order, for a VMM
+ * that must replay a domain (an endpoint it programs itself attached to a
+ * domain that has mappings) or compare it. The entries of one call are one
+ * snapshot; a domain that changes between calls is listed as it is at
+ * each. Errors: EINVAL (unknown flags, @nr 0), E2BIG (@nr too large),
+ * ENOENT (unknown domain), EFAULT.
+ */
+struct vhost_iommu_mappings {
+	__u32 size;
+	__u32 flags;
+	__u32 domain;
+	__u32 nr;
+	__aligned_u64 iova;
+	__aligned_u64 entries;
+	__u32 domain_flags;
+	__u32 done;
+};
+
 /**
  * struct vhost_iommu_iotlb_notify - where to signal queued misses
  * @size: sizeof(struct vhost_iommu_iotlb_notify)
@@ -507,6 +551,7 @@ struct vhost_iommu_reset {
 #define VHOST_IOMMU_IOTLB_INVALIDATE	_IO(VHOST_VIRTIO, 0xaa)
 #define VHOST_IOMMU_IOTLB_SET_NOTIFY	_IO(VHOST_VIRTIO, 0xab)
 #define VHOST_IOMMU_RESET_DEVICE	_IO(VHOST_VIRTIO, 0xac)
+#define VHOST_IOMMU_GET_MAPPINGS	_IO(VHOST_VIRTIO, 0xad)
 
 /* The names of the first version, which bound vhost-net only */
 #define VHOST_IOMMU_BIND_NET		VHOST_IOMMU_BIND_DEVICE

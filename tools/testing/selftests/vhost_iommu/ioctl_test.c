@@ -740,6 +740,12 @@ FIXTURE_VARIANT_ADD(argsize, iotlb_set_notify) {
 	.flags_off = 4, .flags_bad = { 1, 1u << 31 },
 };
 
+FIXTURE_VARIANT_ADD(argsize, get_mappings) {
+	.req = VHOST_IOMMU_GET_MAPPINGS,
+	.size = sizeof(struct vhost_iommu_mappings), .out = true,
+	.flags_off = 4, .flags_bad = { 1, 1u << 31 },
+};
+
 FIXTURE_VARIANT_ADD(argsize, reset_device) {
 	.req = VHOST_IOMMU_RESET_DEVICE,
 	.size = sizeof(struct vhost_iommu_reset),
@@ -783,6 +789,9 @@ FIXTURE_SETUP(argsize)
 		ASSERT_EQ(0, ioctl(self->net, VHOST_SET_OWNER, NULL));
 		if (variant->req == VHOST_IOMMU_UNBIND_NET)
 			test_cmd_bind_net(self->fd, AS_EP, self->net);
+		break;
+	case VHOST_IOMMU_GET_MAPPINGS:
+		test_cmd_ioctl(self->fd, VHOST_IOMMU_IOTLB_ATTACH, &a);
 		break;
 	case VHOST_IOMMU_IOTLB_UPDATE:
 	case VHOST_IOMMU_IOTLB_INVALIDATE:
@@ -829,6 +838,7 @@ static void *argbuf(struct _test_data_argsize *self,
 		struct vhost_iommu_iotlb_attach a;
 		struct vhost_iommu_iotlb_batch ib;
 		struct vhost_iommu_iotlb_notify n;
+		struct vhost_iommu_mappings l;
 	} u;
 	uint32_t ksize = variant->size;
 	uint32_t n = size < ksize ? ksize : size;
@@ -870,6 +880,11 @@ static void *argbuf(struct _test_data_argsize *self,
 		break;
 	case VHOST_IOMMU_IOTLB_SET_NOTIFY:
 		u.n.fd = -1;
+		break;
+	case VHOST_IOMMU_GET_MAPPINGS:
+		u.l.domain = AS_DOMAIN;
+		u.l.nr = 1;
+		u.l.entries = (uintptr_t)&self->entry;
 		break;
 	}
 	memcpy(arg, &u, ksize < sizeof(u) ? ksize : sizeof(u));
