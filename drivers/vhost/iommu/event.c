@@ -191,3 +191,41 @@ void vhost_iommu_events_drop(struct vhost_iommu_events *ev)
 	mutex_unlock(&ev->vq->mutex);
 	atomic64_add(n, &ev->dropped);
 }
+
+/**
+ * vhost_iommu_events_save() - the reports not posted, for the saved state
+ * @ev: the fault reports
+ * @out: room for @max reports
+ * @max: at most this many
+ *
+ * They stay queued. Return: how many were copied.
+ */
+unsigned int vhost_iommu_events_save(struct vhost_iommu_events *ev,
+				     struct virtio_iommu_fault *out,
+				     unsigned int max)
+{
+	unsigned int n;
+
+	spin_lock_irq(&ev->lock);
+	n = kfifo_out_peek(&ev->faults, out, max);
+	spin_unlock_irq(&ev->lock);
+	return n;
+}
+
+/**
+ * vhost_iommu_events_load() - queue the reports of a loaded state
+ * @ev: the fault reports, none queued
+ * @f: the reports
+ * @n: how many, no more than the queue holds
+ *
+ * They are posted when the event queue starts: the queue's start runs
+ * the event work (a run while it is stopped would drop them).
+ */
+void vhost_iommu_events_load(struct vhost_iommu_events *ev,
+			     const struct virtio_iommu_fault *f,
+			     unsigned int n)
+{
+	spin_lock_irq(&ev->lock);
+	kfifo_in(&ev->faults, f, n);
+	spin_unlock_irq(&ev->lock);
+}

@@ -41,6 +41,12 @@ void vhost_iommu_events_init(struct vhost_iommu_events *ev,
 			     struct vhost_iommu_vq *vq);
 void vhost_iommu_events_reset(struct vhost_iommu_events *ev);
 void vhost_iommu_events_drop(struct vhost_iommu_events *ev);
+unsigned int vhost_iommu_events_save(struct vhost_iommu_events *ev,
+				     struct virtio_iommu_fault *out,
+				     unsigned int max);
+void vhost_iommu_events_load(struct vhost_iommu_events *ev,
+			     const struct virtio_iommu_fault *f,
+			     unsigned int n);
 void vhost_iommu_report_fault(struct vhost_iommu_events *ev, u8 reason,
 			      u32 flags, u32 endpoint, u64 address);
 

@@ -18,6 +18,7 @@
 #include "device.h"
 #include "iotlb.h"
 #include "ioctl.h"
+#include "state.h"
 
 /**
  * struct vhost_iommu_ucmd - one device ioctl being executed
@@ -318,6 +319,43 @@ out_free:
 	return ret;
 }
 
+static void vhost_iommu_state_parts(struct vhost_iommu *vi,
+				    struct vhost_iommu_state_parts *p)
+{
+	*p = (struct vhost_iommu_state_parts) {
+		.store = &vi->store,
+		.vqs = vi->vqs,
+		.events = &vi->events,
+	};
+}
+
+static int vhost_iommu_ioctl_save_state(struct vhost_iommu_ucmd *ucmd)
+{
+	struct vhost_iommu_state *arg = ucmd->cmd;
+	struct vhost_iommu_state_parts p;
+	int ret;
+
+	if (arg->flags)
+		return -EINVAL;
+	vhost_iommu_state_parts(ucmd->vi, &p);
+	ret = vhost_iommu_state_save(&p, arg);
+	/* ENOSPC: the length needed goes back too */
+	if (ret && ret != -ENOSPC)
+		return ret;
+	return vhost_iommu_ucmd_respond(ucmd, sizeof(*arg)) ?: ret;
+}
+
+static int vhost_iommu_ioctl_load_state(struct vhost_iommu_ucmd *ucmd)
+{
+	struct vhost_iommu_state *arg = ucmd->cmd;
+	struct vhost_iommu_state_parts p;
+
+	if (arg->flags)
+		return -EINVAL;
+	vhost_iommu_state_parts(ucmd->vi, &p);
+	return vhost_iommu_state_load(&p, arg);
+}
+
 /* Every argument struct, for the one copy in */
 union vhost_iommu_ucmd_buffer {
 	struct vhost_iommu_config config;
@@ -330,6 +368,7 @@ union vhost_iommu_ucmd_buffer {
 	struct vhost_iommu_iotlb_notify iotlb_notify;
 	struct vhost_iommu_reset reset;
 	struct vhost_iommu_mappings mappings;
+	struct vhost_iommu_state state;
 };
 
 /**
@@ -392,6 +431,10 @@ static const struct vhost_iommu_ioctl_op vhost_iommu_ioctl_ops[] = {
 		 struct vhost_iommu_reset, flags, false),
 	IOCTL_OP(VHOST_IOMMU_GET_MAPPINGS, vhost_iommu_ioctl_get_mappings,
 		 struct vhost_iommu_mappings, done, false),
+	IOCTL_OP(VHOST_IOMMU_SAVE_STATE, vhost_iommu_ioctl_save_state,
+		 struct vhost_iommu_state, len, false),
+	IOCTL_OP(VHOST_IOMMU_LOAD_STATE, vhost_iommu_ioctl_load_state,
+		 struct vhost_iommu_state, len, false),
 };
 
 static const struct vhost_iommu_ioctl_op *vhost_iommu_ioctl_op(unsigned int cmd)

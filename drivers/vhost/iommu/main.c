@@ -242,8 +242,9 @@ static int vhost_iommu_open(struct inode *inode, struct file *f)
 	vhost_iommu_vq_init(&vi->vqs[VHOST_IOMMU_VQ_REQUEST],
 			    VHOST_IOMMU_VQ_REQUEST, &vi->worker, &vi->mem,
 			    &vi->requests.work);
+	/* A kick on the event queue (new buffers) posts waiting reports */
 	vhost_iommu_vq_init(&vi->vqs[VHOST_IOMMU_VQ_EVENT], VHOST_IOMMU_VQ_EVENT,
-			    &vi->worker, &vi->mem, NULL);
+			    &vi->worker, &vi->mem, &vi->events.work);
 	vhost_iommu_events_init(&vi->events, &vi->worker,
 				&vi->vqs[VHOST_IOMMU_VQ_EVENT]);
 	vhost_iommu_missq_init(&vi->missq, vhost_iommu_bridges_room,

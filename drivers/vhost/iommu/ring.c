@@ -129,6 +129,47 @@ void vhost_iommu_vq_rewind(struct vhost_iommu_vq *vq)
 	mutex_unlock(&vq->mutex);
 }
 
+/**
+ * vhost_iommu_vq_get_base() - a stopped queue's next available index
+ * @vq: the queue
+ * @idx: out: the index
+ *
+ * For the saved state. Return: 0, or -EBUSY when the queue runs.
+ */
+int vhost_iommu_vq_get_base(struct vhost_iommu_vq *vq, u16 *idx)
+{
+	int ret = -EBUSY;
+
+	mutex_lock(&vq->mutex);
+	if (!vq->running) {
+		*idx = vq->last_avail_idx;
+		ret = 0;
+	}
+	mutex_unlock(&vq->mutex);
+	return ret;
+}
+
+/**
+ * vhost_iommu_vq_set_base() - VHOST_SET_VRING_BASE, for a loaded state
+ * @vq: the queue
+ * @idx: the next available index
+ *
+ * Return: 0, or -EBUSY when the queue runs.
+ */
+int vhost_iommu_vq_set_base(struct vhost_iommu_vq *vq, u16 idx)
+{
+	int ret = -EBUSY;
+
+	mutex_lock(&vq->mutex);
+	if (!vq->running) {
+		vq->last_avail_idx = idx;
+		vq->avail_idx = idx;
+		ret = 0;
+	}
+	mutex_unlock(&vq->mutex);
+	return ret;
+}
+
 /* Forgets the ring setup and the eventfds. The queue must be stopped. */
 void vhost_iommu_vq_reset(struct vhost_iommu_vq *vq)
 {
@@ -194,9 +235,14 @@ static int vhost_iommu_vq_try_start(struct vhost_iommu_vq *vq)
 	vq->running = true;
 	if (vq->poll.work) {
 		vhost_iommu_poll_start(&vq->poll, vq->kick);
-		/* Stopped while polling: the driver may not kick again */
-		if (vq->notify_off)
-			vhost_iommu_poll_queue(&vq->poll);
+		/*
+		 * Look at the ring once: the driver may have made buffers
+		 * available while the queue was stopped without a kick it
+		 * will repeat (kicks suppressed, or busy polling), and work
+		 * may wait for the queue (the fault reports of a loaded
+		 * state).
+		 */
+		vhost_iommu_poll_queue(&vq->poll);
 	}
 	return 0;
 }

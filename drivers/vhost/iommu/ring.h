@@ -140,6 +140,8 @@ long vhost_iommu_vq_ioctl(struct vhost_iommu_vq *vq, unsigned int ioctl,
 void vhost_iommu_vq_set_features(struct vhost_iommu_vq *vq, u64 features);
 void vhost_iommu_vq_stop(struct vhost_iommu_vq *vq);
 void vhost_iommu_vq_rewind(struct vhost_iommu_vq *vq);
+int vhost_iommu_vq_get_base(struct vhost_iommu_vq *vq, u16 *idx);
+int vhost_iommu_vq_set_base(struct vhost_iommu_vq *vq, u16 idx);
 void vhost_iommu_vq_reset(struct vhost_iommu_vq *vq);
 int vhost_iommu_vq_next(struct vhost_iommu_vq *vq,
 			struct vhost_iommu_chain *chain, bool busy_poll);

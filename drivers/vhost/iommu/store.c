@@ -31,6 +31,7 @@
 
 #include "common.h"
 #include "store.h"
+#include "stream.h"
 
 static unsigned int vhost_iommu_max_domains = 4096;
 module_param_named(max_domains, vhost_iommu_max_domains, uint, 0644);
@@ -1309,6 +1310,441 @@ void vhost_iommu_store_destroy(struct vhost_iommu_store *s)
 	mutex_unlock(&s->lock);
 	xa_destroy(&s->endpoints);
 	xa_destroy(&s->domains);
+}
+
+/*
+ * The saved state (Documentation/migration.md): the configuration, the
+ * endpoints and the domains with their endpoints and mappings.
+ */
+
+static void vhost_iommu_save_config(struct vhost_iommu_store *s,
+				    struct vhost_iommu_stream *st)
+{
+	struct vhost_iommu_rec_config *r;
+
+	r = vhost_iommu_stream_put(st, VHOST_IOMMU_REC_CONFIG, sizeof(*r));
+	if (!r)
+		return;
+	r->page_size_mask = cpu_to_le64(s->config.page_size_mask);
+	r->input_start = cpu_to_le64(s->config.input_start);
+	r->input_end = cpu_to_le64(s->config.input_end);
+	r->domain_start = cpu_to_le32(s->config.domain_start);
+	r->domain_end = cpu_to_le32(s->config.domain_end);
+	r->probe_size = cpu_to_le32(s->config.probe_size);
+	r->bypass = s->config.bypass;
+	r->reset_bypass = s->reset_bypass;
+}
+
+static void vhost_iommu_save_endpoint(struct vhost_iommu_stream *st,
+				      const struct vhost_iommu_ep *ep)
+{
+	struct vhost_iommu_rec_endpoint *r;
+	u32 i;
+
+	r = vhost_iommu_stream_put(st, VHOST_IOMMU_REC_ENDPOINT,
+				   struct_size(r, resv, ep->nr_resv));
+	if (!r)
+		return;
+	r->id = cpu_to_le32(ep->id);
+	r->nr_resv = cpu_to_le32(ep->nr_resv);
+	for (i = 0; i < ep->nr_resv; i++) {
+		r->resv[i].start = cpu_to_le64(ep->resv[i].start);
+		r->resv[i].end = cpu_to_le64(ep->resv[i].end);
+		r->resv[i].subtype = cpu_to_le32(ep->resv[i].subtype);
+	}
+}
+
+/* Bytes of a domain record's payload; SIZE_MAX when it cannot be one */
+static size_t vhost_iommu_rec_domain_size(u64 nr_endpoints, u64 nr_mappings)
+{
+	if (nr_endpoints > U32_MAX ||
+	    nr_mappings > VHOST_IOMMU_STATE_REC_MAX /
+			  sizeof(struct vhost_iommu_rec_mapping))
+		return SIZE_MAX;
+	return sizeof(struct vhost_iommu_rec_domain) +
+	       ALIGN(nr_endpoints * sizeof(__le32), 8) +
+	       nr_mappings * sizeof(struct vhost_iommu_rec_mapping);
+}
+
+static void vhost_iommu_save_domain(struct vhost_iommu_stream *st,
+				    struct vhost_iommu_domain *dom)
+{
+	struct vhost_iommu_rec_mapping *m;
+	struct vhost_iommu_mapping *map;
+	struct vhost_iommu_rec_domain *r;
+	struct vhost_iommu_ep *ep;
+	unsigned long n = 0;
+	__le32 *ids;
+
+	r = vhost_iommu_stream_put(st, VHOST_IOMMU_REC_DOMAIN,
+				   vhost_iommu_rec_domain_size(dom->nr_endpoints,
+							       dom->nr_mappings));
+	if (!r)
+		return;
+	r->id = cpu_to_le32(dom->id);
+	r->flags = cpu_to_le32((dom->bypass ? VHOST_IOMMU_REC_DOMAIN_BYPASS : 0) |
+			       (dom->vmm ? VHOST_IOMMU_REC_DOMAIN_VMM : 0));
+	r->nr_endpoints = cpu_to_le32(dom->nr_endpoints);
+	r->nr_mappings = cpu_to_le64(dom->nr_mappings);
+	ids = (__le32 *)(r + 1);
+	list_for_each_entry(ep, &dom->endpoints, dom_node) {
+		*ids = cpu_to_le32(ep->id);
+		ids++;
+	}
+	m = (void *)((u8 *)(r + 1) + ALIGN(dom->nr_endpoints * sizeof(*ids), 8));
+	for (map = vhost_iommu_mapping_first(dom, 0, U64_MAX); map;
+	     map = vhost_iommu_map_tree_iter_next(map, 0, U64_MAX), m++) {
+		m->iova = cpu_to_le64(map->iova);
+		m->last = cpu_to_le64(map->last);
+		m->phys_perm = cpu_to_le64(map->phys_perm);
+		if (!(++n % 1024))
+			cond_resched();
+	}
+}
+
+/**
+ * vhost_iommu_store_save() - the store's records of the saved state
+ * @s: the store
+ * @st: the stream; a counting one (no buffer) sizes them
+ *
+ * Context: the store lock held, by the caller, across the sizing and the
+ * writing, so that both see the same store.
+ */
+void vhost_iommu_store_save(struct vhost_iommu_store *s,
+			    struct vhost_iommu_stream *st)
+{
+	struct vhost_iommu_domain *dom;
+	struct vhost_iommu_ep *ep;
+	unsigned long index;
+
+	lockdep_assert_held(&s->lock);
+	vhost_iommu_save_config(s, st);
+	xa_for_each(&s->endpoints, index, ep) {
+		vhost_iommu_save_endpoint(st, ep);
+		cond_resched();
+	}
+	xa_for_each(&s->domains, index, dom) {
+		vhost_iommu_save_domain(st, dom);
+		cond_resched();
+	}
+}
+
+/**
+ * vhost_iommu_store_state_max() - the longest saved state there can be
+ *
+ * With every limit reached: max_endpoints endpoints of VHOST_IOMMU_MAX_RESV
+ * regions, each in a domain of its own, max_mappings mappings, and 1 MiB
+ * for the rest. Return: bytes.
+ */
+size_t vhost_iommu_store_state_max(void)
+{
+	size_t ep = sizeof(struct vhost_iommu_state_rec) +
+		    struct_size_t(struct vhost_iommu_rec_endpoint, resv,
+				  VHOST_IOMMU_MAX_RESV);
+	size_t dom = sizeof(struct vhost_iommu_state_rec) +
+		     vhost_iommu_rec_domain_size(1, 0);
+
+	return SZ_1M + (size_t)READ_ONCE(vhost_iommu_max_endpoints) * (ep + dom) +
+	       (size_t)READ_ONCE(vhost_iommu_max_mappings) *
+	       sizeof(struct vhost_iommu_rec_mapping);
+}
+
+/**
+ * struct vhost_iommu_load - what loading the store's records keeps
+ * @s: the store
+ * @apply: false: check only; true: the records were checked, apply them
+ * @seen: endpoint ids of the stream: xa_mk_value(1) listed, 2 attached
+ * @last_ep: the last endpoint id, for their order
+ * @last_dom: the last domain id, for their order
+ * @nr_domains: domains in the stream
+ * @nr_mappings: mappings in the stream
+ * @config: the configuration record came
+ * @bypass: its bypass
+ * @reset_bypass: and bypass's reset value
+ */
+struct vhost_iommu_load {
+	struct vhost_iommu_store *s;
+	bool apply;
+	struct xarray seen;
+	s64 last_ep;
+	s64 last_dom;
+	unsigned long nr_domains;
+	unsigned long nr_mappings;
+	bool config;
+	u8 bypass;
+	u8 reset_bypass;
+};
+
+static int vhost_iommu_load_config(struct vhost_iommu_load *l,
+				   const struct vhost_iommu_rec_config *r,
+				   u32 size)
+{
+	const struct vhost_iommu_config *c = &l->s->config;
+
+	if (l->config || size != sizeof(*r) || memchr_inv(r->__pad, 0, 2) ||
+	    r->bypass > 1 || r->reset_bypass > 1)
+		return -EBADMSG;
+	l->config = true;
+	l->bypass = r->bypass;
+	l->reset_bypass = r->reset_bypass;
+	if (le64_to_cpu(r->page_size_mask) != c->page_size_mask ||
+	    le64_to_cpu(r->input_start) != c->input_start ||
+	    le64_to_cpu(r->input_end) != c->input_end ||
+	    le32_to_cpu(r->domain_start) != c->domain_start ||
+	    le32_to_cpu(r->domain_end) != c->domain_end ||
+	    le32_to_cpu(r->probe_size) != c->probe_size)
+		return -EINVAL;
+	return 0;
+}
+
+/* An endpoint of the stream: declared here, with the same regions. */
+static int vhost_iommu_load_endpoint(struct vhost_iommu_load *l,
+				     const struct vhost_iommu_rec_endpoint *r,
+				     u32 size)
+{
+	u32 id = le32_to_cpu(r->id), nr, i;
+	const struct vhost_iommu_ep *ep;
+
+	if (size < sizeof(*r))
+		return -EBADMSG;
+	nr = le32_to_cpu(r->nr_resv);
+	if (nr > VHOST_IOMMU_MAX_RESV || size != struct_size(r, resv, nr) ||
+	    (s64)id <= l->last_ep)
+		return -EBADMSG;
+	l->last_ep = id;
+	if (l->apply)
+		return 0;
+	ep = xa_load(&l->s->endpoints, id);
+	if (!ep)
+		return -ENODEV;
+	if (ep->nr_resv != nr)
+		return -EINVAL;
+	for (i = 0; i < nr; i++)
+		if (r->resv[i].__pad ||
+		    ep->resv[i].start != le64_to_cpu(r->resv[i].start) ||
+		    ep->resv[i].end != le64_to_cpu(r->resv[i].end) ||
+		    ep->resv[i].subtype != le32_to_cpu(r->resv[i].subtype))
+			return -EINVAL;
+	return xa_err(xa_store(&l->seen, id, xa_mk_value(1), VHOST_IOMMU_GFP));
+}
+
+/* A domain's mappings: ascending, apart, aligned, known permissions. */
+static int vhost_iommu_load_check_mappings(struct vhost_iommu_load *l,
+					   const struct vhost_iommu_rec_mapping *m,
+					   u64 nr)
+{
+	u64 granule = vhost_iommu_store_granule(l->s), iova, last, phys;
+	u64 next = 0, i;
+
+	for (i = 0; i < nr; i++, m++) {
+		iova = le64_to_cpu(m->iova);
+		last = le64_to_cpu(m->last);
+		phys = le64_to_cpu(m->phys_perm) & ~(u64)VHOST_IOMMU_MAP_PERM_MASK;
+		if ((i && !next) || iova < next || last < iova ||
+		    (iova | phys) & (granule - 1) ||
+		    (last + 1) & (granule - 1) ||
+		    phys + (last - iova) < phys ||
+		    (le64_to_cpu(m->phys_perm) & (granule - 1) &
+		     ~(u64)VHOST_IOMMU_MAP_PERM_MASK))
+			return -EBADMSG;
+		next = last + 1;
+		if (!(i % 1024))
+			cond_resched();
+	}
+	return 0;
+}
+
+static int vhost_iommu_load_check_domain(struct vhost_iommu_load *l,
+					 const struct vhost_iommu_rec_domain *r,
+					 const __le32 *ids,
+					 const struct vhost_iommu_rec_mapping *m)
+{
+	u32 flags = le32_to_cpu(r->flags), nr_ep = le32_to_cpu(r->nr_endpoints);
+	u64 nr_map = le64_to_cpu(r->nr_mappings);
+	u32 i;
+	int ret;
+
+	if ((flags & ~(VHOST_IOMMU_REC_DOMAIN_BYPASS |
+		       VHOST_IOMMU_REC_DOMAIN_VMM)) ||
+	    flags == (VHOST_IOMMU_REC_DOMAIN_BYPASS | VHOST_IOMMU_REC_DOMAIN_VMM) ||
+	    ((flags & VHOST_IOMMU_REC_DOMAIN_BYPASS) && nr_map) || !nr_ep)
+		return -EBADMSG;
+	for (i = 0; i < nr_ep; i++) {
+		u32 id = le32_to_cpu(ids[i]);
+
+		/* Listed in the stream, and attached once */
+		if (xa_load(&l->seen, id) != xa_mk_value(1))
+			return -EBADMSG;
+		ret = xa_err(xa_store(&l->seen, id, xa_mk_value(2),
+				      VHOST_IOMMU_GFP));
+		if (ret)
+			return ret;
+		if (!(i % 1024))
+			cond_resched();
+	}
+	if (++l->nr_domains > READ_ONCE(vhost_iommu_max_domains))
+		return -ENOSPC;
+	l->nr_mappings += nr_map;
+	if (l->nr_mappings > READ_ONCE(vhost_iommu_max_mappings))
+		return -ENOSPC;
+	return vhost_iommu_load_check_mappings(l, m, nr_map);
+}
+
+static int vhost_iommu_load_apply_domain(struct vhost_iommu_load *l,
+					 const struct vhost_iommu_rec_domain *r,
+					 const __le32 *ids,
+					 const struct vhost_iommu_rec_mapping *m)
+{
+	struct vhost_iommu_store *s = l->s;
+	u32 flags = le32_to_cpu(r->flags), id = le32_to_cpu(r->id), i;
+	bool bypass = flags & VHOST_IOMMU_REC_DOMAIN_BYPASS;
+	bool vmm = flags & VHOST_IOMMU_REC_DOMAIN_VMM;
+	struct vhost_iommu_mapping *map;
+	struct vhost_iommu_domain *dom;
+	u64 nr = le64_to_cpu(r->nr_mappings), k;
+	u64 phys_perm;
+	int ret;
+
+	dom = vhost_iommu_domain_create(s, id, bypass, vmm);
+	if (!dom)
+		return -ENOMEM;
+	for (k = 0; k < nr; k++, m++) {
+		phys_perm = le64_to_cpu(m->phys_perm);
+		map = vhost_iommu_mapping_insert(s, dom, le64_to_cpu(m->iova),
+						 le64_to_cpu(m->last),
+						 phys_perm & ~(u64)VHOST_IOMMU_MAP_PERM_MASK,
+						 phys_perm & VHOST_IOMMU_MAP_PERM_MASK);
+		if (IS_ERR(map))
+			return PTR_ERR(map);
+		if (!(k % 1024))
+			cond_resched();
+	}
+	for (i = 0; i < le32_to_cpu(r->nr_endpoints); i++) {
+		/* Checked: every id is a declared endpoint */
+		ret = vhost_iommu_attach_ep(s, xa_load(&s->endpoints,
+						       le32_to_cpu(ids[i])),
+					    id, bypass, vmm);
+		/* A reserved region that holds a mapping of the domain */
+		if (ret)
+			return ret == -EOPNOTSUPP ? -EINVAL : ret;
+	}
+	return 0;
+}
+
+static int vhost_iommu_load_domain(struct vhost_iommu_load *l,
+				   const struct vhost_iommu_rec_domain *r,
+				   u32 size)
+{
+	const struct vhost_iommu_rec_mapping *m;
+	const __le32 *ids;
+	u32 nr_ep;
+
+	if (size < sizeof(*r) || r->__pad ||
+	    (s64)le32_to_cpu(r->id) <= l->last_dom)
+		return -EBADMSG;
+	nr_ep = le32_to_cpu(r->nr_endpoints);
+	if (vhost_iommu_rec_domain_size(nr_ep, le64_to_cpu(r->nr_mappings)) !=
+	    size)
+		return -EBADMSG;
+	l->last_dom = le32_to_cpu(r->id);
+	ids = (const __le32 *)(r + 1);
+	m = (const void *)((const u8 *)ids + ALIGN(nr_ep * sizeof(*ids), 8));
+	if (l->apply)
+		return vhost_iommu_load_apply_domain(l, r, ids, m);
+	return vhost_iommu_load_check_domain(l, r, ids, m);
+}
+
+/* Back to no domain, as before a failed load. */
+static void vhost_iommu_load_unwind(struct vhost_iommu_store *s)
+{
+	struct vhost_iommu_domain *dom;
+	struct vhost_iommu_ep *ep;
+	unsigned long index;
+
+	xa_for_each(&s->endpoints, index, ep) {
+		if (rcu_access_pointer(ep->domain))
+			vhost_iommu_detach_locked(s, ep);
+		cond_resched();
+	}
+	/* Created, but no endpoint joined before the failure */
+	xa_for_each(&s->domains, index, dom)
+		vhost_iommu_domain_destroy(s, dom);
+}
+
+static int vhost_iommu_load_records(struct vhost_iommu_load *l,
+				    struct vhost_iommu_stream *st)
+{
+	size_t pos = st->pos;
+	const void *p;
+	u16 type;
+	u32 size;
+	int ret;
+
+	while ((p = vhost_iommu_stream_get(st, &type, &size))) {
+		switch (type) {
+		case VHOST_IOMMU_REC_CONFIG:
+			ret = vhost_iommu_load_config(l, p, size);
+			break;
+		case VHOST_IOMMU_REC_ENDPOINT:
+			ret = l->config && l->last_dom < 0 ?
+			      vhost_iommu_load_endpoint(l, p, size) : -EBADMSG;
+			break;
+		case VHOST_IOMMU_REC_DOMAIN:
+			ret = l->config ? vhost_iommu_load_domain(l, p, size) :
+					  -EBADMSG;
+			break;
+		default:
+			/* The next part's: leave it to the caller */
+			st->pos = pos;
+			return l->config ? 0 : -EBADMSG;
+		}
+		if (ret)
+			return ret;
+		pos = st->pos;
+		cond_resched();
+	}
+	return st->error ? -EBADMSG : 0;
+}
+
+/**
+ * vhost_iommu_store_load() - load the store's records of a saved state
+ * @s: the store, with no domain
+ * @st: the stream, at the store's first record; left at the first record
+ *	that is not the store's
+ * @apply: false: check the records, changing nothing; true: apply records
+ *	that a check passed
+ *
+ * Return: 0; -EBUSY (the store has domains), -EBADMSG (a malformed record,
+ * or one out of order), -EINVAL (another configuration, or endpoints with
+ * other regions), -ENODEV (an endpoint not declared), -ENOSPC, -ENOMEM.
+ * A failed apply leaves the store as it was.
+ */
+int vhost_iommu_store_load(struct vhost_iommu_store *s,
+			   struct vhost_iommu_stream *st, bool apply)
+{
+	struct vhost_iommu_load l = {
+		.s = s,
+		.apply = apply,
+		.last_ep = -1,
+		.last_dom = -1,
+	};
+	int ret = -EBUSY;
+
+	xa_init(&l.seen);
+	mutex_lock(&s->lock);
+	if (s->nr_domains)
+		goto out_unlock;
+	ret = vhost_iommu_load_records(&l, st);
+	if (ret && apply)
+		vhost_iommu_load_unwind(s);
+	if (!ret && apply) {
+		vhost_iommu_set_bypass_locked(s, l.bypass);
+		s->reset_bypass = l.reset_bypass;
+	}
+out_unlock:
+	mutex_unlock(&s->lock);
+	xa_destroy(&l.seen);
+	return ret;
 }
 
 /**

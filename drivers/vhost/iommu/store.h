@@ -162,6 +162,12 @@ u64 vhost_iommu_store_granule(struct vhost_iommu_store *s);
 /* The VMM's configuration and endpoints */
 int vhost_iommu_store_set_config(struct vhost_iommu_store *s,
 				 const struct vhost_iommu_config *cfg);
+struct vhost_iommu_stream;
+size_t vhost_iommu_store_state_max(void);
+void vhost_iommu_store_save(struct vhost_iommu_store *s,
+			    struct vhost_iommu_stream *st);
+int vhost_iommu_store_load(struct vhost_iommu_store *s,
+			   struct vhost_iommu_stream *st, bool apply);
 int vhost_iommu_store_list(struct vhost_iommu_store *s,
 			   struct vhost_iommu_mappings *l,
 			   struct vhost_iommu_iotlb_entry *out);

@@ -534,6 +534,85 @@ struct vhost_iommu_reset {
 	__u32 flags;
 };
 
+/**
+ * DOC: saved state
+ *
+ * VHOST_IOMMU_SAVE_STATE writes the device's state as a stream the VMM
+ * keeps in its own migration stream; VHOST_IOMMU_LOAD_STATE loads it into
+ * a fresh device before the guest resumes. The stream starts with a struct
+ * vhost_iommu_state_header; records follow, each a struct
+ * vhost_iommu_state_rec and its payload, padded to 8 bytes (their layout:
+ * Documentation/migration.md). Everything is little-endian.
+ *
+ * Saved: the configuration (bypass with its reset value), the endpoints
+ * and their reserved regions, every domain with its kind, its endpoints
+ * and its mappings, the request and event queues' next available index,
+ * and the fault reports not yet posted. Not saved: what the VMM sets up
+ * again on the destination (owner, features, memory table, vring
+ * addresses and eventfds, bindings, the miss eventfd) and the statistics.
+ */
+#define VHOST_IOMMU_STATE_MAGIC		0x73706976	/* "vips" */
+#define VHOST_IOMMU_STATE_VERSION	1
+
+/**
+ * struct vhost_iommu_state_header - how a saved state starts
+ * @magic: VHOST_IOMMU_STATE_MAGIC
+ * @version: VHOST_IOMMU_STATE_VERSION of the kernel that saved it
+ * @length: bytes in the stream, this header included
+ * @crc: CRC-32 (IEEE 802.3, as zlib's crc32()) of the @length -
+ *	sizeof(header) bytes after the header
+ * @__reserved: zero
+ */
+struct vhost_iommu_state_header {
+	__le32 magic;
+	__le32 version;
+	__le64 length;
+	__le32 crc;
+	__le32 __reserved;
+};
+
+/**
+ * struct vhost_iommu_state_rec - a record of a saved state
+ * @type: what the payload is
+ * @__reserved: zero
+ * @size: bytes of payload that follow (then padding to 8 bytes)
+ */
+struct vhost_iommu_state_rec {
+	__le16 type;
+	__le16 __reserved;
+	__le32 size;
+};
+
+/**
+ * struct vhost_iommu_state - save or load the device state
+ * @size: sizeof(struct vhost_iommu_state)
+ * @flags: must be 0
+ * @buf: user pointer to the stream
+ * @len: SAVE: in, the room at @buf; out, the stream's length, also with
+ *	ENOSPC. LOAD: the stream's length.
+ *
+ * VHOST_IOMMU_SAVE_STATE needs both queues stopped (VHOST_GET_VRING_BASE;
+ * else EBUSY) and fails with ENOSPC, @len set, when @buf is too small.
+ *
+ * VHOST_IOMMU_LOAD_STATE needs both queues stopped and no domain (else
+ * EBUSY), the configuration the stream was saved with (every field but
+ * @bypass) and the same endpoints declared with the same reserved regions
+ * (else EINVAL; ENODEV when one is missing); it sets @bypass, creates the
+ * domains with their mappings and attachments, sets the queues' indexes
+ * (as VHOST_SET_VRING_BASE) and queues the fault reports. The whole stream
+ * is checked before anything changes: a stream that fails loads nothing.
+ * Errors: EINVAL (not a stream: magic, @length), EPROTONOSUPPORT (a newer
+ * version), EBADMSG (CRC, or a record that is malformed or out of
+ * place), E2BIG (@len above what max_mappings allows), ENOSPC
+ * (max_domains or max_mappings), ENOMEM, EFAULT.
+ */
+struct vhost_iommu_state {
+	__u32 size;
+	__u32 flags;
+	__aligned_u64 buf;
+	__aligned_u64 len;
+};
+
 /*
  * Device ioctls. Mainline's VHOST_* ioctls use numbers 0x00 to 0x8f of the
  * VHOST_VIRTIO type; these start at 0xa0.
@@ -552,6 +631,8 @@ struct vhost_iommu_reset {
 #define VHOST_IOMMU_IOTLB_SET_NOTIFY	_IO(VHOST_VIRTIO, 0xab)
 #define VHOST_IOMMU_RESET_DEVICE	_IO(VHOST_VIRTIO, 0xac)
 #define VHOST_IOMMU_GET_MAPPINGS	_IO(VHOST_VIRTIO, 0xad)
+#define VHOST_IOMMU_SAVE_STATE		_IO(VHOST_VIRTIO, 0xae)
+#define VHOST_IOMMU_LOAD_STATE		_IO(VHOST_VIRTIO, 0xaf)
 
 /* The names of the first version, which bound vhost-net only */
 #define VHOST_IOMMU_BIND_NET		VHOST_IOMMU_BIND_DEVICE

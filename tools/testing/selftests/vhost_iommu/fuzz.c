@@ -3325,7 +3325,7 @@ static void ioc_unknown(struct ioc *c)
 	};
 	struct rng *r = &c->t->r;
 	unsigned long nr = pct(r, 50) ? nrs[below(r, ARRAY_SIZE(nrs))] :
-			   _IO(VHOST_VIRTIO, 0xae + below(r, 0x52));
+			   _IO(VHOST_VIRTIO, 0xb0 + below(r, 0x50));
 	uint64_t seq = LOAD(&A.owner_seq);
 	int ret;
 
