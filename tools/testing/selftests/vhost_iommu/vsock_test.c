@@ -119,12 +119,14 @@ static int map_layout(struct vsg *g)
 /*
  * vhost-vsock with ACCESS_PLATFORM and its CID; vhost-iommu with the
  * vsock window in its memory table, fault buffers posted, endpoint EP
- * attached to domain D, the layout mapped.
+ * attached to domain D, the layout mapped; with @bypass, EP attached
+ * with ATTACH_F_BYPASS instead, IOVA = GPA, nothing mapped.
  */
-static int vsg_init(struct vsg *g, uint64_t cid)
+static int vsg_init(struct vsg *g, uint64_t cid, bool bypass)
 {
 	struct vsock_opts so = {
-		.iommu = true, .cid = cid, .iova_base = IOVA_BASE,
+		.iommu = true, .cid = cid,
+		.iova_base = bypass ? VSOCK_GPA_BASE : IOVA_BASE,
 	};
 	struct vmm_opts mo = { .nextra = 1 };
 	int ret;
@@ -145,10 +147,11 @@ static int vsg_init(struct vsg *g, uint64_t cid)
 		ret = vmm_add_endpoint(g->iommu.fd, EP, NULL, 0);
 	if (ret)
 		return ret;
-	ret = vmm_attach(&g->iommu, D, EP, 0);
+	ret = vmm_attach(&g->iommu, D, EP,
+			 bypass ? VIRTIO_IOMMU_ATTACH_F_BYPASS : 0);
 	if (ret > 0)
 		return vt_fail(-EIO, "ATTACH: status %d", ret);
-	return ret ? ret : map_layout(g);
+	return ret || bypass ? ret : map_layout(g);
 }
 
 /* The rings, BIND_DEVICE, SET_RUNNING (retried while its misses wait) */
@@ -611,7 +614,7 @@ FIXTURE_SETUP(vsock)
 {
 	self->push = -1;
 	test_param_set(_metadata, PUSH, 0, &self->push);
-	test_cmd(vsg_init(&self->g, VSOCK_TEST_CID));
+	test_cmd(vsg_init(&self->g, VSOCK_TEST_CID, false));
 	self->s0 = vmm_stats(self->g.iommu.fd);
 	test_cmd(vsg_start(&self->g));
 	test_cmd(vsg_connect(&self->g));
@@ -794,6 +797,41 @@ TEST_F_TIMEOUT(vsock, detach_stops_traffic, 300)
 }
 
 /*
+ * An endpoint attached with ATTACH_F_BYPASS: vhost-vsock's misses get
+ * identity translations of the memory region (the vsock window in
+ * vhost-iommu's memory table), nothing is mapped, nothing faults.
+ */
+FIXTURE(bypass) {
+	struct vsg g;
+};
+
+FIXTURE_SETUP(bypass)
+{
+	test_cmd(vsg_init(&self->g, VSOCK_TEST_CID, true));
+	test_cmd(vsg_start(&self->g));
+	test_cmd(vsg_connect(&self->g));
+}
+
+FIXTURE_TEARDOWN(bypass)
+{
+	vsg_fini(&self->g);
+}
+
+TEST_F_TIMEOUT(bypass, traffic, 300)
+{
+	struct vsg *g = &self->g;
+	struct vhost_iommu_stats s;
+
+	EXPECT_EQ(0, vmm_stat(g->iommu.fd, mappings));
+	test_cmd(host_to_guest(g, 3 * VSOCK_MAX_PAYLOAD + 100, 1));
+	test_cmd(guest_to_host(g, 10000, 2));
+	s = vmm_stats(g->iommu.fd);
+	EXPECT_LT(0, s.iotlb_served);
+	EXPECT_EQ(0, s.faults);
+	no_ring_errors(_metadata, g);
+}
+
+/*
  * Release: the vhost_vsock module's count is back where it was once
  * everything is closed, so that it unloads (vm/init checks the unload).
  */
@@ -807,7 +845,7 @@ FIXTURE_SETUP(release)
 	self->base = vsock_refcnt();
 	if (self->base < 0)
 		SKIP(return, "vhost_vsock is not a module");
-	test_cmd(vsg_init(&self->g, VSOCK_TEST_CID));
+	test_cmd(vsg_init(&self->g, VSOCK_TEST_CID, false));
 	test_cmd(vsg_start(&self->g));
 	test_cmd(vsg_connect(&self->g));
 	test_cmd(host_to_guest(&self->g, 1000, 1));
