@@ -24,9 +24,9 @@
 # The command's output streams to stdout. The run fails (non-zero exit) when
 # the command fails, when the kernel log shows a WARNING, BUG, Oops, KASAN,
 # UBSAN, lockdep or kmemleak report, when the kernel is tainted beyond
-# out-of-tree + unsigned, when vhost_iommu or vhost_net cannot be unloaded,
-# on a hang (timeout) and when the success marker on the results channel is
-# missing.
+# out-of-tree + unsigned, when vhost_iommu, vhost_net or vhost_vsock cannot
+# be unloaded, on a hang (timeout) and when the success marker on the
+# results channel is missing.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -224,6 +224,11 @@ if [ -n "$marker" ]; then
 	0) verdict OK "vhost_net unloads" ;;
 	-|"") ;;
 	*) verdict FAIL "vhost_net unloads" "rmmod exit $(val rmmod_net)" ;;
+	esac
+	case "$(val rmmod_vsock)" in
+	0) verdict OK "vhost_vsock unloads" ;;
+	-|"") ;;
+	*) verdict FAIL "vhost_vsock unloads" "rmmod exit $(val rmmod_vsock)" ;;
 	esac
 	if [ $((taint & ~12288)) = 0 ]; then
 		verdict OK "taint"
