@@ -656,6 +656,8 @@ FIXTURE(argsize) {
 	int net;		/* BIND_NET, UNBIND_NET: a vhost-net device */
 	uint8_t *buf;		/* AS_BUF bytes, then an inaccessible page */
 	struct vhost_iommu_iotlb_entry entry;	/* IOTLB_UPDATE, _INVALIDATE */
+	uint8_t stream[4096];	/* SAVE_STATE's output, LOAD_STATE's input */
+	uint64_t stream_len;
 };
 
 FIXTURE_VARIANT(argsize) {
@@ -746,6 +748,18 @@ FIXTURE_VARIANT_ADD(argsize, get_mappings) {
 	.flags_off = 4, .flags_bad = { 1, 1u << 31 },
 };
 
+FIXTURE_VARIANT_ADD(argsize, save_state) {
+	.req = VHOST_IOMMU_SAVE_STATE,
+	.size = sizeof(struct vhost_iommu_state), .out = true,
+	.flags_off = 4, .flags_bad = { 1, 1u << 31 },
+};
+
+FIXTURE_VARIANT_ADD(argsize, load_state) {
+	.req = VHOST_IOMMU_LOAD_STATE,
+	.size = sizeof(struct vhost_iommu_state),
+	.flags_off = 4, .flags_bad = { 1, 1u << 31 },
+};
+
 FIXTURE_VARIANT_ADD(argsize, reset_device) {
 	.req = VHOST_IOMMU_RESET_DEVICE,
 	.size = sizeof(struct vhost_iommu_reset),
@@ -793,6 +807,17 @@ FIXTURE_SETUP(argsize)
 	case VHOST_IOMMU_GET_MAPPINGS:
 		test_cmd_ioctl(self->fd, VHOST_IOMMU_IOTLB_ATTACH, &a);
 		break;
+	case VHOST_IOMMU_LOAD_STATE: {
+		/* This device's own state: loading it changes nothing */
+		struct vhost_iommu_state st = {
+			.size = sizeof(st), .buf = (uintptr_t)self->stream,
+			.len = sizeof(self->stream),
+		};
+
+		test_cmd_ioctl(self->fd, VHOST_IOMMU_SAVE_STATE, &st);
+		self->stream_len = st.len;
+		break;
+	}
 	case VHOST_IOMMU_IOTLB_UPDATE:
 	case VHOST_IOMMU_IOTLB_INVALIDATE:
 		test_cmd_ioctl(self->fd, VHOST_IOMMU_IOTLB_ATTACH, &a);
@@ -839,6 +864,7 @@ static void *argbuf(struct _test_data_argsize *self,
 		struct vhost_iommu_iotlb_batch ib;
 		struct vhost_iommu_iotlb_notify n;
 		struct vhost_iommu_mappings l;
+		struct vhost_iommu_state st;
 	} u;
 	uint32_t ksize = variant->size;
 	uint32_t n = size < ksize ? ksize : size;
@@ -885,6 +911,14 @@ static void *argbuf(struct _test_data_argsize *self,
 		u.l.domain = AS_DOMAIN;
 		u.l.nr = 1;
 		u.l.entries = (uintptr_t)&self->entry;
+		break;
+	case VHOST_IOMMU_SAVE_STATE:
+		u.st.buf = (uintptr_t)self->stream;
+		u.st.len = sizeof(self->stream);
+		break;
+	case VHOST_IOMMU_LOAD_STATE:
+		u.st.buf = (uintptr_t)self->stream;
+		u.st.len = self->stream_len;
 		break;
 	}
 	memcpy(arg, &u, ksize < sizeof(u) ? ksize : sizeof(u));
