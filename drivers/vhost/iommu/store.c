@@ -300,7 +300,7 @@ vhost_iommu_domain_create(struct vhost_iommu_store *s, u32 id, bool bypass,
 /*
  * Takes up to VHOST_IOMMU_REMOVE_BATCH mappings that meet [@start, @end]
  * out of the tree, widens [*@first, *@last] to cover them, and frees them.
- * Returns how many.
+ * Returns how many: fewer than VHOST_IOMMU_REMOVE_BATCH when none is left.
  */
 static unsigned int vhost_iommu_mappings_take(struct vhost_iommu_store *s,
 					      struct vhost_iommu_domain *dom,
@@ -343,8 +343,23 @@ static void vhost_iommu_mappings_remove(struct vhost_iommu_store *s,
 {
 	*first = start;
 	*last = end;
-	while (vhost_iommu_mappings_take(s, dom, start, end, first, last))
+	while (vhost_iommu_mappings_take(s, dom, start, end, first, last) ==
+	       VHOST_IOMMU_REMOVE_BATCH)
 		cond_resched();
+}
+
+/* Takes @map out of @dom's tree and frees it. Context: the store lock. */
+static void vhost_iommu_mapping_remove(struct vhost_iommu_store *s,
+				       struct vhost_iommu_domain *dom,
+				       struct vhost_iommu_mapping *map)
+{
+	spin_lock(&dom->tree_lock);
+	vhost_iommu_map_tree_remove(map, &dom->mappings);
+	spin_unlock(&dom->tree_lock);
+	/* No reader holds it: each lookup holds a lock held above. */
+	kmem_cache_free(vhost_iommu_mapping_cache, map);
+	s->nr_mappings--;
+	dom->nr_mappings--;
 }
 
 /* As vhost_iommu_mappings_remove(), and the subscribers drop the range. */
@@ -576,18 +591,38 @@ static int vhost_iommu_map_check(struct vhost_iommu_store *s, u64 start,
 }
 
 /*
- * Adds a mapping to a domain. Context: the store lock held; the range is
- * free, @phys aligned to the granule, @perm within
- * VHOST_IOMMU_MAP_PERM_MASK. Returns it, ERR_PTR(-ENOSPC) at max_mappings or ERR_PTR(-ENOMEM).
+ * Adds a mapping to a domain. Context: the store lock held; @phys aligned
+ * to the granule, @perm within VHOST_IOMMU_MAP_PERM_MASK. One descent
+ * both finds where the mapping goes and checks that the range is free:
+ * mappings do not overlap, so one that meets [@start, @end] lies on the
+ * path of any search for it. Nothing changes until the mapping is
+ * allocated, and the tree cannot change meanwhile (the store lock).
+ * Returns it, ERR_PTR(-EEXIST) when the range is not free, ERR_PTR(-ENOSPC)
+ * at max_mappings or ERR_PTR(-ENOMEM).
  */
 static struct vhost_iommu_mapping *
 vhost_iommu_mapping_insert(struct vhost_iommu_store *s,
 			   struct vhost_iommu_domain *dom, u64 start, u64 end,
 			   u64 phys, u32 perm)
 {
-	struct vhost_iommu_mapping *map;
+	struct rb_node **link = &dom->mappings.rb_root.rb_node;
+	struct vhost_iommu_mapping *map, *m;
+	struct rb_node *parent = NULL, *node;
+	bool leftmost = true;
 
 	lockdep_assert_held(&s->lock);
+	while (*link) {
+		parent = *link;
+		m = rb_entry(parent, struct vhost_iommu_mapping, rb);
+		if (end < m->iova) {
+			link = &parent->rb_left;
+		} else if (start > m->last) {
+			link = &parent->rb_right;
+			leftmost = false;
+		} else {
+			return ERR_PTR(-EEXIST);
+		}
+	}
 	if (s->nr_mappings >= READ_ONCE(vhost_iommu_max_mappings))
 		return ERR_PTR(-ENOSPC);
 	map = kmem_cache_alloc(vhost_iommu_mapping_cache, VHOST_IOMMU_GFP);
@@ -595,10 +630,20 @@ vhost_iommu_mapping_insert(struct vhost_iommu_store *s,
 		return ERR_PTR(-ENOMEM);
 	map->iova = start;
 	map->last = end;
+	map->subtree_last = end;
 	/* Both checked: phys on the granule, perm within the mask */
 	map->phys_perm = phys | perm;
 	spin_lock(&dom->tree_lock);
-	vhost_iommu_map_tree_insert(map, &dom->mappings);
+	/* The ancestors' subtree_last, as the interval tree's insert does */
+	for (node = parent; node; node = rb_parent(node)) {
+		m = rb_entry(node, struct vhost_iommu_mapping, rb);
+		if (m->subtree_last >= end)
+			break;
+		m->subtree_last = end;
+	}
+	rb_link_node(&map->rb, parent, link);
+	rb_insert_augmented_cached(&map->rb, &dom->mappings, leftmost,
+				   &vhost_iommu_map_tree_augment);
 	spin_unlock(&dom->tree_lock);
 	s->nr_mappings++;
 	dom->nr_mappings++;
@@ -623,12 +668,12 @@ static int vhost_iommu_map_locked(struct vhost_iommu_store *s, u32 domain,
 	ret = vhost_iommu_map_check(s, start, end, phys);
 	if (ret)
 		return ret;
-	if (vhost_iommu_hits_resv(dom, start, end) ||
-	    vhost_iommu_mapping_first(dom, start, end))
+	if (vhost_iommu_hits_resv(dom, start, end))
 		return -EINVAL;
+	/* The range must be free: the insert checks it first */
 	map = vhost_iommu_mapping_insert(s, dom, start, end, phys, perm);
 	if (IS_ERR(map))
-		return PTR_ERR(map);
+		return PTR_ERR(map) == -EEXIST ? -EINVAL : PTR_ERR(map);
 	vhost_iommu_dom_mapped(dom, map, false);
 	return 0;
 }
@@ -668,13 +713,27 @@ static int vhost_iommu_unmap_locked(struct vhost_iommu_store *s, u32 domain,
 		return ret;
 	if (end < start)
 		return -EINVAL;
-	/* A mapping is removed whole or not at all. */
-	map = vhost_iommu_mapping_first(dom, start, start);
+	/*
+	 * A mapping is removed whole or not at all. The lowest mapping that
+	 * meets the range holds @start if any does; if it also reaches @end,
+	 * it holds @end and is the only one (mappings do not overlap): the
+	 * common UNMAP of one mapping costs one search.
+	 */
+	map = vhost_iommu_mapping_first(dom, start, end);
 	if (map && map->iova < start)
 		return -ERANGE;
-	map = vhost_iommu_mapping_first(dom, end, end);
-	if (map && map->last > end)
-		return -ERANGE;
+	if (map && map->last >= end) {
+		if (map->last > end)
+			return -ERANGE;
+		vhost_iommu_mapping_remove(s, dom, map);
+		vhost_iommu_dom_unmapped(dom, start, end);
+		return 0;
+	}
+	if (map) {
+		map = vhost_iommu_mapping_first(dom, end, end);
+		if (map && map->last > end)
+			return -ERANGE;
+	}
 	vhost_iommu_unmap_range(s, dom, start, end);
 	return 0;
 }
