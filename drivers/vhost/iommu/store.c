@@ -592,13 +592,14 @@ static int vhost_iommu_map_check(struct vhost_iommu_store *s, u64 start,
 
 /*
  * Adds a mapping to a domain. Context: the store lock held; @phys aligned
- * to the granule, @perm within VHOST_IOMMU_MAP_PERM_MASK. One descent
- * both finds where the mapping goes and checks that the range is free:
- * mappings do not overlap, so one that meets [@start, @end] lies on the
- * path of any search for it. Nothing changes until the mapping is
- * allocated, and the tree cannot change meanwhile (the store lock).
+ * to the granule, @perm within VHOST_IOMMU_MAP_PERM_MASK. One descent both
+ * finds where the mapping goes and checks that the range is free: mappings
+ * do not overlap, so one that meets [@start, @end] lies on the path of any
+ * search for it. The descent raises the subtree_last of the nodes it
+ * passes, as the interval tree's insert does, and takes it back when it
+ * meets a mapping (the tree_lock is held: no lookup sees it meanwhile).
  * Returns it, ERR_PTR(-EEXIST) when the range is not free, ERR_PTR(-ENOSPC)
- * at max_mappings or ERR_PTR(-ENOMEM).
+ * at max_mappings or ERR_PTR(-ENOMEM), checked in that order.
  */
 static struct vhost_iommu_mapping *
 vhost_iommu_mapping_insert(struct vhost_iommu_store *s,
@@ -607,39 +608,42 @@ vhost_iommu_mapping_insert(struct vhost_iommu_store *s,
 {
 	struct rb_node **link = &dom->mappings.rb_root.rb_node;
 	struct vhost_iommu_mapping *map, *m;
-	struct rb_node *parent = NULL, *node;
+	struct rb_node *parent = NULL;
 	bool leftmost = true;
+	int err = -ENOSPC;
 
 	lockdep_assert_held(&s->lock);
-	while (*link) {
-		parent = *link;
-		m = rb_entry(parent, struct vhost_iommu_mapping, rb);
-		if (end < m->iova) {
-			link = &parent->rb_left;
-		} else if (start > m->last) {
-			link = &parent->rb_right;
-			leftmost = false;
-		} else {
-			return ERR_PTR(-EEXIST);
-		}
-	}
 	if (s->nr_mappings >= READ_ONCE(vhost_iommu_max_mappings))
-		return ERR_PTR(-ENOSPC);
+		goto err_check;
+	err = -ENOMEM;
 	map = kmem_cache_alloc(vhost_iommu_mapping_cache, VHOST_IOMMU_GFP);
 	if (!map)
-		return ERR_PTR(-ENOMEM);
+		goto err_check;
 	map->iova = start;
 	map->last = end;
 	map->subtree_last = end;
 	/* Both checked: phys on the granule, perm within the mask */
 	map->phys_perm = phys | perm;
 	spin_lock(&dom->tree_lock);
-	/* The ancestors' subtree_last, as the interval tree's insert does */
-	for (node = parent; node; node = rb_parent(node)) {
-		m = rb_entry(node, struct vhost_iommu_mapping, rb);
-		if (m->subtree_last >= end)
-			break;
-		m->subtree_last = end;
+	while (*link) {
+		m = rb_entry(*link, struct vhost_iommu_mapping, rb);
+		if (end < m->iova) {
+			link = &m->rb.rb_left;
+		} else if (start > m->last) {
+			link = &m->rb.rb_right;
+			leftmost = false;
+		} else {
+			/* Lower what was raised on the way: the ancestors */
+			if (parent)
+				vhost_iommu_map_tree_augment.propagate(parent,
+								       NULL);
+			spin_unlock(&dom->tree_lock);
+			kmem_cache_free(vhost_iommu_mapping_cache, map);
+			return ERR_PTR(-EEXIST);
+		}
+		parent = &m->rb;
+		if (m->subtree_last < end)
+			m->subtree_last = end;
 	}
 	rb_link_node(&map->rb, parent, link);
 	rb_insert_augmented_cached(&map->rb, &dom->mappings, leftmost,
@@ -648,6 +652,10 @@ vhost_iommu_mapping_insert(struct vhost_iommu_store *s,
 	s->nr_mappings++;
 	dom->nr_mappings++;
 	return map;
+
+err_check:
+	return ERR_PTR(vhost_iommu_mapping_first(dom, start, end) ? -EEXIST :
+		       err);
 }
 
 static int vhost_iommu_map_locked(struct vhost_iommu_store *s, u32 domain,
