@@ -83,6 +83,9 @@ struct vhost_iommu_ep {
  * @mappings: interval tree of struct vhost_iommu_mapping, which never
  *	overlap
  * @nr_mappings: entries in @mappings
+ * @free: mappings UNMAP took out, kept for the next MAP (store lock):
+ *	at most VHOST_IOMMU_MAP_CACHE, none while @mappings is empty
+ * @nr_free: entries in @free
  * @rcu: frees the domain once lock-free readers are done
  *
  * Everything but @mappings is written under the store lock. A lookup
@@ -98,24 +101,31 @@ struct vhost_iommu_domain {
 	spinlock_t tree_lock; /* @mappings, with the store lock */
 	struct rb_root_cached mappings;
 	unsigned long nr_mappings;
+	struct vhost_iommu_mapping *free;
+	unsigned int nr_free;
 	struct rcu_head rcu;
 };
 
 /**
  * struct vhost_iommu_mapping - what one MAP request created, immutable
  * @rb: node in vhost_iommu_domain.mappings
+ * @next_free: out of the tree, next in vhost_iommu_domain.free
  * @iova: first IOVA
  * @last: last IOVA (inclusive)
  * @subtree_last: the largest @last below @rb (interval tree)
  * @phys_perm: guest-physical address of @iova, aligned to the granule
  *	(4 KiB at least), with VIRTIO_IOMMU_MAP_F_* in its low bits
  *
- * Freed at once when it leaves the tree: every reader holds a lock that
- * the removal holds too. 56 bytes from a cache of its own: with the
- * memcg's 8 bytes per accounted object, 64 bytes per mapping.
+ * Freed, or kept for the domain's next MAP, at once when it leaves the
+ * tree: every reader holds a lock that the removal holds too. 56 bytes
+ * from a cache of its own: with the memcg's 8 bytes per accounted object,
+ * 64 bytes per mapping.
  */
 struct vhost_iommu_mapping {
-	struct rb_node rb;
+	union {
+		struct rb_node rb;
+		struct vhost_iommu_mapping *next_free;
+	};
 	u64 iova;
 	u64 last;
 	u64 subtree_last;
@@ -149,6 +159,12 @@ INTERVAL_TREE_DEFINE(struct vhost_iommu_mapping, rb, u64, subtree_last,
 
 /* Mappings removed per tree_lock hold in vhost_iommu_mappings_remove() */
 #define VHOST_IOMMU_REMOVE_BATCH	32
+/*
+ * Mappings a domain keeps for its next MAPs instead of freeing them: as
+ * many as one batch of requests unmaps, so that the MAPs of the next batch
+ * neither allocate nor the UNMAPs free. They stay charged to the VMM.
+ */
+#define VHOST_IOMMU_MAP_CACHE		256
 
 static bool vhost_iommu_ranges_overlap(u64 s1, u64 e1, u64 s2, u64 e2)
 {
@@ -297,6 +313,46 @@ vhost_iommu_domain_create(struct vhost_iommu_store *s, u32 id, bool bypass,
 	return dom;
 }
 
+/* A mapping for @dom: one it kept, or a new one. Context: the store lock. */
+static struct vhost_iommu_mapping *
+vhost_iommu_mapping_alloc(struct vhost_iommu_domain *dom)
+{
+	struct vhost_iommu_mapping *map = dom->free;
+
+	if (!map)
+		return kmem_cache_alloc(vhost_iommu_mapping_cache,
+					VHOST_IOMMU_GFP);
+	dom->free = map->next_free;
+	dom->nr_free--;
+	return map;
+}
+
+/*
+ * A mapping out of @dom's tree, @dom->nr_mappings already counting it
+ * gone: kept while the domain keeps fewer than VHOST_IOMMU_MAP_CACHE and
+ * fewer than it has mappings; every kept one is freed when the last
+ * mapping goes (the domain's death included). Context: the store lock.
+ */
+static void vhost_iommu_mapping_free(struct vhost_iommu_domain *dom,
+				     struct vhost_iommu_mapping *map)
+{
+	if (dom->nr_mappings && dom->nr_free < VHOST_IOMMU_MAP_CACHE &&
+	    dom->nr_free < dom->nr_mappings) {
+		map->next_free = dom->free;
+		dom->free = map;
+		dom->nr_free++;
+		return;
+	}
+	kmem_cache_free(vhost_iommu_mapping_cache, map);
+	if (dom->nr_mappings)
+		return;
+	while ((map = dom->free)) {
+		dom->free = map->next_free;
+		kmem_cache_free(vhost_iommu_mapping_cache, map);
+	}
+	dom->nr_free = 0;
+}
+
 /*
  * Takes up to VHOST_IOMMU_REMOVE_BATCH mappings that meet [@start, @end]
  * out of the tree, widens [*@first, *@last] to cover them, and frees them.
@@ -320,11 +376,11 @@ static unsigned int vhost_iommu_mappings_take(struct vhost_iommu_store *s,
 		batch[n++] = map;
 	}
 	spin_unlock(&dom->tree_lock);
-	/* No reader holds them: each lookup holds a lock held above. */
-	for (i = 0; i < n; i++)
-		kmem_cache_free(vhost_iommu_mapping_cache, batch[i]);
 	s->nr_mappings -= n;
 	dom->nr_mappings -= n;
+	/* No reader holds them: each lookup holds a lock held above. */
+	for (i = 0; i < n; i++)
+		vhost_iommu_mapping_free(dom, batch[i]);
 	return n;
 }
 
@@ -356,10 +412,10 @@ static void vhost_iommu_mapping_remove(struct vhost_iommu_store *s,
 	spin_lock(&dom->tree_lock);
 	vhost_iommu_map_tree_remove(map, &dom->mappings);
 	spin_unlock(&dom->tree_lock);
-	/* No reader holds it: each lookup holds a lock held above. */
-	kmem_cache_free(vhost_iommu_mapping_cache, map);
 	s->nr_mappings--;
 	dom->nr_mappings--;
+	/* No reader holds it: each lookup holds a lock held above. */
+	vhost_iommu_mapping_free(dom, map);
 }
 
 /* As vhost_iommu_mappings_remove(), and the subscribers drop the range. */
@@ -616,7 +672,7 @@ vhost_iommu_mapping_insert(struct vhost_iommu_store *s,
 	if (s->nr_mappings >= READ_ONCE(vhost_iommu_max_mappings))
 		goto err_check;
 	err = -ENOMEM;
-	map = kmem_cache_alloc(vhost_iommu_mapping_cache, VHOST_IOMMU_GFP);
+	map = vhost_iommu_mapping_alloc(dom);
 	if (!map)
 		goto err_check;
 	map->iova = start;
@@ -638,7 +694,7 @@ vhost_iommu_mapping_insert(struct vhost_iommu_store *s,
 				vhost_iommu_map_tree_augment.propagate(parent,
 								       NULL);
 			spin_unlock(&dom->tree_lock);
-			kmem_cache_free(vhost_iommu_mapping_cache, map);
+			vhost_iommu_mapping_free(dom, map);
 			return ERR_PTR(-EEXIST);
 		}
 		parent = &m->rb;
