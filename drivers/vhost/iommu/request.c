@@ -274,7 +274,7 @@ static void vhost_iommu_handle_requests(struct vhost_iommu_work *work)
 	unsigned int done = 0, descs = 0;
 	int ret, len;
 
-	mutex_lock(&vq->mutex);
+	vhost_iommu_vq_lock(vq);
 	if (!vq->running || vq->broken)
 		goto out_unlock;
 	while (done < VHOST_IOMMU_BUDGET && descs < VHOST_IOMMU_DESC_BUDGET) {
@@ -302,7 +302,7 @@ static void vhost_iommu_handle_requests(struct vhost_iommu_work *work)
 	    !vq->broken)
 		vhost_iommu_work_queue(rq->worker, work);
 out_unlock:
-	mutex_unlock(&vq->mutex);
+	vhost_iommu_vq_unlock(vq);
 }
 
 void vhost_iommu_requests_init(struct vhost_iommu_requests *rq,

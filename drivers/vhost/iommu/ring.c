@@ -27,6 +27,83 @@
 #include "common.h"
 #include "ring.h"
 
+/*
+ * The most bytes vhost_iommu_user_read() and vhost_iommu_user_write() move
+ * in one user access window; longer copies take copy_{from,to}_user().
+ */
+#define VHOST_IOMMU_SMALL_COPY	128
+
+/* Words of a kernel buffer with no alignment (vhost_iommu_user_read()) */
+struct vhost_iommu_word {
+	u64 v;
+} __packed;
+
+struct vhost_iommu_half {
+	u32 v;
+} __packed;
+
+/*
+ * Copies @n bytes of the owner's memory to @dst within one user access
+ * window, eight bytes at a time: a descriptor, a request or a used entry
+ * is a few words, and copy_from_user() costs a call, a string copy and,
+ * for a size not known at build time, the hardened-usercopy walk of @dst
+ * (a buffer of the caller, of at least @n bytes). Returns 0 or -EFAULT.
+ */
+static int vhost_iommu_user_read(void *dst, const void __user *src, u32 n)
+{
+	struct vhost_iommu_word *w;
+	struct vhost_iommu_half *h;
+	u64 v;
+	u32 x;
+	u8 b;
+
+	if (n > VHOST_IOMMU_SMALL_COPY)
+		return copy_from_user(dst, src, n) ? -EFAULT : 0;
+	if (!user_read_access_begin(src, n))
+		return -EFAULT;
+	for (; n >= sizeof(v); n -= sizeof(v)) {
+		unsafe_get_user(v, (const u64 __user *)src, efault);
+		w = dst;
+		w->v = v;
+		src += sizeof(v);
+		dst += sizeof(v);
+	}
+	if (n >= sizeof(x)) {
+		unsafe_get_user(x, (const u32 __user *)src, efault);
+		h = dst;
+		h->v = x;
+		src += sizeof(x);
+		dst += sizeof(x);
+		n -= sizeof(x);
+	}
+	for (; n; n--) {
+		unsafe_get_user(b, (const u8 __user *)src, efault);
+		*(u8 *)dst = b;
+		src++;
+		dst++;
+	}
+	user_read_access_end();
+	return 0;
+efault:
+	user_read_access_end();
+	return -EFAULT;
+}
+
+/* As vhost_iommu_user_read(), the other way. Returns 0 or -EFAULT. */
+static int vhost_iommu_user_write(void __user *dst, const void *src, u32 n)
+{
+	if (n > VHOST_IOMMU_SMALL_COPY)
+		return copy_to_user(dst, src, n) ? -EFAULT : 0;
+	if (!user_write_access_begin(dst, n))
+		return -EFAULT;
+	unsafe_copy_to_user(dst, src, n, efault);
+	user_write_access_end();
+	return 0;
+efault:
+	user_write_access_end();
+	return -EFAULT;
+}
+
 static void vhost_iommu_poll_queue(struct vhost_iommu_poll *poll)
 {
 	vhost_iommu_work_queue(poll->worker, poll->work);
@@ -414,6 +491,56 @@ void vhost_iommu_vq_set_features(struct vhost_iommu_vq *vq, u64 features)
 	vq->features = features;
 }
 
+/**
+ * vhost_iommu_vq_lock() - take a queue to consume it
+ * @vq: the queue
+ *
+ * As mutex_lock(&vq->mutex), and the chains walked until
+ * vhost_iommu_vq_unlock() look their memory regions up through a cache of
+ * one region (@vq->region): the memory table is replaced only with every
+ * vq mutex held, so a region found while the mutex is held stays true
+ * until it is dropped.
+ */
+void vhost_iommu_vq_lock(struct vhost_iommu_vq *vq)
+{
+	mutex_lock(&vq->mutex);
+	vq->region.memory_size = 0;
+	vq->region_cache = true;
+}
+
+/* Drops what vhost_iommu_vq_lock() took; the region cache goes with it. */
+void vhost_iommu_vq_unlock(struct vhost_iommu_vq *vq)
+{
+	vq->region_cache = false;
+	mutex_unlock(&vq->mutex);
+}
+
+/*
+ * vhost_iommu_mem_span() for the chain walk: the bytes of [@gpa, @gpa +
+ * @len) that the region holding @gpa holds, from the region cache when
+ * the queue was taken with vhost_iommu_vq_lock().
+ */
+static u32 vhost_iommu_vq_span(struct vhost_iommu_vq *vq, u64 gpa, u32 len,
+			       u64 *hva)
+{
+	struct vhost_memory_region *r = &vq->region;
+	u64 off;
+
+	if (!vq->region_cache)
+		return vhost_iommu_mem_span(vq->mem, gpa, len, hva);
+	/* Below the region, off wraps past memory_size; 0: nothing cached */
+	off = gpa - r->guest_phys_addr;
+	if (off >= r->memory_size) {
+		if (!vhost_iommu_mem_lookup(vq->mem, gpa, r)) {
+			r->memory_size = 0;
+			return 0;
+		}
+		off = gpa - r->guest_phys_addr;
+	}
+	*hva = r->userspace_addr + off;
+	return min_t(u64, len, r->memory_size - off);
+}
+
 /*
  * Appends the owner's segments for guest range [gpa, gpa + len) to the
  * chain. Returns 0, or VQ_MALFORMED when part of the range is outside the
@@ -427,7 +554,7 @@ static int vhost_iommu_chain_add(struct vhost_iommu_vq *vq,
 	u32 n;
 
 	while (len) {
-		n = vhost_iommu_mem_span(vq->mem, gpa, len, &hva);
+		n = vhost_iommu_vq_span(vq, gpa, len, &hva);
 		if (!n || chain->nr_segs >= VHOST_IOMMU_MAX_SEGS)
 			return VQ_MALFORMED;
 		vq->segs[chain->nr_segs].addr = u64_to_user_ptr(hva);
@@ -451,10 +578,10 @@ static int vhost_iommu_gpa_read(struct vhost_iommu_vq *vq, u64 gpa,
 	u32 n;
 
 	while (len) {
-		n = vhost_iommu_mem_span(vq->mem, gpa, len, &hva);
+		n = vhost_iommu_vq_span(vq, gpa, len, &hva);
 		if (!n)
 			return VQ_MALFORMED;
-		if (buf && copy_from_user(buf, u64_to_user_ptr(hva), n))
+		if (buf && vhost_iommu_user_read(buf, u64_to_user_ptr(hva), n))
 			return -EIO;
 		if (buf)
 			buf += n;
@@ -474,6 +601,23 @@ struct vhost_iommu_table {
 	unsigned int n;
 };
 
+/* One descriptor of the ring's table, in one user access window */
+static int vhost_iommu_desc_get(struct vring_desc *d,
+				const struct vring_desc __user *p)
+{
+	if (!user_read_access_begin(p, sizeof(*p)))
+		return -EIO;
+	unsafe_get_user(d->addr, &p->addr, efault);
+	unsafe_get_user(d->len, &p->len, efault);
+	unsafe_get_user(d->flags, &p->flags, efault);
+	unsafe_get_user(d->next, &p->next, efault);
+	user_read_access_end();
+	return 0;
+efault:
+	user_read_access_end();
+	return -EIO;
+}
+
 static int vhost_iommu_desc_fetch(struct vhost_iommu_vq *vq,
 				  const struct vhost_iommu_table *t,
 				  unsigned int i, struct vring_desc *d)
@@ -481,7 +625,7 @@ static int vhost_iommu_desc_fetch(struct vhost_iommu_vq *vq,
 	int ret;
 
 	if (t->ring)
-		return copy_from_user(d, t->ring + i, sizeof(*d)) ? -EIO : 0;
+		return vhost_iommu_desc_get(d, t->ring + i);
 	ret = vhost_iommu_gpa_read(vq, t->gpa + (u64)i * sizeof(*d), d,
 				   sizeof(*d));
 	return ret ? -EIO : 0;
@@ -715,9 +859,9 @@ static int vhost_iommu_chain_copy(struct vhost_iommu_vq *vq,
 			continue;
 		}
 		n = min(len, s->len - offset);
-		if (buf && copy_from_user(buf, s->addr + offset, n))
+		if (buf && vhost_iommu_user_read(buf, s->addr + offset, n))
 			return -EFAULT;
-		if (!buf && src && copy_to_user(s->addr + offset, src, n))
+		if (!buf && src && vhost_iommu_user_write(s->addr + offset, src, n))
 			return -EFAULT;
 		if (!buf && !src && clear_user(s->addr + offset, n))
 			return -EFAULT;
@@ -781,8 +925,9 @@ int vhost_iommu_vq_add_used(struct vhost_iommu_vq *vq, u16 head, u32 len)
 		.len = (__force __virtio32)cpu_to_le32(len),
 	};
 
-	if (copy_to_user(&vq->used->ring[vq->last_used_idx & (vq->num - 1)],
-			 &e, sizeof(e)))
+	if (vhost_iommu_user_write(&vq->used->ring[vq->last_used_idx &
+						   (vq->num - 1)],
+				   &e, sizeof(e)))
 		return -EIO;
 	vq->last_used_idx++;
 	return 0;

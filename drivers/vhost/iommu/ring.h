@@ -96,6 +96,9 @@ struct vhost_iommu_chain {
  * @err: the error eventfd, may be NULL
  * @poll: queues the consumer's work on kicks
  * @segs: scratch segments for the chain being executed
+ * @region: the memory region a chain last used (memory_size 0: none),
+ *	valid while @region_cache
+ * @region_cache: the consumer holds @mutex through vhost_iommu_vq_lock()
  * @ring_errors: ring errors, for the statistics (atomic)
  */
 struct vhost_iommu_vq {
@@ -122,6 +125,8 @@ struct vhost_iommu_vq {
 	struct eventfd_ctx *err;
 	struct vhost_iommu_poll poll;
 	struct vhost_iommu_seg *segs;
+	struct vhost_memory_region region;
+	bool region_cache;
 	atomic64_t ring_errors;
 };
 
@@ -143,6 +148,8 @@ void vhost_iommu_vq_rewind(struct vhost_iommu_vq *vq);
 int vhost_iommu_vq_get_base(struct vhost_iommu_vq *vq, u16 *idx);
 int vhost_iommu_vq_set_base(struct vhost_iommu_vq *vq, u16 idx);
 void vhost_iommu_vq_reset(struct vhost_iommu_vq *vq);
+void vhost_iommu_vq_lock(struct vhost_iommu_vq *vq);
+void vhost_iommu_vq_unlock(struct vhost_iommu_vq *vq);
 int vhost_iommu_vq_next(struct vhost_iommu_vq *vq,
 			struct vhost_iommu_chain *chain, bool busy_poll);
 int vhost_iommu_chain_read(struct vhost_iommu_vq *vq,

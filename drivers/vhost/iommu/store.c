@@ -84,6 +84,9 @@ struct vhost_iommu_ep {
  * @mappings: interval tree of struct vhost_iommu_mapping, which never
  *	overlap
  * @nr_mappings: entries in @mappings
+ * @free: mappings UNMAP took out, kept for the next MAP (store lock):
+ *	at most VHOST_IOMMU_MAP_CACHE, none while @mappings is empty
+ * @nr_free: entries in @free
  * @rcu: frees the domain once lock-free readers are done
  *
  * Everything but @mappings is written under the store lock. A lookup
@@ -99,24 +102,31 @@ struct vhost_iommu_domain {
 	spinlock_t tree_lock; /* @mappings, with the store lock */
 	struct rb_root_cached mappings;
 	unsigned long nr_mappings;
+	struct vhost_iommu_mapping *free;
+	unsigned int nr_free;
 	struct rcu_head rcu;
 };
 
 /**
  * struct vhost_iommu_mapping - what one MAP request created, immutable
  * @rb: node in vhost_iommu_domain.mappings
+ * @next_free: out of the tree, next in vhost_iommu_domain.free
  * @iova: first IOVA
  * @last: last IOVA (inclusive)
  * @subtree_last: the largest @last below @rb (interval tree)
  * @phys_perm: guest-physical address of @iova, aligned to the granule
  *	(4 KiB at least), with VIRTIO_IOMMU_MAP_F_* in its low bits
  *
- * Freed at once when it leaves the tree: every reader holds a lock that
- * the removal holds too. 56 bytes from a cache of its own: with the
- * memcg's 8 bytes per accounted object, 64 bytes per mapping.
+ * Freed, or kept for the domain's next MAP, at once when it leaves the
+ * tree: every reader holds a lock that the removal holds too. 56 bytes
+ * from a cache of its own: with the memcg's 8 bytes per accounted object,
+ * 64 bytes per mapping.
  */
 struct vhost_iommu_mapping {
-	struct rb_node rb;
+	union {
+		struct rb_node rb;
+		struct vhost_iommu_mapping *next_free;
+	};
 	u64 iova;
 	u64 last;
 	u64 subtree_last;
@@ -150,6 +160,12 @@ INTERVAL_TREE_DEFINE(struct vhost_iommu_mapping, rb, u64, subtree_last,
 
 /* Mappings removed per tree_lock hold in vhost_iommu_mappings_remove() */
 #define VHOST_IOMMU_REMOVE_BATCH	32
+/*
+ * Mappings a domain keeps for its next MAPs instead of freeing them: as
+ * many as one batch of requests unmaps, so that the MAPs of the next batch
+ * neither allocate nor the UNMAPs free. They stay charged to the VMM.
+ */
+#define VHOST_IOMMU_MAP_CACHE		256
 
 static bool vhost_iommu_ranges_overlap(u64 s1, u64 e1, u64 s2, u64 e2)
 {
@@ -298,10 +314,50 @@ vhost_iommu_domain_create(struct vhost_iommu_store *s, u32 id, bool bypass,
 	return dom;
 }
 
+/* A mapping for @dom: one it kept, or a new one. Context: the store lock. */
+static struct vhost_iommu_mapping *
+vhost_iommu_mapping_alloc(struct vhost_iommu_domain *dom)
+{
+	struct vhost_iommu_mapping *map = dom->free;
+
+	if (!map)
+		return kmem_cache_alloc(vhost_iommu_mapping_cache,
+					VHOST_IOMMU_GFP);
+	dom->free = map->next_free;
+	dom->nr_free--;
+	return map;
+}
+
+/*
+ * A mapping out of @dom's tree, @dom->nr_mappings already counting it
+ * gone: kept while the domain keeps fewer than VHOST_IOMMU_MAP_CACHE and
+ * fewer than it has mappings; every kept one is freed when the last
+ * mapping goes (the domain's death included). Context: the store lock.
+ */
+static void vhost_iommu_mapping_free(struct vhost_iommu_domain *dom,
+				     struct vhost_iommu_mapping *map)
+{
+	if (dom->nr_mappings && dom->nr_free < VHOST_IOMMU_MAP_CACHE &&
+	    dom->nr_free < dom->nr_mappings) {
+		map->next_free = dom->free;
+		dom->free = map;
+		dom->nr_free++;
+		return;
+	}
+	kmem_cache_free(vhost_iommu_mapping_cache, map);
+	if (dom->nr_mappings)
+		return;
+	while ((map = dom->free)) {
+		dom->free = map->next_free;
+		kmem_cache_free(vhost_iommu_mapping_cache, map);
+	}
+	dom->nr_free = 0;
+}
+
 /*
  * Takes up to VHOST_IOMMU_REMOVE_BATCH mappings that meet [@start, @end]
  * out of the tree, widens [*@first, *@last] to cover them, and frees them.
- * Returns how many.
+ * Returns how many: fewer than VHOST_IOMMU_REMOVE_BATCH when none is left.
  */
 static unsigned int vhost_iommu_mappings_take(struct vhost_iommu_store *s,
 					      struct vhost_iommu_domain *dom,
@@ -321,11 +377,11 @@ static unsigned int vhost_iommu_mappings_take(struct vhost_iommu_store *s,
 		batch[n++] = map;
 	}
 	spin_unlock(&dom->tree_lock);
-	/* No reader holds them: each lookup holds a lock held above. */
-	for (i = 0; i < n; i++)
-		kmem_cache_free(vhost_iommu_mapping_cache, batch[i]);
 	s->nr_mappings -= n;
 	dom->nr_mappings -= n;
+	/* No reader holds them: each lookup holds a lock held above. */
+	for (i = 0; i < n; i++)
+		vhost_iommu_mapping_free(dom, batch[i]);
 	return n;
 }
 
@@ -344,8 +400,23 @@ static void vhost_iommu_mappings_remove(struct vhost_iommu_store *s,
 {
 	*first = start;
 	*last = end;
-	while (vhost_iommu_mappings_take(s, dom, start, end, first, last))
+	while (vhost_iommu_mappings_take(s, dom, start, end, first, last) ==
+	       VHOST_IOMMU_REMOVE_BATCH)
 		cond_resched();
+}
+
+/* Takes @map out of @dom's tree and frees it. Context: the store lock. */
+static void vhost_iommu_mapping_remove(struct vhost_iommu_store *s,
+				       struct vhost_iommu_domain *dom,
+				       struct vhost_iommu_mapping *map)
+{
+	spin_lock(&dom->tree_lock);
+	vhost_iommu_map_tree_remove(map, &dom->mappings);
+	spin_unlock(&dom->tree_lock);
+	s->nr_mappings--;
+	dom->nr_mappings--;
+	/* No reader holds it: each lookup holds a lock held above. */
+	vhost_iommu_mapping_free(dom, map);
 }
 
 /* As vhost_iommu_mappings_remove(), and the subscribers drop the range. */
@@ -577,33 +648,71 @@ static int vhost_iommu_map_check(struct vhost_iommu_store *s, u64 start,
 }
 
 /*
- * Adds a mapping to a domain. Context: the store lock held; the range is
- * free, @phys aligned to the granule, @perm within
- * VHOST_IOMMU_MAP_PERM_MASK. Returns it, ERR_PTR(-ENOSPC) at max_mappings or ERR_PTR(-ENOMEM).
+ * Adds a mapping to a domain. Context: the store lock held; @phys aligned
+ * to the granule, @perm within VHOST_IOMMU_MAP_PERM_MASK. One descent both
+ * finds where the mapping goes and checks that the range is free: mappings
+ * do not overlap, so one that meets [@start, @end] lies on the path of any
+ * search for it. The descent raises the subtree_last of the nodes it
+ * passes, as the interval tree's insert does, and takes it back when it
+ * meets a mapping (the tree_lock is held: no lookup sees it meanwhile).
+ * Returns it, ERR_PTR(-EEXIST) when the range is not free, ERR_PTR(-ENOSPC)
+ * at max_mappings or ERR_PTR(-ENOMEM), checked in that order.
  */
 static struct vhost_iommu_mapping *
 vhost_iommu_mapping_insert(struct vhost_iommu_store *s,
 			   struct vhost_iommu_domain *dom, u64 start, u64 end,
 			   u64 phys, u32 perm)
 {
-	struct vhost_iommu_mapping *map;
+	struct rb_node **link = &dom->mappings.rb_root.rb_node;
+	struct vhost_iommu_mapping *map, *m;
+	struct rb_node *parent = NULL;
+	bool leftmost = true;
+	int err = -ENOSPC;
 
 	lockdep_assert_held(&s->lock);
 	if (s->nr_mappings >= READ_ONCE(vhost_iommu_max_mappings))
-		return ERR_PTR(-ENOSPC);
-	map = kmem_cache_alloc(vhost_iommu_mapping_cache, VHOST_IOMMU_GFP);
+		goto err_check;
+	err = -ENOMEM;
+	map = vhost_iommu_mapping_alloc(dom);
 	if (!map)
-		return ERR_PTR(-ENOMEM);
+		goto err_check;
 	map->iova = start;
 	map->last = end;
+	map->subtree_last = end;
 	/* Both checked: phys on the granule, perm within the mask */
 	map->phys_perm = phys | perm;
 	spin_lock(&dom->tree_lock);
-	vhost_iommu_map_tree_insert(map, &dom->mappings);
+	while (*link) {
+		m = rb_entry(*link, struct vhost_iommu_mapping, rb);
+		if (end < m->iova) {
+			link = &m->rb.rb_left;
+		} else if (start > m->last) {
+			link = &m->rb.rb_right;
+			leftmost = false;
+		} else {
+			/* Lower what was raised on the way: the ancestors */
+			if (parent)
+				vhost_iommu_map_tree_augment.propagate(parent,
+								       NULL);
+			spin_unlock(&dom->tree_lock);
+			vhost_iommu_mapping_free(dom, map);
+			return ERR_PTR(-EEXIST);
+		}
+		parent = &m->rb;
+		if (m->subtree_last < end)
+			m->subtree_last = end;
+	}
+	rb_link_node(&map->rb, parent, link);
+	rb_insert_augmented_cached(&map->rb, &dom->mappings, leftmost,
+				   &vhost_iommu_map_tree_augment);
 	spin_unlock(&dom->tree_lock);
 	s->nr_mappings++;
 	dom->nr_mappings++;
 	return map;
+
+err_check:
+	return ERR_PTR(vhost_iommu_mapping_first(dom, start, end) ? -EEXIST :
+		       err);
 }
 
 static int vhost_iommu_map_locked(struct vhost_iommu_store *s, u32 domain,
@@ -624,12 +733,12 @@ static int vhost_iommu_map_locked(struct vhost_iommu_store *s, u32 domain,
 	ret = vhost_iommu_map_check(s, start, end, phys);
 	if (ret)
 		return ret;
-	if (vhost_iommu_hits_resv(dom, start, end) ||
-	    vhost_iommu_mapping_first(dom, start, end))
+	if (vhost_iommu_hits_resv(dom, start, end))
 		return -EINVAL;
+	/* The range must be free: the insert checks it first */
 	map = vhost_iommu_mapping_insert(s, dom, start, end, phys, perm);
 	if (IS_ERR(map))
-		return PTR_ERR(map);
+		return PTR_ERR(map) == -EEXIST ? -EINVAL : PTR_ERR(map);
 	vhost_iommu_dom_mapped(dom, map, false);
 	return 0;
 }
@@ -669,13 +778,27 @@ static int vhost_iommu_unmap_locked(struct vhost_iommu_store *s, u32 domain,
 		return ret;
 	if (end < start)
 		return -EINVAL;
-	/* A mapping is removed whole or not at all. */
-	map = vhost_iommu_mapping_first(dom, start, start);
+	/*
+	 * A mapping is removed whole or not at all. The lowest mapping that
+	 * meets the range holds @start if any does; if it also reaches @end,
+	 * it holds @end and is the only one (mappings do not overlap): the
+	 * common UNMAP of one mapping costs one search.
+	 */
+	map = vhost_iommu_mapping_first(dom, start, end);
 	if (map && map->iova < start)
 		return -ERANGE;
-	map = vhost_iommu_mapping_first(dom, end, end);
-	if (map && map->last > end)
-		return -ERANGE;
+	if (map && map->last >= end) {
+		if (map->last > end)
+			return -ERANGE;
+		vhost_iommu_mapping_remove(s, dom, map);
+		vhost_iommu_dom_unmapped(dom, start, end);
+		return 0;
+	}
+	if (map) {
+		map = vhost_iommu_mapping_first(dom, end, end);
+		if (map && map->last > end)
+			return -ERANGE;
+	}
 	vhost_iommu_unmap_range(s, dom, start, end);
 	return 0;
 }
