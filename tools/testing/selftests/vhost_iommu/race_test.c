@@ -731,9 +731,10 @@ TEST_F_TIMEOUT(hold, push_waits_others_answer, 300)
  * VHOST_IOMMU_RESET_DEVICE while a MAP is in flight: the MAP waits to push
  * its translation to vhost-net (whose mutex the VMM holds), under the
  * request queue's mutex. The reset waits for that request (the queue
- * stops after it) and, once it returns, vhost-net holds nothing the MAP
- * pushed. The driver starts again and maps its rings and buffers, not the
- * MAP's IOVA: a frame from that IOVA must not go out; once the guest maps
+ * stops after it) and, once it returns, vhost-net holds nothing it was
+ * given: a frame from the MAP's IOVA, through TX rings vhost-net
+ * translated before, must not go out. Nor once the driver started again
+ * and mapped its rings and buffers, not that IOVA; once the guest maps
  * it, it does.
  */
 #define HOLD_ABSENT_MS	500
@@ -770,6 +771,8 @@ TEST_F_TIMEOUT(hold, reset_device_during_push, 300)
 	memset(&mt, 0, sizeof(mt));
 	mt.m.nregions = 1;
 	vnet_mem_region(v, &mt.r);
+	/* vhost-net holds the TX rings' translations */
+	test_cmd(vnet_tx_frames(v, 0, 4));
 
 	ASSERT_EQ(0, bg_start(&setmem, bg_ioctl));
 	ASSERT_EQ(0, upage_wait(&self->u, T)) {
@@ -808,16 +811,18 @@ TEST_F_TIMEOUT(hold, reset_device_during_push, 300)
 	EXPECT_EQ(0, s0.mappings);
 	EXPECT_EQ(1, s0.bound);
 
+	test_cmd(vnet_tx_post_at(v, id, gpa, IOVA_SPARE, seq,
+				 vnet_frame_len(seq)));
+	test_cmd(vnet_kick(v, VNET_TXQ));
+	EXPECT_EQ(-ETIMEDOUT, vguest_tx_complete(g, 0, id, seq, HOLD_ABSENT_MS))
+		TH_LOG("a frame went out through translations given before the reset");
+
 	/* The driver starts again: rings, ATTACH, its table; not the MAP's */
 	test_cmd(vmm_rings_restart(&g->iommu));
 	test_cmd(vmm_event_post(&g->iommu, VGUEST_EVENTS,
 				sizeof(struct virtio_iommu_fault)));
 	test_cmd_attach(&g->iommu, D, EP, 0);
 	test_cmd(vguest_map_table(g, 0, VGUEST_RW));
-	test_cmd(vnet_tx_frames(v, 0, 4));
-
-	test_cmd(vnet_tx_post_at(v, id, gpa, IOVA_SPARE, seq,
-				 vnet_frame_len(seq)));
 	test_cmd(vnet_kick(v, VNET_TXQ));
 	EXPECT_EQ(-ETIMEDOUT, vguest_tx_complete(g, 0, id, seq, HOLD_ABSENT_MS))
 		TH_LOG("a frame went out through the MAP that the reset removed");
