@@ -20,12 +20,16 @@
  *          and floods of unusable buffers
  *   ioctl  random and mutated device ioctls and read() from several
  *          threads (sizes, flags, reserved fields, bad pointers)
- *   chaos  mid-traffic: VHOST_RESET_OWNER and set-up again, close and
- *          reopen, GET_VRING_BASE and restart, VHOST_SET_MEM_TABLE (same,
- *          another mapping, a region removed, invalid), eventfd changes
+ *   chaos  mid-traffic: VHOST_RESET_OWNER and set-up again,
+ *          VHOST_IOMMU_RESET_DEVICE and the driver starting again (rings
+ *          at index 0 handed back with the kick only), close and reopen,
+ *          GET_VRING_BASE and restart, VHOST_SET_MEM_TABLE (same, another
+ *          mapping, a region removed, invalid), eventfd changes
  *   net    device B (vguest.c) with stock vhost-net devices bound, frames
  *          both ways while mappings, attachments, bindings, the memory
- *          table and the owner change under them
+ *          table and the owner change under them, and device resets
+ *          (VHOST_IOMMU_RESET_DEVICE) while the VMM's miss server reads
+ *          and answers
  *
  * Every outcome is checked against what Documentation/requests.md and
  * the uapi header promise (see check_rq(), check_errno() and the
@@ -2942,7 +2946,7 @@ static void ioc_config(struct ioc *c, bool set)
 	struct vhost_iommu_config cf, old, *u;
 	uint64_t seq = LOAD(&A.owner_seq);
 	uint64_t allowed = E_COMMON;
-	bool change = false;
+	bool change = false, driver;
 	int exp, ret;
 
 	ret = vmm_get_config(A.v.fd, &cf);
@@ -2974,13 +2978,23 @@ static void ioc_config(struct ioc *c, bool set)
 		old.bypass = cf.bypass;
 		change = memcmp(&old, &cf, sizeof(cf));
 	}
+	/*
+	 * The guest's write of bypass, as the VMM forwards it: it may change
+	 * bypass only (EINVAL, not EBUSY, for anything else), and leaves the
+	 * bypass a device reset goes back to alone. GET_CONFIG takes no flag.
+	 */
+	driver = pct(r, set ? 30 : 3);
+	if (driver)
+		cf.flags = VHOST_IOMMU_CONFIG_F_DRIVER;
 	if (pct(r, 5))
-		cf.flags = wild32(r) | 1;
+		cf.flags |= wild32(r) | 2;
 	if (pct(r, 5))
 		cf.__reserved[below(r, 3)] = 1 + below(r, 255);
 	u = sized(c, &cf, sizeof(cf), sizeof(cf), &exp);
-	if (!exp && (cf.flags || cf.__reserved[0] || cf.__reserved[1] ||
-		     cf.__reserved[2]))
+	if (!exp && ((cf.flags & ~(set ? VHOST_IOMMU_CONFIG_F_DRIVER : 0)) ||
+		     cf.__reserved[0] || cf.__reserved[1] || cf.__reserved[2]))
+		exp = EINVAL;
+	if (!exp && set && driver && change)
 		exp = EINVAL;
 	ret = xioctl(A.v.fd, set ? VHOST_IOMMU_SET_CONFIG :
 		     VHOST_IOMMU_GET_CONFIG, u);
@@ -3312,6 +3326,32 @@ static void ioc_read(struct ioc *c)
 			     (unsigned long long)m[i].iova);
 }
 
+/*
+ * VHOST_IOMMU_RESET_DEVICE with an argument it must refuse (an unknown
+ * flag, a bad size or place), changing nothing: the chaos thread resets
+ * for real, with the model's state.
+ */
+static void ioc_reset(struct ioc *c)
+{
+	struct rng *r = &c->t->r;
+	uint64_t seq = LOAD(&A.owner_seq);
+	struct vhost_iommu_reset rs, *u;
+	int exp, ret;
+
+	memset(&rs, 0, sizeof(rs));
+	rs.flags = wild32(r) | 1u << below(r, 32);
+	u = sized(c, &rs, sizeof(rs), sizeof(rs), &exp);
+	if (!exp)
+		exp = EINVAL;
+	ret = xioctl(A.v.fd, VHOST_IOMMU_RESET_DEVICE, u);
+	if (!ret) {
+		fail(C_IOCTL, "RESET_DEVICE with flags %#x (size %u) succeeded",
+		     rs.flags, rs.size);
+		return;
+	}
+	check_errno(c, "RESET_DEVICE", ret, exp, E_COMMON, seq);
+}
+
 /* Ioctls this device does not know, whatever their argument */
 static void ioc_unknown(struct ioc *c)
 {
@@ -3497,7 +3537,7 @@ static void *ioctl_main(void *arg)
 	while (!stop()) {
 		beat(t, "an ioctl");
 		pthread_rwlock_rdlock(&A.fdlock);
-		switch (below(r, 20)) {
+		switch (below(r, 21)) {
 		case 0:
 			ioc_config(&c, false);
 			break;
@@ -3539,6 +3579,9 @@ static void *ioctl_main(void *arg)
 			break;
 		case 17:
 			ioc_unknown(&c);
+			break;
+		case 18:
+			ioc_reset(&c);
 			break;
 		default:
 			ioc_vhost(&c);
@@ -3586,6 +3629,56 @@ static void chaos_reset(struct thr *t, struct dev *d)
 	if (ret)
 		fail(C_CHAOS, "set-up after VHOST_RESET_OWNER: %s (%s)",
 		     strerror(-ret), vt_errmsg);
+	ADD(&d->owner_seq, 1);
+}
+
+/*
+ * VHOST_IOMMU_RESET_DEVICE mid-traffic, the virtio reset: what the device
+ * returned before it is checked and the rest forgotten; then the driver
+ * starts again as after a reset, the owner's set-up untouched: rings laid
+ * out afresh at index 0 and handed back with the kick only, the pinned
+ * endpoint attached again. The domains went, so the pinned endpoint is
+ * unattached until then: owner_seq is odd meanwhile (see ioc_translate()).
+ */
+static void chaos_reset_device(struct thr *t, struct dev *d)
+{
+	struct vhost_vring_state st;
+	struct vhost_iommu_translate tr;
+	unsigned int q;
+	int ret;
+
+	d->last_chaos = "RESET_DEVICE";
+	beat(t, "VHOST_IOMMU_RESET_DEVICE");
+	ADD(&d->owner_seq, 1);
+	ret = vmm_reset_device(d->v.fd);
+	if (ret)
+		fail(C_CHAOS, "VHOST_IOMMU_RESET_DEVICE: %s", strerror(-ret));
+	harvest(d);
+	/* Both queues stopped at index 0; the pinned endpoint's domain gone */
+	for (q = 0; q < VHOST_IOMMU_VQ_MAX; q++) {
+		st = (struct vhost_vring_state){ .index = q, .num = ~0U };
+		ret = vmm_ioctl(d->v.fd, VHOST_GET_VRING_BASE, &st);
+		if (ret || st.num)
+			fail(C_CHAOS, "GET_VRING_BASE %u after RESET_DEVICE: %s, base %u",
+			     q, errname(-ret), st.num);
+	}
+	ret = vmm_translate(d->v.fd, EP_PIN, IOVA_WIN, VHOST_IOMMU_ACCESS_READ,
+			    0, &tr);
+	if (ret != -ENXIO && !(ret == 0 && tr.start == 0 && tr.last == ~0ULL))
+		fail(C_CHAOS,
+		     "TRANSLATE of endpoint %u after RESET_DEVICE: %s [%#llx, %#llx], expected unattached",
+		     EP_PIN, errname(-ret), (unsigned long long)tr.start,
+		     (unsigned long long)tr.last);
+	beat(t, "the driver after RESET_DEVICE");
+	ret = vmm_rings_restart(&d->v);
+	if (ret)
+		fail(C_CHAOS, "rings after RESET_DEVICE: %s", vt_errmsg);
+	drain_all(d);
+	ret = dev_attach(d, 1, EP_PIN);
+	if (ret)
+		fail(C_CHAOS, "ATTACH after RESET_DEVICE: %s",
+		     ret < 0 ? vt_errmsg : "status not OK");
+	dev_rings_fresh(d);
 	ADD(&d->owner_seq, 1);
 }
 
@@ -3925,8 +4018,10 @@ static void *chaos_main(void *arg)
 			continue;
 		}
 		pthread_mutex_lock(&d->lock);
-		if (k < 17)
+		if (k < 12)
 			chaos_reset(t, d);
+		else if (k < 22)
+			chaos_reset_device(t, d);
 		else if (k < 45)
 			chaos_stop_start(t, d);
 		else if (k < 70)
@@ -4077,11 +4172,13 @@ static bool net_vmm_attach_all(struct vguest *g, uint32_t flags)
 	return true;
 }
 
-enum { D_UNMAP, D_DETACH, D_UNBIND, D_MEMTABLE, D_RESET, D_MAX };
+enum {
+	D_UNMAP, D_DETACH, D_UNBIND, D_MEMTABLE, D_RESET, D_RESET_DEVICE, D_MAX
+};
 
 static const char * const d_name[D_MAX] = {
 	"UNMAP", "DETACH", "UNBIND_NET", "VHOST_SET_MEM_TABLE",
-	"VHOST_RESET_OWNER",
+	"VHOST_RESET_OWNER", "VHOST_IOMMU_RESET_DEVICE",
 };
 
 /*
@@ -4138,6 +4235,16 @@ static bool net_disrupt(struct thr *t, struct vguest *g, struct netst *ns,
 	case D_MEMTABLE:
 		*ok = net_req(vmm_set_mem_table(&g->iommu), "SET_MEM_TABLE");
 		return false;
+	case D_RESET_DEVICE:
+		/*
+		 * The domains go, the bindings stay. The VMM's miss server
+		 * goes on reading and answering meanwhile: an UPDATE after
+		 * the reset finds no domain, and nothing it wrote before may
+		 * survive in vhost-net.
+		 */
+		*ok = net_req(vmm_reset_device(g->iommu.fd),
+			      "VHOST_IOMMU_RESET_DEVICE");
+		return true;
 	}
 	/* D_RESET: the owner goes, with the domains and the bindings */
 	if (ns->vmm)
@@ -4174,6 +4281,15 @@ static bool net_restore(struct thr *t, struct vguest *g, struct netst *ns,
 		return net_bind_all(g);
 	case D_MEMTABLE:
 		return true;
+	case D_RESET_DEVICE:
+		/* The driver starts again: rings at 0, event buffers, ATTACH */
+		if (!net_req(vmm_rings_restart(&g->iommu),
+			     "rings after RESET_DEVICE") ||
+		    !net_req(vmm_event_post(&g->iommu, VGUEST_EVENTS,
+					    sizeof(struct virtio_iommu_fault)),
+			     "event buffers after RESET_DEVICE"))
+			return false;
+		return ns->vmm ? net_vmm_attach_all(g, 0) : net_attach_all(g);
 	}
 	if (ns->vmm)
 		return net_vmm_attach_all(g, 0) && net_bind_all(g) &&

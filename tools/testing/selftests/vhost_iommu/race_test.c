@@ -23,6 +23,10 @@
  * takeover: the VMM resets a bound vhost-net device and a child process
  *	owns it: the kernel must neither answer the child's misses nor push
  *	mappings to it (finding 9).
+ * VHOST_IOMMU_RESET_DEVICE (issue 14 item 3) met at the same places:
+ *	readcopy.reset_device_during_copy: while read() copies records out;
+ *	hold.reset_device_during_push: while a MAP, in flight, pushes its
+ *	translation to vhost-net (nothing of it may survive the reset).
  *
  * userfaultfd needs root (kernel-mode faults) and CONFIG_USERFAULTFD
  * (Debian's kernel and the debug kernel have it); readcopy and hold SKIP
@@ -492,6 +496,89 @@ TEST_F_TIMEOUT(readcopy, queue_full_during_copy_flagged, 300)
 }
 
 /*
+ * VHOST_IOMMU_RESET_DEVICE while read() is copying a record out (read()
+ * holds the device mutex across the copy): the reset waits for it, the
+ * read gets its record, GET_STATS answers meanwhile. Once the reset
+ * returned nothing is queued and the binding stays; the queue is not
+ * stuck on the read that raced: the endpoint attached to the VMM-managed
+ * domain again, its misses are queued, read and answered (the VMM's miss
+ * server), and the frame goes out.
+ */
+TEST_F_TIMEOUT(readcopy, reset_device_during_copy, 300)
+{
+	struct vguest *g = &self->g;
+	struct vnet *v = &g->net[0];
+	uint64_t gpa = vnet_buf_gpa(v, VNET_RXQ, 0);
+	uint64_t iova = gpa + VNET_OFFSET;
+	struct vhost_iommu_iotlb_attach a = {
+		.size = sizeof(a), .endpoint = EP, .domain = VGUEST_VMM_DOMAIN,
+	};
+	struct vhost_iommu_reset rs = { .size = sizeof(rs) };
+	struct vhost_iommu_iotlb_miss m[8];
+	struct vhost_iommu_stats s0;
+	struct bg rd = {
+		.fd = g->iommu.fd, .arg = self->u.page, .len = sizeof(m),
+	};
+	struct bg reset = {
+		.fd = g->iommu.fd, .req = VHOST_IOMMU_RESET_DEVICE, .arg = &rs,
+	};
+	struct stats_call sc = { .g = g };
+	bool answered;
+	long n;
+
+	if (self->uffd_err)
+		SKIP(return, "userfaultfd: %s", strerror(-self->uffd_err));
+	test_cmd(vguest_iotlb_update(g, v->gpa_base + VNET_OFFSET,
+				     VNET_RING_OFF(VNET_NQ), v->gpa_base, RW));
+	test_cmd(vguest_set_backend(g, 0, T));
+	s0 = vmm_stats(g->iommu.fd);
+	test_cmd(vnet_tx_post_at(v, 0, gpa + VNET_BUF_LEN,
+				 iova + VNET_BUF_LEN, 1, vnet_frame_len(1)));
+	test_cmd(vnet_kick(v, VNET_TXQ));
+	ASSERT_LT(s0.iotlb_queued,
+		  vmm_stat_wait(g->iommu.fd, iotlb_queued, s0.iotlb_queued + 1, T));
+
+	ASSERT_EQ(0, bg_start(&rd, bg_read));
+	ASSERT_EQ(0, upage_wait(&self->u, T)) {
+		upage_fill(&self->u, NULL, 0);
+		bg_join(&rd);
+	}
+	/* read() copies the record out; the reset waits for the mutex. */
+	ASSERT_EQ(0, bg_start(&reset, bg_ioctl));
+	EXPECT_TRUE(task_in_state(bg_tid(&reset), 'D'));
+	EXPECT_FALSE(bg_wait(&reset, 0)) TH_LOG("the reset did not wait for read()");
+	ASSERT_EQ(0, bg_start(&sc.b, bg_stats));
+	answered = bg_wait(&sc.b, T);
+	EXPECT_TRUE(answered) TH_LOG("GET_STATS waited for read() and the reset");
+
+	ASSERT_EQ(0, upage_fill(&self->u, NULL, 0));
+	EXPECT_EQ(0, bg_join(&sc.b));
+	ASSERT_TRUE(bg_wait(&rd, T));
+	n = bg_join(&rd);
+	ASSERT_LT(0, n) TH_LOG("read: %s", strerror(-n));
+	memcpy(m, self->u.page, n);
+	EXPECT_NE(0, access_of(m, n, iova) & VHOST_IOMMU_ACCESS_READ);
+	ASSERT_TRUE(bg_wait(&reset, T)) TH_LOG("the reset never returned");
+	EXPECT_EQ(0, bg_join(&reset));
+
+	/* Nothing queued, no domain, the binding kept */
+	EXPECT_EQ(-1, read(g->iommu.fd, m, sizeof(m)));
+	EXPECT_EQ(EAGAIN, errno);
+	s0 = vmm_stats(g->iommu.fd);
+	EXPECT_EQ(0, s0.domains);
+	EXPECT_EQ(1, s0.bound);
+
+	/* The VMM-managed domain again, the VMM's server answering */
+	ASSERT_EQ(0, ioctl(g->iommu.fd, VHOST_IOMMU_IOTLB_ATTACH, &a));
+	test_cmd(vguest_iotlb_serve(g));
+	test_cmd(vnet_kick(v, VNET_TXQ));
+	test_cmd(vguest_tx_complete(g, 0, 0, 1, T));
+	EXPECT_LT(s0.iotlb_queued, vmm_stats(g->iommu.fd).iotlb_queued);
+	EXPECT_EQ(0, g->server.error) TH_LOG("miss server: %s",
+					     strerror(-g->server.error));
+}
+
+/*
  * hold: vhost-net's device mutex held by a VHOST_SET_MEM_TABLE of the VMM
  * whose argument faults; a MAP with push_on_map writes its UPDATE to that
  * vhost-net device under domain_lock, and waits.
@@ -638,6 +725,111 @@ TEST_F_TIMEOUT(hold, push_waits_others_answer, 300)
 	EXPECT_LT(s0.iotlb_updates, vmm_stats(g->iommu.fd).iotlb_updates);
 	test_cmd(vnet_tx_frames(v, 0, 4));
 	test_cmd(vnet_rx_frames(v, 100, 4));
+}
+
+/*
+ * VHOST_IOMMU_RESET_DEVICE while a MAP is in flight: the MAP waits to push
+ * its translation to vhost-net (whose mutex the VMM holds), under the
+ * request queue's mutex. The reset waits for that request (the queue
+ * stops after it) and, once it returns, vhost-net holds nothing it was
+ * given: a frame from the MAP's IOVA, through TX rings vhost-net
+ * translated before, must not go out. Nor once the driver started again
+ * and mapped its rings and buffers, not that IOVA; once the guest maps
+ * it, it does.
+ */
+#define HOLD_ABSENT_MS	500
+
+TEST_F_TIMEOUT(hold, reset_device_during_push, 300)
+{
+	struct vguest *g = &self->g;
+	struct vnet *v = &g->net[0];
+	struct {
+		struct vhost_memory m;
+		struct vhost_memory_region r;
+	} mt;
+	uint64_t gpa = v->gpa_base + SPARE_OFF;
+	struct vhost_iommu_reset rs = { .size = sizeof(rs) };
+	struct virtio_iommu_req_map map;
+	struct vhost_iommu_stats s0;
+	struct bg setmem = {
+		.fd = v->fd, .req = VHOST_SET_MEM_TABLE, .arg = self->u.page,
+	};
+	struct bg reset = {
+		.fd = g->iommu.fd, .req = VHOST_IOMMU_RESET_DEVICE, .arg = &rs,
+	};
+	struct stats_call sc = {
+		.g = g, .wait = true,
+		.off = offsetof(struct vhost_iommu_stats, mappings),
+	};
+	const unsigned int id = 1;
+	const uint32_t seq = 77;
+	bool started;
+	struct vmm_req r;
+
+	if (self->uffd_err)
+		SKIP(return, "userfaultfd: %s", strerror(-self->uffd_err));
+	memset(&mt, 0, sizeof(mt));
+	mt.m.nregions = 1;
+	vnet_mem_region(v, &mt.r);
+	/* vhost-net holds the TX rings' translations */
+	test_cmd(vnet_tx_frames(v, 0, 4));
+
+	ASSERT_EQ(0, bg_start(&setmem, bg_ioctl));
+	ASSERT_EQ(0, upage_wait(&self->u, T)) {
+		upage_fill(&self->u, &mt, sizeof(mt));
+		bg_join(&setmem);
+	}
+	s0 = vmm_stats(g->iommu.fd);
+	vmm_mk_map(&map, D, IOVA_SPARE, IOVA_SPARE + PAGE - 1, gpa, VGUEST_RW);
+	test_cmd(vmm_req_prepare(&g->iommu, &r, &map, VMM_MAP_LEN, 4));
+	test_cmd(vmm_req_post(&g->iommu, &r));
+	test_cmd(vmm_kick(&g->iommu, VHOST_IOMMU_VQ_REQUEST));
+	sc.min = s0.mappings;
+	ASSERT_EQ(0, bg_start(&sc.b, bg_stats));
+	started = bg_wait(&sc.b, T);
+	EXPECT_TRUE(started) TH_LOG("GET_STATS waited for the push");
+	if (started)
+		EXPECT_EQ(0, bg_join(&sc.b)) TH_LOG("the MAP never started");
+
+	/* The MAP pushes, waiting; the reset waits for it. */
+	ASSERT_EQ(0, bg_start(&reset, bg_ioctl));
+	EXPECT_TRUE(task_in_state(bg_tid(&reset), 'D'));
+	EXPECT_FALSE(bg_wait(&reset, 0)) TH_LOG("the reset did not wait for the request");
+
+	ASSERT_EQ(0, upage_fill(&self->u, &mt, sizeof(mt)));
+	EXPECT_TRUE(bg_wait(&setmem, T));
+	EXPECT_EQ(0, bg_join(&setmem));
+	ASSERT_TRUE(bg_wait(&reset, T)) TH_LOG("the reset never returned");
+	EXPECT_EQ(0, bg_join(&reset));
+	if (!started)
+		bg_join(&sc.b);
+	/* The MAP completed before the queue stopped, pushed, then died */
+	test_cmd(vmm_req_complete(&g->iommu, &r));
+	EXPECT_EQ(VIRTIO_IOMMU_S_OK, r.status);
+	s0 = vmm_stats(g->iommu.fd);
+	EXPECT_EQ(0, s0.domains);
+	EXPECT_EQ(0, s0.mappings);
+	EXPECT_EQ(1, s0.bound);
+
+	test_cmd(vnet_tx_post_at(v, id, gpa, IOVA_SPARE, seq,
+				 vnet_frame_len(seq)));
+	test_cmd(vnet_kick(v, VNET_TXQ));
+	EXPECT_EQ(-ETIMEDOUT, vguest_tx_complete(g, 0, id, seq, HOLD_ABSENT_MS))
+		TH_LOG("a frame went out through translations given before the reset");
+
+	/* The driver starts again: rings, ATTACH, its table; not the MAP's */
+	test_cmd(vmm_rings_restart(&g->iommu));
+	test_cmd(vmm_event_post(&g->iommu, VGUEST_EVENTS,
+				sizeof(struct virtio_iommu_fault)));
+	test_cmd_attach(&g->iommu, D, EP, 0);
+	test_cmd(vguest_map_table(g, 0, VGUEST_RW));
+	test_cmd(vnet_kick(v, VNET_TXQ));
+	EXPECT_EQ(-ETIMEDOUT, vguest_tx_complete(g, 0, id, seq, HOLD_ABSENT_MS))
+		TH_LOG("a frame went out through the MAP that the reset removed");
+	test_cmd_map(&g->iommu, D, IOVA_SPARE, IOVA_SPARE + PAGE - 1, gpa,
+		     VGUEST_RW);
+	test_cmd(vnet_kick(v, VNET_TXQ));
+	test_cmd(vguest_tx_complete(g, 0, id, seq, T));
 }
 
 /*

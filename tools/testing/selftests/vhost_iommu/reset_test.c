@@ -170,6 +170,25 @@ TEST_F(rst, rings_rewound)
 }
 
 /*
+ * Reset after reset: each time the driver starts again at index 0 with the
+ * kick only, and is served (vmm_rings_restart() once left its rings
+ * marked not ready, so the second restart handed nothing back).
+ */
+TEST_F(rst, reset_again)
+{
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		test_cmd_attach(&self->v, D1, EP1, 0);
+		test_cmd(vmm_reset_device(self->fd));
+		test_cmd(vmm_rings_restart(&self->v));
+	}
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	EXPECT_EQ(1, vmm_stat(self->fd, domains));
+	EXPECT_EQ(0, vmm_stat(self->fd, ring_errors));
+}
+
+/*
  * Bypass goes back to the VMM's value (SET_CONFIG without flags), not to
  * the driver's (VHOST_IOMMU_CONFIG_F_DRIVER), and translations follow it.
  */

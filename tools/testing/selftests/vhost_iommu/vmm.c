@@ -175,6 +175,8 @@ int vmm_rings_restart(struct vmm *v)
 		f = (struct vhost_vring_file){ .index = q, .fd = v->vq[q].kick };
 		if (ioctl(v->fd, VHOST_SET_VRING_KICK, &f))
 			return vt_fail(-errno, "VHOST_SET_VRING_KICK %u: %m", q);
+		/* vq_init() cleared it: a second restart would skip the ring */
+		v->vq[q].ready = true;
 	}
 	return 0;
 }
