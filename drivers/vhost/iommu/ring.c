@@ -302,8 +302,13 @@ static int vhost_iommu_vq_try_start(struct vhost_iommu_vq *vq)
 		if (!vq->segs)
 			return -ENOMEM;
 	}
-	/* The used index in guest memory is the truth, as for vhost. */
-	if (get_user(used_idx, &vq->used->idx))
+	/*
+	 * The used index in guest memory is the truth, as for vhost; kicks
+	 * are asked for (a stop while busy polling may have left
+	 * VRING_USED_F_NO_NOTIFY there, and the queue starts not polling).
+	 */
+	if (get_user(used_idx, &vq->used->idx) ||
+	    put_user((__force __virtio16)0, &vq->used->flags))
 		return -EFAULT;
 	vq->last_used_idx = le16_to_cpu((__force __le16)used_idx);
 	vq->broken = false;

@@ -476,10 +476,14 @@ TEST_F(st, fault_travels)
 	memcpy(b + end + sizeof(rec) + sizeof(f), self->buf + end, sizeof(rec));
 	resign(b, len);
 	test_cmd(load(self->dst.fd, b, len));
-	/* The event queue runs again, with buffers */
+	/*
+	 * The driver's buffer is in the ring already, as the migrated
+	 * guest's are; the queue's start posts the report (a report that
+	 * finds no buffer is dropped, as on the source).
+	 */
+	test_cmd(vmm_event_post(&self->dst, 1, sizeof(got)));
 	test_cmd(vmm_vq_restart(&self->dst, VHOST_IOMMU_VQ_EVENT,
 				self->src_base[VHOST_IOMMU_VQ_EVENT]));
-	test_cmd(vmm_event_post(&self->dst, 1, sizeof(got)));
 	test_cmd(vmm_event_read(&self->dst, &got, &ulen, VMM_TIMEOUT_MS));
 	EXPECT_EQ(sizeof(got), ulen);
 	EXPECT_EQ(0, memcmp(&f, &got, sizeof(f)));
