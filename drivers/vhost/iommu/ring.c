@@ -187,6 +187,17 @@ void vhost_iommu_vq_stop(struct vhost_iommu_vq *vq)
 	mutex_unlock(&vq->mutex);
 }
 
+/* The queue's indexes and state back to a fresh ring's. @vq->mutex held. */
+static void vhost_iommu_vq_rewind_locked(struct vhost_iommu_vq *vq)
+{
+	vq->broken = false;
+	vq->last_avail_idx = 0;
+	vq->avail_idx = 0;
+	vq->last_used_idx = 0;
+	vq->signalled_used_valid = false;
+	vq->notify_off = false;
+}
+
 /**
  * vhost_iommu_vq_rewind() - a stopped queue's indexes back to 0
  * @vq: the queue, stopped
@@ -197,12 +208,7 @@ void vhost_iommu_vq_stop(struct vhost_iommu_vq *vq)
 void vhost_iommu_vq_rewind(struct vhost_iommu_vq *vq)
 {
 	mutex_lock(&vq->mutex);
-	vq->broken = false;
-	vq->last_avail_idx = 0;
-	vq->avail_idx = 0;
-	vq->last_used_idx = 0;
-	vq->signalled_used_valid = false;
-	vq->notify_off = false;
+	vhost_iommu_vq_rewind_locked(vq);
 	mutex_unlock(&vq->mutex);
 }
 
@@ -264,12 +270,7 @@ void vhost_iommu_vq_reset(struct vhost_iommu_vq *vq)
 	vq->segs = NULL;
 	vq->num = 0;
 	vq->addr_set = false;
-	vq->broken = false;
-	vq->last_avail_idx = 0;
-	vq->avail_idx = 0;
-	vq->last_used_idx = 0;
-	vq->signalled_used_valid = false;
-	vq->notify_off = false;
+	vhost_iommu_vq_rewind_locked(vq);
 	vq->busyloop_timeout = 0;
 	mutex_unlock(&vq->mutex);
 }

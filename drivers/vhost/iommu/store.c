@@ -475,6 +475,19 @@ static void vhost_iommu_detach_locked(struct vhost_iommu_store *s,
 	vhost_iommu_leave_locked(s, ep, dom);
 }
 
+/* Every endpoint detached: every domain dies. Context: the store lock. */
+static void vhost_iommu_detach_all_locked(struct vhost_iommu_store *s)
+{
+	struct vhost_iommu_ep *ep;
+	unsigned long index;
+
+	xa_for_each(&s->endpoints, index, ep) {
+		if (rcu_access_pointer(ep->domain))
+			vhost_iommu_detach_locked(s, ep);
+		cond_resched();
+	}
+}
+
 /* An endpoint whose reserved regions hold mappings cannot join. */
 static bool vhost_iommu_compatible(struct vhost_iommu_domain *dom,
 				   struct vhost_iommu_ep *ep)
@@ -1382,15 +1395,8 @@ void vhost_iommu_store_invalidate_all(struct vhost_iommu_store *s)
  */
 void vhost_iommu_store_reset(struct vhost_iommu_store *s)
 {
-	struct vhost_iommu_ep *ep;
-	unsigned long index;
-
 	mutex_lock(&s->lock);
-	xa_for_each(&s->endpoints, index, ep) {
-		if (rcu_access_pointer(ep->domain))
-			vhost_iommu_detach_locked(s, ep);
-		cond_resched();
-	}
+	vhost_iommu_detach_all_locked(s);
 	mutex_unlock(&s->lock);
 }
 
@@ -1405,15 +1411,8 @@ void vhost_iommu_store_reset(struct vhost_iommu_store *s)
  */
 void vhost_iommu_store_device_reset(struct vhost_iommu_store *s)
 {
-	struct vhost_iommu_ep *ep;
-	unsigned long index;
-
 	mutex_lock(&s->lock);
-	xa_for_each(&s->endpoints, index, ep) {
-		if (rcu_access_pointer(ep->domain))
-			vhost_iommu_detach_locked(s, ep);
-		cond_resched();
-	}
+	vhost_iommu_detach_all_locked(s);
 	WRITE_ONCE(s->config.bypass, s->reset_bypass);
 	vhost_iommu_store_invalidate_all(s);
 	mutex_unlock(&s->lock);
@@ -1781,14 +1780,9 @@ static int vhost_iommu_load_domain(struct vhost_iommu_load *l,
 static void vhost_iommu_load_unwind(struct vhost_iommu_store *s)
 {
 	struct vhost_iommu_domain *dom;
-	struct vhost_iommu_ep *ep;
 	unsigned long index;
 
-	xa_for_each(&s->endpoints, index, ep) {
-		if (rcu_access_pointer(ep->domain))
-			vhost_iommu_detach_locked(s, ep);
-		cond_resched();
-	}
+	vhost_iommu_detach_all_locked(s);
 	/* Created, but no endpoint joined before the failure */
 	xa_for_each(&s->domains, index, dom)
 		vhost_iommu_domain_destroy(s, dom);

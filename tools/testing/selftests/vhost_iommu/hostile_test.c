@@ -1840,15 +1840,7 @@ FIXTURE_TEARDOWN(rbypass)
 
 static int driver_bypass(int fd, uint8_t bypass)
 {
-	struct vhost_iommu_config c;
-	int ret;
-
-	ret = vmm_get_config(fd, &c);
-	if (ret)
-		return ret;
-	c.bypass = bypass;
-	c.flags = VHOST_IOMMU_CONFIG_F_DRIVER;
-	return vmm_set_config(fd, &c);
+	return vmm_set_bypass_flags(fd, bypass, VHOST_IOMMU_CONFIG_F_DRIVER);
 }
 
 TEST_F_TIMEOUT(rbypass, driver_bypass_gone, 300)

@@ -50,22 +50,9 @@ FIXTURE_TEARDOWN(rst)
 	vmm_fini(&self->v);
 }
 
-static int set_config_flags(int fd, uint8_t bypass, uint32_t flags)
-{
-	struct vhost_iommu_config c;
-	int ret;
-
-	ret = vmm_get_config(fd, &c);
-	if (ret)
-		return ret;
-	c.bypass = bypass;
-	c.flags = flags;
-	return vmm_set_config(fd, &c);
-}
-
 /* The driver's write of bypass, as the VMM forwards it */
 #define driver_bypass(fd, b) \
-	set_config_flags((fd), (b), VHOST_IOMMU_CONFIG_F_DRIVER)
+	vmm_set_bypass_flags((fd), (b), VHOST_IOMMU_CONFIG_F_DRIVER)
 
 static uint8_t bypass_of(int fd)
 {
@@ -196,7 +183,7 @@ TEST_F(rst, bypass_reset_value)
 {
 	struct vhost_iommu_translate t;
 
-	test_cmd(set_config_flags(self->fd, 1, 0));
+	test_cmd(vmm_set_bypass_flags(self->fd, 1, 0));
 	test_cmd(vmm_reset_device(self->fd));
 	EXPECT_EQ(1, bypass_of(self->fd));
 
@@ -209,7 +196,7 @@ TEST_F(rst, bypass_reset_value)
 	EXPECT_EQ(0, t.start);
 	EXPECT_EQ(~0ULL, t.last);
 
-	test_cmd(set_config_flags(self->fd, 0, 0));
+	test_cmd(vmm_set_bypass_flags(self->fd, 0, 0));
 	test_cmd(driver_bypass(self->fd, 1));
 	EXPECT_EQ(1, bypass_of(self->fd));
 	test_cmd(vmm_reset_device(self->fd));

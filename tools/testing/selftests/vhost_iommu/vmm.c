@@ -734,7 +734,7 @@ int vmm_reset_device(int fd)
 	return vmm_ioctl(fd, VHOST_IOMMU_RESET_DEVICE, &r);
 }
 
-int vmm_set_bypass(int fd, int bypass)
+int vmm_set_bypass_flags(int fd, int bypass, uint32_t flags)
 {
 	struct vhost_iommu_config c;
 	int ret;
@@ -743,7 +743,13 @@ int vmm_set_bypass(int fd, int bypass)
 	if (ret)
 		return ret;
 	c.bypass = bypass;
+	c.flags = flags;
 	return vmm_set_config(fd, &c);
+}
+
+int vmm_set_bypass(int fd, int bypass)
+{
+	return vmm_set_bypass_flags(fd, bypass, 0);
 }
 
 int vmm_add_endpoint(int fd, uint32_t ep,

@@ -226,6 +226,8 @@ int vmm_probe(struct vmm *v, uint32_t ep, uint32_t wr_len,
 int vmm_get_config(int fd, struct vhost_iommu_config *c);
 int vmm_set_config(int fd, const struct vhost_iommu_config *c);
 int vmm_set_bypass(int fd, int bypass);
+/* Bypass with SET_CONFIG's @flags (VHOST_IOMMU_CONFIG_F_DRIVER: the driver's) */
+int vmm_set_bypass_flags(int fd, int bypass, uint32_t flags);
 /* VHOST_IOMMU_RESET_DEVICE */
 int vmm_reset_device(int fd);
 int vmm_add_endpoint(int fd, uint32_t ep,
