@@ -31,6 +31,7 @@
 #include "kselftest_harness.h"
 #include "vguest.h"
 #include "vmm_test.h"
+#include "bind_test.h"
 #include "worker.h"
 
 #define T		VGUEST_TIMEOUT_MS
@@ -120,14 +121,6 @@ static void no_ring_errors(struct __test_metadata *_metadata, struct vguest *g)
 	}
 }
 
-/* O_NONBLOCK of a file */
-static int nonblock(int fd)
-{
-	int fl = fcntl(fd, F_GETFL);
-
-	return fl < 0 ? -errno : !!(fl & O_NONBLOCK);
-}
-
 /* Waits (a hang guard) until the netdev is gone: its last user let go. */
 static bool netdev_gone(const char *ifname)
 {
@@ -143,28 +136,7 @@ static bool netdev_gone(const char *ifname)
 
 static int open_vhost_net(int flags, bool owner)
 {
-	int fd = open(VNET_DEV_PATH, flags | O_CLOEXEC);
-
-	if (fd >= 0 && owner && ioctl(fd, VHOST_SET_OWNER, NULL)) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* A vhost-iommu device with an owner and endpoint EP */
-static int open_iommu(void)
-{
-	int fd = vmm_open_dev();
-
-	if (fd < 0)
-		return fd;
-	if (ioctl(fd, VHOST_SET_OWNER, NULL) ||
-	    vmm_add_endpoint(fd, EP, NULL, 0)) {
-		close(fd);
-		return -1;
-	}
-	return fd;
+	return bind_open_vhost(VNET_DEV_PATH, flags, owner);
 }
 
 static int send_fd(int sock, int fd)
@@ -234,57 +206,34 @@ static int foreign_vhost_net(pid_t *pid, int *ctl)
 	return recv_fd(sv[0]);
 }
 
-static int reap(pid_t pid)
-{
-	int status;
-
-	if (waitpid(pid, &status, 0) != pid)
-		return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 /*
- * Binding errors and bookkeeping. A vhost-iommu device with an owner and
- * endpoint EP, and a vhost-net device this process owns; neither needs
- * more to be bound.
+ * Binding errors and bookkeeping (bind_test.h): a vhost-iommu device with
+ * an owner and endpoint EP, and a vhost-net device this process owns
+ * (self->dev).
  */
 FIXTURE(bind) {
 	int fd;		/* vhost-iommu */
-	int net;	/* vhost-net, owned */
+	int dev;	/* vhost-net, owned */
 };
 
 FIXTURE_SETUP(bind)
 {
-	self->net = -1;
-	self->fd = open_iommu();
-	ASSERT_LE(0, self->fd);
-	self->net = open_vhost_net(O_RDWR, true);
-	ASSERT_LE(0, self->net);
+	bind_fixture_setup(_metadata, &self->fd, &self->dev, VNET_DEV_PATH, EP);
 }
 
 FIXTURE_TEARDOWN(bind)
 {
-	if (self->fd >= 0)
-		close(self->fd);
-	if (self->net >= 0)
-		close(self->net);
+	bind_fixture_teardown(self->fd, self->dev);
 }
 
 TEST_F(bind, bind_unbind)
 {
-	EXPECT_EQ(0, vmm_stat(self->fd, bound));
-	test_cmd_bind_net(self->fd, EP, self->net);
-	EXPECT_EQ(1, vmm_stat(self->fd, bound));
-	test_cmd_unbind_net(self->fd, EP, self->net);
-	EXPECT_EQ(0, vmm_stat(self->fd, bound));
-	/* Unbound, it may be bound again. */
-	test_cmd_bind_net(self->fd, EP, self->net);
-	EXPECT_EQ(1, vmm_stat(self->fd, bound));
+	bind_check_bind_unbind(_metadata, self->fd, EP, self->dev);
 }
 
 TEST_F(bind, fd_not_open)
 {
-	int fd = dup(self->net);
+	int fd = dup(self->dev);
 
 	ASSERT_LE(0, fd);
 	close(fd);
@@ -297,27 +246,14 @@ TEST_F(bind, fd_not_open)
 /* Owned vhost-net devices open read-only, write-only, O_PATH */
 TEST_F(bind, fd_not_read_write)
 {
-	int ro = open_vhost_net(O_RDONLY, true);
-	int wo = open_vhost_net(O_WRONLY, true);
-	int path = open(VNET_DEV_PATH, O_PATH | O_CLOEXEC);
-
-	ASSERT_LE(0, ro);
-	ASSERT_LE(0, wo);
-	ASSERT_LE(0, path);
-	EXPECT_EQ(-EBADF, vmm_bind_net(self->fd, EP, ro));
-	EXPECT_EQ(-EBADF, vmm_bind_net(self->fd, EP, wo));
-	EXPECT_EQ(-EBADF, vmm_bind_net(self->fd, EP, path));
-	EXPECT_EQ(0, vmm_stat(self->fd, bound));
-	close(ro);
-	close(wo);
-	close(path);
+	bind_check_not_read_write(_metadata, self->fd, EP, VNET_DEV_PATH);
 }
 
 TEST_F(bind, fd_not_vhost_net)
 {
 	int efd = eventfd(0, EFD_CLOEXEC);
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-	int iommu = open_iommu();
+	int iommu = bind_open_iommu(EP);
 	int tun = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
 	int mfd = memfd_create("not-vhost-net", MFD_CLOEXEC);
 	int sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -347,15 +283,7 @@ TEST_F(bind, fd_not_vhost_net)
 
 TEST_F(bind, vhost_net_no_owner)
 {
-	int net = open_vhost_net(O_RDWR, false);
-
-	ASSERT_LE(0, net);
-	EXPECT_EQ(-EPERM, vmm_bind_net(self->fd, EP, net));
-	EXPECT_EQ(0, vmm_stat(self->fd, bound));
-	/* Owned, the same file binds. */
-	ASSERT_EQ(0, ioctl(net, VHOST_SET_OWNER, NULL));
-	EXPECT_EQ(0, vmm_bind_net(self->fd, EP, net));
-	close(net);
+	bind_check_no_owner(_metadata, self->fd, EP, VNET_DEV_PATH);
 }
 
 /* Opened and owned by another process, received over SCM_RIGHTS */
@@ -371,7 +299,7 @@ TEST_F(bind, vhost_net_foreign_owner)
 	/* The device is the child's: this process cannot own it either. */
 	EXPECT_EQ(-1, ioctl(net, VHOST_SET_OWNER, NULL));
 	close(ctl);
-	EXPECT_EQ(0, reap(pid));
+	EXPECT_EQ(0, bind_reap(pid));
 	EXPECT_EQ(-EPERM, vmm_bind_net(self->fd, EP, net));
 	close(net);
 }
@@ -387,7 +315,7 @@ TEST_F(bind, vhost_net_owned_by_child)
 	ASSERT_LE(0, pid);
 	if (!pid)
 		_exit(ioctl(net, VHOST_SET_OWNER, NULL) ? 1 : 0);
-	ASSERT_EQ(0, reap(pid));
+	ASSERT_EQ(0, bind_reap(pid));
 	EXPECT_EQ(-EPERM, vmm_bind_net(self->fd, EP, net));
 	EXPECT_EQ(0, vmm_stat(self->fd, bound));
 	close(net);
@@ -397,57 +325,29 @@ TEST_F(bind, vhost_net_owned_by_child)
 TEST_F(bind, iommu_not_owner)
 {
 	int iommu = vmm_open_dev();
-	pid_t pid;
 
 	ASSERT_LE(0, iommu);
 	test_cmd_add_endpoint(self->fd, EP + 1, NULL, 0);
 	/* No owner at all */
-	EXPECT_EQ(-EPERM, vmm_bind_net(iommu, EP, self->net));
+	EXPECT_EQ(-EPERM, vmm_bind_net(iommu, EP, self->dev));
 	close(iommu);
 	/* Another process, with its own vhost-net */
-	pid = fork();
-	ASSERT_LE(0, pid);
-	if (!pid) {
-		int net = open_vhost_net(O_RDWR, true);
-
-		if (net < 0)
-			_exit(2);
-		_exit(vmm_bind_net(self->fd, EP + 1, net) == -EPERM ? 0 : 1);
-	}
-	EXPECT_EQ(0, reap(pid));
-	EXPECT_EQ(0, vmm_stat(self->fd, bound));
+	bind_check_child_not_owner(_metadata, self->fd, EP + 1, VNET_DEV_PATH);
 }
 
 TEST_F(bind, unknown_endpoint)
 {
-	EXPECT_EQ(-ENODEV, vmm_bind_net(self->fd, EP + 1, self->net));
-	EXPECT_EQ(-ENODEV, vmm_bind_net(self->fd, ~0U, self->net));
+	EXPECT_EQ(-ENODEV, vmm_bind_net(self->fd, EP + 1, self->dev));
+	EXPECT_EQ(-ENODEV, vmm_bind_net(self->fd, ~0U, self->dev));
 	test_cmd_del_endpoint(self->fd, EP);
-	EXPECT_EQ(-ENODEV, vmm_bind_net(self->fd, EP, self->net));
+	EXPECT_EQ(-ENODEV, vmm_bind_net(self->fd, EP, self->dev));
 	EXPECT_EQ(0, vmm_stat(self->fd, bound));
 }
 
 /* One vhost-net device to one endpoint of one vhost-iommu device */
 TEST_F(bind, double_bind)
 {
-	int dupfd = dup(self->net);
-	int other = open_iommu();
-
-	ASSERT_LE(0, dupfd);
-	ASSERT_LE(0, other);
-	test_cmd_add_endpoint(self->fd, EP + 1, NULL, 0);
-	test_cmd_bind_net(self->fd, EP, self->net);
-	EXPECT_EQ(-EBUSY, vmm_bind_net(self->fd, EP, self->net));
-	EXPECT_EQ(-EBUSY, vmm_bind_net(self->fd, EP, dupfd));
-	EXPECT_EQ(-EBUSY, vmm_bind_net(self->fd, EP + 1, self->net));
-	EXPECT_EQ(-EBUSY, vmm_bind_net(other, EP, self->net));
-	EXPECT_EQ(1, vmm_stat(self->fd, bound));
-	EXPECT_EQ(0, vmm_stat(other, bound));
-	/* Free again once unbound */
-	test_cmd_unbind_net(self->fd, EP, self->net);
-	EXPECT_EQ(0, vmm_bind_net(other, EP, self->net));
-	close(other);
-	close(dupfd);
+	bind_check_double(_metadata, self->fd, EP, self->dev);
 }
 
 /* Several vhost-net devices per endpoint (one per queue pair) */
@@ -459,7 +359,7 @@ TEST_F(bind, several_per_endpoint)
 	ASSERT_LE(0, net2);
 	ASSERT_LE(0, net3);
 	test_cmd_add_endpoint(self->fd, EP + 1, NULL, 0);
-	EXPECT_EQ(0, vmm_bind_net(self->fd, EP, self->net));
+	EXPECT_EQ(0, vmm_bind_net(self->fd, EP, self->dev));
 	EXPECT_EQ(0, vmm_bind_net(self->fd, EP, net2));
 	EXPECT_EQ(0, vmm_bind_net(self->fd, EP + 1, net3));
 	EXPECT_EQ(3, vmm_stat(self->fd, bound));
@@ -472,25 +372,25 @@ TEST_F(bind, several_per_endpoint)
 TEST_F(bind, unbind_not_bound)
 {
 	test_cmd_add_endpoint(self->fd, EP + 1, NULL, 0);
-	EXPECT_EQ(-ENOENT, vmm_unbind_net(self->fd, EP, self->net));
-	test_cmd_bind_net(self->fd, EP, self->net);
+	EXPECT_EQ(-ENOENT, vmm_unbind_net(self->fd, EP, self->dev));
+	test_cmd_bind_net(self->fd, EP, self->dev);
 	/* Bound, but to another endpoint */
-	EXPECT_EQ(-ENOENT, vmm_unbind_net(self->fd, EP + 1, self->net));
+	EXPECT_EQ(-ENOENT, vmm_unbind_net(self->fd, EP + 1, self->dev));
 	EXPECT_EQ(1, vmm_stat(self->fd, bound));
-	test_cmd_unbind_net(self->fd, EP, self->net);
-	EXPECT_EQ(-ENOENT, vmm_unbind_net(self->fd, EP, self->net));
+	test_cmd_unbind_net(self->fd, EP, self->dev);
+	EXPECT_EQ(-ENOENT, vmm_unbind_net(self->fd, EP, self->dev));
 	EXPECT_EQ(0, vmm_stat(self->fd, bound));
 }
 
 /* The binding is the file's, not the descriptor's */
 TEST_F(bind, unbind_through_dup)
 {
-	int dupfd = dup(self->net);
+	int dupfd = dup(self->dev);
 
 	ASSERT_LE(0, dupfd);
-	test_cmd_bind_net(self->fd, EP, self->net);
-	close(self->net);
-	self->net = -1;
+	test_cmd_bind_net(self->fd, EP, self->dev);
+	close(self->dev);
+	self->dev = -1;
 	EXPECT_EQ(1, vmm_stat(self->fd, bound));
 	EXPECT_EQ(0, vmm_unbind_net(self->fd, EP, dupfd));
 	EXPECT_EQ(0, vmm_stat(self->fd, bound));
@@ -502,32 +402,28 @@ TEST_F(bind, nonblock_set_and_restored)
 {
 	int fl;
 
-	ASSERT_EQ(0, nonblock(self->net));
-	test_cmd_bind_net(self->fd, EP, self->net);
-	EXPECT_EQ(1, nonblock(self->net));
-	test_cmd_unbind_net(self->fd, EP, self->net);
-	EXPECT_EQ(0, nonblock(self->net));
+	bind_check_nonblock(_metadata, self->fd, EP, self->dev);
 
-	fl = fcntl(self->net, F_GETFL);
-	ASSERT_EQ(0, fcntl(self->net, F_SETFL, fl | O_NONBLOCK));
-	test_cmd_bind_net(self->fd, EP, self->net);
-	EXPECT_EQ(1, nonblock(self->net));
-	test_cmd_unbind_net(self->fd, EP, self->net);
-	EXPECT_EQ(1, nonblock(self->net));
+	fl = fcntl(self->dev, F_GETFL);
+	ASSERT_EQ(0, fcntl(self->dev, F_SETFL, fl | O_NONBLOCK));
+	test_cmd_bind_net(self->fd, EP, self->dev);
+	EXPECT_EQ(1, bind_nonblock(self->dev));
+	test_cmd_unbind_net(self->fd, EP, self->dev);
+	EXPECT_EQ(1, bind_nonblock(self->dev));
 }
 
 /* DEL_ENDPOINT unbinds what is bound to the endpoint */
 TEST_F(bind, del_endpoint_unbinds)
 {
-	test_cmd_bind_net(self->fd, EP, self->net);
-	ASSERT_EQ(1, nonblock(self->net));
+	test_cmd_bind_net(self->fd, EP, self->dev);
+	ASSERT_EQ(1, bind_nonblock(self->dev));
 	test_cmd_del_endpoint(self->fd, EP);
 	EXPECT_EQ(0, vmm_stat(self->fd, bound));
-	EXPECT_EQ(0, nonblock(self->net));
-	EXPECT_EQ(-ENOENT, vmm_unbind_net(self->fd, EP, self->net));
+	EXPECT_EQ(0, bind_nonblock(self->dev));
+	EXPECT_EQ(-ENOENT, vmm_unbind_net(self->fd, EP, self->dev));
 	/* Free to be bound elsewhere */
 	test_cmd_add_endpoint(self->fd, EP + 1, NULL, 0);
-	EXPECT_EQ(0, vmm_bind_net(self->fd, EP + 1, self->net));
+	EXPECT_EQ(0, vmm_bind_net(self->fd, EP + 1, self->dev));
 }
 
 /*
@@ -1735,9 +1631,9 @@ TEST_F_TIMEOUT(teardown, vhost_iommu_closed_first, 300)
 	struct vnet *v = &g->net[0];
 	struct vnet_relay_stats rs;
 
-	ASSERT_EQ(1, nonblock(v->fd));
+	ASSERT_EQ(1, bind_nonblock(v->fd));
 	vmm_fini(&g->iommu);
-	EXPECT_EQ(0, nonblock(v->fd));
+	EXPECT_EQ(0, bind_nonblock(v->fd));
 	test_cmd(vnet_relay_start(v));
 	test_cmd(fresh_traffic(g, 16, 8, 1000));
 	vnet_relay_stats(v, &rs);
@@ -1762,7 +1658,7 @@ TEST_F_TIMEOUT(teardown, unbind_then_close, 300)
 	test_cmd(vguest_unbind(g, 0));
 	s0 = vmm_stats(g->iommu.fd);
 	EXPECT_EQ(0, s0.bound);
-	EXPECT_EQ(0, nonblock(v->fd));
+	EXPECT_EQ(0, bind_nonblock(v->fd));
 	test_cmd(vnet_relay_start(v));
 	test_cmd(fresh_traffic(g, 16, 8, 1000));
 	vnet_relay_stats(v, &rs);
@@ -1788,7 +1684,7 @@ TEST_F_TIMEOUT(teardown, del_endpoint_while_bound, 300)
 	s = vmm_stats(g->iommu.fd);
 	EXPECT_EQ(0, s.bound);
 	EXPECT_EQ(0, s.endpoints);
-	EXPECT_EQ(0, nonblock(v->fd));
+	EXPECT_EQ(0, bind_nonblock(v->fd));
 	vnet_close_vhost(v);
 	vnet_close_tap(v);
 	EXPECT_TRUE(netdev_gone(v->ifname));
@@ -1823,7 +1719,7 @@ TEST_F_TIMEOUT(teardown, reset_owner_while_bound, 300)
 	struct vhost_iommu_stats s;
 
 	ASSERT_EQ(0, ioctl(g->iommu.fd, VHOST_RESET_OWNER, NULL));
-	EXPECT_EQ(0, nonblock(g->net[0].fd));
+	EXPECT_EQ(0, bind_nonblock(g->net[0].fd));
 	test_cmd(vmm_setup(&g->iommu));
 	test_cmd(vmm_event_post(&g->iommu, VGUEST_EVENTS,
 				sizeof(struct virtio_iommu_fault)));
@@ -1835,7 +1731,7 @@ TEST_F_TIMEOUT(teardown, reset_owner_while_bound, 300)
 	test_cmd_attach(&g->iommu, D, EP, 0);
 	test_cmd(vguest_map_table(g, 0, RW));
 	test_cmd(vguest_bind(g, 0));
-	EXPECT_EQ(1, nonblock(g->net[0].fd));
+	EXPECT_EQ(1, bind_nonblock(g->net[0].fd));
 	test_cmd(fresh_traffic(g, 16, 8, 1000));
 	s = vmm_stats(g->iommu.fd);
 	EXPECT_EQ(1, s.bound);
@@ -1872,7 +1768,7 @@ TEST_F_TIMEOUT(teardown, reset_device_invalidates, 300)
 	EXPECT_LT(s0.iotlb_invalidations, s1.iotlb_invalidations);
 	EXPECT_EQ(1, s1.bound);
 	EXPECT_EQ(0, s1.domains);
-	EXPECT_EQ(1, nonblock(g->net[0].fd));
+	EXPECT_EQ(1, bind_nonblock(g->net[0].fd));
 	test_cmd(vguest_tx_post(g, 0, 0, 500));
 	EXPECT_EQ(-ETIMEDOUT, vguest_tx_complete(g, 0, 0, 500, ABSENT_MS));
 }
@@ -1942,7 +1838,7 @@ TEST_F_TIMEOUT(teardown, vhost_net_reset_while_bound, 300)
 	EXPECT_EQ(1, s1.bound);
 	test_cmd(vguest_unbind(g, 0));
 	EXPECT_EQ(0, vmm_stats(g->iommu.fd).bound);
-	EXPECT_EQ(0, nonblock(v->fd));
+	EXPECT_EQ(0, bind_nonblock(v->fd));
 }
 
 /*

@@ -54,6 +54,13 @@ uint64_t vt_now_ms(void)
 	return vt_now_ns() / 1000000;
 }
 
+void vt_close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
 static void param_path(char *path, size_t size, const char *name)
 {
 	snprintf(path, size, "/sys/module/vhost_iommu/parameters/%s", name);

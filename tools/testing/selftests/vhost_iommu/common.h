@@ -2,7 +2,7 @@
 /*
  * The bottom layer of the selftest library, below vq.c, vmm.c, vnet.c,
  * vguest.c and uiommu.c: what failed last, time, and the module's
- * parameters.
+ * parameters, closing a descriptor.
  *
  * Every library function returns 0 (or a non-negative value) on success
  * and a negative errno on failure, after saying what failed in vt_errmsg
@@ -26,6 +26,9 @@ int vt_fail_ctx(int err, const char *fmt, ...);
 /* CLOCK_MONOTONIC */
 uint64_t vt_now_ns(void);
 uint64_t vt_now_ms(void);
+
+/* Closes *@fd if open (>= 0), and sets it to -1 */
+void vt_close_fd(int *fd);
 
 /*
  * Module parameters of vhost_iommu (/sys/module/vhost_iommu/parameters):

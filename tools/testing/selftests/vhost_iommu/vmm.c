@@ -798,26 +798,37 @@ int vmm_translate(int fd, uint32_t ep, uint64_t iova, uint32_t access,
 	return vmm_ioctl(fd, VHOST_IOMMU_TRANSLATE, t);
 }
 
-int vmm_bind_net(int fd, uint32_t ep, int netfd)
+int vmm_bind_dev(int fd, uint32_t ep, int vfd)
 {
 	struct vhost_iommu_bind b = {
 		.size = sizeof(b),
 		.endpoint = ep,
-		.fd = netfd,
+		.fd = vfd,
 	};
 
-	return vmm_ioctl(fd, VHOST_IOMMU_BIND_NET, &b);
+	return vmm_ioctl(fd, VHOST_IOMMU_BIND_DEVICE, &b);
+}
+
+int vmm_unbind_dev(int fd, uint32_t ep, int vfd)
+{
+	struct vhost_iommu_bind b = {
+		.size = sizeof(b),
+		.endpoint = ep,
+		.fd = vfd,
+	};
+
+	return vmm_ioctl(fd, VHOST_IOMMU_UNBIND_DEVICE, &b);
+}
+
+/* VHOST_IOMMU_BIND_NET is VHOST_IOMMU_BIND_DEVICE, UNBIND_NET likewise */
+int vmm_bind_net(int fd, uint32_t ep, int netfd)
+{
+	return vmm_bind_dev(fd, ep, netfd);
 }
 
 int vmm_unbind_net(int fd, uint32_t ep, int netfd)
 {
-	struct vhost_iommu_bind b = {
-		.size = sizeof(b),
-		.endpoint = ep,
-		.fd = netfd,
-	};
-
-	return vmm_ioctl(fd, VHOST_IOMMU_UNBIND_NET, &b);
+	return vmm_unbind_dev(fd, ep, netfd);
 }
 
 /* Event queue */

@@ -236,7 +236,12 @@ int vmm_del_endpoint(int fd, uint32_t ep);
 int vmm_get_stats(int fd, struct vhost_iommu_stats *s);
 int vmm_translate(int fd, uint32_t ep, uint64_t iova, uint32_t access,
 		  uint32_t flags, struct vhost_iommu_translate *t);
-/* VHOST_IOMMU_BIND_NET / UNBIND_NET of vhost-net file @netfd */
+/*
+ * VHOST_IOMMU_BIND_DEVICE / UNBIND_DEVICE of a stock vhost file @vfd
+ * (vhost-net, vhost-vsock); the _net names are the ioctls' first names.
+ */
+int vmm_bind_dev(int fd, uint32_t ep, int vfd);
+int vmm_unbind_dev(int fd, uint32_t ep, int vfd);
 int vmm_bind_net(int fd, uint32_t ep, int netfd);
 int vmm_unbind_net(int fd, uint32_t ep, int netfd);
 int vmm_ioctl(int fd, unsigned long req, void *arg);

@@ -15,7 +15,6 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,73 +26,28 @@
 
 #include "vnet.h"
 
-#define RING_AVAIL_OFF	VNET_PAGE
-#define RING_USED_OFF	(2 * VNET_PAGE)
+#define RING_USED_OFF	VWIN_USED_OFF
 
-static void close_fd(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
-}
-
-/* Guest memory */
+/* Guest memory (vwin.c) */
 
 void *vnet_ptr(struct vnet *v, uint64_t gpa)
 {
-	return v->gmem + (gpa - v->gpa_base);
+	return vwin_ptr(&v->win, gpa);
 }
 
 uint64_t vnet_hva(struct vnet *v, uint64_t gpa)
 {
-	return (uint64_t)(uintptr_t)v->kmem + (gpa - v->gpa_base);
+	return vwin_hva(&v->win, gpa);
 }
 
 uint64_t vnet_buf_gpa(struct vnet *v, unsigned int q, unsigned int id)
 {
-	return v->gpa_base + VNET_BUF_OFF(q, id);
+	return vwin_buf_gpa(&v->win, q, id);
 }
 
 void vnet_mem_region(struct vnet *v, struct vhost_memory_region *r)
 {
-	memset(r, 0, sizeof(*r));
-	r->guest_phys_addr = v->gpa_base;
-	r->memory_size = VNET_MEM_SIZE;
-	r->userspace_addr = (uintptr_t)v->kmem;
-}
-
-static bool in_window(struct vnet *v, uint64_t gpa, uint64_t len)
-{
-	return gpa >= v->gpa_base && len <= VNET_MEM_SIZE &&
-	       gpa - v->gpa_base <= VNET_MEM_SIZE - len;
-}
-
-static int map_memory(struct vnet *v)
-{
-	if (v->opts.mem) {
-		v->gmem = v->opts.mem;
-		v->kmem = v->opts.mem;
-		return 0;
-	}
-	v->memfd = memfd_create("vnet-guest", MFD_CLOEXEC);
-	if (v->memfd < 0)
-		return vt_fail(-errno, "memfd_create: %m");
-	if (ftruncate(v->memfd, VNET_MEM_SIZE))
-		return vt_fail(-errno, "ftruncate: %m");
-	/* Two views at different addresses: nothing works by accident. */
-	v->gmem = mmap(NULL, VNET_MEM_SIZE, PROT_READ | PROT_WRITE,
-		       MAP_SHARED, v->memfd, 0);
-	if (v->gmem == MAP_FAILED) {
-		v->gmem = NULL;
-		return vt_fail(-errno, "mmap guest view: %m");
-	}
-	v->kmem = mmap(NULL, VNET_MEM_SIZE, PROT_READ | PROT_WRITE,
-		       MAP_SHARED, v->memfd, 0);
-	if (v->kmem == MAP_FAILED) {
-		v->kmem = NULL;
-		return vt_fail(-errno, "mmap kernel view: %m");
-	}
-	return 0;
+	vwin_mem_region(&v->win, r);
 }
 
 /* The IOVA table */
@@ -107,7 +61,7 @@ int vnet_map_add(struct vnet *v, uint64_t iova, uint64_t gpa, uint64_t size)
 		return vt_fail(-EINVAL, "map %#llx+%#llx: not page aligned",
 			    (unsigned long long)iova,
 			    (unsigned long long)size);
-	if (!in_window(v, gpa, size))
+	if (!vwin_contains(&v->win, gpa, size))
 		return vt_fail(-EINVAL, "map to GPA %#llx+%#llx: outside memory",
 			    (unsigned long long)gpa,
 			    (unsigned long long)size);
@@ -486,33 +440,18 @@ bool vnet_used_pending(struct vnet *v, unsigned int q)
 
 int vnet_kick(struct vnet *v, unsigned int q)
 {
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	return vq_notify(&v->vq[q]);
+	return vwin_kick(&v->vq[q]);
 }
 
 int vnet_err_count(struct vnet *v, unsigned int q, uint64_t *count)
 {
-	*count = 0;
-	if (read(v->vq[q].err, count, sizeof(*count)) != sizeof(*count) &&
-	    errno != EAGAIN)
-		return vt_fail(-errno, "read err eventfd: %m");
-	return 0;
+	return vwin_err_count(&v->vq[q], count);
 }
 
 int vnet_wait_used(struct vnet *v, unsigned int q, uint32_t *id,
 		   uint32_t *len, int timeout_ms)
 {
-	struct vq *vq = &v->vq[q];
-	int ret;
-
-	ret = vq_wait_used(vq, false, false, id, len, timeout_ms);
-	if (ret)
-		return ret;
-	if (*id >= vq->num || !vq->shadow[*id].ndesc)
-		return vt_fail(-EPROTO, "queue %u: used id %u was not posted",
-			       q, *id);
-	vq->shadow[*id].ndesc = 0;
-	return 0;
+	return vwin_wait_used(&v->vq[q], id, len, timeout_ms);
 }
 
 static int post(struct vnet *v, unsigned int q, unsigned int id,
@@ -530,30 +469,17 @@ static int post(struct vnet *v, unsigned int q, unsigned int id,
 	return vq_post_id(vq, id, addr, len, flags);
 }
 
+/* Ring @q at the IOVAs the table gives its GPAs with iommu */
 static int ring_setup(struct vnet *v, unsigned int q)
 {
-	struct vq *vq = &v->vq[q];
-	uint64_t ring = v->gpa_base + VNET_RING_OFF(q);
-	uint64_t gpa[3] = { ring, ring + RING_AVAIL_OFF, ring + RING_USED_OFF };
-	uint64_t addr[3];
+	uint64_t gpa[3], addr[3];
 	unsigned int i;
-	int ret;
 
-	memset(vnet_ptr(v, ring), 0, 3 * VNET_PAGE);
-	ret = vq_init(vq, q, v->opts.num, vnet_ptr(v, gpa[0]),
-		      vnet_ptr(v, gpa[1]), vnet_ptr(v, gpa[2]), gpa[0], gpa[1],
-		      gpa[2]);
-	if (ret)
-		return ret;
-	for (i = 0; i < 3; i++) {
+	vwin_ring_gpa(&v->win, q, gpa);
+	for (i = 0; i < 3; i++)
 		addr[i] = v->opts.iommu ? vnet_iova(v, gpa[i]) :
 					  vnet_hva(v, gpa[i]);
-		if (addr[i] == VNET_NO_IOVA)
-			return vt_fail(-EFAULT, "queue %u: ring GPA %#llx has no IOVA",
-				       q, (unsigned long long)gpa[i]);
-	}
-	ret = vq_vhost_addr(v->fd, vq, addr[0], addr[1], addr[2]);
-	return ret ? ret : vq_vhost_files(v->fd, vq);
+	return vwin_ring_setup(&v->win, &v->vq[q], q, v->opts.num, addr);
 }
 
 /* The tap device and the packet sockets */
@@ -638,38 +564,27 @@ static int tap_open(struct vnet *v)
 
 int vnet_init(struct vnet *v, const struct vnet_opts *o)
 {
-	struct {
-		struct vhost_memory m;
-		struct vhost_memory_region r;
-	} mt;
-	uint64_t offered, want, bf;
-	unsigned int q;
 	int ret;
 
 	memset(v, 0, sizeof(*v));
-	v->fd = -1;
 	v->tap = -1;
 	v->cap = -1;
 	v->inj = -1;
-	v->memfd = -1;
 	v->relay_stop = -1;
-	for (q = 0; q < VNET_NQ; q++) {
-		v->vq[q].kick = -1;
-		v->vq[q].call = -1;
-		v->vq[q].err = -1;
-	}
+	vwin_vqs_reset(v->vq, VNET_NQ);
 	pthread_mutex_init(&v->lock, NULL);
 	if (o)
 		v->opts = *o;
 	if (!v->opts.num)
 		v->opts.num = VNET_NUM;
+	ret = vwin_init(&v->win, v->opts.gpa_base ? v->opts.gpa_base :
+			VNET_GPA_BASE, VNET_MEM_SIZE, VNET_NUM);
+	if (ret)
+		return ret;
 	if (v->opts.num > VNET_NUM || v->opts.num & (v->opts.num - 1))
 		return vt_fail(-EINVAL, "ring size %u", v->opts.num);
-	v->gpa_base = v->opts.gpa_base ? v->opts.gpa_base : VNET_GPA_BASE;
-	if (v->gpa_base & (VNET_PAGE - 1))
-		return vt_fail(-EINVAL, "gpa_base not page aligned");
 
-	ret = map_memory(v);
+	ret = vwin_map(&v->win, "vnet-guest", v->opts.mem);
 	if (ret)
 		return ret;
 	if (v->opts.iommu) {
@@ -688,42 +603,13 @@ int vnet_init(struct vnet *v, const struct vnet_opts *o)
 		if (ioctl(v->fd, VHOST_SET_FORK_FROM_OWNER, &fork))
 			return vt_fail(-errno, "VHOST_SET_FORK_FROM_OWNER: %m");
 	}
-	if (ioctl(v->fd, VHOST_SET_OWNER, NULL))
-		return vt_fail(-errno, "VHOST_SET_OWNER: %m");
-	if (ioctl(v->fd, VHOST_GET_FEATURES, &offered))
-		return vt_fail(-errno, "VHOST_GET_FEATURES: %m");
-	want = 1ULL << VIRTIO_F_VERSION_1;
-	if (v->opts.iommu) {
-		want |= 1ULL << VIRTIO_F_ACCESS_PLATFORM;
-		if (ioctl(v->fd, VHOST_GET_BACKEND_FEATURES, &bf))
-			return vt_fail(-errno, "VHOST_GET_BACKEND_FEATURES: %m");
-		/* A mask of feature bits, not the bit number. */
-		bf = v->opts.iotlb_v1 ? 0 : 1ULL << VHOST_BACKEND_F_IOTLB_MSG_V2;
-		if (ioctl(v->fd, VHOST_SET_BACKEND_FEATURES, &bf))
-			return vt_fail(-errno, "VHOST_SET_BACKEND_FEATURES: %m");
-	}
-	if ((offered & want) != want)
-		return vt_fail(-EOPNOTSUPP, "features %#llx not in %#llx",
-			    (unsigned long long)want,
-			    (unsigned long long)offered);
-	v->features = want;
-	if (ioctl(v->fd, VHOST_SET_FEATURES, &v->features))
-		return vt_fail(-errno, "VHOST_SET_FEATURES %#llx: %m",
-			    (unsigned long long)want);
-	/* Needed with ACCESS_PLATFORM too, or SET_BACKEND fails. */
-	memset(&mt, 0, sizeof(mt));
-	mt.m.nregions = 1;
-	vnet_mem_region(v, &mt.r);
-	if (ioctl(v->fd, VHOST_SET_MEM_TABLE, &mt))
-		return vt_fail(-errno, "VHOST_SET_MEM_TABLE: %m");
-
-	for (q = 0; q < VNET_NQ; q++) {
-		ret = vq_open_fds(&v->vq[q]);
-		if (ret)
-			return ret;
-		v->vq[q].num = v->opts.num;
-	}
-	return tap_open(v);
+	/* A mask of feature bits, not the bit number. */
+	ret = vwin_vhost_init(&v->win, v->opts.iommu, v->opts.iotlb_v1 ? 0 :
+			      1ULL << VHOST_BACKEND_F_IOTLB_MSG_V2);
+	if (ret)
+		return ret;
+	ret = vwin_vqs_open(v->vq, VNET_NQ, v->opts.num);
+	return ret ? ret : tap_open(v);
 }
 
 int vnet_set_backend(struct vnet *v, unsigned int q, int fd, int timeout_ms)
@@ -786,36 +672,23 @@ int vnet_start(struct vnet *v)
 void vnet_close_vhost(struct vnet *v)
 {
 	vnet_relay_stop(v);
-	close_fd(&v->fd);
+	vt_close_fd(&v->fd);
 }
 
 void vnet_close_tap(struct vnet *v)
 {
-	close_fd(&v->tap);
+	vt_close_fd(&v->tap);
 }
 
 void vnet_fini(struct vnet *v)
 {
-	unsigned int q;
-
 	vnet_close_vhost(v);
 	vnet_close_tap(v);
-	close_fd(&v->cap);
-	close_fd(&v->inj);
-	close_fd(&v->relay_stop);
-	for (q = 0; q < VNET_NQ; q++) {
-		vq_close_fds(&v->vq[q]);
-		vq_fini(&v->vq[q]);
-	}
-	if (!v->opts.mem) {
-		if (v->gmem)
-			munmap(v->gmem, VNET_MEM_SIZE);
-		if (v->kmem)
-			munmap(v->kmem, VNET_MEM_SIZE);
-	}
-	v->gmem = NULL;
-	v->kmem = NULL;
-	close_fd(&v->memfd);
+	vt_close_fd(&v->cap);
+	vt_close_fd(&v->inj);
+	vt_close_fd(&v->relay_stop);
+	vwin_vqs_fini(v->vq, VNET_NQ);
+	vwin_unmap(&v->win);
 	v->started = false;
 }
 
@@ -836,7 +709,7 @@ int vnet_tx_post_at(struct vnet *v, unsigned int id, uint64_t gpa,
 	if (len < FRAME_DATA_OFF || len > VNET_FRAME_MAX || id >= v->opts.num)
 		return vt_fail(-EINVAL, "TX frame %u: bad length %u or id %u",
 			    seq, len, id);
-	if (!in_window(v, gpa, VNET_HDR_LEN + len))
+	if (!vwin_contains(&v->win, gpa, VNET_HDR_LEN + len))
 		return vt_fail(-EINVAL, "TX frame %u at GPA %#llx: outside memory",
 			    seq, (unsigned long long)gpa);
 	p = vnet_ptr(v, gpa);

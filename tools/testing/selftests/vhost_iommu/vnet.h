@@ -51,18 +51,18 @@
 
 #include "common.h"
 #include "vq.h"
+#include "vwin.h"
 
 #define VNET_DEV_PATH		"/dev/vhost-net"
 #define VNET_RXQ		0
 #define VNET_TXQ		1
 #define VNET_NQ			2
 #define VNET_NUM		256	/* default and largest ring size */
-#define VNET_PAGE		4096ULL
+#define VNET_PAGE		VWIN_PAGE
 #define VNET_MEM_SIZE		(4ULL << 20)
 #define VNET_GPA_BASE		0x40000000ULL	/* above the test VMM's memory */
-#define VNET_RING_OFF(q)	((uint64_t)(q) * 4 * VNET_PAGE)
-#define VNET_BUF_OFF(q, id)	(0x10000ULL + (uint64_t)(q) * VNET_NUM * \
-				 VNET_PAGE + (uint64_t)(id) * VNET_PAGE)
+#define VNET_RING_OFF(q)	VWIN_RING_OFF(q)
+#define VNET_BUF_OFF(q, id)	VWIN_BUF_OFF(VNET_NUM, q, id)
 #define VNET_BUF_LEN		2048	/* descriptor length of a buffer */
 #define VNET_HDR_LEN		12	/* struct virtio_net_hdr_v1 */
 #define VNET_ETHERTYPE		0x88b5
@@ -79,7 +79,7 @@
  */
 #define VNET_SCATTER_BASE	0x800000000ULL
 #define VNET_SCATTER_SPAN	(4 * VNET_MEM_SIZE)
-#define VNET_NO_IOVA		(~0ULL)
+#define VNET_NO_IOVA		VWIN_NO_ADDR
 #define VNET_MAX_MAPS		2048
 #define VNET_MAX_REFUSE		16
 
@@ -139,17 +139,18 @@ struct vnet_relay_stats {
 
 struct vnet {
 	struct vnet_opts opts;
-	int fd;			/* /dev/vhost-net */
+	/* fd (/dev/vhost-net), memfd, gmem, kmem, gpa_base, features */
+	union {
+		struct vwin win;
+		struct {
+			VWIN_MEMBERS;
+		};
+	};
 	int tap;		/* the tap fd */
 	int cap;		/* AF_PACKET capture socket (TX frames) */
 	int inj;		/* AF_PACKET socket that injects RX frames */
 	char ifname[IFNAMSIZ];
 	int ifindex;
-	int memfd;
-	uint8_t *gmem;		/* guest view of the window */
-	uint8_t *kmem;		/* kernel view (memory table, UPDATEs) */
-	uint64_t gpa_base;
-	uint64_t features;
 	struct vq vq[VNET_NQ];
 	/* IOVA table and relay state, under lock */
 	pthread_mutex_t lock;

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -19,36 +18,26 @@
 
 #include "vsock.h"
 
-#define RING_AVAIL_OFF	VSOCK_PAGE
-#define RING_USED_OFF	(2 * VSOCK_PAGE)
-
-static void close_fd(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
-}
-
-/* Guest memory */
+/* Guest memory (vwin.c) */
 
 void *vsock_ptr(struct vsock *v, uint64_t gpa)
 {
-	return v->gmem + (gpa - v->gpa_base);
+	return vwin_ptr(&v->win, gpa);
 }
 
 uint64_t vsock_hva(struct vsock *v, uint64_t gpa)
 {
-	return (uint64_t)(uintptr_t)v->kmem + (gpa - v->gpa_base);
+	return vwin_hva(&v->win, gpa);
 }
 
 uint64_t vsock_buf_gpa(struct vsock *v, unsigned int q, unsigned int id)
 {
-	return v->gpa_base + VSOCK_BUF_OFF(q, id);
+	return vwin_buf_gpa(&v->win, q, id);
 }
 
 uint64_t vsock_addr(struct vsock *v, uint64_t gpa)
 {
-	if (gpa < v->gpa_base || gpa - v->gpa_base >= VSOCK_MEM_SIZE)
+	if (!vwin_contains(&v->win, gpa, 1))
 		return VSOCK_NO_ADDR;
 	return v->opts.iommu ? gpa - v->gpa_base + v->opts.iova_base : gpa;
 }
@@ -60,126 +49,55 @@ uint64_t vsock_buf_addr(struct vsock *v, unsigned int q, unsigned int id)
 
 void vsock_mem_region(struct vsock *v, struct vhost_memory_region *r)
 {
-	memset(r, 0, sizeof(*r));
-	r->guest_phys_addr = v->gpa_base;
-	r->memory_size = VSOCK_MEM_SIZE;
-	r->userspace_addr = (uintptr_t)v->kmem;
-}
-
-static int map_memory(struct vsock *v)
-{
-	v->memfd = memfd_create("vsock-guest", MFD_CLOEXEC);
-	if (v->memfd < 0)
-		return vt_fail(-errno, "memfd_create: %m");
-	if (ftruncate(v->memfd, VSOCK_MEM_SIZE))
-		return vt_fail(-errno, "ftruncate: %m");
-	/* Two views at different addresses: nothing works by accident. */
-	v->gmem = mmap(NULL, VSOCK_MEM_SIZE, PROT_READ | PROT_WRITE,
-		       MAP_SHARED, v->memfd, 0);
-	if (v->gmem == MAP_FAILED) {
-		v->gmem = NULL;
-		return vt_fail(-errno, "mmap guest view: %m");
-	}
-	v->kmem = mmap(NULL, VSOCK_MEM_SIZE, PROT_READ | PROT_WRITE,
-		       MAP_SHARED, v->memfd, 0);
-	if (v->kmem == MAP_FAILED) {
-		v->kmem = NULL;
-		return vt_fail(-errno, "mmap kernel view: %m");
-	}
-	return 0;
+	vwin_mem_region(&v->win, r);
 }
 
 /* Setup and teardown */
 
 int vsock_init(struct vsock *v, const struct vsock_opts *o)
 {
-	struct {
-		struct vhost_memory m;
-		struct vhost_memory_region r;
-	} mt;
-	uint64_t offered, want, bf, cid;
-	unsigned int q;
+	uint64_t cid;
 	int ret;
 
 	memset(v, 0, sizeof(*v));
-	v->fd = -1;
-	v->memfd = -1;
-	for (q = 0; q < VSOCK_NQ; q++) {
-		v->vq[q].kick = -1;
-		v->vq[q].call = -1;
-		v->vq[q].err = -1;
-	}
+	vwin_vqs_reset(v->vq, VSOCK_NQ);
 	if (o)
 		v->opts = *o;
-	v->gpa_base = v->opts.gpa_base ? v->opts.gpa_base : VSOCK_GPA_BASE;
-	if ((v->gpa_base | v->opts.iova_base) & (VSOCK_PAGE - 1))
+	ret = vwin_init(&v->win, v->opts.gpa_base ? v->opts.gpa_base :
+			VSOCK_GPA_BASE, VSOCK_MEM_SIZE, VSOCK_NUM);
+	if (ret)
+		return ret;
+	if (v->opts.iova_base & (VSOCK_PAGE - 1))
 		return vt_fail(-EINVAL, "window or IOVA base not page aligned");
 
-	ret = map_memory(v);
+	ret = vwin_map(&v->win, "vsock-guest", NULL);
 	if (ret)
 		return ret;
 	v->fd = open(VSOCK_DEV_PATH, O_RDWR | O_CLOEXEC);
 	if (v->fd < 0)
 		return vt_fail(-errno, "open %s: %m", VSOCK_DEV_PATH);
-	if (ioctl(v->fd, VHOST_SET_OWNER, NULL))
-		return vt_fail(-errno, "VHOST_SET_OWNER: %m");
-	if (ioctl(v->fd, VHOST_GET_FEATURES, &offered))
-		return vt_fail(-errno, "VHOST_GET_FEATURES: %m");
-	want = 1ULL << VIRTIO_F_VERSION_1;
-	if (v->opts.iommu) {
-		want |= 1ULL << VIRTIO_F_ACCESS_PLATFORM;
-		/* A mask of feature bits, not the bit number */
-		bf = 1ULL << VHOST_BACKEND_F_IOTLB_MSG_V2;
-		if (ioctl(v->fd, VHOST_SET_BACKEND_FEATURES, &bf))
-			return vt_fail(-errno, "VHOST_SET_BACKEND_FEATURES: %m");
-	}
-	if ((offered & want) != want)
-		return vt_fail(-EOPNOTSUPP, "features %#llx not in %#llx",
-			       (unsigned long long)want,
-			       (unsigned long long)offered);
-	v->features = want;
-	if (ioctl(v->fd, VHOST_SET_FEATURES, &v->features))
-		return vt_fail(-errno, "VHOST_SET_FEATURES %#llx: %m",
-			       (unsigned long long)want);
-	/* vhost checks the rings against it, with ACCESS_PLATFORM too */
-	memset(&mt, 0, sizeof(mt));
-	mt.m.nregions = 1;
-	vsock_mem_region(v, &mt.r);
-	if (ioctl(v->fd, VHOST_SET_MEM_TABLE, &mt))
-		return vt_fail(-errno, "VHOST_SET_MEM_TABLE: %m");
+	ret = vwin_vhost_init(&v->win, v->opts.iommu,
+			      1ULL << VHOST_BACKEND_F_IOTLB_MSG_V2);
+	if (ret)
+		return ret;
 	cid = v->opts.cid;
 	if (ioctl(v->fd, VHOST_VSOCK_SET_GUEST_CID, &cid))
 		return vt_fail(-errno, "VHOST_VSOCK_SET_GUEST_CID %llu: %m",
 			       (unsigned long long)cid);
-	for (q = 0; q < VSOCK_NQ; q++) {
-		ret = vq_open_fds(&v->vq[q]);
-		if (ret)
-			return ret;
-		v->vq[q].num = VSOCK_NUM;
-	}
-	return 0;
+	return vwin_vqs_open(v->vq, VSOCK_NQ, VSOCK_NUM);
 }
 
+/* Ring @q at IOVAs with iommu, else at the kernel view's addresses */
 static int ring_setup(struct vsock *v, unsigned int q)
 {
-	struct vq *vq = &v->vq[q];
-	uint64_t ring = v->gpa_base + VSOCK_RING_OFF(q);
-	uint64_t gpa[3] = { ring, ring + RING_AVAIL_OFF, ring + RING_USED_OFF };
-	uint64_t addr[3];
+	uint64_t gpa[3], addr[3];
 	unsigned int i;
-	int ret;
 
-	memset(vsock_ptr(v, ring), 0, VSOCK_RING_SIZE);
-	ret = vq_init(vq, q, VSOCK_NUM, vsock_ptr(v, gpa[0]),
-		      vsock_ptr(v, gpa[1]), vsock_ptr(v, gpa[2]), gpa[0], gpa[1],
-		      gpa[2]);
-	if (ret)
-		return ret;
+	vwin_ring_gpa(&v->win, q, gpa);
 	for (i = 0; i < 3; i++)
 		addr[i] = v->opts.iommu ? vsock_addr(v, gpa[i]) :
 					  vsock_hva(v, gpa[i]);
-	ret = vq_vhost_addr(v->fd, vq, addr[0], addr[1], addr[2]);
-	return ret ? ret : vq_vhost_files(v->fd, vq);
+	return vwin_ring_setup(&v->win, &v->vq[q], q, VSOCK_NUM, addr);
 }
 
 int vsock_start(struct vsock *v)
@@ -221,25 +139,14 @@ int vsock_set_running(struct vsock *v, int start, int timeout_ms)
 
 void vsock_close_vhost(struct vsock *v)
 {
-	close_fd(&v->fd);
+	vt_close_fd(&v->fd);
 }
 
 void vsock_fini(struct vsock *v)
 {
-	unsigned int q;
-
 	vsock_close_vhost(v);
-	for (q = 0; q < VSOCK_NQ; q++) {
-		vq_close_fds(&v->vq[q]);
-		vq_fini(&v->vq[q]);
-	}
-	if (v->gmem)
-		munmap(v->gmem, VSOCK_MEM_SIZE);
-	if (v->kmem)
-		munmap(v->kmem, VSOCK_MEM_SIZE);
-	v->gmem = NULL;
-	v->kmem = NULL;
-	close_fd(&v->memfd);
+	vwin_vqs_fini(v->vq, VSOCK_NQ);
+	vwin_unmap(&v->win);
 	v->started = false;
 }
 
@@ -247,33 +154,18 @@ void vsock_fini(struct vsock *v)
 
 int vsock_kick(struct vsock *v, unsigned int q)
 {
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	return vq_notify(&v->vq[q]);
+	return vwin_kick(&v->vq[q]);
 }
 
 int vsock_wait_used(struct vsock *v, unsigned int q, uint32_t *id,
 		    uint32_t *len, int timeout_ms)
 {
-	struct vq *vq = &v->vq[q];
-	int ret;
-
-	ret = vq_wait_used(vq, false, false, id, len, timeout_ms);
-	if (ret)
-		return ret;
-	if (*id >= vq->num || !vq->shadow[*id].ndesc)
-		return vt_fail(-EPROTO, "queue %u: used id %u was not posted",
-			       q, *id);
-	vq->shadow[*id].ndesc = 0;
-	return 0;
+	return vwin_wait_used(&v->vq[q], id, len, timeout_ms);
 }
 
 int vsock_err_count(struct vsock *v, unsigned int q, uint64_t *count)
 {
-	*count = 0;
-	if (read(v->vq[q].err, count, sizeof(*count)) != sizeof(*count) &&
-	    errno != EAGAIN)
-		return vt_fail(-errno, "read err eventfd: %m");
-	return 0;
+	return vwin_err_count(&v->vq[q], count);
 }
 
 static int post(struct vsock *v, unsigned int q, unsigned int id,

@@ -6,7 +6,7 @@
  *
  * Guest memory is one window of VSOCK_MEM_SIZE bytes at guest-physical
  * address gpa_base: a memfd mapped twice (the guest's view, and the view
- * handed to the kernel in the memory table), as in vnet.c. Inside the
+ * handed to the kernel in the memory table), as in vnet.c (vwin.h). Inside the
  * window (offsets from gpa_base) every ring part and every buffer has a
  * 4 KiB page of its own:
  *
@@ -50,19 +50,19 @@
 
 #include "common.h"
 #include "vq.h"
+#include "vwin.h"
 
 #define VSOCK_DEV_PATH		"/dev/vhost-vsock"
 #define VSOCK_RXQ		0
 #define VSOCK_TXQ		1
 #define VSOCK_NQ		2	/* the queues vhost-vsock has */
 #define VSOCK_NUM		64	/* ring size */
-#define VSOCK_PAGE		4096ULL
+#define VSOCK_PAGE		VWIN_PAGE
 #define VSOCK_MEM_SIZE		0x100000ULL	/* 1 MiB */
 #define VSOCK_GPA_BASE		0x40000000ULL	/* above the test VMM's memory */
-#define VSOCK_RING_OFF(q)	((uint64_t)(q) * 4 * VSOCK_PAGE)
-#define VSOCK_BUF_OFF(q, id)	(0x10000ULL + (uint64_t)(q) * VSOCK_NUM * \
-				 VSOCK_PAGE + (uint64_t)(id) * VSOCK_PAGE)
-#define VSOCK_RING_SIZE		(3 * VSOCK_PAGE)	/* desc, avail, used */
+#define VSOCK_RING_OFF(q)	VWIN_RING_OFF(q)
+#define VSOCK_BUF_OFF(q, id)	VWIN_BUF_OFF(VSOCK_NUM, q, id)
+#define VSOCK_RING_SIZE		VWIN_RING_SIZE
 #define VSOCK_BUF_LEN		4096	/* descriptor length of a buffer */
 #define VSOCK_HDR_LEN		sizeof(struct virtio_vsock_hdr)
 #define VSOCK_MAX_PAYLOAD	(VSOCK_BUF_LEN - VSOCK_HDR_LEN)
@@ -70,7 +70,7 @@
 #define VSOCK_RX_FILL		0xa5
 #define VSOCK_HOST_CID		2	/* VMADDR_CID_HOST */
 #define VSOCK_GUEST_BUF_ALLOC	(256U << 10)
-#define VSOCK_NO_ADDR		(~0ULL)
+#define VSOCK_NO_ADDR		VWIN_NO_ADDR
 
 struct vsock_opts {
 	bool iommu;		/* VIRTIO_F_ACCESS_PLATFORM + IOTLB_MSG_V2 */
@@ -81,12 +81,13 @@ struct vsock_opts {
 
 struct vsock {
 	struct vsock_opts opts;
-	int fd;			/* /dev/vhost-vsock */
-	int memfd;
-	uint8_t *gmem;		/* guest view of the window */
-	uint8_t *kmem;		/* kernel view (memory table, translations) */
-	uint64_t gpa_base;
-	uint64_t features;
+	/* fd (/dev/vhost-vsock), memfd, gmem, kmem, gpa_base, features */
+	union {
+		struct vwin win;
+		struct {
+			VWIN_MEMBERS;
+		};
+	};
 	struct vq vq[VSOCK_NQ];
 	bool started;
 	unsigned int running_efault;	/* SET_RUNNING attempts that failed */

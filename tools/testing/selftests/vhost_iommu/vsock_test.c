@@ -29,6 +29,7 @@
 #include "kselftest_harness.h"
 #include "vmm.h"
 #include "vmm_test.h"
+#include "bind_test.h"
 #include "vsock.h"
 
 /* A hang guard, never a measurement */
@@ -315,63 +316,7 @@ static bool host_quiet(int fd)
 
 static int open_vsock(int flags, bool owner)
 {
-	int fd = open(VSOCK_DEV_PATH, flags | O_CLOEXEC);
-
-	if (fd >= 0 && owner && ioctl(fd, VHOST_SET_OWNER, NULL)) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* A vhost-iommu device with an owner and endpoint EP */
-static int open_iommu(void)
-{
-	int fd = vmm_open_dev();
-
-	if (fd < 0)
-		return fd;
-	if (ioctl(fd, VHOST_SET_OWNER, NULL) ||
-	    vmm_add_endpoint(fd, EP, NULL, 0)) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* VHOST_IOMMU_BIND_DEVICE / UNBIND_DEVICE: 0 or -errno */
-static int bind_dev(int fd, uint32_t ep, int vfd)
-{
-	struct vhost_iommu_bind b = {
-		.size = sizeof(b), .endpoint = ep, .fd = vfd,
-	};
-
-	return vmm_ioctl(fd, VHOST_IOMMU_BIND_DEVICE, &b);
-}
-
-static int unbind_dev(int fd, uint32_t ep, int vfd)
-{
-	struct vhost_iommu_bind b = {
-		.size = sizeof(b), .endpoint = ep, .fd = vfd,
-	};
-
-	return vmm_ioctl(fd, VHOST_IOMMU_UNBIND_DEVICE, &b);
-}
-
-static int nonblock(int fd)
-{
-	int fl = fcntl(fd, F_GETFL);
-
-	return fl < 0 ? -errno : !!(fl & O_NONBLOCK);
-}
-
-static int reap(pid_t pid)
-{
-	int status;
-
-	if (waitpid(pid, &status, 0) != pid)
-		return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	return bind_open_vhost(VSOCK_DEV_PATH, flags, owner);
 }
 
 /* The module's reference count (open files, sockets), -1 if none */
@@ -407,101 +352,48 @@ static long vsock_refcnt_wait(long want)
 }
 
 /*
- * Binding errors and bookkeeping: a vhost-iommu device with an owner and
- * endpoint EP, a vhost-vsock device this process owns.
+ * Binding errors and bookkeeping (bind_test.h): a vhost-iommu device with
+ * an owner and endpoint EP, a vhost-vsock device this process owns
+ * (self->dev).
  */
 FIXTURE(bind) {
 	int fd;		/* vhost-iommu */
-	int vs;		/* vhost-vsock, owned */
+	int dev;	/* vhost-vsock, owned */
 };
 
 FIXTURE_SETUP(bind)
 {
-	self->vs = -1;
-	self->fd = open_iommu();
-	ASSERT_LE(0, self->fd);
-	self->vs = open_vsock(O_RDWR, true);
-	ASSERT_LE(0, self->vs);
+	bind_fixture_setup(_metadata, &self->fd, &self->dev, VSOCK_DEV_PATH, EP);
 }
 
 FIXTURE_TEARDOWN(bind)
 {
-	if (self->fd >= 0)
-		close(self->fd);
-	if (self->vs >= 0)
-		close(self->vs);
+	bind_fixture_teardown(self->fd, self->dev);
 }
 
 TEST_F(bind, bind_unbind)
 {
-	EXPECT_EQ(0, vmm_stat(self->fd, bound));
-	ASSERT_EQ(0, bind_dev(self->fd, EP, self->vs));
-	EXPECT_EQ(1, vmm_stat(self->fd, bound));
-	ASSERT_EQ(0, unbind_dev(self->fd, EP, self->vs));
-	EXPECT_EQ(0, vmm_stat(self->fd, bound));
-	/* Unbound, it binds again; the first names are aliases. */
-	test_cmd_bind_net(self->fd, EP, self->vs);
-	EXPECT_EQ(1, vmm_stat(self->fd, bound));
-	test_cmd_unbind_net(self->fd, EP, self->vs);
+	/* Bound, unbound, bound under the first names (aliases), unbound */
+	bind_check_bind_unbind(_metadata, self->fd, EP, self->dev);
+	test_cmd_unbind_net(self->fd, EP, self->dev);
 	EXPECT_EQ(0, vmm_stat(self->fd, bound));
 }
 
 /* One vhost-vsock device to one endpoint of one vhost-iommu device */
 TEST_F(bind, double_bind)
 {
-	int dupfd = dup(self->vs);
-	int other = open_iommu();
-
-	ASSERT_LE(0, dupfd);
-	ASSERT_LE(0, other);
-	test_cmd_add_endpoint(self->fd, EP + 1, NULL, 0);
-	ASSERT_EQ(0, bind_dev(self->fd, EP, self->vs));
-	EXPECT_EQ(-EBUSY, bind_dev(self->fd, EP, self->vs));
-	EXPECT_EQ(-EBUSY, bind_dev(self->fd, EP, dupfd));
-	EXPECT_EQ(-EBUSY, bind_dev(self->fd, EP + 1, self->vs));
-	EXPECT_EQ(-EBUSY, bind_dev(other, EP, self->vs));
-	EXPECT_EQ(1, vmm_stat(self->fd, bound));
-	EXPECT_EQ(0, vmm_stat(other, bound));
-	/* Free again once unbound */
-	ASSERT_EQ(0, unbind_dev(self->fd, EP, self->vs));
-	EXPECT_EQ(0, bind_dev(other, EP, self->vs));
-	EXPECT_EQ(1, vmm_stat(other, bound));
-	EXPECT_EQ(0, vmm_stat(self->fd, bound));
-	close(other);
-	close(dupfd);
+	bind_check_double(_metadata, self->fd, EP, self->dev);
 }
 
 /* Opened read-only, write-only, O_PATH */
 TEST_F(bind, fd_not_read_write)
 {
-	int ro = open_vsock(O_RDONLY, true);
-	int wo = open_vsock(O_WRONLY, true);
-	int path = open(VSOCK_DEV_PATH, O_PATH | O_CLOEXEC);
-
-	ASSERT_LE(0, ro);
-	ASSERT_LE(0, wo);
-	ASSERT_LE(0, path);
-	EXPECT_EQ(-EBADF, bind_dev(self->fd, EP, ro));
-	EXPECT_EQ(-EBADF, bind_dev(self->fd, EP, wo));
-	EXPECT_EQ(-EBADF, bind_dev(self->fd, EP, path));
-	EXPECT_EQ(0, vmm_stat(self->fd, bound));
-	close(ro);
-	close(wo);
-	close(path);
+	bind_check_not_read_write(_metadata, self->fd, EP, VSOCK_DEV_PATH);
 }
 
 TEST_F(bind, no_owner)
 {
-	int vs = open_vsock(O_RDWR, false);
-
-	ASSERT_LE(0, vs);
-	EXPECT_EQ(-EPERM, bind_dev(self->fd, EP, vs));
-	EXPECT_EQ(0, vmm_stat(self->fd, bound));
-	/* Owned, the same file binds. */
-	ASSERT_EQ(0, ioctl(vs, VHOST_SET_OWNER, NULL));
-	EXPECT_EQ(0, bind_dev(self->fd, EP, vs));
-	EXPECT_EQ(1, vmm_stat(self->fd, bound));
-	close(vs);
+	bind_check_no_owner(_metadata, self->fd, EP, VSOCK_DEV_PATH);
 }
 
 /*
@@ -534,13 +426,13 @@ TEST_F(bind, foreign_owner)
 	close(go[1]);
 	close(done[0]);
 	ASSERT_EQ(1, read(go[0], &c, 1));
-	EXPECT_EQ(-EPERM, bind_dev(self->fd, EP, vs));
+	EXPECT_EQ(-EPERM, vmm_bind_dev(self->fd, EP, vs));
 	EXPECT_EQ(0, vmm_stat(self->fd, bound));
 	/* The device is the child's: this process cannot own it either. */
 	EXPECT_EQ(-1, ioctl(vs, VHOST_SET_OWNER, NULL));
 	close(done[1]);
-	EXPECT_EQ(0, reap(pid));
-	EXPECT_EQ(-EPERM, bind_dev(self->fd, EP, vs));
+	EXPECT_EQ(0, bind_reap(pid));
+	EXPECT_EQ(-EPERM, vmm_bind_dev(self->fd, EP, vs));
 	EXPECT_EQ(0, vmm_stat(self->fd, bound));
 	close(go[0]);
 	close(vs);
@@ -549,19 +441,7 @@ TEST_F(bind, foreign_owner)
 /* The caller must own the vhost-iommu device (a child shares its fd) */
 TEST_F(bind, iommu_not_owner)
 {
-	pid_t pid;
-
-	pid = fork();
-	ASSERT_LE(0, pid);
-	if (!pid) {
-		int vs = open_vsock(O_RDWR, true);
-
-		if (vs < 0)
-			_exit(2);
-		_exit(bind_dev(self->fd, EP, vs) == -EPERM ? 0 : 1);
-	}
-	EXPECT_EQ(0, reap(pid));
-	EXPECT_EQ(0, vmm_stat(self->fd, bound));
+	bind_check_child_not_owner(_metadata, self->fd, EP, VSOCK_DEV_PATH);
 }
 
 /* vhost-net and vhost-vsock behind the same device and endpoint */
@@ -572,13 +452,13 @@ TEST_F(bind, with_vhost_net)
 	ASSERT_LE(0, net);
 	ASSERT_EQ(0, ioctl(net, VHOST_SET_OWNER, NULL));
 	test_cmd_add_endpoint(self->fd, EP + 1, NULL, 0);
-	EXPECT_EQ(0, bind_dev(self->fd, EP, net));
-	EXPECT_EQ(0, bind_dev(self->fd, EP, self->vs));
+	EXPECT_EQ(0, vmm_bind_dev(self->fd, EP, net));
+	EXPECT_EQ(0, vmm_bind_dev(self->fd, EP, self->dev));
 	EXPECT_EQ(2, vmm_stat(self->fd, bound));
 	/* Bound, but to another endpoint */
-	EXPECT_EQ(-ENOENT, unbind_dev(self->fd, EP + 1, self->vs));
-	EXPECT_EQ(0, unbind_dev(self->fd, EP, self->vs));
-	EXPECT_EQ(-ENOENT, unbind_dev(self->fd, EP, self->vs));
+	EXPECT_EQ(-ENOENT, vmm_unbind_dev(self->fd, EP + 1, self->dev));
+	EXPECT_EQ(0, vmm_unbind_dev(self->fd, EP, self->dev));
+	EXPECT_EQ(-ENOENT, vmm_unbind_dev(self->fd, EP, self->dev));
 	EXPECT_EQ(1, vmm_stat(self->fd, bound));
 	close(net);
 }
@@ -586,18 +466,14 @@ TEST_F(bind, with_vhost_net)
 /* Binding sets O_NONBLOCK, unbinding and DEL_ENDPOINT restore it */
 TEST_F(bind, nonblock_and_del_endpoint)
 {
-	ASSERT_EQ(0, nonblock(self->vs));
-	ASSERT_EQ(0, bind_dev(self->fd, EP, self->vs));
-	EXPECT_EQ(1, nonblock(self->vs));
-	ASSERT_EQ(0, unbind_dev(self->fd, EP, self->vs));
-	EXPECT_EQ(0, nonblock(self->vs));
+	bind_check_nonblock(_metadata, self->fd, EP, self->dev);
 
-	ASSERT_EQ(0, bind_dev(self->fd, EP, self->vs));
+	ASSERT_EQ(0, vmm_bind_dev(self->fd, EP, self->dev));
 	test_cmd_del_endpoint(self->fd, EP);
 	EXPECT_EQ(0, vmm_stat(self->fd, bound));
-	EXPECT_EQ(0, nonblock(self->vs));
-	EXPECT_EQ(-ENOENT, unbind_dev(self->fd, EP, self->vs));
-	EXPECT_EQ(-ENODEV, bind_dev(self->fd, EP, self->vs));
+	EXPECT_EQ(0, bind_nonblock(self->dev));
+	EXPECT_EQ(-ENOENT, vmm_unbind_dev(self->fd, EP, self->dev));
+	EXPECT_EQ(-ENODEV, vmm_bind_dev(self->fd, EP, self->dev));
 }
 
 /*
@@ -907,9 +783,9 @@ TEST_F_TIMEOUT(release, iommu_closed_first, 300)
 	struct vsg *g = &self->g;
 	uint8_t c;
 
-	ASSERT_EQ(1, nonblock(g->vs.fd));
+	ASSERT_EQ(1, bind_nonblock(g->vs.fd));
 	vmm_fini(&g->iommu);
-	EXPECT_EQ(0, nonblock(g->vs.fd));
+	EXPECT_EQ(0, bind_nonblock(g->vs.fd));
 	vsock_fini(&g->vs);
 	EXPECT_EQ(-1, recv(g->host, &c, 1, 0));
 	EXPECT_EQ(ECONNRESET, errno);
