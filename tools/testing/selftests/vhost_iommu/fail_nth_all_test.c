@@ -825,6 +825,113 @@ TEST_F_TIMEOUT(fn, reset_owner, 600)
 	sweep_end(_metadata, &self->me, "VHOST_RESET_OWNER", 0);
 }
 
+/* VHOST_IOMMU_RESET_DEVICE allocates nothing: it cannot fail. */
+TEST_F_TIMEOUT(fn, reset_device, 600)
+{
+	int ret, err;
+	struct vhost_iommu_reset r = { .size = sizeof(r) };
+
+	if (self->skip)
+		SKIP(return, "%s", self->skip);
+	fail_nth_sweep(&self->me) {
+		test_cmd_attach(&self->v, D1, EP1, 0);
+		test_cmd_map(&self->v, D1, 0, PG - 1, PHYS(0), RW);
+		ret = armed_ioctl(self, VHOST_IOMMU_RESET_DEVICE, &r, &err);
+		EXPECT_EQ(0, ret) TH_LOG("allocation %u: %s", self->me.n,
+					 strerror(err));
+		EXPECT_EQ(0, vmm_stat(self->v.fd, domains));
+		EXPECT_EQ(0, vmm_stat(self->v.fd, mappings));
+		test_cmd(vmm_rings_restart(&self->v));
+	}
+	sweep_end(_metadata, &self->me, "VHOST_IOMMU_RESET_DEVICE", 0);
+}
+
+#define NS	24	/* mappings of the saved state */
+
+/*
+ * GET_MAPPINGS, SAVE_STATE and LOAD_STATE: a failed listing or save
+ * changes nothing; a failed load, wherever it fails (the stream's copy,
+ * the check's scratch, a domain, a mapping, an attachment), leaves the
+ * device without a domain, and the next load succeeds.
+ */
+TEST_F_TIMEOUT(fn, state, 600)
+{
+	struct vhost_iommu_iotlb_attach at = {
+		.size = sizeof(at), .endpoint = EP2, .domain = VD,
+	};
+	struct vhost_iommu_iotlb_entry e = {
+		.iova = 0x40000000, .size = 4 * PG, .gpa = PHYS(0), .perm = A_RW,
+	};
+	struct vhost_iommu_iotlb_batch b = {
+		.size = sizeof(b), .domain = VD, .nr = 1,
+		.entries = (uintptr_t)&e,
+	};
+	struct vhost_iommu_iotlb_entry list[NS];
+	struct vhost_iommu_mappings l;
+	struct vhost_iommu_state st = { .size = sizeof(st) };
+	static uint8_t stream[64 * 1024];
+	unsigned int i, base;
+	uint64_t len, phys;
+	int ret, err;
+
+	if (self->skip)
+		SKIP(return, "%s", self->skip);
+	test_cmd_add_endpoint(self->v.fd, EP2, NULL, 0);
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	for (i = 0; i < NS; i++)
+		test_cmd_map(&self->v, D1, i * 2 * PG, i * 2 * PG + PG - 1,
+			     PHYS(i), RW);
+	test_cmd_ioctl(self->v.fd, VHOST_IOMMU_IOTLB_ATTACH, &at);
+	test_cmd_ioctl(self->v.fd, VHOST_IOMMU_IOTLB_UPDATE, &b);
+	test_cmd(vmm_vq_stop(&self->v, 0, &base));
+	test_cmd(vmm_vq_stop(&self->v, 1, &base));
+
+	fail_nth_sweep(&self->me) {
+		l = (struct vhost_iommu_mappings){
+			.size = sizeof(l), .domain = D1, .nr = NS,
+			.entries = (uintptr_t)list,
+		};
+		ret = armed_ioctl(self, VHOST_IOMMU_GET_MAPPINGS, &l, &err);
+		check_failed(_metadata, ret, err, &self->me,
+			     "VHOST_IOMMU_GET_MAPPINGS");
+		if (!ret)
+			EXPECT_EQ(NS, l.nr);
+	}
+	sweep_end(_metadata, &self->me, "VHOST_IOMMU_GET_MAPPINGS", 1);
+
+	fail_nth_sweep(&self->me) {
+		st.buf = (uintptr_t)stream;
+		st.len = sizeof(stream);
+		ret = armed_ioctl(self, VHOST_IOMMU_SAVE_STATE, &st, &err);
+		check_failed(_metadata, ret, err, &self->me,
+			     "VHOST_IOMMU_SAVE_STATE");
+		EXPECT_EQ(NS + 1, vmm_stat(self->v.fd, mappings));
+	}
+	sweep_end(_metadata, &self->me, "VHOST_IOMMU_SAVE_STATE", 2);
+	st.len = sizeof(stream);
+	test_cmd_ioctl(self->v.fd, VHOST_IOMMU_SAVE_STATE, &st);
+	len = st.len;
+
+	test_cmd(vmm_reset_device(self->v.fd));
+	fail_nth_sweep(&self->me) {
+		st.len = len;
+		ret = armed_ioctl(self, VHOST_IOMMU_LOAD_STATE, &st, &err);
+		check_failed(_metadata, ret, err, &self->me,
+			     "VHOST_IOMMU_LOAD_STATE");
+		if (ret) {
+			EXPECT_EQ(0, vmm_stat(self->v.fd, domains));
+			EXPECT_EQ(0, vmm_stat(self->v.fd, mappings));
+			test_cmd_ioctl(self->v.fd, VHOST_IOMMU_LOAD_STATE, &st);
+		}
+		EXPECT_EQ(2, vmm_stat(self->v.fd, domains));
+		EXPECT_EQ(NS + 1, vmm_stat(self->v.fd, mappings));
+		EXPECT_EQ(0, vmm_translate_phys(self->v.fd, EP1, 2 * PG, &phys));
+		EXPECT_EQ(PHYS(1), phys);
+		test_cmd(vmm_reset_device(self->v.fd));
+	}
+	sweep_end(_metadata, &self->me, "VHOST_IOMMU_LOAD_STATE", 4);
+}
+
 /* The device IOTLB of a VMM-managed domain */
 
 static int iotlb_batch(int fd, unsigned long req,
