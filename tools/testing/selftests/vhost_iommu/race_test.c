@@ -307,6 +307,19 @@ static int try_backend(struct vguest *g, unsigned int q)
  * readcopy: read() of miss records on a page that faults. The endpoint is
  * in the VMM-managed domain VGUEST_VMM_DOMAIN; IOVA = GPA + VNET_OFFSET.
  */
+/*
+ * The VMM-managed domain translates @v's rings of both queues (IOVA = GPA
+ * + VNET_OFFSET) and nothing else; the backend is attached. 0 or -errno.
+ */
+static int rings_translated(struct vguest *g, struct vnet *v)
+{
+	int ret;
+
+	ret = vguest_iotlb_update(g, v->gpa_base + VNET_OFFSET,
+				  VNET_RING_OFF(VNET_NQ), v->gpa_base, RW);
+	return ret ? ret : vguest_set_backend(g, 0, T);
+}
+
 FIXTURE(readcopy) {
 	struct vguest g;
 	struct upage u;
@@ -381,9 +394,7 @@ TEST_F_TIMEOUT(readcopy, write_during_copy_reaches_vmm, 300)
 	if (self->uffd_err)
 		SKIP(return, "userfaultfd: %s", strerror(-self->uffd_err));
 	/* The rings of both queues, so that only the page misses */
-	test_cmd(vguest_iotlb_update(g, v->gpa_base + VNET_OFFSET,
-				     VNET_RING_OFF(VNET_NQ), v->gpa_base, RW));
-	test_cmd(vguest_set_backend(g, 0, T));
+	test_cmd(rings_translated(g, v));
 	ASSERT_EQ(-1, read(g->iommu.fd, m, sizeof(m)));
 	ASSERT_EQ(EAGAIN, errno);
 
@@ -528,9 +539,7 @@ TEST_F_TIMEOUT(readcopy, reset_device_during_copy, 300)
 
 	if (self->uffd_err)
 		SKIP(return, "userfaultfd: %s", strerror(-self->uffd_err));
-	test_cmd(vguest_iotlb_update(g, v->gpa_base + VNET_OFFSET,
-				     VNET_RING_OFF(VNET_NQ), v->gpa_base, RW));
-	test_cmd(vguest_set_backend(g, 0, T));
+	test_cmd(rings_translated(g, v));
 	s0 = vmm_stats(g->iommu.fd);
 	test_cmd(vnet_tx_post_at(v, 0, gpa + VNET_BUF_LEN,
 				 iova + VNET_BUF_LEN, 1, vnet_frame_len(1)));
@@ -890,9 +899,7 @@ FIXTURE_SETUP(stolen)
 	 * The rings translated, TX buffer 0 not: every TX kick raises a
 	 * miss of that page, which nobody answers.
 	 */
-	test_cmd(vguest_iotlb_update(g, v->gpa_base + VNET_OFFSET,
-				     VNET_RING_OFF(VNET_NQ), v->gpa_base, RW));
-	test_cmd(vguest_set_backend(g, 0, T));
+	test_cmd(rings_translated(g, v));
 	test_cmd(vnet_tx_post(v, 0, 1, vnet_frame_len(1)));
 }
 
