@@ -381,6 +381,13 @@ struct evr {
 struct dev {
 	pthread_mutex_t lock;	/* everything below and the rings */
 	pthread_rwlock_t fdlock; /* write: v.fd is being closed and reopened */
+	/*
+	 * Held by a reset from the reset until the pinned endpoint is
+	 * attached again, and by an IOTLB_ATTACH naming domain 1 or 2: one
+	 * landing in between would make that domain VMM-managed and the
+	 * driver's ATTACH fail. Taken after lock.
+	 */
+	pthread_mutex_t pinlock;
 	struct vmm v;
 	uint64_t gen;		/* bumped when the rings are set up again */
 	unsigned int qgen[2];	/* bumped when one ring is set up again */
@@ -727,6 +734,7 @@ static int dev_init(struct rng *r, struct dev *d)
 	memset(d, 0, sizeof(*d));
 	memset(&o, 0, sizeof(o));
 	pthread_mutex_init(&d->lock, NULL);
+	pthread_mutex_init(&d->pinlock, NULL);
 	pthread_rwlockattr_init(&ra);
 	/* The ioctl threads must not starve a close and reopen. */
 	pthread_rwlockattr_setkind_np(&ra,
@@ -3202,6 +3210,7 @@ static void ioc_iotlb_attach(struct ioc *c)
 	uint64_t seq = LOAD(&A.owner_seq);
 	struct vhost_iommu_iotlb_attach a, *u;
 	int exp, ret;
+	bool pin;
 
 	memset(&a, 0, sizeof(a));
 	a.endpoint = pct(r, 70) ? EP_IOC + below(r, 8) : 2 + below(r, NEP - 1);
@@ -3211,7 +3220,12 @@ static void ioc_iotlb_attach(struct ioc *c)
 	u = sized(c, &a, sizeof(a), sizeof(a), &exp);
 	if (!exp && (a.flags & ~VHOST_IOMMU_IOTLB_ATTACH_F_DETACH))
 		exp = EINVAL;
+	pin = a.domain == 1 || a.domain == 2;
+	if (pin)
+		pthread_mutex_lock(&A.pinlock);
 	ret = xioctl(A.v.fd, VHOST_IOMMU_IOTLB_ATTACH, u);
+	if (pin)
+		pthread_mutex_unlock(&A.pinlock);
 	check_errno(c, "IOTLB_ATTACH", ret, exp, E_COMMON | E(ENODEV) |
 		    E(EEXIST) | E(ENOENT) | E(ENOMEM), seq);
 }
@@ -3675,9 +3689,10 @@ static void chaos_reset_device(struct thr *t, struct dev *d)
 		fail(C_CHAOS, "rings after RESET_DEVICE: %s", vt_errmsg);
 	drain_all(d);
 	ret = dev_attach(d, 1, EP_PIN);
-	if (ret)
-		fail(C_CHAOS, "ATTACH after RESET_DEVICE: %s",
-		     ret < 0 ? vt_errmsg : "status not OK");
+	if (ret < 0)
+		fail(C_CHAOS, "ATTACH after RESET_DEVICE: %s", vt_errmsg);
+	else if (ret)
+		fail(C_CHAOS, "ATTACH after RESET_DEVICE: status %d", ret);
 	dev_rings_fresh(d);
 	ADD(&d->owner_seq, 1);
 }
@@ -4018,11 +4033,14 @@ static void *chaos_main(void *arg)
 			continue;
 		}
 		pthread_mutex_lock(&d->lock);
-		if (k < 12)
-			chaos_reset(t, d);
-		else if (k < 22)
-			chaos_reset_device(t, d);
-		else if (k < 45)
+		if (k < 22) {
+			pthread_mutex_lock(&d->pinlock);
+			if (k < 12)
+				chaos_reset(t, d);
+			else
+				chaos_reset_device(t, d);
+			pthread_mutex_unlock(&d->pinlock);
+		} else if (k < 45)
 			chaos_stop_start(t, d);
 		else if (k < 70)
 			chaos_mem_table(t, d);
