@@ -9,6 +9,7 @@
  *   store.c    the domain store: endpoints, domains, mappings, the one
  *              lookup; tells its subscribers through their ops
  *   missq.c    the device IOTLB's miss queue
+ *   log.c      the dirty log (VHOST_F_LOG_ALL)
  *   ring.c     the virtqueue engine
  *   event.c    fault reports on the event queue
  *   request.c  the request queue: the wire format
@@ -59,6 +60,7 @@
 	(BIT_ULL(VIRTIO_F_VERSION_1) |				\
 	 BIT_ULL(VIRTIO_RING_F_INDIRECT_DESC) |			\
 	 BIT_ULL(VIRTIO_RING_F_EVENT_IDX) |			\
+	 BIT_ULL(VHOST_F_LOG_ALL) |				\
 	 BIT_ULL(VIRTIO_IOMMU_F_INPUT_RANGE) |			\
 	 BIT_ULL(VIRTIO_IOMMU_F_DOMAIN_RANGE) |			\
 	 BIT_ULL(VIRTIO_IOMMU_F_MAP_UNMAP) |			\
@@ -72,6 +74,12 @@
  * @refs: the file and the teardown work; the last one frees the device
  * @teardown: what release does, from the workqueue (see main.c)
  * @torn_down: completed by @teardown
+ * @features: the negotiated features; protected by @mutex (and copied
+ *	into each vq and the store)
+ * @log_base: the dirty log (VHOST_SET_LOG_BASE), NULL: none; protected by
+ *	@mutex (and copied into each vq)
+ * @log_ctx: the log's eventfd (VHOST_SET_LOG_FD), NULL: none; protected by
+ *	@mutex (each vq borrows it)
  * @worker: the owner's worker; started and stopped under @mutex
  * @mem: the memory table; replaced under @mutex, every vq mutex and the
  *	store lock
@@ -87,6 +95,9 @@ struct vhost_iommu {
 	refcount_t refs;
 	struct work_struct teardown;
 	struct completion torn_down;
+	u64 features;
+	void __user *log_base;
+	struct eventfd_ctx *log_ctx;
 	struct vhost_iommu_worker worker;
 	struct vhost_iommu_mem mem;
 	struct vhost_iommu_vq vqs[VHOST_IOMMU_VQ_MAX];

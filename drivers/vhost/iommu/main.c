@@ -6,6 +6,7 @@
  * the owner, the standard vhost ioctls, reset, and the wiring of the units
  * that make a device (device.h, which also gives the lock order).
  */
+#include <linux/eventfd.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
@@ -66,6 +67,30 @@ static void vhost_iommu_mem_set(struct vhost_iommu *vi,
 	vhost_iommu_vqs_unlock(vi);
 }
 
+/* Whether the device logs its writes (VHOST_F_LOG_ALL negotiated) */
+static bool vhost_iommu_logging(struct vhost_iommu *vi)
+{
+	return vi->features & BIT_ULL(VHOST_F_LOG_ALL);
+}
+
+/*
+ * Whether @base can log what the device writes: guest memory up to
+ * @mem_end when logging, and the used rings logged (VHOST_VRING_F_LOG).
+ * Context: vhost_iommu.mutex and every vq mutex held.
+ */
+static bool vhost_iommu_log_covers(struct vhost_iommu *vi, void __user *base,
+				   u64 mem_end, bool logging)
+{
+	int i;
+
+	if (logging && !vhost_iommu_log_access_ok(base, 0, mem_end))
+		return false;
+	for (i = 0; i < VHOST_IOMMU_VQ_MAX; i++)
+		if (!vhost_iommu_vq_log_ok(&vi->vqs[i], base))
+			return false;
+	return true;
+}
+
 static long vhost_iommu_set_mem_table(struct vhost_iommu *vi,
 				      struct vhost_memory __user *m)
 {
@@ -74,7 +99,69 @@ static long vhost_iommu_set_mem_table(struct vhost_iommu *vi,
 	table = vhost_iommu_mem_table_from_user(m);
 	if (IS_ERR(table))
 		return PTR_ERR(table);
+	if (vhost_iommu_logging(vi) &&
+	    !vhost_iommu_log_access_ok(vi->log_base, 0,
+				       vhost_iommu_table_end(table))) {
+		vhost_iommu_mem_table_free(table);
+		return -EFAULT;
+	}
 	vhost_iommu_mem_set(vi, table);
+	return 0;
+}
+
+/* Gives every vq the device's log and its eventfd. */
+static void vhost_iommu_log_set(struct vhost_iommu *vi)
+{
+	int i;
+
+	for (i = 0; i < VHOST_IOMMU_VQ_MAX; i++)
+		vhost_iommu_vq_set_log(&vi->vqs[i], vi->log_base, vi->log_ctx);
+}
+
+/* VHOST_SET_LOG_BASE: the log's address in the owner's memory */
+static long vhost_iommu_set_log_base(struct vhost_iommu *vi,
+				     u64 __user *argp)
+{
+	void __user *base;
+	long r = 0;
+	u64 p;
+
+	if (copy_from_user(&p, argp, sizeof(p)))
+		return -EFAULT;
+	if ((u64)(unsigned long)p != p)
+		return -EFAULT;
+	base = u64_to_user_ptr(p);
+	vhost_iommu_vqs_lock(vi);
+	if (!vhost_iommu_log_covers(vi, base, vhost_iommu_mem_end(&vi->mem),
+				    vhost_iommu_logging(vi))) {
+		r = -EFAULT;
+	} else {
+		vi->log_base = base;
+		vhost_iommu_log_set(vi);
+	}
+	vhost_iommu_vqs_unlock(vi);
+	return r;
+}
+
+/* VHOST_SET_LOG_FD: an eventfd signalled after the log is written */
+static long vhost_iommu_set_log_fd(struct vhost_iommu *vi, int __user *argp)
+{
+	struct eventfd_ctx *ctx = NULL;
+	int fd;
+
+	if (get_user(fd, argp))
+		return -EFAULT;
+	if (fd != VHOST_FILE_UNBIND) {
+		ctx = eventfd_ctx_fdget(fd);
+		if (IS_ERR(ctx))
+			return PTR_ERR(ctx);
+	}
+	vhost_iommu_vqs_lock(vi);
+	swap(vi->log_ctx, ctx);
+	vhost_iommu_log_set(vi);
+	vhost_iommu_vqs_unlock(vi);
+	if (ctx)
+		eventfd_ctx_put(ctx);
 	return 0;
 }
 
@@ -98,27 +185,44 @@ static void vhost_iommu_reset_owner(struct vhost_iommu *vi)
 		vhost_iommu_vq_set_features(&vi->vqs[i], 0);
 	vhost_iommu_store_set_features(&vi->store, 0);
 	vhost_iommu_vqs_unlock(vi);
+	vi->features = 0;
+	vi->log_base = NULL;
+	if (vi->log_ctx)
+		eventfd_ctx_put(vi->log_ctx);
+	vi->log_ctx = NULL;
 }
 
 static long vhost_iommu_set_features(struct vhost_iommu *vi,
 				     u64 __user *argp)
 {
+	bool logging;
 	u64 features;
+	long r = 0;
 	int i;
 
 	if (copy_from_user(&features, argp, sizeof(features)))
 		return -EFAULT;
 	if (features & ~VHOST_IOMMU_FEATURES)
 		return -EOPNOTSUPP;
+	logging = features & BIT_ULL(VHOST_F_LOG_ALL);
 
 	mutex_lock(&vi->mutex);
 	vhost_iommu_vqs_lock(vi);
+	/* As vhost: a log that cannot cover guest memory is refused */
+	if (logging &&
+	    !vhost_iommu_log_covers(vi, vi->log_base,
+				    vhost_iommu_mem_end(&vi->mem), true)) {
+		r = -EFAULT;
+		goto out_unlock;
+	}
 	for (i = 0; i < VHOST_IOMMU_VQ_MAX; i++)
 		vhost_iommu_vq_set_features(&vi->vqs[i], features);
 	vhost_iommu_store_set_features(&vi->store, features);
+	vi->features = features;
+out_unlock:
 	vhost_iommu_vqs_unlock(vi);
 	mutex_unlock(&vi->mutex);
-	return 0;
+	return r;
 }
 
 /*
@@ -163,6 +267,12 @@ static long vhost_iommu_owner_ioctl(struct vhost_iommu *vi, unsigned int ioctl,
 	case VHOST_SET_MEM_TABLE:
 		r = vhost_iommu_set_mem_table(vi, argp);
 		break;
+	case VHOST_SET_LOG_BASE:
+		r = vhost_iommu_set_log_base(vi, argp);
+		break;
+	case VHOST_SET_LOG_FD:
+		r = vhost_iommu_set_log_fd(vi, argp);
+		break;
 	default:
 		r = vhost_iommu_vring_ioctl(vi, ioctl, argp);
 	}
@@ -193,6 +303,8 @@ static long vhost_iommu_ioctl(struct file *f, unsigned int ioctl,
 		return r;
 	case VHOST_RESET_OWNER:
 	case VHOST_SET_MEM_TABLE:
+	case VHOST_SET_LOG_BASE:
+	case VHOST_SET_LOG_FD:
 	case VHOST_SET_VRING_NUM:
 	case VHOST_SET_VRING_ADDR:
 	case VHOST_SET_VRING_BASE:

@@ -108,6 +108,12 @@ err_free:
 	return ERR_PTR(ret);
 }
 
+/* Frees a table vhost_iommu_mem_table_from_user() gave, never published */
+void vhost_iommu_mem_table_free(struct vhost_iommu_mem_table *t)
+{
+	kvfree(t);
+}
+
 /**
  * vhost_iommu_mem_replace() - publish a table, free the old one
  * @mem: the device's memory
@@ -177,6 +183,37 @@ bool vhost_iommu_mem_lookup(struct vhost_iommu_mem *mem, u64 gpa,
 		*region = *r;
 	rcu_read_unlock();
 	return r;
+}
+
+/**
+ * vhost_iommu_table_end() - where a table's guest memory ends
+ * @t: a table, or NULL
+ *
+ * Return: the last guest-physical address a region holds, plus one (0
+ * for no table or no region); saturates at U64_MAX.
+ */
+u64 vhost_iommu_table_end(const struct vhost_iommu_mem_table *t)
+{
+	const struct vhost_memory_region *r;
+
+	if (!t || !t->nregions)
+		return 0;
+	r = &t->regions[t->nregions - 1];
+	return r->guest_phys_addr + (r->memory_size - 1) == U64_MAX ?
+	       U64_MAX : r->guest_phys_addr + r->memory_size;
+}
+
+/**
+ * vhost_iommu_mem_end() - where the device's guest memory ends
+ * @mem: the device's memory
+ *
+ * Context: the device mutex held (the table does not change).
+ * Return: as vhost_iommu_table_end() of the current table.
+ */
+u64 vhost_iommu_mem_end(struct vhost_iommu_mem *mem)
+{
+	return vhost_iommu_table_end(rcu_dereference_protected(mem->table,
+							       true));
 }
 
 /**

@@ -109,6 +109,42 @@ static void vhost_iommu_poll_queue(struct vhost_iommu_poll *poll)
 	vhost_iommu_work_queue(poll->worker, poll->work);
 }
 
+/*
+ * Logs a write of the device into guest memory while the VMM migrates
+ * (VHOST_F_LOG_ALL). Returns 0 or -EFAULT: a write the log misses would
+ * corrupt the migrated guest, so its failure is the write's failure.
+ */
+static int vhost_iommu_vq_log(struct vhost_iommu_vq *vq, u64 gpa, u64 len)
+{
+	int ret;
+
+	if (likely(!vhost_iommu_vq_has(vq, VHOST_F_LOG_ALL)))
+		return 0;
+	ret = vhost_iommu_log_write(vq->log_base, gpa, len);
+	if (!ret && vq->log_ctx)
+		vhost_iommu_eventfd_signal(vq->log_ctx);
+	return ret;
+}
+
+/* Logs a write of @len bytes at @p, in the used ring (VHOST_VRING_F_LOG) */
+static int vhost_iommu_vq_log_used(struct vhost_iommu_vq *vq,
+				   const void __user *p, u32 len)
+{
+	if (likely(!vhost_iommu_vq_has(vq, VHOST_F_LOG_ALL)) || !vq->log_used)
+		return 0;
+	return vhost_iommu_vq_log(vq, vq->log_addr +
+				  (p - (const void __user *)vq->used), len);
+}
+
+/* Writes the used ring's flags, logged. Returns 0 or -EFAULT. */
+static int vhost_iommu_vq_put_flags(struct vhost_iommu_vq *vq, u16 flags)
+{
+	if (put_user((__force __virtio16)cpu_to_le16(flags), &vq->used->flags))
+		return -EFAULT;
+	return vhost_iommu_vq_log_used(vq, &vq->used->flags,
+				       sizeof(vq->used->flags));
+}
+
 static int vhost_iommu_poll_wakeup(wait_queue_entry_t *wait, unsigned int mode,
 				   int sync, void *key)
 {
@@ -272,7 +308,19 @@ void vhost_iommu_vq_reset(struct vhost_iommu_vq *vq)
 	vq->addr_set = false;
 	vhost_iommu_vq_rewind_locked(vq);
 	vq->busyloop_timeout = 0;
+	vq->log_base = NULL;
+	vq->log_ctx = NULL;
+	vq->log_used = false;
 	mutex_unlock(&vq->mutex);
+}
+
+/* Bytes of the used ring, avail_event included when negotiated */
+static size_t vhost_iommu_vq_used_size(struct vhost_iommu_vq *vq)
+{
+	size_t event = vhost_iommu_vq_has(vq, VIRTIO_RING_F_EVENT_IDX) ? 2 : 0;
+
+	return sizeof(struct vring_used) +
+	       vq->num * sizeof(struct vring_used_elem) + event;
 }
 
 static bool vhost_iommu_vq_access_ok(struct vhost_iommu_vq *vq)
@@ -283,8 +331,7 @@ static bool vhost_iommu_vq_access_ok(struct vhost_iommu_vq *vq)
 	return access_ok(vq->desc, num * sizeof(struct vring_desc)) &&
 	       access_ok(vq->avail, sizeof(struct vring_avail) +
 			 num * sizeof(__virtio16) + event) &&
-	       access_ok(vq->used, sizeof(struct vring_used) +
-			 num * sizeof(struct vring_used_elem) + event);
+	       access_ok(vq->used, vhost_iommu_vq_used_size(vq));
 }
 
 /* Starts the queue once its size, addresses and kick are set. */
@@ -309,7 +356,7 @@ static int vhost_iommu_vq_try_start(struct vhost_iommu_vq *vq)
 	 * VRING_USED_F_NO_NOTIFY there, and the queue starts not polling).
 	 */
 	if (get_user(used_idx, &vq->used->idx) ||
-	    put_user((__force __virtio16)0, &vq->used->flags))
+	    vhost_iommu_vq_put_flags(vq, 0))
 		return -EFAULT;
 	vq->last_used_idx = le16_to_cpu((__force __le16)used_idx);
 	vq->broken = false;
@@ -335,20 +382,33 @@ static long vhost_iommu_set_vring_addr(struct vhost_iommu_vq *vq,
 {
 	struct vhost_vring_addr a;
 
+	bool log;
+
 	if (copy_from_user(&a, argp, sizeof(a)))
 		return -EFAULT;
-	/* No dirty logging (VHOST_VRING_F_LOG) yet: refuse it, do not ignore */
-	if (a.flags)
+	if (a.flags & ~BIT(VHOST_VRING_F_LOG))
 		return -EOPNOTSUPP;
+	log = a.flags & BIT(VHOST_VRING_F_LOG);
 	if ((u64)(unsigned long)a.desc_user_addr != a.desc_user_addr ||
 	    (u64)(unsigned long)a.avail_user_addr != a.avail_user_addr ||
 	    (u64)(unsigned long)a.used_user_addr != a.used_user_addr)
 		return -EFAULT;
 	if ((a.desc_user_addr & (16 - 1)) || (a.avail_user_addr & (2 - 1)) ||
-	    (a.used_user_addr & (4 - 1)))
+	    (a.used_user_addr & (4 - 1)) || (log && (a.log_guest_addr & 3)))
 		return -EINVAL;
-	if (vq->running)
+	/*
+	 * A running queue takes only a change of its logging: the VMM turns
+	 * the used ring's logging on and off around a migration.
+	 */
+	if (vq->running &&
+	    (u64_to_user_ptr(a.desc_user_addr) != vq->desc ||
+	     u64_to_user_ptr(a.avail_user_addr) != vq->avail ||
+	     u64_to_user_ptr(a.used_user_addr) != vq->used))
 		return -EBUSY;
+	if (log && vq->num && vq->log_base &&
+	    !vhost_iommu_log_access_ok(vq->log_base, a.log_guest_addr,
+				       vhost_iommu_vq_used_size(vq)))
+		return -EINVAL;
 	vq->desc = u64_to_user_ptr(a.desc_user_addr);
 	vq->avail = u64_to_user_ptr(a.avail_user_addr);
 	vq->used = u64_to_user_ptr(a.used_user_addr);
@@ -357,6 +417,8 @@ static long vhost_iommu_set_vring_addr(struct vhost_iommu_vq *vq,
 		vq->addr_set = false;
 		return -EINVAL;
 	}
+	vq->log_used = log;
+	vq->log_addr = a.log_guest_addr;
 	return 0;
 }
 
@@ -498,6 +560,35 @@ void vhost_iommu_vq_set_features(struct vhost_iommu_vq *vq, u64 features)
 }
 
 /**
+ * vhost_iommu_vq_log_ok() - whether a log covers the queue's used ring
+ * @vq: the queue, its mutex held
+ * @base: the log
+ *
+ * Return: true when the used ring is not logged or @base covers it.
+ */
+bool vhost_iommu_vq_log_ok(struct vhost_iommu_vq *vq, void __user *base)
+{
+	lockdep_assert_held(&vq->mutex);
+	return !vq->log_used || !vq->num ||
+	       vhost_iommu_log_access_ok(base, vq->log_addr,
+					 vhost_iommu_vq_used_size(vq));
+}
+
+/**
+ * vhost_iommu_vq_set_log() - VHOST_SET_LOG_BASE and VHOST_SET_LOG_FD
+ * @vq: the queue, its mutex held
+ * @base: the log, NULL: none
+ * @ctx: the log's eventfd, the device's reference, or NULL
+ */
+void vhost_iommu_vq_set_log(struct vhost_iommu_vq *vq, void __user *base,
+			    struct eventfd_ctx *ctx)
+{
+	lockdep_assert_held(&vq->mutex);
+	vq->log_base = base;
+	vq->log_ctx = ctx;
+}
+
+/**
  * vhost_iommu_vq_lock() - take a queue to consume it
  * @vq: the queue
  *
@@ -564,6 +655,7 @@ static int vhost_iommu_chain_add(struct vhost_iommu_vq *vq,
 		if (!n || chain->nr_segs >= VHOST_IOMMU_MAX_SEGS)
 			return VQ_MALFORMED;
 		vq->segs[chain->nr_segs].addr = u64_to_user_ptr(hva);
+		vq->segs[chain->nr_segs].gpa = gpa;
 		vq->segs[chain->nr_segs].len = n;
 		chain->nr_segs++;
 		gpa += n;
@@ -759,10 +851,12 @@ static int vhost_iommu_vq_enable_notify(struct vhost_iommu_vq *vq)
 	if (vhost_iommu_vq_has(vq, VIRTIO_RING_F_EVENT_IDX)) {
 		avail_event = (__virtio16 __user *)&vq->used->ring[vq->num];
 		if (put_user((__force __virtio16)cpu_to_le16(vq->last_avail_idx),
-			     avail_event))
+			     avail_event) ||
+		    vhost_iommu_vq_log_used(vq, avail_event,
+					    sizeof(*avail_event)))
 			return -EIO;
 	} else if (vq->notify_off) {
-		if (put_user((__force __virtio16)0, &vq->used->flags))
+		if (vhost_iommu_vq_put_flags(vq, 0))
 			return -EIO;
 	}
 	vq->notify_off = false;
@@ -786,8 +880,7 @@ static int vhost_iommu_vq_busy_poll(struct vhost_iommu_vq *vq)
 
 	if (!vhost_iommu_vq_has(vq, VIRTIO_RING_F_EVENT_IDX) &&
 	    !vq->notify_off &&
-	    put_user((__force __virtio16)cpu_to_le16(VRING_USED_F_NO_NOTIFY),
-		     &vq->used->flags))
+	    vhost_iommu_vq_put_flags(vq, VRING_USED_F_NO_NOTIFY))
 		return -EIO;
 	vq->notify_off = true;
 	end = local_clock() + (u64)vq->busyloop_timeout * NSEC_PER_USEC;
@@ -871,6 +964,8 @@ static int vhost_iommu_chain_copy(struct vhost_iommu_vq *vq,
 			return -EFAULT;
 		if (!buf && !src && clear_user(s->addr + offset, n))
 			return -EFAULT;
+		if (!buf && vhost_iommu_vq_log(vq, s->gpa + offset, n))
+			return -EFAULT;
 		if (buf)
 			buf += n;
 		if (src)
@@ -930,10 +1025,11 @@ int vhost_iommu_vq_add_used(struct vhost_iommu_vq *vq, u16 head, u32 len)
 		.id = (__force __virtio32)cpu_to_le32(head),
 		.len = (__force __virtio32)cpu_to_le32(len),
 	};
+	struct vring_used_elem __user *p =
+		&vq->used->ring[vq->last_used_idx & (vq->num - 1)];
 
-	if (vhost_iommu_user_write(&vq->used->ring[vq->last_used_idx &
-						   (vq->num - 1)],
-				   &e, sizeof(e)))
+	if (vhost_iommu_user_write(p, &e, sizeof(e)) ||
+	    vhost_iommu_vq_log_used(vq, p, sizeof(*p)))
 		return -EIO;
 	vq->last_used_idx++;
 	return 0;
@@ -972,7 +1068,9 @@ void vhost_iommu_vq_flush_used(struct vhost_iommu_vq *vq)
 {
 	smp_wmb(); /* the entries before the index */
 	if (put_user((__force __virtio16)cpu_to_le16(vq->last_used_idx),
-		     &vq->used->idx)) {
+		     &vq->used->idx) ||
+	    vhost_iommu_vq_log_used(vq, &vq->used->idx,
+				    sizeof(vq->used->idx))) {
 		vhost_iommu_vq_error(vq);
 		return;
 	}

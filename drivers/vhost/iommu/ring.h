@@ -11,6 +11,7 @@
 #include <linux/types.h>
 #include <linux/virtio_ring.h>
 
+#include "log.h"
 #include "mem.h"
 #include "worker.h"
 
@@ -41,10 +42,12 @@ struct vhost_iommu_poll {
 /**
  * struct vhost_iommu_seg - a piece of a request chain in the owner's memory
  * @addr: user address
+ * @gpa: its guest-physical address, for the dirty log
  * @len: length in bytes
  */
 struct vhost_iommu_seg {
 	void __user *addr;
+	u64 gpa;
 	u32 len;
 };
 
@@ -99,6 +102,12 @@ struct vhost_iommu_chain {
  * @region: the memory region a chain last used (memory_size 0: none),
  *	valid while @region_cache
  * @region_cache: the consumer holds @mutex through vhost_iommu_vq_lock()
+ * @log_base: the dirty log (VHOST_SET_LOG_BASE), NULL when none; written
+ *	to while VHOST_F_LOG_ALL is in @features
+ * @log_ctx: signalled after the log is written (VHOST_SET_LOG_FD); the
+ *	device's reference, may be NULL
+ * @log_used: the used ring's writes are logged (VHOST_VRING_F_LOG)
+ * @log_addr: the used ring's guest-physical address, for @log_used
  * @ring_errors: ring errors, for the statistics (atomic)
  */
 struct vhost_iommu_vq {
@@ -127,6 +136,10 @@ struct vhost_iommu_vq {
 	struct vhost_iommu_seg *segs;
 	struct vhost_memory_region region;
 	bool region_cache;
+	void __user *log_base;
+	struct eventfd_ctx *log_ctx;
+	bool log_used;
+	u64 log_addr;
 	atomic64_t ring_errors;
 };
 
@@ -143,6 +156,9 @@ void vhost_iommu_vq_init(struct vhost_iommu_vq *vq, unsigned int index,
 long vhost_iommu_vq_ioctl(struct vhost_iommu_vq *vq, unsigned int ioctl,
 			  void __user *argp);
 void vhost_iommu_vq_set_features(struct vhost_iommu_vq *vq, u64 features);
+bool vhost_iommu_vq_log_ok(struct vhost_iommu_vq *vq, void __user *base);
+void vhost_iommu_vq_set_log(struct vhost_iommu_vq *vq, void __user *base,
+			    struct eventfd_ctx *ctx);
 void vhost_iommu_vq_stop(struct vhost_iommu_vq *vq);
 void vhost_iommu_vq_rewind(struct vhost_iommu_vq *vq);
 int vhost_iommu_vq_get_base(struct vhost_iommu_vq *vq, u16 *idx);

@@ -15,6 +15,13 @@
  * table; ring addresses are the VMM's virtual addresses, as for vhost-net.
  * The rings are little-endian (virtio 1.0 and later).
  *
+ * Dirty logging works as for vhost: VHOST_SET_LOG_BASE and
+ * VHOST_SET_LOG_FD, VHOST_F_LOG_ALL in VHOST_SET_FEATURES, and
+ * VHOST_VRING_F_LOG with the used ring's guest-physical address in
+ * VHOST_SET_VRING_ADDR (which a running queue takes when its addresses are
+ * unchanged). Every write of the device into guest memory is logged: used
+ * rings, request tails, PROBE output, fault reports.
+ *
  * The ioctls below configure what the VMM owns: the device configuration
  * space, the endpoints behind the IOMMU and their reserved regions. Every
  * argument struct starts with its size in bytes (@size): the kernel accepts

@@ -399,6 +399,7 @@ struct dev {
 	struct vhost_iommu_resv_region resv[NEP + 1][4];
 	unsigned int nresv[NEP + 1];
 	bool degraded;		/* region 1 is out of the memory table */
+	bool logging;		/* VHOST_F_LOG_ALL negotiated (chaos_log()) */
 	uint8_t *hres;		/* the 4 GiB region */
 	int hmemfd;
 	uint8_t *decoy;		/* F6: a replaced mapping of region 1 */
@@ -3370,7 +3371,7 @@ static void ioc_reset(struct ioc *c)
 static void ioc_unknown(struct ioc *c)
 {
 	static const unsigned long nrs[] = {
-		VHOST_SET_LOG_BASE, VHOST_SET_LOG_FD, VHOST_GET_BACKEND_FEATURES,
+		VHOST_GET_BACKEND_FEATURES,
 		VHOST_SET_BACKEND_FEATURES, VHOST_SET_VRING_ENDIAN,
 		VHOST_GET_VRING_ENDIAN, VHOST_NET_SET_BACKEND,
 		_IOW(VHOST_VIRTIO, 0xa0, __u64), _IOWR(VHOST_VIRTIO, 0xa4, __u32),
@@ -3425,7 +3426,7 @@ static void ioc_vhost(struct ioc *c)
 	case 0:
 		ret = xioctl(A.v.fd, VHOST_GET_FEATURES, &f);
 		if (check_errno(c, "GET_FEATURES", ret, 0, 0, seq) &&
-		    f != VMM_ALL_FEATURES)
+		    f != VMM_OFFERED_FEATURES)
 			fail(C_IOCTL, "GET_FEATURES: %#llx", (unsigned long long)f);
 		return;
 	case 1:
@@ -3631,6 +3632,7 @@ static void chaos_reset(struct thr *t, struct dev *d)
 	int ret;
 
 	d->last_chaos = "reset";
+	d->logging = false;
 	beat(t, "VHOST_RESET_OWNER");
 	ADD(&d->owner_seq, 1);
 	ret = vmm_ioctl(d->v.fd, VHOST_RESET_OWNER, NULL);
@@ -3702,6 +3704,7 @@ static void chaos_reopen(struct thr *t, struct dev *d)
 	int ret;
 
 	d->last_chaos = "reopen";
+	d->logging = false;
 	beat(t, "close");
 	ADD(&d->owner_seq, 1);
 	close(d->v.fd);
@@ -3736,8 +3739,9 @@ static void chaos_bad_vring(struct thr *t, struct dev *d, unsigned int q)
 	switch (below(&t->r, 5)) {
 	case 0:
 		a.flags = 1 << VHOST_VRING_F_LOG;
-		exp = EOPNOTSUPP;
-		what = "VHOST_SET_VRING_ADDR with VHOST_VRING_F_LOG (F11)";
+		a.log_guest_addr = vq->used_gpa + 1 + below(&t->r, 3);
+		exp = EINVAL;
+		what = "VHOST_SET_VRING_ADDR with a misaligned log_guest_addr";
 		ret = vmm_ioctl(d->v.fd, VHOST_SET_VRING_ADDR, &a);
 		break;
 	case 1:
@@ -3996,6 +4000,8 @@ static void chaos_features(struct thr *t, struct dev *d)
 	uint64_t f = d->v.features;
 	int ret;
 
+	d->logging = false;
+
 	beat(t, "VHOST_SET_FEATURES");
 	d->last_chaos = "SET_FEATURES";
 	ret = vmm_ioctl(d->v.fd, VHOST_SET_FEATURES, &f);
@@ -4007,6 +4013,70 @@ static void chaos_features(struct thr *t, struct dev *d)
 		fail(C_CHAOS, "VHOST_SET_OWNER of an owned device: %s, expected EBUSY",
 		     errname(-ret));
 	ADD(&cnt.ioctls, 2);
+}
+
+/* A reset, the pinned endpoint's domain kept from the ioctl thread */
+static void chaos_reset_pinned(struct thr *t, struct dev *d, bool owner)
+{
+	pthread_mutex_lock(&d->pinlock);
+	if (owner)
+		chaos_reset(t, d);
+	else
+		chaos_reset_device(t, d);
+	pthread_mutex_unlock(&d->pinlock);
+}
+
+#define LOG_SPAN	(1ULL << 41)	/* guest-physical bytes the log covers */
+
+/*
+ * Dirty logging turned on, or off, mid-traffic, as QEMU does around a
+ * migration: the log, VHOST_F_LOG_ALL, then each used ring logged
+ * (VHOST_VRING_F_LOG on the running queue). Every step must succeed, and
+ * the traffic goes on, logged.
+ */
+static void chaos_log(struct thr *t, struct dev *d)
+{
+	static uint8_t *log;
+	uint64_t f = d->v.features, base;
+	struct vhost_vring_addr a;
+	unsigned int q;
+	int ret;
+
+	d->last_chaos = "dirty log";
+	beat(t, "dirty log");
+	if (!log) {
+		log = mmap(NULL, LOG_SPAN / 0x1000 / 8, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (log == MAP_FAILED) {
+			log = NULL;
+			fail(C_CHAOS, "the log: %m");
+			return;
+		}
+	}
+	d->logging = !d->logging;
+	base = (uintptr_t)log;
+	ret = vmm_ioctl(d->v.fd, VHOST_SET_LOG_BASE, &base);
+	if (d->logging)
+		f |= VMM_F(VHOST_F_LOG_ALL);
+	if (!ret)
+		ret = vmm_ioctl(d->v.fd, VHOST_SET_FEATURES, &f);
+	for (q = 0; q < VHOST_IOMMU_VQ_MAX && !ret; q++) {
+		if (!d->v.vq[q].num)
+			continue;
+		a = (struct vhost_vring_addr){
+			.index = q,
+			.flags = d->logging ? 1 << VHOST_VRING_F_LOG : 0,
+			.desc_user_addr = vmm_hva(&d->v, d->v.vq[q].desc_gpa),
+			.avail_user_addr = vmm_hva(&d->v, d->v.vq[q].avail_gpa),
+			.used_user_addr = vmm_hva(&d->v, d->v.vq[q].used_gpa),
+			.log_guest_addr = d->v.vq[q].used_gpa,
+		};
+		ret = vmm_ioctl(d->v.fd, VHOST_SET_VRING_ADDR, &a);
+	}
+	ADD(&cnt.ioctls, 4);
+	if (ret)
+		fail(C_CHAOS, "dirty log %s: %s", d->logging ? "on" : "off",
+		     strerror(-ret));
 }
 
 static void *chaos_main(void *arg)
@@ -4033,19 +4103,16 @@ static void *chaos_main(void *arg)
 			continue;
 		}
 		pthread_mutex_lock(&d->lock);
-		if (k < 22) {
-			pthread_mutex_lock(&d->pinlock);
-			if (k < 12)
-				chaos_reset(t, d);
-			else
-				chaos_reset_device(t, d);
-			pthread_mutex_unlock(&d->pinlock);
-		} else if (k < 45)
+		if (k < 22)
+			chaos_reset_pinned(t, d, k < 12);
+		else if (k < 45)
 			chaos_stop_start(t, d);
 		else if (k < 70)
 			chaos_mem_table(t, d);
-		else if (k < 90)
+		else if (k < 85)
 			chaos_eventfd(t, d);
+		else if (k < 93)
+			chaos_log(t, d);
 		else
 			chaos_features(t, d);
 		pthread_mutex_unlock(&d->lock);

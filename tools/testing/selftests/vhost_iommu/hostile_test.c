@@ -1167,8 +1167,11 @@ static int owned_dev(void)
 	return fd;
 }
 
-/* There is no dirty logging: VHOST_VRING_F_LOG is refused */
-TEST(vring_addr_log_refused)
+/*
+ * VHOST_VRING_F_LOG is taken with an aligned log_guest_addr; other flags
+ * are refused (log_test has the logging itself)
+ */
+TEST(vring_addr_log_flags)
 {
 	struct vmm_opts o = { .no_rings = true };
 	struct vhost_vring_state s = { .index = 0, .num = 256 };
@@ -1184,10 +1187,16 @@ TEST(vring_addr_log_refused)
 		a.desc_user_addr = vmm_hva(&v, VMM_RING_GPA(q));
 		a.avail_user_addr = a.desc_user_addr + 0x80000;
 		a.used_user_addr = a.desc_user_addr + 0x92000;
-		a.log_guest_addr = 0;
+		a.log_guest_addr = 2;
 		a.flags = 1U << VHOST_VRING_F_LOG;
+		EXPECT_EQ(-EINVAL, vmm_ioctl(v.fd, VHOST_SET_VRING_ADDR,
+					     &a)) TH_LOG("queue %u", q);
+		a.flags = 2;
 		EXPECT_EQ(-EOPNOTSUPP, vmm_ioctl(v.fd, VHOST_SET_VRING_ADDR,
 						 &a)) TH_LOG("queue %u", q);
+		a.log_guest_addr = VMM_RING_GPA(q) + 0x92000;
+		a.flags = 1U << VHOST_VRING_F_LOG;
+		EXPECT_EQ(0, vmm_ioctl(v.fd, VHOST_SET_VRING_ADDR, &a));
 		a.flags = 0;
 		EXPECT_EQ(0, vmm_ioctl(v.fd, VHOST_SET_VRING_ADDR, &a));
 	}

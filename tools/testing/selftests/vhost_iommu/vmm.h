@@ -64,6 +64,8 @@
 	 (1ULL << VIRTIO_IOMMU_F_MMIO) |			\
 	 (1ULL << VIRTIO_IOMMU_F_BYPASS_CONFIG))
 #define VMM_F(bit)		(1ULL << (bit))
+/* ... and the dirty log's, which the VMM negotiates only to migrate */
+#define VMM_OFFERED_FEATURES	(VMM_ALL_FEATURES | VMM_F(VHOST_F_LOG_ALL))
 
 /* Byte the writable parts are pre-filled with, to see what was written */
 #define VMM_PATTERN		0xa5
