@@ -4026,7 +4026,8 @@ static void chaos_reset_pinned(struct thr *t, struct dev *d, bool owner)
 	pthread_mutex_unlock(&d->pinlock);
 }
 
-#define LOG_SPAN	(1ULL << 41)	/* guest-physical bytes the log covers */
+/* Guest-physical bytes the log covers: 2 TiB */
+#define LOG_SPAN	0x20000000000ULL
 
 /*
  * Dirty logging turned on, or off, mid-traffic, as QEMU does around a
