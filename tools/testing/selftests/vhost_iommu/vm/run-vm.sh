@@ -19,7 +19,21 @@
 # VM_ICOUNT=1 (TCG only: -icount shift=0,sleep=off, the guest's clock
 # counts its instructions, one per nanosecond, and skips idle time; any
 # other value is passed to -icount as is), VM_QEMU_ARGS (more QEMU
-# arguments, e.g. -plugin).
+# arguments, e.g. -plugin), VM_VFIO=1 (a device to assign with VFIO, below;
+# default off).
+#
+# VM_VFIO=1 (tools/qemu/vfio-try.sh) changes the machine to q35 with an
+# emulated Intel IOMMU and intel_iommu=on: two NICs joined by one QEMU hub,
+# at 00:04.0 the one to assign to a nested guest (VM_VFIO_NIC: e1000e, the
+# default, or virtio: a virtio-net-pci with iommu_platform=on, whose DMA
+# the IOMMU translates too) and at 00:05.0 a virtio-net-pci for the VM's
+# own end of that wire; vfio, vfio_iommu_type1, vfio-pci and virtio_net are
+# loaded besides VM_MODULES. intremap=on because vfio_iommu_type1 refuses an
+# IOMMU without interrupt remapping (unless allow_unsafe_interrupts).
+# Under TCG there is no kernel irqchip, so kernel-irqchip=split is not
+# needed (eim stays off: QEMU allows eim=on only with KVM's split irqchip),
+# and caching-mode=on is not: QEMU requires it only for VFIO devices
+# behind its own IOMMU, and the emulated NIC's DMA is translated on access.
 #
 # The command's output streams to stdout. The run fails (non-zero exit) when
 # the command fails, when the kernel log shows a WARNING, BUG, Oops, KASAN,
@@ -64,6 +78,24 @@ mkdir -p "$out"
 # Resolve the modules to load from modules.dep: dependencies first. A module
 # that is built in (modules.builtin) needs nothing.
 want=${VM_MODULES:-"vhost_iotlb vhost tun tap vhost_net vhost_vsock"}
+machine=""
+vfioargs=""
+if [ "${VM_VFIO:-0}" = 1 ]; then
+	want="$want vfio vfio_iommu_type1 vfio-pci virtio_pci virtio_net"
+	case "${VM_VFIO_NIC:-e1000e}" in
+	e1000e) nic="e1000e,romfile=" ;;
+	virtio) nic="virtio-net-pci,iommu_platform=on,disable-legacy=on,romfile=" ;;
+	*) echo "run-vm: VM_VFIO_NIC is e1000e or virtio" >&2; exit 2 ;;
+	esac
+	machine="-M q35"
+	# The IOMMU first: QEMU gives a PCI device its address space when the
+	# device is realized, so a device created before the IOMMU bypasses it.
+	vfioargs="-device intel-iommu,intremap=on \
+		-netdev hubport,id=vfio0,hubid=0 -device $nic,netdev=vfio0,addr=04.0 \
+		-netdev hubport,id=vfio1,hubid=0 \
+		-device virtio-net-pci,netdev=vfio1,addr=05.0,romfile="
+	append="$append intel_iommu=on iommu.passthrough=0"
+fi
 resolve() {
 	for name in $want; do
 		path=$(grep -E "(^|/)$name\.ko(\.[a-z]+)?:" "$moddir/modules.dep" | cut -d: -f1)
@@ -132,11 +164,11 @@ results=$out/results.log
 vmrc=0
 # shellcheck disable=SC2086
 timeout -k 10 "$timeout" qemu-system-x86_64 \
-	-accel "$accel" $cpu $icount -smp "${VM_SMP:-2}" -m "${VM_MEM:-1024}" \
+	-accel "$accel" $machine $cpu $icount -smp "${VM_SMP:-2}" -m "${VM_MEM:-1024}" \
 	-nodefaults -display none -no-reboot \
 	-kernel "$kernel" -initrd "$out/initrd.gz" \
 	-append "console=ttyS0 panic=-1 panic_on_warn=1 oops=panic softlockup_panic=1 hung_task_panic=1 rdinit=/init$append" \
-	-serial "file:$console" -serial "file:$results" ${VM_QEMU_ARGS:-} </dev/null &
+	-serial "file:$console" -serial "file:$results" $vfioargs ${VM_QEMU_ARGS:-} </dev/null &
 qpid=$!
 # Stream the results channel while the VM runs; tail exits with QEMU.
 tail -n +1 -f --pid=$qpid "$results" | tr -d '\r' | grep -a -v '^VHOST_IOMMU_VM_' || true
