@@ -9,8 +9,9 @@
 #
 # usage: check-qemu.sh [--out DIR] [RUN...]
 #   RUN: VHOST:MODE[:OPTION...] as l1.sh takes it (default: on:strict
-#   off:strict on:passthrough:poll50 off:passthrough: the passthrough run
-#   has the kernel poll the request queue, poll-us=50)
+#   off:strict on:passthrough:poll50 on:strict:migrate: the passthrough
+#   run has the kernel poll the request queue, poll-us=50; the last
+#   migrates L2 between two QEMUs mid-traffic)
 #
 # Environment: KVER, VM_TIMEOUT (seconds, default 1800), VM_MEM (MiB,
 # default 2048), L2_MIB, L2_MEM, L2_TIMEOUT (passed to l1.sh), QEMU_DIR (a
@@ -34,7 +35,7 @@ while [ $# -gt 0 ]; do
 	*) break ;;
 	esac
 done
-[ $# -gt 0 ] || set -- on:strict off:strict on:passthrough:poll50 off:passthrough
+[ $# -gt 0 ] || set -- on:strict off:strict on:passthrough:poll50 on:strict:migrate
 
 qemu=${QEMU_DIR:-$("$here/build.sh")}
 l2k=${L2_KERNEL:-small}
