@@ -55,7 +55,7 @@ rm -rf "$out"
 mkdir -p "$payload/qemu"
 cp -a "$qemu/bin" "$qemu/lib" "$qemu/share" "$qemu/run-qemu" "$payload/qemu/"
 cp "$bzimage" "$payload/bzImage"
-cp "$here/l1.sh" "$payload/l1.sh"
+cp "$here/l1.sh" "$here/tap.sh" "$payload/"
 # The vsock transfers' tool, for both ends (busybox has no vsock).
 ${CC:-cc} -O2 -Wall -Werror -static -o "$out/vsock-xfer" "$here/vsock-xfer.c"
 cp "$out/vsock-xfer" "$payload/vsock-xfer"
@@ -71,19 +71,9 @@ mknod -m 600 "$root/dev/console" c 5 1
 mknod -m 666 "$root/dev/null" c 1 3
 # A distribution kernel: the modules l2-init loads, in that order.
 if [ "$l2k" != small ]; then
-	mkdir -p "$root/modules"
-	n=0
-	for m in virtio-iommu failover net_failover virtio_net virtio_blk \
-		vsock vmw_vsock_virtio_transport_common \
-		vmw_vsock_virtio_transport; do
-		f=$(find "/lib/modules/$l2k/kernel" -name "$m.ko*" | head -n 1)
-		[ -n "$f" ] || { echo "check-qemu: no $m in $l2k" >&2; exit 1; }
-		n=$((n + 1))
-		case "$f" in
-		*.xz) xz -dc "$f" >"$root/modules/$n-$m.ko" ;;
-		*) cp "$f" "$root/modules/$n-$m.ko" ;;
-		esac
-	done
+	"$here/l2-modules.sh" "$root" "$l2k" virtio-iommu failover \
+		net_failover virtio_net virtio_blk vsock \
+		vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport
 fi
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$payload/l2-initrd.gz"
 

@@ -37,26 +37,7 @@ work=/tmp/l2
 here=$(pwd)
 qemu=$here/qemu/run-qemu
 
-nr=0
-fails=0
-ok() { nr=$((nr + 1)); echo "ok $nr - $*"; }
-notok() { nr=$((nr + 1)); fails=$((fails + 1)); echo "not ok $nr - $*"; }
-check() { # check NAME DETAIL COMMAND...: ok when COMMAND succeeds
-	c_name=$1
-	c_detail=$2
-	shift 2
-	if "$@"; then
-		ok "$c_name${c_detail:+ # $c_detail}"
-	else
-		notok "$c_name${c_detail:+ # $c_detail}"
-	fi
-}
-contains() { # contains STRING PART
-	case "$1" in *"$2"*) return 0 ;; esac
-	return 1
-}
-# A value from L2's console: the fields after "L2 <name>".
-l2val() { grep -a "^L2 $1 " "$log" | tail -n 1 | cut -d' ' -f3-; }
+. ./tap.sh
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 rate() { awk -v a="$1" -v b="$2" -v m="$mib" 'BEGIN { if (b > a) printf "%.2f", m / (b - a); else print "-" }'; }
 
@@ -187,14 +168,7 @@ run() { # run VHOST MODE [OPTIONS]
 		-device virtio-blk-pci,drive=d0,iommu_platform=on,disable-legacy=on \
 		</dev/null >$work/qemu.out 2>&1 &
 	qpid=$!
-	# L1's end of the wire, once QEMU has made the tap.
-	i=0
-	while [ ! -e /sys/class/net/tap0 ] && [ $i -lt 600 ] && kill -0 $qpid 2>/dev/null; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	ip addr add $l1ip/24 dev tap0 2>/dev/null
-	ip link set tap0 up 2>/dev/null
+	tapup tap0 $l1ip/24 $qpid
 	# L1 to L2 runs from "netup" to "downtime"; L1's CPU is sampled at both
 	# (0.2 s late at most) and around L1's fetch from L2.
 	while kill -0 $qpid 2>/dev/null && ! grep -aq '^L2 netup' "$log" 2>/dev/null; do
@@ -321,6 +295,14 @@ run() { # run VHOST MODE [OPTIONS]
 # stream; the destination saves it again and compares (the trace event
 # virtio_iommu_vhost_state_check): the mappings must be identical. No
 # vsock device: both QEMUs would claim guest CID 3 at once.
+waitfor() { # waitfor REGEX FILE PID SECONDS: until FILE has a line, PID exits or time is up
+	w_i=0
+	while kill -0 "$3" 2>/dev/null && [ $w_i -lt "$4" ] &&
+			! grep -aqE "$1" "$2" 2>/dev/null; do
+		sleep 1
+		w_i=$((w_i + 1))
+	done
+}
 migrun() { # migrun VHOST MODE
 	vh=$1
 	name="$1/$2/migrate"
@@ -364,13 +346,7 @@ migrun() { # migrun VHOST MODE
 			$inc </dev/null >$work/qemu-$side.out 2>&1 &
 		eval "${side}pid=\$!"
 	done
-	i=0
-	while [ ! -e /sys/class/net/tap0 ] && [ $i -lt 600 ] && kill -0 $srcpid 2>/dev/null; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	ip addr add $l1ip/24 dev tap0 2>/dev/null
-	ip link set tap0 up 2>/dev/null
+	tapup tap0 $l1ip/24 $srcpid
 	while kill -0 $srcpid 2>/dev/null && ! grep -aq '^L2 migready' $slog 2>/dev/null; do
 		sleep 1
 	done
@@ -404,23 +380,13 @@ migrun() { # migrun VHOST MODE
 	src_rc=$?
 	qport=4445
 	# Bounded: a guest stuck on the destination is a failure, not a hang.
-	i=0
-	while kill -0 $dstpid 2>/dev/null && [ $i -lt 300 ] &&
-			! grep -aqE '^L2 (upready|done)' $dlog 2>/dev/null; do
-		sleep 1
-		i=$((i + 1))
-	done
+	waitfor '^L2 (upready|done)' $dlog $dstpid 300
 	if grep -aq '^L2 upready' $dlog 2>/dev/null; then
 		wget -q -O $work/up "http://$l2ip:8080/up"
 		echo "$?" >$work/up.time
 		: >$work/www/fetched
 	fi
-	i=0
-	while kill -0 $dstpid 2>/dev/null && [ $i -lt 300 ] &&
-			! grep -aq '^L2 done' $dlog 2>/dev/null; do
-		sleep 1
-		i=$((i + 1))
-	done
+	waitfor '^L2 done' $dlog $dstpid 300
 	i=0
 	while kill -0 $dstpid 2>/dev/null && [ $i -lt 120 ] &&
 			grep -aq '^L2 done' $dlog 2>/dev/null; do

@@ -30,24 +30,10 @@ l2ip=10.0.3.2
 work=/tmp/l2
 qemu=$(pwd)/dq/run-qemu
 
-nr=0
-fails=0
-ok() { nr=$((nr + 1)); echo "ok $nr - $*"; }
-notok() { nr=$((nr + 1)); fails=$((fails + 1)); echo "not ok $nr - $*"; }
-check() { # check NAME DETAIL COMMAND...: ok when COMMAND succeeds
-	c_name=$1
-	c_detail=$2
-	shift 2
-	if "$@"; then
-		ok "$c_name${c_detail:+ # $c_detail}"
-	else
-		notok "$c_name${c_detail:+ # $c_detail}"
-	fi
-}
+. ./tap.sh
 up() { cut -d' ' -f1 /proc/uptime; }
 since() { awk -v a="$1" -v b="$(up)" 'BEGIN { printf "%.1f s", b - a }'; }
 finish() { echo "1..$nr"; [ "$fails" = 0 ]; exit; }
-l2val() { grep -a "^L2 $1 " "$log" | tail -n 1 | cut -d' ' -f3-; }
 # L2's kernel messages, quoted: this output is on L1's console too, which
 # run-vm.sh searches for L1's reports (vm/run-vm.sh, "splat"), so an L2
 # report is reworded not to read as one of L1's. check counts them.

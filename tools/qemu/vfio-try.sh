@@ -99,21 +99,11 @@ else
 	cp "$bz" "$payload/bzImage"
 	echo "  L2 KERNEL $l2k ($bz, modules from /lib/modules/$l2k)"
 	# The IOMMU's module first, so that the NIC's probe finds it.
-	mkdir -p "$root/modules"
-	n=0
-	for m in virtio-iommu $nicmods; do
-		f=$(find "/lib/modules/$l2k/kernel" -name "$m.ko*" | head -n 1)
-		[ -n "$f" ] || { echo "vfio-try: no $m in $l2k" >&2; exit 1; }
-		n=$((n + 1))
-		case "$f" in
-		*.xz) xz -dc "$f" >"$root/modules/$n-$m.ko" ;;
-		*.zst) zstd -qdc "$f" >"$root/modules/$n-$m.ko" ;;
-		*) cp "$f" "$root/modules/$n-$m.ko" ;;
-		esac
-	done
+	# shellcheck disable=SC2086
+	"$here/l2-modules.sh" "$root" "$l2k" virtio-iommu $nicmods
 fi
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$payload/l2-initrd.gz"
-cp "$here/vfio-l1.sh" "$payload/vfio-l1.sh"
+cp "$here/vfio-l1.sh" "$here/tap.sh" "$payload/"
 
 env="VFIO_NIC=$nic"
 for v in L2_MIB L2_MEM L2_TIMEOUT; do
