@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -524,11 +525,13 @@ TEST_F(rep, hostile)
 {
 	struct vhost_iommu_report_open o = { .size = sizeof(o) };
 	struct vhost_iommu_report_answer a, big[2] = {};
-	void *volatile bad = NULL;
+	void *bad = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+			 -1, 0);
 	struct vhost_iommu_report rec;
 	struct pollfd p = { .fd = self->rfd, .events = POLLIN | POLLOUT };
 	struct vmm_req r;
 
+	ASSERT_NE(MAP_FAILED, bad);
 	EXPECT_EQ(-EBUSY, report_open(self->fd));
 	o.flags = 1;
 	test_err_ioctl(EINVAL, self->fd, VHOST_IOMMU_REPORT_OPEN, &o);
