@@ -11,6 +11,7 @@
  *   missq.c    the device IOTLB's miss queue
  *   log.c      the dirty log (VHOST_F_LOG_ALL)
  *   ring.c     the virtqueue engine
+ *   report.c   the report channel: requests the VMM must answer
  *   event.c    fault reports on the event queue
  *   request.c  the request queue: the wire format
  *   iotlb.c    the device IOTLB of VMM-managed domains
@@ -28,12 +29,17 @@
  *                                IOTLB message to a bound vhost-net file,
  *                                from a subscriber's op)
  *   the domains' tree_lock, vhost_iommu_missq.lock,
- *   vhost_iommu_events.lock, vhost_iommu_worker.read_lock, xarray locks
- *                                (spinlocks, innermost; none inside another)
+ *   vhost_iommu_events.lock, vhost_iommu_worker.read_lock,
+ *   vhost_iommu_reports.lock, xarray locks
+ *                                (spinlocks, innermost; none inside another
+ *                                but the worker's wake-up under
+ *                                vhost_iommu_reports.lock)
  * The worker never takes vhost_iommu.mutex, so ioctls may flush it while
  * holding that mutex, but never while holding a vq mutex or the store
  * lock. vhost-net calls back into this module only through the wake-up of
- * its file's wait queue, which takes no lock of ours.
+ * its file's wait queue, which takes no lock of ours. Nothing waits for the
+ * VMM's answer on the report channel: a request held for it holds no lock
+ * (the request work returns), and reset and release drop it.
  */
 #ifndef _VHOST_IOMMU_DEVICE_H
 #define _VHOST_IOMMU_DEVICE_H
@@ -50,6 +56,7 @@
 #include "event.h"
 #include "mem.h"
 #include "missq.h"
+#include "report.h"
 #include "request.h"
 #include "ring.h"
 #include "store.h"
@@ -71,7 +78,8 @@
 /**
  * struct vhost_iommu - one virtio-iommu device, one per open file
  * @mutex: the device mutex, see the lock order above
- * @refs: the file and the teardown work; the last one frees the device
+ * @refs: the file, the teardown work and the report channel's file; the
+ *	last one frees the device
  * @teardown: what release does, from the workqueue (see main.c)
  * @torn_down: completed by @teardown
  * @features: the negotiated features; protected by @mutex (and copied
@@ -88,6 +96,7 @@
  * @requests: the request queue's handler
  * @events: fault reports
  * @missq: the device IOTLB's miss queue
+ * @reports: the report channel
  * @bridges: the bound vhost-net devices
  */
 struct vhost_iommu {
@@ -105,6 +114,7 @@ struct vhost_iommu {
 	struct vhost_iommu_requests requests;
 	struct vhost_iommu_events events;
 	struct vhost_iommu_missq missq;
+	struct vhost_iommu_reports reports;
 	struct vhost_iommu_bridges bridges;
 };
 

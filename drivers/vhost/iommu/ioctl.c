@@ -10,6 +10,7 @@
  * does not hold is ENOTTY, here and nowhere else. Each handler checks its
  * reserved fields and flags, then calls the unit that does the work.
  */
+#include <linux/file.h>
 #include <linux/nospec.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -100,7 +101,7 @@ static int vhost_iommu_ioctl_add_endpoint(struct vhost_iommu_ucmd *ucmd)
 	struct vhost_iommu_resv_region *regions;
 	int ret;
 
-	if (arg->flags)
+	if (arg->flags & ~VHOST_IOMMU_ENDPOINT_F_REPORT)
 		return -EINVAL;
 	if (arg->nr_resv > VHOST_IOMMU_MAX_RESV)
 		return -E2BIG;
@@ -112,7 +113,8 @@ static int vhost_iommu_ioctl_add_endpoint(struct vhost_iommu_ucmd *ucmd)
 	if (!vhost_iommu_resv_valid(regions, arg->nr_resv))
 		goto out_free;
 	ret = vhost_iommu_store_endpoint_add(&ucmd->vi->store, arg->endpoint,
-					     regions, arg->nr_resv);
+					     regions, arg->nr_resv,
+					     arg->flags & VHOST_IOMMU_ENDPOINT_F_REPORT);
 out_free:
 	kfree(regions);
 	return ret;
@@ -283,6 +285,7 @@ static int vhost_iommu_ioctl_reset_device(struct vhost_iommu_ucmd *ucmd)
 	vhost_iommu_flush(&vi->worker);
 	for (i = 0; i < VHOST_IOMMU_VQ_MAX; i++)
 		vhost_iommu_vq_rewind(&vi->vqs[i]);
+	vhost_iommu_requests_drop(&vi->requests);
 	vhost_iommu_store_device_reset(&vi->store);
 	vhost_iommu_flush(&vi->worker);
 	vhost_iommu_missq_drop(&vi->missq);
@@ -337,6 +340,9 @@ static int vhost_iommu_ioctl_save_state(struct vhost_iommu_ucmd *ucmd)
 
 	if (arg->flags)
 		return -EINVAL;
+	/* A held request is neither done nor in the ring: it cannot be saved */
+	if (vhost_iommu_requests_holding(&ucmd->vi->requests))
+		return -EBUSY;
 	vhost_iommu_state_parts(ucmd->vi, &p);
 	ret = vhost_iommu_state_save(&p, arg);
 	/* ENOSPC: the length needed goes back too */
@@ -356,6 +362,41 @@ static int vhost_iommu_ioctl_load_state(struct vhost_iommu_ucmd *ucmd)
 	return vhost_iommu_state_load(&p, arg);
 }
 
+/*
+ * The channel's file is installed only once the caller has its number: a
+ * failed copy out leaves no descriptor behind. The file holds a reference
+ * to the device, dropped when it is released.
+ */
+static int vhost_iommu_ioctl_report_open(struct vhost_iommu_ucmd *ucmd)
+{
+	struct vhost_iommu_report_open *arg = ucmd->cmd;
+	struct vhost_iommu *vi = ucmd->vi;
+	struct file *file;
+	int fd, ret;
+
+	if (arg->flags || arg->__reserved)
+		return -EINVAL;
+	fd = get_unused_fd_flags(O_CLOEXEC);
+	if (fd < 0)
+		return fd;
+	refcount_inc(&vi->refs);
+	file = vhost_iommu_reports_open(&vi->reports);
+	if (IS_ERR(file)) {
+		refcount_dec(&vi->refs);
+		put_unused_fd(fd);
+		return PTR_ERR(file);
+	}
+	arg->fd = fd;
+	ret = vhost_iommu_ucmd_respond(ucmd, sizeof(*arg));
+	if (ret) {
+		put_unused_fd(fd);
+		fput(file);
+		return ret;
+	}
+	fd_install(fd, file);
+	return 0;
+}
+
 /* Every argument struct, for the one copy in */
 union vhost_iommu_ucmd_buffer {
 	struct vhost_iommu_config config;
@@ -369,6 +410,7 @@ union vhost_iommu_ucmd_buffer {
 	struct vhost_iommu_reset reset;
 	struct vhost_iommu_mappings mappings;
 	struct vhost_iommu_state state;
+	struct vhost_iommu_report_open report_open;
 };
 
 /**
@@ -435,6 +477,8 @@ static const struct vhost_iommu_ioctl_op vhost_iommu_ioctl_ops[] = {
 		 struct vhost_iommu_state, len, false),
 	IOCTL_OP(VHOST_IOMMU_LOAD_STATE, vhost_iommu_ioctl_load_state,
 		 struct vhost_iommu_state, len, false),
+	IOCTL_OP(VHOST_IOMMU_REPORT_OPEN, vhost_iommu_ioctl_report_open,
+		 struct vhost_iommu_report_open, __reserved, false),
 };
 
 static const struct vhost_iommu_ioctl_op *vhost_iommu_ioctl_op(unsigned int cmd)

@@ -172,6 +172,8 @@ static void vhost_iommu_reset_owner(struct vhost_iommu *vi)
 
 	for (i = 0; i < VHOST_IOMMU_VQ_MAX; i++)
 		vhost_iommu_vq_stop(&vi->vqs[i]);
+	/* Before the worker stops: the channel queues no work after it */
+	vhost_iommu_requests_drop(&vi->requests);
 	vhost_iommu_unbind_all(&vi->bridges);
 	vhost_iommu_missq_reset(&vi->missq);
 	vhost_iommu_worker_stop(&vi->worker);
@@ -337,6 +339,15 @@ static ssize_t vhost_iommu_read(struct file *f, char __user *buf,
 	return r;
 }
 
+/* Drops a reference to the device; the last one frees it. */
+static void vhost_iommu_put(void *arg)
+{
+	struct vhost_iommu *vi = arg;
+
+	if (refcount_dec_and_test(&vi->refs))
+		kfree(vi);
+}
+
 static int vhost_iommu_open(struct inode *inode, struct file *f)
 {
 	struct vhost_iommu *vi;
@@ -349,8 +360,11 @@ static int vhost_iommu_open(struct inode *inode, struct file *f)
 	init_completion(&vi->torn_down);
 	vhost_iommu_worker_init(&vi->worker, &vi->mutex);
 	vhost_iommu_store_init(&vi->store);
+	vhost_iommu_reports_init(&vi->reports, &vi->worker, &vi->requests.work,
+				 vhost_iommu_put, vi);
 	vhost_iommu_requests_init(&vi->requests, &vi->worker,
-				  &vi->vqs[VHOST_IOMMU_VQ_REQUEST], &vi->store);
+				  &vi->vqs[VHOST_IOMMU_VQ_REQUEST], &vi->store,
+				  &vi->reports);
 	vhost_iommu_vq_init(&vi->vqs[VHOST_IOMMU_VQ_REQUEST],
 			    VHOST_IOMMU_VQ_REQUEST, &vi->worker, &vi->mem,
 			    &vi->requests.work);
@@ -380,8 +394,7 @@ static void vhost_iommu_teardown(struct work_struct *work)
 	/* Readers of the memory table and the domain store are RCU. */
 	synchronize_rcu();
 	complete(&vi->torn_down);
-	if (refcount_dec_and_test(&vi->refs))
-		kfree(vi);
+	vhost_iommu_put(vi);
 }
 
 /*
@@ -402,8 +415,7 @@ static int vhost_iommu_release(struct inode *inode, struct file *f)
 	queue_work(vhost_iommu_wq, &vi->teardown);
 	if (!(current->flags & PF_EXITING))
 		wait_for_completion_killable(&vi->torn_down);
-	if (refcount_dec_and_test(&vi->refs))
-		kfree(vi);
+	vhost_iommu_put(vi);
 	return 0;
 }
 

@@ -77,52 +77,109 @@ static u8 vhost_iommu_errno_to_status(int err)
 	}
 }
 
+/*
+ * The guest requests that may concern a REPORT endpoint fill @rec for the
+ * VMM and set *@report (in: the channel is open) as the store decides; it
+ * means something only with VIRTIO_IOMMU_S_OK.
+ */
 static u8 vhost_iommu_do_attach(struct vhost_iommu_requests *rq,
-				const struct virtio_iommu_req_attach *r)
+				const struct virtio_iommu_req_attach *r,
+				struct vhost_iommu_report *rec, bool *report)
 {
 	u32 flags = le32_to_cpu(r->flags);
 
 	if (!vhost_iommu_zero(r->reserved, sizeof(r->reserved)) ||
 	    (flags & ~VIRTIO_IOMMU_ATTACH_F_BYPASS))
 		return VIRTIO_IOMMU_S_INVAL;
+	rec->domain = le32_to_cpu(r->domain);
+	rec->endpoint = le32_to_cpu(r->endpoint);
+	rec->flags = flags;
 	return vhost_iommu_errno_to_status(vhost_iommu_store_attach(rq->store,
-				le32_to_cpu(r->domain), le32_to_cpu(r->endpoint),
-				flags & VIRTIO_IOMMU_ATTACH_F_BYPASS));
+				rec->domain, rec->endpoint,
+				flags & VIRTIO_IOMMU_ATTACH_F_BYPASS, report));
 }
 
 static u8 vhost_iommu_do_detach(struct vhost_iommu_requests *rq,
-				const struct virtio_iommu_req_detach *r)
+				const struct virtio_iommu_req_detach *r,
+				struct vhost_iommu_report *rec, bool *report)
 {
+	rec->domain = le32_to_cpu(r->domain);
+	rec->endpoint = le32_to_cpu(r->endpoint);
 	/* The spec: the device MUST ignore reserved. */
 	return vhost_iommu_errno_to_status(vhost_iommu_store_detach(rq->store,
-				le32_to_cpu(r->domain),
-				le32_to_cpu(r->endpoint)));
+				rec->domain, rec->endpoint, report));
 }
 
 static u8 vhost_iommu_do_map(struct vhost_iommu_requests *rq,
-			     const struct virtio_iommu_req_map *r)
+			     const struct virtio_iommu_req_map *r,
+			     struct vhost_iommu_report *rec, bool *report)
 {
+	u32 flags = le32_to_cpu(r->flags);
+
 	if (!vhost_iommu_vq_has(rq->vq, VIRTIO_IOMMU_F_MAP_UNMAP))
 		return VIRTIO_IOMMU_S_UNSUPP;
+	rec->domain = le32_to_cpu(r->domain);
+	rec->virt_start = le64_to_cpu(r->virt_start);
+	rec->virt_end = le64_to_cpu(r->virt_end);
+	rec->phys_start = le64_to_cpu(r->phys_start);
+	/* The store refuses flags above the 16 bits of the record's */
+	rec->flags = flags;
 	return vhost_iommu_errno_to_status(vhost_iommu_store_map(rq->store,
-				le32_to_cpu(r->domain),
-				le64_to_cpu(r->virt_start),
-				le64_to_cpu(r->virt_end),
-				le64_to_cpu(r->phys_start),
-				le32_to_cpu(r->flags)));
+				rec->domain, rec->virt_start, rec->virt_end,
+				rec->phys_start, flags, report));
 }
 
 static u8 vhost_iommu_do_unmap(struct vhost_iommu_requests *rq,
-			       const struct virtio_iommu_req_unmap *r)
+			       const struct virtio_iommu_req_unmap *r,
+			       struct vhost_iommu_report *rec, bool *report)
 {
 	if (!vhost_iommu_vq_has(rq->vq, VIRTIO_IOMMU_F_MAP_UNMAP))
 		return VIRTIO_IOMMU_S_UNSUPP;
 	if (!vhost_iommu_zero(r->reserved, sizeof(r->reserved)))
 		return VIRTIO_IOMMU_S_INVAL;
+	rec->domain = le32_to_cpu(r->domain);
+	rec->virt_start = le64_to_cpu(r->virt_start);
+	rec->virt_end = le64_to_cpu(r->virt_end);
 	return vhost_iommu_errno_to_status(vhost_iommu_store_unmap(rq->store,
-				le32_to_cpu(r->domain),
-				le64_to_cpu(r->virt_start),
-				le64_to_cpu(r->virt_end)));
+				rec->domain, rec->virt_start, rec->virt_end,
+				report));
+}
+
+/*
+ * A MAP the VMM could not follow (or never heard of) is undone: the
+ * guest's view stays what its status says. The queue is held since the
+ * MAP, so the range holds exactly the mapping it made, unless the VMM
+ * removed the domain meanwhile (DEL_ENDPOINT), which removed it too.
+ */
+static void vhost_iommu_undo(struct vhost_iommu_requests *rq,
+			     const struct vhost_iommu_report *rec)
+{
+	bool report = true;
+
+	if (rec->type == VIRTIO_IOMMU_T_MAP)
+		vhost_iommu_store_unmap(rq->store, rec->domain,
+					rec->virt_start, rec->virt_end,
+					&report);
+}
+
+/*
+ * A request done in the store that concerns a REPORT endpoint: posted to
+ * the VMM and held, tail unwritten, until the VMM answers. Returns
+ * -EINPROGRESS, or the status to write when the channel closed meanwhile.
+ */
+static int vhost_iommu_hold(struct vhost_iommu_requests *rq,
+			    const struct vhost_iommu_chain *chain,
+			    const struct vhost_iommu_report *rec)
+{
+	if (vhost_iommu_reports_post(rq->reports, rec)) {
+		vhost_iommu_undo(rq, rec);
+		return VIRTIO_IOMMU_S_DEVERR;
+	}
+	rq->rec = *rec;
+	vhost_iommu_chain_hold(rq->vq, chain,
+			       sizeof(struct virtio_iommu_req_tail), &rq->held);
+	rq->holding = true;
+	return -EINPROGRESS;
 }
 
 static int vhost_iommu_write_tail(struct vhost_iommu_requests *rq,
@@ -208,7 +265,9 @@ static int vhost_iommu_execute(struct vhost_iommu_requests *rq,
 			       const struct vhost_iommu_chain *chain)
 {
 	struct vhost_iommu_vq *vq = rq->vq;
+	struct vhost_iommu_report rec = {};
 	union vhost_iommu_req req;
+	bool report;
 	u32 in_size;
 	u8 status;
 	int ret;
@@ -229,29 +288,60 @@ static int vhost_iommu_execute(struct vhost_iommu_requests *rq,
 		goto malformed;
 	vhost_iommu_count_request(rq, req.head.type);
 
+	report = vhost_iommu_reports_ready(rq->reports);
+	rec.type = req.head.type;
 	switch (req.head.type) {
 	case VIRTIO_IOMMU_T_ATTACH:
-		status = vhost_iommu_do_attach(rq, &req.attach);
+		status = vhost_iommu_do_attach(rq, &req.attach, &rec, &report);
 		break;
 	case VIRTIO_IOMMU_T_DETACH:
-		status = vhost_iommu_do_detach(rq, &req.detach);
+		status = vhost_iommu_do_detach(rq, &req.detach, &rec, &report);
 		break;
 	case VIRTIO_IOMMU_T_MAP:
-		status = vhost_iommu_do_map(rq, &req.map);
+		status = vhost_iommu_do_map(rq, &req.map, &rec, &report);
 		break;
 	case VIRTIO_IOMMU_T_UNMAP:
-		status = vhost_iommu_do_unmap(rq, &req.unmap);
+		status = vhost_iommu_do_unmap(rq, &req.unmap, &rec, &report);
 		break;
 	case VIRTIO_IOMMU_T_PROBE:
 		return vhost_iommu_do_probe(rq, chain, &req.probe);
 	default:	/* vhost_iommu_req_in_size() knows no other type */
 		return 0;
 	}
+	if (status == VIRTIO_IOMMU_S_OK && report) {
+		ret = vhost_iommu_hold(rq, chain, &rec);
+		if (ret < 0)
+			return ret;
+		status = ret;
+	}
 	return vhost_iommu_write_tail(rq, chain, 0, status) ?:
 		sizeof(struct virtio_iommu_req_tail);
 
 malformed:
 	atomic64_inc(&rq->malformed);
+	return 0;
+}
+
+/*
+ * Completes the held request once the VMM answered (or the channel
+ * closed): the answer's status is the guest's, a failed MAP undone.
+ * Returns 0 (its used entry added), -EAGAIN (still waiting) or -EIO.
+ */
+static int vhost_iommu_complete_held(struct vhost_iommu_requests *rq)
+{
+	struct virtio_iommu_req_tail tail = {};
+	u8 status;
+
+	if (vhost_iommu_reports_take(rq->reports, &status))
+		return -EAGAIN;
+	rq->holding = false;
+	if (status != VIRTIO_IOMMU_S_OK)
+		vhost_iommu_undo(rq, &rq->rec);
+	tail.status = status;
+	atomic64_inc(&rq->status[status]);
+	if (vhost_iommu_held_write(rq->vq, &rq->held, &tail, sizeof(tail)) ||
+	    vhost_iommu_vq_add_used(rq->vq, rq->held.head, sizeof(tail)))
+		return -EIO;
 	return 0;
 }
 
@@ -263,6 +353,9 @@ malformed:
  * VHOST_IOMMU_DESC_BUDGET descriptors, in ring order, then queues itself
  * again if more may be waiting, so that one guest cannot hold the worker
  * nor the queue's mutex, which GET_VRING_BASE, reset and release need.
+ * A request held for the VMM's answer (the report channel) stops the
+ * queue until the answer queues this work again: requests complete in
+ * ring order, and the work waits for nothing.
  * Context: the device's worker.
  */
 static void vhost_iommu_handle_requests(struct vhost_iommu_work *work)
@@ -277,6 +370,16 @@ static void vhost_iommu_handle_requests(struct vhost_iommu_work *work)
 	vhost_iommu_vq_lock(vq);
 	if (!vq->running || vq->broken)
 		goto out_unlock;
+	if (rq->holding) {
+		ret = vhost_iommu_complete_held(rq);
+		if (ret == -EAGAIN)
+			goto out_unlock;
+		if (ret) {
+			vhost_iommu_vq_error(vq);
+			goto out_unlock;
+		}
+		done++;
+	}
 	while (done < VHOST_IOMMU_BUDGET && descs < VHOST_IOMMU_DESC_BUDGET) {
 		ret = vhost_iommu_vq_next(vq, &chain, true);
 		if (ret == VQ_EMPTY)
@@ -287,6 +390,8 @@ static void vhost_iommu_handle_requests(struct vhost_iommu_work *work)
 			len = 0;
 		} else if (ret == 0) {
 			len = vhost_iommu_execute(rq, &chain);
+			if (len == -EINPROGRESS)
+				break;	/* held: nothing more until answered */
 		} else {
 			len = ret;
 		}
@@ -299,7 +404,7 @@ static void vhost_iommu_handle_requests(struct vhost_iommu_work *work)
 	if (done)
 		vhost_iommu_vq_flush_used(vq);
 	if ((done == VHOST_IOMMU_BUDGET || descs >= VHOST_IOMMU_DESC_BUDGET) &&
-	    !vq->broken)
+	    !vq->broken && !rq->holding)
 		vhost_iommu_work_queue(rq->worker, work);
 out_unlock:
 	vhost_iommu_vq_unlock(vq);
@@ -308,10 +413,43 @@ out_unlock:
 void vhost_iommu_requests_init(struct vhost_iommu_requests *rq,
 			       struct vhost_iommu_worker *worker,
 			       struct vhost_iommu_vq *vq,
-			       struct vhost_iommu_store *store)
+			       struct vhost_iommu_store *store,
+			       struct vhost_iommu_reports *reports)
 {
 	vhost_iommu_work_init(&rq->work, vhost_iommu_handle_requests);
 	rq->worker = worker;
 	rq->vq = vq;
 	rq->store = store;
+	rq->reports = reports;
+}
+
+/**
+ * vhost_iommu_requests_drop() - forget the request held for the VMM
+ * @rq: the handler, its queue stopped
+ *
+ * For a reset and the release: the held request is dropped without a
+ * status, with its record; nothing waits for the VMM.
+ */
+void vhost_iommu_requests_drop(struct vhost_iommu_requests *rq)
+{
+	mutex_lock(&rq->vq->mutex);
+	rq->holding = false;
+	vhost_iommu_reports_drop(rq->reports);
+	mutex_unlock(&rq->vq->mutex);
+}
+
+/**
+ * vhost_iommu_requests_holding() - whether a request waits for the VMM
+ * @rq: the handler
+ *
+ * Return: true from the report of a request until its completion.
+ */
+bool vhost_iommu_requests_holding(struct vhost_iommu_requests *rq)
+{
+	bool holding;
+
+	mutex_lock(&rq->vq->mutex);
+	holding = rq->holding;
+	mutex_unlock(&rq->vq->mutex);
+	return holding;
 }

@@ -7,6 +7,7 @@
 
 #include <linux/atomic.h>
 
+#include "report.h"
 #include "ring.h"
 #include "store.h"
 #include "worker.h"
@@ -17,6 +18,11 @@
  * @worker: the device's worker
  * @vq: the request queue
  * @store: where requests are executed
+ * @reports: the report channel
+ * @holding: a request waits for the VMM's answer, in @held and @rec;
+ *	protected by @vq's mutex
+ * @held: the held request's chain
+ * @rec: what was reported of it
  * @types: requests by type, 0 for unknown types
  * @status: requests by status written
  * @malformed: chains returned unwritten
@@ -26,6 +32,10 @@ struct vhost_iommu_requests {
 	struct vhost_iommu_worker *worker;
 	struct vhost_iommu_vq *vq;
 	struct vhost_iommu_store *store;
+	struct vhost_iommu_reports *reports;
+	bool holding;
+	struct vhost_iommu_held held;
+	struct vhost_iommu_report rec;
 	atomic64_t types[8];
 	atomic64_t status[16];
 	atomic64_t malformed;
@@ -34,6 +44,9 @@ struct vhost_iommu_requests {
 void vhost_iommu_requests_init(struct vhost_iommu_requests *rq,
 			       struct vhost_iommu_worker *worker,
 			       struct vhost_iommu_vq *vq,
-			       struct vhost_iommu_store *store);
+			       struct vhost_iommu_store *store,
+			       struct vhost_iommu_reports *reports);
+void vhost_iommu_requests_drop(struct vhost_iommu_requests *rq);
+bool vhost_iommu_requests_holding(struct vhost_iommu_requests *rq);
 
 #endif /* _VHOST_IOMMU_REQUEST_H */

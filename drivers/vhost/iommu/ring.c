@@ -1011,6 +1011,73 @@ int vhost_iommu_chain_write(struct vhost_iommu_vq *vq,
 }
 
 /**
+ * vhost_iommu_chain_hold() - keep a chain to complete it later
+ * @vq: the queue
+ * @chain: the chain
+ * @len: bytes of the writable part to keep, at most VHOST_IOMMU_HELD_MAX
+ *	and @chain->out_len
+ * @held: out: the chain's head and where its first @len writable bytes
+ *	are in guest memory
+ */
+void vhost_iommu_chain_hold(struct vhost_iommu_vq *vq,
+			    const struct vhost_iommu_chain *chain, u32 len,
+			    struct vhost_iommu_held *held)
+{
+	unsigned int i;
+	u32 n;
+
+	held->head = chain->head;
+	held->nr = 0;
+	/* Segments are never empty: each piece holds a byte at least. */
+	for (i = chain->nr_in; i < chain->nr_segs && len &&
+	     held->nr < VHOST_IOMMU_HELD_MAX; i++) {
+		n = min(len, vq->segs[i].len);
+		held->gpa[held->nr] = vq->segs[i].gpa;
+		held->len[held->nr] = n;
+		held->nr++;
+		len -= n;
+	}
+}
+
+/**
+ * vhost_iommu_held_write() - write into a held chain
+ * @vq: the queue, taken with vhost_iommu_vq_lock()
+ * @held: the chain
+ * @buf: what to write at the start of its writable part
+ * @len: bytes, at most what vhost_iommu_chain_hold() kept
+ *
+ * Through the memory table as it is now, logged as chain writes are.
+ * Return: 0 or -EFAULT (the memory is no longer in the table, or the
+ * owner's memory failed).
+ */
+int vhost_iommu_held_write(struct vhost_iommu_vq *vq,
+			   const struct vhost_iommu_held *held,
+			   const void *buf, u32 len)
+{
+	unsigned int i;
+	u32 n, span;
+	u64 gpa, hva;
+
+	for (i = 0; i < held->nr && len; i++) {
+		gpa = held->gpa[i];
+		n = min(len, held->len[i]);
+		len -= n;
+		while (n) {
+			span = vhost_iommu_vq_span(vq, gpa, n, &hva);
+			if (!span ||
+			    vhost_iommu_user_write(u64_to_user_ptr(hva), buf,
+						   span) ||
+			    vhost_iommu_vq_log(vq, gpa, span))
+				return -EFAULT;
+			buf += span;
+			gpa += span;
+			n -= span;
+		}
+	}
+	return len ? -EFAULT : 0;
+}
+
+/**
  * vhost_iommu_vq_add_used() - return a chain to the driver
  * @vq: the queue
  * @head: the chain's head index

@@ -69,6 +69,27 @@ struct vhost_iommu_chain {
 	u32 out_len;
 };
 
+/* Pieces of guest memory a held chain keeps (VHOST_IOMMU_HELD_MAX bytes) */
+#define VHOST_IOMMU_HELD_MAX	4
+
+/**
+ * struct vhost_iommu_held - a chain kept past the queue's mutex
+ * @head: the head descriptor index, for the used ring
+ * @nr: pieces in @gpa and @len
+ * @gpa: guest-physical address of each piece of the start of the
+ *	writable part
+ * @len: bytes of each piece
+ *
+ * Guest-physical addresses, not the owner's: the memory table may be
+ * replaced while the mutex is dropped.
+ */
+struct vhost_iommu_held {
+	u16 head;
+	unsigned int nr;
+	u64 gpa[VHOST_IOMMU_HELD_MAX];
+	u32 len[VHOST_IOMMU_HELD_MAX];
+};
+
 /**
  * struct vhost_iommu_vq - one virtqueue
  * @mutex: protects every field below but @index, @mem and @ring_errors
@@ -174,6 +195,12 @@ int vhost_iommu_chain_read(struct vhost_iommu_vq *vq,
 int vhost_iommu_chain_write(struct vhost_iommu_vq *vq,
 			    const struct vhost_iommu_chain *chain,
 			    u32 offset, const void *buf, u32 len);
+void vhost_iommu_chain_hold(struct vhost_iommu_vq *vq,
+			    const struct vhost_iommu_chain *chain, u32 len,
+			    struct vhost_iommu_held *held);
+int vhost_iommu_held_write(struct vhost_iommu_vq *vq,
+			   const struct vhost_iommu_held *held,
+			   const void *buf, u32 len);
 int vhost_iommu_vq_add_used(struct vhost_iommu_vq *vq, u16 head, u32 len);
 void vhost_iommu_vq_flush_used(struct vhost_iommu_vq *vq);
 void vhost_iommu_vq_error(struct vhost_iommu_vq *vq);

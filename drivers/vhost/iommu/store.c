@@ -59,6 +59,7 @@ struct vhost_iommu_domain;
  * @dom_node: in its domain's @endpoints; store lock
  * @subs: subscribers (struct vhost_iommu_sub.node); store lock
  * @nr_resv: number of reserved regions
+ * @report: VHOST_IOMMU_ENDPOINT_F_REPORT, immutable
  * @rcu: frees the endpoint after RCU readers
  * @resv: reserved regions, immutable
  */
@@ -68,6 +69,7 @@ struct vhost_iommu_ep {
 	struct list_head dom_node;
 	struct list_head subs;
 	u32 nr_resv;
+	bool report;
 	struct rcu_head rcu;
 	struct vhost_iommu_resv resv[];
 };
@@ -78,6 +80,7 @@ struct vhost_iommu_ep {
  * @bypass: created with VIRTIO_IOMMU_ATTACH_F_BYPASS
  * @vmm: VMM-managed: created and filled through the device IOTLB ioctls
  * @nr_endpoints: endpoints attached; the domain dies at zero
+ * @nr_report: endpoints attached that have @report set
  * @endpoints: the attached endpoints (struct vhost_iommu_ep.dom_node)
  * @tree_lock: protects @mappings together with the store lock: a change
  *	holds both, a lookup either one
@@ -98,6 +101,7 @@ struct vhost_iommu_domain {
 	bool bypass;
 	bool vmm;
 	u32 nr_endpoints;
+	u32 nr_report;
 	struct list_head endpoints;
 	spinlock_t tree_lock; /* @mappings, with the store lock */
 	struct rb_root_cached mappings;
@@ -460,6 +464,7 @@ static void vhost_iommu_leave_locked(struct vhost_iommu_store *s,
 				     struct vhost_iommu_domain *dom)
 {
 	vhost_iommu_ep_invalidate(ep);
+	dom->nr_report -= ep->report;
 	if (!--dom->nr_endpoints)
 		vhost_iommu_domain_destroy(s, dom);
 }
@@ -536,6 +541,7 @@ static int vhost_iommu_attach_ep(struct vhost_iommu_store *s,
 	else
 		list_add_tail(&ep->dom_node, &dom->endpoints);
 	dom->nr_endpoints++;
+	dom->nr_report += ep->report;
 	rcu_assign_pointer(ep->domain, dom);
 	if (old)
 		vhost_iommu_leave_locked(s, ep, old);
@@ -560,23 +566,43 @@ static int vhost_iommu_attach_locked(struct vhost_iommu_store *s, u32 domain,
 	return vhost_iommu_attach_ep(s, ep, domain, bypass, false);
 }
 
+/*
+ * Whether a guest request concerns an endpoint of the VMM's report channel
+ * (VHOST_IOMMU_ENDPOINT_F_REPORT), decided under the store lock together
+ * with its execution: see the @report argument of the guest requests.
+ */
+static int vhost_iommu_report_check(bool concerned, bool *report)
+{
+	if (concerned && !*report)
+		return -ENOTCONN;
+	*report = concerned;
+	return 0;
+}
+
 /**
  * vhost_iommu_store_attach() - ATTACH
  * @s: the store
  * @domain: domain id
  * @endpoint: endpoint id
  * @bypass: VIRTIO_IOMMU_ATTACH_F_BYPASS
+ * @report: in: the report channel is open; out, when 0 is returned: the
+ *	endpoint is a REPORT endpoint (the VMM must be told)
  *
  * Return: 0, -EINVAL, -ENOENT (no such endpoint), -ERANGE (domain id out
- * of the range), -EOPNOTSUPP (reserved regions hold mappings) or -ENOMEM.
+ * of the range), -EOPNOTSUPP (reserved regions hold mappings), -ENOMEM,
+ * or -ENOTCONN (a REPORT endpoint and no channel: nothing changed).
  */
 int vhost_iommu_store_attach(struct vhost_iommu_store *s, u32 domain,
-			     u32 endpoint, bool bypass)
+			     u32 endpoint, bool bypass, bool *report)
 {
+	struct vhost_iommu_ep *ep;
 	int ret;
 
 	mutex_lock(&s->lock);
-	ret = vhost_iommu_attach_locked(s, domain, endpoint, bypass);
+	ep = xa_load(&s->endpoints, endpoint);
+	ret = vhost_iommu_report_check(ep && ep->report, report);
+	if (!ret)
+		ret = vhost_iommu_attach_locked(s, domain, endpoint, bypass);
 	mutex_unlock(&s->lock);
 	return ret;
 }
@@ -586,12 +612,13 @@ int vhost_iommu_store_attach(struct vhost_iommu_store *s, u32 domain,
  * @s: the store
  * @domain: domain id
  * @endpoint: endpoint id
+ * @report: as for vhost_iommu_store_attach()
  *
- * Return: 0, -ENOENT (no such endpoint) or -EINVAL (not attached to that
- * domain of the guest).
+ * Return: 0, -ENOENT (no such endpoint), -EINVAL (not attached to that
+ * domain of the guest) or -ENOTCONN.
  */
 int vhost_iommu_store_detach(struct vhost_iommu_store *s, u32 domain,
-			     u32 endpoint)
+			     u32 endpoint, bool *report)
 {
 	struct vhost_iommu_domain *dom;
 	struct vhost_iommu_ep *ep;
@@ -603,6 +630,9 @@ int vhost_iommu_store_detach(struct vhost_iommu_store *s, u32 domain,
 		ret = -ENOENT;
 		goto out;
 	}
+	ret = vhost_iommu_report_check(ep->report, report);
+	if (ret)
+		goto out;
 	dom = rcu_dereference_protected(ep->domain, lockdep_is_held(&s->lock));
 	if (!dom || dom->id != domain || dom->vmm) {
 		ret = -EINVAL;
@@ -764,17 +794,25 @@ static int vhost_iommu_map_locked(struct vhost_iommu_store *s, u32 domain,
  * @end: last IOVA (inclusive)
  * @phys: guest-physical address of @start
  * @perm: VIRTIO_IOMMU_MAP_F_*
+ * @report: in: the report channel is open; out, when 0 is returned: a
+ *	REPORT endpoint is attached to the domain
  *
  * Return: 0, -EINVAL, -ENOENT (no such domain), -ERANGE (alignment,
- * overflow, input range), -ENOSPC (max_mappings) or -ENOMEM.
+ * overflow, input range), -ENOSPC (max_mappings), -ENOMEM or -ENOTCONN
+ * (a REPORT endpoint and no channel: nothing changed).
  */
 int vhost_iommu_store_map(struct vhost_iommu_store *s, u32 domain,
-			  u64 start, u64 end, u64 phys, u32 perm)
+			  u64 start, u64 end, u64 phys, u32 perm, bool *report)
 {
+	struct vhost_iommu_domain *dom;
 	int ret;
 
 	mutex_lock(&s->lock);
-	ret = vhost_iommu_map_locked(s, domain, start, end, phys, perm);
+	dom = xa_load(&s->domains, domain);
+	ret = vhost_iommu_report_check(dom && dom->nr_report, report);
+	if (!ret)
+		ret = vhost_iommu_map_locked(s, domain, start, end, phys,
+					     perm);
 	mutex_unlock(&s->lock);
 	return ret;
 }
@@ -822,18 +860,23 @@ static int vhost_iommu_unmap_locked(struct vhost_iommu_store *s, u32 domain,
  * @domain: domain id
  * @start: first IOVA
  * @end: last IOVA (inclusive)
+ * @report: as for vhost_iommu_store_map()
  *
  * Returns once every subscriber dropped the range.
- * Return: 0, -EINVAL, -ENOENT (no such domain) or -ERANGE (it would split
- * a mapping).
+ * Return: 0, -EINVAL, -ENOENT (no such domain), -ERANGE (it would split
+ * a mapping) or -ENOTCONN.
  */
 int vhost_iommu_store_unmap(struct vhost_iommu_store *s, u32 domain,
-			    u64 start, u64 end)
+			    u64 start, u64 end, bool *report)
 {
+	struct vhost_iommu_domain *dom;
 	int ret;
 
 	mutex_lock(&s->lock);
-	ret = vhost_iommu_unmap_locked(s, domain, start, end);
+	dom = xa_load(&s->domains, domain);
+	ret = vhost_iommu_report_check(dom && dom->nr_report, report);
+	if (!ret)
+		ret = vhost_iommu_unmap_locked(s, domain, start, end);
 	mutex_unlock(&s->lock);
 	return ret;
 }
@@ -1079,13 +1122,14 @@ void vhost_iommu_store_get_config(struct vhost_iommu_store *s,
  * @id: the endpoint id
  * @regions: its reserved regions, checked
  * @nr_resv: how many, at most VHOST_IOMMU_MAX_RESV
+ * @report: VHOST_IOMMU_ENDPOINT_F_REPORT
  *
  * Return: 0, -EEXIST, -ENOSPC (properties exceed probe_size, or the device
  * has max_endpoints) or -ENOMEM.
  */
 int vhost_iommu_store_endpoint_add(struct vhost_iommu_store *s, u32 id,
 				   const struct vhost_iommu_resv_region *regions,
-				   u32 nr_resv)
+				   u32 nr_resv, bool report)
 {
 	struct vhost_iommu_ep *ep;
 	int ret;
@@ -1095,6 +1139,7 @@ int vhost_iommu_store_endpoint_add(struct vhost_iommu_store *s, u32 id,
 	if (!ep)
 		return -ENOMEM;
 	ep->id = id;
+	ep->report = report;
 	INIT_LIST_HEAD(&ep->subs);
 	ep->nr_resv = nr_resv;
 	for (i = 0; i < nr_resv; i++)

@@ -142,13 +142,13 @@ void vhost_iommu_store_set_features(struct vhost_iommu_store *s,
 
 /* Guest requests */
 int vhost_iommu_store_attach(struct vhost_iommu_store *s, u32 domain,
-			     u32 endpoint, bool bypass);
+			     u32 endpoint, bool bypass, bool *report);
 int vhost_iommu_store_detach(struct vhost_iommu_store *s, u32 domain,
-			     u32 endpoint);
+			     u32 endpoint, bool *report);
 int vhost_iommu_store_map(struct vhost_iommu_store *s, u32 domain,
-			  u64 start, u64 end, u64 phys, u32 perm);
+			  u64 start, u64 end, u64 phys, u32 perm, bool *report);
 int vhost_iommu_store_unmap(struct vhost_iommu_store *s, u32 domain,
-			    u64 start, u64 end);
+			    u64 start, u64 end, bool *report);
 int vhost_iommu_store_resv(struct vhost_iommu_store *s, u32 endpoint,
 			   struct vhost_iommu_resv *resv, u32 *nr,
 			   u32 *probe_size);
@@ -175,7 +175,7 @@ void vhost_iommu_store_get_config(struct vhost_iommu_store *s,
 				  struct vhost_iommu_config *cfg);
 int vhost_iommu_store_endpoint_add(struct vhost_iommu_store *s, u32 id,
 				   const struct vhost_iommu_resv_region *regions,
-				   u32 nr_resv);
+				   u32 nr_resv, bool report);
 int vhost_iommu_store_endpoint_del(struct vhost_iommu_store *s, u32 id);
 
 /* VMM-managed domains */

@@ -128,7 +128,10 @@ struct vhost_iommu_resv_region {
 /**
  * struct vhost_iommu_endpoint - an endpoint behind the IOMMU
  * @size: sizeof(struct vhost_iommu_endpoint)
- * @flags: must be 0
+ * @flags: ADD_ENDPOINT: 0 or VHOST_IOMMU_ENDPOINT_F_REPORT (the guest's
+ *	requests that change what the endpoint can reach are reported to the
+ *	VMM and wait for its answer, see "report channel" below);
+ *	DEL_ENDPOINT: must be 0
  * @endpoint: the endpoint id the guest uses (on PCI, the requester id)
  * @nr_resv: number of entries at @resv (DEL_ENDPOINT: must be 0)
  * @resv: user pointer to an array of struct vhost_iommu_resv_region
@@ -149,6 +152,9 @@ struct vhost_iommu_endpoint {
 	__u32 nr_resv;
 	__aligned_u64 resv;
 };
+
+/* Flags of struct vhost_iommu_endpoint (ADD_ENDPOINT) */
+#define VHOST_IOMMU_ENDPOINT_F_REPORT	(1 << 0)
 
 /* Access bits of struct vhost_iommu_translate */
 #define VHOST_IOMMU_ACCESS_READ		(1 << 0)
@@ -599,7 +605,8 @@ struct vhost_iommu_state_rec {
  *	ENOSPC. LOAD: the stream's length.
  *
  * VHOST_IOMMU_SAVE_STATE needs both queues stopped (VHOST_GET_VRING_BASE;
- * else EBUSY) and fails with ENOSPC, @len set, when @buf is too small.
+ * else EBUSY) and no request held for the report channel (else EBUSY),
+ * and fails with ENOSPC, @len set, when @buf is too small.
  *
  * VHOST_IOMMU_LOAD_STATE needs both queues stopped and no domain (else
  * EBUSY), the configuration the stream was saved with (every field but
@@ -618,6 +625,113 @@ struct vhost_iommu_state {
 	__u32 flags;
 	__aligned_u64 buf;
 	__aligned_u64 len;
+};
+
+/**
+ * DOC: report channel
+ *
+ * An endpoint the VMM programs itself (a VFIO device: its host IOMMU) is
+ * declared with VHOST_IOMMU_ENDPOINT_F_REPORT. The guest's requests that
+ * change what such an endpoint can reach are then reported to the VMM,
+ * synchronously, on the report channel that VHOST_IOMMU_REPORT_OPEN opens:
+ * an ATTACH or DETACH of the endpoint, a MAP or UNMAP in a domain it is
+ * attached to. The kernel executes the request; if it succeeds, it queues
+ * one struct vhost_iommu_report and holds the request: its status is
+ * written, and the request queue goes on, only once the VMM has written a
+ * struct vhost_iommu_report_answer for it. The answer's status becomes the
+ * guest's status. A MAP answered with a failure is undone (its range
+ * unmapped); an ATTACH, DETACH or UNMAP answered with a failure stays done
+ * in the kernel (removing access is the safe direction; a VMM that cannot
+ * follow should reset the device). Requests are executed and reported in
+ * ring order, one at a time: at most one record is outstanding.
+ *
+ * A request that needs a report while no channel is open fails with
+ * VIRTIO_IOMMU_S_DEVERR and changes nothing. When the channel is closed
+ * with a request held, the request completes with VIRTIO_IOMMU_S_DEVERR (a
+ * MAP undone). A VMM that never answers stalls only its own request queue:
+ * VHOST_IOMMU_RESET_DEVICE, VHOST_RESET_OWNER and the release of the device
+ * drop the held request and the unread record at once (an answer to it
+ * then fails with EINVAL). VHOST_GET_VRING_BASE stops the queue with the
+ * request still held; an answer is applied when the queue runs again.
+ * VHOST_IOMMU_SAVE_STATE fails with EBUSY while a request is held.
+ * For the replay of a domain that has mappings when a REPORT endpoint is
+ * attached to it, see VHOST_IOMMU_GET_MAPPINGS.
+ */
+
+/**
+ * struct vhost_iommu_report_open - open the report channel
+ * @size: sizeof(struct vhost_iommu_report_open)
+ * @flags: must be 0
+ * @fd: out: the channel's file descriptor (O_RDWR, O_CLOEXEC)
+ * @__reserved: must be 0
+ *
+ * VHOST_IOMMU_REPORT_OPEN returns a new file descriptor, the report
+ * channel; a device has at most one open (EBUSY while one is). Closing it
+ * closes the channel; it keeps no more of the device than the channel
+ * needs, and the device's release does not wait for it.
+ *
+ * read() on it fetches the pending struct vhost_iommu_report (one record
+ * at most; EAGAIN when none is pending: read() never blocks; EINVAL for a
+ * buffer smaller than a record). poll() reports EPOLLIN while a record is
+ * unread, and EPOLLOUT always. write() takes one struct
+ * vhost_iommu_report_answer (EINVAL: another size, a @seq that awaits no
+ * answer, an unknown status).
+ */
+struct vhost_iommu_report_open {
+	__u32 size;
+	__u32 flags;
+	__s32 fd;
+	__u32 __reserved;
+};
+
+/* Types of struct vhost_iommu_report, as VIRTIO_IOMMU_T_* */
+#define VHOST_IOMMU_REPORT_T_ATTACH	1
+#define VHOST_IOMMU_REPORT_T_DETACH	2
+#define VHOST_IOMMU_REPORT_T_MAP	3
+#define VHOST_IOMMU_REPORT_T_UNMAP	4
+
+/**
+ * struct vhost_iommu_report - a guest request for the VMM, read() from the
+ *	report channel
+ * @size: the size of this record, sizeof(struct vhost_iommu_report) of the
+ *	running kernel. Records may grow at the end: a reader reads the
+ *	fields it knows.
+ * @type: VHOST_IOMMU_REPORT_T_*
+ * @flags: MAP: its VIRTIO_IOMMU_MAP_F_* flags; ATTACH: its
+ *	VIRTIO_IOMMU_ATTACH_F_BYPASS flag; else 0
+ * @seq: the record's number, increasing per device; the answer names it
+ * @domain: the domain
+ * @endpoint: ATTACH, DETACH: the endpoint; else 0
+ * @virt_start: MAP, UNMAP: the first IOVA; else 0
+ * @virt_end: MAP, UNMAP: the last IOVA (inclusive); else 0
+ * @phys_start: MAP: the guest-physical address of @virt_start; else 0
+ *
+ * The request was executed in the kernel and waits for the answer.
+ */
+struct vhost_iommu_report {
+	__u32 size;
+	__u16 type;
+	__u16 flags;
+	__aligned_u64 seq;
+	__u32 domain;
+	__u32 endpoint;
+	__aligned_u64 virt_start;
+	__aligned_u64 virt_end;
+	__aligned_u64 phys_start;
+};
+
+/**
+ * struct vhost_iommu_report_answer - the VMM's answer, write() to the
+ *	report channel
+ * @size: sizeof(struct vhost_iommu_report_answer)
+ * @status: the guest's status: VIRTIO_IOMMU_S_OK (0), or a failure up to
+ *	VIRTIO_IOMMU_S_NOMEM
+ * @seq: the @seq of the record it answers
+ */
+struct vhost_iommu_report_answer {
+	__u32 size;
+	__u32 status;
+	__aligned_u64 seq;
 };
 
 /*
@@ -640,6 +754,7 @@ struct vhost_iommu_state {
 #define VHOST_IOMMU_GET_MAPPINGS	_IO(VHOST_VIRTIO, 0xad)
 #define VHOST_IOMMU_SAVE_STATE		_IO(VHOST_VIRTIO, 0xae)
 #define VHOST_IOMMU_LOAD_STATE		_IO(VHOST_VIRTIO, 0xaf)
+#define VHOST_IOMMU_REPORT_OPEN		_IO(VHOST_VIRTIO, 0xb0)
 
 /* The names of the first version, which bound vhost-net only */
 #define VHOST_IOMMU_BIND_NET		VHOST_IOMMU_BIND_DEVICE

@@ -3059,7 +3059,7 @@ static void ioc_endpoint(struct ioc *c, bool add)
 	if (pct(r, 5))
 		e.resv = pct(r, 50) ? 0 : (uintptr_t)c->guard;
 	if (pct(r, 3))
-		e.flags = wild32(r) | 1;
+		e.flags = wild32(r) | 2;	/* bit 1: unknown */
 	u = sized(c, &e, sizeof(e), sizeof(e), &exp);
 	if (!add) {
 		ret = xioctl(A.v.fd, VHOST_IOMMU_DEL_ENDPOINT, u);
@@ -3380,7 +3380,7 @@ static void ioc_unknown(struct ioc *c)
 	};
 	struct rng *r = &c->t->r;
 	unsigned long nr = pct(r, 50) ? nrs[below(r, ARRAY_SIZE(nrs))] :
-			   _IO(VHOST_VIRTIO, 0xb0 + below(r, 0x50));
+			   _IO(VHOST_VIRTIO, 0xb1 + below(r, 0x4f));
 	uint64_t seq = LOAD(&A.owner_seq);
 	int ret;
 

@@ -684,7 +684,7 @@ FIXTURE_VARIANT_ADD(argsize, set_config) {
 FIXTURE_VARIANT_ADD(argsize, add_endpoint) {
 	.req = VHOST_IOMMU_ADD_ENDPOINT,
 	.size = sizeof(struct vhost_iommu_endpoint),
-	.flags_off = 4, .flags_bad = { 1, 1u << 31 },
+	.flags_off = 4, .flags_bad = { 1u << 1, 1u << 31 },
 };
 
 FIXTURE_VARIANT_ADD(argsize, del_endpoint) {
