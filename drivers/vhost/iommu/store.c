@@ -808,7 +808,8 @@ int vhost_iommu_store_map(struct vhost_iommu_store *s, u32 domain,
 	int ret;
 
 	mutex_lock(&s->lock);
-	dom = xa_load(&s->domains, domain);
+	/* No REPORT endpoint declared (the common case): no lookup */
+	dom = s->nr_report ? xa_load(&s->domains, domain) : NULL;
 	ret = vhost_iommu_report_check(dom && dom->nr_report, report);
 	if (!ret)
 		ret = vhost_iommu_map_locked(s, domain, start, end, phys,
@@ -873,7 +874,7 @@ int vhost_iommu_store_unmap(struct vhost_iommu_store *s, u32 domain,
 	int ret;
 
 	mutex_lock(&s->lock);
-	dom = xa_load(&s->domains, domain);
+	dom = s->nr_report ? xa_load(&s->domains, domain) : NULL;
 	ret = vhost_iommu_report_check(dom && dom->nr_report, report);
 	if (!ret)
 		ret = vhost_iommu_unmap_locked(s, domain, start, end);
@@ -1158,8 +1159,10 @@ int vhost_iommu_store_endpoint_add(struct vhost_iommu_store *s, u32 id,
 	ret = xa_insert(&s->endpoints, id, ep, VHOST_IOMMU_GFP);
 	if (ret == -EBUSY)
 		ret = -EEXIST;
-	if (!ret)
+	if (!ret) {
 		s->nr_endpoints++;
+		s->nr_report += report;
+	}
 out_unlock:
 	mutex_unlock(&s->lock);
 	if (ret)
@@ -1174,6 +1177,7 @@ static void vhost_iommu_endpoint_del_locked(struct vhost_iommu_store *s,
 		vhost_iommu_detach_locked(s, ep);
 	xa_erase(&s->endpoints, ep->id);
 	s->nr_endpoints--;
+	s->nr_report -= ep->report;
 	kfree_rcu(ep, rcu);
 }
 

@@ -102,6 +102,7 @@ struct vhost_iommu_resv {
  * @endpoints: endpoint id -> endpoint; @lock, read under RCU
  * @nr_domains: live domains; @lock, read locklessly for statistics
  * @nr_endpoints: declared endpoints; as @nr_domains
+ * @nr_report: declared endpoints with VHOST_IOMMU_ENDPOINT_F_REPORT; @lock
  * @nr_mappings: mappings of every domain; as @nr_domains
  */
 struct vhost_iommu_store {
@@ -113,6 +114,7 @@ struct vhost_iommu_store {
 	struct xarray endpoints;
 	unsigned int nr_domains;
 	unsigned int nr_endpoints;
+	u32 nr_report;
 	unsigned long nr_mappings;
 };
 
