@@ -374,11 +374,13 @@ migrun() { # migrun VHOST MODE
 	ip link set tap1 address "$mac" 2>/dev/null
 	ip addr add $l1ip/24 dev tap1 2>/dev/null
 	ip link set tap1 up 2>/dev/null
-	: >$work/www/migrated
 	qmp '{"execute":"quit"}' >/dev/null
 	wait $srcpid
 	src_rc=$?
 	qport=4445
+	# A disk round on the destination before L2 hears that it moved.
+	waitfor '^L2 round ' $dlog $dstpid 120
+	: >$work/www/migrated
 	# Bounded: a guest stuck on the destination is a failure, not a hang.
 	waitfor '^L2 (upready|done)' $dlog $dstpid 300
 	if grep -aq '^L2 upready' $dlog 2>/dev/null; then
