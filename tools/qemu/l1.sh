@@ -15,7 +15,11 @@
 #   push_on_map off for this run), "smp2" (L2 with 2 vCPUs), "net" (the two
 #   transfers only: no disk, no NIC removal; make bench-qemu), "pollN"
 #   (vhost=on: poll-us=N, the kernel polls the request queue for N us),
-#   "migrate" (alone: L2 migrated to a second QEMU mid-traffic, migrun()).
+#   "migrate" (alone: L2 migrated to a second QEMU mid-traffic, migrun()),
+#   "vfio" (a test VM booted with VM_VFIO=1: L2 also gets L0's emulated
+#   virtio-net at 00:04.0, bound to vfio-pci here, as -device vfio-pci
+#   behind the same virtio-iommu, and moves L2_VFIO_MIB MiB each way over
+#   it before its other transfers; vfiophase(), vfiochecks()).
 #
 # Each run boots L2 under QEMU (TCG) with virtio-iommu-pci, a virtio-net-pci
 # NIC on a tap with vhost=on, a vhost-vsock-pci device (guest CID 3) and a
@@ -25,7 +29,8 @@
 # thread name, from /proc) and one "# summary" line of key=value pairs
 # that tools/qemu/report.sh reads. The environment may set L2_MIB (MiB
 # each way, default 16), L2_MEM (MiB, default 256), L2_TIMEOUT (seconds per
-# run, default 900).
+# run, default 900), L2_VFIO_MIB (MiB each way over the assigned NIC,
+# default 4).
 set -u
 
 mib=${L2_MIB:-16}
@@ -33,13 +38,20 @@ mem=${L2_MEM:-256}
 tmo=${L2_TIMEOUT:-900}
 l1ip=10.0.2.1
 l2ip=10.0.2.2
+vmib=${L2_VFIO_MIB:-4}
+# The assigned NIC's wire (vfio.sh: L1's own NIC at 00:05.0) and where
+# the NIC sits in L2.
+vl1ip=10.0.3.1
+vl2ip=10.0.3.2
+vl2bdf=0000:00:08.0
 work=/tmp/l2
 here=$(pwd)
 qemu=$here/qemu/run-qemu
 
 . ./tap.sh
+. ./vfio.sh
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
-rate() { awk -v a="$1" -v b="$2" -v m="$mib" 'BEGIN { if (b > a) printf "%.2f", m / (b - a); else print "-" }'; }
+rate() { awk -v a="$1" -v b="$2" -v m="${3:-$mib}" 'BEGIN { if (b > a) printf "%.2f", m / (b - a); else print "-" }'; }
 
 mkdir -p $work/www
 for f in /dev/vhost-net /dev/vhost-vsock /dev/vhost-iommu /dev/net/tun; do
@@ -119,15 +131,21 @@ run() { # run VHOST MODE [OPTIONS]
 	push=Y
 	only=all
 	pollus=0
+	vfio=""
 	for o in $(echo "$opts" | tr ':' ' '); do
 		case $o in
 		nopush) push=N ;;
 		smp2) smp=2 ;;
 		net) only=net ;;
 		poll[0-9]*) pollus=${o#poll} ;;
+		vfio) vfio=yes ;;
 		*) echo "Bail out! unknown option $o"; exit 1 ;;
 		esac
 	done
+	if [ -n "$vfio" ] && ! vfiosetup; then
+		notok "$name: the assigned NIC is ready in L1"
+		return
+	fi
 	pom=/sys/module/vhost_iommu/parameters/push_on_map
 	[ -w $pom ] && echo $push >$pom
 	log=$work/$vh-$mode$opts.console
@@ -141,7 +159,18 @@ run() { # run VHOST MODE [OPTIONS]
 	[ "$vh" = on ] && iommu=$iommu,vhost=on
 	[ "$vh" = on ] && [ "$pollus" != 0 ] && iommu=$iommu,poll-us=$pollus
 	rm -f "$log" "$trace" $work/up $work/up.time $work/disk.img $work/qmp.out \
-		$work/www/fetched $work/cpu.* $work/vs.up $work/vs.up.size
+		$work/www/fetched $work/cpu.* $work/vs.up $work/vs.up.size \
+		$work/vup $work/vup.time $work/www/vfio-fetched
+	events=$work/events
+	vfioargs=""
+	if [ -n "$vfio" ]; then
+		events=$work/events.vfio
+		{ cat $work/events; vfio_events; } >$events
+		# rombar=0: the NIC's option ROM is not needed to boot L2 by its
+		# kernel.
+		vfioargs="-device vfio-pci,host=$vfio_bdf,rombar=0,addr=${vl2bdf#0000:00:}"
+		cmdline="$cmdline l2.vfio=$vl2bdf l2.vl1=$vl1ip l2.vip=$vl2ip l2.vmib=$vmib"
+	fi
 	# L2 sends over vsock first: listen before it boots.
 	vlpid=""
 	if [ $only != net ]; then
@@ -149,7 +178,7 @@ run() { # run VHOST MODE [OPTIONS]
 		vlpid=$!
 	fi
 	truncate -s 64M $work/disk.img
-	echo "# run $name: L2 $mem MiB, $smp vCPU, $cmdline, $iommu, push_on_map $(cat $pom 2>/dev/null)"
+	echo "# run $name: L2 $mem MiB, $smp vCPU, $cmdline, $iommu${vfio:+, vfio-pci $vfio_bdf}, push_on_map $(cat $pom 2>/dev/null)"
 
 	t0=$(date +%s)
 	# shellcheck disable=SC2086
@@ -157,7 +186,7 @@ run() { # run VHOST MODE [OPTIONS]
 		-nodefaults -display none -no-reboot -no-shutdown \
 		-name l2,debug-threads=on -qmp tcp:127.0.0.1:4444,server=on,wait=off \
 		-serial "file:$log" \
-		-trace "events=$work/events,file=$trace" \
+		-trace "events=$events,file=$trace" \
 		-kernel bzImage -initrd l2-initrd.gz \
 		-append "console=ttyS0 panic=-1 rdinit=/init $cmdline l2.l1=$l1ip l2.ip=$l2ip l2.mib=$mib l2.only=$only" \
 		-device "$iommu" \
@@ -166,9 +195,10 @@ run() { # run VHOST MODE [OPTIONS]
 		-device vhost-vsock-pci,guest-cid=3,iommu_platform=on,disable-legacy=on \
 		-drive file=$work/disk.img,if=none,id=d0,format=raw \
 		-device virtio-blk-pci,drive=d0,iommu_platform=on,disable-legacy=on \
-		</dev/null >$work/qemu.out 2>&1 &
+		$vfioargs </dev/null >$work/qemu.out 2>&1 &
 	qpid=$!
 	tapup tap0 $l1ip/24 $qpid
+	[ -n "$vfio" ] && vfiophase
 	# L1 to L2 runs from "netup" to "downtime"; L1's CPU is sampled at both
 	# (0.2 s late at most) and around L1's fetch from L2.
 	while kill -0 $qpid 2>/dev/null && ! grep -aq '^L2 netup' "$log" 2>/dev/null; do
@@ -262,6 +292,7 @@ run() { # run VHOST MODE [OPTIONS]
 	[ $upok = yes ] || uprate=-
 	[ $# -ge 3 ] && echo "# $name: L2 -> L1 $(secs "$2" "$3") s"
 	[ -e $work/cpu.3 ] && cpuwhere "$name: L2 -> L1" $work/cpu.2 $work/cpu.3
+	[ -n "$vfio" ] && vfiochecks
 	[ $only = net ] || checkvsock
 	[ $only = net ] || checkdisk
 	check "$name: L2 shuts down" "at $(l2val done) s" [ -n "$(l2val done)" ]
@@ -274,6 +305,7 @@ run() { # run VHOST MODE [OPTIONS]
 		"$(grep -cE '(^|:)virtio_iommu_report_fault ' "$trace" 2>/dev/null) faults executed in QEMU"
 	summary="name=$name mib=$mib down=$downrate up=$uprate qemu-misses=${misses:-0}"
 	summary="$summary qemu-map=${qmaps:-0} qemu-unmap=${qunmaps:-0}"
+	[ -n "$vfio" ] && summary="$summary vfio-down=$vdownrate vfio-up=$vuprate vfio-map=$vmaps vfio-unmap=$vunmaps"
 	if [ "$vh" = on ]; then
 		echo "# $name: vhost-stats: $stats"
 		check "$name: vhost-stats readable" "" [ -n "$stats" ]
@@ -448,6 +480,76 @@ migrun() { # migrun VHOST MODE
 	check "$name: every vhost-net miss served in the destination's kernel" \
 		"misses $(stat iotlb-misses) served $(stat iotlb-served)" \
 		[ "$(stat iotlb-misses)" = "$(stat iotlb-served)" ]
+}
+
+# The ":vfio" runs. Once per boot: L1's IOMMU, the NIC to vfio-pci,
+# L1's end of its wire and the file L2 fetches over it (vfio.sh).
+vfiostate=""
+vfiosetup() {
+	if [ -z "$vfiostate" ]; then
+		vfiostate=bad
+		vfio_l1_iommu "vfio: " && vfio_l1_bind "vfio: " &&
+			vfio_l1_wire "vfio: " $vl1ip/24 && vfiostate=ready
+		dd if=/dev/urandom of=$work/www/vfio-down bs=1M count="$vmib" 2>/dev/null
+		vdownsum=$(md5sum <$work/www/vfio-down | cut -d' ' -f1)
+	fi
+	[ "$vfiostate" = ready ]
+}
+# L2 moves its data over the assigned NIC first: L1 fetches L2's file
+# from L2's address on that wire once L2 serves it, then says so.
+vfiophase() {
+	waitfor '^L2 (vfio-upready|netup|done)' "$log" $qpid "$tmo"
+	grep -aq '^L2 vfio-upready' "$log" 2>/dev/null || return 0
+	u0=$(cut -d' ' -f1 /proc/uptime)
+	wget -q -O $work/vup "http://$vl2ip:8080/vfio-up"
+	wrc=$?
+	echo "$wrc $u0 $(cut -d' ' -f1 /proc/uptime)" >$work/vup.time
+	: >$work/www/vfio-fetched
+}
+# What L2 saw of the assigned NIC and what reached VFIO. Under vhost=off
+# QEMU's virtio-iommu executes the guest's MAP and UNMAP and notifies
+# them (virtio_iommu_notify_map/_unmap) to VFIO, whose listener maps
+# them into L1's IOMMU (vfio_iommu_map_notify, then VFIO_IOMMU_MAP_DMA:
+# a failed one is a "vfio_dma_map" error on QEMU's stderr).
+vfiochecks() {
+	set -- $(l2val vfio-nic)
+	check "$name: the assigned NIC is in an IOMMU group of type DMA" "$*" \
+		[ "${4:--}" != - -a "${6:-}" = DMA ]
+	check "$name: L2 pings L1 over the assigned NIC" "$(l2val vfio-ping)" \
+		[ "$(l2val vfio-ping)" = ok ]
+	set -- $(l2val vfio-down)
+	vdownrate=$(rate "${3:-0}" "${4:-0}" "$vmib")
+	check "$name: $vmib MiB L1 -> L2 over the assigned NIC, checksum" \
+		"${1:-none} vs $vdownsum, $vdownrate MiB/s" [ "${1:-}" = "$vdownsum" ]
+	[ "${1:-}" = "$vdownsum" ] || vdownrate=-
+	set -- $(l2val vfio-upready)
+	vupsum=${1:-none}
+	got=$(md5sum 2>/dev/null <$work/vup | cut -d' ' -f1)
+	set -- $(cat $work/vup.time 2>/dev/null)
+	vuprate=$(rate "${2:-0}" "${3:-0}" "$vmib")
+	vok=no
+	[ "$vupsum" = "${got:-none}" ] && [ "${1:-1}" = 0 ] && vok=yes
+	check "$name: $vmib MiB L2 -> L1 over the assigned NIC, checksum" \
+		"$vupsum vs ${got:-none}, $vuprate MiB/s" [ $vok = yes ]
+	[ $vok = yes ] || vuprate=-
+	check "$name: L2 unbinds the assigned NIC's driver" "$(l2val vfio-unbind)" \
+		contains "$(l2val vfio-unbind)" ok
+	nmaps=$(tcount '(^|:)virtio_iommu_notify_map ' "$trace")
+	nunmaps=$(tcount '(^|:)virtio_iommu_notify_unmap ' "$trace")
+	vmaps=$(tcount 'vfio_iommu_map_notify iommu MAP ' "$trace")
+	vunmaps=$(tcount 'vfio_iommu_map_notify iommu UNMAP ' "$trace")
+	verrs=$(grep -c 'vfio_dma_map\|vfio_dma_unmap\|vfio.*error' $work/qemu.out)
+	echo "# $name: QEMU trace: notified ${nmaps} MAP, ${nunmaps} UNMAP;" \
+		"VFIO mapped ${vmaps}, unmapped ${vunmaps}; ${verrs} VFIO errors"
+	grep -E 'vfio_listener_region_add_iommu|set_page_size_mask' "$trace" 2>/dev/null |
+		head -n 3 | sed "s|^|# $name: trace: |"
+	check "$name: the guest's MAPs reached VFIO" "notified $nmaps, VFIO mapped $vmaps" \
+		[ "$nmaps" -gt 0 -a "$vmaps" -gt 0 ]
+	check "$name: the guest's UNMAPs reached VFIO" "notified $nunmaps, VFIO unmapped $vunmaps" \
+		[ "$nunmaps" -gt 0 -a "$vunmaps" -gt 0 ]
+	check "$name: VFIO took every MAP and UNMAP" "$verrs errors on QEMU's stderr" [ "$verrs" = 0 ]
+	dmar=$(dmesg | grep -c 'DMAR: \[DMA' || true)
+	check "$name: no DMA remapping faults in L1" "$dmar" [ "$dmar" = 0 ]
 }
 
 # vsock both ways (not in "net" runs): L1 kills its listener if L2 never
