@@ -11,9 +11,9 @@
 #   RUN: VHOST:MODE[:OPTION...] as l1.sh takes it (default: on:strict
 #   off:strict on:passthrough:poll50 on:strict:migrate: the passthrough
 #   run has the kernel poll the request queue, poll-us=50; the next
-#   migrates L2 between two QEMUs mid-traffic; off:strict:vfio:net gives
-#   L2 a NIC assigned with VFIO besides its virtio-net on vhost-net, both
-#   behind the one virtio-iommu)
+#   migrates L2 between two QEMUs mid-traffic; on:strict:vfio:net:mib4
+#   gives L2 a NIC assigned with VFIO besides its virtio-net on vhost-net,
+#   both behind the one virtio-iommu, and moves 4 MiB each way over each)
 #
 # A run with the "vfio" option boots the test VM with VM_VFIO=1 and
 # VM_VFIO_NIC=virtio (vm/run-vm.sh: q35, an emulated Intel IOMMU, a
@@ -44,7 +44,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 [ $# -gt 0 ] || set -- on:strict off:strict on:passthrough:poll50 on:strict:migrate \
-	off:strict:vfio:net
+	on:strict:vfio:net:mib4
 vfio=0
 for r in "$@"; do
 	case ":$r:" in *:vfio:*) vfio=1 ;; esac

@@ -16,6 +16,7 @@
 #   transfers only: no disk, no NIC removal; make bench-qemu), "pollN"
 #   (vhost=on: poll-us=N, the kernel polls the request queue for N us),
 #   "migrate" (alone: L2 migrated to a second QEMU mid-traffic, migrun()),
+#   "mibN" (N MiB each way for this run instead of L2_MIB),
 #   "vfio" (a test VM booted with VM_VFIO=1: L2 also gets L0's emulated
 #   virtio-net at 00:04.0, bound to vfio-pci here, as -device vfio-pci
 #   behind the same virtio-iommu, and moves L2_VFIO_MIB MiB each way over
@@ -33,7 +34,8 @@
 # default 4).
 set -u
 
-mib=${L2_MIB:-16}
+mib0=${L2_MIB:-16}
+mib=$mib0
 mem=${L2_MEM:-256}
 tmo=${L2_TIMEOUT:-900}
 l1ip=10.0.2.1
@@ -60,8 +62,15 @@ done
 echo "# L1: $(uname -r), $(nproc) CPUs, $(awk '/MemTotal/ { print $2 / 1024 " MiB" }' /proc/meminfo)"
 echo "# QEMU: $("$qemu" --version | head -n 1)"
 
-dd if=/dev/urandom of=$work/www/down bs=1M count="$mib" 2>/dev/null
-downsum=$(md5sum <$work/www/down | cut -d' ' -f1)
+# The file L2 fetches from L1, MIB MiB (a run's "mibN" changes it), and
+# its md5.
+downfile() { # downfile MIB
+	[ "$1" = "${downmib:-}" ] && return
+	dd if=/dev/urandom of=$work/www/down bs=1M count="$1" 2>/dev/null
+	downsum=$(md5sum <$work/www/down | cut -d' ' -f1)
+	downmib=$1
+}
+downfile "$mib"
 dd if=/dev/urandom of=$work/vs.down bs=1M count=4 2>/dev/null
 vdownsum=$(md5sum <$work/vs.down | cut -d' ' -f1)
 httpd -p 8080 -h $work/www || { echo "Bail out! httpd"; exit 1; }
@@ -132,6 +141,7 @@ run() { # run VHOST MODE [OPTIONS]
 	only=all
 	pollus=0
 	vfio=""
+	mib=$mib0
 	for o in $(echo "$opts" | tr ':' ' '); do
 		case $o in
 		nopush) push=N ;;
@@ -139,9 +149,11 @@ run() { # run VHOST MODE [OPTIONS]
 		net) only=net ;;
 		poll[0-9]*) pollus=${o#poll} ;;
 		vfio) vfio=yes ;;
+		mib[0-9]*) mib=${o#mib} ;;
 		*) echo "Bail out! unknown option $o"; exit 1 ;;
 		esac
 	done
+	downfile "$mib"
 	if [ -n "$vfio" ] && ! vfiosetup; then
 		notok "$name: the assigned NIC is ready in L1"
 		return
@@ -292,13 +304,13 @@ run() { # run VHOST MODE [OPTIONS]
 	[ $upok = yes ] || uprate=-
 	[ $# -ge 3 ] && echo "# $name: L2 -> L1 $(secs "$2" "$3") s"
 	[ -e $work/cpu.3 ] && cpuwhere "$name: L2 -> L1" $work/cpu.2 $work/cpu.3
+	misses=$(tcount 'vhost_iotlb_miss.* step 1' "$trace")
+	qmaps=$(tcount '(^|:)virtio_iommu_map ' "$trace")
+	qunmaps=$(tcount '(^|:)virtio_iommu_unmap ' "$trace")
 	[ -n "$vfio" ] && vfiochecks
 	[ $only = net ] || checkvsock
 	[ $only = net ] || checkdisk
 	check "$name: L2 shuts down" "at $(l2val done) s" [ -n "$(l2val done)" ]
-	misses=$(grep -c 'vhost_iotlb_miss.* step 1' "$trace" 2>/dev/null)
-	qmaps=$(grep -cE '(^|:)virtio_iommu_map ' "$trace" 2>/dev/null)
-	qunmaps=$(grep -cE '(^|:)virtio_iommu_unmap ' "$trace" 2>/dev/null)
 	echo "# $name: QEMU trace: ${misses:-0} vhost IOTLB misses answered in QEMU," \
 		"${qmaps:-0} MAP, ${qunmaps:-0} UNMAP," \
 		"$(grep -cE '(^|:)virtio_iommu_attach ' "$trace" 2>/dev/null) ATTACH," \
@@ -306,6 +318,8 @@ run() { # run VHOST MODE [OPTIONS]
 	summary="name=$name mib=$mib down=$downrate up=$uprate qemu-misses=${misses:-0}"
 	summary="$summary qemu-map=${qmaps:-0} qemu-unmap=${qunmaps:-0}"
 	[ -n "$vfio" ] && summary="$summary vfio-down=$vdownrate vfio-up=$vuprate vfio-map=$vmaps vfio-unmap=$vunmaps"
+	[ -n "$vfio" ] && [ "$vh" = on ] &&
+		summary="$summary reports=$rrecs report-map=$rmaps report-unmap=$runmaps replayed=$replayed"
 	if [ "$vh" = on ]; then
 		echo "# $name: vhost-stats: $stats"
 		check "$name: vhost-stats readable" "" [ -n "$stats" ]
@@ -338,6 +352,8 @@ waitfor() { # waitfor REGEX FILE PID SECONDS: until FILE has a line, PID exits o
 migrun() { # migrun VHOST MODE
 	vh=$1
 	name="$1/$2/migrate"
+	mib=$mib0
+	downfile "$mib"
 	case $2 in
 	strict) cmdline=iommu.strict=1 ;;
 	*) cmdline=iommu.passthrough=1 ;;
@@ -491,7 +507,7 @@ vfiosetup() {
 		vfio_l1_iommu "vfio: " && vfio_l1_bind "vfio: " &&
 			vfio_l1_wire "vfio: " $vl1ip/24 && vfiostate=ready
 		dd if=/dev/urandom of=$work/www/vfio-down bs=1M count="$vmib" 2>/dev/null
-		vdownsum=$(md5sum <$work/www/vfio-down | cut -d' ' -f1)
+		vfdownsum=$(md5sum <$work/www/vfio-down | cut -d' ' -f1)
 	fi
 	[ "$vfiostate" = ready ]
 }
@@ -510,7 +526,14 @@ vfiophase() {
 # QEMU's virtio-iommu executes the guest's MAP and UNMAP and notifies
 # them (virtio_iommu_notify_map/_unmap) to VFIO, whose listener maps
 # them into L1's IOMMU (vfio_iommu_map_notify, then VFIO_IOMMU_MAP_DMA:
-# a failed one is a "vfio_dma_map" error on QEMU's stderr).
+# a failed one is a "vfio_dma_map" error on QEMU's stderr). Under
+# vhost=on (patch 0007) the kernel executes them and reports those of
+# the assigned NIC's domain on the report channel; QEMU applies each
+# record to its own domains with the same handlers (so the same
+# notifications follow) and answers with their status
+# (virtio_iommu_vhost_report ... status=N, type 1 ATTACH, 2 DETACH, 3 MAP,
+# 4 UNMAP); an ATTACH to a domain QEMU has no mappings of replays the
+# kernel's (virtio_iommu_vhost_replay ... mappings=N).
 vfiochecks() {
 	set -- $(l2val vfio-nic)
 	check "$name: the assigned NIC is in an IOMMU group of type DMA" "$*" \
@@ -520,8 +543,8 @@ vfiochecks() {
 	set -- $(l2val vfio-down)
 	vdownrate=$(rate "${3:-0}" "${4:-0}" "$vmib")
 	check "$name: $vmib MiB L1 -> L2 over the assigned NIC, checksum" \
-		"${1:-none} vs $vdownsum, $vdownrate MiB/s" [ "${1:-}" = "$vdownsum" ]
-	[ "${1:-}" = "$vdownsum" ] || vdownrate=-
+		"${1:-none} vs $vfdownsum, $vdownrate MiB/s" [ "${1:-}" = "$vfdownsum" ]
+	[ "${1:-}" = "$vfdownsum" ] || vdownrate=-
 	set -- $(l2val vfio-upready)
 	vupsum=${1:-none}
 	got=$(md5sum 2>/dev/null <$work/vup | cut -d' ' -f1)
@@ -545,11 +568,33 @@ vfiochecks() {
 		head -n 3 | sed "s|^|# $name: trace: |"
 	check "$name: the guest's MAPs reached VFIO" "notified $nmaps, VFIO mapped $vmaps" \
 		[ "$nmaps" -gt 0 -a "$vmaps" -gt 0 ]
+	# (vhost=off: QEMU notifies vhost-net's UNMAP notifier too)
 	check "$name: the guest's UNMAPs reached VFIO" "notified $nunmaps, VFIO unmapped $vunmaps" \
 		[ "$nunmaps" -gt 0 -a "$vunmaps" -gt 0 ]
 	check "$name: VFIO took every MAP and UNMAP" "$verrs errors on QEMU's stderr" [ "$verrs" = 0 ]
 	dmar=$(dmesg | grep -c 'DMAR: \[DMA' || true)
 	check "$name: no DMA remapping faults in L1" "$dmar" [ "$dmar" = 0 ]
+	rrecs=0 rmaps=0 runmaps=0 rbad=0 replayed=0
+	[ "$vh" = on ] || return 0
+	rrecs=$(tcount '(^|:)virtio_iommu_vhost_report ' "$trace")
+	rmaps=$(tcount '(^|:)virtio_iommu_vhost_report .* type=3 ' "$trace")
+	runmaps=$(tcount '(^|:)virtio_iommu_vhost_report .* type=4 ' "$trace")
+	ratt=$(tcount '(^|:)virtio_iommu_vhost_report .* type=1 ' "$trace")
+	rbad=$(tcount '(^|:)virtio_iommu_vhost_report .* status=[1-9]' "$trace")
+	replayed=$(grep -aoE '(^|:)virtio_iommu_vhost_replay .* mappings=[0-9]+' "$trace" 2>/dev/null |
+		sed 's/.*mappings=//' | awk '{ n += $1 } END { print n + 0 }')
+	echo "# $name: report channel: $rrecs records ($ratt ATTACH, $rmaps MAP, $runmaps UNMAP)," \
+		"$rbad answered with a failure, $replayed mappings replayed;" \
+		"vhost-stats reports $(stat reports), reports-failed $(stat reports-failed)"
+	check "$name: the kernel reported the assigned NIC's ATTACH, MAP, UNMAP" \
+		"$ratt ATTACH, $rmaps MAP, $runmaps UNMAP" \
+		[ "$ratt" -gt 0 -a "$rmaps" -gt 0 -a "$runmaps" -gt 0 ]
+	check "$name: QEMU answered every record, all OK" \
+		"$rrecs traced, $rbad failed; vhost-stats reports $(stat reports) failed $(stat reports-failed)" \
+		[ "$rbad" = 0 -a "$(stat reports)" = "$rrecs" -a "$(stat reports-failed)" = 0 ]
+	check "$name: QEMU executed only the reported MAP/UNMAP and the replay" \
+		"QEMU: $qmaps MAP, $qunmaps UNMAP; records: $rmaps MAP + $replayed replayed, $runmaps UNMAP" \
+		[ "$qmaps" = $((rmaps + replayed)) -a "$qunmaps" = "$runmaps" ]
 }
 
 # vsock both ways (not in "net" runs): L1 kills its listener if L2 never
@@ -605,7 +650,9 @@ checkkernel() {
 		"misses $(stat iotlb-misses) served $(stat iotlb-served) updates $(stat iotlb-updates)" \
 		[ "$(stat iotlb-misses)" = "$(stat iotlb-served)" ]
 	check "$name: QEMU answered 0 misses" "" [ "${misses:-0}" = 0 ]
-	check "$name: QEMU executed 0 MAP/UNMAP" "" [ $((${qmaps:-0} + ${qunmaps:-0})) = 0 ]
+	# With an assigned device QEMU applies the reported ones (vfiochecks).
+	[ -n "$vfio" ] ||
+		check "$name: QEMU executed 0 MAP/UNMAP" "" [ $((${qmaps:-0} + ${qunmaps:-0})) = 0 ]
 	check "$name: 0 faults" "faults $(stat faults) dropped $(stat faults-dropped)" \
 		[ "$(stat faults)/$(stat faults-dropped)" = 0/0 ]
 	check "$name: requests all OK" "ok $(stat ok) inval $(stat inval) noent $(stat noent) range $(stat range)" \
