@@ -178,8 +178,8 @@ run() { # run VHOST MODE [OPTIONS]
 	if [ -n "$vfio" ]; then
 		events=$work/events.vfio
 		{ cat $work/events; vfio_events; } >$events
-		# rombar=0: the NIC's option ROM is not needed to boot L2 by its
-		# kernel.
+		# rombar=0: L2 boots its kernel directly (-kernel), so no option
+		# ROM; a fixed address, which l2-init is told.
 		vfioargs="-device vfio-pci,host=$vfio_bdf,rombar=0,addr=${vl2bdf#0000:00:}"
 		cmdline="$cmdline l2.vfio=$vl2bdf l2.vl1=$vl1ip l2.vip=$vl2ip l2.vmib=$vmib"
 	fi
