@@ -154,6 +154,9 @@ run() { # run VHOST MODE [OPTIONS]
 		esac
 	done
 	downfile "$mib"
+	# QMP at 4444: a migration run before this one left qport at its
+	# destination's 4445, and this QEMU would never be asked to quit.
+	qport=4444
 	if [ -n "$vfio" ] && ! vfiosetup; then
 		notok "$name: the assigned NIC is ready in L1"
 		return
