@@ -10,13 +10,21 @@
 # usage: check-qemu.sh [--out DIR] [RUN...]
 #   RUN: VHOST:MODE[:OPTION...] as l1.sh takes it (default: on:strict
 #   off:strict on:passthrough:poll50 on:strict:migrate: the passthrough
-#   run has the kernel poll the request queue, poll-us=50; the last
-#   migrates L2 between two QEMUs mid-traffic)
+#   run has the kernel poll the request queue, poll-us=50; the next
+#   migrates L2 between two QEMUs mid-traffic; on:strict:vfio:net:mib4
+#   gives L2 a NIC assigned with VFIO besides its virtio-net on vhost-net,
+#   both behind the one virtio-iommu, and moves 4 MiB each way over each)
+#
+# A run with the "vfio" option boots the test VM with VM_VFIO=1 and
+# VM_VFIO_NIC=virtio (vm/run-vm.sh: q35, an emulated Intel IOMMU, a
+# virtio-net NIC at 00:04.0 for L1 to assign and one at 00:05.0 for L1's
+# end of its wire); the other runs then run on that machine too, in the
+# same boot.
 #
 # Environment: KVER, VM_TIMEOUT (seconds, default 1800), VM_MEM (MiB,
-# default 2048), L2_MIB, L2_MEM, L2_TIMEOUT (passed to l1.sh), QEMU_DIR (a
-# build of make qemu to use instead of the current one, e.g. an unpatched
-# one), L2_KERNEL: "small" (default: make guest-kernel) or a release of an
+# default 2048), L2_MIB, L2_MEM, L2_TIMEOUT, L2_VFIO_MIB (passed to
+# l1.sh), QEMU_DIR (a build of make qemu to use instead of the current
+# one, e.g. an unpatched one), L2_KERNEL: "small" (default: make guest-kernel) or a release of an
 # installed Debian kernel (e.g. 6.12.117+deb12-amd64), whose
 # /boot/vmlinuz is L2's kernel and whose virtio-iommu, virtio_net (with
 # failover, net_failover), virtio_blk and virtio vsock modules go into L2's
@@ -35,7 +43,12 @@ while [ $# -gt 0 ]; do
 	*) break ;;
 	esac
 done
-[ $# -gt 0 ] || set -- on:strict off:strict on:passthrough:poll50 on:strict:migrate
+[ $# -gt 0 ] || set -- on:strict off:strict on:passthrough:poll50 on:strict:migrate \
+	on:strict:vfio:net:mib4
+vfio=0
+for r in "$@"; do
+	case ":$r:" in *:vfio:*) vfio=1 ;; esac
+done
 
 qemu=${QEMU_DIR:-$("$here/build.sh")}
 l2k=${L2_KERNEL:-small}
@@ -55,7 +68,7 @@ rm -rf "$out"
 mkdir -p "$payload/qemu"
 cp -a "$qemu/bin" "$qemu/lib" "$qemu/share" "$qemu/run-qemu" "$payload/qemu/"
 cp "$bzimage" "$payload/bzImage"
-cp "$here/l1.sh" "$here/tap.sh" "$payload/"
+cp "$here/l1.sh" "$here/tap.sh" "$here/vfio.sh" "$payload/"
 # The vsock transfers' tool, for both ends (busybox has no vsock).
 ${CC:-cc} -O2 -Wall -Werror -static -o "$out/vsock-xfer" "$here/vsock-xfer.c"
 cp "$out/vsock-xfer" "$payload/vsock-xfer"
@@ -78,10 +91,10 @@ fi
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$payload/l2-initrd.gz"
 
 env=""
-for v in L2_MIB L2_MEM L2_TIMEOUT; do
+for v in L2_MIB L2_MEM L2_TIMEOUT L2_VFIO_MIB; do
 	eval "val=\${$v:-}"
 	[ -n "$val" ] && env="$env $v=$val"
 done
-VM_MEM=${VM_MEM:-2048} "$vm/run-vm.sh" --timeout "${VM_TIMEOUT:-1800}" \
+VM_VFIO=$vfio VM_VFIO_NIC=virtio VM_MEM=${VM_MEM:-2048} "$vm/run-vm.sh" --timeout "${VM_TIMEOUT:-1800}" \
 	--module "$top/drivers/vhost/iommu/vhost_iommu.ko" --payload "$payload" \
 	--out "$out/vm" --tap "env$env sh ./l1.sh $*"

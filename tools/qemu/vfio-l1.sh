@@ -23,14 +23,13 @@ set -u
 mib=${L2_MIB:-4}
 mem=${L2_MEM:-256}
 tmo=${L2_TIMEOUT:-900}
-bdf=0000:00:04.0
-own=0000:00:05.0
 l1ip=10.0.3.1
 l2ip=10.0.3.2
 work=/tmp/l2
 qemu=$(pwd)/dq/run-qemu
 
 . ./tap.sh
+. ./vfio.sh
 up() { cut -d' ' -f1 /proc/uptime; }
 since() { awk -v a="$1" -v b="$(up)" 'BEGIN { printf "%.1f s", b - a }'; }
 finish() { echo "1..$nr"; [ "$fails" = 0 ]; exit; }
@@ -50,40 +49,10 @@ quote() {
 
 echo "# L1: $(uname -r), $(nproc) CPUs, up $(up) s at the start, cmdline: $(cat /proc/cmdline)"
 
-# 1. The IOMMU. The messages are Linux 6.1's intel-iommu and DMAR-IR.
+# 1. The IOMMU; 2. the NIC to vfio-pci (vfio.sh).
 t=$(up)
-dmesg | grep -E 'DMAR|IOMMU|iommu|remapping' | head -n 20 | sed 's/^/# dmesg: /'
-ngroups=$(ls /sys/kernel/iommu_groups | wc -l)
-check "IOMMU groups in L1" "$ngroups groups" [ "$ngroups" -gt 0 ]
-check "interrupt remapping on" "$(dmesg | grep -o 'Enabled IRQ remapping in [a-z0-9]* mode' | head -n 1)" \
-	sh -c "dmesg | grep -q 'Enabled IRQ remapping'"
-for d in /sys/bus/pci/devices/*; do
-	g=-
-	[ -e "$d/iommu_group" ] && g=$(basename "$(readlink "$d/iommu_group")")
-	drv=-
-	[ -e "$d/driver" ] && drv=$(basename "$(readlink "$d/driver")")
-	echo "# ${d##*/} $(cat "$d/vendor"):$(cat "$d/device") group $g driver $drv"
-done
-
-# 2. The NIC to vfio-pci: it must be alone in its group (a group is
-# assigned whole), unbound from any driver (virtio_pci takes a virtio one),
-# then bound through driver_override.
-dev=/sys/bus/pci/devices/$bdf
-if [ ! -e "$dev" ]; then
-	notok "NIC at $bdf" "absent"
-	finish
-fi
-grp=$(basename "$(readlink "$dev/iommu_group" 2>/dev/null)" 2>/dev/null)
-members=$(ls "/sys/kernel/iommu_groups/$grp/devices" 2>/dev/null | tr '\n' ' ')
-check "NIC $bdf ($(cat "$dev/vendor"):$(cat "$dev/device")) alone in its group" \
-	"group ${grp:-none}: $members" [ "$members" = "$bdf " ]
-[ -e "$dev/driver" ] && echo "$bdf" >"$dev/driver/unbind"
-echo vfio-pci >"$dev/driver_override"
-echo "$bdf" >/sys/bus/pci/drivers_probe
-drv=$(basename "$(readlink "$dev/driver" 2>/dev/null)" 2>/dev/null)
-check "NIC bound to vfio-pci" "driver ${drv:-none}" [ "$drv" = vfio-pci ]
-check "/dev/vfio/$grp appears" "$(ls /dev/vfio | tr '\n' ' ')" [ -c "/dev/vfio/$grp" ]
-dmesg | grep -E 'vfio' | sed 's/^/# dmesg: /'
+vfio_l1_iommu ""
+vfio_l1_bind "" || finish
 echo "# steps 1-2 (IOMMU, group, vfio-pci): $(since "$t")"
 [ "${1:-}" = l1-only ] && finish
 [ "$fails" = 0 ] || finish
@@ -91,11 +60,7 @@ echo "# steps 1-2 (IOMMU, group, vfio-pci): $(since "$t")"
 # 3. L2. L1's end of the wire first.
 t=$(up)
 mkdir -p $work/www
-ifc=$(ls "/sys/bus/pci/devices/$own"/virtio*/net 2>/dev/null | head -n 1)
-check "L1's own NIC ($own)" "${ifc:-none}" [ -n "$ifc" ]
-[ -n "$ifc" ] || finish
-ip addr add $l1ip/24 dev "$ifc"
-ip link set "$ifc" up
+vfio_l1_wire "" $l1ip/24 || finish
 dd if=/dev/urandom of=$work/www/down bs=1M count="$mib" 2>/dev/null
 downsum=$(md5sum <$work/www/down | cut -d' ' -f1)
 httpd -p 8080 -h $work/www
@@ -104,12 +69,10 @@ trace=$work/trace
 # QEMU's trace: the requests its virtio-iommu executed and what its VFIO
 # listener did with them (each MAP and UNMAP notified to VFIO becomes a
 # VFIO_IOMMU_MAP_DMA or UNMAP_DMA on the container).
-printf '%s\n' virtio_iommu_attach virtio_iommu_detach virtio_iommu_map \
-	virtio_iommu_unmap virtio_iommu_report_fault vfio_iommu_map_notify \
-	vfio_listener_region_add_iommu virtio_iommu_set_page_size_mask \
-	>$work/events
+{ printf '%s\n' virtio_iommu_attach virtio_iommu_detach virtio_iommu_map \
+	virtio_iommu_unmap virtio_iommu_report_fault; vfio_events; } >$work/events
 echo "# QEMU: $("$qemu" --version | head -n 1)"
-echo "# L2: $mem MiB, 1 vCPU, iommu.strict=1, -device virtio-iommu-pci -device vfio-pci,host=$bdf"
+echo "# L2: $mem MiB, 1 vCPU, iommu.strict=1, -device virtio-iommu-pci -device vfio-pci,host=$vfio_bdf"
 t0=$(up)
 timeout -s KILL "$tmo" "$qemu" -accel tcg -M q35 -m "$mem" -smp 1 \
 	-nodefaults -display none -no-reboot \
@@ -118,7 +81,7 @@ timeout -s KILL "$tmo" "$qemu" -accel tcg -M q35 -m "$mem" -smp 1 \
 	-kernel bzImage -initrd l2-initrd.gz \
 	-append "console=ttyS0 panic=-1 rdinit=/init iommu.strict=1 l2.l1=$l1ip l2.ip=$l2ip l2.mib=$mib" \
 	-device virtio-iommu-pci,id=viommu \
-	-device "vfio-pci,host=$bdf,rombar=0" \
+	-device "vfio-pci,host=$vfio_bdf,rombar=0" \
 	</dev/null >$work/qemu.out 2>&1 &
 qpid=$!
 # L2 to L1: L1 fetches L2's file once L2 serves it, then says so.
@@ -163,16 +126,16 @@ check "L2 unbinds its NIC's driver" "$*" [ "${1:-}" = ok ]
 check "L2 shuts down" "at $(l2val done) s (L2 clock)" [ -n "$(l2val done)" ]
 warns=$(grep -a -c -E 'WARNING:|BUG:|Oops' "$log")
 check "L2's kernel log is clean" "$warns reports" [ "$warns" = 0 ]
-maps=$(grep -cE '(^|:)virtio_iommu_map ' "$trace" 2>/dev/null)
-unmaps=$(grep -cE '(^|:)virtio_iommu_unmap ' "$trace" 2>/dev/null)
-vmaps=$(grep -c 'vfio_iommu_map_notify iommu MAP ' "$trace" 2>/dev/null)
-vunmaps=$(grep -c 'vfio_iommu_map_notify iommu UNMAP ' "$trace" 2>/dev/null)
-echo "# QEMU trace: $(grep -cE '(^|:)virtio_iommu_attach ' "$trace" 2>/dev/null) ATTACH, ${maps:-0} MAP, ${unmaps:-0} UNMAP," \
-	"$(grep -cE '(^|:)virtio_iommu_report_fault ' "$trace" 2>/dev/null) faults;" \
-	"VFIO notified ${vmaps:-0} map, ${vunmaps:-0} unmap"
+maps=$(tcount '(^|:)virtio_iommu_map ' "$trace")
+unmaps=$(tcount '(^|:)virtio_iommu_unmap ' "$trace")
+vmaps=$(tcount 'vfio_iommu_map_notify iommu MAP ' "$trace")
+vunmaps=$(tcount 'vfio_iommu_map_notify iommu UNMAP ' "$trace")
+echo "# QEMU trace: $(tcount '(^|:)virtio_iommu_attach ' "$trace") ATTACH, $maps MAP, $unmaps UNMAP," \
+	"$(tcount '(^|:)virtio_iommu_report_fault ' "$trace") faults;" \
+	"VFIO notified $vmaps map, $vunmaps unmap"
 grep -E 'vfio_listener_region_add_iommu|set_page_size_mask' "$trace" 2>/dev/null | head -n 5 | sed 's/^/# trace: /'
-check "VFIO programmed L1's IOMMU from the guest's MAPs" "${vmaps:-0} map notifications" \
-	[ "${vmaps:-0}" -gt 0 ]
+check "VFIO programmed L1's IOMMU from the guest's MAPs" "$vmaps map notifications" \
+	[ "$vmaps" -gt 0 ]
 dmar=$(dmesg | grep -c 'DMAR: \[DMA' || true)
 check "no DMA remapping faults in L1" "$dmar" [ "$dmar" = 0 ]
 dmesg | grep -E 'DMAR: \[|DRHD|vfio' | tail -n 20 | sed 's/^/# L1 dmesg: /'

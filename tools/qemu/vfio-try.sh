@@ -103,7 +103,7 @@ else
 	"$here/l2-modules.sh" "$root" "$l2k" virtio-iommu $nicmods
 fi
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$payload/l2-initrd.gz"
-cp "$here/vfio-l1.sh" "$here/tap.sh" "$payload/"
+cp "$here/vfio-l1.sh" "$here/tap.sh" "$here/vfio.sh" "$payload/"
 
 env="VFIO_NIC=$nic"
 for v in L2_MIB L2_MEM L2_TIMEOUT; do
