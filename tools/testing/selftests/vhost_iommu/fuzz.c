@@ -3374,6 +3374,39 @@ static void ioc_reset(struct ioc *c)
 	check_errno(c, "RESET_DEVICE", ret, exp, E_COMMON, seq);
 }
 
+/*
+ * VHOST_IOMMU_REPORT_OPEN with any argument: refused ones change nothing;
+ * a channel opened is closed at once (device A has no REPORT endpoint: it
+ * carries nothing), or is EBUSY while another ioctl thread holds one.
+ */
+static void ioc_report_open(struct ioc *c)
+{
+	struct rng *r = &c->t->r;
+	uint64_t seq = LOAD(&A.owner_seq);
+	struct vhost_iommu_report_open o, *u;
+	int exp, ret;
+
+	memset(&o, 0, sizeof(o));
+	if (pct(r, 30))
+		o.flags = wild32(r) | 1u << below(r, 32);
+	else if (pct(r, 30))
+		o.__reserved = wild32(r) | 1u << below(r, 32);
+	u = sized(c, &o, sizeof(o), sizeof(o), &exp);
+	if (!exp && (o.flags || o.__reserved))
+		exp = EINVAL;
+	ret = xioctl(A.v.fd, VHOST_IOMMU_REPORT_OPEN, u);
+	if (!ret) {
+		ADD(&cnt.ioctls, 1);
+		if (exp)
+			fail(C_IOCTL, "REPORT_OPEN with flags %#x reserved %#x (size %u) succeeded",
+			     o.flags, o.__reserved, o.size);
+		else if (close(u->fd))
+			fail(C_IOCTL, "REPORT_OPEN: fd %d: %m", u->fd);
+		return;
+	}
+	check_errno(c, "REPORT_OPEN", ret, exp, E_COMMON | E(EBUSY), seq);
+}
+
 /* Ioctls this device does not know, whatever their argument */
 static void ioc_unknown(struct ioc *c)
 {
@@ -3559,7 +3592,7 @@ static void *ioctl_main(void *arg)
 	while (!stop()) {
 		beat(t, "an ioctl");
 		pthread_rwlock_rdlock(&A.fdlock);
-		switch (below(r, 21)) {
+		switch (below(r, 22)) {
 		case 0:
 			ioc_config(&c, false);
 			break;
@@ -3604,6 +3637,9 @@ static void *ioctl_main(void *arg)
 			break;
 		case 18:
 			ioc_reset(&c);
+			break;
+		case 19:
+			ioc_report_open(&c);
 			break;
 		default:
 			ioc_vhost(&c);
