@@ -5316,19 +5316,18 @@ static void rp_never(struct rpv *s, const struct vhost_iommu_report *rec,
 	}
 }
 
-/* One record: read, matched, answered (or not) */
-static void rp_serve(struct rpv *s)
+/*
+ * One record: read, matched, answered (or not). @resets: R.resets before
+ * the poll that saw it.
+ */
+static void rp_serve(struct rpv *s, uint64_t resets)
 {
 	struct rng *r = &s->t->r;
 	struct vhost_iommu_report rec;
-	uint64_t resets;
 	uint8_t st;
 	ssize_t n;
 	int i, ret;
 
-	pthread_mutex_lock(&R.lock);
-	resets = R.resets;
-	pthread_mutex_unlock(&R.lock);
 	if (pct(r, 3)) {
 		/* EINVAL; 0 if hung up meanwhile */
 		n = read(s->fd, &rec, sizeof(rec) - 1 - below(r, sizeof(rec) - 1));
@@ -5399,9 +5398,13 @@ static void *rvmm_main(void *arg)
 {
 	struct rpv s = { .t = arg, .fd = -1 };
 	struct pollfd p;
+	uint64_t resets;
 
 	while (!stop()) {
 		beat(s.t, "report: poll");
+		pthread_mutex_lock(&R.lock);
+		resets = R.resets;
+		pthread_mutex_unlock(&R.lock);
 		if (s.fd < 0) {
 			rp_open(&s);
 			if (s.fd < 0)
@@ -5417,7 +5420,7 @@ static void *rvmm_main(void *arg)
 			rp_hung_up(&s);
 			rp_open(&s);
 		} else if (p.revents & POLLIN) {
-			rp_serve(&s);
+			rp_serve(&s, resets);
 		}
 	}
 	/* The channel stays open for rp_fini(): a request held stays so */
