@@ -174,6 +174,8 @@ static void vhost_iommu_reset_owner(struct vhost_iommu *vi)
 		vhost_iommu_vq_stop(&vi->vqs[i]);
 	/* Before the worker stops: the channel queues no work after it */
 	vhost_iommu_requests_drop(&vi->requests);
+	/* The channel was this owner's: no later owner's record reaches it */
+	vhost_iommu_reports_hangup(&vi->reports);
 	vhost_iommu_unbind_all(&vi->bridges);
 	vhost_iommu_missq_reset(&vi->missq);
 	vhost_iommu_worker_stop(&vi->worker);

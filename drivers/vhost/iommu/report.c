@@ -10,6 +10,14 @@
  * most, so the channel is bounded by construction and allocates nothing.
  * Nothing here waits for the VMM: read() and write() never block, and a
  * reset or a release drops the record (vhost_iommu_reports_drop()).
+ *
+ * The channel belongs to the owner that opened it. When the owner goes
+ * (VHOST_RESET_OWNER, the device's release), the channel is hung up
+ * (vhost_iommu_reports_hangup()): its file stays, but is no longer the
+ * channel's (@r->file), and every operation of a file checks that it is,
+ * under the lock, before it looks at a record. A hung-up file reads EOF,
+ * fails writes with EPIPE and polls EPOLLHUP | EPOLLERR, as a pipe whose
+ * other end is gone; the next owner opens a channel of its own.
  */
 #include <linux/anon_inodes.h>
 #include <linux/fs.h>
@@ -45,33 +53,60 @@ static void vhost_iommu_reports_answer(struct vhost_iommu_reports *r,
 	vhost_iommu_work_queue(r->worker, r->work);
 }
 
-/* One record, whole; never blocks. */
+/* Whether @f is the open channel's file. Context: @r->lock held. */
+static bool vhost_iommu_reports_current(struct vhost_iommu_reports *r,
+					struct file *f)
+{
+	lockdep_assert_held(&r->lock);
+	return r->file == f;
+}
+
+/* One record, whole; never blocks. A hung-up file reads end of file. */
 static ssize_t vhost_iommu_reports_read(struct file *f, char __user *buf,
 					size_t count, loff_t *ppos)
 {
 	struct vhost_iommu_reports *r = f->private_data;
 	struct vhost_iommu_report rec;
-	bool unread;
+	bool mine, unread;
 
-	if (count < sizeof(rec))
-		return -EINVAL;
 	spin_lock(&r->lock);
-	unread = r->unread;
+	mine = vhost_iommu_reports_current(r, f);
+	unread = mine && r->unread;
 	rec = r->rec;
 	spin_unlock(&r->lock);
+	if (!mine)
+		return 0;
+	if (count < sizeof(rec))
+		return -EINVAL;
 	if (!unread)
 		return -EAGAIN;
 	/* Copied without the lock: the copy may fault on the VMM's memory. */
 	if (copy_to_user(buf, &rec, sizeof(rec)))
 		return -EFAULT;
 	spin_lock(&r->lock);
-	if (r->unread && r->rec.seq == rec.seq)
+	if (vhost_iommu_reports_current(r, f) && r->unread &&
+	    r->rec.seq == rec.seq)
 		r->unread = false;
 	spin_unlock(&r->lock);
 	return sizeof(rec);
 }
 
-/* One answer, whole, to the record that awaits it. */
+/* Whether @f is hung up; a hint: the answer is checked again. */
+static bool vhost_iommu_reports_hung_up(struct vhost_iommu_reports *r,
+					struct file *f)
+{
+	bool mine;
+
+	spin_lock(&r->lock);
+	mine = vhost_iommu_reports_current(r, f);
+	spin_unlock(&r->lock);
+	return !mine;
+}
+
+/*
+ * One answer, whole, to the record that awaits it. A hung-up file's
+ * answer is EPIPE (without SIGPIPE), whatever it holds.
+ */
 static ssize_t vhost_iommu_reports_write(struct file *f,
 					 const char __user *buf, size_t count,
 					 loff_t *ppos)
@@ -80,6 +115,8 @@ static ssize_t vhost_iommu_reports_write(struct file *f,
 	struct vhost_iommu_report_answer a;
 	ssize_t ret = -EINVAL;
 
+	if (vhost_iommu_reports_hung_up(r, f))
+		return -EPIPE;
 	if (count != sizeof(a))
 		return -EINVAL;
 	if (copy_from_user(&a, buf, sizeof(a)))
@@ -87,7 +124,9 @@ static ssize_t vhost_iommu_reports_write(struct file *f,
 	if (a.size != sizeof(a) || a.status > VIRTIO_IOMMU_S_NOMEM)
 		return -EINVAL;
 	spin_lock(&r->lock);
-	if (r->awaiting && a.seq == r->rec.seq) {
+	if (!vhost_iommu_reports_current(r, f)) {
+		ret = -EPIPE;
+	} else if (r->awaiting && a.seq == r->rec.seq) {
 		vhost_iommu_reports_answer(r, a.status);
 		ret = sizeof(a);
 	}
@@ -102,22 +141,29 @@ static __poll_t vhost_iommu_reports_poll(struct file *f, poll_table *pt)
 
 	poll_wait(f, &r->wqh, pt);
 	spin_lock(&r->lock);
-	if (r->unread)
+	if (!vhost_iommu_reports_current(r, f))
+		mask = EPOLLHUP | EPOLLERR;
+	else if (r->unread)
 		mask |= EPOLLIN | EPOLLRDNORM;
 	spin_unlock(&r->lock);
 	return mask;
 }
 
-/* The channel closes: a held request completes with DEVERR. */
+/*
+ * The channel closes: a held request completes with DEVERR. A hung-up
+ * file is no channel's: a newer channel stays as it is.
+ */
 static int vhost_iommu_reports_release(struct inode *inode, struct file *f)
 {
 	struct vhost_iommu_reports *r = f->private_data;
 
 	spin_lock(&r->lock);
-	r->open = false;
-	r->unread = false;
-	if (r->awaiting)
-		vhost_iommu_reports_answer(r, VIRTIO_IOMMU_S_DEVERR);
+	if (vhost_iommu_reports_current(r, f)) {
+		WRITE_ONCE(r->file, NULL);
+		r->unread = false;
+		if (r->awaiting)
+			vhost_iommu_reports_answer(r, VIRTIO_IOMMU_S_DEVERR);
+	}
 	spin_unlock(&r->lock);
 	r->put(r->put_arg);
 	return 0;
@@ -138,6 +184,8 @@ static const struct file_operations vhost_iommu_reports_fops = {
  *
  * The caller took the device reference the file holds, dropped by @r->put
  * when the file is released; on failure, the caller drops it.
+ * Context: the device mutex held, which also serializes
+ * vhost_iommu_reports_hangup(): a channel is never half open.
  * Return: the channel's file, not yet installed; ERR_PTR(-EBUSY) when one
  * is open, or the errno of anon_inode_getfile().
  */
@@ -145,27 +193,23 @@ struct file *vhost_iommu_reports_open(struct vhost_iommu_reports *r)
 {
 	struct file *f;
 
-	spin_lock(&r->lock);
-	if (r->open) {
-		spin_unlock(&r->lock);
+	/* Only the device mutex sets @r->file: no race from here on */
+	if (READ_ONCE(r->file))
 		return ERR_PTR(-EBUSY);
-	}
-	r->open = true;
-	spin_unlock(&r->lock);
 	f = anon_inode_getfile("vhost-iommu-report", &vhost_iommu_reports_fops,
 			       r, O_RDWR | O_CLOEXEC);
-	if (IS_ERR(f)) {
-		spin_lock(&r->lock);
-		r->open = false;
-		spin_unlock(&r->lock);
-	}
+	if (IS_ERR(f))
+		return f;
+	spin_lock(&r->lock);
+	WRITE_ONCE(r->file, f);
+	spin_unlock(&r->lock);
 	return f;
 }
 
 /* Whether a channel is open. A hint: vhost_iommu_reports_post() decides. */
 bool vhost_iommu_reports_ready(struct vhost_iommu_reports *r)
 {
-	return READ_ONCE(r->open);
+	return READ_ONCE(r->file);
 }
 
 /**
@@ -182,7 +226,7 @@ int vhost_iommu_reports_post(struct vhost_iommu_reports *r,
 	int ret = -ENOTCONN;
 
 	spin_lock(&r->lock);
-	if (r->open) {
+	if (r->file) {
 		r->rec = *rec;
 		r->rec.size = sizeof(r->rec);
 		r->rec.seq = ++r->seq;
@@ -236,4 +280,31 @@ void vhost_iommu_reports_drop(struct vhost_iommu_reports *r)
 	r->awaiting = false;
 	r->answered = false;
 	spin_unlock(&r->lock);
+}
+
+/**
+ * vhost_iommu_reports_hangup() - the owner is gone: hang the channel up
+ * @r: the channel
+ *
+ * For VHOST_RESET_OWNER and the release, after the held request was
+ * dropped (vhost_iommu_reports_drop()): the open channel's file is no
+ * longer the channel's, so its holder never sees nor answers a record of
+ * a later owner, and its release leaves a later channel alone. Its
+ * waiters are woken with EPOLLHUP | EPOLLERR. The next
+ * VHOST_IOMMU_REPORT_OPEN opens a new channel.
+ * Context: the device mutex held (see vhost_iommu_reports_open()).
+ */
+void vhost_iommu_reports_hangup(struct vhost_iommu_reports *r)
+{
+	bool was_open;
+
+	spin_lock(&r->lock);
+	was_open = r->file;
+	WRITE_ONCE(r->file, NULL);
+	r->unread = false;
+	r->awaiting = false;
+	r->answered = false;
+	spin_unlock(&r->lock);
+	if (was_open)
+		wake_up_interruptible_poll(&r->wqh, EPOLLHUP | EPOLLERR);
 }

@@ -18,7 +18,10 @@ struct file;
  * struct vhost_iommu_reports - the report channel of a device
  * @lock: protects every field below but the ones set at init
  * @wqh: poll()ers of the channel's file
- * @open: the channel's file is open
+ * @file: the open channel's file, NULL: none. Set by
+ *	vhost_iommu_reports_open() and cleared by the hang-up, both under the
+ *	device mutex too, and by the file's release. Only compared: a file
+ *	clears it in its release, before it is freed
  * @unread: @rec was not read yet
  * @awaiting: @rec awaits the VMM's answer
  * @answered: the answer (or the channel's closing) is in @status, for the
@@ -34,7 +37,7 @@ struct file;
 struct vhost_iommu_reports {
 	spinlock_t lock; /* the channel's state */
 	wait_queue_head_t wqh;
-	bool open;
+	struct file *file;
 	bool unread;
 	bool awaiting;
 	bool answered;
@@ -57,5 +60,6 @@ int vhost_iommu_reports_post(struct vhost_iommu_reports *r,
 			     const struct vhost_iommu_report *rec);
 int vhost_iommu_reports_take(struct vhost_iommu_reports *r, u8 *status);
 void vhost_iommu_reports_drop(struct vhost_iommu_reports *r);
+void vhost_iommu_reports_hangup(struct vhost_iommu_reports *r);
 
 #endif /* _VHOST_IOMMU_REPORT_H */

@@ -654,6 +654,15 @@ struct vhost_iommu_state {
  * then fails with EINVAL). VHOST_GET_VRING_BASE stops the queue with the
  * request still held; an answer is applied when the queue runs again.
  * VHOST_IOMMU_SAVE_STATE fails with EBUSY while a request is held.
+ *
+ * The channel is its owner's. VHOST_RESET_OWNER and the release of the
+ * device hang it up (VHOST_IOMMU_RESET_DEVICE does not: the owner stays):
+ * its file stays open but never again carries a record, not even one of a
+ * later owner of the device, and its holder can answer none. On a hung-up
+ * file read() returns 0 (end of file), write() fails with EPIPE (no
+ * SIGPIPE is sent) and poll() reports EPOLLHUP | EPOLLERR, as a pipe whose
+ * other end is closed; its waiters are woken. Closing it changes nothing.
+ * The owner that follows opens a new channel with VHOST_IOMMU_REPORT_OPEN.
  * For the replay of a domain that has mappings when a REPORT endpoint is
  * attached to it, see VHOST_IOMMU_GET_MAPPINGS.
  */
@@ -666,16 +675,19 @@ struct vhost_iommu_state {
  * @__reserved: must be 0
  *
  * VHOST_IOMMU_REPORT_OPEN returns a new file descriptor, the report
- * channel; a device has at most one open (EBUSY while one is). Closing it
- * closes the channel; it keeps no more of the device than the channel
- * needs, and the device's release does not wait for it.
+ * channel; a device has at most one open (EBUSY while one is; a hung-up
+ * one does not count). Closing it closes the channel; it keeps no more of
+ * the device than the channel needs, and the device's release does not
+ * wait for it.
  *
  * read() on it fetches the pending struct vhost_iommu_report (one record
  * at most; EAGAIN when none is pending: read() never blocks; EINVAL for a
  * buffer smaller than a record). poll() reports EPOLLIN while a record is
  * unread, and EPOLLOUT always. write() takes one struct
  * vhost_iommu_report_answer (EINVAL: another size, a @seq that awaits no
- * answer, an unknown status).
+ * answer, an unknown status). Once the channel is hung up (its owner gone,
+ * see "report channel"), read() returns 0, write() fails with EPIPE and
+ * poll() reports EPOLLHUP | EPOLLERR, whatever the arguments.
  */
 struct vhost_iommu_report_open {
 	__u32 size;

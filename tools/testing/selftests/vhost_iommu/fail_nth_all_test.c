@@ -23,6 +23,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -466,6 +467,231 @@ static void check_failed(struct __test_metadata *_metadata, int ret, int err,
 	EXPECT_EQ(ENOMEM, err)
 		TH_LOG("allocation %u: %s failed with %s", f->n, what,
 		       strerror(err));
+}
+
+/*
+ * The report channel: a MAP in a domain that holds a REPORT endpoint is
+ * executed, reported and held until the VMM answers (uapi "report
+ * channel"). Swept in the worker: each of its allocations fails in turn;
+ * the MAP then completes with NOMEM, no record and nothing mapped, or is
+ * held with its record, and the answer (OK, or IOERR in every other run)
+ * is the guest's status, a failed MAP undone. No request is lost.
+ */
+#define EPR	3	/* a REPORT endpoint */
+
+static int report_open(int fd)
+{
+	struct vhost_iommu_report_open o = { .size = sizeof(o), .fd = -1 };
+	int ret = vmm_ioctl(fd, VHOST_IOMMU_REPORT_OPEN, &o);
+
+	return ret ? ret : o.fd;
+}
+
+static int report_answer(int rfd, uint64_t seq, uint32_t status)
+{
+	struct vhost_iommu_report_answer a = {
+		.size = sizeof(a), .status = status, .seq = seq,
+	};
+
+	return write(rfd, &a, sizeof(a)) == sizeof(a) ? 0 : -errno;
+}
+
+/* Posts @rd, answers its record with @status: the guest's status or -errno */
+static int report_request(struct _test_data_fn *self, int rfd, const void *rd,
+			  uint32_t len, uint32_t status)
+{
+	struct pollfd p = { .fd = rfd, .events = POLLIN };
+	struct vhost_iommu_report rec;
+	struct vmm_req r;
+	int ret;
+
+	vmm_req_prepare(&self->v, &r, rd, len, 4);
+	ret = vmm_req_post(&self->v, &r) ?:
+	      vmm_kick(&self->v, VHOST_IOMMU_VQ_REQUEST);
+	if (ret)
+		return ret;
+	if (poll(&p, 1, VMM_TIMEOUT_MS) != 1 ||
+	    read(rfd, &rec, sizeof(rec)) != sizeof(rec))
+		return -ETIMEDOUT;
+	ret = report_answer(rfd, rec.seq, status) ?:
+	      vmm_req_complete(&self->v, &r);
+	return ret ? ret : r.status;
+}
+
+/* Whether the record is there, or the used entry: the worker is done */
+static bool report_or_used(struct _test_data_fn *self, int rfd)
+{
+	struct pollfd p = { .fd = rfd, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 1 ||
+	       vq_used_pending(&self->v.vq[VHOST_IOMMU_VQ_REQUEST]);
+}
+
+/*
+ * Kicks the MAP posted with the worker armed; the worker is done when the
+ * record is readable or the used entry is there (the call eventfd may be
+ * suppressed: EVENT_IDX). Returns 0 or -errno (hang guard, arming).
+ */
+static int armed_report_kick(struct _test_data_fn *self, int rfd)
+{
+	int ret, ms;
+
+	if (worker_wait_idle(self->worker, IDLE_MS))
+		return -EBUSY;
+	if (fail_nth_arm(&self->wk))
+		return -EIO;
+	ret = vmm_kick(&self->v, VHOST_IOMMU_VQ_REQUEST);
+	for (ms = 0; !ret && !report_or_used(self, rfd); ms++) {
+		if (ms > VMM_TIMEOUT_MS)
+			ret = -ETIMEDOUT;
+		usleep(1000);	/* a hang guard's step */
+	}
+	if (worker_wait_idle(self->worker, IDLE_MS) && !ret)
+		ret = -EBUSY;
+	fail_nth_disarm(&self->wk);
+	return ret;
+}
+
+TEST_F_TIMEOUT(fn, report_held_map, 600)
+{
+	struct vhost_iommu_endpoint e = {
+		.size = sizeof(e), .flags = VHOST_IOMMU_ENDPOINT_F_REPORT,
+		.endpoint = EPR,
+	};
+	struct virtio_iommu_req_attach a;
+	struct virtio_iommu_req_map m;
+	struct virtio_iommu_req_unmap u;
+	struct vhost_iommu_report rec;
+	const unsigned int pg = 17;
+	unsigned int runs = 0;
+	struct vmm_req r;
+	uint32_t answer;
+	ssize_t n;
+	int rfd;
+
+	if (self->skip)
+		SKIP(return, "%s", self->skip);
+	test_cmd_ioctl(self->v.fd, VHOST_IOMMU_ADD_ENDPOINT, &e);
+	rfd = report_open(self->v.fd);
+	ASSERT_LE(0, rfd);
+	map_neighbours(_metadata, self);
+	vmm_mk_attach(&a, D1, EPR, 0);
+	test_status(S_OK, report_request(self, rfd, &a, VMM_ATTACH_LEN, S_OK));
+	vmm_mk_map(&m, D1, pg * PG, (pg + 1) * PG - 1, PHYS(pg), RW);
+	vmm_mk_unmap(&u, D1, pg * PG, (pg + 1) * PG - 1);
+	fail_nth_sweep(&self->wk) {
+		answer = runs++ & 1 ? VIRTIO_IOMMU_S_IOERR : S_OK;
+		vmm_req_prepare(&self->v, &r, &m, VMM_MAP_LEN, 4);
+		ASSERT_EQ(0, vmm_req_post(&self->v, &r));
+		ASSERT_EQ(0, armed_report_kick(self, rfd)) TH_LOG("%s", vt_errmsg);
+		n = read(rfd, &rec, sizeof(rec));
+		if (n < 0) {
+			/* Failed in the store: NOMEM, no record, not mapped */
+			EXPECT_EQ(EAGAIN, errno);
+			test_cmd(vmm_req_complete(&self->v, &r));
+			EXPECT_EQ(S_NOMEM, r.status);
+			EXPECT_TRUE(self->wk.injected);
+			EXPECT_EQ(-ENOENT, vmm_translate_phys(self->v.fd, EPR,
+							      pg * PG, NULL));
+			EXPECT_EQ(NB, vmm_stat(self->v.fd, mappings));
+			continue;
+		}
+		/* Held: mapped in the kernel, the tail unwritten */
+		ASSERT_EQ(sizeof(rec), n);
+		EXPECT_EQ(VHOST_IOMMU_REPORT_T_MAP, rec.type);
+		EXPECT_EQ(pg * PG, rec.virt_start);
+		EXPECT_TRUE(vmm_wr_untouched(&r));
+		EXPECT_EQ(0, vmm_translate_phys(self->v.fd, EPR, pg * PG, NULL));
+		ASSERT_EQ(0, report_answer(rfd, rec.seq, answer));
+		test_cmd(vmm_req_complete(&self->v, &r));
+		EXPECT_EQ(answer, r.status);
+		EXPECT_EQ(0, neighbours_ok(self->v.fd, EPR, -1));
+		if (answer != S_OK) {
+			EXPECT_EQ(-ENOENT, vmm_translate_phys(self->v.fd, EPR,
+							      pg * PG, NULL));
+			EXPECT_EQ(NB, vmm_stat(self->v.fd, mappings));
+			continue;
+		}
+		EXPECT_EQ(NB + 1, vmm_stat(self->v.fd, mappings));
+		test_status(S_OK, report_request(self, rfd, &u, VMM_UNMAP_LEN,
+						 S_OK));
+	}
+	sweep_end(_metadata, &self->wk, "MAP held for a report", 1);
+	EXPECT_EQ(0, close(rfd));
+}
+
+/*
+ * VHOST_IOMMU_REPORT_OPEN, swept in the test thread: a failure leaves no
+ * channel (the next one opens) and no descriptor behind. read() and
+ * write() of the channel allocate nothing: a record read and an answer
+ * written with the thread armed pass no injection point.
+ */
+TEST_F_TIMEOUT(fn, report_channel, 600)
+{
+	struct vhost_iommu_endpoint e = {
+		.size = sizeof(e), .flags = VHOST_IOMMU_ENDPOINT_F_REPORT,
+		.endpoint = EPR,
+	};
+	struct vhost_iommu_report_open o;
+	struct virtio_iommu_req_attach a;
+	struct vhost_iommu_report rec;
+	int ret, err, next, rfd = -1;
+	struct pollfd p;
+	struct vmm_req r;
+
+	if (self->skip)
+		SKIP(return, "%s", self->skip);
+	test_cmd_ioctl(self->v.fd, VHOST_IOMMU_ADD_ENDPOINT, &e);
+	next = dup(self->v.fd);
+	ASSERT_LE(0, next);
+	close(next);
+	fail_nth_sweep(&self->me) {
+		o = (struct vhost_iommu_report_open){ .size = sizeof(o), .fd = -1 };
+		ret = armed_ioctl(self, VHOST_IOMMU_REPORT_OPEN, &o, &err);
+		check_failed(_metadata, ret, err, &self->me, "REPORT_OPEN");
+		if (ret) {
+			EXPECT_EQ(-1, o.fd);
+			/* No descriptor left, no channel open */
+			ret = dup(self->v.fd);
+			EXPECT_EQ(next, ret);
+			close(ret);
+			test_cmd_ioctl(self->v.fd, VHOST_IOMMU_REPORT_OPEN, &o);
+		}
+		EXPECT_EQ(next, o.fd);
+		EXPECT_EQ(-1, read(o.fd, &rec, sizeof(rec)));
+		EXPECT_EQ(EAGAIN, errno);
+		close(o.fd);
+	}
+	sweep_end(_metadata, &self->me, "REPORT_OPEN", 1);
+
+	rfd = report_open(self->v.fd);
+	ASSERT_LE(0, rfd);
+	vmm_mk_attach(&a, D1, EPR, 0);
+	vmm_req_prepare(&self->v, &r, &a, VMM_ATTACH_LEN, 4);
+	ASSERT_EQ(0, vmm_req_post(&self->v, &r));
+	ASSERT_EQ(0, vmm_kick(&self->v, VHOST_IOMMU_VQ_REQUEST));
+	p = (struct pollfd){ .fd = rfd, .events = POLLIN };
+	ASSERT_EQ(1, poll(&p, 1, VMM_TIMEOUT_MS));
+	fail_nth_sweep(&self->me) {
+		ASSERT_EQ(0, fail_nth_arm(&self->me));
+		ret = read(rfd, &rec, sizeof(rec));
+		fail_nth_disarm(&self->me);
+		ASSERT_EQ(sizeof(rec), ret);
+		/* Unread again for the next run: answered only after */
+		ASSERT_EQ(0, fail_nth_arm(&self->me));
+		ret = report_answer(rfd, rec.seq + 1, S_OK);
+		fail_nth_disarm(&self->me);
+		EXPECT_EQ(-EINVAL, ret);
+	}
+	sweep_end(_metadata, &self->me, "report channel read() and write()", 0);
+	EXPECT_EQ(0, self->me.points);
+	ASSERT_EQ(0, fail_nth_arm(&self->me));
+	ret = report_answer(rfd, rec.seq, S_OK);
+	fail_nth_disarm(&self->me);
+	EXPECT_EQ(0, ret);
+	test_cmd(vmm_req_complete(&self->v, &r));
+	EXPECT_EQ(S_OK, r.status);
+	EXPECT_EQ(0, close(rfd));
 }
 
 /* A request still works: the queues and the memory table are intact. */

@@ -30,6 +30,12 @@
  *          table and the owner change under them, and device resets
  *          (VHOST_IOMMU_RESET_DEVICE) while the VMM's miss server reads
  *          and answers
+ *   report device R (a third one) and its report channel: a guest
+ *          thread posting ATTACH, DETACH, MAP and UNMAP of endpoints
+ *          added with VHOST_IOMMU_ENDPOINT_F_REPORT and ordinary ones, a
+ *          VMM thread reading the records and answering them (OK, failures,
+ *          late, wrong answers, never: a close or a reset instead), the
+ *          channel closed, reopened and hung up by VHOST_RESET_OWNER
  *
  * Every outcome is checked against what Documentation/requests.md and
  * the uapi header promise (see check_rq(), check_errno() and the
@@ -118,10 +124,11 @@
 #define STORE(p, x)		__atomic_store_n((p), (x), __ATOMIC_RELEASE)
 #define ADD(p, x)		__atomic_add_fetch((p), (x), __ATOMIC_ACQ_REL)
 
-enum comp { C_REQ, C_FLIP, C_EVENT, C_IOCTL, C_CHAOS, C_NET, C_MAX };
+enum comp { C_REQ, C_FLIP, C_EVENT, C_IOCTL, C_CHAOS, C_NET, C_REPORT,
+	     C_MAX };
 
 static const char * const comp_name[C_MAX] = {
-	"req", "flip", "event", "ioctl", "chaos", "net",
+	"req", "flip", "event", "ioctl", "chaos", "net", "report",
 };
 
 static struct {
@@ -3367,6 +3374,39 @@ static void ioc_reset(struct ioc *c)
 	check_errno(c, "RESET_DEVICE", ret, exp, E_COMMON, seq);
 }
 
+/*
+ * VHOST_IOMMU_REPORT_OPEN with any argument: refused ones change nothing;
+ * a channel opened is closed at once (device A has no REPORT endpoint: it
+ * carries nothing), or is EBUSY while another ioctl thread holds one.
+ */
+static void ioc_report_open(struct ioc *c)
+{
+	struct rng *r = &c->t->r;
+	uint64_t seq = LOAD(&A.owner_seq);
+	struct vhost_iommu_report_open o, *u;
+	int exp, ret;
+
+	memset(&o, 0, sizeof(o));
+	if (pct(r, 30))
+		o.flags = wild32(r) | 1u << below(r, 32);
+	else if (pct(r, 30))
+		o.__reserved = wild32(r) | 1u << below(r, 32);
+	u = sized(c, &o, sizeof(o), sizeof(o), &exp);
+	if (!exp && (o.flags || o.__reserved))
+		exp = EINVAL;
+	ret = xioctl(A.v.fd, VHOST_IOMMU_REPORT_OPEN, u);
+	if (!ret) {
+		ADD(&cnt.ioctls, 1);
+		if (exp)
+			fail(C_IOCTL, "REPORT_OPEN with flags %#x reserved %#x (size %u) succeeded",
+			     o.flags, o.__reserved, o.size);
+		else if (close(u->fd))
+			fail(C_IOCTL, "REPORT_OPEN: fd %d: %m", u->fd);
+		return;
+	}
+	check_errno(c, "REPORT_OPEN", ret, exp, E_COMMON | E(EBUSY), seq);
+}
+
 /* Ioctls this device does not know, whatever their argument */
 static void ioc_unknown(struct ioc *c)
 {
@@ -3552,7 +3592,7 @@ static void *ioctl_main(void *arg)
 	while (!stop()) {
 		beat(t, "an ioctl");
 		pthread_rwlock_rdlock(&A.fdlock);
-		switch (below(r, 21)) {
+		switch (below(r, 22)) {
 		case 0:
 			ioc_config(&c, false);
 			break;
@@ -3597,6 +3637,9 @@ static void *ioctl_main(void *arg)
 			break;
 		case 18:
 			ioc_reset(&c);
+			break;
+		case 19:
+			ioc_report_open(&c);
 			break;
 		default:
 			ioc_vhost(&c);
@@ -4577,6 +4620,810 @@ static void *net_main(void *arg)
 	return NULL;
 }
 
+/* The report channel */
+
+/*
+ * The report channel (component "report"): device R, a vmm.c device of
+ * its own, with endpoints 1..RP_NREP added with
+ * VHOST_IOMMU_ENDPOINT_F_REPORT and the others ordinary. Two threads:
+ *
+ *   rguest posts batches of ATTACH, DETACH, MAP and UNMAP (fresh IOVAs for
+ *          every MAP) and checks each completion, in ring order, against a
+ *          model of the attachments: a request that concerns a REPORT
+ *          endpoint (an ATTACH or DETACH of one, a MAP or UNMAP in a domain
+ *          one is attached to) and succeeded in the kernel was recorded;
+ *          one that concerns none was not; a recorded request's status is
+ *          the VMM's answer (DEVERR when the channel closed with it held);
+ *          a concerned request without a record is DEVERR only while no
+ *          channel was open. After a batch, no MAP whose status is a
+ *          failure is mapped (VHOST_IOMMU_GET_MAPPINGS). It resets the
+ *          device (VHOST_IOMMU_RESET_DEVICE or VHOST_RESET_OWNER) when
+ *          rvmm asks, with a request held.
+ *   rvmm   the VMM: reads the records, matches each with the first request
+ *          of the batch after the last one recorded (ring order; the
+ *          request and the next one not yet completed), and answers: OK,
+ *          a failure, late, wrong answers first (EINVAL, nothing changed),
+ *          twice (EINVAL), or never: it closes the channel and opens
+ *          another, or asks for a reset and may answer late anyway, racing
+ *          it. A hung-up channel (after VHOST_RESET_OWNER) must read EOF,
+ *          refuse answers with EPIPE and poll EPOLLHUP | EPOLLERR; a new
+ *          channel is opened, sometimes before the old file is closed.
+ *
+ * R.lock orders the two: rvmm marks a record read, and an answer or a
+ * close as coming, before it writes or closes, so rguest never sees a
+ * completion it cannot explain; rguest resets and starts a batch under it.
+ */
+#define RP_NEP		5	/* endpoints 1..RP_NEP */
+#define RP_NREP		3	/* 1..RP_NREP: REPORT endpoints */
+#define RP_NDOM		4	/* domains 1..RP_NDOM */
+#define RP_BATCH	12
+#define RP_IOVA		0x1000000ULL
+#define RP_WAIT_MS	20	/* a slice of waiting, not a synchronization */
+
+enum { RP_NONE, RP_RESET_DEVICE, RP_RESET_OWNER };
+
+struct rpreq {
+	struct vmm_req r;
+	uint8_t type;
+	uint32_t domain, ep, flags;
+	uint64_t start, end, phys;
+	bool recorded;		/* rvmm read its record */
+	bool answering;		/* rvmm answers it with @ans */
+	bool closed;		/* rvmm closed the channel with it held */
+	uint8_t ans;
+};
+
+static struct {
+	pthread_mutex_t lock;	/* everything below; v's rings are rguest's */
+	struct vmm v;
+	struct rpreq q[RP_BATCH];
+	unsigned int n;		/* requests in the batch */
+	unsigned int next;	/* the next record is of q[next] or later */
+	uint64_t resets;	/* RESET_DEVICE and RESET_OWNER done */
+	uint64_t owner_resets;	/* RESET_OWNER done */
+	uint64_t last_seq;
+	int rfd;		/* rvmm's channel, -1: none; closed under R.lock */
+	bool chan_ok;		/* a channel is open (rvmm's, of this owner) */
+	bool nochan;		/* no channel for part of this batch */
+	int want;		/* RP_*: rvmm asks rguest for a reset */
+	uint32_t ep_dom[RP_NEP + 1];	/* the model: 0, or the domain */
+	uint64_t iova;		/* the next MAP's */
+	uint64_t recent[16][2];	/* ranges of recent MAPs, for UNMAPs */
+	unsigned int nrecent;
+	bool ready;
+} R;
+
+static struct {
+	uint64_t requests, records, answers, closes, resets, hangups;
+} rpcnt;
+
+static bool rp_is_report(uint32_t ep)
+{
+	return ep >= 1 && ep <= RP_NREP;
+}
+
+/* Whether a request concerns a REPORT endpoint. Context: R.lock held. */
+static bool rp_concerned(const struct rpreq *q)
+{
+	unsigned int e;
+
+	if (q->type == VIRTIO_IOMMU_T_ATTACH || q->type == VIRTIO_IOMMU_T_DETACH)
+		return rp_is_report(q->ep);
+	for (e = 1; e <= RP_NREP; e++)
+		if (R.ep_dom[e] && R.ep_dom[e] == q->domain)
+			return true;
+	return false;
+}
+
+/* A request the kernel executed (and did not undo). Context: R.lock held. */
+static void rp_apply(const struct rpreq *q)
+{
+	if (q->type == VIRTIO_IOMMU_T_ATTACH)
+		R.ep_dom[q->ep] = q->domain;
+	else if (q->type == VIRTIO_IOMMU_T_DETACH)
+		R.ep_dom[q->ep] = 0;
+}
+
+static int rp_add_endpoints(int fd)
+{
+	struct vhost_iommu_endpoint e = { .size = sizeof(e) };
+	unsigned int i;
+	int ret;
+
+	for (i = 1; i <= RP_NEP; i++) {
+		e.endpoint = i;
+		e.flags = rp_is_report(i) ? VHOST_IOMMU_ENDPOINT_F_REPORT : 0;
+		ret = vmm_ioctl(fd, VHOST_IOMMU_ADD_ENDPOINT, &e);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int rp_init(void)
+{
+	int ret;
+
+	pthread_mutex_init(&R.lock, NULL);
+	ret = vmm_init(&R.v, NULL);
+	if (!ret)
+		ret = rp_add_endpoints(R.v.fd);
+	R.iova = RP_IOVA;
+	R.rfd = -1;
+	R.ready = !ret;
+	return ret;
+}
+
+static void rp_fini(void)
+{
+	if (R.rfd >= 0)
+		close(R.rfd);
+	if (R.ready)
+		vmm_fini(&R.v);
+}
+
+/* One random request of the batch, its fields in @q */
+static void rp_pick(struct rng *r, struct rpreq *q)
+{
+	unsigned int k;
+
+	memset(q, 0, sizeof(*q));
+	q->type = VIRTIO_IOMMU_T_ATTACH + below(r, 4);
+	q->domain = 1 + below(r, RP_NDOM);
+	q->ep = pct(r, 5) ? RP_NEP + 1 + below(r, 3) : 1 + below(r, RP_NEP);
+	switch (q->type) {
+	case VIRTIO_IOMMU_T_ATTACH:
+		q->flags = pct(r, 10) ? VIRTIO_IOMMU_ATTACH_F_BYPASS : 0;
+		break;
+	case VIRTIO_IOMMU_T_DETACH:
+		if (q->ep <= RP_NEP && R.ep_dom[q->ep] && pct(r, 80))
+			q->domain = R.ep_dom[q->ep];
+		break;
+	case VIRTIO_IOMMU_T_MAP:
+		q->start = R.iova;
+		q->end = q->start + (pct(r, 50) ? 0x1000 : 0x2000) - 1;
+		R.iova += 0x2000;
+		q->phys = VMM_DATA_GPA + below(r, 256) * 0x1000;
+		q->flags = VIRTIO_IOMMU_MAP_F_READ |
+			   (pct(r, 50) ? VIRTIO_IOMMU_MAP_F_WRITE : 0);
+		k = R.nrecent++ % ARRAY_SIZE(R.recent);
+		R.recent[k][0] = q->start;
+		R.recent[k][1] = q->end;
+		break;
+	case VIRTIO_IOMMU_T_UNMAP:
+		k = umin(R.nrecent, ARRAY_SIZE(R.recent));
+		if (k && pct(r, 60)) {
+			k = below(r, k);
+			q->start = R.recent[k][0];
+			q->end = R.recent[k][1];
+		} else if (pct(r, 50)) {
+			q->end = ~0ULL;
+		} else {
+			q->start = RP_IOVA + below(r, 64) * 0x1000;
+			q->end = q->start + below(r, 64) * 0x1000 + 0xfff;
+		}
+		break;
+	}
+}
+
+static void rp_prepare(struct rpreq *q)
+{
+	union {
+		struct virtio_iommu_req_attach a;
+		struct virtio_iommu_req_detach d;
+		struct virtio_iommu_req_map m;
+		struct virtio_iommu_req_unmap u;
+	} b;
+	uint32_t len = in_size(q->type);
+
+	switch (q->type) {
+	case VIRTIO_IOMMU_T_ATTACH:
+		vmm_mk_attach(&b.a, q->domain, q->ep, q->flags);
+		break;
+	case VIRTIO_IOMMU_T_DETACH:
+		vmm_mk_detach(&b.d, q->domain, q->ep);
+		break;
+	case VIRTIO_IOMMU_T_MAP:
+		vmm_mk_map(&b.m, q->domain, q->start, q->end, q->phys, q->flags);
+		break;
+	default:
+		vmm_mk_unmap(&b.u, q->domain, q->start, q->end);
+	}
+	vmm_req_prepare(&R.v, &q->r, &b, len, sizeof(struct virtio_iommu_req_tail));
+}
+
+/* After VHOST_RESET_OWNER: rvmm's channel is hung up. R.lock held. */
+static void rp_check_hung_up(void)
+{
+	struct pollfd p = { .fd = R.rfd, .events = POLLIN | POLLOUT };
+
+	if (R.rfd < 0)
+		return;
+	if (poll(&p, 1, 0) != 1 || p.revents != (POLLHUP | POLLERR))
+		fail(C_REPORT, "the channel after VHOST_RESET_OWNER polls %#x",
+		     p.revents);
+}
+
+/*
+ * rvmm asked for a reset (a request held that it will not answer), or
+ * rguest resets on its own between batches. Context: R.lock held.
+ */
+static void rp_reset(struct thr *t, int kind)
+{
+	int ret;
+
+	R.resets++;
+	ADD(&rpcnt.resets, 1);
+	if (kind == RP_RESET_OWNER) {
+		R.owner_resets++;
+		R.chan_ok = false;
+		beat(t, "report: VHOST_RESET_OWNER");
+		ret = vmm_ioctl(R.v.fd, VHOST_RESET_OWNER, NULL);
+		if (!ret)
+			rp_check_hung_up();
+		if (!ret)
+			ret = vmm_setup(&R.v);
+	} else {
+		beat(t, "report: VHOST_IOMMU_RESET_DEVICE");
+		ret = vmm_reset_device(R.v.fd);
+		if (!ret)
+			ret = vmm_rings_restart(&R.v);
+	}
+	if (ret)
+		fail(C_REPORT, "%s: %s (%s)", kind == RP_RESET_OWNER ?
+		     "VHOST_RESET_OWNER" : "RESET_DEVICE", errname(-ret),
+		     vt_errmsg);
+	/* Every domain went; the endpoints stay */
+	memset(R.ep_dom, 0, sizeof(R.ep_dom));
+	R.n = 0;
+	R.next = 0;
+	R.want = RP_NONE;
+}
+
+/* Request @i completed with @st: is that what the channel allows? */
+static void rp_check(unsigned int i, uint8_t st)
+{
+	struct rpreq *q = &R.q[i];
+	bool concerned = rp_concerned(q);
+	const char *what = NULL;
+	int exp = -1;
+
+	if (q->recorded) {
+		if (!concerned)
+			what = "recorded, of no REPORT endpoint";
+		else if (q->answering)
+			exp = q->ans;
+		else if (q->closed)
+			exp = VIRTIO_IOMMU_S_DEVERR;
+		else
+			what = "completed without an answer";
+		if (exp >= 0 && st != exp)
+			what = "its status is not the answer's";
+		/* Executed in the kernel; a MAP not answered OK undone */
+		rp_apply(q);
+	} else {
+		if (concerned && st == VIRTIO_IOMMU_S_OK)
+			what = "executed without a record";
+		else if (concerned && st == VIRTIO_IOMMU_S_DEVERR && !R.nochan)
+			what = "DEVERR with the channel open";
+		else if (!(status_mask(q->type) & 1u << st) &&
+			 !(concerned && st == VIRTIO_IOMMU_S_DEVERR))
+			what = "a status its type never has";
+		if (st == VIRTIO_IOMMU_S_OK)
+			rp_apply(q);
+	}
+	if (what)
+		fail(C_REPORT,
+		     "request %u of %u (type %u, domain %u, endpoint %u, [%#llx, %#llx]): status %u, expected %d: %s",
+		     i, R.n, q->type, q->domain, q->ep,
+		     (unsigned long long)q->start, (unsigned long long)q->end,
+		     st, exp, what);
+}
+
+/* No MAP of the batch that failed is mapped. Context: R.lock held. */
+static void rp_check_mappings(void)
+{
+	struct vhost_iommu_iotlb_entry e;
+	struct vhost_iommu_mappings l;
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < R.n; i++) {
+		struct rpreq *q = &R.q[i];
+
+		if (q->type != VIRTIO_IOMMU_T_MAP ||
+		    q->r.status == VIRTIO_IOMMU_S_OK)
+			continue;
+		l = (struct vhost_iommu_mappings){
+			.size = sizeof(l), .domain = q->domain, .nr = 1,
+			.iova = q->start, .entries = (uintptr_t)&e,
+		};
+		ret = vmm_ioctl(R.v.fd, VHOST_IOMMU_GET_MAPPINGS, &l);
+		if (ret == -ENOENT)
+			continue;
+		if (ret) {
+			fail(C_REPORT, "GET_MAPPINGS of domain %u: %s",
+			     q->domain, errname(-ret));
+		} else if (l.nr && e.iova <= q->end &&
+			   e.iova + e.size - 1 >= q->start) {
+			fail(C_REPORT,
+			     "MAP [%#llx, %#llx] of domain %u failed with status %u, but [%#llx, +%#llx] is mapped",
+			     (unsigned long long)q->start,
+			     (unsigned long long)q->end, q->domain,
+			     q->r.status, (unsigned long long)e.iova,
+			     (unsigned long long)e.size);
+		}
+	}
+}
+
+/*
+ * Waits for request @i's used entry, in ring order. Returns 1 when done,
+ * 0 when rguest reset the device instead (rvmm asked), -1 on a failure.
+ */
+static int rp_wait(struct thr *t, unsigned int i)
+{
+	struct rpreq *q = &R.q[i];
+	uint64_t t0 = vt_now_ns();
+	uint32_t id, len;
+	int ret, want;
+
+	for (;;) {
+		ret = vmm_wait_used(&R.v, VHOST_IOMMU_VQ_REQUEST, &id, &len,
+				    RP_WAIT_MS);
+		if (!ret)
+			break;
+		if (ret != -ETIMEDOUT) {
+			fail(C_REPORT, "request %u: %s", i, vt_errmsg);
+			return -1;
+		}
+		pthread_mutex_lock(&R.lock);
+		want = R.want;
+		if (want)
+			rp_reset(t, want);
+		pthread_mutex_unlock(&R.lock);
+		if (want)
+			return 0;
+		if (stop())
+			return -1;
+		if (vt_now_ns() - t0 > HANG_MS * MS) {
+			fail(C_REPORT, "request %u (type %u) never completed",
+			     i, q->type);
+			return -1;
+		}
+	}
+	if ((int)id != q->r.head || len != sizeof(struct virtio_iommu_req_tail)) {
+		fail(C_REPORT, "used entry %u (length %u), expected request %u's head %d, length 4",
+		     id, len, i, q->r.head);
+		return -1;
+	}
+	q->r.status = q->r.wr[0];
+	ADD(&rpcnt.requests, 1);
+	return 1;
+}
+
+static void rp_batch(struct thr *t)
+{
+	struct rng *r = &t->r;
+	unsigned int i, n = 1 + below(r, RP_BATCH);
+	int ret = 1;
+
+	beat(t, "report: a batch");
+	pthread_mutex_lock(&R.lock);
+	if (R.want)
+		rp_reset(t, R.want);
+	else if (pct(r, 2))
+		rp_reset(t, pct(r, 50) ? RP_RESET_DEVICE : RP_RESET_OWNER);
+	R.n = n;
+	R.next = 0;
+	R.nochan = !R.chan_ok;
+	for (i = 0; i < n; i++) {
+		rp_pick(r, &R.q[i]);
+		rp_prepare(&R.q[i]);
+	}
+	for (i = 0; i < n && ret > 0; i++)
+		if (vmm_req_post(&R.v, &R.q[i].r))
+			ret = -1;
+	if (ret > 0 && vmm_kick(&R.v, VHOST_IOMMU_VQ_REQUEST))
+		ret = -1;
+	pthread_mutex_unlock(&R.lock);
+	if (ret < 0) {
+		fail(C_REPORT, "posting a batch: %s", vt_errmsg);
+		return;
+	}
+	for (i = 0; i < n && ret > 0; i++) {
+		beat(t, "report: a request");
+		ret = rp_wait(t, i);
+		if (ret <= 0)
+			break;
+		pthread_mutex_lock(&R.lock);
+		rp_check(i, R.q[i].r.status);
+		pthread_mutex_unlock(&R.lock);
+	}
+	if (ret <= 0)
+		return;
+	pthread_mutex_lock(&R.lock);
+	rp_check_mappings();
+	pthread_mutex_unlock(&R.lock);
+}
+
+static void *rguest_main(void *arg)
+{
+	struct thr *t = arg;
+
+	while (!stop()) {
+		rp_batch(t);
+		/* With device A's traffic: leave it the CPUs, mostly */
+		if (opt.comps & (1 << C_REQ))
+			usleep(below(&t->r, 4000));
+	}
+	return NULL;
+}
+
+/* rvmm's side */
+
+struct rpv {
+	struct thr *t;
+	int fd;			/* the channel, -1: none */
+	uint64_t owner_resets;	/* R.owner_resets when it was opened */
+};
+
+static int rp_answer(int fd, uint64_t seq, uint32_t status, uint32_t size,
+		     size_t count)
+{
+	struct vhost_iommu_report_answer a[2] = {
+		{ .size = size, .status = status, .seq = seq },
+	};
+	ssize_t n = write(fd, a, count);
+
+	if (n < 0)
+		return -errno;
+	return n == (ssize_t)count ? 0 : -EPROTO;
+}
+
+/* A hung-up file: EOF, EPIPE, EPOLLHUP | EPOLLERR; then closed */
+static void rp_hung_up(struct rpv *s)
+{
+	struct pollfd p = { .fd = s->fd, .events = POLLIN | POLLOUT };
+	struct vhost_iommu_report rec;
+	ssize_t n;
+	int ret;
+
+	ADD(&rpcnt.hangups, 1);
+	if (poll(&p, 1, 0) != 1 || p.revents != (POLLHUP | POLLERR))
+		fail(C_REPORT, "a hung-up channel polls %#x", p.revents);
+	n = read(s->fd, &rec, sizeof(rec));
+	if (n)
+		fail(C_REPORT, "a hung-up channel reads %zd (%s)", n,
+		     errname(n < 0 ? errno : 0));
+	ret = rp_answer(s->fd, below(&s->t->r, 1000), 0,
+			sizeof(struct vhost_iommu_report_answer),
+			sizeof(struct vhost_iommu_report_answer));
+	if (ret != -EPIPE)
+		fail(C_REPORT, "a hung-up channel takes an answer: %s",
+		     errname(-ret));
+	pthread_mutex_lock(&R.lock);
+	R.chan_ok = false;
+	R.nochan = true;
+	pthread_mutex_unlock(&R.lock);
+}
+
+/*
+ * Opens a channel; after a hang-up, before the hung-up file is closed
+ * (whose release must leave the new channel alone).
+ */
+static void rp_open(struct rpv *s)
+{
+	struct vhost_iommu_report_open o = { .size = sizeof(o), .fd = -1 };
+	struct pollfd p;
+	int ret;
+
+	beat(s->t, "report: REPORT_OPEN");
+	ret = vmm_ioctl(R.v.fd, VHOST_IOMMU_REPORT_OPEN, &o);
+	if (ret == -EPERM)
+		return;		/* between RESET_OWNER and the set-up */
+	if (ret) {
+		fail(C_REPORT, "REPORT_OPEN: %s", errname(-ret));
+		return;
+	}
+	/*
+	 * No reset runs meanwhile (rguest resets under R.lock): a channel
+	 * opened before the last RESET_OWNER is hung up already.
+	 */
+	pthread_mutex_lock(&R.lock);
+	p = (struct pollfd){ .fd = o.fd, .events = POLLIN };
+	if (poll(&p, 1, 0) < 0)
+		fail(C_REPORT, "poll: %s", errname(errno));
+	R.chan_ok = !(p.revents & POLLHUP);
+	s->owner_resets = R.owner_resets;
+	if (s->fd >= 0)
+		close(s->fd);	/* the hung-up one */
+	s->fd = o.fd;
+	R.rfd = o.fd;
+	pthread_mutex_unlock(&R.lock);
+}
+
+/* Whether @rec is the record of @q */
+static bool rp_rec_is(const struct vhost_iommu_report *rec,
+		      const struct rpreq *q)
+{
+	bool ep = q->type == VIRTIO_IOMMU_T_ATTACH ||
+		  q->type == VIRTIO_IOMMU_T_DETACH;
+	bool map = q->type == VIRTIO_IOMMU_T_MAP;
+
+	return rec->type == q->type && rec->domain == q->domain &&
+	       rec->endpoint == (ep ? q->ep : 0) &&
+	       rec->virt_start == q->start && rec->virt_end == q->end &&
+	       rec->phys_start == (map ? q->phys : 0) &&
+	       rec->flags == (map || q->type == VIRTIO_IOMMU_T_ATTACH ?
+			      q->flags : 0);
+}
+
+/*
+ * Matches a record with the batch; its index, or -1. Context: R.lock held
+ * since before the record was read: it is of this batch.
+ */
+static int rp_match(const struct vhost_iommu_report *rec)
+{
+	unsigned int i;
+
+	if (rec->size != sizeof(*rec) || rec->seq <= R.last_seq) {
+		fail(C_REPORT, "record size %u seq %llu after seq %llu",
+		     rec->size, (unsigned long long)rec->seq,
+		     (unsigned long long)R.last_seq);
+		return -1;
+	}
+	R.last_seq = rec->seq;
+	/*
+	 * Requests complete in ring order and the held one stops the queue:
+	 * the record is of the first request whose tail is unwritten, and
+	 * the next one has not completed either.
+	 */
+	for (i = R.next; i < R.n && !vmm_wr_untouched(&R.q[i].r); i++)
+		;
+	if (i == R.n || !rp_rec_is(rec, &R.q[i]) ||
+	    (i + 1 < R.n && !vmm_wr_untouched(&R.q[i + 1].r))) {
+		fail(C_REPORT,
+		     "record seq %llu (type %u, domain %u, endpoint %u, [%#llx, %#llx]) is not of request %u of %u, the first not completed, or the next one completed",
+		     (unsigned long long)rec->seq, rec->type, rec->domain,
+		     rec->endpoint, (unsigned long long)rec->virt_start,
+		     (unsigned long long)rec->virt_end, i, R.n);
+		return -1;
+	}
+	R.q[i].recorded = true;
+	R.next = i + 1;
+	return i;
+}
+
+/* Whether @err may come of an answer to a record read at @resets */
+static bool rp_answer_ok(int err, uint64_t resets, uint64_t ors, int exp)
+{
+	bool reset, owner;
+
+	pthread_mutex_lock(&R.lock);
+	reset = R.resets != resets;
+	owner = R.owner_resets != ors;
+	pthread_mutex_unlock(&R.lock);
+	if (err == exp)
+		return true;
+	if (err == -EPIPE)
+		return owner;
+	return reset && (err == -EINVAL || (exp == -EINVAL && !err));
+}
+
+/* Wrong answers: each EINVAL, the request still held */
+static void rp_bad_answers(struct rpv *s, uint64_t seq, int i,
+			   uint64_t resets)
+{
+	const size_t asz = sizeof(struct vhost_iommu_report_answer);
+	struct rng *r = &s->t->r;
+	unsigned int k;
+	int ret;
+
+	for (k = 0; k < 4; k++) {
+		switch (below(r, 5)) {
+		case 0:
+			ret = rp_answer(s->fd, seq + 1 + below(r, 3), 0, asz, asz);
+			break;
+		case 1:
+			ret = rp_answer(s->fd, pct(r, 50) ? seq - 1 : ~0ULL, 0,
+					asz, asz);
+			break;
+		case 2:
+			ret = rp_answer(s->fd, seq, 0, pct(r, 50) ? asz - 1 :
+					asz + 1 + below(r, 64), asz);
+			break;
+		case 3:
+			ret = rp_answer(s->fd, seq, 0, asz, pct(r, 50) ?
+					asz - 1 - below(r, asz - 1) :
+					asz + 1 + below(r, asz - 1));
+			break;
+		default:
+			ret = rp_answer(s->fd, seq, VIRTIO_IOMMU_S_NOMEM + 1 +
+					below(r, 300), asz, asz);
+		}
+		if (!rp_answer_ok(ret, resets, s->owner_resets, -EINVAL))
+			fail(C_REPORT, "a wrong answer: %s", errname(-ret));
+	}
+	pthread_mutex_lock(&R.lock);
+	if (R.resets == resets && !vmm_wr_untouched(&R.q[i].r))
+		fail(C_REPORT, "a wrong answer completed request %d", i);
+	pthread_mutex_unlock(&R.lock);
+}
+
+/* Closes the channel. Context: R.lock held. */
+static void rp_close(struct rpv *s)
+{
+	/* A request held completes with DEVERR */
+	R.chan_ok = false;
+	R.nochan = true;
+	close(s->fd);
+	s->fd = -1;
+	R.rfd = -1;
+}
+
+/* Never answered: the channel closed, or a reset asked for */
+static void rp_never(struct rpv *s, const struct vhost_iommu_report *rec,
+		     int i, uint64_t resets)
+{
+	struct rng *r = &s->t->r;
+	int ret, kind = below(r, 3);
+
+	if (kind == 0) {
+		ADD(&rpcnt.closes, 1);
+		if (pct(r, 30)) {
+			struct vhost_iommu_report_open o = { .size = sizeof(o) };
+
+			ret = vmm_ioctl(R.v.fd, VHOST_IOMMU_REPORT_OPEN, &o);
+			if (ret != -EBUSY)
+				fail(C_REPORT, "a second REPORT_OPEN: %s",
+				     errname(-ret));
+			if (!ret)
+				close(o.fd);
+		}
+		pthread_mutex_lock(&R.lock);
+		if (R.resets == resets)
+			R.q[i].closed = true;
+		rp_close(s);
+		pthread_mutex_unlock(&R.lock);
+		return;
+	}
+	pthread_mutex_lock(&R.lock);
+	if (R.resets == resets)
+		R.want = kind == 1 ? RP_RESET_DEVICE : RP_RESET_OWNER;
+	pthread_mutex_unlock(&R.lock);
+	/* Late, racing the reset: taken, dropped, or the channel hung up */
+	if (pct(r, 50)) {
+		uint8_t st = pct(r, 70) ? 0 : 1 + below(r, VIRTIO_IOMMU_S_NOMEM);
+
+		pthread_mutex_lock(&R.lock);
+		if (R.resets == resets) {
+			R.q[i].answering = true;
+			R.q[i].ans = st;
+		}
+		pthread_mutex_unlock(&R.lock);
+		ret = rp_answer(s->fd, rec->seq, st,
+				sizeof(struct vhost_iommu_report_answer),
+				sizeof(struct vhost_iommu_report_answer));
+		if (!rp_answer_ok(ret, resets, s->owner_resets, 0))
+			fail(C_REPORT, "a late answer: %s", errname(-ret));
+	}
+}
+
+/*
+ * One record: read, matched, answered (or not). @polled: R.resets before
+ * the poll that saw it.
+ */
+static void rp_serve(struct rpv *s, uint64_t polled)
+{
+	struct rng *r = &s->t->r;
+	struct vhost_iommu_report rec;
+	uint64_t resets;
+	uint8_t st;
+	ssize_t n;
+	int i, ret;
+
+	if (pct(r, 3)) {
+		/* EINVAL; 0 if hung up meanwhile */
+		n = read(s->fd, &rec, sizeof(rec) - 1 - below(r, sizeof(rec) - 1));
+		if (n > 0 || (n < 0 && errno != EINVAL))
+			fail(C_REPORT, "a short read: %zd (%s)", n,
+			     errname(n < 0 ? errno : 0));
+	}
+	/* No reset between the read and the match: rguest resets under it */
+	pthread_mutex_lock(&R.lock);
+	n = read(s->fd, &rec, sizeof(rec));
+	ret = n < 0 ? errno : 0;
+	resets = R.resets;
+	i = n == sizeof(rec) ? rp_match(&rec) : -1;
+	pthread_mutex_unlock(&R.lock);
+	if (n == 0) {
+		rp_hung_up(s);
+		return;
+	}
+	if (n < 0) {
+		/* Dropped by a reset since the poll */
+		if (ret != EAGAIN || resets == polled)
+			fail(C_REPORT, "read: %s", errname(ret));
+		return;
+	}
+	ADD(&rpcnt.records, 1);
+	if (n != sizeof(rec))
+		fail(C_REPORT, "read %zd bytes", n);
+	if (i < 0)
+		return;
+	if (pct(r, 5)) {
+		struct vhost_iommu_report again;
+
+		/* EAGAIN; 0 if hung up meanwhile */
+		n = read(s->fd, &again, sizeof(again));
+		if (n > 0 || (n < 0 && errno != EAGAIN))
+			fail(C_REPORT, "a record read twice: %zd (%s)", n,
+			     errname(n < 0 ? errno : 0));
+	}
+	if (pct(r, 8))
+		rp_bad_answers(s, rec.seq, i, resets);
+	if (pct(r, 10)) {
+		rp_never(s, &rec, i, resets);
+		return;
+	}
+	if (pct(r, 20))
+		usleep(below(r, 3000));	/* late: the guest's queue waits */
+	st = pct(r, 75) ? 0 : 1 + below(r, VIRTIO_IOMMU_S_NOMEM);
+	pthread_mutex_lock(&R.lock);
+	if (R.resets == resets) {
+		R.q[i].answering = true;
+		R.q[i].ans = st;
+	}
+	pthread_mutex_unlock(&R.lock);
+	ret = rp_answer(s->fd, rec.seq, st,
+			sizeof(struct vhost_iommu_report_answer),
+			sizeof(struct vhost_iommu_report_answer));
+	if (!rp_answer_ok(ret, resets, s->owner_resets, 0))
+		fail(C_REPORT, "the answer to seq %llu: %s",
+		     (unsigned long long)rec.seq, errname(-ret));
+	ADD(&rpcnt.answers, 1);
+	if (!ret && pct(r, 5)) {
+		ret = rp_answer(s->fd, rec.seq, 0,
+				sizeof(struct vhost_iommu_report_answer),
+				sizeof(struct vhost_iommu_report_answer));
+		if (!rp_answer_ok(ret, resets, s->owner_resets, -EINVAL))
+			fail(C_REPORT, "a second answer: %s", errname(-ret));
+	}
+}
+
+static void *rvmm_main(void *arg)
+{
+	struct rpv s = { .t = arg, .fd = -1 };
+	struct pollfd p;
+	uint64_t resets;
+
+	while (!stop()) {
+		beat(s.t, "report: poll");
+		pthread_mutex_lock(&R.lock);
+		resets = R.resets;
+		pthread_mutex_unlock(&R.lock);
+		if (s.fd < 0) {
+			rp_open(&s);
+			if (s.fd < 0)
+				usleep(1000);	/* no owner yet: pacing */
+			continue;
+		}
+		p = (struct pollfd){ .fd = s.fd, .events = POLLIN };
+		if (poll(&p, 1, RP_WAIT_MS) < 0) {
+			fail(C_REPORT, "poll: %m");
+			break;
+		}
+		if (p.revents & POLLHUP) {
+			rp_hung_up(&s);
+			rp_open(&s);
+		} else if (p.revents & POLLIN) {
+			rp_serve(&s, resets);
+		}
+	}
+	/* The channel stays open for rp_fini(): a request held stays so */
+	return NULL;
+}
+
 /* Main: options, threads, the hang guard, the summary */
 
 static struct thr thrs[16];
@@ -4611,6 +5458,24 @@ static void *thr_main(void *arg)
 
 static uint64_t start_ns;
 
+/*
+ * The budget: the req thread's requests, else device R's; with both, R's
+ * at least a five-hundredth of it too, so that make check exercises the
+ * report channel (its requests are much slower: a thread answers each).
+ */
+static bool budget_met(void)
+{
+	bool req = opt.comps & (1 << C_REQ);
+	bool rep = opt.comps & (1 << C_REPORT);
+
+	if (!opt.budget)
+		return false;
+	if (!req)
+		return LOAD(&rpcnt.requests) >= opt.budget;
+	return LOAD(&cnt.requests) >= opt.budget &&
+	       (!rep || LOAD(&rpcnt.requests) >= opt.budget / 500);
+}
+
 static double elapsed(void)
 {
 	return (vt_now_ns() - start_ns) / 1e9;
@@ -4633,6 +5498,14 @@ static void summary(void)
 	msg("  %llu frames, %llu net set-ups",
 	    (unsigned long long)LOAD(&cnt.frames),
 	    (unsigned long long)LOAD(&cnt.episodes));
+	msg("  report: %llu requests, %llu records, %llu answers,",
+	    (unsigned long long)LOAD(&rpcnt.requests),
+	    (unsigned long long)LOAD(&rpcnt.records),
+	    (unsigned long long)LOAD(&rpcnt.answers));
+	msg("  %llu closes, %llu resets, %llu hang-ups",
+	    (unsigned long long)LOAD(&rpcnt.closes),
+	    (unsigned long long)LOAD(&rpcnt.resets),
+	    (unsigned long long)LOAD(&rpcnt.hangups));
 }
 
 /* A thread that stopped making progress: say where, give up at once. */
@@ -4694,7 +5567,7 @@ static void print_usage(const char *prog)
 		"  -t SECONDS     run that long (0: no limit)\n"
 		"  -n REQUESTS    stop after that many request chains (0: no limit)\n"
 		"  -c LIST        components, comma-separated (default all):\n"
-		"                 req,flip,event,ioctl,chaos,net\n"
+		"                 req,flip,event,ioctl,chaos,net,report\n"
 		"  -j N           ioctl threads (default 2)\n"
 		"  -v             say more (twice: more still)\n"
 		"Without -t and -n: %llu requests (make check), fewer on a debug kernel.\n",
@@ -4791,6 +5664,14 @@ int main(int argc, char **argv)
 		add_thr("ioctl", C_IOCTL, ioctl_main);
 	add_thr("chaos", C_CHAOS, chaos_main);
 	add_thr("net", C_NET, net_main);
+	if (opt.comps & (1 << C_REPORT)) {
+		ret = rp_init();
+		if (ret)
+			ksft_exit_fail_msg("device R set-up: %s (%s)\n",
+					   strerror(-ret), vt_errmsg);
+	}
+	add_thr("rguest", C_REPORT, rguest_main);
+	add_thr("rvmm", C_REPORT, rvmm_main);
 
 	start_ns = vt_now_ns();
 	for (i = 0; i < nthr; i++) {
@@ -4800,7 +5681,7 @@ int main(int argc, char **argv)
 	}
 	while (!stop()) {
 		msleep(100);
-		if (opt.budget && LOAD(&cnt.requests) >= opt.budget)
+		if (budget_met())
 			break;
 		if (opt.seconds && elapsed() >= opt.seconds)
 			break;
@@ -4844,6 +5725,12 @@ int main(int argc, char **argv)
 		stats_check(&A);
 	pthread_mutex_unlock(&A.lock);
 	vmm_fini(&A.v);
+	rp_fini();
+	/* A long run that never answered a record tested nothing */
+	if ((opt.comps & (1 << C_REPORT)) && LOAD(&rpcnt.requests) >= 1000 &&
+	    !LOAD(&rpcnt.answers) && !any_fail())
+		fail(C_REPORT, "%llu requests, no record answered",
+		     (unsigned long long)LOAD(&rpcnt.requests));
 	if (unpublished)
 		msg("note: %u event queue ring errors left used entries written but not published",
 		    unpublished);

@@ -766,6 +766,13 @@ FIXTURE_VARIANT_ADD(argsize, reset_device) {
 	.flags_off = 4, .flags_bad = { 1, 1u << 31 },
 };
 
+/* Each test opens one channel at most: a second one would be EBUSY */
+FIXTURE_VARIANT_ADD(argsize, report_open) {
+	.req = VHOST_IOMMU_REPORT_OPEN,
+	.size = sizeof(struct vhost_iommu_report_open), .out = true,
+	.flags_off = 4, .flags_bad = { 1, 1u << 31 },
+};
+
 static int iotlb_batch(int fd, unsigned long req,
 		       struct vhost_iommu_iotlb_entry *e)
 {
@@ -865,6 +872,7 @@ static void *argbuf(struct _test_data_argsize *self,
 		struct vhost_iommu_iotlb_notify n;
 		struct vhost_iommu_mappings l;
 		struct vhost_iommu_state st;
+		struct vhost_iommu_report_open ro;
 	} u;
 	uint32_t ksize = variant->size;
 	uint32_t n = size < ksize ? ksize : size;
@@ -919,6 +927,9 @@ static void *argbuf(struct _test_data_argsize *self,
 	case VHOST_IOMMU_LOAD_STATE:
 		u.st.buf = (uintptr_t)self->stream;
 		u.st.len = self->stream_len;
+		break;
+	case VHOST_IOMMU_REPORT_OPEN:
+		u.ro.fd = -1;	/* out only */
 		break;
 	}
 	memcpy(arg, &u, ksize < sizeof(u) ? ksize : sizeof(u));
@@ -1079,6 +1090,10 @@ TEST_F(argsize, refused_has_no_effect)
 	EXPECT_EQ(st0.mappings, st1.mappings);
 	EXPECT_EQ(st0.bound, st1.bound);
 	EXPECT_EQ(512, st1.probe_size);
+	/* No channel was opened: one opens now */
+	if (variant->req == VHOST_IOMMU_REPORT_OPEN)
+		EXPECT_EQ(0, vmm_ioctl(self->fd, variant->req,
+				       ARG(variant->size)));
 }
 
 /*

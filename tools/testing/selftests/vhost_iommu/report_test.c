@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -451,26 +452,90 @@ TEST_F(rep, reset_while_held)
 	EXPECT_EQ(2, vmm_stat(self->fd, domains));
 }
 
-/* VHOST_RESET_OWNER with a request held: the same, the channel stays. */
-TEST_F(rep, reset_owner_while_held)
+/* Whether @rfd is hung up: poll() HUP and ERR, read() EOF, write() EPIPE */
+#define expect_hung_up(rfd, seq) do {					\
+	int __rfd = (rfd);						\
+	struct pollfd __p = { .fd = __rfd, .events = POLLIN | POLLOUT };	\
+	uint8_t __buf[sizeof(struct vhost_iommu_report)];		\
+	EXPECT_EQ(1, poll(&__p, 1, 0));					\
+	EXPECT_EQ(POLLHUP | POLLERR, __p.revents);			\
+	EXPECT_EQ(0, read(__rfd, __buf, sizeof(__buf)));		\
+	EXPECT_EQ(-EPIPE, report_answer(__rfd, (seq), 0));		\
+} while (0)
+
+/*
+ * VHOST_RESET_OWNER with a request held returns without an answer and
+ * hangs the channel up: its file sees no record of the next owner, whose
+ * channel is a new one; the old file's release leaves that one alone.
+ */
+TEST_F(rep, reset_owner_hangs_up)
 {
 	struct vhost_iommu_report rec;
 	struct vmm_req r;
+	int rfd2;
 
 	test_cmd(post_attach(&self->v, &r, D1, EPR, 0));
 	test_cmd(report_wait(self->rfd, &rec));
 	ASSERT_EQ(0, ioctl(self->fd, VHOST_RESET_OWNER, NULL));
-	EXPECT_EQ(-EINVAL, report_answer(self->rfd, rec.seq, 0));
+	expect_hung_up(self->rfd, rec.seq);
 	EXPECT_TRUE(vmm_wr_untouched(&r));
+
+	/* The next owner: the old file is no channel of its */
 	test_cmd(vmm_setup(&self->v));
 	EXPECT_EQ(0, vmm_stat(self->fd, domains));
-	/* The endpoints and the channel stay */
-	attach_answered(EPR, D1);
+	test_err_attach(VIRTIO_IOMMU_S_DEVERR, &self->v, D1, EPR, 0);
+	expect_hung_up(self->rfd, rec.seq + 1);
+	rfd2 = report_open(self->fd);
+	ASSERT_LE(0, rfd2);
+	test_cmd(post_attach(&self->v, &r, D1, EPR, 0));
+	test_cmd(report_wait(rfd2, &rec));
+	EXPECT_EQ(VHOST_IOMMU_REPORT_T_ATTACH, rec.type);
+	expect_hung_up(self->rfd, rec.seq);
+	/* The old file's release: the new channel's request stays held */
+	EXPECT_EQ(0, close(self->rfd));
+	self->rfd = rfd2;
+	EXPECT_TRUE(vmm_wr_untouched(&r));
+	test_cmd(report_answer(self->rfd, rec.seq, 0));
+	test_status(VIRTIO_IOMMU_S_OK, complete(&self->v, &r));
+	EXPECT_EQ(1, vmm_stat(self->fd, domains));
+}
+
+/* An unread record is gone with the owner: the old file reads EOF. */
+TEST_F(rep, reset_owner_unread)
+{
+	struct pollfd p = { .fd = self->rfd, .events = POLLIN };
+	struct vmm_req r;
+
+	test_cmd(post_attach(&self->v, &r, D1, EPR, 0));
+	ASSERT_EQ(1, poll(&p, 1, VMM_TIMEOUT_MS));
+	ASSERT_EQ(0, ioctl(self->fd, VHOST_RESET_OWNER, NULL));
+	expect_hung_up(self->rfd, 1);
+	/* No owner, no channel */
+	EXPECT_EQ(-EPERM, report_open(self->fd));
+}
+
+/*
+ * The hang-up wakes the channel's waiters: epoll's ready list is filled
+ * only by a wake-up, so an event seen without waiting proves it.
+ */
+TEST_F(rep, reset_owner_wakes)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+
+	ASSERT_LE(0, ep);
+	ASSERT_EQ(0, epoll_ctl(ep, EPOLL_CTL_ADD, self->rfd, &ev));
+	EXPECT_EQ(0, epoll_wait(ep, &ev, 1, 0));
+	ASSERT_EQ(0, ioctl(self->fd, VHOST_RESET_OWNER, NULL));
+	ev.events = 0;
+	ASSERT_EQ(1, epoll_wait(ep, &ev, 1, 0));
+	EXPECT_EQ(EPOLLHUP | EPOLLERR, ev.events);
+	close(ep);
 }
 
 /*
  * The device's release with a request held (and the channel open) does
- * not wait for the VMM; the channel outlives it and answers EINVAL.
+ * not wait for the VMM; the channel's file outlives it, hung up.
  */
 TEST_F(rep, release_while_held)
 {
@@ -481,8 +546,7 @@ TEST_F(rep, release_while_held)
 	test_cmd(report_wait(self->rfd, &rec));
 	ASSERT_EQ(0, close(self->v.fd));
 	self->v.fd = -1;
-	EXPECT_EQ(-EINVAL, report_answer(self->rfd, rec.seq, 0));
-	EXPECT_EQ(-EAGAIN, report_read_err(self->rfd, sizeof(rec)));
+	expect_hung_up(self->rfd, rec.seq);
 }
 
 /*
@@ -638,7 +702,7 @@ TEST_F(rep, replay)
 	EXPECT_EQ(-EAGAIN, report_read_err(self->rfd, sizeof(rec)));
 }
 
-/* The channel's file outlives the device's (and its owner's) teardown. */
+/* The channel's file outlives the device's teardown, hung up. */
 TEST(channel_outlives_device)
 {
 	struct vmm v;
@@ -648,8 +712,7 @@ TEST(channel_outlives_device)
 	rfd = report_open(v.fd);
 	ASSERT_LE(0, rfd);
 	vmm_fini(&v);
-	EXPECT_EQ(-EAGAIN, report_read_err(rfd, sizeof(struct vhost_iommu_report)));
-	EXPECT_EQ(-EINVAL, report_answer(rfd, 1, 0));
+	expect_hung_up(rfd, 1);
 	EXPECT_EQ(0, close(rfd));
 }
 
