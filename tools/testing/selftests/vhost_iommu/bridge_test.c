@@ -783,8 +783,8 @@ TEST_F_TIMEOUT(layout, map_answers_repeated_fault, 300)
 		/*
 		 * vhost-net missed a third time on its own before the MAP
 		 * (a socket wake-up, under load): that one is denied, as
-		 * designed, and vhost-net waits for a kick. The CI run of
-		 * make check of 2026-11-27 met it once.
+		 * designed, and vhost-net waits for a kick (seen once in a
+		 * make check on the loaded 2-core machine).
 		 */
 		test_cmd(vnet_kick(v, VNET_TXQ));
 	}
