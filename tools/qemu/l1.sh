@@ -45,7 +45,7 @@ vmib=${L2_VFIO_MIB:-4}
 # the NIC sits in L2.
 vl1ip=10.0.3.1
 vl2ip=10.0.3.2
-vl2bdf=0000:00:08.0
+vl2bdf=0000:00:08.1
 work=/tmp/l2
 here=$(pwd)
 qemu=$here/qemu/run-qemu
@@ -178,12 +178,19 @@ run() { # run VHOST MODE [OPTIONS]
 		$work/vup $work/vup.time $work/www/vfio-fetched
 	events=$work/events
 	vfioargs=""
+	blkaddr=""
 	if [ -n "$vfio" ]; then
 		events=$work/events.vfio
 		{ cat $work/events; vfio_events; } >$events
 		# rombar=0: L2 boots its kernel directly (-kernel), so no option
-		# ROM; a fixed address, which l2-init is told.
-		vfioargs="-device vfio-pci,host=$vfio_bdf,rombar=0,addr=${vl2bdf#0000:00:}"
+		# ROM; a fixed address, which l2-init is told: function 1 of
+		# the disk's slot. Functions of one slot without ACS share an
+		# IOMMU group, so a domain: when L2 removes the NIC and finds
+		# it again, its ATTACH meets a domain with the disk's mappings,
+		# which a vhost=on QEMU replays from the kernel to VFIO.
+		vfioargs="-device vfio-pci,host=$vfio_bdf,rombar=0,addr=${vl2bdf#0000:00:},multifunction=on"
+		blkaddr=",addr=${vl2bdf#0000:00:}"
+		blkaddr="${blkaddr%.*}.0,multifunction=on"
 		cmdline="$cmdline l2.vfio=$vl2bdf l2.vl1=$vl1ip l2.vip=$vl2ip l2.vmib=$vmib"
 	fi
 	# L2 sends over vsock first: listen before it boots.
@@ -209,7 +216,7 @@ run() { # run VHOST MODE [OPTIONS]
 		-device virtio-net-pci,netdev=n0,iommu_platform=on,disable-legacy=on,romfile= \
 		-device vhost-vsock-pci,guest-cid=3,iommu_platform=on,disable-legacy=on \
 		-drive file=$work/disk.img,if=none,id=d0,format=raw \
-		-device virtio-blk-pci,drive=d0,iommu_platform=on,disable-legacy=on \
+		-device virtio-blk-pci,drive=d0,iommu_platform=on,disable-legacy=on$blkaddr \
 		$vfioargs </dev/null >$work/qemu.out 2>&1 &
 	qpid=$!
 	tapup tap0 $l1ip/24 $qpid
@@ -558,6 +565,10 @@ vfiochecks() {
 	check "$name: $vmib MiB L2 -> L1 over the assigned NIC, checksum" \
 		"$vupsum vs ${got:-none}, $vuprate MiB/s" [ $vok = yes ]
 	[ $vok = yes ] || vuprate=-
+	check "$name: the assigned NIC shares its IOMMU group with the disk" \
+		"$(l2val vfio-group)" contains "$(l2val vfio-group)" "${vl2bdf%.*}.0"
+	check "$name: L2 pings L1 over the assigned NIC after its removal and rescan" \
+		"$(l2val vfio-rescan)" [ "$(l2val vfio-rescan)" = ok ]
 	check "$name: L2 unbinds the assigned NIC's driver" "$(l2val vfio-unbind)" \
 		contains "$(l2val vfio-unbind)" ok
 	nmaps=$(tcount '(^|:)virtio_iommu_notify_map ' "$trace")
@@ -589,9 +600,12 @@ vfiochecks() {
 	echo "# $name: report channel: $rrecs records ($ratt ATTACH, $rmaps MAP, $runmaps UNMAP)," \
 		"$rbad answered with a failure, $replayed mappings replayed;" \
 		"vhost-stats reports $(stat reports), reports-failed $(stat reports-failed)"
-	check "$name: the kernel reported the assigned NIC's ATTACH, MAP, UNMAP" \
-		"$ratt ATTACH, $rmaps MAP, $runmaps UNMAP" \
-		[ "$ratt" -gt 0 -a "$rmaps" -gt 0 -a "$runmaps" -gt 0 ]
+	rdet=$(tcount '(^|:)virtio_iommu_vhost_report .* type=2 ' "$trace")
+	check "$name: the kernel reported the assigned NIC's ATTACH, DETACH, MAP, UNMAP" \
+		"$ratt ATTACH, $rdet DETACH, $rmaps MAP, $runmaps UNMAP" \
+		[ "$ratt" -ge 2 -a "$rdet" -ge 1 -a "$rmaps" -gt 0 -a "$runmaps" -gt 0 ]
+	check "$name: the rescan's ATTACH replayed the domain's mappings to VFIO" \
+		"$replayed mappings replayed" [ "$replayed" -gt 0 ]
 	check "$name: QEMU answered every record, all OK" \
 		"$rrecs traced, $rbad failed; vhost-stats reports $(stat reports) failed $(stat reports-failed)" \
 		[ "$rbad" = 0 -a "$(stat reports)" = "$rrecs" -a "$(stat reports-failed)" = 0 ]
