@@ -72,7 +72,8 @@ vfio_l1_wire() { # vfio_l1_wire PREFIX ADDRESS/PREFIX
 vfio_events() {
 	printf '%s\n' virtio_iommu_notify_map virtio_iommu_notify_unmap \
 		vfio_iommu_map_notify vfio_listener_region_add_iommu \
-		virtio_iommu_set_page_size_mask 'virtio_iommu_vhost_report*'
+		virtio_iommu_set_page_size_mask 'virtio_iommu_vhost_report*' \
+		virtio_iommu_vhost_replay
 }
 # A count of trace lines matching an extended regex (0 without a file).
 tcount() { # tcount REGEX FILE
