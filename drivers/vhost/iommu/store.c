@@ -4,10 +4,14 @@
  *
  * Endpoints and domains live in xarrays indexed by their ids (charged to the
  * VMM's memcg, XA_FLAGS_ACCOUNT); a domain lists its endpoints. Each domain
- * keeps its mappings in an interval tree whose nodes are the mappings
- * themselves: insert, remove and lookup are O(log n), and neither insert
- * nor remove allocates, so every byte a mapping costs is the one charged
- * allocation of the mapping, and a removal cannot fail. (A maple tree
+ * keeps its mappings in a red-black tree ordered by IOVA whose nodes are the
+ * mappings themselves: insert, remove and lookup are O(log n), and neither
+ * insert nor remove allocates, so every byte a mapping costs is the one
+ * charged allocation of the mapping, and a removal cannot fail. Mappings
+ * never overlap, so the order of their first IOVAs is that of their last:
+ * the lowest mapping that ends at or above an address is found by one
+ * descent, and an interval tree's augmented subtree maximum (8 bytes a
+ * mapping, and its upkeep at every rotation) would buy nothing. (A maple tree
  * allocates its nodes with GFP_NOWAIT first, uncharged, whatever flags the
  * caller passes; 6.1 does not export mas_preallocate() to modules.)
  *
@@ -23,7 +27,6 @@
  * request layer turns it into a VIRTIO_IOMMU_S_* status, and the checks
  * come in the order Documentation/requests.md gives.
  */
-#include <linux/interval_tree_generic.h>
 #include <linux/module.h>
 #include <linux/rbtree.h>
 #include <linux/slab.h>
@@ -84,8 +87,8 @@ struct vhost_iommu_ep {
  * @endpoints: the attached endpoints (struct vhost_iommu_ep.dom_node)
  * @tree_lock: protects @mappings together with the store lock: a change
  *	holds both, a lookup either one
- * @mappings: interval tree of struct vhost_iommu_mapping, which never
- *	overlap
+ * @mappings: red-black tree of struct vhost_iommu_mapping by IOVA; they
+ *	never overlap
  * @nr_mappings: entries in @mappings
  * @free: mappings UNMAP took out, kept for the next MAP (store lock):
  *	at most VHOST_IOMMU_MAP_CACHE, none while @mappings is empty
@@ -104,7 +107,7 @@ struct vhost_iommu_domain {
 	u32 nr_report;
 	struct list_head endpoints;
 	spinlock_t tree_lock; /* @mappings, with the store lock */
-	struct rb_root_cached mappings;
+	struct rb_root mappings;
 	unsigned long nr_mappings;
 	struct vhost_iommu_mapping *free;
 	unsigned int nr_free;
@@ -117,14 +120,13 @@ struct vhost_iommu_domain {
  * @next_free: out of the tree, next in vhost_iommu_domain.free
  * @iova: first IOVA
  * @last: last IOVA (inclusive)
- * @subtree_last: the largest @last below @rb (interval tree)
  * @phys_perm: guest-physical address of @iova, aligned to the granule
  *	(4 KiB at least), with VIRTIO_IOMMU_MAP_F_* in its low bits
  *
  * Freed, or kept for the domain's next MAP, at once when it leaves the
- * tree: every reader holds a lock that the removal holds too. 56 bytes
+ * tree: every reader holds a lock that the removal holds too. 48 bytes
  * from a cache of its own: with the memcg's 8 bytes per accounted object,
- * 64 bytes per mapping.
+ * 56 bytes per mapping.
  */
 struct vhost_iommu_mapping {
 	union {
@@ -133,9 +135,10 @@ struct vhost_iommu_mapping {
 	};
 	u64 iova;
 	u64 last;
-	u64 subtree_last;
 	u64 phys_perm;
 };
+
+static_assert(sizeof(struct vhost_iommu_mapping) == 48);
 
 /* The permission bits a mapping keeps below its address */
 #define VHOST_IOMMU_MAP_PERM_MASK	(VIRTIO_IOMMU_MAP_F_READ |	\
@@ -155,13 +158,6 @@ static u32 vhost_iommu_map_perm(const struct vhost_iommu_mapping *map)
 	return map->phys_perm & VHOST_IOMMU_MAP_PERM_MASK;
 }
 
-#define VHOST_IOMMU_MAP_START(map)	((map)->iova)
-#define VHOST_IOMMU_MAP_LAST(map)	((map)->last)
-
-INTERVAL_TREE_DEFINE(struct vhost_iommu_mapping, rb, u64, subtree_last,
-		     VHOST_IOMMU_MAP_START, VHOST_IOMMU_MAP_LAST, static inline,
-		     vhost_iommu_map_tree);
-
 /* Mappings removed per tree_lock hold in vhost_iommu_mappings_remove() */
 #define VHOST_IOMMU_REMOVE_BATCH	32
 /*
@@ -176,19 +172,64 @@ static bool vhost_iommu_ranges_overlap(u64 s1, u64 e1, u64 s2, u64 e2)
 	return s1 <= e2 && s2 <= e1;
 }
 
+/*
+ * The domain @id, or NULL. The store remembers the last one found: a
+ * guest's requests mostly name one domain after another, and the cached
+ * pointer saves the xarray's descent. Context: the store lock held.
+ */
+static struct vhost_iommu_domain *
+vhost_iommu_domain_find(struct vhost_iommu_store *s, u32 id)
+{
+	struct vhost_iommu_domain *dom = s->last_domain;
+
+	lockdep_assert_held(&s->lock);
+	if (dom && dom->id == id)
+		return dom;
+	dom = xa_load(&s->domains, id);
+	if (dom)
+		s->last_domain = dom;
+	return dom;
+}
+
 static bool vhost_iommu_store_has(struct vhost_iommu_store *s, int bit)
 {
 	return s->features & BIT_ULL(bit);
 }
 
+static struct vhost_iommu_mapping *vhost_iommu_map_of(struct rb_node *node)
+{
+	return rb_entry_safe(node, struct vhost_iommu_mapping, rb);
+}
+
 /*
- * The mapping with the lowest IOVA that meets [first, last], or NULL.
+ * The mapping with the lowest IOVA that meets [first, last], or NULL: the
+ * lowest that ends at or above @first, if it starts at or below @last.
  * Context: the store lock or @dom->tree_lock held.
  */
 static struct vhost_iommu_mapping *
 vhost_iommu_mapping_first(struct vhost_iommu_domain *dom, u64 first, u64 last)
 {
-	return vhost_iommu_map_tree_iter_first(&dom->mappings, first, last);
+	struct rb_node *node = dom->mappings.rb_node;
+	struct vhost_iommu_mapping *m, *found = NULL;
+
+	while (node) {
+		m = rb_entry(node, struct vhost_iommu_mapping, rb);
+		if (m->last < first) {
+			node = node->rb_right;
+		} else {
+			found = m;
+			node = node->rb_left;
+		}
+	}
+	return found && found->iova <= last ? found : NULL;
+}
+
+/* The mapping after @map, if it starts at or below @last. */
+static struct vhost_iommu_mapping *
+vhost_iommu_mapping_next(struct vhost_iommu_mapping *map, u64 last)
+{
+	map = vhost_iommu_map_of(rb_next(&map->rb));
+	return map && map->iova <= last ? map : NULL;
 }
 
 static void vhost_iommu_mapping_xlate(const struct vhost_iommu_mapping *map,
@@ -309,7 +350,7 @@ vhost_iommu_domain_create(struct vhost_iommu_store *s, u32 id, bool bypass,
 	dom->vmm = vmm;
 	INIT_LIST_HEAD(&dom->endpoints);
 	spin_lock_init(&dom->tree_lock);
-	dom->mappings = RB_ROOT_CACHED;
+	dom->mappings = RB_ROOT;
 	if (xa_insert(&s->domains, id, dom, VHOST_IOMMU_GFP)) {
 		kfree(dom);
 		return NULL;
@@ -375,7 +416,7 @@ static unsigned int vhost_iommu_mappings_take(struct vhost_iommu_store *s,
 	spin_lock(&dom->tree_lock);
 	while (n < VHOST_IOMMU_REMOVE_BATCH &&
 	       (map = vhost_iommu_mapping_first(dom, start, end))) {
-		vhost_iommu_map_tree_remove(map, &dom->mappings);
+		rb_erase(&map->rb, &dom->mappings);
 		*first = min(*first, map->iova);
 		*last = max(*last, map->last);
 		batch[n++] = map;
@@ -415,7 +456,7 @@ static void vhost_iommu_mapping_remove(struct vhost_iommu_store *s,
 				       struct vhost_iommu_mapping *map)
 {
 	spin_lock(&dom->tree_lock);
-	vhost_iommu_map_tree_remove(map, &dom->mappings);
+	rb_erase(&map->rb, &dom->mappings);
 	spin_unlock(&dom->tree_lock);
 	s->nr_mappings--;
 	dom->nr_mappings--;
@@ -447,6 +488,8 @@ static void vhost_iommu_domain_destroy(struct vhost_iommu_store *s,
 	u64 first, last;
 
 	xa_erase(&s->domains, dom->id);
+	if (s->last_domain == dom)
+		s->last_domain = NULL;
 	s->nr_domains--;
 	vhost_iommu_mappings_remove(s, dom, 0, U64_MAX, &first, &last);
 	kfree_rcu(dom, rcu);
@@ -519,7 +562,7 @@ static int vhost_iommu_attach_ep(struct vhost_iommu_store *s,
 	struct vhost_iommu_domain *dom, *old;
 
 	old = rcu_dereference_protected(ep->domain, lockdep_is_held(&s->lock));
-	dom = xa_load(&s->domains, domain);
+	dom = vhost_iommu_domain_find(s, domain);
 	if (dom) {
 		if (dom->bypass != bypass || dom->vmm != vmm)
 			return -EINVAL;
@@ -648,7 +691,7 @@ out:
 static int vhost_iommu_map_domain(struct vhost_iommu_store *s, u32 domain,
 				  struct vhost_iommu_domain **dom)
 {
-	*dom = xa_load(&s->domains, domain);
+	*dom = vhost_iommu_domain_find(s, domain);
 	if (!*dom)
 		return -ENOENT;
 	if ((*dom)->bypass || (*dom)->vmm)
@@ -695,10 +738,7 @@ static int vhost_iommu_map_check(struct vhost_iommu_store *s, u64 start,
  * to the granule, @perm within VHOST_IOMMU_MAP_PERM_MASK. One descent both
  * finds where the mapping goes and checks that the range is free: mappings
  * do not overlap, so one that meets [@start, @end] lies on the path of any
- * search for it. The descent raises the subtree_last of the nodes it
- * passes, as the interval tree's insert does, and takes it back when it
- * meets a mapping (the tree_lock is held: no lookup sees it meanwhile).
- * Returns it, ERR_PTR(-EEXIST) when the range is not free, ERR_PTR(-ENOSPC)
+ * search for it. Returns it, ERR_PTR(-EEXIST) when the range is not free, ERR_PTR(-ENOSPC)
  * at max_mappings or ERR_PTR(-ENOMEM), checked in that order.
  */
 static struct vhost_iommu_mapping *
@@ -706,10 +746,9 @@ vhost_iommu_mapping_insert(struct vhost_iommu_store *s,
 			   struct vhost_iommu_domain *dom, u64 start, u64 end,
 			   u64 phys, u32 perm)
 {
-	struct rb_node **link = &dom->mappings.rb_root.rb_node;
+	struct rb_node **link = &dom->mappings.rb_node;
 	struct vhost_iommu_mapping *map, *m;
 	struct rb_node *parent = NULL;
-	bool leftmost = true;
 	int err = -ENOSPC;
 
 	lockdep_assert_held(&s->lock);
@@ -721,7 +760,6 @@ vhost_iommu_mapping_insert(struct vhost_iommu_store *s,
 		goto err_check;
 	map->iova = start;
 	map->last = end;
-	map->subtree_last = end;
 	/* Both checked: phys on the granule, perm within the mask */
 	map->phys_perm = phys | perm;
 	spin_lock(&dom->tree_lock);
@@ -731,23 +769,15 @@ vhost_iommu_mapping_insert(struct vhost_iommu_store *s,
 			link = &m->rb.rb_left;
 		} else if (start > m->last) {
 			link = &m->rb.rb_right;
-			leftmost = false;
 		} else {
-			/* Lower what was raised on the way: the ancestors */
-			if (parent)
-				vhost_iommu_map_tree_augment.propagate(parent,
-								       NULL);
 			spin_unlock(&dom->tree_lock);
 			vhost_iommu_mapping_free(dom, map);
 			return ERR_PTR(-EEXIST);
 		}
 		parent = &m->rb;
-		if (m->subtree_last < end)
-			m->subtree_last = end;
 	}
 	rb_link_node(&map->rb, parent, link);
-	rb_insert_augmented_cached(&map->rb, &dom->mappings, leftmost,
-				   &vhost_iommu_map_tree_augment);
+	rb_insert_color(&map->rb, &dom->mappings);
 	spin_unlock(&dom->tree_lock);
 	s->nr_mappings++;
 	dom->nr_mappings++;
@@ -809,7 +839,7 @@ int vhost_iommu_store_map(struct vhost_iommu_store *s, u32 domain,
 
 	mutex_lock(&s->lock);
 	/* No REPORT endpoint declared (the common case): no lookup */
-	dom = s->nr_report ? xa_load(&s->domains, domain) : NULL;
+	dom = s->nr_report ? vhost_iommu_domain_find(s, domain) : NULL;
 	ret = vhost_iommu_report_check(dom && dom->nr_report, report);
 	if (!ret)
 		ret = vhost_iommu_map_locked(s, domain, start, end, phys,
@@ -874,7 +904,7 @@ int vhost_iommu_store_unmap(struct vhost_iommu_store *s, u32 domain,
 	int ret;
 
 	mutex_lock(&s->lock);
-	dom = s->nr_report ? xa_load(&s->domains, domain) : NULL;
+	dom = s->nr_report ? vhost_iommu_domain_find(s, domain) : NULL;
 	ret = vhost_iommu_report_check(dom && dom->nr_report, report);
 	if (!ret)
 		ret = vhost_iommu_unmap_locked(s, domain, start, end);
@@ -1020,7 +1050,7 @@ int vhost_iommu_store_list(struct vhost_iommu_store *s,
 	int ret = -ENOENT;
 
 	mutex_lock(&s->lock);
-	dom = xa_load(&s->domains, l->domain);
+	dom = vhost_iommu_domain_find(s, l->domain);
 	if (!dom)
 		goto out_unlock;
 	l->domain_flags = (dom->bypass ? VHOST_IOMMU_DOMAIN_F_BYPASS : 0) |
@@ -1030,8 +1060,7 @@ int vhost_iommu_store_list(struct vhost_iommu_store *s,
 		vhost_iommu_mapping_entry(map, &out[n]);
 		l->iova = map->last + 1;
 		/* At the last IOVA there is, nothing can follow. */
-		map = l->iova ? vhost_iommu_map_tree_iter_next(map, l->iova,
-							       U64_MAX) : NULL;
+		map = l->iova ? vhost_iommu_mapping_next(map, U64_MAX) : NULL;
 	}
 	l->nr = n;
 	l->done = !map;
@@ -1238,7 +1267,7 @@ int vhost_iommu_store_vmm_attach(struct vhost_iommu_store *s, u32 domain,
 			vhost_iommu_detach_locked(s, ep);
 		goto out;
 	}
-	dom = xa_load(&s->domains, domain);
+	dom = vhost_iommu_domain_find(s, domain);
 	if (dom && !dom->vmm) {
 		ret = -EEXIST;
 		goto out;
@@ -1255,7 +1284,7 @@ out:
 static int vhost_iommu_vmm_domain(struct vhost_iommu_store *s, u32 domain,
 				  struct vhost_iommu_domain **dom)
 {
-	*dom = xa_load(&s->domains, domain);
+	*dom = vhost_iommu_domain_find(s, domain);
 	if (!*dom)
 		return -ENOENT;
 	return (*dom)->vmm ? 0 : -EPERM;
@@ -1564,7 +1593,7 @@ static void vhost_iommu_save_domain(struct vhost_iommu_stream *st,
 	}
 	m = (void *)((u8 *)(r + 1) + ALIGN(dom->nr_endpoints * sizeof(*ids), 8));
 	for (map = vhost_iommu_mapping_first(dom, 0, U64_MAX); map;
-	     map = vhost_iommu_map_tree_iter_next(map, 0, U64_MAX), m++) {
+	     map = vhost_iommu_mapping_next(map, U64_MAX), m++) {
 		m->iova = cpu_to_le64(map->iova);
 		m->last = cpu_to_le64(map->last);
 		m->phys_perm = cpu_to_le64(map->phys_perm);

@@ -104,7 +104,10 @@ struct vhost_iommu_resv {
  * @nr_endpoints: declared endpoints; as @nr_domains
  * @nr_report: declared endpoints with VHOST_IOMMU_ENDPOINT_F_REPORT; @lock
  * @nr_mappings: mappings of every domain; as @nr_domains
+ * @last_domain: the domain the last lookup by id found, or NULL; @lock
  */
+struct vhost_iommu_domain;
+
 struct vhost_iommu_store {
 	struct mutex lock; /* the store lock: see device.h for its place */
 	u64 features;
@@ -116,6 +119,7 @@ struct vhost_iommu_store {
 	unsigned int nr_endpoints;
 	u32 nr_report;
 	unsigned long nr_mappings;
+	struct vhost_iommu_domain *last_domain;
 };
 
 /* Permissions between the uapi's VHOST_IOMMU_ACCESS_* and the store's */
