@@ -44,8 +44,19 @@ static u32 vhost_iommu_req_in_size(struct vhost_iommu_vq *vq, u8 type)
 	}
 }
 
-static bool vhost_iommu_zero(const u8 *p, size_t len)
+/*
+ * Whether reserved bytes are zero. ATTACH's and UNMAP's four bytes are one
+ * load (memchr_inv() costs a call and a byte loop, 16 instructions a
+ * request in make profile); the copy is ours, so reading it is no fetch.
+ */
+static __always_inline bool vhost_iommu_zero(const u8 *p, size_t len)
 {
+	u32 word;
+
+	if (len == sizeof(word)) {
+		memcpy(&word, p, sizeof(word));
+		return !word;
+	}
 	return !memchr_inv(p, 0, len);
 }
 
