@@ -208,6 +208,7 @@ static void setup(struct target *t)
 		.features = UIOMMU_FEATURES,
 		.num = { 1024 },
 		.no_event_ring = true,
+		.notify_batch_end = true,
 		.user_device = t->user,
 		.busyloop_us = t->user ? 0 : busyloop_us,
 	};

@@ -1271,6 +1271,45 @@ TEST_F(req, order_unmap_then_map)
 	EXPECT_MAPPED(EP1, 0x10000, 0x1ffff, 0x200000, RD);
 }
 
+/*
+ * A driver that asks to be woken once, when the last request of its batch
+ * is used (bench_requests): the device must wake it then, with every
+ * request done in order; a wake-up index one too far would leave the
+ * driver asleep until VMM_TIMEOUT_MS.
+ */
+TEST_F(req, batch_end_notification)
+{
+	struct virtio_iommu_req_unmap u;
+	struct virtio_iommu_req_map m;
+	struct vmm_req r[64];
+	unsigned int i, round;
+
+	self->v.opts.notify_batch_end = true;
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	for (round = 0; round < 4; round++) {
+		for (i = 0; i < ARRAY_SIZE(r); i++) {
+			uint64_t iova = 0x100000 + i * 0x1000;
+
+			if (round % 2) {
+				vmm_mk_unmap(&u, D1, iova, iova + 0xfff);
+				vmm_req_prepare(&self->v, &r[i], &u,
+						VMM_UNMAP_LEN, 4);
+			} else {
+				vmm_mk_map(&m, D1, iova, iova + 0xfff, iova,
+					   RW);
+				vmm_req_prepare(&self->v, &r[i], &m,
+						VMM_MAP_LEN, 4);
+			}
+		}
+		test_cmd(vmm_batch(&self->v, r, ARRAY_SIZE(r)));
+		for (i = 0; i < ARRAY_SIZE(r); i++)
+			EXPECT_EQ(S_OK, r[i].status);
+		EXPECT_EQ(round % 2 ? 0 : ARRAY_SIZE(r),
+			  vmm_stats(self->fd).mappings);
+		EXPECT_FALSE(self->v.vq[VHOST_IOMMU_VQ_REQUEST].wake_at_set);
+	}
+}
+
 TEST_F(req, order_map_unmap_map)
 {
 	struct virtio_iommu_req_unmap u;

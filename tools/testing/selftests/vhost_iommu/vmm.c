@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -572,6 +573,7 @@ bool vmm_wr_untouched(struct vmm_req *r)
 
 int vmm_batch(struct vmm *v, struct vmm_req *r, unsigned int n)
 {
+	struct vq *vq = &v->vq[VHOST_IOMMU_VQ_REQUEST];
 	unsigned int i;
 	int ret;
 
@@ -583,12 +585,15 @@ int vmm_batch(struct vmm *v, struct vmm_req *r, unsigned int n)
 	ret = vmm_kick(v, VHOST_IOMMU_VQ_REQUEST);
 	if (ret)
 		return ret;
-	for (i = 0; i < n; i++) {
+	/* Every chain posted is done when the used index reaches avail's */
+	vq->wake_at = vq->avail_idx - 1;
+	vq->wake_at_set = v->opts.notify_batch_end && n;
+	if (vq->wake_at_set && vq_used_idx(vq) != vq->avail_idx)
+		sched_yield();
+	for (i = 0; i < n && !ret; i++)
 		ret = vmm_req_complete(v, &r[i]);
-		if (ret)
-			return ret;
-	}
-	return 0;
+	vq->wake_at_set = false;
+	return ret;
 }
 
 void vmm_mk_attach(struct virtio_iommu_req_attach *a, uint32_t domain,

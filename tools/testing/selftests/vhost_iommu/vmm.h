@@ -76,6 +76,17 @@ struct vmm_opts {
 	bool indirect;		/* requests through an indirect table */
 	bool split;		/* every part in several descriptors, across regions */
 	bool force_kick;	/* kick even when EVENT_IDX says not to */
+	/*
+	 * vmm_batch() waits for its batch as a whole (bench_requests): it
+	 * yields the CPU once after the kick, so that the device, woken by
+	 * it, runs before the driver looks, and with EVENT_IDX it asks for
+	 * one notification, when the last request is used, not one per
+	 * request it waits for. On one vCPU both otherwise depend on the
+	 * scheduler's wake-up preemption, which varies from run to run; and
+	 * a real guest's driver (Linux's) asks for no notification at all
+	 * from the request queue: it polls the used ring.
+	 */
+	bool notify_batch_end;
 	bool no_rings;		/* stop after the memory table */
 	bool no_event_ring;	/* do not set up the event queue */
 	/* VHOST_SET_VRING_BUSYLOOP_TIMEOUT of the request queue, 0: none */

@@ -237,7 +237,9 @@ int vq_wait_used(struct vq *vq, bool event_idx, bool err_fails,
 		if (vq_used_pending(vq))
 			break;
 		if (event_idx) {
-			vq->avail->ring[vq->num] = htole16(vq->last_used);
+			vq->avail->ring[vq->num] =
+				htole16(vq->wake_at_set ? vq->wake_at :
+					vq->last_used);
 			__atomic_thread_fence(__ATOMIC_SEQ_CST);
 			if (vq_used_pending(vq))
 				break;

@@ -38,6 +38,9 @@ struct vq {
 	uint16_t avail_idx;	/* next avail index the driver publishes */
 	uint16_t kicked_idx;	/* avail index at the last notification */
 	uint16_t last_used;	/* next used index to consume */
+	/* With EVENT_IDX: vq_wait_used() asks to be woken at this used index */
+	uint16_t wake_at;
+	bool wake_at_set;	/* wake_at is set; else the next used entry */
 	int kick, call, err;	/* eventfds, -1 when closed */
 	uint16_t free_head, nfree;
 	uint16_t *free_next;
