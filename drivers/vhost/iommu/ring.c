@@ -647,20 +647,23 @@ static int vhost_iommu_chain_add(struct vhost_iommu_vq *vq,
 				 struct vhost_iommu_chain *chain,
 				 u64 gpa, u32 len)
 {
+	unsigned int nr = chain->nr_segs;
+	struct vhost_iommu_seg *s;
 	u64 hva;
 	u32 n;
 
 	while (len) {
 		n = vhost_iommu_vq_span(vq, gpa, len, &hva);
-		if (!n || chain->nr_segs >= VHOST_IOMMU_MAX_SEGS)
+		if (!n || nr >= VHOST_IOMMU_MAX_SEGS)
 			return VQ_MALFORMED;
-		vq->segs[chain->nr_segs].addr = u64_to_user_ptr(hva);
-		vq->segs[chain->nr_segs].gpa = gpa;
-		vq->segs[chain->nr_segs].len = n;
-		chain->nr_segs++;
+		s = &vq->segs[nr++];
+		s->addr = u64_to_user_ptr(hva);
+		s->gpa = gpa;
+		s->len = n;
 		gpa += n;
 		len -= n;
 	}
+	chain->nr_segs = nr;
 	return 0;
 }
 
@@ -690,139 +693,162 @@ static int vhost_iommu_gpa_read(struct vhost_iommu_vq *vq, u64 gpa,
 }
 
 /*
- * Where a walk reads descriptors: the ring's descriptor table (owner's
- * address) or an indirect table (guest-physical, possibly across regions).
+ * Adds one data descriptor, decoded from its copy, to the chain. A range
+ * the cached region holds whole (the usual case) becomes one segment in
+ * place; any other goes through vhost_iommu_chain_add(). Returns 0 or
+ * VQ_MALFORMED.
  */
-struct vhost_iommu_table {
-	struct vring_desc __user *ring;
-	u64 gpa;
-	unsigned int n;
-};
-
-/* One descriptor of the ring's table, in one user access window */
-static int vhost_iommu_desc_get(struct vring_desc *d,
-				const struct vring_desc __user *p)
+static __always_inline int vhost_iommu_chain_desc(struct vhost_iommu_vq *vq,
+						  struct vhost_iommu_chain *chain,
+						  u64 addr, u32 len, bool write)
 {
-	if (!user_read_access_begin(p, sizeof(*p)))
-		return -EIO;
-	unsafe_get_user(d->addr, &p->addr, efault);
-	unsafe_get_user(d->len, &p->len, efault);
-	unsafe_get_user(d->flags, &p->flags, efault);
-	unsafe_get_user(d->next, &p->next, efault);
-	user_read_access_end();
-	return 0;
-efault:
-	user_read_access_end();
-	return -EIO;
-}
-
-static int vhost_iommu_desc_fetch(struct vhost_iommu_vq *vq,
-				  const struct vhost_iommu_table *t,
-				  unsigned int i, struct vring_desc *d)
-{
-	int ret;
-
-	if (t->ring)
-		return vhost_iommu_desc_get(d, t->ring + i);
-	ret = vhost_iommu_gpa_read(vq, t->gpa + (u64)i * sizeof(*d), d,
-				   sizeof(*d));
-	return ret ? -EIO : 0;
-}
-
-/* Adds one data descriptor to the chain. */
-static int vhost_iommu_chain_desc(struct vhost_iommu_vq *vq,
-				  struct vhost_iommu_chain *chain,
-				  const struct vring_desc *d)
-{
-	u32 len = le32_to_cpu((__force __le32)d->len);
-	u64 addr = le64_to_cpu((__force __le64)d->addr);
-	bool write = le16_to_cpu((__force __le16)d->flags) & VRING_DESC_F_WRITE;
+	const struct vhost_memory_region *r = &vq->region;
+	struct vhost_iommu_seg *s;
+	u32 *total;
+	u64 off;
 	int ret;
 
 	if (!write && chain->nr_segs != chain->nr_in)
 		return VQ_MALFORMED;	/* readable after writable */
-	if ((write ? chain->out_len : chain->in_len) > U32_MAX - len)
+	total = write ? &chain->out_len : &chain->in_len;
+	if (*total > U32_MAX - len)
 		return VQ_MALFORMED;
-	ret = vhost_iommu_chain_add(vq, chain, addr, len);
-	if (ret)
-		return ret;
-	if (write) {
-		chain->out_len += len;
+	/* Below the region, off wraps past memory_size; 0: nothing cached */
+	off = addr - r->guest_phys_addr;
+	if (likely(vq->region_cache && len && off < r->memory_size &&
+		   len <= r->memory_size - off &&
+		   chain->nr_segs < VHOST_IOMMU_MAX_SEGS)) {
+		s = &vq->segs[chain->nr_segs++];
+		s->addr = u64_to_user_ptr(r->userspace_addr + off);
+		s->gpa = addr;
+		s->len = len;
 	} else {
-		chain->in_len += len;
-		chain->nr_in = chain->nr_segs;
+		ret = vhost_iommu_chain_add(vq, chain, addr, len);
+		if (ret)
+			return ret;
 	}
+	*total += len;
+	if (!write)
+		chain->nr_in = chain->nr_segs;
 	return 0;
 }
 
-static int vhost_iommu_walk(struct vhost_iommu_vq *vq,
-			    struct vhost_iommu_chain *chain,
-			    const struct vhost_iommu_table *t, unsigned int i);
-
 /*
- * Checks an indirect descriptor and walks its table. The table is an
- * ordinary guest buffer: contiguous in guest-physical space, it may span
- * memory regions. It holds at most as many descriptors as the queue: the
- * spec bounds a chain by the queue size.
+ * Walks an indirect table of @n descriptors at guest-physical @gpa (it
+ * may span memory regions), from its first. At most @n descriptors,
+ * zero-length ones included: more means a loop. An indirect descriptor
+ * in it is a ring error. Returns 0, VQ_MALFORMED or -EIO.
  */
-static int vhost_iommu_walk_indirect(struct vhost_iommu_vq *vq,
-				     struct vhost_iommu_chain *chain,
-				     const struct vring_desc *ind)
+static int vhost_iommu_walk_table(struct vhost_iommu_vq *vq,
+				  struct vhost_iommu_chain *chain,
+				  u64 gpa, unsigned int n)
 {
-	u32 len = le32_to_cpu((__force __le32)ind->len);
-	struct vhost_iommu_table t = {
-		.gpa = le64_to_cpu((__force __le64)ind->addr),
-		.n = len / sizeof(struct vring_desc),
-	};
-	int ret;
-
-	if (!vhost_iommu_vq_has(vq, VIRTIO_RING_F_INDIRECT_DESC) ||
-	    !len || len % sizeof(struct vring_desc) || t.n > vq->num ||
-	    (le16_to_cpu((__force __le16)ind->flags) & VRING_DESC_F_NEXT))
-		return -EIO;
-	ret = vhost_iommu_gpa_read(vq, t.gpa, NULL, len);
-	if (ret)
-		return ret;
-	return vhost_iommu_walk(vq, chain, &t, 0);
-}
-
-/*
- * Walks the descriptors of table @t from index @i. At most @t->n
- * descriptors, zero-length ones included: more means a loop. Returns 0,
- * VQ_MALFORMED or -EIO.
- */
-static int vhost_iommu_walk(struct vhost_iommu_vq *vq,
-			    struct vhost_iommu_chain *chain,
-			    const struct vhost_iommu_table *t, unsigned int i)
-{
-	unsigned int count = 0;
+	unsigned int count = 0, i = 0;
 	struct vring_desc d;
 	u16 flags;
 	int ret;
 
 	for (;;) {
-		if (++count > t->n)
+		if (++count > n)
 			return -EIO;	/* loop or too long */
 		chain->nr_desc++;
 		/* A table has up to 32768 entries: yield now and then. */
 		if (!(count % VHOST_IOMMU_BUDGET))
 			cond_resched();
-		ret = vhost_iommu_desc_fetch(vq, t, i, &d);
-		if (ret)
-			return ret;
+		if (vhost_iommu_gpa_read(vq, gpa + (u64)i * sizeof(d), &d,
+					 sizeof(d)))
+			return -EIO;
 		flags = le16_to_cpu((__force __le16)d.flags);
 		if (flags & VRING_DESC_F_INDIRECT)
-			return t->ring ?
-				vhost_iommu_walk_indirect(vq, chain, &d) : -EIO;
-		ret = vhost_iommu_chain_desc(vq, chain, &d);
+			return -EIO;
+		ret = vhost_iommu_chain_desc(vq, chain,
+					     le64_to_cpu((__force __le64)d.addr),
+					     le32_to_cpu((__force __le32)d.len),
+					     flags & VRING_DESC_F_WRITE);
 		if (ret)
 			return ret;
 		if (!(flags & VRING_DESC_F_NEXT))
 			return 0;
 		i = le16_to_cpu((__force __le16)d.next);
-		if (i >= t->n)
+		if (i >= n)
 			return -EIO;
 	}
+}
+
+/*
+ * Checks an indirect descriptor (decoded from its copy) and walks its
+ * table. The table is an ordinary guest buffer: contiguous in
+ * guest-physical space, it may span memory regions. It holds at most as
+ * many descriptors as the queue: the spec bounds a chain by the queue
+ * size.
+ */
+static int vhost_iommu_walk_indirect(struct vhost_iommu_vq *vq,
+				     struct vhost_iommu_chain *chain,
+				     u64 addr, u32 len, u16 flags)
+{
+	unsigned int n = len / sizeof(struct vring_desc);
+	int ret;
+
+	if (!vhost_iommu_vq_has(vq, VIRTIO_RING_F_INDIRECT_DESC) ||
+	    !len || len % sizeof(struct vring_desc) || n > vq->num ||
+	    (flags & VRING_DESC_F_NEXT))
+		return -EIO;
+	ret = vhost_iommu_gpa_read(vq, addr, NULL, len);
+	if (ret)
+		return ret;
+	return vhost_iommu_walk_table(vq, chain, addr, n);
+}
+
+/*
+ * Walks the ring's descriptor table from index @i. Each descriptor is
+ * read as two little-endian words in one user access window (the table
+ * is 16-byte aligned) and only that copy is decoded: addr, then len,
+ * flags and next. At most vq->num descriptors, zero-length ones
+ * included: more means a loop. Returns 0, VQ_MALFORMED or -EIO.
+ */
+static int vhost_iommu_walk(struct vhost_iommu_vq *vq,
+			    struct vhost_iommu_chain *chain, unsigned int i)
+{
+	const struct vring_desc __user *p;
+	unsigned int count = 0;
+	u64 addr, word;
+	u16 flags;
+	int ret;
+
+	for (;;) {
+		if (++count > vq->num)
+			return -EIO;	/* loop or too long */
+		chain->nr_desc++;
+		/* A table has up to 32768 entries: yield now and then. */
+		if (!(count % VHOST_IOMMU_BUDGET))
+			cond_resched();
+		p = vq->desc + i;
+		if (!user_read_access_begin(p, sizeof(*p)))
+			return -EIO;
+		unsafe_get_user(addr, (const u64 __user *)&p->addr, efault);
+		unsafe_get_user(word, (const u64 __user *)&p->len, efault);
+		user_read_access_end();
+		addr = le64_to_cpu((__force __le64)addr);
+		word = le64_to_cpu((__force __le64)word);
+		flags = (u16)(word >> 32);
+		if (flags & VRING_DESC_F_INDIRECT)
+			return vhost_iommu_walk_indirect(vq, chain, addr,
+							 lower_32_bits(word),
+							 flags);
+		ret = vhost_iommu_chain_desc(vq, chain, addr,
+					     lower_32_bits(word),
+					     flags & VRING_DESC_F_WRITE);
+		if (ret)
+			return ret;
+		if (!(flags & VRING_DESC_F_NEXT))
+			return 0;
+		i = word >> 48;
+		if (i >= vq->num)
+			return -EIO;
+	}
+efault:
+	user_read_access_end();
+	return -EIO;
 }
 
 /* Reads the driver's available index. Returns 0 or -EIO. */
@@ -909,7 +935,6 @@ static int vhost_iommu_vq_busy_poll(struct vhost_iommu_vq *vq)
 int vhost_iommu_vq_next(struct vhost_iommu_vq *vq,
 			struct vhost_iommu_chain *chain, bool busy_poll)
 {
-	struct vhost_iommu_table table;
 	__virtio16 head;
 	int ret;
 
@@ -933,8 +958,7 @@ int vhost_iommu_vq_next(struct vhost_iommu_vq *vq,
 	chain->head = le16_to_cpu((__force __le16)head);
 	if (chain->head >= vq->num)
 		return -EIO;
-	table = (struct vhost_iommu_table){ .ring = vq->desc, .n = vq->num };
-	ret = vhost_iommu_walk(vq, chain, &table, chain->head);
+	ret = vhost_iommu_walk(vq, chain, chain->head);
 	if (ret < 0)
 		return ret;
 	vq->last_avail_idx++;
