@@ -49,7 +49,8 @@ struct vhost_iommu_half {
  * for a size not known at build time, the hardened-usercopy walk of @dst
  * (a buffer of the caller, of at least @n bytes). Returns 0 or -EFAULT.
  */
-static int vhost_iommu_user_read(void *dst, const void __user *src, u32 n)
+static __always_inline int vhost_iommu_user_read(void *dst,
+						 const void __user *src, u32 n)
 {
 	struct vhost_iommu_word *w;
 	struct vhost_iommu_half *h;
@@ -90,7 +91,8 @@ efault:
 }
 
 /* As vhost_iommu_user_read(), the other way. Returns 0 or -EFAULT. */
-static int vhost_iommu_user_write(void __user *dst, const void *src, u32 n)
+static __always_inline int vhost_iommu_user_write(void __user *dst,
+						  const void *src, u32 n)
 {
 	if (n > VHOST_IOMMU_SMALL_COPY)
 		return copy_to_user(dst, src, n) ? -EFAULT : 0;
@@ -965,7 +967,11 @@ int vhost_iommu_vq_next(struct vhost_iommu_vq *vq,
 	return ret;
 }
 
-/* Copies @len bytes at @offset of the writable (or readable) segments. */
+/*
+ * Copies @len bytes at @offset of the writable (or readable) segments:
+ * the general case of vhost_iommu_chain_read() and _write(), for a range
+ * past the first segment or a fill with zeroes.
+ */
 static int vhost_iommu_chain_copy(struct vhost_iommu_vq *vq,
 				  unsigned int first, unsigned int end,
 				  u32 offset, void *buf, const void *src,
@@ -1013,6 +1019,9 @@ int vhost_iommu_chain_read(struct vhost_iommu_vq *vq,
 			   const struct vhost_iommu_chain *chain,
 			   void *buf, u32 len)
 {
+	/* A request lies in the first segment, as a rule */
+	if (likely(chain->nr_in && len <= vq->segs[0].len))
+		return vhost_iommu_user_read(buf, vq->segs[0].addr, len);
 	return vhost_iommu_chain_copy(vq, 0, chain->nr_in, 0, buf, NULL, len);
 }
 
@@ -1030,6 +1039,17 @@ int vhost_iommu_chain_write(struct vhost_iommu_vq *vq,
 			    const struct vhost_iommu_chain *chain,
 			    u32 offset, const void *buf, u32 len)
 {
+	const struct vhost_iommu_seg *s;
+
+	/* The tail or the properties lie in the first writable segment */
+	if (likely(buf && len && chain->nr_segs > chain->nr_in)) {
+		s = &vq->segs[chain->nr_in];
+		if (offset <= s->len && len <= s->len - offset) {
+			if (vhost_iommu_user_write(s->addr + offset, buf, len))
+				return -EFAULT;
+			return vhost_iommu_vq_log(vq, s->gpa + offset, len);
+		}
+	}
 	return vhost_iommu_chain_copy(vq, chain->nr_in, chain->nr_segs, offset,
 				      NULL, buf, len);
 }
@@ -1112,18 +1132,21 @@ int vhost_iommu_held_write(struct vhost_iommu_vq *vq,
  */
 int vhost_iommu_vq_add_used(struct vhost_iommu_vq *vq, u16 head, u32 len)
 {
-	struct vring_used_elem e = {
-		.id = (__force __virtio32)cpu_to_le32(head),
-		.len = (__force __virtio32)cpu_to_le32(len),
-	};
 	struct vring_used_elem __user *p =
 		&vq->used->ring[vq->last_used_idx & (vq->num - 1)];
 
-	if (vhost_iommu_user_write(p, &e, sizeof(e)) ||
-	    vhost_iommu_vq_log_used(vq, p, sizeof(*p)))
+	if (!user_write_access_begin(p, sizeof(*p)))
+		return -EIO;
+	unsafe_put_user((__force __virtio32)cpu_to_le32(head), &p->id, efault);
+	unsafe_put_user((__force __virtio32)cpu_to_le32(len), &p->len, efault);
+	user_write_access_end();
+	if (vhost_iommu_vq_log_used(vq, p, sizeof(*p)))
 		return -EIO;
 	vq->last_used_idx++;
 	return 0;
+efault:
+	user_write_access_end();
+	return -EIO;
 }
 
 static bool vhost_iommu_vq_need_signal(struct vhost_iommu_vq *vq)
