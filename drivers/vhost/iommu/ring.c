@@ -695,6 +695,31 @@ static int vhost_iommu_gpa_read(struct vhost_iommu_vq *vq, u64 gpa,
 }
 
 /*
+ * Whether the region cache holds all of [@gpa, @gpa + @len), @len not 0,
+ * the region of @gpa looked up on a miss; @off: @gpa's offset in it.
+ * False sends the range to vhost_iommu_chain_add(), which splits it or
+ * finds it outside the memory table.
+ */
+static __always_inline bool vhost_iommu_vq_holds(struct vhost_iommu_vq *vq,
+						 u64 gpa, u32 len, u64 *off)
+{
+	struct vhost_memory_region *r = &vq->region;
+
+	if (!vq->region_cache || !len)
+		return false;
+	/* Below the region, off wraps past memory_size; 0: nothing cached */
+	*off = gpa - r->guest_phys_addr;
+	if (*off >= r->memory_size) {
+		if (!vhost_iommu_mem_lookup(vq->mem, gpa, r)) {
+			r->memory_size = 0;
+			return false;
+		}
+		*off = gpa - r->guest_phys_addr;
+	}
+	return len <= r->memory_size - *off;
+}
+
+/*
  * Adds one data descriptor, decoded from its copy, to the chain. A range
  * the cached region holds whole (the usual case) becomes one segment in
  * place; any other goes through vhost_iommu_chain_add(). Returns 0 or
@@ -715,10 +740,7 @@ static __always_inline int vhost_iommu_chain_desc(struct vhost_iommu_vq *vq,
 	total = write ? &chain->out_len : &chain->in_len;
 	if (*total > U32_MAX - len)
 		return VQ_MALFORMED;
-	/* Below the region, off wraps past memory_size; 0: nothing cached */
-	off = addr - r->guest_phys_addr;
-	if (likely(vq->region_cache && len && off < r->memory_size &&
-		   len <= r->memory_size - off &&
+	if (likely(vhost_iommu_vq_holds(vq, addr, len, &off) &&
 		   chain->nr_segs < VHOST_IOMMU_MAX_SEGS)) {
 		s = &vq->segs[chain->nr_segs++];
 		s->addr = u64_to_user_ptr(r->userspace_addr + off);
@@ -782,11 +804,12 @@ static int vhost_iommu_walk_table(struct vhost_iommu_vq *vq,
  * table. The table is an ordinary guest buffer: contiguous in
  * guest-physical space, it may span memory regions. It holds at most as
  * many descriptors as the queue: the spec bounds a chain by the queue
- * size.
+ * size. Not inlined: its descriptor buffer would give the ring's walk a
+ * stack canary.
  */
-static int vhost_iommu_walk_indirect(struct vhost_iommu_vq *vq,
-				     struct vhost_iommu_chain *chain,
-				     u64 addr, u32 len, u16 flags)
+static noinline int vhost_iommu_walk_indirect(struct vhost_iommu_vq *vq,
+					      struct vhost_iommu_chain *chain,
+					      u64 addr, u32 len, u16 flags)
 {
 	unsigned int n = len / sizeof(struct vring_desc);
 	int ret;
@@ -937,6 +960,7 @@ static int vhost_iommu_vq_busy_poll(struct vhost_iommu_vq *vq)
 int vhost_iommu_vq_next(struct vhost_iommu_vq *vq,
 			struct vhost_iommu_chain *chain, bool busy_poll)
 {
+	const __virtio16 __user *p;
 	__virtio16 head;
 	int ret;
 
@@ -953,9 +977,11 @@ int vhost_iommu_vq_next(struct vhost_iommu_vq *vq,
 			return VQ_EMPTY;
 	}
 	smp_rmb(); /* read the ring entry after the index */
-	if (get_user(head,
-		     &vq->avail->ring[vq->last_avail_idx & (vq->num - 1)]))
+	p = &vq->avail->ring[vq->last_avail_idx & (vq->num - 1)];
+	if (!user_read_access_begin(p, sizeof(*p)))
 		return -EIO;
+	unsafe_get_user(head, p, efault);
+	user_read_access_end();
 	memset(chain, 0, sizeof(*chain));
 	chain->head = le16_to_cpu((__force __le16)head);
 	if (chain->head >= vq->num)
@@ -965,6 +991,9 @@ int vhost_iommu_vq_next(struct vhost_iommu_vq *vq,
 		return ret;
 	vq->last_avail_idx++;
 	return ret;
+efault:
+	user_read_access_end();
+	return -EIO;
 }
 
 /*
