@@ -47,7 +47,9 @@ struct vhost_iommu_half {
  * window, eight bytes at a time: a descriptor, a request or a used entry
  * is a few words, and copy_from_user() costs a call, a string copy and,
  * for a size not known at build time, the hardened-usercopy walk of @dst
- * (a buffer of the caller, of at least @n bytes). Returns 0 or -EFAULT.
+ * (a buffer of the caller, of at least @n bytes). From eight bytes on,
+ * the last word ends at @n and may read a few bytes again; nothing past
+ * @src + @n is read. Returns 0 or -EFAULT.
  */
 static __always_inline int vhost_iommu_user_read(void *dst,
 						 const void __user *src, u32 n)
@@ -62,12 +64,25 @@ static __always_inline int vhost_iommu_user_read(void *dst,
 		return copy_from_user(dst, src, n) ? -EFAULT : 0;
 	if (!user_read_access_begin(src, n))
 		return -EFAULT;
-	for (; n >= sizeof(v); n -= sizeof(v)) {
-		unsafe_get_user(v, (const u64 __user *)src, efault);
-		w = dst;
-		w->v = v;
-		src += sizeof(v);
-		dst += sizeof(v);
+	if (n >= sizeof(v)) {
+		/* Whole words, the last one ending at @n: it may overlap */
+		for (;;) {
+			n -= sizeof(v);
+			unsafe_get_user(v, (const u64 __user *)src, efault);
+			w = dst;
+			w->v = v;
+			if (n < sizeof(v))
+				break;
+			src += sizeof(v);
+			dst += sizeof(v);
+		}
+		if (n) {
+			unsafe_get_user(v, (const u64 __user *)(src + n),
+					efault);
+			w = dst + n;
+			w->v = v;
+		}
+		n = 0;
 	}
 	if (n >= sizeof(x)) {
 		unsafe_get_user(x, (const u32 __user *)src, efault);
@@ -90,15 +105,44 @@ efault:
 	return -EFAULT;
 }
 
-/* As vhost_iommu_user_read(), the other way. Returns 0 or -EFAULT. */
+/*
+ * As vhost_iommu_user_read(), the other way: whole words, the last one
+ * ending at @n (it may rewrite a few bytes with the same values), or for
+ * less than a word two halves the same way, or bytes. Returns 0 or
+ * -EFAULT.
+ */
 static __always_inline int vhost_iommu_user_write(void __user *dst,
 						  const void *src, u32 n)
 {
+	const struct vhost_iommu_word *w;
+	const struct vhost_iommu_half *h;
+	u32 i;
+
 	if (n > VHOST_IOMMU_SMALL_COPY)
 		return copy_to_user(dst, src, n) ? -EFAULT : 0;
 	if (!user_write_access_begin(dst, n))
 		return -EFAULT;
-	unsafe_copy_to_user(dst, src, n, efault);
+	if (n >= sizeof(w->v)) {
+		for (i = 0; i < n - sizeof(w->v); i += sizeof(w->v)) {
+			w = src + i;
+			unsafe_put_user(w->v, (u64 __user *)(dst + i), efault);
+		}
+		i = n - sizeof(w->v);
+		w = src + i;
+		unsafe_put_user(w->v, (u64 __user *)(dst + i), efault);
+	} else if (n >= sizeof(h->v)) {
+		h = src;
+		unsafe_put_user(h->v, (u32 __user *)dst, efault);
+		if (n > sizeof(h->v)) {
+			i = n - sizeof(h->v);
+			h = src + i;
+			unsafe_put_user(h->v, (u32 __user *)(dst + i), efault);
+		}
+	} else {
+		for (i = 0; i < n; i++)
+			unsafe_put_user(((const u8 *)src)[i],
+					(u8 __user *)dst + i, efault);
+	}
 	user_write_access_end();
 	return 0;
 efault:
