@@ -150,6 +150,27 @@ efault:
 	return -EFAULT;
 }
 
+/*
+ * Reads a 16-bit field of the rings (the available index, a head) in one
+ * user access window, inlined where get_user() calls out. Returns 0 or
+ * -EFAULT.
+ */
+static __always_inline int vhost_iommu_get16(u16 *val,
+					     const __virtio16 __user *p)
+{
+	__virtio16 v;
+
+	if (!user_read_access_begin(p, sizeof(*p)))
+		return -EFAULT;
+	unsafe_get_user(v, p, efault);
+	user_read_access_end();
+	*val = le16_to_cpu((__force __le16)v);
+	return 0;
+efault:
+	user_read_access_end();
+	return -EFAULT;
+}
+
 static void vhost_iommu_poll_queue(struct vhost_iommu_poll *poll)
 {
 	vhost_iommu_work_queue(poll->worker, poll->work);
@@ -921,14 +942,12 @@ efault:
 }
 
 /* Reads the driver's available index. Returns 0 or -EIO. */
-static int vhost_iommu_vq_avail(struct vhost_iommu_vq *vq)
+static __always_inline int vhost_iommu_vq_avail(struct vhost_iommu_vq *vq)
 {
-	__virtio16 idx;
 	u16 avail;
 
-	if (get_user(idx, &vq->avail->idx))
+	if (vhost_iommu_get16(&avail, &vq->avail->idx))
 		return -EIO;
-	avail = le16_to_cpu((__force __le16)idx);
 	if ((u16)(avail - vq->last_avail_idx) > vq->num)
 		return -EIO;
 	vq->avail_idx = avail;
@@ -1004,8 +1023,7 @@ static int vhost_iommu_vq_busy_poll(struct vhost_iommu_vq *vq)
 int vhost_iommu_vq_next(struct vhost_iommu_vq *vq,
 			struct vhost_iommu_chain *chain, bool busy_poll)
 {
-	const __virtio16 __user *p;
-	__virtio16 head;
+	u16 head;
 	int ret;
 
 	if (vq->avail_idx == vq->last_avail_idx) {
@@ -1021,13 +1039,11 @@ int vhost_iommu_vq_next(struct vhost_iommu_vq *vq,
 			return VQ_EMPTY;
 	}
 	smp_rmb(); /* read the ring entry after the index */
-	p = &vq->avail->ring[vq->last_avail_idx & (vq->num - 1)];
-	if (!user_read_access_begin(p, sizeof(*p)))
+	if (vhost_iommu_get16(&head, &vq->avail->ring[vq->last_avail_idx &
+						     (vq->num - 1)]))
 		return -EIO;
-	unsafe_get_user(head, p, efault);
-	user_read_access_end();
 	memset(chain, 0, sizeof(*chain));
-	chain->head = le16_to_cpu((__force __le16)head);
+	chain->head = head;
 	if (chain->head >= vq->num)
 		return -EIO;
 	ret = vhost_iommu_walk(vq, chain, chain->head);
@@ -1035,9 +1051,6 @@ int vhost_iommu_vq_next(struct vhost_iommu_vq *vq,
 		return ret;
 	vq->last_avail_idx++;
 	return ret;
-efault:
-	user_read_access_end();
-	return -EIO;
 }
 
 /*
