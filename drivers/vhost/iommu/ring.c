@@ -47,9 +47,12 @@ struct vhost_iommu_half {
  * window, eight bytes at a time: a descriptor, a request or a used entry
  * is a few words, and copy_from_user() costs a call, a string copy and,
  * for a size not known at build time, the hardened-usercopy walk of @dst
- * (a buffer of the caller, of at least @n bytes). Returns 0 or -EFAULT.
+ * (a buffer of the caller, of at least @n bytes). From eight bytes on,
+ * the last word ends at @n and may read a few bytes again; nothing past
+ * @src + @n is read. Returns 0 or -EFAULT.
  */
-static int vhost_iommu_user_read(void *dst, const void __user *src, u32 n)
+static __always_inline int vhost_iommu_user_read(void *dst,
+						 const void __user *src, u32 n)
 {
 	struct vhost_iommu_word *w;
 	struct vhost_iommu_half *h;
@@ -61,12 +64,25 @@ static int vhost_iommu_user_read(void *dst, const void __user *src, u32 n)
 		return copy_from_user(dst, src, n) ? -EFAULT : 0;
 	if (!user_read_access_begin(src, n))
 		return -EFAULT;
-	for (; n >= sizeof(v); n -= sizeof(v)) {
-		unsafe_get_user(v, (const u64 __user *)src, efault);
-		w = dst;
-		w->v = v;
-		src += sizeof(v);
-		dst += sizeof(v);
+	if (n >= sizeof(v)) {
+		/* Whole words, the last one ending at @n: it may overlap */
+		for (;;) {
+			n -= sizeof(v);
+			unsafe_get_user(v, (const u64 __user *)src, efault);
+			w = dst;
+			w->v = v;
+			if (n < sizeof(v))
+				break;
+			src += sizeof(v);
+			dst += sizeof(v);
+		}
+		if (n) {
+			unsafe_get_user(v, (const u64 __user *)(src + n),
+					efault);
+			w = dst + n;
+			w->v = v;
+		}
+		n = 0;
 	}
 	if (n >= sizeof(x)) {
 		unsafe_get_user(x, (const u32 __user *)src, efault);
@@ -89,18 +105,69 @@ efault:
 	return -EFAULT;
 }
 
-/* As vhost_iommu_user_read(), the other way. Returns 0 or -EFAULT. */
-static int vhost_iommu_user_write(void __user *dst, const void *src, u32 n)
+/*
+ * As vhost_iommu_user_read(), the other way: whole words, the last one
+ * ending at @n (it may rewrite a few bytes with the same values), or for
+ * less than a word two halves the same way, or bytes. Returns 0 or
+ * -EFAULT.
+ */
+static __always_inline int vhost_iommu_user_write(void __user *dst,
+						  const void *src, u32 n)
 {
+	const struct vhost_iommu_word *w;
+	const struct vhost_iommu_half *h;
+	u32 i;
+
 	if (n > VHOST_IOMMU_SMALL_COPY)
 		return copy_to_user(dst, src, n) ? -EFAULT : 0;
 	if (!user_write_access_begin(dst, n))
 		return -EFAULT;
-	unsafe_copy_to_user(dst, src, n, efault);
+	if (n >= sizeof(w->v)) {
+		for (i = 0; i < n - sizeof(w->v); i += sizeof(w->v)) {
+			w = src + i;
+			unsafe_put_user(w->v, (u64 __user *)(dst + i), efault);
+		}
+		i = n - sizeof(w->v);
+		w = src + i;
+		unsafe_put_user(w->v, (u64 __user *)(dst + i), efault);
+	} else if (n >= sizeof(h->v)) {
+		h = src;
+		unsafe_put_user(h->v, (u32 __user *)dst, efault);
+		if (n > sizeof(h->v)) {
+			i = n - sizeof(h->v);
+			h = src + i;
+			unsafe_put_user(h->v, (u32 __user *)(dst + i), efault);
+		}
+	} else {
+		for (i = 0; i < n; i++)
+			unsafe_put_user(((const u8 *)src)[i],
+					(u8 __user *)dst + i, efault);
+	}
 	user_write_access_end();
 	return 0;
 efault:
 	user_write_access_end();
+	return -EFAULT;
+}
+
+/*
+ * Reads a 16-bit field of the rings (the available index, a head) in one
+ * user access window, inlined where get_user() calls out. Returns 0 or
+ * -EFAULT.
+ */
+static __always_inline int vhost_iommu_get16(u16 *val,
+					     const __virtio16 __user *p)
+{
+	__virtio16 v;
+
+	if (!user_read_access_begin(p, sizeof(*p)))
+		return -EFAULT;
+	unsafe_get_user(v, p, efault);
+	user_read_access_end();
+	*val = le16_to_cpu((__force __le16)v);
+	return 0;
+efault:
+	user_read_access_end();
 	return -EFAULT;
 }
 
@@ -647,20 +714,23 @@ static int vhost_iommu_chain_add(struct vhost_iommu_vq *vq,
 				 struct vhost_iommu_chain *chain,
 				 u64 gpa, u32 len)
 {
+	unsigned int nr = chain->nr_segs;
+	struct vhost_iommu_seg *s;
 	u64 hva;
 	u32 n;
 
 	while (len) {
 		n = vhost_iommu_vq_span(vq, gpa, len, &hva);
-		if (!n || chain->nr_segs >= VHOST_IOMMU_MAX_SEGS)
+		if (!n || nr >= VHOST_IOMMU_MAX_SEGS)
 			return VQ_MALFORMED;
-		vq->segs[chain->nr_segs].addr = u64_to_user_ptr(hva);
-		vq->segs[chain->nr_segs].gpa = gpa;
-		vq->segs[chain->nr_segs].len = n;
-		chain->nr_segs++;
+		s = &vq->segs[nr++];
+		s->addr = u64_to_user_ptr(hva);
+		s->gpa = gpa;
+		s->len = n;
 		gpa += n;
 		len -= n;
 	}
+	chain->nr_segs = nr;
 	return 0;
 }
 
@@ -690,150 +760,194 @@ static int vhost_iommu_gpa_read(struct vhost_iommu_vq *vq, u64 gpa,
 }
 
 /*
- * Where a walk reads descriptors: the ring's descriptor table (owner's
- * address) or an indirect table (guest-physical, possibly across regions).
+ * Whether the region cache holds all of [@gpa, @gpa + @len), @len not 0,
+ * the region of @gpa looked up on a miss; @off: @gpa's offset in it.
+ * False sends the range to vhost_iommu_chain_add(), which splits it or
+ * finds it outside the memory table.
  */
-struct vhost_iommu_table {
-	struct vring_desc __user *ring;
-	u64 gpa;
-	unsigned int n;
-};
-
-/* One descriptor of the ring's table, in one user access window */
-static int vhost_iommu_desc_get(struct vring_desc *d,
-				const struct vring_desc __user *p)
+static __always_inline bool vhost_iommu_vq_holds(struct vhost_iommu_vq *vq,
+						 u64 gpa, u32 len, u64 *off)
 {
-	if (!user_read_access_begin(p, sizeof(*p)))
-		return -EIO;
-	unsafe_get_user(d->addr, &p->addr, efault);
-	unsafe_get_user(d->len, &p->len, efault);
-	unsafe_get_user(d->flags, &p->flags, efault);
-	unsafe_get_user(d->next, &p->next, efault);
-	user_read_access_end();
-	return 0;
-efault:
-	user_read_access_end();
-	return -EIO;
+	struct vhost_memory_region *r = &vq->region;
+
+	if (!vq->region_cache || !len)
+		return false;
+	/* Below the region, off wraps past memory_size; 0: nothing cached */
+	*off = gpa - r->guest_phys_addr;
+	if (*off >= r->memory_size) {
+		if (!vhost_iommu_mem_lookup(vq->mem, gpa, r)) {
+			r->memory_size = 0;
+			return false;
+		}
+		*off = gpa - r->guest_phys_addr;
+	}
+	return len <= r->memory_size - *off;
 }
 
-static int vhost_iommu_desc_fetch(struct vhost_iommu_vq *vq,
-				  const struct vhost_iommu_table *t,
-				  unsigned int i, struct vring_desc *d)
+/*
+ * Adds one data descriptor, decoded from its copy, to the chain. A range
+ * the cached region holds whole (the usual case) becomes one segment in
+ * place; any other goes through vhost_iommu_chain_add(). Returns 0 or
+ * VQ_MALFORMED.
+ */
+static __always_inline int vhost_iommu_chain_desc(struct vhost_iommu_vq *vq,
+						  struct vhost_iommu_chain *chain,
+						  u64 addr, u32 len, bool write)
 {
-	int ret;
-
-	if (t->ring)
-		return vhost_iommu_desc_get(d, t->ring + i);
-	ret = vhost_iommu_gpa_read(vq, t->gpa + (u64)i * sizeof(*d), d,
-				   sizeof(*d));
-	return ret ? -EIO : 0;
-}
-
-/* Adds one data descriptor to the chain. */
-static int vhost_iommu_chain_desc(struct vhost_iommu_vq *vq,
-				  struct vhost_iommu_chain *chain,
-				  const struct vring_desc *d)
-{
-	u32 len = le32_to_cpu((__force __le32)d->len);
-	u64 addr = le64_to_cpu((__force __le64)d->addr);
-	bool write = le16_to_cpu((__force __le16)d->flags) & VRING_DESC_F_WRITE;
+	const struct vhost_memory_region *r = &vq->region;
+	struct vhost_iommu_seg *s;
+	u32 *total;
+	u64 off;
 	int ret;
 
 	if (!write && chain->nr_segs != chain->nr_in)
 		return VQ_MALFORMED;	/* readable after writable */
-	if ((write ? chain->out_len : chain->in_len) > U32_MAX - len)
+	total = write ? &chain->out_len : &chain->in_len;
+	if (*total > U32_MAX - len)
 		return VQ_MALFORMED;
-	ret = vhost_iommu_chain_add(vq, chain, addr, len);
-	if (ret)
-		return ret;
-	if (write) {
-		chain->out_len += len;
+	if (likely(vhost_iommu_vq_holds(vq, addr, len, &off) &&
+		   chain->nr_segs < VHOST_IOMMU_MAX_SEGS)) {
+		s = &vq->segs[chain->nr_segs++];
+		s->addr = u64_to_user_ptr(r->userspace_addr + off);
+		s->gpa = addr;
+		s->len = len;
 	} else {
-		chain->in_len += len;
-		chain->nr_in = chain->nr_segs;
+		ret = vhost_iommu_chain_add(vq, chain, addr, len);
+		if (ret)
+			return ret;
 	}
+	*total += len;
+	if (!write)
+		chain->nr_in = chain->nr_segs;
 	return 0;
 }
 
-static int vhost_iommu_walk(struct vhost_iommu_vq *vq,
-			    struct vhost_iommu_chain *chain,
-			    const struct vhost_iommu_table *t, unsigned int i);
-
 /*
- * Checks an indirect descriptor and walks its table. The table is an
- * ordinary guest buffer: contiguous in guest-physical space, it may span
- * memory regions. It holds at most as many descriptors as the queue: the
- * spec bounds a chain by the queue size.
+ * Walks an indirect table of @n descriptors at guest-physical @gpa (it
+ * may span memory regions), from its first. At most @n descriptors,
+ * zero-length ones included: more means a loop. An indirect descriptor
+ * in it is a ring error. Returns 0, VQ_MALFORMED or -EIO.
  */
-static int vhost_iommu_walk_indirect(struct vhost_iommu_vq *vq,
-				     struct vhost_iommu_chain *chain,
-				     const struct vring_desc *ind)
+static int vhost_iommu_walk_table(struct vhost_iommu_vq *vq,
+				  struct vhost_iommu_chain *chain,
+				  u64 gpa, unsigned int n)
 {
-	u32 len = le32_to_cpu((__force __le32)ind->len);
-	struct vhost_iommu_table t = {
-		.gpa = le64_to_cpu((__force __le64)ind->addr),
-		.n = len / sizeof(struct vring_desc),
-	};
-	int ret;
-
-	if (!vhost_iommu_vq_has(vq, VIRTIO_RING_F_INDIRECT_DESC) ||
-	    !len || len % sizeof(struct vring_desc) || t.n > vq->num ||
-	    (le16_to_cpu((__force __le16)ind->flags) & VRING_DESC_F_NEXT))
-		return -EIO;
-	ret = vhost_iommu_gpa_read(vq, t.gpa, NULL, len);
-	if (ret)
-		return ret;
-	return vhost_iommu_walk(vq, chain, &t, 0);
-}
-
-/*
- * Walks the descriptors of table @t from index @i. At most @t->n
- * descriptors, zero-length ones included: more means a loop. Returns 0,
- * VQ_MALFORMED or -EIO.
- */
-static int vhost_iommu_walk(struct vhost_iommu_vq *vq,
-			    struct vhost_iommu_chain *chain,
-			    const struct vhost_iommu_table *t, unsigned int i)
-{
-	unsigned int count = 0;
+	unsigned int count = 0, i = 0;
 	struct vring_desc d;
 	u16 flags;
 	int ret;
 
 	for (;;) {
-		if (++count > t->n)
+		if (++count > n)
 			return -EIO;	/* loop or too long */
 		chain->nr_desc++;
 		/* A table has up to 32768 entries: yield now and then. */
 		if (!(count % VHOST_IOMMU_BUDGET))
 			cond_resched();
-		ret = vhost_iommu_desc_fetch(vq, t, i, &d);
-		if (ret)
-			return ret;
+		if (vhost_iommu_gpa_read(vq, gpa + (u64)i * sizeof(d), &d,
+					 sizeof(d)))
+			return -EIO;
 		flags = le16_to_cpu((__force __le16)d.flags);
 		if (flags & VRING_DESC_F_INDIRECT)
-			return t->ring ?
-				vhost_iommu_walk_indirect(vq, chain, &d) : -EIO;
-		ret = vhost_iommu_chain_desc(vq, chain, &d);
+			return -EIO;
+		ret = vhost_iommu_chain_desc(vq, chain,
+					     le64_to_cpu((__force __le64)d.addr),
+					     le32_to_cpu((__force __le32)d.len),
+					     flags & VRING_DESC_F_WRITE);
 		if (ret)
 			return ret;
 		if (!(flags & VRING_DESC_F_NEXT))
 			return 0;
 		i = le16_to_cpu((__force __le16)d.next);
-		if (i >= t->n)
+		if (i >= n)
 			return -EIO;
 	}
 }
 
-/* Reads the driver's available index. Returns 0 or -EIO. */
-static int vhost_iommu_vq_avail(struct vhost_iommu_vq *vq)
+/*
+ * Checks an indirect descriptor (decoded from its copy) and walks its
+ * table. The table is an ordinary guest buffer: contiguous in
+ * guest-physical space, it may span memory regions. It holds at most as
+ * many descriptors as the queue: the spec bounds a chain by the queue
+ * size. Not inlined: its descriptor buffer would give the ring's walk a
+ * stack canary.
+ */
+static noinline int vhost_iommu_walk_indirect(struct vhost_iommu_vq *vq,
+					      struct vhost_iommu_chain *chain,
+					      u64 addr, u32 len, u16 flags)
 {
-	__virtio16 idx;
+	unsigned int n = len / sizeof(struct vring_desc);
+	int ret;
+
+	if (!vhost_iommu_vq_has(vq, VIRTIO_RING_F_INDIRECT_DESC) ||
+	    !len || len % sizeof(struct vring_desc) || n > vq->num ||
+	    (flags & VRING_DESC_F_NEXT))
+		return -EIO;
+	ret = vhost_iommu_gpa_read(vq, addr, NULL, len);
+	if (ret)
+		return ret;
+	return vhost_iommu_walk_table(vq, chain, addr, n);
+}
+
+/*
+ * Walks the ring's descriptor table from index @i. Each descriptor is
+ * read as two little-endian words in one user access window (the table
+ * is 16-byte aligned) and only that copy is decoded: addr, then len,
+ * flags and next. At most vq->num descriptors, zero-length ones
+ * included: more means a loop. Returns 0, VQ_MALFORMED or -EIO.
+ */
+static int vhost_iommu_walk(struct vhost_iommu_vq *vq,
+			    struct vhost_iommu_chain *chain, unsigned int i)
+{
+	const struct vring_desc __user *p;
+	unsigned int count = 0;
+	u64 addr, word;
+	u16 flags;
+	int ret;
+
+	for (;;) {
+		if (++count > vq->num)
+			return -EIO;	/* loop or too long */
+		chain->nr_desc++;
+		/* A table has up to 32768 entries: yield now and then. */
+		if (!(count % VHOST_IOMMU_BUDGET))
+			cond_resched();
+		p = vq->desc + i;
+		if (!user_read_access_begin(p, sizeof(*p)))
+			return -EIO;
+		unsafe_get_user(addr, (const u64 __user *)&p->addr, efault);
+		unsafe_get_user(word, (const u64 __user *)&p->len, efault);
+		user_read_access_end();
+		addr = le64_to_cpu((__force __le64)addr);
+		word = le64_to_cpu((__force __le64)word);
+		flags = (u16)(word >> 32);
+		if (flags & VRING_DESC_F_INDIRECT)
+			return vhost_iommu_walk_indirect(vq, chain, addr,
+							 lower_32_bits(word),
+							 flags);
+		ret = vhost_iommu_chain_desc(vq, chain, addr,
+					     lower_32_bits(word),
+					     flags & VRING_DESC_F_WRITE);
+		if (ret)
+			return ret;
+		if (!(flags & VRING_DESC_F_NEXT))
+			return 0;
+		i = word >> 48;
+		if (i >= vq->num)
+			return -EIO;
+	}
+efault:
+	user_read_access_end();
+	return -EIO;
+}
+
+/* Reads the driver's available index. Returns 0 or -EIO. */
+static __always_inline int vhost_iommu_vq_avail(struct vhost_iommu_vq *vq)
+{
 	u16 avail;
 
-	if (get_user(idx, &vq->avail->idx))
+	if (vhost_iommu_get16(&avail, &vq->avail->idx))
 		return -EIO;
-	avail = le16_to_cpu((__force __le16)idx);
 	if ((u16)(avail - vq->last_avail_idx) > vq->num)
 		return -EIO;
 	vq->avail_idx = avail;
@@ -909,8 +1023,7 @@ static int vhost_iommu_vq_busy_poll(struct vhost_iommu_vq *vq)
 int vhost_iommu_vq_next(struct vhost_iommu_vq *vq,
 			struct vhost_iommu_chain *chain, bool busy_poll)
 {
-	struct vhost_iommu_table table;
-	__virtio16 head;
+	u16 head;
 	int ret;
 
 	if (vq->avail_idx == vq->last_avail_idx) {
@@ -926,22 +1039,25 @@ int vhost_iommu_vq_next(struct vhost_iommu_vq *vq,
 			return VQ_EMPTY;
 	}
 	smp_rmb(); /* read the ring entry after the index */
-	if (get_user(head,
-		     &vq->avail->ring[vq->last_avail_idx & (vq->num - 1)]))
+	if (vhost_iommu_get16(&head, &vq->avail->ring[vq->last_avail_idx &
+						     (vq->num - 1)]))
 		return -EIO;
 	memset(chain, 0, sizeof(*chain));
-	chain->head = le16_to_cpu((__force __le16)head);
+	chain->head = head;
 	if (chain->head >= vq->num)
 		return -EIO;
-	table = (struct vhost_iommu_table){ .ring = vq->desc, .n = vq->num };
-	ret = vhost_iommu_walk(vq, chain, &table, chain->head);
+	ret = vhost_iommu_walk(vq, chain, chain->head);
 	if (ret < 0)
 		return ret;
 	vq->last_avail_idx++;
 	return ret;
 }
 
-/* Copies @len bytes at @offset of the writable (or readable) segments. */
+/*
+ * Copies @len bytes at @offset of the writable (or readable) segments:
+ * the general case of vhost_iommu_chain_read() and _write(), for a range
+ * past the first segment or a fill with zeroes.
+ */
 static int vhost_iommu_chain_copy(struct vhost_iommu_vq *vq,
 				  unsigned int first, unsigned int end,
 				  u32 offset, void *buf, const void *src,
@@ -989,6 +1105,9 @@ int vhost_iommu_chain_read(struct vhost_iommu_vq *vq,
 			   const struct vhost_iommu_chain *chain,
 			   void *buf, u32 len)
 {
+	/* A request lies in the first segment, as a rule */
+	if (likely(chain->nr_in && len <= vq->segs[0].len))
+		return vhost_iommu_user_read(buf, vq->segs[0].addr, len);
 	return vhost_iommu_chain_copy(vq, 0, chain->nr_in, 0, buf, NULL, len);
 }
 
@@ -1006,6 +1125,17 @@ int vhost_iommu_chain_write(struct vhost_iommu_vq *vq,
 			    const struct vhost_iommu_chain *chain,
 			    u32 offset, const void *buf, u32 len)
 {
+	const struct vhost_iommu_seg *s;
+
+	/* The tail or the properties lie in the first writable segment */
+	if (likely(buf && len && chain->nr_segs > chain->nr_in)) {
+		s = &vq->segs[chain->nr_in];
+		if (offset <= s->len && len <= s->len - offset) {
+			if (vhost_iommu_user_write(s->addr + offset, buf, len))
+				return -EFAULT;
+			return vhost_iommu_vq_log(vq, s->gpa + offset, len);
+		}
+	}
 	return vhost_iommu_chain_copy(vq, chain->nr_in, chain->nr_segs, offset,
 				      NULL, buf, len);
 }
@@ -1088,18 +1218,21 @@ int vhost_iommu_held_write(struct vhost_iommu_vq *vq,
  */
 int vhost_iommu_vq_add_used(struct vhost_iommu_vq *vq, u16 head, u32 len)
 {
-	struct vring_used_elem e = {
-		.id = (__force __virtio32)cpu_to_le32(head),
-		.len = (__force __virtio32)cpu_to_le32(len),
-	};
 	struct vring_used_elem __user *p =
 		&vq->used->ring[vq->last_used_idx & (vq->num - 1)];
 
-	if (vhost_iommu_user_write(p, &e, sizeof(e)) ||
-	    vhost_iommu_vq_log_used(vq, p, sizeof(*p)))
+	if (!user_write_access_begin(p, sizeof(*p)))
+		return -EIO;
+	unsafe_put_user((__force __virtio32)cpu_to_le32(head), &p->id, efault);
+	unsafe_put_user((__force __virtio32)cpu_to_le32(len), &p->len, efault);
+	user_write_access_end();
+	if (vhost_iommu_vq_log_used(vq, p, sizeof(*p)))
 		return -EIO;
 	vq->last_used_idx++;
 	return 0;
+efault:
+	user_write_access_end();
+	return -EIO;
 }
 
 static bool vhost_iommu_vq_need_signal(struct vhost_iommu_vq *vq)
