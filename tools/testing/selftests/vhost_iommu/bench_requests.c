@@ -209,6 +209,7 @@ static void setup(struct target *t)
 		.num = { 1024 },
 		.no_event_ring = true,
 		.notify_batch_end = true,
+		.prefault = true,
 		.user_device = t->user,
 		.busyloop_us = t->user ? 0 : busyloop_us,
 	};

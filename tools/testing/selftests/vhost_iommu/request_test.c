@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -1269,6 +1270,41 @@ TEST_F(req, order_unmap_then_map)
 	EXPECT_EQ(S_OK, r[0].status);
 	EXPECT_EQ(S_OK, r[1].status);
 	EXPECT_MAPPED(EP1, 0x10000, 0x1ffff, 0x200000, RD);
+}
+
+/* Pages of [p, p + len) not resident, or -1 when mincore() fails */
+static long not_resident(void *p, size_t len)
+{
+	size_t n = len / 4096, i;
+	unsigned char *vec = calloc(n, 1);
+	long missing = 0;
+
+	if (!vec || mincore(p, len, vec)) {
+		free(vec);
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		missing += !(vec[i] & 1);
+	free(vec);
+	return missing;
+}
+
+/* vmm_opts.prefault: every page of every view is there before any use */
+TEST(prefault_resident)
+{
+	struct vmm_opts o = { .prefault = true };
+	struct vmm v;
+
+	ASSERT_EQ(0, vmm_init(&v, &o));
+	EXPECT_EQ(0, not_resident(v.gmem, VMM_MEM_SIZE));
+	EXPECT_EQ(0, not_resident(v.hva[0], VMM_REGION_SIZE));
+	EXPECT_EQ(0, not_resident(v.hva[1], VMM_REGION_SIZE));
+	vmm_fini(&v);
+	/* Without it, the guest memory is still untouched */
+	ASSERT_EQ(0, vmm_init(&v, NULL));
+	EXPECT_LT(VMM_MEM_SIZE / 4096 / 2,
+		  not_resident(v.gmem, VMM_MEM_SIZE));
+	vmm_fini(&v);
 }
 
 /*

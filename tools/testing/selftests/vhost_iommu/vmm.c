@@ -49,6 +49,20 @@ uint64_t vmm_hva(struct vmm *v, uint64_t gpa)
 	return (uint64_t)(uintptr_t)v->hva[0] + gpa;
 }
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE	23
+#endif
+
+/* Every page of guest memory allocated and mapped writable in every view */
+static int vmm_prefault(struct vmm *v)
+{
+	if (madvise(v->gmem, VMM_MEM_SIZE, MADV_POPULATE_WRITE) ||
+	    madvise(v->hva[0], VMM_REGION_SIZE, MADV_POPULATE_WRITE) ||
+	    madvise(v->hva[1], VMM_REGION_SIZE, MADV_POPULATE_WRITE))
+		return vt_fail(-errno, "MADV_POPULATE_WRITE: %m");
+	return 0;
+}
+
 int vmm_map_memory(struct vmm *v)
 {
 	uint8_t *base;
@@ -82,7 +96,7 @@ int vmm_map_memory(struct vmm *v)
 	v->data_next[0] = VMM_DATA_GPA;
 	v->data_next[1] = VMM_DATA1_GPA;
 	v->ind_next = VMM_IND_GPA;
-	return 0;
+	return v->opts.prefault ? vmm_prefault(v) : 0;
 }
 
 int vmm_set_mem_table(struct vmm *v)

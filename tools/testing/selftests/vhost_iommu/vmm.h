@@ -87,6 +87,13 @@ struct vmm_opts {
 	 * from the request queue: it polls the used ring.
 	 */
 	bool notify_batch_end;
+	/*
+	 * Guest memory faulted in at vmm_init(), in the guest's view and the
+	 * kernel's: a running guest's memory is (bench_requests: otherwise the
+	 * request buffers a benchmark window walks through fault in there,
+	 * about 200 instructions a request on both devices' side).
+	 */
+	bool prefault;
 	bool no_rings;		/* stop after the memory table */
 	bool no_event_ring;	/* do not set up the event queue */
 	/* VHOST_SET_VRING_BUSYLOOP_TIMEOUT of the request queue, 0: none */
