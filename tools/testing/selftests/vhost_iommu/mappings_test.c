@@ -30,6 +30,8 @@
 #define A_MMIO	VHOST_IOMMU_ACCESS_MMIO
 
 #define PG	0x1000ULL
+#define S_INVAL	VIRTIO_IOMMU_S_INVAL
+#define S_RANGE	VIRTIO_IOMMU_S_RANGE
 
 FIXTURE(maps) {
 	struct vmm v;
@@ -260,6 +262,166 @@ TEST_F(maps, largest_chunk)
 	EXPECT_EQ(ARRAY_SIZE(want), l.nr);
 	EXPECT_EQ(1, l.done);
 	free(e);
+}
+
+/*
+ * The tree by IOVA (store.c): adjacent one-page mappings made out of
+ * order from IOVA 0, and one at the top of the 64-bit space. Every
+ * listing, translation and UNMAP agrees with a model of them: UNMAPs of
+ * runs of adjacent mappings starting and ending on their boundaries, ones
+ * that would split a mapping at either end (nothing removed), the mapping
+ * at IOVA 0 alone and a range up to 2^64 - 1.
+ */
+#define TREE_N		200
+#define TREE_TOP	0xfffffffffffff000ULL
+#define TREE_PHYS(i)	(0x100000ULL + (uint64_t)(i) * PG)
+
+struct tree_model {
+	bool page[TREE_N];
+	bool top;
+};
+
+static unsigned int tree_count(const struct tree_model *m)
+{
+	unsigned int i, n = m->top;
+
+	for (i = 0; i < TREE_N; i++)
+		n += m->page[i];
+	return n;
+}
+
+static void tree_check(struct __test_metadata *_metadata, struct vmm *v,
+		       const struct tree_model *m, uint32_t chunk)
+{
+	struct vhost_iommu_iotlb_entry e[64];
+	struct vhost_iommu_translate t;
+	struct vhost_iommu_mappings l;
+	unsigned int i = 0, k, calls;
+	uint64_t iova = 0;
+	int ret;
+
+	ASSERT_GE(ARRAY_SIZE(e), chunk);
+	EXPECT_EQ(tree_count(m), vmm_stats(v->fd).mappings);
+	for (calls = 0; calls <= TREE_N + 1; calls++) {
+		test_cmd(list(v->fd, &l, D1, iova, e, chunk));
+		ASSERT_GE(chunk, l.nr);
+		for (k = 0; k < l.nr; k++) {
+			while (i < TREE_N && !m->page[i])
+				i++;
+			if (i < TREE_N) {
+				EXPECT_EQ(i * PG, e[k].iova);
+				EXPECT_EQ(PG, e[k].size);
+				EXPECT_EQ(TREE_PHYS(i), e[k].gpa);
+				i++;
+			} else {
+				ASSERT_TRUE(m->top);
+				EXPECT_EQ(TREE_TOP, e[k].iova);
+				EXPECT_EQ(PG, e[k].size);
+				i++;
+			}
+		}
+		iova = l.iova;
+		if (l.done)
+			break;
+		EXPECT_EQ(chunk, l.nr);
+	}
+	ASSERT_EQ(1, l.done);
+	while (i < TREE_N && !m->page[i])
+		i++;
+	/* Everything listed: past the pages, and the top if there is one */
+	EXPECT_EQ(TREE_N + m->top, i) TH_LOG("chunk %u", chunk);
+	for (i = 0; i < TREE_N; i++) {
+		ret = vmm_translate(v->fd, EP1, i * PG + (i % 2 ? PG - 1 : 0),
+				    A_R, 0, &t);
+		if (!m->page[i]) {
+			EXPECT_EQ(-ENOENT, ret) TH_LOG("page %u", i);
+			continue;
+		}
+		ASSERT_EQ(0, ret) TH_LOG("page %u", i);
+		EXPECT_EQ(i * PG, t.start);
+		EXPECT_EQ(i * PG + PG - 1, t.last);
+		EXPECT_EQ(TREE_PHYS(i), t.phys);
+	}
+	EXPECT_EQ(m->top ? 0 : -ENOENT,
+		  vmm_translate(v->fd, EP1, ~0ULL, A_R, 0, NULL));
+	EXPECT_EQ(-ENOENT,
+		  vmm_translate(v->fd, EP1, TREE_N * PG, A_R, 0, NULL));
+}
+
+static void tree_unmap(struct __test_metadata *_metadata, struct vmm *v,
+		       struct tree_model *m, unsigned int first,
+		       unsigned int last)
+{
+	unsigned int i;
+
+	test_cmd_unmap(v, D1, first * PG, (last + 1) * PG - 1);
+	for (i = first; i <= last; i++)
+		m->page[i] = false;
+}
+
+TEST_F(maps, tree_adjacent)
+{
+	struct tree_model m = {};
+	unsigned int i, k;
+
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	/* 7 is prime to TREE_N: every page once, far from in order */
+	for (i = 0; i < TREE_N; i++) {
+		k = (i * 7 + 3) % TREE_N;
+		test_cmd_map(&self->v, D1, k * PG, k * PG + PG - 1,
+			     TREE_PHYS(k), RD);
+		m.page[k] = true;
+		if (i == TREE_N / 2) {
+			test_cmd_map(&self->v, D1, TREE_TOP, ~0ULL, 0x900000,
+				     RD);
+			m.top = true;
+		}
+	}
+	tree_check(_metadata, &self->v, &m, 1);
+	tree_check(_metadata, &self->v, &m, 3);
+	tree_check(_metadata, &self->v, &m, 64);
+
+	/* Overlaps with the neighbours on either side are refused */
+	test_err_map(S_INVAL, &self->v, D1, 5 * PG, 6 * PG - 1, 0, RD);
+	test_err_map(S_INVAL, &self->v, D1, 0, PG - 1, 0, RD);
+	test_err_map(S_INVAL, &self->v, D1, TREE_TOP, ~0ULL, 0, RD);
+	test_err_map(S_INVAL, &self->v, D1, (TREE_N - 1) * PG, ~0ULL, 0, RD);
+	test_err_map(S_INVAL, &self->v, D1, TREE_N * PG, ~0ULL, 0, RD);
+
+	/* Runs of adjacent mappings, on their boundaries */
+	tree_unmap(_metadata, &self->v, &m, 10, 19);
+	tree_unmap(_metadata, &self->v, &m, 0, 0);
+	tree_unmap(_metadata, &self->v, &m, 1, 1);
+	tree_unmap(_metadata, &self->v, &m, 100, 163);
+	tree_check(_metadata, &self->v, &m, 3);
+
+	/* Ranges that would split a mapping at one end remove nothing */
+	test_err_unmap(S_RANGE, &self->v, D1, 30 * PG, 40 * PG - 0x801);
+	test_err_unmap(S_RANGE, &self->v, D1, 40 * PG + 0x800, 50 * PG - 1);
+	test_err_unmap(S_RANGE, &self->v, D1, 2 * PG + 1, 2 * PG + 2);
+	test_err_unmap(S_RANGE, &self->v, D1, 50 * PG, ~0ULL - 1);
+	test_err_unmap(S_RANGE, &self->v, D1, 2 * PG + 1, ~0ULL);
+	tree_check(_metadata, &self->v, &m, 1);
+
+	/* Across holes and up to 2^64 - 1: the top one goes too */
+	test_cmd_unmap(&self->v, D1, 150 * PG, ~0ULL);
+	for (i = 150; i < TREE_N; i++)
+		m.page[i] = false;
+	m.top = false;
+	tree_check(_metadata, &self->v, &m, 64);
+
+	/* A range that meets nothing, then back at IOVA 0 and at the top */
+	test_cmd_unmap(&self->v, D1, 10 * PG, 20 * PG - 1);
+	test_cmd_map(&self->v, D1, 0, PG - 1, TREE_PHYS(0), RD);
+	m.page[0] = true;
+	test_cmd_map(&self->v, D1, TREE_TOP, ~0ULL, 0x900000, RD);
+	m.top = true;
+	tree_check(_metadata, &self->v, &m, 2);
+
+	test_cmd_unmap(&self->v, D1, 0, ~0ULL);
+	EXPECT_EQ(0, vmm_stats(self->fd).mappings);
+	memset(&m, 0, sizeof(m));
+	tree_check(_metadata, &self->v, &m, 8);
 }
 
 TEST_HARNESS_MAIN

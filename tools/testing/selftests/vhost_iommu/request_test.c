@@ -620,6 +620,69 @@ TEST_F(req, del_endpoint_kills_domain)
 }
 
 /*
+ * The store keeps the last domain it found by id (store.c): a domain
+ * that dies by any path is forgotten with it, and another domain of the
+ * same id starts empty. Every request below names a domain found just
+ * before, so a stale pointer would be used at once.
+ */
+TEST_F(req, dead_domain_forgotten)
+{
+	struct vhost_iommu_mappings l;
+	struct vhost_iommu_iotlb_entry e;
+
+	/* DETACH of the last endpoint */
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_cmd_map(&self->v, D1, 0x10000, 0x1ffff, 0x100000, RW);
+	test_cmd_detach(&self->v, D1, EP1);
+	test_err_map(S_NOENT, &self->v, D1, 0x20000, 0x2ffff, 0, RW);
+	test_err_unmap(S_NOENT, &self->v, D1, 0, ~0ULL);
+	l = (struct vhost_iommu_mappings){
+		.size = sizeof(l), .domain = D1, .nr = 1,
+		.entries = (uintptr_t)&e,
+	};
+	test_err_ioctl(ENOENT, self->fd, VHOST_IOMMU_GET_MAPPINGS, &l);
+
+	/* An ATTACH that moves the last endpoint to another domain */
+	test_cmd_attach(&self->v, D1, EP1, 0);
+	test_cmd_map(&self->v, D1, 0x10000, 0x1ffff, 0x100000, RW);
+	test_cmd_attach(&self->v, D2, EP1, 0);
+	test_err_map(S_NOENT, &self->v, D1, 0x20000, 0x2ffff, 0, RW);
+	test_cmd_map(&self->v, D2, 0x30000, 0x3ffff, 0x300000, RW);
+
+	/* Two live domains named in turn: each MAP lands in its own */
+	test_cmd_attach(&self->v, D1, EP2, 0);
+	test_cmd_map(&self->v, D1, 0x10000, 0x1ffff, 0x100000, RW);
+	test_cmd_map(&self->v, D2, 0x10000, 0x1ffff, 0x200000, RD);
+	test_cmd_map(&self->v, D1, 0x30000, 0x3ffff, 0x400000, RD);
+	EXPECT_MAPPED(EP2, 0x10000, 0x1ffff, 0x100000, RW);
+	EXPECT_MAPPED(EP2, 0x30000, 0x3ffff, 0x400000, RD);
+	EXPECT_MAPPED(EP1, 0x10000, 0x1ffff, 0x200000, RD);
+	EXPECT_MAPPED(EP1, 0x30000, 0x3ffff, 0x300000, RW);
+
+	/* DEL_ENDPOINT of the last endpoint */
+	test_cmd_map(&self->v, D1, 0x50000, 0x5ffff, 0x500000, RW);
+	test_cmd_del_endpoint(self->fd, EP2);
+	test_err_map(S_NOENT, &self->v, D1, 0x20000, 0x2ffff, 0, RW);
+	test_cmd_add_endpoint(self->fd, EP2, NULL, 0);
+	test_cmd_attach(&self->v, D1, EP2, 0);
+	EXPECT_UNMAPPED(EP2, 0x10000);
+	EXPECT_UNMAPPED(EP2, 0x50000);
+	EXPECT_EQ(2, vmm_stats(self->fd).domains);
+
+	/* The device reset */
+	test_cmd_map(&self->v, D2, 0x50000, 0x5ffff, 0x500000, RW);
+	test_cmd(vmm_reset_device(self->fd));
+	test_cmd(vmm_rings_restart(&self->v));
+	test_err_map(S_NOENT, &self->v, D2, 0x20000, 0x2ffff, 0, RW);
+	test_err_map(S_NOENT, &self->v, D1, 0x20000, 0x2ffff, 0, RW);
+	test_cmd_attach(&self->v, D2, EP1, 0);
+	EXPECT_UNMAPPED(EP1, 0x10000);
+	EXPECT_UNMAPPED(EP1, 0x50000);
+	EXPECT_EQ(1, vmm_stats(self->fd).domains);
+	EXPECT_EQ(0, vmm_stats(self->fd).mappings);
+}
+
+/*
  * MAP
  */
 

@@ -747,6 +747,76 @@ TEST_F(ring, request_byte_by_byte)
 	EXPECT_EQ(1, vmm_stats(self->v.fd).domains);
 }
 
+/*
+ * Buffers that end where guest memory ends: the kernel's view of region
+ * 1 is followed by an inaccessible gap, so a copy that touched a byte
+ * past its buffer (a word rounded up, an overlapping last word placed
+ * wrong) would fault and stop the queue. Every readable length from the
+ * ATTACH to the largest request, each tail length from 4 to 11, and a
+ * PROBE's writable part, each ending at the last byte of memory.
+ */
+TEST_F(ring, buffers_end_at_memory_end)
+{
+	const uint64_t top = VMM_MEM_SIZE;
+	struct virtio_iommu_req_probe p;
+	struct vhost_iommu_stats s;
+	uint32_t n, len, wlen;
+	uint8_t *w;
+
+	memset(vmm_ptr(&self->v, top - 256), 0, 256);
+	for (n = VMM_ATTACH_LEN; n <= VMM_PROBE_LEN; n++) {
+		struct vmm_rdesc d[] = {
+			{ top - n, n, F_NEXT, 1 },
+			{ self->wr, 4, F_WRITE, 0 },
+		};
+
+		memset(vmm_ptr(&self->v, top - n), 0, n);
+		memcpy(vmm_ptr(&self->v, top - n), vmm_ptr(&self->v, self->rd),
+		       VMM_ATTACH_LEN);
+		memset(vmm_ptr(&self->v, self->wr), VMM_PATTERN, 4);
+		run_chain(_metadata, self, d, 2, &len);
+		ASSERT_EQ(4, len) TH_LOG("readable length %u", n);
+		EXPECT_EQ(VIRTIO_IOMMU_S_OK, *(uint8_t *)vmm_ptr(&self->v,
+								 self->wr));
+	}
+	for (n = 4; n < 12; n++) {
+		struct vmm_rdesc d[] = {
+			RD_ATTACH(1),
+			{ top - n, n, F_WRITE, 0 },
+		};
+
+		w = vmm_ptr(&self->v, top - n);
+		memset(w, VMM_PATTERN, n);
+		run_chain(_metadata, self, d, 2, &len);
+		ASSERT_EQ(4, len) TH_LOG("writable length %u", n);
+		EXPECT_EQ(VIRTIO_IOMMU_S_OK, w[0]);
+		EXPECT_EQ(0, w[1] | w[2] | w[3]);
+		if (n > 4)
+			EXPECT_EQ(VMM_PATTERN, w[n - 1]);
+	}
+	/* PROBE: zeroes, then the tail in the last four bytes */
+	vmm_mk_probe(&p, EP1);
+	memcpy(vmm_ptr(&self->v, self->rd), &p, VMM_PROBE_LEN);
+	wlen = self->v.probe_size + 4;
+	{
+		struct vmm_rdesc d[] = {
+			{ self->rd, VMM_PROBE_LEN, F_NEXT, 1 },
+			{ top - wlen, wlen, F_WRITE, 0 },
+		};
+
+		w = vmm_ptr(&self->v, top - wlen);
+		memset(w, VMM_PATTERN, wlen);
+		run_chain(_metadata, self, d, 2, &len);
+		EXPECT_EQ(wlen, len);
+		EXPECT_EQ(VIRTIO_IOMMU_S_OK, w[wlen - 4]);
+		EXPECT_EQ(0, w[0] | w[wlen - 5] | w[wlen - 1]);
+	}
+	s = vmm_stats(self->v.fd);
+	EXPECT_EQ(self->s0.ring_errors, s.ring_errors);
+	EXPECT_EQ(self->s0.malformed, s.malformed);
+	EXPECT_EQ(1, s.domains);
+}
+
 /* Requests keep flowing as the indices wrap around 65535 */
 TEST_F(ring, index_wrap)
 {
