@@ -255,21 +255,40 @@ static void vhost_iommu_ep_invalidate(struct vhost_iommu_ep *ep)
 		sub->ops->invalidate_all(sub);
 }
 
+/*
+ * Endpoints between two resched points of a loop over a domain's
+ * endpoints, whose number the VMM sets (up to max_endpoints): each step
+ * is short, a few subscriber ops at most, and a MAP or UNMAP of the
+ * common domain of one endpoint need not pay for the check.
+ */
+#define VHOST_IOMMU_EP_RESCHED	16
+
+/* The resched point of such a loop; @n counts its endpoints. */
+static void vhost_iommu_ep_resched(unsigned int *n)
+{
+	if (!(++*n % VHOST_IOMMU_EP_RESCHED))
+		cond_resched();
+}
+
 /* Tells the subscribers of @dom's endpoints that [first, last] went. */
 static void vhost_iommu_dom_unmapped(struct vhost_iommu_domain *dom,
 				     u64 first, u64 last)
 {
 	struct vhost_iommu_sub *sub;
 	struct vhost_iommu_ep *ep;
+	unsigned int n = 0;
 
 	list_for_each_entry(ep, &dom->endpoints, dom_node) {
 		list_for_each_entry(sub, &ep->subs, node)
 			sub->ops->unmapped(sub, first, last);
-		cond_resched();
+		vhost_iommu_ep_resched(&n);
 	}
 }
 
-/* Tells the subscribers of @dom's endpoints that @map was created. */
+/*
+ * Tells the subscribers of @dom's endpoints that @map was created; the
+ * translation they are given is made for the first one.
+ */
 static void vhost_iommu_dom_mapped(struct vhost_iommu_domain *dom,
 				   const struct vhost_iommu_mapping *map,
 				   bool push)
@@ -277,12 +296,17 @@ static void vhost_iommu_dom_mapped(struct vhost_iommu_domain *dom,
 	struct vhost_iommu_xlate x;
 	struct vhost_iommu_sub *sub;
 	struct vhost_iommu_ep *ep;
+	unsigned int n = 0;
+	bool made = false;
 
-	vhost_iommu_mapping_xlate(map, dom, &x);
 	list_for_each_entry(ep, &dom->endpoints, dom_node) {
-		list_for_each_entry(sub, &ep->subs, node)
+		list_for_each_entry(sub, &ep->subs, node) {
+			if (!made)
+				vhost_iommu_mapping_xlate(map, dom, &x);
+			made = true;
 			sub->ops->mapped(sub, &x, push);
-		cond_resched();
+		}
+		vhost_iommu_ep_resched(&n);
 	}
 }
 
@@ -703,6 +727,7 @@ static bool vhost_iommu_hits_resv(struct vhost_iommu_domain *dom,
 				  u64 start, u64 end)
 {
 	struct vhost_iommu_ep *ep;
+	unsigned int n = 0;
 	u32 i;
 
 	list_for_each_entry(ep, &dom->endpoints, dom_node) {
@@ -712,7 +737,7 @@ static bool vhost_iommu_hits_resv(struct vhost_iommu_domain *dom,
 						       ep->resv[i].end))
 				return true;
 		/* The VMM sets the number of endpoints (a mutex is held) */
-		cond_resched();
+		vhost_iommu_ep_resched(&n);
 	}
 	return false;
 }
