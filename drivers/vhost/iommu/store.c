@@ -271,8 +271,8 @@ static void vhost_iommu_ep_resched(unsigned int *n)
 }
 
 /* Tells the subscribers of @dom's endpoints that [first, last] went. */
-static void vhost_iommu_dom_unmapped(struct vhost_iommu_domain *dom,
-				     u64 first, u64 last)
+static __always_inline void
+vhost_iommu_dom_unmapped(struct vhost_iommu_domain *dom, u64 first, u64 last)
 {
 	struct vhost_iommu_sub *sub;
 	struct vhost_iommu_ep *ep;
@@ -289,9 +289,9 @@ static void vhost_iommu_dom_unmapped(struct vhost_iommu_domain *dom,
  * Tells the subscribers of @dom's endpoints that @map was created; the
  * translation they are given is made for the first one.
  */
-static void vhost_iommu_dom_mapped(struct vhost_iommu_domain *dom,
-				   const struct vhost_iommu_mapping *map,
-				   bool push)
+static __always_inline void
+vhost_iommu_dom_mapped(struct vhost_iommu_domain *dom,
+		       const struct vhost_iommu_mapping *map, bool push)
 {
 	struct vhost_iommu_xlate x;
 	struct vhost_iommu_sub *sub;
