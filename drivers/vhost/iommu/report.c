@@ -206,12 +206,6 @@ struct file *vhost_iommu_reports_open(struct vhost_iommu_reports *r)
 	return f;
 }
 
-/* Whether a channel is open. A hint: vhost_iommu_reports_post() decides. */
-bool vhost_iommu_reports_ready(struct vhost_iommu_reports *r)
-{
-	return READ_ONCE(r->file);
-}
-
 /**
  * vhost_iommu_reports_post() - a request is held for the VMM
  * @r: the channel

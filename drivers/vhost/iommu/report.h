@@ -50,12 +50,20 @@ struct vhost_iommu_reports {
 	void *put_arg;
 };
 
+/*
+ * Whether a channel is open. A hint, read at every request (inline: the
+ * call cost more than the load): vhost_iommu_reports_post() decides.
+ */
+static inline bool vhost_iommu_reports_ready(struct vhost_iommu_reports *r)
+{
+	return READ_ONCE(r->file);
+}
+
 void vhost_iommu_reports_init(struct vhost_iommu_reports *r,
 			      struct vhost_iommu_worker *worker,
 			      struct vhost_iommu_work *work,
 			      void (*put)(void *arg), void *put_arg);
 struct file *vhost_iommu_reports_open(struct vhost_iommu_reports *r);
-bool vhost_iommu_reports_ready(struct vhost_iommu_reports *r);
 int vhost_iommu_reports_post(struct vhost_iommu_reports *r,
 			     const struct vhost_iommu_report *rec);
 int vhost_iommu_reports_take(struct vhost_iommu_reports *r, u8 *status);
