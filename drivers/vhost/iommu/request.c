@@ -12,15 +12,6 @@
 #include "common.h"
 #include "request.h"
 
-union vhost_iommu_req {
-	struct virtio_iommu_req_head head;
-	struct virtio_iommu_req_attach attach;
-	struct virtio_iommu_req_detach detach;
-	struct virtio_iommu_req_map map;
-	struct virtio_iommu_req_unmap unmap;
-	struct virtio_iommu_req_probe probe;
-};
-
 #define REQ_IN_SIZE(type) offsetof(struct virtio_iommu_req_##type, tail)
 
 /* Size of the device-readable part of each request type; 0: unknown. */
@@ -276,46 +267,46 @@ static int vhost_iommu_execute(struct vhost_iommu_requests *rq,
 			       const struct vhost_iommu_chain *chain)
 {
 	struct vhost_iommu_vq *vq = rq->vq;
+	union vhost_iommu_req *req = &rq->req;
 	struct vhost_iommu_report rec = {};
-	union vhost_iommu_req req;
 	bool report;
 	u32 in_size;
 	u8 status;
 	int ret;
 
-	if (chain->in_len < sizeof(req.head) ||
+	if (chain->in_len < sizeof(req->head) ||
 	    chain->out_len < sizeof(struct virtio_iommu_req_tail))
 		goto malformed;
-	ret = vhost_iommu_chain_read(vq, chain, &req,
-				     min_t(u32, chain->in_len, sizeof(req)));
+	ret = vhost_iommu_chain_read(vq, chain, req,
+				     min_t(u32, chain->in_len, sizeof(*req)));
 	if (ret)
 		return ret;
-	in_size = vhost_iommu_req_in_size(vq, req.head.type);
+	in_size = vhost_iommu_req_in_size(vq, req->head.type);
 	if (!in_size) {
 		vhost_iommu_count_request(rq, VHOST_IOMMU_STATS_T_UNKNOWN);
 		return 0;
 	}
 	if (chain->in_len < in_size)
 		goto malformed;
-	vhost_iommu_count_request(rq, req.head.type);
+	vhost_iommu_count_request(rq, req->head.type);
 
 	report = vhost_iommu_reports_ready(rq->reports);
-	rec.type = req.head.type;
-	switch (req.head.type) {
+	rec.type = req->head.type;
+	switch (req->head.type) {
 	case VIRTIO_IOMMU_T_ATTACH:
-		status = vhost_iommu_do_attach(rq, &req.attach, &rec, &report);
+		status = vhost_iommu_do_attach(rq, &req->attach, &rec, &report);
 		break;
 	case VIRTIO_IOMMU_T_DETACH:
-		status = vhost_iommu_do_detach(rq, &req.detach, &rec, &report);
+		status = vhost_iommu_do_detach(rq, &req->detach, &rec, &report);
 		break;
 	case VIRTIO_IOMMU_T_MAP:
-		status = vhost_iommu_do_map(rq, &req.map, &rec, &report);
+		status = vhost_iommu_do_map(rq, &req->map, &rec, &report);
 		break;
 	case VIRTIO_IOMMU_T_UNMAP:
-		status = vhost_iommu_do_unmap(rq, &req.unmap, &rec, &report);
+		status = vhost_iommu_do_unmap(rq, &req->unmap, &rec, &report);
 		break;
 	case VIRTIO_IOMMU_T_PROBE:
-		return vhost_iommu_do_probe(rq, chain, &req.probe);
+		return vhost_iommu_do_probe(rq, chain, &req->probe);
 	default:	/* vhost_iommu_req_in_size() knows no other type */
 		return 0;
 	}

@@ -12,6 +12,16 @@
 #include "store.h"
 #include "worker.h"
 
+/* The readable part of any request, as copied from the guest */
+union vhost_iommu_req {
+	struct virtio_iommu_req_head head;
+	struct virtio_iommu_req_attach attach;
+	struct virtio_iommu_req_detach detach;
+	struct virtio_iommu_req_map map;
+	struct virtio_iommu_req_unmap unmap;
+	struct virtio_iommu_req_probe probe;
+};
+
 /**
  * struct vhost_iommu_requests - the request queue's handler
  * @work: queued by kicks of @vq; runs the requests
@@ -23,6 +33,10 @@
  *	protected by @vq's mutex
  * @held: the held request's chain
  * @rec: what was reported of it
+ * @req: the copy of the request being executed, the only one decoded;
+ *	@vq's mutex. Not on the stack: the kernel would zero its 72 bytes
+ *	at every request (INIT_STACK_ALL_ZERO) and guard the frame with a
+ *	canary; only the bytes the guest's request has are decoded.
  * @types: requests by type, 0 for unknown types
  * @status: requests by status written
  * @malformed: chains returned unwritten
@@ -36,6 +50,7 @@ struct vhost_iommu_requests {
 	bool holding;
 	struct vhost_iommu_held held;
 	struct vhost_iommu_report rec;
+	union vhost_iommu_req req;
 	atomic64_t types[8];
 	atomic64_t status[16];
 	atomic64_t malformed;
