@@ -26,7 +26,8 @@
  *	latency	one packet per kick on a page vhost-net has not seen (one
  *		IOTLB miss), then again on the same page (a hit): the miss
  *		latency is the first round trip minus the median of the
- *		second (p50, p90, p99 of -l samples)
+ *		second (p50, p90, p99 of -l samples); each page is made
+ *		cold again LAT_LAG samples later
  *	2 MiB	one 2 MiB mapping streamed page by page: misses counted
  *	unused	MAP + UNMAP of one page vhost-net never touches, pairs per
  *		second: what pushing at MAP time costs when nothing uses it
@@ -74,6 +75,8 @@
 #define MAX_REPS	32
 #define MAX_BATCH	VNET_NUM
 #define MAX_LAT		2048
+/* The latency samples whose pages are warm at once (run_latency()) */
+#define LAT_LAG		16
 /* Turns the configurations take within a round */
 #define SLICES		16
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
@@ -591,13 +594,37 @@ static void latency_sample(struct guest *g, unsigned int i, double *miss,
 }
 
 /*
+ * Makes the pages of samples [@first, @first + @n) cold again: vhost-net
+ * forgets them, and so does the vIOMMU or the device IOTLB. Untimed.
+ */
+static void latency_forget(struct guest *g, unsigned int first, unsigned int n)
+{
+	uint64_t iova = LAT_IOVA + (uint64_t)first * PG, size = (uint64_t)n * PG;
+	int ret;
+
+	if (!n)
+		return;
+	if (g->iommu) {
+		unmap(g, iova, size);
+		return;
+	}
+	if (g->kind == K_DEVIOTLB)
+		ret = vguest_iotlb_invalidate(&g->vg, iova, size);
+	else
+		ret = vnet_iotlb_invalidate(g->net, iova, size);
+	if (ret)
+		die(g, "IOTLB invalidation", ret < 0 ? ret : -EIO);
+}
+
+/*
  * Into @q: the p50, p90 and p99 of the @n miss round trips minus the
- * median hit round trip, then that median. The pages are made cold again.
+ * median hit round trip, then that median. The pages still warm are made
+ * cold again.
  */
 static void latency_finish(struct guest *g, unsigned int n, double *miss,
 			   double *hit, double q[4])
 {
-	unsigned int i;
+	unsigned int i, first = n > LAT_LAG ? n - LAT_LAG : 0;
 	double h;
 
 	h = quantile(hit, n, 0.5);
@@ -607,15 +634,7 @@ static void latency_finish(struct guest *g, unsigned int n, double *miss,
 	q[1] = quantile(miss, n, 0.9);
 	q[2] = quantile(miss, n, 0.99);
 	q[3] = h;
-	if (g->iommu) {
-		unmap(g, LAT_IOVA, (uint64_t)n * PG);
-	} else if (g->kind == K_DEVIOTLB) {
-		if (vguest_iotlb_invalidate(&g->vg, LAT_IOVA,
-					    (uint64_t)n * PG))
-			die(g, "IOTLB_INVALIDATE", -EIO);
-	} else if (vnet_iotlb_invalidate(g->net, LAT_IOVA, (uint64_t)n * PG)) {
-		die(g, "INVALIDATE", -EIO);
-	}
+	latency_forget(g, first, n - first);
 }
 
 /* MAP + UNMAP pairs vhost-net never sees: nanoseconds for @n */
@@ -783,6 +802,44 @@ static struct guest *use(const struct conf *c)
 	return g;
 }
 
+/*
+ * One round of the latency workload into @lat[.][.][@k]: the samples of
+ * the configurations alternate. Each sample's page is made cold again
+ * LAT_LAG samples later, so that the kernel's caches hold as many
+ * translations at every sample (Documentation/bench.md, "Miss latency
+ * in the steady state"). Every miss round trip must miss exactly once.
+ */
+static void run_latency(double lat[][4][MAX_REPS], unsigned int k)
+{
+	static double miss[NL][MAX_LAT], hit[NL][MAX_LAT];
+	unsigned int t, i, n = opt.lat_samples;
+	uint64_t m0[NL];
+	struct guest *g;
+	double q[4];
+
+	for (t = 0; t < NL; t++) {
+		g = use(&lat_conf[t]);
+		latency_prepare(g, n);
+		m0[t] = misses(g);
+	}
+	for (i = 0; i < n; i++) {
+		for (t = 0; t < NL; t++) {
+			g = &guests[lat_conf[t].guest];
+			latency_sample(g, i, &miss[t][i], &hit[t][i]);
+			if (i >= LAT_LAG)
+				latency_forget(g, i - LAT_LAG, 1);
+		}
+	}
+	for (t = 0; t < NL; t++) {
+		g = &guests[lat_conf[t].guest];
+		if (misses(g) - m0[t] != n)
+			die(g, "latency: a sample did not miss exactly once", -1);
+		latency_finish(g, n, miss[t], hit[t], q);
+		for (i = 0; i < 4; i++)
+			lat[t][i][k] = q[i];
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static double pps[NM][NT][MAX_REPS], mpp[NM][NT][MAX_REPS];
@@ -790,8 +847,7 @@ int main(int argc, char **argv)
 	static const char * const lat_fig[] = {
 		"p50", "p90", "p99", "hit_rtt",
 	};
-	double q[4];
-	unsigned int r, t, m, reps, k, i;
+	unsigned int r, t, m, reps, k;
 	uint64_t t0 = vt_now_ns();
 	long long push0;
 	char mode[NM][64], name[96];
@@ -876,7 +932,6 @@ int main(int argc, char **argv)
 	 */
 	for (r = 0; r <= reps; r++) {
 		uint64_t ns[NM][NT] = { { 0 } }, nm[NM][NT] = { { 0 } };
-		static double miss[NL][MAX_LAT], hit[NL][MAX_LAT];
 		unsigned int sl, pk[NM];
 
 		pk[M_STRICT] = opt.strict_pkts / SLICES;
@@ -907,18 +962,7 @@ int main(int argc, char **argv)
 			}
 		}
 
-		for (t = 0; t < NL; t++)
-			latency_prepare(use(&lat_conf[t]), opt.lat_samples);
-		for (i = 0; i < opt.lat_samples; i++)
-			for (t = 0; t < NL; t++)
-				latency_sample(&guests[lat_conf[t].guest], i,
-					       &miss[t][i], &hit[t][i]);
-		for (t = 0; t < NL; t++) {
-			latency_finish(&guests[lat_conf[t].guest],
-				       opt.lat_samples, miss[t], hit[t], q);
-			for (m = 0; m < 4; m++)
-				lat[t][m][k] = q[m];
-		}
+		run_latency(lat, k);
 
 		for (t = 0; t < NH; t++)
 			huge[t][k] = run_huge(use(&huge_conf[t]));
