@@ -127,6 +127,8 @@ check-nodeps: | $(BUILD)
 	@$(MAKE) --no-print-directory layers MODSRC=$(CHECK_SRC)
 	@$(MAKE) --no-print-directory sparse MODSRC=$(CHECK_SRC)
 	@$(MAKE) --no-print-directory selftests
+	@echo "  RUN-VM self-test (the boot retry, a fake QEMU)"
+	@$(VMDIR)/run-vm-test.sh
 	@$(RUNVM) --module $(CHECK_SRC)/$(KO) --payload $(BUILD)/selftests \
 		--out $(CHECK_OUT) --tap ./run_tests.sh
 

@@ -158,21 +158,45 @@ if [ -n "$icount" ] && [ "$accel" != tcg ]; then
 fi
 console=$out/console.log
 results=$out/results.log
-: >"$console"
-: >"$results"
 
-vmrc=0
-# shellcheck disable=SC2086
-timeout -k 10 "$timeout" qemu-system-x86_64 \
-	-accel "$accel" $machine $cpu $icount -smp "${VM_SMP:-2}" -m "${VM_MEM:-1024}" \
-	-nodefaults -display none -no-reboot \
-	-kernel "$kernel" -initrd "$out/initrd.gz" \
-	-append "console=ttyS0 panic=-1 panic_on_warn=1 oops=panic softlockup_panic=1 hung_task_panic=1 rdinit=/init$append" \
-	-serial "file:$console" -serial "file:$results" $vfioargs ${VM_QEMU_ARGS:-} </dev/null &
-qpid=$!
-# Stream the results channel while the VM runs; tail exits with QEMU.
-tail -n +1 -f --pid=$qpid "$results" | tr -d '\r' | grep -a -v '^VHOST_IOMMU_VM_' || true
-wait $qpid || vmrc=$?
+# One boot of the VM: its exit status in vmrc.
+boot() {
+	: >"$console"
+	: >"$results"
+	vmrc=0
+	# shellcheck disable=SC2086
+	timeout -k 10 "$timeout" qemu-system-x86_64 \
+		-accel "$accel" $machine $cpu $icount -smp "${VM_SMP:-2}" -m "${VM_MEM:-1024}" \
+		-nodefaults -display none -no-reboot \
+		-kernel "$kernel" -initrd "$out/initrd.gz" \
+		-append "console=ttyS0 panic=-1 panic_on_warn=1 oops=panic softlockup_panic=1 hung_task_panic=1 rdinit=/init$append" \
+		-serial "file:$console" -serial "file:$results" $vfioargs ${VM_QEMU_ARGS:-} </dev/null &
+	qpid=$!
+	# Stream the results channel while the VM runs; tail exits with QEMU.
+	tail -n +1 -f --pid=$qpid "$results" | tr -d '\r' | grep -a -v '^VHOST_IOMMU_VM_' || true
+	wait $qpid || vmrc=$?
+}
+
+# Whether the last boot ended, not killed, before /init wrote its first
+# line: the kernel died while booting, before any module of ours or any
+# test was loaded. Under TCG with several vCPUs, Debian's 6.12 kernel
+# sometimes does (Documentation/testing.md, "Boot failures").
+died_booting() {
+	[ "$vmrc" != 124 ] && [ "$vmrc" != 137 ] &&
+		! tr -d '\r' <"$results" | grep -aq '^VHOST_IOMMU_VM_BOOTED'
+}
+
+# Such a boot is tried again, up to VM_BOOT_RETRIES (1) times; its kernel
+# log is kept as console-boot-N.log and the run says so.
+boot
+n=0
+while died_booting && [ "$n" -lt "${VM_BOOT_RETRIES:-1}" ]; do
+	n=$((n + 1))
+	cp "$console" "$out/console-boot-$n.log"
+	echo "# run-vm: the kernel died before /init ran (boot $n, log in" \
+		"$out/console-boot-$n.log): booting again"
+	boot
+done
 
 # Name the functions behind the raw addresses of a kmemleak report: the VM
 # scans after unloading the out-of-tree modules, and wrote down where their
